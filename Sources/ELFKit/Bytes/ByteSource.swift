@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Random access to the bytes of a file, without holding the whole file in memory.
+///
+/// Readers ask for exactly the ranges they need; a 300 MB compiler costs the same to
+/// inspect as a 30 KB tool.
+public protocol ByteSource: AnyObject {
+    /// Total size in bytes.
+    var size: UInt64 { get }
+    /// Reads `count` bytes at `offset`. The caller has already checked the range with
+    /// `checkedRange`; implementations still refuse a range outside the source.
+    func readBytes(at offset: UInt64, count: Int) throws(ELFError) -> [UInt8]
+}
+
+extension ByteSource {
+    /// Reads `count` bytes at `offset`, refusing a range that leaves the source.
+    /// `what` names the structure for the error message.
+    public func bytes(at offset: UInt64, count: UInt64, _ what: @autoclosure () -> String) throws(ELFError) -> [UInt8] {
+        guard Checked.fits(start: offset, length: count, within: size) else {
+            throw ELFError(.truncated,
+                           "\(what()) of 0x\(hex(count)) bytes extends past the end of the file (size 0x\(hex(size)))",
+                           offset: offset)
+        }
+        if count == 0 { return [] }
+        return try readBytes(at: offset, count: Checked.int(count, what(), at: offset))
+    }
+}
+
+/// Bytes held in memory: used for images under construction and in tests.
+public final class MemoryByteSource: ByteSource {
+    public let storage: [UInt8]
+    public init(_ bytes: [UInt8]) { storage = bytes }
+    public var size: UInt64 { UInt64(storage.count) }
+    public func readBytes(at offset: UInt64, count: Int) throws(ELFError) -> [UInt8] {
+        guard Checked.fits(start: offset, length: UInt64(count), within: size) else {
+            throw ELFError(.truncated, "read of \(count) bytes past the end of the data", offset: offset)
+        }
+        let start = Int(offset)
+        return Array(storage[start ..< start + count])
+    }
+}
+
+/// An open file read with `pread`, so only the ranges asked for are read.
+public final class FileByteSource: ByteSource {
+    public let path: String
+    public let descriptor: Int32
+    public let size: UInt64
+
+    /// Opens `path` read-only. Directories and unreadable files give `.io` errors.
+    public init(path: String) throws(ELFError) {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ELFError(.io, "cannot open: \(systemErrorMessage(errno))") }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else {
+            let code = errno
+            close(fd)
+            throw ELFError(.io, "cannot stat: \(systemErrorMessage(code))")
+        }
+        guard (status.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw ELFError(.io, "not a regular file")
+        }
+        descriptor = fd
+        size = UInt64(status.st_size)
+    }
+
+    deinit { close(descriptor) }
+
+    public func readBytes(at offset: UInt64, count: Int) throws(ELFError) -> [UInt8] {
+        guard Checked.fits(start: offset, length: UInt64(count), within: size) else {
+            throw ELFError(.truncated, "read of \(count) bytes past the end of the file", offset: offset)
+        }
+        var result = [UInt8](repeating: 0, count: count)
+        var done = 0
+        var failure: Int32 = 0
+        result.withUnsafeMutableBytes { buffer in
+            while done < count {
+                let n = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return
+                }
+                if n == 0 { failure = -1; return }  // the file shrank under us
+                done += n
+            }
+        }
+        if failure == -1 { throw ELFError(.io, "file ended early (was it truncated while reading?)", offset: offset) }
+        if failure != 0 { throw ELFError(.io, "read failed: \(systemErrorMessage(failure))", offset: offset) }
+        return result
+    }
+}
+
+/// `strerror` as a Swift string.
+public func systemErrorMessage(_ code: Int32) -> String {
+    guard let text = strerror(code) else { return "error \(code)" }
+    return String(cString: text)
+}

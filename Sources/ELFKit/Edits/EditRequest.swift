@@ -1,0 +1,50 @@
+/// A description of the changes to make to one file. Edits never touch bytes: the
+/// planner turns a request into a new dynamic section, string table and layout, and
+/// the writer produces the bytes.
+public struct EditRequest: Equatable, Sendable {
+    /// What to do with the run-path.
+    public enum RunPathChange: Equatable, Sendable {
+        case set(String)
+        case add(String)
+        case remove
+        /// Drop directories that hold none of the needed libraries; keep only those
+        /// starting with one of the prefixes when any are given.
+        case shrink(allowedPrefixes: [String])
+    }
+
+    public var interpreter: String?
+    public var soname: String?
+    public var runPath: RunPathChange?
+    /// Write DT_RPATH instead of DT_RUNPATH.
+    public var forceRPath = false
+    public var addNeeded: [String] = []
+    public var removeNeeded: [String] = []
+    public var replaceNeeded: [(old: String, new: String)] = []
+    public var noDefaultLib = false
+    public var osABI: OSABI?
+    /// true: make the stack executable; false: clear it.
+    public var executableStack: Bool?
+    public var addDebugTag = false
+    public var clearSymbolVersions: [String] = []
+    public var renameSymbols: [String: String] = [:]
+    /// Alignment of new segments; nil means the architecture's maximum page size.
+    public var pageSize: UInt64?
+
+    public init() {}
+
+    public var isEmpty: Bool {
+        interpreter == nil && soname == nil && runPath == nil && addNeeded.isEmpty && removeNeeded.isEmpty
+            && replaceNeeded.isEmpty && !noDefaultLib && osABI == nil && executableStack == nil && !addDebugTag
+            && clearSymbolVersions.isEmpty && renameSymbols.isEmpty
+    }
+
+    public static func == (a: EditRequest, b: EditRequest) -> Bool {
+        a.interpreter == b.interpreter && a.soname == b.soname && a.runPath == b.runPath && a.forceRPath == b.forceRPath
+            && a.addNeeded == b.addNeeded && a.removeNeeded == b.removeNeeded
+            && a.replaceNeeded.map(\.old) == b.replaceNeeded.map(\.old)
+            && a.replaceNeeded.map(\.new) == b.replaceNeeded.map(\.new)
+            && a.noDefaultLib == b.noDefaultLib && a.osABI == b.osABI && a.executableStack == b.executableStack
+            && a.addDebugTag == b.addDebugTag && a.clearSymbolVersions == b.clearSymbolVersions
+            && a.renameSymbols == b.renameSymbols && a.pageSize == b.pageSize
+    }
+}

@@ -1,0 +1,14 @@
+/// Exit statuses. Usage errors follow sysexits(3), as swift-argument-parser does.
+enum ExitCode: Int32 {
+    case success = 0
+    /// A file could not be read or is not a valid ELF file, or an edit was refused.
+    case failure = 1
+    /// The command line is wrong.
+    case usage = 64
+}
+
+/// A command-line mistake, with the argument position it was found at.
+struct UsageError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}

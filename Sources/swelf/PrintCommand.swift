@@ -1,0 +1,59 @@
+import ELFKit
+
+/// The read-only half of a patchelf-style invocation: `--print-*` for one file,
+/// with patchelf's output format and messages.
+struct FilePrinter {
+    let file: ELFFile
+    let output: OutputStream
+
+    func print(_ request: PrintRequest) throws {
+        switch request {
+        case .interpreter:
+            guard let interpreter = try file.rawInterpreter() else {
+                throw CommandError("cannot find section '.interp'. The input file is most likely statically linked")
+            }
+            output.line(bytes: interpreter)
+        case .osABI:
+            output.line(OSABINames.name(of: file.header.osABI) ?? "0x\(String(file.header.osABI.rawValue, radix: 16))")
+        case .soname:
+            // patchelf prints nothing, successfully, for a file without DT_SONAME or
+            // without a dynamic section at all; scripts rely on that.
+            if let dynamic = try file.dynamic(), let offset = dynamic.first(.soname) {
+                output.line(bytes: try dynamic.rawString(at: offset))
+            }
+        case .rpath:
+            let dynamic = try requireDynamic()
+            // DT_RUNPATH wins when both are present: it is the one the loader uses.
+            if let offset = dynamic.first(.runpath) ?? dynamic.first(.rpath) {
+                output.line(bytes: try dynamic.rawString(at: offset))
+            } else {
+                output.line("")
+            }
+        case .needed:
+            let dynamic = try requireDynamic()
+            for offset in dynamic.all(.needed) { output.line(bytes: try dynamic.rawString(at: offset)) }
+        case .execstack:
+            let state: String
+            switch file.executableStack {
+            case .some(true): state = "X"
+            case .some(false): state = "-"
+            case .none: state = "?"
+            }
+            output.line("execstack: \(state)")
+        }
+    }
+
+    private func requireDynamic() throws -> DynamicSection {
+        guard let dynamic = try file.dynamic() else {
+            throw CommandError("cannot find section '.dynamic'. The input file is most likely statically linked")
+        }
+        return dynamic
+    }
+}
+
+/// A failure while carrying out a command on a file, reported as one line.
+struct CommandError: Error, CustomStringConvertible {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}

@@ -1,0 +1,113 @@
+import ELFKit
+
+/// The command-line tool: parses the arguments and dispatches to a command.
+struct Swelf {
+    let terminal: Terminal
+    static let version = "0.1.0"
+
+    func run(_ arguments: [String]) -> ExitCode {
+        let command: Command
+        do {
+            command = try ArgumentParser(readArgumentFile: FileSystem.readText).parse(arguments)
+        } catch let error as UsageError {
+            terminal.error(error.message)
+            terminal.standardError.line("Try 'swelf --help' for more information.")
+            return .usage
+        } catch {
+            terminal.error("\(error)")
+            return .usage
+        }
+
+        switch command {
+        case .help:
+            terminal.standardOutput.write(HelpText.text)
+            return .success
+        case .version:
+            terminal.standardOutput.line("swelf \(Swelf.version)")
+            return .success
+        case .patch(let invocation):
+            return runPatch(invocation)
+        case .show(let files, let json):
+            return ShowCommand(terminal: terminal, json: json).run(files)
+        case .verify(let files, let json):
+            return VerifyCommand(terminal: terminal, json: json).run(files)
+        }
+    }
+
+    /// Prints and edits each file in turn; a failure on one file does not stop the others.
+    private func runPatch(_ invocation: PatchInvocation) -> ExitCode {
+        var status = ExitCode.success
+        for path in invocation.files {
+            do {
+                let file = try ELFFile(path: path)
+                let printer = FilePrinter(file: file, output: terminal.standardOutput)
+                for request in invocation.prints.sorted() { try printer.print(request) }
+                if !invocation.edits.isEmpty {
+                    try PatchCommand(terminal: terminal, debug: invocation.debug)
+                        .patch(file: file, path: path, edits: invocation.edits, output: invocation.output)
+                } else if let output = invocation.output, output != path {
+                    try PatchCommand(terminal: terminal, debug: invocation.debug).copyUnchanged(path: path, to: output)
+                }
+            } catch {
+                terminal.standardOutput.flush()
+                terminal.error("\(error)", file: path)
+                status = .failure
+            }
+        }
+        return status
+    }
+}
+
+enum HelpText {
+    static let text = """
+    Usage: swelf [OPTION]... FILE...
+           swelf show [--json] FILE...
+           swelf verify [--json] FILE...
+
+    Inspect and rewrite the dynamic-linking information of ELF files. Options and output
+    follow NixOS patchelf, so swelf can replace it in scripts.
+
+    Print:
+      --print-interpreter          the PT_INTERP path
+      --print-os-abi               the EI_OSABI field
+      --print-soname               DT_SONAME
+      --print-rpath                DT_RUNPATH, or DT_RPATH when there is no DT_RUNPATH
+      --print-needed               every DT_NEEDED, one per line
+      --print-execstack            whether PT_GNU_STACK asks for an executable stack
+
+    Edit (several may be combined; the file is laid out once):
+      --set-interpreter PATH       also --interpreter
+      --set-soname NAME
+      --set-rpath PATH             writes DT_RUNPATH (DT_RPATH with --force-rpath)
+      --add-rpath PATH
+      --remove-rpath
+      --shrink-rpath               drop directories that hold no needed library
+      --allowed-rpath-prefixes P:Q with --shrink-rpath, keep only these prefixes
+      --force-rpath                use DT_RPATH instead of DT_RUNPATH
+      --add-needed LIB             repeatable
+      --remove-needed LIB          also drops its symbol-version requirements
+      --replace-needed OLD NEW
+      --no-default-lib             set DF_1_NODEFLIB
+      --set-os-abi ABI
+      --set-execstack, --clear-execstack
+      --add-debug-tag              add DT_DEBUG
+      --clear-symbol-version SYM
+      --rename-dynamic-symbols MAP one "OLD NEW" pair per line
+      --page-size N                alignment of new segments
+      --output FILE                write FILE, leave the input unchanged
+      --debug                      explain layout decisions on stderr
+      --no-sort, --no-clobber-old-sections   accepted for compatibility
+
+    An option value written @FILE is read from FILE.
+
+    Commands:
+      show FILE...                 summary: class, machine, type, interpreter, needed, run-path
+      verify FILE...               check that a file is a consistent, loadable ELF file
+
+      --help                       this text
+      --version                    swelf's version
+
+    Exit status: 0 success, 1 a file could not be read or changed, 64 usage error.
+
+    """
+}

@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Buffered output to a file descriptor, written with `write(2)` in full on `flush`.
+///
+/// Output is bytes, not `String`: a path with invalid UTF-8 is printed exactly as the
+/// file holds it, as patchelf does.
+final class OutputStream {
+    private let descriptor: Int32
+    private var buffer: [UInt8] = []
+
+    init(descriptor: Int32) { self.descriptor = descriptor }
+
+    func write(_ text: String) { buffer.append(contentsOf: text.utf8) }
+    func write(bytes: some Sequence<UInt8>) { buffer.append(contentsOf: bytes) }
+    func line(_ text: String) {
+        write(text)
+        buffer.append(0x0a)
+    }
+    func line(bytes: some Sequence<UInt8>) {
+        buffer.append(contentsOf: bytes)
+        buffer.append(0x0a)
+    }
+
+    func flush() {
+        var done = 0
+        buffer.withUnsafeBytes { raw in
+            while done < raw.count {
+                let n = Glibc.write(descriptor, raw.baseAddress! + done, raw.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return  // stdout closed (e.g. `| head`): nothing useful left to do
+                }
+                done += n
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// The process's standard streams and program name: passed to commands, never global.
+final class Terminal {
+    let standardOutput = OutputStream(descriptor: 1)
+    let standardError = OutputStream(descriptor: 2)
+    let programName = "swelf"
+
+    /// A one-line error on stderr: `swelf: FILE: message`.
+    func error(_ message: String, file: String? = nil) {
+        if let file {
+            standardError.line("\(programName): \(file): \(message)")
+        } else {
+            standardError.line("\(programName): \(message)")
+        }
+    }
+
+    func flush() {
+        standardOutput.flush()
+        standardError.flush()
+    }
+}

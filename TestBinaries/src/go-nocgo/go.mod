@@ -1,0 +1,3 @@
+module example.com/gonocgo
+
+go 1.19
