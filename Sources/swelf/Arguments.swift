@@ -28,9 +28,10 @@ enum Token: Equatable {
     }
 }
 
-/// What a print option asks for. The order of the cases is the order patchelf prints in.
+/// What a print option asks for. The order of the cases is the order patchelf prints in,
+/// whatever order the options were given in.
 enum PrintRequest: Int, CaseIterable, Comparable {
-    case interpreter, osABI, soname, rpath, needed, execstack
+    case interpreter, osABI, soname, rpath, execstack, needed
     static func < (a: PrintRequest, b: PrintRequest) -> Bool { a.rawValue < b.rawValue }
 }
 
@@ -147,26 +148,27 @@ struct ArgumentParser {
                 case "--shrink-rpath": shrink = true
                 case "--allowed-rpath-prefixes": allowedPrefixes = try resolve(arguments[0]).split(separator: ":").map(String.init)
                 case "--force-rpath": invocation.edits.forceRPath = true
-                case "--add-needed": invocation.edits.addNeeded.append(arguments[0])
-                case "--remove-needed": invocation.edits.removeNeeded.append(arguments[0])
+                case "--add-needed": invocation.edits.addNeeded.append(try resolve(arguments[0]))
+                case "--remove-needed": invocation.edits.removeNeeded.append(try resolve(arguments[0]))
                 case "--replace-needed": invocation.edits.replaceNeeded.append((arguments[0], arguments[1]))
                 case "--no-default-lib": invocation.edits.noDefaultLib = true
                 case "--set-os-abi":
-                    guard let abi = OSABINames.parse(arguments[0]) else {
-                        throw UsageError(message: "unrecognized OS ABI '\(arguments[0])'")
+                    let name = try resolve(arguments[0]).trimmingWhitespace()
+                    guard let abi = OSABINames.parse(name) else {
+                        throw UsageError(message: "unrecognized OS ABI '\(name)'")
                     }
                     invocation.edits.osABI = abi
                 case "--set-execstack": invocation.edits.executableStack = true
                 case "--clear-execstack": invocation.edits.executableStack = false
                 case "--add-debug-tag": invocation.edits.addDebugTag = true
-                case "--clear-symbol-version": invocation.edits.clearSymbolVersions.append(arguments[0])
+                case "--clear-symbol-version": invocation.edits.clearSymbolVersions.append(try resolve(arguments[0]))
                 case "--rename-dynamic-symbols": invocation.edits.renameSymbols.merge(try readSymbolMap(arguments[0])) { $1 }
                 case "--page-size":
                     guard let size = UInt64(arguments[0]), size > 0, size & (size - 1) == 0 else {
                         throw UsageError(message: "invalid page size '\(arguments[0])': expected a power of two")
                     }
                     invocation.edits.pageSize = size
-                case "--output": invocation.output = arguments[0]
+                case "--output": invocation.output = try resolve(arguments[0])
                 case "--debug": invocation.debug = true
                 default: break  // accepted for compatibility: --no-sort, --no-clobber-old-sections, …
                 }
@@ -184,6 +186,8 @@ struct ArgumentParser {
         return .patch(invocation)
     }
 
+    /// patchelf uses the file's contents exactly, trailing newline included; so does swelf,
+    /// so that scripts written for patchelf give the same result.
     private func resolve(_ value: String) throws -> String {
         guard value.hasPrefix("@") else { return value }
         return try readArgumentFile(String(value.dropFirst()))
@@ -226,5 +230,12 @@ enum OSABINames {
     static func parse(_ text: String) -> OSABI? {
         let key = text.lowercased()
         return table.first { $0.aliases.contains(key) }.map { OSABI(rawValue: $0.abi) }
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        return String(drop(while: isSpace).reversed().drop(while: isSpace).reversed())
     }
 }

@@ -16,9 +16,9 @@ struct FilePrinter {
         case .osABI:
             output.line(OSABINames.name(of: file.header.osABI) ?? "0x\(String(file.header.osABI.rawValue, radix: 16))")
         case .soname:
-            // patchelf prints nothing, successfully, for a file without DT_SONAME or
-            // without a dynamic section at all; scripts rely on that.
-            if let dynamic = try file.dynamic(), let offset = dynamic.first(.soname) {
+            // patchelf prints nothing, successfully, for a file without DT_SONAME, for
+            // one without a dynamic section, and for anything but ET_DYN.
+            if file.header.type == .sharedObject, let dynamic = try file.dynamic(), let offset = dynamic.first(.soname) {
                 output.line(bytes: try dynamic.rawString(at: offset))
             }
         case .rpath:
