@@ -217,20 +217,22 @@ extension Note {
             let type = try decoder.getInteger(at: position + 8, as: UInt32.self)
             let noteOffset = baseOffset &+ UInt64(position)  // position < bytes.count, which fits the file
             let nameStart = position + 12
-            let paddedName = (nameSize + alignment - 1) / alignment * alignment
-            guard paddedName <= bytes.count - nameStart else {
+            guard nameSize <= bytes.count - nameStart else {
                 throw ELFError(.truncated, "note name extends past its segment", offset: noteOffset)
             }
-            let descStart = nameStart + paddedName
-            let paddedDesc = (descSize + alignment - 1) / alignment * alignment
-            guard descSize <= bytes.count - descStart else {
+            // The descriptor and the next note start at the next multiple of the alignment,
+            // counted from the segment start (for 8-byte aligned notes such as
+            // .note.gnu.property, 12 + namesz rounds to 16, not 12 + 8). Both sums are at
+            // most bytes.count + alignment, far from overflowing.
+            let descStart = (nameStart + nameSize + alignment - 1) / alignment * alignment
+            guard descStart <= bytes.count, descSize <= bytes.count - descStart else {
                 throw ELFError(.truncated, "note descriptor extends past its segment", offset: noteOffset)
             }
             let nameBytes = bytes[nameStart ..< nameStart + nameSize]
             let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
             notes.append(Note(name: name, type: type, descriptor: Array(bytes[descStart ..< descStart + descSize]),
                               fileOffset: noteOffset))
-            position = descStart + min(paddedDesc, bytes.count - descStart)
+            position = min((descStart + descSize + alignment - 1) / alignment * alignment, bytes.count)
         }
         return notes
     }
