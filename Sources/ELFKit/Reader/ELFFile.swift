@@ -117,10 +117,11 @@ public final class ELFFile {
     /// File offset of the `length` bytes at virtual address `address`, found through the
     /// PT_LOAD whose file image contains them all.
     public func fileOffset(ofAddress address: UInt64, length: UInt64 = 1) throws(ELFError) -> UInt64 {
-        for segment in programHeaders where segment.type == .load {
+        // A segment whose p_offset + p_filesz overflows has no usable file image. Skipping
+        // it guarantees callers that `result + length` cannot overflow either, since
+        // address - vaddr + length <= filesz (DynamicSection.rawString relies on this).
+        for segment in programHeaders where segment.type == .load && segment.fileEnd != nil {
             if segment.containsInFile(address: address, length: length) {
-                // address - vaddr < filesz, and offset + filesz was checked by the caller of
-                // bytes(at:) only; check here to be safe.
                 return try Checked.add(segment.offset, address - segment.virtualAddress, "address 0x\(hex(address))")
             }
         }

@@ -1,0 +1,24 @@
+import Foundation
+import Testing
+@testable import ELFKit
+
+/// Inputs that once crashed the reader. Each must now return or throw ELFError.
+@Suite struct FixtureTests {
+    static let fixtures: [String] = (try? FileManager.default.contentsOfDirectory(atPath: Repo.fixtures.path))?
+        .filter { !$0.hasPrefix(".") }.sorted() ?? []
+
+    @Test func fixturesArePresent() {
+        #expect(!FixtureTests.fixtures.isEmpty, "no files in \(Repo.fixtures.path)")
+    }
+
+    @Test(arguments: fixtures)
+    func fixtureDoesNotTrap(name: String) throws {
+        let bytes = [UInt8](try Data(contentsOf: Repo.fixtures.appendingPathComponent(name)))
+        let outcome = exerciseReader(bytes)
+        #expect(!outcome.parsed || !outcome.errors.isEmpty || outcome.needed != nil)
+        // The same through the file-backed source.
+        if let file = try? ELFFile(path: Repo.fixtures.appendingPathComponent(name).path) {
+            _ = try? file.dynamic()?.needed()
+        }
+    }
+}
