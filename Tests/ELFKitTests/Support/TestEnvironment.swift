@@ -10,7 +10,9 @@ enum Repo {
         .deletingLastPathComponent()  // Tests
         .deletingLastPathComponent()
     static let testBinaries = root.appendingPathComponent("TestBinaries")
-    static let fixtures = root.appendingPathComponent("Tests/ELFKitTests/Fixtures")
+    /// Inputs that once crashed swelf (outside the test targets, so SwiftPM does not warn
+    /// about unhandled files).
+    static let fixtures = root.appendingPathComponent("Tests/Fixtures")
 }
 
 /// One row of TestBinaries/manifest.tsv.
