@@ -42,11 +42,9 @@ struct Swelf {
                 let file = try ELFFile(path: path)
                 let printer = FilePrinter(file: file, output: terminal.standardOutput)
                 for request in invocation.prints.sorted() { try printer.print(request) }
-                if !invocation.edits.isEmpty {
+                if !invocation.edits.isEmpty || (invocation.output != nil) {
                     try PatchCommand(terminal: terminal, debug: invocation.debug)
-                        .patch(file: file, path: path, edits: invocation.edits, output: invocation.output)
-                } else if let output = invocation.output, output != path {
-                    try PatchCommand(terminal: terminal, debug: invocation.debug).copyUnchanged(path: path, to: output)
+                        .patch(path: path, edits: invocation.edits, output: invocation.output)
                 }
             } catch {
                 terminal.standardOutput.flush()

@@ -1,0 +1,188 @@
+/// Proves that an edited file differs from its original by exactly the requested change:
+/// the requested values are what the new file says, every other dynamic entry is the
+/// same, the tables that moved have the same content, and every byte outside the
+/// changed tables is unchanged at its place.
+public struct EditVerifier {
+    let original: ELFFile
+    let edited: ELFFile
+    let request: EditRequest
+    let plan: RewritePlan
+
+    public init(original: ELFFile, edited: ELFFile, request: EditRequest, plan: RewritePlan) {
+        self.original = original
+        self.edited = edited
+        self.request = request
+        self.plan = plan
+    }
+
+    public func problems() -> [String] {
+        var problems = StructureVerifier(file: edited).problems()
+        do {
+            try checkHeader(&problems)
+            try checkSegments(&problems)
+            try checkDynamic(&problems)
+            try checkUnchangedBytes(&problems)
+        } catch {
+            problems.append("re-reading the result failed: \(error)")
+        }
+        return problems
+    }
+
+    private func checkHeader(_ problems: inout [String]) throws {
+        var expected = original.header
+        expected.programHeaderCount = edited.header.programHeaderCount
+        if let abi = request.osABI { expected.osABI = abi }
+        if expected != edited.header {
+            problems.append("the ELF header changed beyond the edit")
+        }
+        if let interpreter = request.interpreter, try edited.interpreter() != interpreter {
+            problems.append("PT_INTERP is '\(try edited.interpreter() ?? "")', expected '\(interpreter)'")
+        }
+        if let stack = request.executableStack, edited.executableStack != stack {
+            problems.append("PT_GNU_STACK does not say the requested stack permission")
+        }
+    }
+
+    /// Every original PT_LOAD is still there, unchanged and in the same order; other
+    /// headers keep their order.
+    private func checkSegments(_ problems: inout [String]) throws {
+        let rebuilt = plan.keptPrefix < plan.originalSize
+        let oldLoads = original.programHeaders.filter { $0.type == .load && !(rebuilt && $0.offset >= plan.keptPrefix) }
+        let newLoads = edited.programHeaders.filter { $0.type == .load }
+        if Array(newLoads.prefix(oldLoads.count)) != oldLoads {
+            problems.append("an existing PT_LOAD changed or moved")
+        }
+        let oldTypes = original.programHeaders.map(\.type).filter { $0 != .null }
+        var newTypes = edited.programHeaders.map(\.type).filter { $0 != .null }
+        // Remove the headers swelf added, then the order must match.
+        for added in [SegmentType.load, .gnuStack] where newTypes.filter({ $0 == added }).count > oldTypes.filter({ $0 == added }).count {
+            if let index = newTypes.lastIndex(of: added) { newTypes.remove(at: index) }
+        }
+        if newTypes != oldTypes {
+            problems.append("the program headers were reordered")
+        }
+    }
+
+    private func checkDynamic(_ problems: inout [String]) throws {
+        guard let old = try original.dynamic() else { return }
+        guard let new = try edited.dynamic() else {
+            problems.append("the dynamic section disappeared")
+            return
+        }
+        // Requested values.
+        if let soname = request.soname, try new.soname() != soname {
+            problems.append("DT_SONAME is '\(try new.soname() ?? "")', expected '\(soname)'")
+        }
+        let oldRunPath = try old.runpath() ?? old.rpath()
+        let newRunPath = try new.runpath() ?? new.rpath()
+        let runPathTags = new.entries.filter { $0.tag == .rpath || $0.tag == .runpath }.map(\.tag)
+        let wanted: DynamicTag = request.forceRPath ? .rpath : .runpath
+        switch request.runPath {
+        case .set(let value)?:
+            if newRunPath != value || runPathTags != [wanted] {
+                problems.append("run-path is \(runPathTags) '\(newRunPath ?? "")', expected \(wanted) '\(value)'")
+            }
+        case .add(let value)?:
+            let expected = (oldRunPath ?? "").isEmpty ? value : oldRunPath! + ":" + value
+            if newRunPath != expected || runPathTags != [wanted] {
+                problems.append("run-path is '\(newRunPath ?? "")', expected '\(expected)'")
+            }
+        case .remove?:
+            if !runPathTags.isEmpty { problems.append("a run-path entry remains after --remove-rpath") }
+        case .shrink?:
+            let oldParts = (oldRunPath ?? "").split(separator: ":")
+            let newParts = (newRunPath ?? "").split(separator: ":")
+            if !newParts.allSatisfy({ oldParts.contains($0) }) {
+                problems.append("--shrink-rpath added directories")
+            }
+        case nil:
+            if newRunPath != oldRunPath { problems.append("the run-path changed although no run-path edit was asked for") }
+        }
+
+        var expectedNeeded = try old.needed()
+        for name in request.removeNeeded { expectedNeeded.removeAll { $0 == name } }
+        for (from, to) in request.replaceNeeded { expectedNeeded = expectedNeeded.map { $0 == from ? to : $0 } }
+        let additions = request.addNeeded.filter { !expectedNeeded.contains($0) }
+        var seen: Set<String> = []
+        expectedNeeded = additions.filter { seen.insert($0).inserted } + expectedNeeded
+        if try new.needed() != expectedNeeded {
+            problems.append("DT_NEEDED is \(try new.needed()), expected \(expectedNeeded)")
+        }
+        if request.noDefaultLib && !new.flags1.contains(.noDefaultLib) {
+            problems.append("DF_1_NODEFLIB is not set")
+        }
+        if request.addDebugTag && !new.has(.debug) { problems.append("DT_DEBUG is missing") }
+
+        // Every entry the request does not concern is unchanged, in the same order.
+        let edited: Set<DynamicTag> = [.needed, .soname, .rpath, .runpath, .strtab, .strsz, .symtab, .hash, .gnuHash,
+                                       .versym, .verneed, .verneedNum, .verdef, .flags1, .debug, .mipsRldMapRel, .null]
+        let oldRest = old.entries.filter { !edited.contains($0.tag) }
+        let newRest = new.entries.filter { !edited.contains($0.tag) }
+        if oldRest != newRest {
+            problems.append("dynamic entries the edit does not concern changed")
+        }
+        if !request.noDefaultLib, old.first(.flags1) != new.first(.flags1) { problems.append("DT_FLAGS_1 changed") }
+        if !request.addDebugTag, old.has(.debug) != new.has(.debug) { problems.append("DT_DEBUG changed") }
+        if request.soname == nil, try old.soname() != new.soname() { problems.append("DT_SONAME changed") }
+
+        // Tables that moved hold the same bytes (version tables may carry the requested changes).
+        let oldObjects = try FileObjectCatalog(file: original)
+        let newObjects = try FileObjectCatalog(file: self.edited)
+        for kind in [FileObject.Kind.dynamicSymbols, .hash, .gnuHash, .versionDefinitions] {
+            guard let a = oldObjects.object(kind) else { continue }
+            guard let b = newObjects.object(kind) else {
+                problems.append("\(kind) disappeared")
+                continue
+            }
+            let before = try original.source.bytes(at: a.offset, count: a.size, kind.description)
+            let after = try self.edited.source.bytes(at: b.offset, count: b.size, kind.description)
+            if before != after {
+                problems.append("\(kind) content changed")
+            }
+        }
+        // Every original string is still at its offset, except ones overwritten in place.
+        if let a = old.stringTableOffset, let b = new.stringTableOffset, new.stringTableSize < old.stringTableSize {
+            _ = (a, b)
+            problems.append(".dynstr shrank")
+        }
+    }
+
+    /// Bytes outside the headers and the tables an edit may rewrite in place are
+    /// identical. The allowed ranges are derived from the files, not from the plan, so a
+    /// planning mistake that touches code or data is caught. Compared in chunks, so
+    /// memory stays small on big files.
+    private func checkUnchangedBytes(_ problems: inout [String]) throws {
+        let format = original.format
+        var changed: [(UInt64, UInt64)] = [
+            (0, format.fileHeaderSize),
+            (edited.header.programHeaderOffset,
+             edited.header.programHeaderOffset + UInt64(edited.programHeaders.count) * format.programHeaderSize),
+        ]
+        if !original.sectionHeaders.isEmpty {
+            let start = original.header.sectionHeaderOffset
+            changed.append((start, start + UInt64(original.sectionHeaders.count) * format.sectionHeaderSize))
+        }
+        let rewritable: [FileObject.Kind] = [.dynamicStrings, .dynamic, .interpreter, .versionNeeds, .versionSymbols]
+        for object in try FileObjectCatalog(file: original).objects where rewritable.contains(object.kind) {
+            changed.append((object.offset, object.fileEnd))
+        }
+        let limit = min(plan.keptPrefix, edited.source.size)
+        let chunk: UInt64 = 1 << 20
+        var offset: UInt64 = 0
+        while offset < limit {
+            let count = min(chunk, limit - offset)
+            let a = try original.source.bytes(at: offset, count: count, "original")
+            let b = try edited.source.bytes(at: offset, count: count, "result")
+            if a != b {
+                for index in 0 ..< Int(count) where a[index] != b[index] {
+                    let position = offset + UInt64(index)
+                    if !changed.contains(where: { $0.0 <= position && position < $0.1 }) {
+                        problems.append("byte at offset 0x\(hex(position)) changed outside the edited tables")
+                        return
+                    }
+                }
+            }
+            offset += count
+        }
+    }
+}
