@@ -57,7 +57,8 @@ enum Tool {
         var description: String { "\(name) not found: run scripts/install-test-deps" }
     }
 
-    static func run(_ name: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func run(_ name: String, _ arguments: [String]) throws
+        -> (status: Int32, stdout: String, stderr: String, stdoutBytes: [UInt8]) {
         guard let executable = path(name) else { throw Missing(name: name) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -82,7 +83,9 @@ enum Tool {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errBox.data, as: UTF8.self))
+        // A signal (a trap in swelf) is reported as 128 + signal number, like a shell does.
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return (status, String(decoding: outData, as: UTF8.self), String(decoding: errBox.data, as: UTF8.self), [UInt8](outData))
     }
 }
 

@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+/// 0 success, 1 a file could not be read, 64 a usage error; help on stdout.
+@Suite struct ExitCodeTests {
+    let hello = Repo.testBinaries.appendingPathComponent("x86_64/hello").path
+    let staticFile = Repo.testBinaries.appendingPathComponent("x86_64/static").path
+    let notELF = Repo.testBinaries.appendingPathComponent("manifest.tsv").path
+
+    @Test func help() throws {
+        for arguments in [["--help"], ["-h"], ["--print-needed", "--help"], ["show", "--help"]] {
+            let result = try Swelf.run(arguments)
+            #expect(result.status == 0, "\(arguments)")
+            #expect(result.stdout.hasPrefix("Usage: swelf"), "\(arguments)")
+            #expect(result.stderr.isEmpty, "\(arguments)")
+        }
+        let version = try Swelf.run(["--version"])
+        #expect(version.status == 0)
+        #expect(version.stdout.hasPrefix("swelf "))
+    }
+
+    @Test(arguments: [
+        ["--no-such-option", "x"], ["--print-needed"], [], ["show"], ["show", "--bogus", "x"], ["--set-rpath"],
+        ["-x", "file"], ["--print-needed", "--output", "out", "a", "b"],
+    ])
+    func usageErrors(arguments: [String]) throws {
+        let result = try Swelf.run(arguments)
+        #expect(result.status == 64)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.hasPrefix("swelf: "))
+    }
+
+    @Test func unknownOptionIsNamed() throws {
+        let result = try Swelf.run(["--print-neded", hello])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--print-neded"))
+    }
+
+    @Test func badFiles() throws {
+        let directory = FileManager.default.temporaryDirectory.path
+        let cases: [[String]] = [
+            ["--print-needed", notELF],
+            ["--print-needed", "/nonexistent/swelf-test-file"],
+            ["--print-needed", directory],
+            ["--print-interpreter", staticFile],
+            ["--print-rpath", staticFile],
+            ["--print-needed", staticFile],
+            ["show", notELF],
+            ["show", "--json", "/nonexistent/swelf-test-file"],
+        ]
+        for arguments in cases {
+            let result = try Swelf.run(arguments)
+            #expect(result.status == 1, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.hasPrefix("swelf: \(arguments.last!): "), "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains("\n\n"))
+        }
+        // patchelf agrees on the status of a static file asked for its interpreter.
+        let theirs = try Patchelf.run(["--print-interpreter", staticFile])
+        #expect(theirs.status == 1)
+    }
+
+    @Test func terminatorAllowsDashFiles() throws {
+        let result = try Swelf.run(["--print-soname", "--", hello])
+        #expect(result.status == 0)
+    }
+}
