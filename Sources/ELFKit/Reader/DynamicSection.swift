@@ -11,7 +11,8 @@ public struct DynamicSection {
     public let stringTableOffset: UInt64?
     public let stringTableAddress: UInt64?
     public let stringTableSize: UInt64
-    private let file: ELFFile
+    /// Not the `ELFFile`: it caches this value, and a reference back would be a cycle.
+    private let image: LoadedImage
 
     static func read(from file: ELFFile) throws(ELFError) -> DynamicSection? {
         let format = file.format
@@ -45,7 +46,7 @@ public struct DynamicSection {
         }
         return DynamicSection(entries: entries, capacity: capacity, fileOffset: location.offset, address: location.address,
                               stringTableOffset: stringOffset, stringTableAddress: stringAddress,
-                              stringTableSize: stringSize, file: file)
+                              stringTableSize: stringSize, image: file.image)
     }
 
     // MARK: Entries
@@ -74,7 +75,7 @@ public struct DynamicSection {
         let limit = tableOffset + stringTableSize
         var result: [UInt8] = []
         while position < limit {
-            let chunk = try file.source.bytes(at: position, count: min(256, limit - position), ".dynstr")
+            let chunk = try image.source.bytes(at: position, count: min(256, limit - position), ".dynstr")
             if let nul = chunk.firstIndex(of: 0) {
                 result += chunk[..<nul]
                 return result
@@ -94,7 +95,7 @@ public struct DynamicSection {
         guard let tableOffset = stringTableOffset else {
             throw ELFError(.missing, "dynamic section has no DT_STRTAB", offset: fileOffset)
         }
-        return StringTable(bytes: try file.source.bytes(at: tableOffset, count: stringTableSize, ".dynstr"),
+        return StringTable(bytes: try image.source.bytes(at: tableOffset, count: stringTableSize, ".dynstr"),
                            fileOffset: tableOffset)
     }
 
@@ -128,9 +129,9 @@ public struct DynamicSection {
         var result: [VersionNeed] = []
         var entryAddress = address
         for _ in 0 ..< min(count, 0x10000) {
-            let raw = try file.bytes(atAddress: entryAddress, length: 16, "Elf_Verneed")
-            let entryOffset = try file.fileOffset(ofAddress: entryAddress, length: 16)
-            let decoder = ByteDecoder(raw, format: file.format, baseOffset: entryOffset)
+            let raw = try image.bytes(atAddress: entryAddress, length: 16, "Elf_Verneed")
+            let entryOffset = try image.fileOffset(ofAddress: entryAddress, length: 16)
+            let decoder = ByteDecoder(raw, format: image.format, baseOffset: entryOffset)
             let version: UInt16 = try decoder.getInteger(at: 0)
             let auxCount: UInt16 = try decoder.getInteger(at: 2)
             let fileName: UInt32 = try decoder.getInteger(at: 4)
@@ -139,8 +140,8 @@ public struct DynamicSection {
             var need = VersionNeed(version: version, fileOffset: fileName, file: try string(at: UInt64(fileName)), requirements: [])
             var auxAddress = try Checked.add(entryAddress, UInt64(auxOffset), "vn_aux", at: entryOffset)
             for _ in 0 ..< auxCount {
-                let auxRaw = try file.bytes(atAddress: auxAddress, length: 16, "Elf_Vernaux")
-                let aux = ByteDecoder(auxRaw, format: file.format, baseOffset: 0)
+                let auxRaw = try image.bytes(atAddress: auxAddress, length: 16, "Elf_Vernaux")
+                let aux = ByteDecoder(auxRaw, format: image.format, baseOffset: 0)
                 let nameOffset: UInt32 = try aux.getInteger(at: 8)
                 need.requirements.append(VersionRequirement(
                     hash: try aux.getInteger(at: 0), flags: try aux.getInteger(at: 4), index: try aux.getInteger(at: 6),
@@ -163,9 +164,9 @@ public struct DynamicSection {
         var result: [VersionDefinition] = []
         var entryAddress = address
         for _ in 0 ..< min(count, 0x10000) {
-            let raw = try file.bytes(atAddress: entryAddress, length: 20, "Elf_Verdef")
-            let entryOffset = try file.fileOffset(ofAddress: entryAddress, length: 20)
-            let decoder = ByteDecoder(raw, format: file.format, baseOffset: entryOffset)
+            let raw = try image.bytes(atAddress: entryAddress, length: 20, "Elf_Verdef")
+            let entryOffset = try image.fileOffset(ofAddress: entryAddress, length: 20)
+            let decoder = ByteDecoder(raw, format: image.format, baseOffset: entryOffset)
             var definition = VersionDefinition(
                 version: try decoder.getInteger(at: 0), flags: try decoder.getInteger(at: 2),
                 index: try decoder.getInteger(at: 4), hash: try decoder.getInteger(at: 8), names: [])
@@ -174,8 +175,8 @@ public struct DynamicSection {
             let next: UInt32 = try decoder.getInteger(at: 16)
             var auxAddress = try Checked.add(entryAddress, UInt64(auxOffset), "vd_aux", at: entryOffset)
             for _ in 0 ..< auxCount {
-                let auxRaw = try file.bytes(atAddress: auxAddress, length: 8, "Elf_Verdaux")
-                let aux = ByteDecoder(auxRaw, format: file.format, baseOffset: 0)
+                let auxRaw = try image.bytes(atAddress: auxAddress, length: 8, "Elf_Verdaux")
+                let aux = ByteDecoder(auxRaw, format: image.format, baseOffset: 0)
                 let nameOffset: UInt32 = try aux.getInteger(at: 0)
                 definition.names.append(try string(at: UInt64(nameOffset)))
                 let auxNext: UInt32 = try aux.getInteger(at: 4)

@@ -117,23 +117,16 @@ public final class ELFFile {
     /// File offset of the `length` bytes at virtual address `address`, found through the
     /// PT_LOAD whose file image contains them all.
     public func fileOffset(ofAddress address: UInt64, length: UInt64 = 1) throws(ELFError) -> UInt64 {
-        // A segment whose p_offset + p_filesz overflows has no usable file image. Skipping
-        // it guarantees callers that `result + length` cannot overflow either, since
-        // address - vaddr + length <= filesz (DynamicSection.rawString relies on this).
-        for segment in programHeaders where segment.type == .load && segment.fileEnd != nil {
-            if segment.containsInFile(address: address, length: length) {
-                return try Checked.add(segment.offset, address - segment.virtualAddress, "address 0x\(hex(address))")
-            }
-        }
-        throw ELFError(.invalid, "address 0x\(hex(address)) (0x\(hex(length)) bytes) is not in the file image of any PT_LOAD segment",
-                       value: address)
+        try image.fileOffset(ofAddress: address, length: length)
     }
 
     /// Reads `length` bytes at a virtual address.
     public func bytes(atAddress address: UInt64, length: UInt64, _ what: @autoclosure () -> String) throws(ELFError) -> [UInt8] {
-        let offset = try fileOffset(ofAddress: address, length: max(length, 1))
-        return try source.bytes(at: offset, count: length, what())
+        try image.bytes(atAddress: address, length: length, what())
     }
+
+    /// The byte source and its address map, without the file object itself.
+    var image: LoadedImage { LoadedImage(source: source, format: format, programHeaders: programHeaders) }
 
     /// The file is statically linked: no PT_INTERP and no PT_DYNAMIC (static-pie has a
     /// PT_DYNAMIC but no PT_INTERP; see `isStaticPIE`).
@@ -236,5 +229,34 @@ extension Note {
             position = min((descStart + descSize + alignment - 1) / alignment * alignment, bytes.count)
         }
         return notes
+    }
+}
+
+/// The bytes of a file and how virtual addresses map onto them (through PT_LOAD).
+///
+/// `DynamicSection` keeps one of these rather than its `ELFFile`: the file caches its
+/// dynamic section, and a reference back would be a retain cycle that leaked every
+/// file (and, for a `MemoryByteSource`, its whole contents) once `dynamic()` was called.
+struct LoadedImage {
+    let source: any ByteSource
+    let format: ELFFormat
+    let programHeaders: [ProgramHeader]
+
+    func fileOffset(ofAddress address: UInt64, length: UInt64 = 1) throws(ELFError) -> UInt64 {
+        // A segment whose p_offset + p_filesz overflows has no usable file image. Skipping
+        // it guarantees callers that `result + length` cannot overflow either, since
+        // address - vaddr + length <= filesz (DynamicSection.rawString relies on this).
+        for segment in programHeaders where segment.type == .load && segment.fileEnd != nil {
+            if segment.containsInFile(address: address, length: length) {
+                return try Checked.add(segment.offset, address - segment.virtualAddress, "address 0x\(hex(address))")
+            }
+        }
+        throw ELFError(.invalid, "address 0x\(hex(address)) (0x\(hex(length)) bytes) is not in the file image of any PT_LOAD segment",
+                       value: address)
+    }
+
+    func bytes(atAddress address: UInt64, length: UInt64, _ what: @autoclosure () -> String) throws(ELFError) -> [UInt8] {
+        let offset = try fileOffset(ofAddress: address, length: max(length, 1))
+        return try source.bytes(at: offset, count: length, what())
     }
 }
