@@ -12,5 +12,6 @@ let package = Package(
         .executableTarget(name: "swelf", dependencies: ["ELFKit"]),
         .testTarget(name: "ELFKitTests", dependencies: ["ELFKit"]),
         .testTarget(name: "SwelfCLITests", dependencies: ["ELFKit"]),
+        .testTarget(name: "SwelfEndToEndTests", dependencies: ["ELFKit"]),
     ]
 )
