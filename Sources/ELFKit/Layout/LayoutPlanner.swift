@@ -81,6 +81,9 @@ private struct PlanState {
     var verneedStartShift: UInt64 = 0
     var verneedCount: Int?
     var encodedDynamic: [UInt8] = []
+    /// The section header table moves to the end of the file (it sat where the program
+    /// header table must grow, as Go's linker puts it, or after a rebuilt segment).
+    var relocateSectionTable = false
 
     init(file: ELFFile, catalog: FileObjectCatalog, outcome: EditOutcome) {
         self.file = file
@@ -317,12 +320,19 @@ private struct PlanState {
     private func findOwnSegment() -> Int? {
         guard let index = programHeaders.lastIndex(where: { $0.type == .load }) else { return nil }
         let segment = programHeaders[index]
-        guard segment.fileSize == segment.memorySize, segment.fileEnd == file.source.size, segment.fileSize > 0 else { return nil }
+        guard segment.fileSize == segment.memorySize, segment.fileSize > 0, let segmentEnd = segment.fileEnd else { return nil }
+        // It ends the file, or only the section header table (moved there by swelf) follows it.
+        let tableBytes = UInt64(sectionHeaders.count) * format.sectionHeaderSize
+        let tableFollows = header.sectionHeaderOffset >= segmentEnd && header.sectionHeaderOffset - segmentEnd < 16
+            && header.sectionHeaderOffset + tableBytes == file.source.size
+        guard segmentEnd == file.source.size || tableFollows else { return nil }
         for (other, load) in programHeaders.enumerated() where load.type == .load && other != index {
             guard let end = load.fileEnd, end <= segment.offset else { return nil }
         }
-        let tableEnd = header.sectionHeaderOffset + UInt64(sectionHeaders.count) * format.sectionHeaderSize
-        guard header.sectionHeaderOffset == 0 || tableEnd <= segment.offset else { return nil }
+        if !tableFollows {
+            let tableEnd = header.sectionHeaderOffset + tableBytes
+            guard header.sectionHeaderOffset == 0 || tableEnd <= segment.offset else { return nil }
+        }
         let inside = catalog.objects.filter { $0.offset >= segment.offset && $0.fileEnd <= segment.fileEnd! }
             .sorted { $0.offset < $1.offset }
         var cursor = segment.offset
@@ -343,6 +353,7 @@ private struct PlanState {
                 mustMove.insert(object.kind)
             }
             log.append("rebuilding the segment an earlier swelf run appended at offset 0x\(hex(segment.offset))")
+            if !sectionHeaders.isEmpty && header.sectionHeaderOffset >= segment.offset { relocateSectionTable = true }
         }
         // Program headers to add, and room for them after the table.
         var roomMoves: Set<FileObject.Kind> = []
@@ -367,7 +378,7 @@ private struct PlanState {
     }
 
     /// The objects that must move so `count` more program headers fit after the table.
-    private func objectsInTheWay(ofEntries count: Int) throws -> Set<FileObject.Kind> {
+    private mutating func objectsInTheWay(ofEntries count: Int) throws -> Set<FileObject.Kind> {
         guard count > 0 else { return [] }
         let tableStart = header.programHeaderOffset
         let tableEnd = tableStart + UInt64(programHeaders.count) * format.programHeaderSize
@@ -383,13 +394,23 @@ private struct PlanState {
         var moves: Set<FileObject.Kind> = []
         var cursor = tableEnd
         let objects = catalog.objects.sorted { $0.offset < $1.offset }
+        let sectionTableStart = header.sectionHeaderOffset
+        let sectionTableEnd = sectionTableStart + UInt64(sectionHeaders.count) * format.sectionHeaderSize
         while cursor < needed {
+            // The section header table is no part of any segment: it can go to the end.
+            if !sectionHeaders.isEmpty, sectionTableEnd > cursor,
+               sectionTableStart <= cursor || gapIsFree(cursor, sectionTableStart) && sectionTableStart < needed {
+                relocateSectionTable = true
+                cursor = sectionTableEnd
+                continue
+            }
             // The next object must start at the cursor, or after padding smaller than its alignment.
             guard let next = objects.first(where: { $0.fileEnd > cursor && $0.size > 0 }),
                   next.offset <= cursor || next.offset - cursor < max(next.alignment, 1) || gapIsFree(cursor, next.offset)
             else {
                 throw EditError.refused("cannot make room for \(count) more program header(s): the bytes at 0x\(hex(cursor)) after the program header table belong to nothing swelf can move")
             }
+            if next.offset >= needed { break }
             moves.insert(next.kind)
             cursor = max(cursor, next.fileEnd)
         }
@@ -610,11 +631,23 @@ private struct PlanState {
             patches.append(RewritePlan.Patch(offset: offset, bytes: bytes))
         }
 
+        var header = self.header
+        var trailer: [UInt8] = []
+        var trailerOffset: UInt64 = 0
+        if relocateSectionTable {
+            let end = newSegment.map { $0.offset + UInt64(segmentContent.count) } ?? file.source.size
+            trailerOffset = try Checked.alignUp(end, to: 8, "section header table offset")
+            header.sectionHeaderOffset = trailerOffset
+            var sections = ByteEncoder(format: format)
+            for section in sectionHeaders { try section.encode(into: &sections) }
+            trailer = sections.bytes
+            plan.log.append("section header table moved to offset 0x\(hex(trailerOffset))")
+        }
         try patch(0, header.encode())
         var encoder = ByteEncoder(format: format)
         for segment in programHeaders { try segment.encode(into: &encoder) }
         try patch(header.programHeaderOffset, encoder.bytes)
-        if !sectionHeaders.isEmpty {
+        if !sectionHeaders.isEmpty && !relocateSectionTable {
             var sections = ByteEncoder(format: format)
             for section in sectionHeaders { try section.encode(into: &sections) }
             try patch(header.sectionHeaderOffset, sections.bytes)
@@ -632,6 +665,11 @@ private struct PlanState {
             if ownSegmentIndex != nil { plan.keptPrefix = segment.offset }
             plan.appendOffset = segment.offset
             plan.appended = segmentContent
+        }
+        if relocateSectionTable {
+            if newSegment == nil { plan.appendOffset = trailerOffset }
+            plan.appended += [UInt8](repeating: 0, count: Int(trailerOffset - plan.appendOffset) - plan.appended.count)
+            plan.appended += trailer
         }
         for (kind, placed) in placements {
             if let old = catalog.object(kind) { plan.moves.append(RewritePlan.Move(from: old, to: placed)) }

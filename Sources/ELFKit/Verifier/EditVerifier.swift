@@ -31,6 +31,12 @@ public struct EditVerifier {
     private func checkHeader(_ problems: inout [String]) throws {
         var expected = original.header
         expected.programHeaderCount = edited.header.programHeaderCount
+        // The section header table may move to the end of the file; the structural
+        // checks prove the moved table still describes the file.
+        if original.header.sectionHeaderOffset != 0 { expected.sectionHeaderOffset = edited.header.sectionHeaderOffset }
+        if edited.sectionHeaders.count != original.sectionHeaders.count {
+            problems.append("the number of section headers changed")
+        }
         if let abi = request.osABI { expected.osABI = abi }
         if expected != edited.header {
             problems.append("the ELF header changed beyond the edit")
