@@ -230,8 +230,10 @@ func hasSectionHeaders(_ url: URL) throws -> Bool {
 }
 
 /// Item 11: readelf prints no Warning/Error on the file, and `swelf verify` exits 0.
+/// `-n` is added to the asked-for `-lSd`: it walks every note section and PT_NOTE, which catches
+/// a note section header left pointing at the wrong bytes.
 func assertCleanOutput(_ url: URL, _ context: String, file: StaticString = #filePath, line: UInt = #line) throws {
-    let flags = try hasSectionHeaders(url) ? "-lSd" : "-ld"
+    let flags = try hasSectionHeaders(url) ? "-lSdn" : "-ldn"
     let r = try readelf([flags, url.path])
     let noisy = (r.stdout + r.stderr).split(separator: "\n").filter {
         $0.localizedCaseInsensitiveContains("warning") || $0.localizedCaseInsensitiveContains("error")

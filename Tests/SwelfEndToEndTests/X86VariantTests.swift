@@ -1,0 +1,136 @@
+import Foundation
+import XCTest
+
+/// The special subjects: x86_64 link variants (non-PIE, static-pie, musl, C++, Go with cgo,
+/// separate-code layouts, stripped, existing RPATH/RUNPATH) and aarch64 64K/4K page sizes.
+final class VariantTests: XCTestCase {
+    override func setUpWithError() throws {
+        try requireSwelf()
+        try requireTool(E2E.readelf)
+    }
+
+    /// The growing edits on one program: set-rpath + add-needed, then a longer interpreter,
+    /// then strip — running it after every step.
+    func growingEdits(_ path: String, libraries: [String] = E2E.standardLibraries, in box: Sandbox) throws {
+        let subject = try Manifest.subject(path)
+        let arch = subject.arch
+        let program = String(path.dropFirst(arch.count + 1))
+        let base = try box.dir(path.replacingOccurrences(of: "/", with: "_"))
+        let lib = try box.dir(base.lastPathComponent + "/lib")
+        for l in libraries { try box.copy("\(arch)/\(l)", into: lib) }
+        let exe = try box.copy(path, into: base)
+
+        guard try patch(["--set-rpath", "$ORIGIN/lib"], exe, "\(path) set-rpath") else { return }
+        try assertRuns(exe, like: subject, "\(path) set-rpath")
+        guard try patch(["--add-needed", "libctor.so"], exe, "\(path) add-needed") else { return }
+        try assertRuns(exe, like: subject, expecting: "libctor constructor ran\n" + subject.expectedStdout, "\(path) add-needed")
+
+        let original = try XCTUnwrap(try interpreter(exe), "\(path): no interpreter")
+        let link = try box.dir(base.lastPathComponent + "/a/considerably/longer/path/to/the/dynamic/loader")
+            .appendingPathComponent("ld.so")
+        try FileManager.default.createSymbolicLink(atPath: link.path,
+            withDestinationPath: subject.isNative ? original : subject.sysroot + original)
+        guard try patch(["--set-interpreter", link.path], exe, "\(path) set-interpreter") else { return }
+        XCTAssertEqual(try interpreter(exe), link.path, "[\(path)]")
+        try assertRuns(exe, like: subject, expecting: "libctor constructor ran\n" + subject.expectedStdout, "\(path) set-interpreter")
+
+        try requireTool(E2E.strip)
+        let s = try runTool(E2E.strip, [exe.path])
+        XCTAssertTrue(s.status == 0 && s.stderr.isEmpty, "[\(path) strip] \(s.summary)")
+        try assertCleanOutput(exe, "\(path) after strip")
+        try assertRuns(exe, like: subject, expecting: "libctor constructor ran\n" + subject.expectedStdout, "\(path) after strip")
+    }
+
+    func testNonPIE() throws { try growingEdits("x86_64/hello-nopie", in: Sandbox("nopie")) }
+    func testSeparateCode() throws { try growingEdits("x86_64/hello-separate-code", in: Sandbox("sepcode")) }
+    func testNoSeparateCode() throws { try growingEdits("x86_64/hello-noseparate-code", in: Sandbox("nosepcode")) }
+    func testStrippedInput() throws { try growingEdits("x86_64/hello-stripped", in: Sandbox("stripped")) }
+    func testExistingRpath() throws { try growingEdits("x86_64/hello-rpath", in: Sandbox("hasrpath")) }
+    func testExistingRunpath() throws { try growingEdits("x86_64/hello-runpath", in: Sandbox("hasrunpath")) }
+    func testAarch64PageSize64K() throws {
+        try growingEdits("aarch64/hello-64k", libraries: ["libgreet64k.so", "libunused.so", "libctor.so"], in: Sandbox("64k"))
+    }
+    func testAarch64PageSize4K() throws { try growingEdits("aarch64/hello-4k", in: Sandbox("4k")) }
+
+    /// Existing DT_RPATH / DT_RUNPATH: the tag swelf writes is the tag patchelf 0.19.3 writes
+    /// (plain --set-rpath turns DT_RPATH into DT_RUNPATH; --force-rpath writes DT_RPATH).
+    func testSetRpathOnExistingRpathMatchesPatchelf() throws {
+        let box = try Sandbox("kind")
+        let value = "/somewhere/else/entirely/longer"
+        for program in ["hello-rpath", "hello-runpath"] {
+            for force in [false, true] {
+                let ctx = "\(program)\(force ? " --force-rpath" : "")"
+                let args = (force ? ["--force-rpath"] : []) + ["--set-rpath", value]
+                let mine = try box.copy("x86_64/\(program)", into: box.url, as: "swelf-\(program)")
+                let theirs = try box.copy("x86_64/\(program)", into: box.url, as: "patchelf-\(program)")
+                guard try patch(args, mine, ctx) else { continue }
+                let p = try patchelf(args + [theirs.path])
+                XCTAssertEqual(p.status, 0, "[\(ctx)] patchelf: \(p.summary)")
+                for tag in ["RPATH", "RUNPATH"] {
+                    XCTAssertEqual(try dynamicValue(mine, tag: tag), try dynamicValue(theirs, tag: tag), "[\(ctx)] DT_\(tag) differs from patchelf's")
+                }
+            }
+        }
+    }
+
+    /// static-pie and static: only the edits that make sense (GNU_STACK flags, EI_OSABI).
+    func testStaticExecstackAndOsAbi() throws {
+        let box = try Sandbox("static")
+        for path in ["x86_64/static-pie", "x86_64/static", "x86_64/go-nocgo"] {
+            let subject = try Manifest.subject(path)
+            let exe = try box.copy(path, into: box.url)
+            guard try patch(["--set-execstack"], exe, "\(path) set-execstack") else { continue }
+            XCTAssertEqual(try swelf(["--print-execstack", exe.path]).stdout, "execstack: X\n", "[\(path)]")
+            XCTAssertEqual(try gnuStackFlags(exe), "RWE", "[\(path)] GNU_STACK flags")
+            try assertRuns(exe, like: subject, "\(path) set-execstack")
+            guard try patch(["--clear-execstack"], exe, "\(path) clear-execstack") else { continue }
+            XCTAssertEqual(try gnuStackFlags(exe), "RW", "[\(path)]")
+            try assertRuns(exe, like: subject, "\(path) clear-execstack")
+            guard try patch(["--set-os-abi", "linux"], exe, "\(path) set-os-abi") else { continue }
+            let h = try readelf(["-h", exe.path]).stdout
+            XCTAssertTrue(h.contains("UNIX - GNU"), "[\(path)] OS/ABI not GNU:\n\(h)")
+            try assertRuns(exe, like: subject, "\(path) set-os-abi")
+        }
+    }
+
+    func gnuStackFlags(_ url: URL) throws -> String? {
+        let out = try readelf(["-l", url.path]).stdout
+        guard let line = out.split(separator: "\n").first(where: { $0.contains("GNU_STACK") }) else { return nil }
+        let fields = line.split(separator: " ")
+        // Type Offset VirtAddr PhysAddr FileSiz MemSiz Flg... Align: flags are the fields between MemSiz and Align.
+        return fields.dropFirst(6).dropLast().joined()
+    }
+
+    /// musl: the interpreter moves to a longer symlink of /lib/ld-musl-x86_64.so.1.
+    func testMuslLongerInterpreter() throws {
+        let box = try Sandbox("musl")
+        let path = "x86_64/hello-musl"
+        let subject = try Manifest.subject(path)
+        let exe = try box.copy(path, into: box.url)
+        let original = try XCTUnwrap(try interpreter(exe))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: original), "musl loader \(original) missing: run scripts/install-test-deps")
+        let link = try box.dir("an/even/longer/directory/for/the/musl/dynamic/loader").appendingPathComponent("ld-musl.so")
+        try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: original)
+        guard try patch(["--set-interpreter", link.path], exe, path) else { return }
+        XCTAssertEqual(try interpreter(exe), link.path)
+        try assertRuns(exe, like: subject, path)
+    }
+
+    func testCxxSetRpath() throws {
+        let box = try Sandbox("cxx")
+        let path = "x86_64/hello-cxx"
+        let exe = try box.copy(path, into: box.url)
+        _ = try box.dir("lib")
+        guard try patch(["--set-rpath", "$ORIGIN/lib"], exe, path) else { return }
+        try assertRuns(exe, like: try Manifest.subject(path), path)
+    }
+
+    func testGoCgoSetRpath() throws {
+        let box = try Sandbox("gocgo")
+        let path = "x86_64/go-cgo"
+        let exe = try box.copy(path, into: box.url)
+        guard try patch(["--set-rpath", "$ORIGIN/lib"], exe, path) else { return }
+        XCTAssertEqual(try dynamicValue(exe, tag: "RUNPATH"), ["$ORIGIN/lib"])
+        try assertRuns(exe, like: try Manifest.subject(path), path)
+    }
+}
