@@ -28,6 +28,42 @@ final class GrowthTests: XCTestCase {
         }
     }
 
+    /// Two edits in a row, each in its own swelf run, in both orders: every repetition gives the
+    /// same bytes (swelf must not depend on hash-seed ordering), succeeds, and passes the checks.
+    /// The second run rebuilds the segment the first run appended.
+    func testSuccessiveEditsAreDeterministic() throws {
+        let box = try Sandbox("determinism")
+        let repetitions = 6
+        forEachArch { arch in
+            let subject = try Manifest.subject("\(arch)/hello")
+            let dir = try box.dir(arch)
+            let interp = dir.path + "/a/considerably/longer/path/to/the/dynamic/loader/for/this/test/ld.so"
+            let steps: [(String, [[String]])] = [
+                ("rpath then interpreter", [["--set-rpath", "$ORIGIN/lib"], ["--set-interpreter", interp]]),
+                ("interpreter then rpath", [["--set-interpreter", interp], ["--set-rpath", "$ORIGIN/lib"]]),
+                ("rpath then add-needed", [["--set-rpath", "$ORIGIN/lib"], ["--add-needed", "libctor.so"]]),
+            ]
+            for (name, edits) in steps {
+                var outcomes: [String: Int] = [:]
+                var firstFailure: String?
+                var sample: URL?
+                for i in 0..<repetitions {
+                    let exe = try box.copy(subject.path, into: dir, as: "hello-\(i)")
+                    var outcome = ""
+                    for edit in edits {
+                        let r = try swelf(edit + [exe.path])
+                        if r.status != 0 { outcome = "exit \(r.status): " + r.stderr.replacingOccurrences(of: exe.path, with: "FILE"); firstFailure = firstFailure ?? r.summary; break }
+                    }
+                    if outcome.isEmpty { outcome = "sha \(try bytes(exe).hashValue)"; sample = sample ?? exe }
+                    outcomes[outcome, default: 0] += 1
+                }
+                XCTAssertNil(firstFailure, "[\(arch) \(name)] an edit failed in some of \(repetitions) identical repetitions: \(outcomes)\n\(firstFailure ?? "")")
+                XCTAssertEqual(outcomes.count, 1, "[\(arch) \(name)] \(repetitions) identical repetitions gave \(outcomes.count) different results: \(outcomes)")
+                if let sample { try assertCleanOutput(sample, "\(arch) \(name)") }
+            }
+        }
+    }
+
     struct Row {
         var file: String
         var original = 0
@@ -84,7 +120,7 @@ final class GrowthTests: XCTestCase {
                 // patchelf, same operations on a fresh copy.
                 for i in 1...10 {
                     let r = try patchelf(["--add-rpath", Self.component(i), theirs.path])
-                    guard r.status == 0 else { row.patchelfNote = "patchelf fails at #\(i): " + r.stderr.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces).prefix(70); break }
+                    guard r.status == 0 else { row.patchelfNote = "patchelf fails at #\(i): " + r.stderr.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "patchelf: ", with: "").prefix(48); break }
                     if i == 1 { row.patchelfOne = try fileSize(theirs) }
                     if i == 10 { row.patchelfTen = try fileSize(theirs) }
                 }
