@@ -14,7 +14,6 @@ final class VariantTests: XCTestCase {
     func growingEdits(_ path: String, libraries: [String] = E2E.standardLibraries, in box: Sandbox) throws {
         let subject = try Manifest.subject(path)
         let arch = subject.arch
-        let program = String(path.dropFirst(arch.count + 1))
         let base = try box.dir(path.replacingOccurrences(of: "/", with: "_"))
         let lib = try box.dir(base.lastPathComponent + "/lib")
         for l in libraries { try box.copy("\(arch)/\(l)", into: lib) }
