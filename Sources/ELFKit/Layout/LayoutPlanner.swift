@@ -141,13 +141,26 @@ private struct PlanState {
                     }
                 }
             }
+            // A replaced string at the very end of the table (typically one an earlier
+            // swelf run appended) is dropped from the relocated copy, so repeated growing
+            // edits do not pile up old values.
+            if let originalIndex = entries[index].originalIndex, originalIndex < dynamic.entries.count {
+                let old = dynamic.entries[originalIndex]
+                if old.tag.isStringOffset, let oldLength = table.length(at: old.value),
+                   old.value + oldLength + 1 == UInt64(table.original.count), table.appendedCount == 0,
+                   try isExclusive(offset: old.value, length: oldLength, entry: index, originalIndex: originalIndex,
+                                   table: table, references: &references, dynamic: dynamic) {
+                    table.truncate(to: old.value)
+                    log.append("\(entries[index].tag): the old string at the end of .dynstr is dropped")
+                }
+            }
             resolvedStrings[index] = table.append(value)
         }
         var renamedOffsets: [[UInt8]: UInt64] = [:]
         for (_, new) in renames { renamedOffsets[new] = table.find(new) ?? table.append(new) }
         self.renamedFileOffsets = renamedOffsets
 
-        if table.appendedCount > 0 {
+        if table.needsRelocation {
             contents[.dynamicStrings] = table.bytes
             mustMove.insert(.dynamicStrings)
             log.append(".dynstr grows by \(table.appendedCount) bytes: it moves to the new segment")
@@ -157,6 +170,19 @@ private struct PlanState {
     }
 
     var renamedFileOffsets: [[UInt8]: UInt64] = [:]
+
+    /// Is `[offset, offset + length]` of `.dynstr` used by nothing but the entry being replaced?
+    private func isExclusive(offset: UInt64, length: UInt64, entry index: Int, originalIndex: Int, table: StringTableBuilder,
+                             references: inout [StringReference]?, dynamic: DynamicSection) throws -> Bool {
+        if references == nil { references = try? collectReferences(dynamic: dynamic) }
+        guard let known = references, catalog.object(.dynamicSymbols) != nil else { return false }
+        let others = known.filter { $0.offset != offset || $0.owner != .entry(originalIndex) }
+            + currentRawStringReferences(except: index, dynamic: dynamic)
+        return !others.contains { other in
+            guard let otherLength = table.length(at: other.offset) else { return true }
+            return other.offset <= offset + length && other.offset + otherLength >= offset
+        }
+    }
 
     /// String-valued entries that keep their original offset.
     private func currentRawStringReferences(except skip: Int, dynamic: DynamicSection) -> [StringReference] {
@@ -544,21 +570,19 @@ private struct PlanState {
 
     mutating func updateProgramHeaders(pageSize: UInt64) throws {
         var headers = programHeaders
-        for (kind, placed) in placements {
-            guard let old = catalog.object(kind) else { continue }
-            for index in headers.indices {
-                let segment = programHeaders[index]
-                guard segment.type != .load, segment.type != .phdr, segment.offset >= old.offset,
-                      let end = segment.fileEnd, end <= old.fileEnd, segment.fileSize > 0 || segment.offset == old.offset
-                else { continue }
-                let delta = segment.offset - old.offset
-                headers[index].offset = placed.offset + delta
-                headers[index].virtualAddress = placed.address + delta
-                headers[index].physicalAddress = segment.physicalAddress &+ (placed.address &- old.address)
-                if segment.offset == old.offset && (kind == .interpreter || kind == .dynamic) {
-                    headers[index].fileSize = placed.size
-                    headers[index].memorySize = placed.size
-                }
+        // Each header follows the one moved object that holds it, matched against the
+        // original values (never against headers already updated).
+        for (index, segment) in programHeaders.enumerated() where segment.type != .load && segment.type != .phdr {
+            guard let end = segment.fileEnd,
+                  let (old, placed) = movedObject(holding: segment.offset, end: end, emptyAtStartOnly: segment.fileSize == 0)
+            else { continue }
+            let delta = segment.offset - old.offset
+            headers[index].offset = placed.offset + delta
+            headers[index].virtualAddress = placed.address + delta
+            headers[index].physicalAddress = segment.physicalAddress &+ (placed.address &- old.address)
+            if delta == 0 && (old.kind == .interpreter || old.kind == .dynamic) {
+                headers[index].fileSize = placed.size
+                headers[index].memorySize = placed.size
             }
         }
         if let stack = outcome.executableStack {
@@ -597,24 +621,32 @@ private struct PlanState {
     }
 
     mutating func updateSectionHeaders() {
-        for (kind, placed) in placements {
-            guard let old = catalog.object(kind) else { continue }
-            for index in sectionHeaders.indices {
-                let section = sectionHeaders[index]
-                guard section.flags.contains(.alloc), section.type != .nobits, section.offset >= old.offset,
-                      section.offset < old.fileEnd || (section.offset == old.offset),
-                      section.address &- old.address == section.offset - old.offset
-                else { continue }
-                let delta = section.offset - old.offset
-                sectionHeaders[index].offset = placed.offset + delta
-                sectionHeaders[index].address = placed.address + delta
-                if delta == 0 && (kind == .interpreter || kind == .dynamic || kind == .dynamicStrings) {
-                    sectionHeaders[index].size = placed.size
-                }
+        for (index, section) in file.sectionHeaders.enumerated()
+        where section.flags.contains(.alloc) && section.hasFileData {
+            guard let end = Checked.fits(start: section.offset, length: section.size, within: UInt64.max) ? section.offset + section.size : nil,
+                  let (old, placed) = movedObject(holding: section.offset, end: end, emptyAtStartOnly: section.size == 0),
+                  section.address &- old.address == section.offset - old.offset
+            else { continue }
+            let delta = section.offset - old.offset
+            sectionHeaders[index].offset = placed.offset + delta
+            sectionHeaders[index].address = placed.address + delta
+            if delta == 0 && (old.kind == .interpreter || old.kind == .dynamic || old.kind == .dynamicStrings) {
+                sectionHeaders[index].size = placed.size
             }
         }
-        // A string table that grew in place does not exist; but one that was rewritten in
-        // place keeps its size, so nothing else to do.
+    }
+
+    /// The smallest moved object whose original file range holds `[offset, end)`, with
+    /// where it went. Deterministic whatever the order of `placements`.
+    private func movedObject(holding offset: UInt64, end: UInt64, emptyAtStartOnly: Bool) -> (FileObject, FileObject)? {
+        var best: (FileObject, FileObject)?
+        for (kind, placed) in placements {
+            guard let old = catalog.object(kind), offset >= old.offset, end <= old.fileEnd else { continue }
+            if emptyAtStartOnly && offset != old.offset { continue }
+            if let current = best, (current.0.size, current.0.kind.description) <= (old.size, old.kind.description) { continue }
+            best = (old, placed)
+        }
+        return best
     }
 
     // MARK: Output
@@ -700,7 +732,10 @@ struct StringTableBuilder {
         bytes = original
     }
 
-    var appendedCount: Int { bytes.count - original.count }
+    private var truncatedOriginalCount: Int?
+    var appendedCount: Int { bytes.count - (truncatedOriginalCount ?? original.count) }
+    /// The table must be relocated: it has new strings or lost a tail.
+    var needsRelocation: Bool { truncatedOriginalCount != nil || bytes.count > original.count }
 
     /// Offset of an existing string equal to `value`, or of a longer string ending in it
     /// (linkers share suffixes the same way).
@@ -731,6 +766,12 @@ struct StringTableBuilder {
         let start = Int(offset)
         bytes.replaceSubrange(start ..< start + Int(oldLength) + 1,
                               with: value + [UInt8](repeating: 0, count: Int(oldLength) + 1 - value.count))
+    }
+
+    /// Drops everything from `offset` on; only before anything is appended.
+    mutating func truncate(to offset: UInt64) {
+        bytes.removeSubrange(Int(offset)...)
+        truncatedOriginalCount = Int(offset)
     }
 
     mutating func append(_ value: [UInt8]) -> UInt64 {

@@ -151,6 +151,23 @@ public struct StructureVerifier {
                 problems.append("\(name): offset 0x\(hex(section.offset)) and address 0x\(hex(section.address)) disagree with their PT_LOAD")
             }
         }
+        // Allocated sections never share file bytes; a header left pointing at moved
+        // content would (strip would then mangle the file).
+        let placed = file.sectionHeaders.enumerated()
+            .filter { $0.offset > 0 && $0.element.flags.contains(.alloc) && $0.element.hasFileData && $0.element.size > 0 }
+            .sorted { $0.element.offset < $1.element.offset }
+        for (a, b) in zip(placed, placed.dropFirst()) where a.element.offset &+ a.element.size > b.element.offset {
+            problems.append("sections \(a.offset) (\(names[a.offset] ?? "?")) and \(b.offset) (\(names[b.offset] ?? "?")) overlap in the file")
+        }
+        for (index, section) in file.sectionHeaders.enumerated() where section.type == .note && section.size > 0 {
+            guard let bytes = try? file.source.bytes(at: section.offset, count: section.size, "note section") else { continue }
+            do {
+                _ = try Note.parseAll(bytes, format: file.format, baseOffset: section.offset,
+                                      alignment: section.alignment == 8 ? 8 : 4)
+            } catch {
+                problems.append("section \(index) (\(names[index] ?? "?")): \(error)")
+            }
+        }
         if let dynamicSegment = file.firstSegment(.dynamic),
            let section = file.sectionHeaders.first(where: { $0.type == .dynamic }),
            section.offset != dynamicSegment.offset || section.address != dynamicSegment.virtualAddress {
