@@ -27,6 +27,8 @@ public struct EditOutcome: Sendable {
     public var renamedVersionFiles: [[UInt8]: [UInt8]] = [:]
     /// `.gnu.version` indices of symbols whose version must be cleared.
     public var clearedSymbolNames: Set<[UInt8]> = []
+    /// Dynamic symbols to rename, old name to new name.
+    public var renamedSymbols: [[UInt8]: [UInt8]] = [:]
     /// What the editor decided and why, for `--debug`.
     public var log: [String] = []
 }
@@ -105,8 +107,8 @@ public struct DynamicEditor {
             editor.entries.append(PlannedEntry(tag: .debug, value: .raw(0), originalIndex: nil))
         }
         for name in request.clearSymbolVersions { outcome.clearedSymbolNames.insert(Array(name.utf8)) }
-        if !request.renameSymbols.isEmpty {
-            throw .refused("--rename-dynamic-symbols is not supported yet")
+        for (old, new) in request.renameSymbols where old != new {
+            outcome.renamedSymbols[Array(old.utf8)] = Array(new.utf8)
         }
         outcome.entries = editor.entries
         return outcome

@@ -62,6 +62,10 @@ public struct FileObjectCatalog {
     public private(set) var objects: [FileObject] = []
     /// Number of dynamic symbols, when it can be determined.
     public private(set) var symbolCount: UInt64?
+    /// File range that certainly holds every dynamic symbol: the exact table when the count
+    /// is known, else everything from DT_SYMTAB to the next known table. Reading too many
+    /// entries only finds more string users, which is the safe direction.
+    public private(set) var symbolRangeBound: (offset: UInt64, size: UInt64)?
 
     public init(file: ELFFile) throws(ELFError) {
         let format = file.format
@@ -99,6 +103,20 @@ public struct FileObjectCatalog {
             try addDynamic(.dynamicSymbols, address: address,
                            size: try Checked.multiply(count, entrySize, "dynamic symbol table size"),
                            alignment: format.wordSize, file: file)
+        }
+        if let address = dynamic.first(.symtab) {
+            if let exact = object(.dynamicSymbols) {
+                symbolRangeBound = (exact.offset, exact.size)
+            } else if let offset = try? file.fileOffset(ofAddress: address),
+                      let load = file.programHeaders.first(where: { $0.type == .load && $0.offset <= offset && ($0.fileEnd ?? 0) > offset }) {
+                // Any table the dynamic section or a segment points at ends the range.
+                let addressTags: [DynamicTag] = [.strtab, .hash, .gnuHash, .versym, .verneed, .verdef, .rela, .rel,
+                                                 .jmpRel, .relr, .initArray, .finiArray, .preinitArray]
+                let tableOffsets = dynamic.entries.filter { addressTags.contains($0.tag) }
+                    .compactMap { try? file.fileOffset(ofAddress: $0.value) }
+                let next = (objects.map(\.offset) + tableOffsets).filter { $0 > offset }.min() ?? load.fileEnd!
+                symbolRangeBound = (offset, min(next, load.fileEnd!) - offset)
+            }
         }
         if let address = dynamic.first(.versym), let count = symbols.symbolCount {
             try addDynamic(.versionSymbols, address: address, size: try Checked.multiply(count, 2, ".gnu.version size"),

@@ -44,6 +44,7 @@ public struct LayoutPlanner {
         }
         try work.placeStrings()
         try work.editVersionTables()
+        try work.renameSymbols()
         try work.editInterpreter()
         try work.sizeDynamicSection()
         try work.decideSegment(pageSize: pageSize)
@@ -55,7 +56,7 @@ public struct LayoutPlanner {
 }
 
 /// The mutable state of one planning run.
-private struct PlanState {
+struct PlanState {
     let file: ELFFile
     let catalog: FileObjectCatalog
     let outcome: EditOutcome
@@ -107,7 +108,7 @@ private struct PlanState {
     mutating func placeStrings() throws {
         let renames = outcome.renamedVersionFiles
         let hasNewStrings = entries.contains { if case .string = $0.value { return true } else { return false } }
-        guard hasNewStrings || !renames.isEmpty, let dynamic = try file.dynamic() else { return }
+        guard hasNewStrings || !renames.isEmpty || !outcome.renamedSymbols.isEmpty, let dynamic = try file.dynamic() else { return }
         var table = StringTableBuilder(original: try dynamic.stringTable().bytes)
         var references: [StringReference]?
 
@@ -124,7 +125,7 @@ private struct PlanState {
                 if old.tag.isStringOffset, let oldLength = table.length(at: old.value), value.count <= oldLength {
                     // Without a complete list of users (symbol count unknown), never overwrite.
                     if references == nil { references = (try? collectReferences(dynamic: dynamic)) ?? [StringReference(offset: 0, owner: .symbol)] }
-                    let unknownUsers = references!.count == 1 && references![0].offset == 0 && catalog.object(.dynamicSymbols) == nil
+                    let unknownUsers = references!.count == 1 && references![0].offset == 0 && catalog.symbolRangeBound == nil
                     let others = unknownUsers ? references! : references!.filter { $0.offset != old.value || $0.owner != .entry(originalIndex) }
                         + currentRawStringReferences(except: index, dynamic: dynamic)
                     let range = old.value ... old.value + oldLength
@@ -159,6 +160,12 @@ private struct PlanState {
         var renamedOffsets: [[UInt8]: UInt64] = [:]
         for (_, new) in renames { renamedOffsets[new] = table.find(new) ?? table.append(new) }
         self.renamedFileOffsets = renamedOffsets
+        if !outcome.renamedSymbols.isEmpty {
+            let present = Set(try symbolNames(dynamic: dynamic))
+            for (old, new) in outcome.renamedSymbols.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) where present.contains(old) {
+                symbolNameOffsets[new] = table.find(new) ?? table.append(new)
+            }
+        }
 
         if table.needsRelocation {
             contents[.dynamicStrings] = table.bytes
@@ -170,16 +177,22 @@ private struct PlanState {
     }
 
     var renamedFileOffsets: [[UInt8]: UInt64] = [:]
+    /// `.dynstr` offsets of new symbol names.
+    var symbolNameOffsets: [[UInt8]: UInt64] = [:]
+    /// Changes outside the movable objects (relocation entries), already encoded.
+    var extraPatches: [RewritePlan.Patch] = []
 
     /// Is `[offset, offset + length]` of `.dynstr` used by nothing but the entry being replaced?
     private func isExclusive(offset: UInt64, length: UInt64, entry index: Int, originalIndex: Int, table: StringTableBuilder,
                              references: inout [StringReference]?, dynamic: DynamicSection) throws -> Bool {
         if references == nil { references = try? collectReferences(dynamic: dynamic) }
-        guard let known = references, catalog.object(.dynamicSymbols) != nil else { return false }
+        guard let known = references, catalog.symbolRangeBound != nil else { return false }
         let others = known.filter { $0.offset != offset || $0.owner != .entry(originalIndex) }
             + currentRawStringReferences(except: index, dynamic: dynamic)
         return !others.contains { other in
-            guard let otherLength = table.length(at: other.offset) else { return true }
+            // An offset past the table cannot reach into it (entries read past the real
+            // end of .dynsym give such values).
+            guard let otherLength = table.length(at: other.offset) else { return false }
             return other.offset <= offset + length && other.offset + otherLength >= offset
         }
     }
@@ -196,8 +209,8 @@ private struct PlanState {
     /// entries uses: symbol names and version names.
     private func collectReferences(dynamic: DynamicSection) throws -> [StringReference] {
         var references: [StringReference] = []
-        guard let symbols = catalog.object(.dynamicSymbols) else {
-            // Symbol names unknown: treat every offset as used, so nothing is overwritten.
+        guard let symbols = catalog.symbolRangeBound else {
+            // Symbol names unknown: the caller treats every offset as used.
             throw EditError.refused("internal: dynamic symbol table size unknown")
         }
         let raw = try file.source.bytes(at: symbols.offset, count: symbols.size, ".dynsym")
@@ -273,17 +286,7 @@ private struct PlanState {
         let cleared = outcome.clearedSymbolNames
         if !removedIndices.isEmpty || !cleared.isEmpty, catalog.object(.versionSymbols) != nil {
             var versions = try original(.versionSymbols)
-            var names: [[UInt8]] = []
-            if !cleared.isEmpty, let symbols = catalog.object(.dynamicSymbols) {
-                let raw = try file.source.bytes(at: symbols.offset, count: symbols.size, ".dynsym")
-                let decoder = ByteDecoder(raw, format: format, baseOffset: symbols.offset)
-                let entrySize = Int(format.symbolSize)
-                var position = 0
-                while position + entrySize <= raw.count {
-                    names.append(try dynamic.rawString(at: UInt64(try decoder.getInteger(at: position, as: UInt32.self))))
-                    position += entrySize
-                }
-            }
+            let names = cleared.isEmpty ? [] : try symbolNames(dynamic: dynamic)
             let decoder = ByteDecoder(versions, format: format, baseOffset: 0)
             var clearedCount = 0
             for index in 0 ..< versions.count / 2 {
@@ -688,6 +691,7 @@ private struct PlanState {
             guard let object = catalog.object(kind) else { continue }
             try patch(object.offset, bytes)
         }
+        for extra in extraPatches { try patch(extra.offset, extra.bytes) }
         plan.patches = patches.sorted { $0.offset < $1.offset }
         // Patches must not overlap: two changes to the same bytes mean a planning bug.
         for (a, b) in zip(plan.patches, plan.patches.dropFirst()) where a.offset + UInt64(a.bytes.count) > b.offset {

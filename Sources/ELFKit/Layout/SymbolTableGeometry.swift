@@ -28,20 +28,24 @@ struct SymbolTableGeometry {
             symbolCount = chains
         }
         if let address = dynamic.first(.gnuHash) {
-            let (count, size) = try SymbolTableGeometry.walkGNUHash(file: file, address: address)
+            let (count, size, hashesSymbols) = try SymbolTableGeometry.walkGNUHash(file: file, address: address)
             gnuHashSize = size
-            if symbolCount == nil { symbolCount = count }
+            // The walk gives the count only when some symbol is hashed: the hashed ones
+            // come last. An executable that exports nothing has empty buckets and
+            // unhashed (imported) symbols after symoffset, so the walk says nothing.
+            if symbolCount == nil && hashesSymbols { symbolCount = count }
         }
-        if symbolCount == nil, let address = dynamic.first(.symtab),
+        if let address = dynamic.first(.symtab),
            let section = file.sectionHeaders.first(where: { $0.type == .dynsym && $0.address == address }),
            section.entrySize > 0 {
-            symbolCount = section.size / section.entrySize
+            let fromSection = section.size / section.entrySize
+            if symbolCount == nil || symbolCount! < fromSection && dynamic.first(.hash) == nil { symbolCount = fromSection }
         }
     }
 
     /// Walks `.gnu.hash` to find the highest symbol index it covers; returns the symbol
-    /// count and the table's size in bytes.
-    static func walkGNUHash(file: ELFFile, address: UInt64) throws(ELFError) -> (UInt64, UInt64) {
+    /// count, the table's size in bytes, and whether any symbol is hashed at all.
+    static func walkGNUHash(file: ELFFile, address: UInt64) throws(ELFError) -> (UInt64, UInt64, Bool) {
         let format = file.format
         let headerRaw = try file.bytes(atAddress: address, length: 16, ".gnu.hash header")
         let header = ByteDecoder(headerRaw, format: format, baseOffset: 0)
@@ -76,7 +80,7 @@ struct SymbolTableGeometry {
         }
         let chainBytes = try Checked.multiply(count - symbolOffset, 4, ".gnu.hash chain size")
         let size = try Checked.add(try Checked.add(16 + bloomSize, bucketsSize, ".gnu.hash size"), chainBytes, ".gnu.hash size")
-        return (count, size)
+        return (count, size, highest >= symbolOffset)
     }
 }
 

@@ -134,7 +134,11 @@ public struct EditVerifier {
         // Tables that moved hold the same bytes (version tables may carry the requested changes).
         let oldObjects = try FileObjectCatalog(file: original)
         let newObjects = try FileObjectCatalog(file: self.edited)
-        for kind in [FileObject.Kind.dynamicSymbols, .hash, .gnuHash, .versionDefinitions] {
+        let renaming = !request.renameSymbols.isEmpty
+        if renaming {
+            problems += try SymbolCheck(original: original, edited: self.edited, renames: request.renameSymbols).problems()
+        }
+        for kind in renaming ? [FileObject.Kind.versionDefinitions] : [.dynamicSymbols, .hash, .gnuHash, .versionDefinitions] {
             guard let a = oldObjects.object(kind) else { continue }
             guard let b = newObjects.object(kind) else {
                 problems.append("\(kind) disappeared")
@@ -168,7 +172,17 @@ public struct EditVerifier {
             let start = original.header.sectionHeaderOffset
             changed.append((start, start + UInt64(original.sectionHeaders.count) * format.sectionHeaderSize))
         }
-        let rewritable: [FileObject.Kind] = [.dynamicStrings, .dynamic, .interpreter, .versionNeeds, .versionSymbols]
+        var rewritable: [FileObject.Kind] = [.dynamicStrings, .dynamic, .interpreter, .versionNeeds, .versionSymbols]
+        if !request.renameSymbols.isEmpty, let dynamic = try original.dynamic() {
+            rewritable += [.dynamicSymbols, .hash, .gnuHash]
+            // Relocations may name moved symbols by their new index.
+            for (addressTag, sizeTag) in [(DynamicTag.rela, DynamicTag.relaSize), (.rel, .relSize), (.jmpRel, .pltRelSize)] {
+                if let address = dynamic.first(addressTag), let size = dynamic.first(sizeTag) {
+                    let offset = try original.fileOffset(ofAddress: address, length: max(size, 1))
+                    changed.append((offset, offset + size))
+                }
+            }
+        }
         for object in try FileObjectCatalog(file: original).objects where rewritable.contains(object.kind) {
             changed.append((object.offset, object.fileEnd))
         }
