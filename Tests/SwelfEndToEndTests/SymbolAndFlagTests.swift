@@ -71,9 +71,8 @@ final class SymbolAndFlagTests: XCTestCase {
         int main(int argc, char **argv) {
             void *h = dlopen(argv[1], RTLD_NOW);
             if (!h) { puts(dlerror()); return 2; }
-            const char *(*version)(void) = (const char *(*)(void))dlsym(h, "zz_inflateInit_") ? (const char *(*)(void))dlsym(h, "zlibVersion") : 0;
             puts(dlsym(h, "zz_inflate") && !dlsym(h, "inflate") ? "renamed" : "not renamed");
-            return version ? 0 : 0;
+            return 0;
         }
         """.write(to: c, atomically: true, encoding: .utf8)
         try requireTool("/usr/bin/gcc")
