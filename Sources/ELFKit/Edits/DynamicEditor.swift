@@ -186,7 +186,7 @@ struct EntryList {
         switch change {
         case .set(let value): newValue = Array(value.utf8)
         case .add(let value):
-            if let current, !current.isEmpty { newValue = current + [UInt8(ascii: ":")] + Array(value.utf8) } else { newValue = Array(value.utf8) }
+            newValue = RunPath.adding(Array(value.utf8), to: current ?? [])
         case .remove: newValue = nil
         case .shrink(let prefixes):
             guard let current else { return }
@@ -214,5 +214,20 @@ struct EntryList {
         let entry = PlannedEntry(tag: tag, value: unchangedString ?? .string(newValue), originalIndex: replaced)
         entries.insert(entry, at: min(position ?? entries.count, entries.count))
         log.append("\(tag) set to '\(String(decoding: newValue, as: UTF8.self))'")
+    }
+}
+
+/// Run-path arithmetic shared by the editor and the verifier's expectations.
+public enum RunPath {
+    /// `current` with the directories of `addition` that it does not already list
+    /// appended, so adding the same directory twice changes nothing.
+    public static func adding(_ addition: [UInt8], to current: [UInt8]) -> [UInt8] {
+        let colon = UInt8(ascii: ":")
+        var parts = current.split(separator: colon, omittingEmptySubsequences: false).map(Array.init)
+        if current.isEmpty { parts = [] }
+        for part in addition.split(separator: colon, omittingEmptySubsequences: false).map(Array.init) where !parts.contains(part) {
+            parts.append(part)
+        }
+        return Array(parts.joined(separator: [colon]))
     }
 }

@@ -89,7 +89,7 @@ public struct EditVerifier {
                 problems.append("run-path is \(runPathTags) '\(newRunPath ?? "")', expected \(wanted) '\(value)'")
             }
         case .add(let value)?:
-            let expected = (oldRunPath ?? "").isEmpty ? value : oldRunPath! + ":" + value
+            let expected = String(decoding: RunPath.adding(Array(value.utf8), to: Array((oldRunPath ?? "").utf8)), as: UTF8.self)
             if newRunPath != expected || runPathTags != [wanted] {
                 problems.append("run-path is '\(newRunPath ?? "")', expected '\(expected)'")
             }

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+@testable import ELFKit
+
+/// The planner and the verifier in memory: every dynamically linked subject, every kind of
+/// edit, planned and read back through `PlannedByteSource` (no file written) and checked
+/// by `EditVerifier`. The end-to-end tests run the results; these cover the breadth.
+@Suite struct PlannerTests {
+    static let dynamicSubjects = Subject.all.filter { $0.kind != "static" }
+
+    static let requests: [(String, EditRequest)] = {
+        var list: [(String, EditRequest)] = []
+        var request = EditRequest()
+        request.runPath = .set("$ORIGIN/lib")
+        list.append(("set-rpath short", request))
+        request.runPath = .set("$ORIGIN/" + String(repeating: "long/", count: 60))
+        list.append(("set-rpath 300", request))
+        request = EditRequest()
+        request.runPath = .set("/opt/x")
+        request.forceRPath = true
+        list.append(("force-rpath", request))
+        request = EditRequest()
+        request.addNeeded = ["libextra1.so", "libextra2.so.3"]
+        list.append(("add-needed", request))
+        request = EditRequest()
+        request.soname = "librenamed-with-a-longer-soname.so.9"
+        list.append(("set-soname", request))
+        request = EditRequest()
+        request.interpreter = "/a/much/longer/path/to/the/dynamic/loader/ld.so.2"
+        list.append(("set-interpreter", request))
+        request = EditRequest()
+        request.noDefaultLib = true
+        request.addDebugTag = true
+        request.runPath = .add("/extra")
+        list.append(("flags + add-rpath", request))
+        return list
+    }()
+
+    /// What the loader of each kind of subject supports: an interpreter only on programs.
+    static func applies(_ name: String, to file: ELFFile) -> Bool {
+        name != "set-interpreter" || file.firstSegment(.interp) != nil
+    }
+
+    @Test("plan, read back and verify", arguments: dynamicSubjects)
+    func planAndVerify(subject: Subject) throws {
+        let file = try ELFFile(source: MemoryByteSource(try subject.contents()))
+        guard try file.dynamic() != nil else { return }
+        for (name, request) in Self.requests where Self.applies(name, to: file) {
+            let plan = try Rewriter().plan(file: file, request: request)
+            if plan.isEmpty {
+                // Nothing to do is right only when the file already says what was asked.
+                let problems = EditVerifier(original: file, edited: file, request: request, plan: plan).problems()
+                #expect(problems.isEmpty, "\(subject) \(name): nothing planned, yet \(problems)")
+                continue
+            }
+            let edited = try ELFFile(source: PlannedByteSource(base: file.source, plan: plan))
+            let problems = EditVerifier(original: file, edited: edited, request: request, plan: plan).problems()
+            #expect(problems.isEmpty, "\(subject) \(name): \(problems)")
+
+            // The same request on the result changes nothing.
+            let again = try Rewriter().plan(file: edited, request: request)
+            let unchanged = again.isEmpty
+            #expect(unchanged, "\(subject) \(name): second application is not a no-op: \(again.patches.count) patches, \(again.appended.count) bytes appended")
+        }
+    }
+
+    @Test("a shorter run-path is written in place: the file keeps its size", arguments: dynamicSubjects.filter { $0.notes.contains("RPATH") || $0.notes.contains("RUNPATH") || $0.path.hasSuffix("hello-rpath") || $0.path.hasSuffix("hello-runpath") })
+    func shorterRunPathInPlace(subject: Subject) throws {
+        let file = try ELFFile(source: MemoryByteSource(try subject.contents()))
+        guard let current = try file.dynamic()?.runpath() ?? file.dynamic()?.rpath(), current.count > 2 else { return }
+        var request = EditRequest()
+        request.runPath = .set(String(current.prefix(2)))
+        request.forceRPath = try file.dynamic()?.runpath() == nil
+        let plan = try Rewriter().plan(file: file, request: request)
+        let inPlace = plan.appended.isEmpty && plan.newSize == file.source.size
+        #expect(inPlace, "\(subject): grew")
+    }
+}
