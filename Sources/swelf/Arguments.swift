@@ -51,6 +51,8 @@ enum Command {
     case patch(PatchInvocation)
     case show(files: [String], json: Bool)
     case verify(files: [String], json: Bool)
+    case doctor(DoctorOptions)
+    case ldd(DoctorOptions)
 }
 
 /// Reads an option value the way patchelf does: `@FILE` stands for the contents of FILE.
@@ -79,6 +81,12 @@ struct ArgumentParser {
             switch first {
             case "show": return try parseFileCommand(Array(arguments.dropFirst()), name: "show") { .show(files: $0, json: $1) }
             case "verify": return try parseFileCommand(Array(arguments.dropFirst()), name: "verify") { .verify(files: $0, json: $1) }
+            case "doctor":
+                let options = try parseDoctor(Array(arguments.dropFirst()), name: "doctor", allowsJSON: true)
+                return options.map(Command.doctor) ?? .help
+            case "ldd":
+                let options = try parseDoctor(Array(arguments.dropFirst()), name: "ldd", allowsJSON: false)
+                return options.map(Command.ldd) ?? .help
             default: break
             }
         }
@@ -101,6 +109,48 @@ struct ArgumentParser {
         }
         if files.isEmpty { throw UsageError(message: "\(name): no input files") }
         return make(files, json)
+    }
+
+    /// `doctor FILE [--root DIR] [--env NAME=VALUE]... [--json]` and `ldd FILE...` with the
+    /// same options but no `--json`. nil means `--help`.
+    private func parseDoctor(_ arguments: [String], name: String, allowsJSON: Bool) throws -> DoctorOptions? {
+        var options = DoctorOptions()
+        var tokens = Token.tokenize(arguments)[...]
+        func value(for option: String, at position: Int) throws -> String {
+            guard case .value(let value, _)? = tokens.first else {
+                throw UsageError(message: "\(name): option '\(option)' (argument \(position + 2)) needs a value")
+            }
+            tokens.removeFirst()
+            return value
+        }
+        while let token = tokens.popFirst() {
+            switch token {
+            case .terminator: continue
+            case .value(let file, _): options.files.append(file)
+            case .option(let option, let position):
+                switch option {
+                case "--help", "-h": return nil
+                case "--json" where allowsJSON: options.json = true
+                case "--root":
+                    let root = try value(for: option, at: position)
+                    guard !root.isEmpty else { throw UsageError(message: "\(name): --root needs a directory") }
+                    options.root = root
+                case "--env":
+                    let assignment = try value(for: option, at: position)
+                    guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
+                        throw UsageError(message: "\(name): --env expects NAME=VALUE, got '\(assignment)' (argument \(position + 3))")
+                    }
+                    options.environment.append((String(assignment[..<equals]), String(assignment[assignment.index(after: equals)...])))
+                default:
+                    throw UsageError(message: "\(name): unknown option '\(option)' (argument \(position + 2))")
+                }
+            }
+        }
+        if options.files.isEmpty { throw UsageError(message: "\(name): no input file") }
+        if name == "doctor" && options.files.count > 1 {
+            throw UsageError(message: "doctor: one file at a time (its exit status is that file's verdict)")
+        }
+        return options
     }
 
     private func parsePatch(_ arguments: [String]) throws -> Command {

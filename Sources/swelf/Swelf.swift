@@ -31,6 +31,10 @@ struct Swelf {
             return ShowCommand(terminal: terminal, json: json).run(files)
         case .verify(let files, let json):
             return VerifyCommand(terminal: terminal, json: json).run(files)
+        case .doctor(let options):
+            return DoctorCommand(terminal: terminal, options: options).run()
+        case .ldd(let options):
+            return LddCommand(terminal: terminal, options: options).run()
         }
     }
 
@@ -61,6 +65,8 @@ enum HelpText {
     Usage: swelf [OPTION]... FILE...
            swelf show [--json] FILE...
            swelf verify [--json] FILE...
+           swelf doctor [--root DIR] [--env NAME=VALUE]... [--json] FILE
+           swelf ldd [--root DIR] [--env NAME=VALUE]... FILE...
 
     Inspect and rewrite the dynamic-linking information of ELF files. Options and output
     follow NixOS patchelf, so swelf can replace it in scripts.
@@ -101,6 +107,16 @@ enum HelpText {
     Commands:
       show FILE...                 summary: class, machine, type, interpreter, needed, run-path
       verify FILE...               check that a file is a consistent, loadable ELF file
+      doctor FILE                  explain, without running it, whether FILE would start here:
+                                   file, architecture, interpreter, libraries (resolved as
+                                   glibc's ld.so does), symbol versions, environment hazards;
+                                   exit 0 would start, 1 would not
+      ldd FILE...                  the resolved libraries in ldd's format, with the rule that
+                                   found each where ldd prints the load address
+        --root DIR                 analyse a foreign tree (rootfs, sysroot): its ld.so.cache
+                                   and system directories
+        --env NAME=VALUE           assume this environment variable (repeatable; default:
+                                   swelf's own environment)
 
       --help                       this text
       --version                    swelf's version
