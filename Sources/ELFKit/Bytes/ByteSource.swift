@@ -14,6 +14,16 @@ public protocol ByteSource: AnyObject {
     /// Reads `count` bytes at `offset`. The caller has already checked the range with
     /// `checkedRange`; implementations still refuse a range outside the source.
     func readBytes(at offset: UInt64, count: Int) throws(ELFError) -> [UInt8]
+    /// Fills `buffer` from `offset`; for bulk reads into a reused buffer (the verifier
+    /// compares whole files this way without allocating per chunk).
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError)
+}
+
+extension ByteSource {
+    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError) {
+        let bytes = try readBytes(at: offset, count: buffer.count)
+        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+    }
 }
 
 extension ByteSource {
@@ -72,27 +82,31 @@ public final class FileByteSource: ByteSource {
     deinit { close(descriptor) }
 
     public func readBytes(at offset: UInt64, count: Int) throws(ELFError) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: count)
+        var failure: ELFError?
+        result.withUnsafeMutableBytes { buffer in
+            do throws(ELFError) { try read(at: offset, into: buffer) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return result
+    }
+
+    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError) {
+        let count = buffer.count
         guard Checked.fits(start: offset, length: UInt64(count), within: size) else {
             throw ELFError(.truncated, "read of \(count) bytes past the end of the file", offset: offset)
         }
-        var result = [UInt8](repeating: 0, count: count)
         var done = 0
-        var failure: Int32 = 0
-        result.withUnsafeMutableBytes { buffer in
-            while done < count {
-                let n = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                if n == 0 { failure = -1; return }  // the file shrank under us
-                done += n
+        while done < count {
+            let n = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ELFError(.io, "read failed: \(systemErrorMessage(errno))", offset: offset)
             }
+            // The file shrank under us.
+            if n == 0 { throw ELFError(.io, "file ended early (was it truncated while reading?)", offset: offset) }
+            done += n
         }
-        if failure == -1 { throw ELFError(.io, "file ended early (was it truncated while reading?)", offset: offset) }
-        if failure != 0 { throw ELFError(.io, "read failed: \(systemErrorMessage(failure))", offset: offset) }
-        return result
     }
 }
 

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Proves that an edited file differs from its original by exactly the requested change:
 /// the requested values are what the new file says, every other dynamic entry is the
 /// same, the tables that moved have the same content, and every byte outside the
@@ -187,14 +193,22 @@ public struct EditVerifier {
             changed.append((object.offset, object.fileEnd))
         }
         let limit = min(plan.keptPrefix, edited.source.size)
-        let chunk: UInt64 = 1 << 20
+        let chunk = 1 << 20
+        let before = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+        let after = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+        defer {
+            before.deallocate()
+            after.deallocate()
+        }
         var offset: UInt64 = 0
         while offset < limit {
-            let count = min(chunk, limit - offset)
-            let a = try original.source.bytes(at: offset, count: count, "original")
-            let b = try edited.source.bytes(at: offset, count: count, "result")
-            if a != b {
-                for index in 0 ..< Int(count) where a[index] != b[index] {
+            let count = Int(min(UInt64(chunk), limit - offset))
+            let a = UnsafeMutableRawBufferPointer(rebasing: before[..<count])
+            let b = UnsafeMutableRawBufferPointer(rebasing: after[..<count])
+            try original.source.read(at: offset, into: a)
+            try edited.source.read(at: offset, into: b)
+            if memcmp(a.baseAddress!, b.baseAddress!, count) != 0 {
+                for index in 0 ..< count where a[index] != b[index] {
                     let position = offset + UInt64(index)
                     if !changed.contains(where: { $0.0 <= position && position < $0.1 }) {
                         problems.append("byte at offset 0x\(hex(position)) changed outside the edited tables")
@@ -202,7 +216,7 @@ public struct EditVerifier {
                     }
                 }
             }
-            offset += count
+            offset += UInt64(count)
         }
     }
 }
