@@ -192,7 +192,7 @@ struct LddCommand {
                     out.line("\t" + finding.message)
                 }
             }
-            let lines = DoctorReport.lddLines(resolution)
+            let lines = DoctorReport.lddLines(resolution, fileSystem: environment.fileSystem)
             if lines.isEmpty && resolution.lookups.isEmpty { out.line("\tstatically linked") }  // as ld.so says for no DT_NEEDED
             for line in lines { out.line(line) }
         }
@@ -204,17 +204,20 @@ struct LddCommand {
 struct DoctorReport {
     let diagnosis: Diagnosis
 
-    static func lddLines(_ resolution: Resolution) -> [String] {
+    /// ldd's lines. Under `--root` paths are shown as inside the tree, as an ldd run
+    /// there (or under qemu-user with -L) shows them.
+    static func lddLines(_ resolution: Resolution, fileSystem: LoaderFileSystem) -> [String] {
         var lines: [String] = []
         for entry in resolution.listing {
             switch entry {
             case .object(let index):
                 let object = resolution.objects[index]
                 let reason = resolution.describe(object.rule)
-                if object.requestedName == object.path {
-                    lines.append("\t\(object.path) (\(reason))")
+                let path = fileSystem.pathInTarget(object.path)
+                if object.requestedName == path {
+                    lines.append("\t\(path) (\(reason))")
                 } else {
-                    lines.append("\t\(object.requestedName) => \(object.path) (\(reason))")
+                    lines.append("\t\(object.requestedName) => \(path) (\(reason))")
                 }
             case .missing(let lookup):
                 lines.append("\t\(resolution.lookups[lookup].name) => not found")

@@ -490,6 +490,20 @@ public struct Diagnosis {
             .max { numbers($0).lexicographicallyPrecedes(numbers($1)) }
     }
 
+    /// The directory of `library` as a run-path entry for `requester`: `'$ORIGIN'` (or
+    /// `'$ORIGIN/…'` below it) when it is the requester's own directory, else absolute.
+    func runPathEntry(for library: String, requester: LoadedObject) -> String {
+        var directory = PathText.directory(of: library)
+        if !directory.hasPrefix("/") { directory = PathText.join(environment.currentDirectory, directory) }
+        let canonical = environment.fileSystem.canonicalPath(directory) ?? directory
+        if let origin = requester.origin {
+            let canonicalOrigin = environment.fileSystem.canonicalPath(origin) ?? origin
+            if canonical == canonicalOrigin { return "'$ORIGIN'" }
+            if canonical.hasPrefix(canonicalOrigin + "/") { return "'$ORIGIN" + canonical.dropFirst(canonicalOrigin.count) + "'" }
+        }
+        return canonical
+    }
+
     // MARK: 7. Environment
 
     private func environmentFindings(resolution: Resolution?) -> [Finding] {
@@ -511,7 +525,7 @@ public struct Diagnosis {
                                             fix: "unset LD_LIBRARY_PATH, or remove \(PathText.directory(of: object.path)) from it, unless that copy is wanted"))
                 } else {
                     findings.append(Finding(.warning, "\(lookup.name) is found only through LD_LIBRARY_PATH (\(object.path)): sudo, setuid programs and service managers drop it",
-                                            fix: "swelf --add-rpath \(PathText.directory(of: object.path)) \(resolution.objects[lookup.requester].path)"))
+                                            fix: "swelf --add-rpath \(runPathEntry(for: object.path, requester: resolution.objects[lookup.requester])) \(resolution.objects[lookup.requester].path)"))
                 }
             }
         }

@@ -1,0 +1,249 @@
+import Foundation
+import Testing
+
+/// `swelf doctor` and `swelf ldd` on built subjects, one per failure class, each checked
+/// for the verdict, the exit status and the message (the loader's own where it has one).
+@Suite struct DoctorTests {
+    static let x86 = Repo.testBinaries.appendingPathComponent("x86_64")
+    static let hello = x86.appendingPathComponent("hello").path
+    /// The environment the subjects are analysed with: no LD_LIBRARY_PATH unless a test sets one.
+    static let noLibraryPath = ["--env", "LD_LIBRARY_PATH="]
+
+    static func doctor(_ arguments: [String]) throws -> Swelf.Result {
+        try Swelf.run(["doctor"] + noLibraryPath + arguments)
+    }
+
+    static func doctorJSON(_ arguments: [String]) throws -> [String: Any] {
+        let result = try Swelf.run(["doctor", "--json"] + noLibraryPath + arguments)
+        #expect(result.stderr.isEmpty, "\(result.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(result.stdoutBytes)) as? [String: Any])
+    }
+
+    static func library(_ document: [String: Any], _ name: String) -> [String: Any]? {
+        (document["libraries"] as? [[String: Any]])?.first { $0["name"] as? String == name }
+    }
+
+    /// A scratch directory, removed by the caller.
+    static func scratch() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("swelf-doctor-\(getpid())-\(UInt32.random(in: 0 ... .max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    /// A copy of `hello` and its libraries in a scratch directory, with RUNPATH $ORIGIN
+    /// so that it starts without LD_LIBRARY_PATH.
+    static func startableHello(in directory: URL) throws -> String {
+        for name in ["hello", "libgreet.so.1", "libunused.so"] {
+            try FileManager.default.copyItem(at: x86.appendingPathComponent(name), to: directory.appendingPathComponent(name))
+        }
+        let copy = directory.appendingPathComponent("hello").path
+        let patch = try Swelf.run(["--set-rpath", "$ORIGIN", copy])
+        #expect(patch.status == 0, "\(patch.stderr)")
+        return copy
+    }
+
+    @Test func missingLibraryListsEveryPathTried() throws {
+        let result = try Self.doctor([Self.hello])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("FATAL    \(Self.hello): error while loading shared libraries: libgreet.so.1: cannot open shared object file: No such file or directory"),
+                "\(result.stdout)")
+        #expect(result.stdout.contains("tried /lib/x86_64-linux-gnu/libgreet.so.1: not found"), "\(result.stdout)")
+        #expect(result.stdout.contains("tried /usr/lib/libgreet.so.1: not found"), "\(result.stdout)")
+        #expect(result.stdout.contains("verdict: would not start"))
+
+        let document = try Self.doctorJSON([Self.hello])
+        #expect(document["would_start"] as? Bool == false)
+        let libgreet = try #require(Self.library(document, "libgreet.so.1"))
+        #expect(libgreet["status"] as? String == "not_found")
+        let tried = (libgreet["tried"] as? [[String: Any]])?.compactMap { $0["path"] as? String } ?? []
+        #expect(tried.contains("/usr/lib/x86_64-linux-gnu/libgreet.so.1"), "\(tried)")
+        #expect(tried.contains("/lib/libgreet.so.1"), "\(tried)")
+
+        // The loader says the same when the program is run.
+        let run = try Tool.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", Self.hello])
+        #expect(run.status == 127)
+        #expect(run.stderr.contains("libgreet.so.1: cannot open shared object file: No such file or directory"), "\(run.stderr)")
+    }
+
+    @Test func startsWithLibraryPathAndSaysItDependsOnIt() throws {
+        let result = try Swelf.run(["doctor", "--env", "LD_LIBRARY_PATH=\(Self.x86.path)", Self.hello])
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains("libgreet.so.1 => \(Self.x86.path)/libgreet.so.1 [LD_LIBRARY_PATH]"), "\(result.stdout)")
+        #expect(result.stdout.contains("libgreet.so.1 is found only through LD_LIBRARY_PATH"), "\(result.stdout)")
+        #expect(result.stdout.hasSuffix("verdict: would start\n"))
+    }
+
+    @Test func missingInterpreter() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let copy = try Self.startableHello(in: directory)
+        let patch = try Swelf.run(["--set-interpreter", "/nonexistent/ld.so", copy])
+        #expect(patch.status == 0, "\(patch.stderr)")
+        let result = try Self.doctor([copy])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("interpreter /nonexistent/ld.so does not exist: exec fails with \"No such file or directory\" although \(copy) exists"),
+                "\(result.stdout)")
+        #expect(result.stdout.contains("fix: swelf --set-interpreter /lib64/ld-linux-x86-64.so.2 \(copy)"), "\(result.stdout)")
+        // The kernel agrees: ENOENT for a file that exists.
+        let run = try Tool.run("/usr/bin/env", [copy])
+        #expect(run.status == 127)
+        #expect(run.stderr.contains("No such file or directory"), "\(run.stderr)")
+    }
+
+    @Test func wrongArchitecture() throws {
+        let aarch64 = Repo.testBinaries.appendingPathComponent("aarch64/hello").path
+        let result = try Self.doctor([aarch64])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("ELFCLASS64 little-endian aarch64 cannot run on this x86_64 machine: exec fails with \"Exec format error\""),
+                "\(result.stdout)")
+        let document = try Self.doctorJSON([aarch64])
+        let checks = document["checks"] as? [[String: Any]] ?? []
+        #expect(checks.first { $0["area"] as? String == "architecture" }?["status"] as? String == "fatal")
+    }
+
+    @Test func noExecuteBit() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let copy = try Self.startableHello(in: directory)
+        #expect(try Self.doctor([copy]).status == 0)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: copy)
+        let result = try Self.doctor([copy])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("(mode 0644): exec fails with \"Permission denied\""), "\(result.stdout)")
+        #expect(result.stdout.contains("fix: chmod +x \(copy)"), "\(result.stdout)")
+    }
+
+    /// needver needs VER_2 of libver.so.1; the old libver defines only VER_1.
+    @Test func versionRequirementTheLibraryLacks() throws {
+        let needver = Self.x86.appendingPathComponent("needver").path
+        let old = Self.x86.appendingPathComponent("old").path
+        let good = try Swelf.run(["doctor", "--env", "LD_LIBRARY_PATH=\(Self.x86.path)", needver])
+        #expect(good.status == 0, "\(good.stdout)")
+
+        let result = try Swelf.run(["doctor", "--env", "LD_LIBRARY_PATH=\(old)", needver])
+        #expect(result.status == 1)
+        let expected = "\(needver): \(old)/libver.so.1: version `VER_2' not found (required by \(needver))"
+        #expect(result.stdout.contains("FATAL    " + expected), "\(result.stdout)")
+        #expect(result.stdout.contains("newest VER_* version in \(old)/libver.so.1: VER_1"), "\(result.stdout)")
+        // Word for word what the loader prints when the program is run.
+        let run = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(old)", needver])
+        #expect(run.status != 0)
+        #expect(run.stderr.trimmingCharacters(in: .newlines) == expected)
+    }
+
+    @Test func libraryPathShadowingASystemLibrary() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ls = "/bin/ls"
+        let reference = try Tool.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", "ldd", ls])
+        let libc = try #require(reference.stdout.split(separator: "\n").first { $0.contains("libc.so.6 =>") })
+        let systemCopy = String(libc.split(separator: " ")[2])
+        try FileManager.default.copyItem(atPath: systemCopy, toPath: directory.appendingPathComponent("libc.so.6").path)
+
+        let result = try Swelf.run(["doctor", "--env", "LD_LIBRARY_PATH=\(directory.path)", ls])
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains("LD_LIBRARY_PATH shadows libc.so.6: \(directory.path)/libc.so.6 is loaded instead of \(systemCopy) (ld.so.cache)"),
+                "\(result.stdout)")
+        // The loader picks the shadowing copy too.
+        let traced = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(directory.path)", "ldd", ls])
+        #expect(traced.stdout.contains("libc.so.6 => \(directory.path)/libc.so.6"), "\(traced.stdout)")
+    }
+
+    /// A setuid program owned by someone else runs in secure mode: LD_LIBRARY_PATH is ignored.
+    @Test func secureModeIgnoresLibraryPath() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let copy = directory.appendingPathComponent("hello").path
+        try FileManager.default.copyItem(atPath: Self.hello, toPath: copy)
+        // chown clears the setuid bit, so the mode is set after the owner.
+        try FileManager.default.setAttributes([.ownerAccountID: 65534], ofItemAtPath: copy)
+        try FileManager.default.setAttributes([.posixPermissions: 0o4755], ofItemAtPath: copy)
+        let result = try Swelf.run(["doctor", "--env", "LD_LIBRARY_PATH=\(Self.x86.path)", copy])
+        if getuid() == 65534 { return }  // the owner itself: no secure mode, nothing to show
+        #expect(result.status == 1, "\(result.stdout)")
+        #expect(result.stdout.contains("setuid (owner 65534)"), "\(result.stdout)")
+        #expect(result.stdout.contains("LD_LIBRARY_PATH=\(Self.x86.path) is ignored"), "\(result.stdout)")
+        #expect(result.stdout.contains("libgreet.so.1: cannot open shared object file"), "\(result.stdout)")
+    }
+
+    /// An aarch64 program in the aarch64 cross sysroot, compared with qemu-user running
+    /// the real aarch64 loader there in trace mode.
+    @Test func foreignRootAarch64() throws {
+        let program = "TestBinaries/aarch64/hello"
+        let libraryPath = "TestBinaries/aarch64"  // relative: a path on this machine, not in the root
+        let root = "/usr/aarch64-linux-gnu"
+        let cwd = FileManager.default.currentDirectoryPath
+        #expect(cwd == Repo.root.path, "the CLI tests run from the package root")
+
+        let result = try Swelf.run(["doctor", "--root", root, "--env", "LD_LIBRARY_PATH=\(libraryPath)", program])
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains("libc.so.6 => \(root)/lib/libc.so.6 [system directory]"), "\(result.stdout)")
+        #expect(result.stdout.contains("ok       /lib/ld-linux-aarch64.so.1 (\(root)/lib/ld-linux-aarch64.so.1)"), "\(result.stdout)")
+
+        let ldd = try Swelf.run(["ldd", "--root", root, "--env", "LD_LIBRARY_PATH=\(libraryPath)", program])
+        #expect(ldd.status == 0)
+        let ours = ldd.stdout.split(separator: "\n").map { line in
+            String(line[..<(line.range(of: " (", options: .backwards)?.lowerBound ?? line.endIndex)])
+        }
+        let qemu = try Tool.run("qemu-aarch64-static", ["-L", root, "-E", "LD_LIBRARY_PATH=\(libraryPath)",
+                                                        "-E", "LD_TRACE_LOADED_OBJECTS=1", program])
+        let reference = qemu.stdout.split(separator: "\n").map { line in
+            String(line[..<(line.range(of: " (0x", options: .backwards)?.lowerBound ?? line.endIndex)])
+        }
+        #expect(ours == reference, "swelf ldd:\n\(ldd.stdout)\nqemu ld.so:\n\(qemu.stdout)")
+
+        // Without --root it is the wrong architecture for this machine.
+        #expect(try Self.doctor([program]).status == 1)
+    }
+
+    @Test func staticAndStaticPIE() throws {
+        for (name, text) in [("static", "statically linked: no interpreter, no shared libraries"),
+                             ("static-pie", "static-pie: relocates itself")] {
+            let result = try Self.doctor([Self.x86.appendingPathComponent(name).path])
+            #expect(result.status == 0, "\(result.stdout)")
+            #expect(result.stdout.contains(text), "\(result.stdout)")
+        }
+    }
+
+    /// `swelf ldd` prints ldd's lines (the reason where ldd prints the address).
+    @Test func lddMatchesLdd() throws {
+        for program in ["/bin/ls", "/usr/bin/ssh", "/bin/bash"] where FileManager.default.fileExists(atPath: program) {
+            let ours = try Swelf.run(["ldd", "--env", "LD_LIBRARY_PATH=", program])
+            #expect(ours.status == 0)
+            let reference = try Tool.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", "ldd", program])
+            let strip: (Substring) -> String = { line in
+                String(line[..<(line.range(of: " (", options: .backwards)?.lowerBound ?? line.endIndex)])
+            }
+            let expected = reference.stdout.split(separator: "\n").filter { !$0.contains("linux-vdso") }.map(strip)
+            #expect(ours.stdout.split(separator: "\n").map(strip) == expected, "\(ours.stdout)")
+            #expect(ours.stdout.contains("(ld.so.cache)") || ours.stdout.contains("(system directory)"))
+        }
+    }
+
+    @Test(arguments: [
+        ["doctor"], ["doctor", "a", "b"], ["doctor", "--env", "NOEQUALS", "x"], ["doctor", "--root"],
+        ["doctor", "--bogus", "x"], ["ldd"], ["ldd", "--json", "x"],
+    ])
+    func usageErrors(arguments: [String]) throws {
+        let result = try Swelf.run(arguments)
+        #expect(result.status == 64, "\(arguments)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.hasPrefix("swelf: "))
+    }
+
+    @Test func jsonSchema() throws {
+        let document = try Self.doctorJSON(["/bin/ls"])
+        for key in ["file", "would_start", "verdict", "linking", "secure_mode", "root", "loader", "checks", "libraries"] {
+            #expect(document[key] != nil, "missing key \(key)")
+        }
+        #expect(document["verdict"] as? String == "would start")
+        let loader = try #require(document["loader"] as? [String: Any])
+        #expect((loader["system_directories"] as? [String])?.isEmpty == false)
+        let checks = try #require(document["checks"] as? [[String: Any]])
+        #expect(checks.map { $0["area"] as? String ?? "" }.prefix(4) == ["file", "architecture", "interpreter", "libraries"])
+        let libc = try #require(Self.library(document, "libc.so.6"))
+        #expect(libc["status"] as? String == "found")
+        #expect(libc["rule"] as? String == "ld_so_cache")
+    }
+}
