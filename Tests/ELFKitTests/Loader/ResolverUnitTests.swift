@@ -1,0 +1,183 @@
+import Foundation
+import Testing
+@testable import ELFKit
+
+/// The pieces of the resolver on their own: search-path splitting, DST substitution,
+/// the subdirectories tried in each directory, glibc-hwcaps, cache and `--root`.
+@Suite struct ResolverUnitTests {
+    static let platform = LoaderPlatform(
+        machine: .x86_64, is64: true,
+        systemDirectories: ["/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/", "/lib/", "/usr/lib/"],
+        libDirectory: "lib/x86_64-linux-gnu", platformName: "x86_64", cacheFlags: 0x303, source: "test")
+
+    static func resolver(secure: Bool = false, root: String? = nil) -> LibraryResolver {
+        LibraryResolver(environment: LoaderEnvironment(
+            secure: secure, fileSystem: LoaderFileSystem(root: root), currentDirectory: "/work", platform: platform,
+            cache: nil, cachePath: "/etc/ld.so.cache"))
+    }
+
+    @Test func tokensAreSubstitutedAsTheLoaderDoes() {
+        let resolver = Self.resolver()
+        let origin = "/opt/app/bin"
+        func expand(_ text: String) -> String? { resolver.expandTokens(text, origin: origin, isProgram: true)?.text }
+        #expect(expand("$ORIGIN/../lib") == "/opt/app/bin/../lib")
+        #expect(expand("${ORIGIN}/lib") == "/opt/app/bin/lib")
+        #expect(expand("/usr/$LIB/foo") == "/usr/lib/x86_64-linux-gnu/foo")
+        #expect(expand("/opt/${PLATFORM}") == "/opt/x86_64")
+        #expect(expand("$ORIGINAL/lib") == "$ORIGINAL/lib", "not a DST: a longer identifier")
+        #expect(expand("$HOME/lib") == "$HOME/lib", "unknown names stay as they are")
+        #expect(expand("/a$") == "/a$")
+        #expect(resolver.expandTokens("$ORIGIN/lib", origin: nil, isProgram: true) == nil, "no origin: the element is dropped")
+    }
+
+    /// In secure mode `$ORIGIN` is honoured only at the start of an element, and for
+    /// the program only if the result lies in a system directory.
+    @Test func secureModeRestrictsOrigin() {
+        let resolver = Self.resolver(secure: true)
+        #expect(resolver.expandTokens("$ORIGIN/lib", origin: "/home/user/bin", isProgram: true) == nil)
+        #expect(resolver.expandTokens("$ORIGIN/../lib/x86_64-linux-gnu/app", origin: "/usr/bin", isProgram: true)?.text
+                == "/usr/bin/../lib/x86_64-linux-gnu/app")
+        #expect(resolver.expandTokens("/x$ORIGIN", origin: "/usr/lib", isProgram: false) == nil)
+        #expect(resolver.expandTokens("$ORIGIN/plugins", origin: "/opt/lib", isProgram: false)?.text == "/opt/lib/plugins")
+    }
+
+    @Test func searchPathsAreSplitAndNormalized() {
+        let resolver = Self.resolver()
+        #expect(resolver.searchDirectories("/a:/b//:/a", separators: [":"], origin: nil, isProgram: true) == ["/a/", "/b/"])
+        #expect(resolver.searchDirectories("/a::/b", separators: [":"], origin: nil, isProgram: true) == ["/a/", "", "/b/"],
+                "an empty element is the current directory")
+        #expect(resolver.searchDirectories("/a;/b:/c", separators: [":", ";"], origin: nil, isProgram: true) == ["/a/", "/b/", "/c/"])
+        #expect(resolver.searchDirectories("/", separators: [":"], origin: nil, isProgram: true) == ["/"])
+        #expect(resolver.searchDirectories("$ORIGIN/lib:/x", separators: [":"], origin: nil, isProgram: true) == ["/x/"])
+        // Under --root absolute entries move into the tree; $ORIGIN ones are already host paths.
+        let rooted = Self.resolver(root: "/srv/root/")
+        #expect(rooted.searchDirectories("/opt/lib:$ORIGIN/lib", separators: [":"], origin: "/srv/root/app", isProgram: true)
+                == ["/srv/root/opt/lib/", "/srv/root/app/lib/"])
+    }
+
+    /// The subdirectories tried in every directory are exactly the loader's, in its
+    /// order: `LD_DEBUG=libs` prints them as the LD_LIBRARY_PATH search path.
+    @Test func subdirectoriesMatchTheLoadersSearchPath() throws {
+        let platform = try HostLoader.platform()
+        let loader = try HostLoader.interpreter()
+        let directory = "/nonexistent-swelf-\(getpid())"
+        let result = try Tool.run("/usr/bin/env", ["LD_DEBUG=libs", "LD_LIBRARY_PATH=\(directory)", loader, "--list", "/bin/true"])
+        let line = try #require(result.stderr.split(separator: "\n").first { $0.contains("search path=") && $0.contains("(LD_LIBRARY_PATH)") },
+                                "no LD_LIBRARY_PATH search path in LD_DEBUG=libs output:\n\(result.stderr)")
+        let printed = line[line.range(of: "search path=")!.upperBound...].split(separator: "\t").first.map(String.init) ?? ""
+        let ours = platform.searchSubdirectories.map { subdirectory in
+            subdirectory.isEmpty ? directory : directory + "/" + String(subdirectory.dropLast())
+        }.joined(separator: ":")
+        #expect(ours == printed)
+    }
+
+    @Test func diagnosticsAreParsed() throws {
+        let text = """
+        dl_dst_lib="lib64"
+        dl_hwcap=0x2
+        dl_hwcap_important=0x6
+        dl_hwcaps_subdirs="x86-64-v4:x86-64-v3:x86-64-v2"
+        dl_hwcaps_subdirs_active=0x6
+        dl_platform="haswell"
+        path.rtld="/lib64/ld-linux-x86-64.so.2"
+        path.system_dirs[0x0]="/lib64/"
+        path.system_dirs[0x1]="/usr/lib64/"
+        version.version="2.36"
+        """
+        let platform = try #require(LoaderPlatform.parseDiagnostics(text, machine: .x86_64, is64: true))
+        #expect(platform.systemDirectories == ["/lib64/", "/usr/lib64/"])
+        #expect(platform.libDirectory == "lib64")
+        #expect(platform.hwcapsSubdirectories == ["x86-64-v3", "x86-64-v2"], "bit i of the mask is element i of the list")
+        #expect(platform.legacySubdirectories == ["tls/haswell/x86_64/", "tls/haswell/", "tls/x86_64/", "tls/",
+                                                  "haswell/x86_64/", "haswell/", "x86_64/"])
+        #expect(platform.loaderPath == "/lib64/ld-linux-x86-64.so.2")
+        let newer = try #require(LoaderPlatform.parseDiagnostics(text.replacingOccurrences(of: "2.36", with: "2.39"),
+                                                                 machine: .x86_64, is64: true))
+        #expect(newer.legacySubdirectories.isEmpty, "glibc 2.37 dropped the legacy hwcaps subdirectories")
+        #expect(LoaderPlatform.parseDiagnostics("nothing here", machine: .x86_64, is64: true) == nil)
+    }
+
+    /// A library in `glibc-hwcaps/<level>/` of a directory wins over the one in the
+    /// directory itself when the CPU supports the level; the loader agrees.
+    @Test func glibcHwcapsSubdirectoryComesFirst() throws {
+        let platform = try HostLoader.platform()
+        let level = try #require(platform.hwcapsSubdirectories.last, "this CPU has no active glibc-hwcaps level")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-hwcaps-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let subdirectory = directory.appendingPathComponent("glibc-hwcaps/\(level)")
+        try FileManager.default.createDirectory(at: subdirectory, withIntermediateDirectories: true)
+        let libgreet = Repo.testBinaries.appendingPathComponent("x86_64/libgreet.so.1")
+        try FileManager.default.copyItem(at: libgreet, to: directory.appendingPathComponent("libgreet.so.1"))
+        try FileManager.default.copyItem(at: libgreet, to: subdirectory.appendingPathComponent("libgreet.so.1"))
+        try FileManager.default.copyItem(at: Repo.testBinaries.appendingPathComponent("x86_64/libunused.so"),
+                                         to: directory.appendingPathComponent("libunused.so"))
+        let hello = Repo.testBinaries.appendingPathComponent("x86_64/hello").path
+        var variables = ProcessInfo.processInfo.environment
+        variables["LD_LIBRARY_PATH"] = directory.path
+        let environment = try HostLoader.environment(variables: variables)
+        let resolution = try #require(Diagnosis.run(path: hello, environment: environment, host: HostLoader.host).resolution)
+        let lookup = try #require(resolution.lookups.first { $0.name == "libgreet.so.1" })
+        #expect(lookup.object.map { resolution.objects[$0].path } == subdirectory.path + "/libgreet.so.1")
+        let reference = try HostLoader.referenceListing(hello, environment: ["LD_LIBRARY_PATH": directory.path])
+        #expect(HostLoader.listing(resolution) == reference.lines)
+    }
+
+    /// Wrong-class and wrong-machine files are skipped and the search goes on; a file
+    /// that is not ELF stops loading with the loader's message.
+    @Test func filesOfAnotherArchitectureAreSkipped() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-skip-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (sub, arch) in [("a", "i386"), ("b", "aarch64"), ("c", "x86_64")] {
+            let path = directory.appendingPathComponent(sub)
+            try FileManager.default.createDirectory(at: path, withIntermediateDirectories: true)
+            for name in ["libgreet.so.1", "libunused.so"] {
+                try FileManager.default.copyItem(at: Repo.testBinaries.appendingPathComponent("\(arch)/\(name)"),
+                                                 to: path.appendingPathComponent(name))
+            }
+        }
+        let libraryPath = ["a", "b", "c"].map { directory.appendingPathComponent($0).path }.joined(separator: ":")
+        let hello = Repo.testBinaries.appendingPathComponent("x86_64/hello").path
+        var variables = ProcessInfo.processInfo.environment
+        variables["LD_LIBRARY_PATH"] = libraryPath
+        let resolution = try #require(Diagnosis.run(path: hello, environment: try HostLoader.environment(variables: variables),
+                                                    host: HostLoader.host).resolution)
+        let lookup = try #require(resolution.lookups.first { $0.name == "libgreet.so.1" })
+        #expect(lookup.attempts.map(\.result).prefix(3) == [.wrongClass(is64: false), .wrongMachine(.aarch64), .accepted])
+        #expect(lookup.attempts[0].resultDescription == "skipped: wrong ELF class (ELFCLASS32)")
+        let reference = try HostLoader.referenceListing(hello, environment: ["LD_LIBRARY_PATH": libraryPath])
+        #expect(HostLoader.listing(resolution) == reference.lines)
+
+        // A text file where a library is expected: fatal, as ld.so says.
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("a/libgreet.so.1"))
+        try String(repeating: "x", count: 100).write(to: directory.appendingPathComponent("a/libgreet.so.1"), atomically: false, encoding: .utf8)
+        let broken = try #require(Diagnosis.run(path: hello, environment: try HostLoader.environment(variables: variables),
+                                                host: HostLoader.host).resolution)
+        let failed = try #require(broken.lookups.first { $0.name == "libgreet.so.1" })
+        guard case .failed(let message) = failed.outcome else {
+            Issue.record("expected a failure, got \(failed.outcome)")
+            return
+        }
+        #expect(message == directory.path + "/a/libgreet.so.1: invalid ELF header")
+        let run = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(libraryPath)", hello])
+        #expect(run.stderr.contains("\(directory.path)/a/libgreet.so.1: invalid ELF header"), "\(run.stderr)")
+    }
+
+    /// Symbolic links inside a `--root` tree resolve inside the tree.
+    @Test func rootedPathsResolveLinksInsideTheRoot() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-root-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("usr/lib"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("lib64"), withIntermediateDirectories: true)
+        try "x".write(to: root.appendingPathComponent("usr/lib/ld.so"), atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("lib").path, withDestinationPath: "usr/lib")
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("lib64/ld.so").path, withDestinationPath: "/lib/ld.so")
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("lib64/escape").path,
+                                                   withDestinationPath: "../../../../../../etc/hostname")
+        let fileSystem = LoaderFileSystem(root: root.path)
+        #expect(fileSystem.accessPath(root.path + "/lib64/ld.so") == root.path + "/usr/lib/ld.so")
+        #expect(fileSystem.status(root.path + "/lib64/ld.so") != nil)
+        #expect(fileSystem.accessPath(root.path + "/lib64/escape") == root.path + "/etc/hostname", "'..' stops at the root")
+        #expect(fileSystem.accessPath("/etc/passwd") == "/etc/passwd", "paths outside the root are host paths")
+        #expect(fileSystem.pathInTarget(root.path + "/lib/x") == "/lib/x")
+    }
+}
