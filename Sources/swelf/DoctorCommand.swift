@@ -297,6 +297,27 @@ struct DoctorReport {
                 ])
             })),
         ]
+        if let go = diagnosis.goBuildInfo {
+            members.append(("go", .object([
+                ("version", .string(go.goVersion)),
+                ("path", .optional(go.path)),
+                ("main_module", go.mainModule.map { module in
+                    .object([("path", .string(module.path)), ("version", .string(module.version)), ("sum", .string(module.sum))])
+                } ?? .null),
+                ("dependencies", .array(go.dependencies.map { module in
+                    .object([("path", .string(module.path)), ("version", .string(module.version)), ("sum", .string(module.sum))])
+                })),
+                ("settings", .array(go.settings.map { setting in
+                    .object([("key", .string(setting.key)), ("value", .string(setting.value))])
+                })),
+                ("cgo_enabled", go.cgoEnabled.map(JSON.bool) ?? .null),
+                ("goos", .optional(go.goos)),
+                ("goarch", .optional(go.goarch)),
+                ("tags", .array(go.tags.map(JSON.string))),
+            ])))
+        } else {
+            members.append(("go", .null))
+        }
         if let resolution = diagnosis.resolution {
             members.append(("libraries", .array(resolution.lookups.map { lookup in
                 libraryJSON(lookup, resolution)

@@ -97,6 +97,8 @@ public struct Diagnosis {
     /// "dynamic", "static", "static-pie", "shared library", or nil when not ELF.
     public internal(set) var linking: String?
     public internal(set) var file: ELFFile?
+    /// The Go build information, for a Go program.
+    public internal(set) var goBuildInfo: GoBuildInfo?
 
     /// Nothing would stop the program.
     public var wouldStart: Bool { !checks.contains { $0.severity == .fatal } }
@@ -123,14 +125,22 @@ public struct Diagnosis {
     }
 
     private mutating func runChecks(host: HostFacts) {
+        performChecks(host: host)
+        // Report in the order a problem would stop the program.
+        let order = Check.Area.allCases
+        checks.sort { order.firstIndex(of: $0.area)! < order.firstIndex(of: $1.area)! }
+    }
+
+    private mutating func performChecks(host: HostFacts) {
         let fileSystem = environment.fileSystem
         guard let file = checkFile(host: host) else { return }
         self.file = file
         choosePlatform(for: file)
         checkArchitecture(file, host: host)
         let interpreter = checkInterpreter(file)
+        let goInfo = checkGo(file, host: host)
         guard linking != "static" && linking != "static-pie" else {
-            add(.environment, environmentFindings(resolution: nil))
+            add(.environment, nameServiceFindings(file, resolution: nil, go: goInfo) + environmentFindings(resolution: nil))
             return
         }
         let resolver = LibraryResolver(environment: environment)
@@ -147,7 +157,7 @@ public struct Diagnosis {
         self.resolution = resolution
         add(.libraries, libraryFindings(resolution, fileSystem: fileSystem))
         add(.versions, versionFindings(resolution))
-        add(.environment, environmentFindings(resolution: resolution))
+        add(.environment, nameServiceFindings(file, resolution: resolution, go: goInfo) + environmentFindings(resolution: resolution))
     }
 
     // MARK: 1. File

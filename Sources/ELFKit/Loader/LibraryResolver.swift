@@ -351,6 +351,35 @@ public struct LibraryResolver: Sendable {
         return result
     }
 
+    /// Where `dlopen(name)` from a program without run paths would find a library:
+    /// LD_LIBRARY_PATH, the cache, the system directories (used for NSS modules, which
+    /// glibc loads at run time and no DT_NEEDED names).
+    public func locateForDlopen(_ name: String, like program: ELFFile) -> String? {
+        var directories: [String] = []
+        if let libraryPath = environment.effectiveLibraryPath {
+            directories += searchDirectories(libraryPath, separators: [":", ";"], origin: nil, isProgram: true)
+        }
+        for directory in directories {
+            for subdirectory in environment.searchSubdirectories {
+                let path = directory + subdirectory + name
+                if case .accepted = verify(path, like: program) { return path }
+            }
+        }
+        let hwcaps = environment.platform.hwcapsSubdirectories
+        if let entry = environment.cache?.resolve(name, defaultFlags: environment.platform.cacheFlags,
+                                                  hwcapsPriority: { hwcaps.firstIndex(of: $0).map { $0 + 1 } }) {
+            let path = environment.fileSystem.targetPath(entry.path)
+            if case .accepted = verify(path, like: program) { return path }
+        }
+        for directory in environment.platform.systemDirectories {
+            for subdirectory in environment.searchSubdirectories {
+                let path = environment.fileSystem.targetPath(directory) + subdirectory + name
+                if case .accepted = verify(path, like: program) { return path }
+            }
+        }
+        return nil
+    }
+
     /// What `open_verify` decides about the file at `path` for a loader of `program`'s
     /// class, byte order and machine.
     func verify(_ path: String, like program: ELFFile) -> SearchAttempt.Result {

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+
+/// Go programs: the build information doctor reports matches `go version -m`, and the
+/// consequences of cgo are explained.
+@Suite struct DoctorGoTests {
+    /// `go version -m FILE` as (version, [(word, rest)]): "path", "mod", "dep", "build" lines.
+    static func goVersion(_ path: String) throws -> (version: String, lines: [(String, String)]) {
+        let result = try Tool.run("go", ["version", "-m", path])
+        #expect(result.status == 0, "go version -m: \(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        let version = String(lines.first?.split(separator: " ").last ?? "")
+        let rest = lines.dropFirst().map { line -> (String, String) in
+            let fields = line.drop { $0 == "\t" }.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
+            return (String(fields.first ?? ""), fields.count > 1 ? String(fields[1]) : "")
+        }
+        return (version, rest)
+    }
+
+    @Test(arguments: ["x86_64/go-cgo", "x86_64/go-nocgo"])
+    func buildInfoMatchesGoVersion(subject: String) throws {
+        let path = Repo.testBinaries.appendingPathComponent(subject).path
+        let reference = try Self.goVersion(path)
+        let result = try Swelf.run(["doctor", "--json", "--env", "LD_LIBRARY_PATH=", path])
+        #expect(result.status == 0, "\(result.stdout)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdoutBytes)) as? [String: Any])
+        let go = try #require(document["go"] as? [String: Any], "no go member")
+        #expect(go["version"] as? String == reference.version)
+        #expect(go["path"] as? String == reference.lines.first { $0.0 == "path" }?.1)
+        let settings = (go["settings"] as? [[String: Any]] ?? []).map { "\($0["key"] as? String ?? "")=\($0["value"] as? String ?? "")" }
+        #expect(settings == reference.lines.filter { $0.0 == "build" }.map(\.1))
+        if let mod = reference.lines.first(where: { $0.0 == "mod" }) {
+            let module = go["main_module"] as? [String: Any]
+            #expect(mod.1.hasPrefix("\(module?["path"] as? String ?? "?")\t\(module?["version"] as? String ?? "?")"), "\(mod.1)")
+        }
+        let cgo = reference.lines.contains { $0 == ("build", "CGO_ENABLED=1") }
+        #expect(go["cgo_enabled"] as? Bool == cgo)
+
+        let text = try Swelf.run(["doctor", "--env", "LD_LIBRARY_PATH=", path])
+        #expect(text.stdout.contains("go build info:\n  info     \(reference.version)"), "\(text.stdout)")
+        if cgo {
+            #expect(text.stdout.contains("CGO_ENABLED=1 and dynamically linked"), "\(text.stdout)")
+            #expect(text.stdout.contains("resolves host names through the C library (getaddrinfo)"), "\(text.stdout)")
+            #expect(text.stdout.contains("libc.so.6 => "), "\(text.stdout)")
+        } else {
+            #expect(text.stdout.contains("CGO_ENABLED=0: pure Go, no C library needed (statically linked)"), "\(text.stdout)")
+            #expect(text.stdout.contains("statically linked: no interpreter"), "\(text.stdout)")
+        }
+    }
+
+    /// A cgo program needing a newer glibc than the library it gets: the loader's
+    /// message and the CGO_ENABLED=0 fix.
+    @Test func glibcVersionTooNewForTheHost() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-doctor-go-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // A stand-in libc.so.6 defining only GLIBC_2.2.5, found first through LD_LIBRARY_PATH.
+        let source = directory.appendingPathComponent("fake.c")
+        let map = directory.appendingPathComponent("fake.map")
+        try "int fake_libc(void) { return 0; }\n".write(to: source, atomically: true, encoding: .utf8)
+        try "GLIBC_2.2.5 { global: fake_libc; local: *; };\n".write(to: map, atomically: true, encoding: .utf8)
+        let build = try Tool.run("gcc", ["-shared", "-fPIC", "-nostdlib", "-o", directory.appendingPathComponent("libc.so.6").path,
+                                         source.path, "-Wl,-soname,libc.so.6", "-Wl,--version-script,\(map.path)"])
+        #expect(build.status == 0, "\(build.stderr)")
+        let program = Repo.testBinaries.appendingPathComponent("x86_64/go-cgo").path
+        let result = try Swelf.run(["doctor", "--env", "LD_LIBRARY_PATH=\(directory.path)", program])
+        #expect(result.status == 1, "\(result.stdout)")
+        let expected = "\(program): \(directory.path)/libc.so.6: version `GLIBC_2.3.2' not found (required by \(program))"
+        #expect(result.stdout.contains(expected), "\(result.stdout)")
+        #expect(result.stdout.contains("newest GLIBC_* version in \(directory.path)/libc.so.6: GLIBC_2.2.5"), "\(result.stdout)")
+        #expect(result.stdout.contains("for Go, CGO_ENABLED=0 avoids libc entirely"), "\(result.stdout)")
+    }
+}
