@@ -242,7 +242,13 @@ public struct Diagnosis {
         }
         if let label = fileSystem.extendedAttribute(path, name: "security.selinux") {
             let text = String(decoding: label.prefix { $0 != 0 }, as: UTF8.self)
-            findings.append(Finding(.info, "SELinux label \(text): the policy decides whether this domain may execute it"))
+            let type = text.split(separator: ":").dropFirst(2).first.map(String.init) ?? ""
+            if ["user_home_t", "tmp_t", "user_tmp_t", "default_t", "httpd_sys_content_t"].contains(type) {
+                findings.append(Finding(.warning, "SELinux label \(text): confined services are not allowed to execute files of type \(type)",
+                                        fix: "semanage fcontext -a -t bin_t '\(path)' && restorecon -v '\(path)'"))
+            } else {
+                findings.append(Finding(.info, "SELinux label \(text): the policy decides whether this domain may execute it"))
+            }
         }
         // AT_SECURE: the kernel sets it when the effective ids differ from the real ones
         // (setuid/setgid to someone else) or file capabilities raise the permitted set
