@@ -221,6 +221,9 @@ struct DoctorReport {
                 }
             case .missing(let lookup):
                 lines.append("\t\(resolution.lookups[lookup].name) => not found")
+            case .alias(let name, let index):
+                let object = resolution.objects[index]
+                lines.append("\t\(name) => \(fileSystem.pathInTarget(object.path)) (\(resolution.describe(object.rule)))")
             }
         }
         return lines

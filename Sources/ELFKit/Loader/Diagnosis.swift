@@ -379,7 +379,7 @@ public struct Diagnosis {
         if let resolved = fileSystem.canonicalPath(hostPath), resolved != hostPath { message += " -> \(resolved)" }
         findings.append(Finding(.ok, message))
         if isMusl {
-            findings.append(Finding(.warning, "a musl program: libraries are resolved here with glibc's rules; musl searches LD_LIBRARY_PATH, then RPATH/RUNPATH of the loading chain, then /etc/ld-musl-*.path or /lib:/usr/local/lib:/usr/lib, and provides libc.so itself"))
+            findings.append(Finding(.info, "a musl program: its libraries are resolved with musl's rules (LD_LIBRARY_PATH, then RUNPATH or RPATH of the whole loading chain, then /etc/ld-musl-*.path or /lib:/usr/local/lib:/usr/lib; the loader is libc.so)"))
         }
         return hostPath
     }
@@ -396,7 +396,10 @@ public struct Diagnosis {
             case .loaded(let index):
                 let object = resolution.objects[index]
                 findings.append(Finding(.ok, "\(lookup.name) => \(object.path) [\(resolution.describe(object.rule))]\(by)"))
-            case .reused:
+            case .reused(let index, let reason):
+                // Shown for the program's own entries only: deeper ones are plain sharing.
+                guard lookup.requester == 0 else { continue }
+                findings.append(Finding(.ok, "\(lookup.name) => \(resolution.objects[index].path) [\(reason)]"))
                 continue
             case .notFound(let message):
                 guard reported.insert(lookup.name).inserted else { continue }

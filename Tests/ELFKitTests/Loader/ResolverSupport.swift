@@ -71,6 +71,8 @@ enum HostLoader {
                 return object.requestedName == object.path ? object.path : "\(object.requestedName) => \(object.path)"
             case .missing(let lookup):
                 return "\(resolution.lookups[lookup].name) => not found"
+            case .alias(let name, let index):
+                return "\(name) => \(resolution.objects[index].path)"
             }
         }
     }
