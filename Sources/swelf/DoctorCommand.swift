@@ -192,6 +192,11 @@ struct LddCommand {
                     out.line("\t" + finding.message)
                 }
             }
+            for lookup in resolution.lookups where lookup.isPreload && lookup.object == nil {
+                out.flush()
+                terminal.standardError.line("ERROR: ld.so: object '\(lookup.name)' from LD_PRELOAD cannot be preloaded (cannot open shared object file): ignored.")
+                terminal.standardError.flush()
+            }
             let lines = DoctorReport.lddLines(resolution, fileSystem: environment.fileSystem)
             if lines.isEmpty && resolution.lookups.isEmpty { out.line("\tstatically linked") }  // as ld.so says for no DT_NEEDED
             for line in lines { out.line(line) }

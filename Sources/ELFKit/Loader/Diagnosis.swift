@@ -392,6 +392,10 @@ public struct Diagnosis {
         for lookup in resolution.lookups {
             let requester = resolution.objects[lookup.requester]
             let by = lookup.requester == 0 ? "" : " (needed by \(resolution.shortName(lookup.requester)))"
+            if lookup.isPreload {
+                findings.append(preloadFinding(lookup, resolution))
+                continue
+            }
             switch lookup.outcome {
             case .loaded(let index):
                 let object = resolution.objects[index]
@@ -437,6 +441,20 @@ public struct Diagnosis {
             findings.append(Finding(.ok, "no DT_NEEDED entries"))
         }
         return findings
+    }
+
+    /// An LD_PRELOAD entry: loaded first, or ld.so's "cannot be preloaded … ignored".
+    private func preloadFinding(_ lookup: DependencyLookup, _ resolution: Resolution) -> Finding {
+        let tried = lookup.attempts.map { "tried \($0.path): \($0.resultDescription)" }
+        switch lookup.outcome {
+        case .loaded(let index), .reused(let index, _):
+            let object = resolution.objects[index]
+            return Finding(.ok, "\(lookup.name) => \(object.path) [LD_PRELOAD, found by \(resolution.describe(object.rule))]")
+        case .notFound(let message), .failed(let message):
+            let reason = message.hasSuffix("secure mode") ? "not allowed in secure mode" : "cannot open shared object file"
+            return Finding(.warning, "ERROR: ld.so: object '\(lookup.name)' from LD_PRELOAD cannot be preloaded (\(reason)): ignored.",
+                           details: tried)
+        }
     }
 
     // MARK: 5. Symbol versions
@@ -549,7 +567,7 @@ public struct Diagnosis {
             }
         }
         if let preload = variables["LD_PRELOAD"], !preload.isEmpty {
-            findings.append(Finding(.info, "LD_PRELOAD=\(preload) is loaded before every library (not analysed)\(environment.secure ? "; in secure mode only from system directories" : "")"))
+            findings.append(Finding(.info, "LD_PRELOAD=\(preload) is loaded before every library\(environment.secure ? "; in secure mode only set-user-ID libraries found by name in the search directories" : "")"))
         }
         if let searchPath = variables["PATH"] {
             for entry in searchPath.split(separator: ":", omittingEmptySubsequences: false) {

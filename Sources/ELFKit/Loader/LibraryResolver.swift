@@ -132,6 +132,9 @@ public struct DependencyLookup: Sendable {
     /// Every file tried, in order.
     public internal(set) var attempts: [SearchAttempt]
     public internal(set) var shadowed: ShadowedCopy?
+    /// An LD_PRELOAD entry rather than a DT_NEEDED one: a failure is only a warning
+    /// ("cannot be preloaded … ignored") and ldd does not list it.
+    public internal(set) var isPreload = false
 
     /// The index of the object the name resolves to, if any.
     public var object: Int? {
@@ -185,10 +188,11 @@ public struct Resolution {
 
     /// The first lookup that stops the loader (not found or refused), if any.
     public var firstFailure: DependencyLookup? {
-        lookups.first {
-            switch $0.outcome {
-            case .notFound, .failed: true
-            case .loaded, .reused: false
+        lookups.first { lookup in
+            guard !lookup.isPreload else { return false }
+            switch lookup.outcome {
+            case .notFound, .failed: return true
+            case .loaded, .reused: return false
             }
         }
     }
@@ -483,6 +487,13 @@ private struct State {
     }
 
     mutating func loadDependencies() {
+        // LD_PRELOAD (split at spaces and colons) is loaded before any DT_NEEDED,
+        // searched as if the program needed it (rtld.c handle_preload_list).
+        if flavor == .glibc, let preload = environment.variables["LD_PRELOAD"] {
+            for name in preload.split(whereSeparator: { $0 == " " || $0 == ":" }) {
+                mapObject(name: String(name), loader: 0, preload: true)
+            }
+        }
         var position = 0
         while position < queue.count {
             let current = queue[position]
@@ -515,7 +526,7 @@ private struct State {
     }
 
     /// `_dl_map_object` for one DT_NEEDED entry of `loader`.
-    mutating func mapObject(name: String, loader: Int) {
+    mutating func mapObject(name: String, loader: Int, preload: Bool = false) {
         if flavor == .musl {
             mapObjectMusl(name: name, loader: loader)
             return
@@ -545,6 +556,12 @@ private struct State {
         }
         lookup = DependencyLookup(requester: loader, name: name, searchedName: searched,
                                   outcome: .notFound(message: ""), attempts: [], shadowed: nil)
+        lookup.isPreload = preload
+        if preload && environment.secure && searched.contains("/") {
+            lookup.outcome = .notFound(message: "\(name): a path is not preloaded in secure mode")
+            record(lookup)
+            return
+        }
 
         if let existing = alreadyLoaded(searched) {
             lookup.outcome = .reused(existing.index, reason: existing.reason)
@@ -565,9 +582,15 @@ private struct State {
             default: break
             }
         } else {
-            let search = searchSteps(for: loader)
+            // A secure-mode preload skips the cache and takes only set-user-ID files.
+            let secureLoad = preload && environment.secure
+            let search = searchSteps(for: loader).filter { !(secureLoad && $0.rule == .cache) }
             outer: for step in search {
-                for (path, result) in candidates(step, name: searched, loader: loader) {
+                for (path, verdict) in candidates(step, name: searched, loader: loader) {
+                    var result = verdict
+                    if secureLoad, case .accepted = result, environment.fileSystem.status(path)?.isSetUID != true {
+                        result = .absent("not set-user-ID: secure mode does not preload it")
+                    }
                     lookup.attempts.append(SearchAttempt(path: path, rule: step.rule, result: result))
                     switch result {
                     case .accepted:
@@ -765,7 +788,8 @@ private struct State {
                 }
             }
         case .notFound:
-            resolution.listing.append(.missing(lookup: resolution.lookups.count - 1))
+            // A preload that fails is reported and ignored; it leaves no faked entry.
+            if !lookup.isPreload { resolution.listing.append(.missing(lookup: resolution.lookups.count - 1)) }
         case .failed:
             break
         }

@@ -162,6 +162,26 @@ import Testing
         #expect(run.stderr.contains("\(directory.path)/a/libgreet.so.1: invalid ELF header"), "\(run.stderr)")
     }
 
+    /// LD_PRELOAD entries load before every DT_NEEDED (a missing one is ignored), and
+    /// the loader then moves itself after its search-list predecessor: the same list.
+    @Test func preloadsComeFirst() throws {
+        let preload = "libm.so.6 nope-\(getpid()).so:libz.so.1"
+        var variables = ProcessInfo.processInfo.environment
+        variables["LD_PRELOAD"] = preload
+        variables.removeValue(forKey: "LD_LIBRARY_PATH")
+        let environment = try HostLoader.environment(variables: variables)
+        for program in ["/bin/ls", "/bin/true"] {
+            let diagnosis = Diagnosis.run(path: program, environment: environment, host: HostLoader.host)
+            let resolution = try #require(diagnosis.resolution)
+            let reference = try HostLoader.referenceListing(program, environment: ["LD_PRELOAD": preload])
+            #expect(HostLoader.listing(resolution) == reference.lines)
+            #expect(diagnosis.wouldStart, "a preload that cannot be found is ignored")
+            let warnings = diagnosis.checks.flatMap(\.findings).filter { $0.severity == .warning }.map(\.message)
+            #expect(warnings.contains("ERROR: ld.so: object 'nope-\(getpid()).so' from LD_PRELOAD cannot be preloaded (cannot open shared object file): ignored."),
+                    "\(warnings)")
+        }
+    }
+
     /// Symbolic links inside a `--root` tree resolve inside the tree.
     @Test func rootedPathsResolveLinksInsideTheRoot() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-root-\(getpid())")
