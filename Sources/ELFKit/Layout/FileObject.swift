@@ -79,8 +79,11 @@ public struct FileObjectCatalog {
                 kind = .processorSegment(programHeaderIndex: index)
             default: continue
             }
+            // What these segments need is their records' alignment (4 or 8); a hostile
+            // p_align must not turn into megabytes of padding.
+            let alignment = segment.alignment.nonzeroBitCount == 1 ? min(segment.alignment, 16) : 8
             try add(FileObject(kind: kind, offset: segment.offset, address: segment.virtualAddress,
-                               size: segment.fileSize, alignment: max(segment.alignment, 1)), file: file)
+                               size: segment.fileSize, alignment: alignment), file: file)
         }
         guard let dynamic = try file.dynamic() else { return }
         try add(FileObject(kind: .dynamic, offset: dynamic.fileOffset, address: dynamic.address,

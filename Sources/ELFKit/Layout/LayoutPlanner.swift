@@ -445,7 +445,9 @@ struct PlanState {
         }
         // With section headers, no other allocated section may sit in the space taken.
         for section in sectionHeaders where section.flags.contains(.alloc) && section.hasFileData && section.size > 0 {
-            let end = section.offset + section.size
+            guard let end = section.fileEnd else {
+                throw EditError.refused("section at offset 0x\(hex(section.offset)) has a size that overflows")
+            }
             guard section.offset < needed && end > tableEnd else { continue }
             let covered = objects.contains { moves.contains($0.kind) && $0.offset <= section.offset && $0.fileEnd >= end }
             if !covered {
@@ -458,7 +460,9 @@ struct PlanState {
     /// With section headers, a gap no section occupies is free.
     private func gapIsFree(_ start: UInt64, _ end: UInt64) -> Bool {
         guard !sectionHeaders.isEmpty else { return false }
-        return !sectionHeaders.contains { $0.flags.contains(.alloc) && $0.hasFileData && $0.offset < end && $0.offset + $0.size > start }
+        return !sectionHeaders.contains {
+            $0.flags.contains(.alloc) && $0.hasFileData && $0.offset < end && ($0.fileEnd ?? UInt64.max) > start
+        }
     }
 
     private mutating func placeMovedObjects(pageSize: UInt64) throws {

@@ -40,4 +40,10 @@ public struct SectionHeader: Hashable, Sendable {
 
     /// Does the section occupy bytes in the file?
     public var hasFileData: Bool { type != .nobits && type != .null }
+
+    /// End of the section's file bytes, or nil when `sh_offset + sh_size` overflows.
+    public var fileEnd: UInt64? {
+        let (end, overflow) = offset.addingReportingOverflow(size)
+        return overflow ? nil : end
+    }
 }

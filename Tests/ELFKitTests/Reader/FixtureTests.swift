@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import ELFKit
 
-/// Inputs that once crashed the reader. Each must now return or throw ELFError.
+/// Inputs that once crashed the reader or the planner. Each must now return or throw.
 @Suite struct FixtureTests {
     static let fixtures: [String] = (try? FileManager.default.contentsOfDirectory(atPath: Repo.fixtures.path))?
         .filter { !$0.hasPrefix(".") }.sorted() ?? []
@@ -19,6 +19,10 @@ import Testing
         // The same through the file-backed source.
         if let file = try? ELFFile(path: Repo.fixtures.appendingPathComponent(name).path) {
             _ = try? file.dynamic()?.needed()
+            // And through the rewrite path: plan edits that move tables.
+            for request in PlannerMutationTests.requests {
+                _ = try? Rewriter().plan(file: file, request: request)
+            }
         }
     }
 }
