@@ -346,13 +346,14 @@ public struct Diagnosis {
         let shown = fileSystem.root == nil ? name : "\(name) (\(hostPath))"
         let isMusl = name.contains("ld-musl")
         guard let status = fileSystem.status(hostPath) else {
-            var fix = isMusl ? "install musl (its loader is \(name)), or rebuild against glibc" : ""
-            if let loader = environment.platform.loaderPath, environment.platform.machine == file.header.machine,
-               environment.platform.is64 == file.format.is64, !isMusl {
+            var fix = isMusl ? "install musl (its loader is \(name)), or rebuild against glibc"
+                : "install the \(file.header.machine.commonName) \(file.format.is64 ? "64" : "32")-bit C library that provides \(name) (on Debian: libc6 for that architecture, e.g. libc6-i386 or libc6:i386)"
+            if let loader = environment.platform.loaderPath, loader != name, environment.platform.machine == file.header.machine,
+               environment.platform.is64 == file.format.is64, !isMusl, fileSystem.status(fileSystem.targetPath(loader)) != nil {
                 fix = "swelf --set-interpreter \(loader) \(path)"
             }
             findings.append(Finding(.fatal, "interpreter \(shown) does not exist: exec fails with \"No such file or directory\" although \(path) exists",
-                                    fix: fix.isEmpty ? nil : fix))
+                                    fix: fix))
             return nil
         }
         let resolver = LibraryResolver(environment: environment)

@@ -63,16 +63,18 @@ enum HostLoader {
     }
 
     /// The same lines from swelf's resolution.
-    static func listing(_ resolution: Resolution) -> [String] {
+    /// With a `--root` file system, paths are shown as inside the tree.
+    static func listing(_ resolution: Resolution, fileSystem: LoaderFileSystem = LoaderFileSystem()) -> [String] {
         resolution.listing.map { entry in
             switch entry {
             case .object(let index):
                 let object = resolution.objects[index]
-                return object.requestedName == object.path ? object.path : "\(object.requestedName) => \(object.path)"
+                let path = fileSystem.pathInTarget(object.path)
+                return object.requestedName == path ? path : "\(object.requestedName) => \(path)"
             case .missing(let lookup):
                 return "\(resolution.lookups[lookup].name) => not found"
             case .alias(let name, let index):
-                return "\(name) => \(resolution.objects[index].path)"
+                return "\(name) => \(fileSystem.pathInTarget(resolution.objects[index].path))"
             }
         }
     }

@@ -92,6 +92,28 @@ import Testing
         #expect(outcome.verdictProblems.isEmpty, "\(outcome.verdictProblems.joined(separator: "\n"))")
     }
 
+    /// Programs kept under /usr/lib and /usr/libexec (git-core, openssh, systemd, …).
+    @Test func everyProgramUnderUsrLibAndUsrLibexec() throws {
+        let environment = try HostLoader.environment()
+        let interpreter = try HostLoader.interpreter()
+        var outcome = Outcome()
+        var seen: Set<String> = []
+        for directory in ["/usr/lib", "/usr/libexec"] {
+            let programs = Self.files(in: directory, recursive: true) { name in
+                !PathText.lastComponent(of: name).contains(".so")
+            }
+            for path in programs where access(path, X_OK) == 0 && seen.insert(path).inserted {
+                try Self.compare(path, environment: environment, interpreter: interpreter, requireInterpreter: true, outcome: &outcome)
+            }
+        }
+        print("ResolverSystemTests: \(outcome.compared) programs under /usr/lib and /usr/libexec compared with LD_TRACE_LOADED_OBJECTS=1 ld.so, "
+              + "\(outcome.mismatches.count) differ, \(outcome.wouldStart) would start, \(outcome.skipped.count) skipped")
+        for line in outcome.skipped { print("  skipped \(line)") }
+        #expect(outcome.compared > 10, "too few programs found to compare")
+        #expect(outcome.mismatches.isEmpty, "\(outcome.mismatches.count) differ:\n\(outcome.mismatches.prefix(20).joined(separator: "\n"))")
+        #expect(outcome.verdictProblems.isEmpty, "\(outcome.verdictProblems.joined(separator: "\n"))")
+    }
+
     @Test func sampleOfLibrariesInUsrLib() throws {
         let environment = try HostLoader.environment()
         let interpreter = try HostLoader.interpreter()
