@@ -156,10 +156,26 @@ public struct EditVerifier {
                 problems.append("\(kind) content changed")
             }
         }
-        // Every original string is still at its offset, except ones overwritten in place.
-        if let a = old.stringTableOffset, let b = new.stringTableOffset, new.stringTableSize < old.stringTableSize {
-            _ = (a, b)
-            problems.append(".dynstr shrank")
+        // Symbol names still read the same through the new .dynstr (renaming is checked
+        // by SymbolCheck), and the version tables say what they said, less the removed
+        // libraries and with the replaced names.
+        if !renaming {
+            let symbols = try SymbolTable(file: original, dynamic: old)
+            for (symbol, name) in zip(symbols.symbols, symbols.names) where (try? new.rawString(at: UInt64(symbol.nameOffset))) != name {
+                problems.append("symbol name '\(String(decoding: name, as: UTF8.self))' no longer reads the same through .dynstr")
+                break
+            }
+        }
+        if try old.versionDefinitions() != new.versionDefinitions() {
+            problems.append(".gnu.version_d changed")
+        }
+        let renamedFiles = Dictionary(request.replaceNeeded.map { ($0.old, $0.new) }, uniquingKeysWith: { $1 })
+        let expectedNeeds = try old.versionNeeds().filter { !request.removeNeeded.contains($0.file) }.map { need in
+            (renamedFiles[need.file] ?? need.file, need.requirements.map(\.name))
+        }
+        let actualNeeds = try new.versionNeeds().map { ($0.file, $0.requirements.map(\.name)) }
+        if expectedNeeds.map(\.0) != actualNeeds.map(\.0) || expectedNeeds.map(\.1) != actualNeeds.map(\.1) {
+            problems.append(".gnu.version_r lists \(actualNeeds.map(\.0)), expected \(expectedNeeds.map(\.0))")
         }
     }
 
