@@ -48,6 +48,33 @@ import Testing
         }
     }
 
+    /// A static glibc program calling getaddrinfo still loads NSS modules; one that
+    /// nsswitch.conf names but the tree lacks is a warning.
+    @Test func staticGlibcProgramUsingTheNameService() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-doctor-nss-\(getpid())")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("etc"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = directory.appendingPathComponent("nss.c")
+        try """
+        #include <netdb.h>
+        int main(int argc, char **argv) { struct addrinfo *r; return getaddrinfo(argc > 1 ? argv[1] : "localhost", 0, 0, &r); }
+
+        """.write(to: source, atomically: true, encoding: .utf8)
+        let program = directory.appendingPathComponent("nss-static").path
+        let build = try Tool.run("gcc", ["-static", "-o", program, source.path])
+        #expect(build.status == 0, "\(build.stderr)")
+
+        let host = try Swelf.run(["doctor", "--env", "LD_LIBRARY_PATH=", program])
+        #expect(host.status == 0, "\(host.stdout)")
+        #expect(host.stdout.contains("it is statically linked against glibc but uses the name service"), "\(host.stdout)")
+
+        try "hosts: files nisplus-swelf-test dns\n".write(to: directory.appendingPathComponent("etc/nsswitch.conf"), atomically: true, encoding: .utf8)
+        let rooted = try Swelf.run(["doctor", "--root", directory.path, "--env", "LD_LIBRARY_PATH=", program])
+        #expect(rooted.status == 0, "\(rooted.stdout)")
+        #expect(rooted.stdout.contains("warning  nsswitch.conf names 'nisplus-swelf-test' for hosts, but libnss_nisplus-swelf-test.so.2 is not installed"),
+                "\(rooted.stdout)")
+    }
+
     /// A cgo program needing a newer glibc than the library it gets: the loader's
     /// message and the CGO_ENABLED=0 fix.
     @Test func glibcVersionTooNewForTheHost() throws {

@@ -68,7 +68,7 @@ extension Diagnosis {
             // A static glibc program carries the NSS code; it names nsswitch.conf.
             guard go?.cgoEnabled != false, Diagnosis.fileContains(file, Array("/etc/nsswitch.conf".utf8)) else { return [] }
             databases = ["hosts", "passwd", "group"]
-            users = ["statically linked against glibc, but it uses the name service (/etc/nsswitch.conf)"]
+            users = ["is statically linked against glibc but uses the name service"]
         } else {
             guard resolution != nil, let strings = try? ((try? file.dynamic()) ?? nil)?.stringTable().bytes else { return [] }
             let names = Set(strings.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
@@ -90,6 +90,10 @@ extension Diagnosis {
             text = String(decoding: bytes, as: UTF8.self)
         }
         var note = "it \(users.joined(separator: " and ")): glibc loads the NSS modules /etc/nsswitch.conf names with dlopen at run time"
+        if linking == "static" || linking == "static-pie" {
+            note += ", and they must come from the glibc version it was linked with"
+            if let version = environment.platform.glibcVersion { note += " (this machine has glibc \(version))" }
+        }
         if go != nil { note += " (for Go: the netgo and osusergo build tags, or CGO_ENABLED=0, use Go's own resolver instead)" }
         if text.isEmpty {
             findings.append(Finding(.info, note, details: ["\(configuration) is missing: glibc falls back to files and dns"]))
