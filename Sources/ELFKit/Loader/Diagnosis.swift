@@ -411,6 +411,10 @@ public struct Diagnosis {
                 var details = lookup.attempts.map { "tried \($0.path): \($0.resultDescription)" }
                 if lookup.attempts.isEmpty { details.append("no directory to search") }
                 var fix = "install the package that provides \(lookup.name), or add its directory: swelf --add-rpath DIR \(requester.path)"
+                if let refused = lookup.attempts.first(where: { $0.result == .refusedByNoDefaultLib }) {
+                    details.append("\(requester.path) has DF_1_NODEFLIB (linked with -z nodefaultlib): ld.so.cache entries in system directories and the system directories themselves are not searched for its libraries")
+                    fix = "swelf --add-rpath \(PathText.directory(of: refused.path)) \(requester.path)"
+                }
                 // A library sitting in another object's RUNPATH directory: RUNPATH is not inherited.
                 for other in resolution.objects where other.index != lookup.requester {
                     guard let runpath = (try? other.file.dynamic()?.runpath()) ?? nil else { continue }

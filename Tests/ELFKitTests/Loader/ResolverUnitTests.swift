@@ -182,6 +182,31 @@ import Testing
         }
     }
 
+    /// DF_1_NODEFLIB: cache entries in system directories are refused and the system
+    /// directories are not searched, so even libc.so.6 is not found; the loader agrees.
+    @Test func noDefaultLibRefusesTheSystemDirectories() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-nodeflib-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "int main(void) { return 0; }\n".write(toFile: directory.path + "/main.c", atomically: true, encoding: .utf8)
+        let program = directory.path + "/nodeflib"
+        let build = try Tool.run("gcc", ["-o", program, directory.path + "/main.c", "-Wl,-z,nodefaultlib"])
+        #expect(build.status == 0, "\(build.stderr)")
+        var variables = ProcessInfo.processInfo.environment
+        variables.removeValue(forKey: "LD_LIBRARY_PATH")
+        variables.removeValue(forKey: "LD_PRELOAD")
+        let diagnosis = Diagnosis.run(path: program, environment: try HostLoader.environment(variables: variables), host: HostLoader.host)
+        let resolution = try #require(diagnosis.resolution)
+        let libc = try #require(resolution.lookups.first { $0.name == "libc.so.6" })
+        #expect(libc.object == nil)
+        #expect(libc.attempts.contains { $0.result == .refusedByNoDefaultLib })
+        #expect(!libc.attempts.contains { $0.rule == .systemDirectory })
+        #expect(!diagnosis.wouldStart)
+        let loader = try HostLoader.interpreter()
+        let reference = try Tool.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", "-u", "LD_PRELOAD", "LD_TRACE_LOADED_OBJECTS=1", loader, program])
+        #expect(HostLoader.listing(resolution) == HostLoader.normalize(reference.stdout))
+    }
+
     /// Symbolic links inside a `--root` tree resolve inside the tree.
     @Test func rootedPathsResolveLinksInsideTheRoot() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-root-\(getpid())")
