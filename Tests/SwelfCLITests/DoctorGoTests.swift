@@ -48,6 +48,26 @@ import Testing
         }
     }
 
+    /// A Go program cross-compiled for arm64 on this x86_64 machine: exec format error,
+    /// explained with the GOARCH it was built with.
+    @Test func crossCompiledForAnotherArchitecture() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-doctor-goarch-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hi\") }\n"
+            .write(to: directory.appendingPathComponent("hello.go"), atomically: true, encoding: .utf8)
+        let program = directory.appendingPathComponent("hello-arm64").path
+        let build = try Tool.run("/usr/bin/env", ["GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0", "GO111MODULE=off",
+                                                  try #require(Tool.path("go"), "go not found: run scripts/install-test-deps"),
+                                                  "build", "-o", program, directory.appendingPathComponent("hello.go").path])
+        #expect(build.status == 0, "go build: \(build.stderr)")
+        let result = try Swelf.run(["doctor", "--env", "LD_LIBRARY_PATH=", program])
+        #expect(result.status == 1, "\(result.stdout)")
+        #expect(result.stdout.contains("aarch64 cannot run on this x86_64 machine: exec fails with \"Exec format error\""), "\(result.stdout)")
+        #expect(result.stdout.contains("a Go program built with GOOS=linux GOARCH=arm64"), "\(result.stdout)")
+        #expect(result.stdout.contains("fix: rebuild with GOARCH=amd64 (it was built with GOARCH=arm64)"), "\(result.stdout)")
+    }
+
     /// A static glibc program calling getaddrinfo still loads NSS modules; one that
     /// nsswitch.conf names but the tree lacks is a warning.
     @Test func staticGlibcProgramUsingTheNameService() throws {

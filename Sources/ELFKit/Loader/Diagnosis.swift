@@ -313,10 +313,18 @@ public struct Diagnosis {
         if native {
             findings.append(Finding(.ok, "\(description) runs on this \(host.machineName) machine"))
         } else {
-            let goArch = LoaderPlatform.goArch(machineName: host.machineName).map { " (for a Go program: GOARCH=\($0))" } ?? ""
+            var details = ["unless a binfmt_misc handler (qemu-user) is registered for \(machine.commonName)"]
+            var fix = "rebuild for \(host.machineName), or analyse it in its own tree with --root"
+            let hostGoArch = LoaderPlatform.goArch(machineName: host.machineName)
+            if let go = (try? GoBuildInfo.read(from: file)) ?? nil {
+                // A cross-compiled Go program: say which GOARCH it was built with.
+                details.insert("a Go program built with GOOS=\(go.goos ?? "?") GOARCH=\(go.goarch ?? "?")", at: 0)
+                if let hostGoArch { fix = "rebuild with GOARCH=\(hostGoArch) (it was built with GOARCH=\(go.goarch ?? "?"))" }
+            } else if let hostGoArch {
+                fix = "rebuild for \(host.machineName) (for a Go program: GOARCH=\(hostGoArch)), or analyse it in its own tree with --root"
+            }
             findings.append(Finding(.fatal, "\(description) cannot run on this \(host.machineName) machine: exec fails with \"Exec format error\"",
-                                    details: ["unless a binfmt_misc handler (qemu-user) is registered for \(machine.commonName)"],
-                                    fix: "rebuild for \(host.machineName)\(goArch), or analyse it in its own tree with --root"))
+                                    details: details, fix: fix))
         }
     }
 
