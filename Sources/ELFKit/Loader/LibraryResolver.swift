@@ -426,7 +426,7 @@ struct ResolverState {
         // The same file under another name is the object already loaded.
         let identity = environment.fileSystem.status(found.path)?.identity
         if let identity, let same = resolution.objects.first(where: { $0.identity == identity }) {
-            resolution.objects[same.index].names.append(name)
+            if !same.names.contains(searched) { resolution.objects[same.index].names.append(searched) }
             lookup.outcome = .reused(same.index, reason: "same file as \(same.path)")
             record(lookup)
             return
