@@ -51,36 +51,39 @@ public final class PlannedByteSource: ByteSource {
     public var size: UInt64 { plan.newSize }
 
     public func readBytes(at offset: UInt64, count: Int) throws(ELFError) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: count)
+        var failure: ELFError?
+        result.withUnsafeMutableBytes { buffer in
+            do throws(ELFError) { try read(at: offset, into: buffer) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return result
+    }
+
+    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError) {
+        let count = buffer.count
         guard Checked.fits(start: offset, length: UInt64(count), within: size) else {
             throw ELFError(.truncated, "read past the end of the planned file", offset: offset)
         }
         let end = offset + UInt64(count)
-        var result = [UInt8](repeating: 0, count: count)
-        // Original bytes.
+        // Original bytes, then zeros up to the appended region.
+        var filled = 0
         if offset < plan.keptPrefix {
-            let keptEnd = min(end, plan.keptPrefix)
-            let original = try base.readBytes(at: offset, count: Int(keptEnd - offset))
-            result.replaceSubrange(0 ..< original.count, with: original)
+            filled = Int(min(end, plan.keptPrefix) - offset)
+            try base.read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<filled]))
         }
-        // Patches.
-        for patch in plan.patches {
-            let patchEnd = patch.offset + UInt64(patch.bytes.count)
-            guard patch.offset < end, patchEnd > offset else { continue }
-            let from = max(patch.offset, offset)
-            let to = min(patchEnd, end)
-            for position in from ..< to {
-                result[Int(position - offset)] = patch.bytes[Int(position - patch.offset)]
+        if filled < count { UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]).initializeMemory(as: UInt8.self, repeating: 0) }
+        func overlay(_ bytes: [UInt8], at start: UInt64) {
+            let stop = start + UInt64(bytes.count)
+            guard start < end, stop > offset else { return }
+            let from = max(start, offset)
+            let to = min(stop, end)
+            bytes.withUnsafeBytes { source in
+                let slice = UnsafeRawBufferPointer(rebasing: source[Int(from - start) ..< Int(to - start)])
+                UnsafeMutableRawBufferPointer(rebasing: buffer[Int(from - offset) ..< Int(to - offset)]).copyMemory(from: slice)
             }
         }
-        // Appended bytes (the gap before them stays zero).
-        let appendEnd = plan.appendOffset + UInt64(plan.appended.count)
-        if !plan.appended.isEmpty, plan.appendOffset < end, appendEnd > offset {
-            let from = max(plan.appendOffset, offset)
-            let to = min(appendEnd, end)
-            let source = Int(from - plan.appendOffset)
-            result.replaceSubrange(Int(from - offset) ..< Int(to - offset),
-                                   with: plan.appended[source ..< source + Int(to - from)])
-        }
-        return result
+        for patch in plan.patches { overlay(patch.bytes, at: patch.offset) }
+        if !plan.appended.isEmpty { overlay(plan.appended, at: plan.appendOffset) }
     }
 }
