@@ -197,6 +197,21 @@ import Testing
         #expect(try Self.doctor([program]).status == 1)
     }
 
+    /// PATH entries that let someone else choose the program: relative ones and
+    /// world-writable directories (sticky or not).
+    @Test func pathHazards() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: directory.path)
+        let result = try Self.doctor(["--env", "PATH=/usr/bin::bin:\(directory.path):/tmp", "/bin/ls"])
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains("warning  PATH entry \"\" is relative"), "\(result.stdout)")
+        #expect(result.stdout.contains("warning  PATH entry \"bin\" is relative"), "\(result.stdout)")
+        #expect(result.stdout.contains("warning  PATH entry \(directory.path) is writable by every user (mode 0777)"), "\(result.stdout)")
+        #expect(result.stdout.contains("warning  PATH entry /tmp is writable by every user (mode 1777)"), "\(result.stdout)")
+        #expect(!result.stdout.contains("PATH entry /usr/bin"), "\(result.stdout)")
+    }
+
     @Test func staticAndStaticPIE() throws {
         for (name, text) in [("static", "statically linked: no interpreter, no shared libraries"),
                              ("static-pie", "static-pie: relocates itself")] {

@@ -396,7 +396,7 @@ public struct Diagnosis {
     // MARK: 4. Libraries
 
     private func libraryFindings(_ resolution: Resolution, fileSystem: LoaderFileSystem) -> [Finding] {
-        var findings: [Finding] = []
+        var findings: [Finding] = [searchFacts()]
         var reported: Set<String> = []
         for lookup in resolution.lookups {
             let requester = resolution.objects[lookup.requester]
@@ -450,10 +450,28 @@ public struct Diagnosis {
                 }
             }
         }
-        if findings.isEmpty {
+        if findings.count == 1 {
             findings.append(Finding(.ok, "no DT_NEEDED entries"))
         }
         return findings
+    }
+
+    /// Where the search looks, and where those facts came from.
+    private func searchFacts() -> Finding {
+        let platform = environment.platform
+        var details = ["system directories: \(platform.systemDirectories.map { environment.fileSystem.targetPath($0) }.joined(separator: " "))"]
+        if !platform.hwcapsSubdirectories.isEmpty {
+            details.append("glibc-hwcaps subdirectories tried first: \(platform.hwcapsSubdirectories.joined(separator: " "))")
+        }
+        details.append("$LIB=\(platform.libDirectory) $PLATFORM=\(platform.platformName ?? "(none)")")
+        if let cache = environment.cache {
+            details.append("cache: \(environment.cachePath), \(cache.entries.count) entries")
+        } else {
+            details.append("cache: none (\(environment.cacheProblem ?? "not read"))")
+        }
+        if let libraryPath = environment.effectiveLibraryPath { details.append("LD_LIBRARY_PATH=\(libraryPath)") }
+        if environment.secure { details.append("secure mode: LD_LIBRARY_PATH ignored") }
+        return Finding(.info, "loader facts from \(platform.source)", details: details)
     }
 
     /// An LD_PRELOAD entry: loaded first, or ld.so's "cannot be preloaded … ignored".
@@ -586,10 +604,13 @@ public struct Diagnosis {
             for entry in searchPath.split(separator: ":", omittingEmptySubsequences: false) {
                 let directory = String(entry)
                 if directory.isEmpty || !directory.hasPrefix("/") {
-                    findings.append(Finding(.warning, "PATH entry \"\(directory)\" is relative: the current directory decides which program runs"))
-                } else if let status = environment.fileSystem.status(directory), status.isDirectory,
-                          status.mode & 0o002 != 0, status.mode & 0o1000 == 0 {
-                    findings.append(Finding(.warning, "PATH entry \(directory) is writable by every user (mode \(status.permissions))"))
+                    findings.append(Finding(.warning, "PATH entry \"\(directory)\" is relative: the current directory decides which program runs",
+                                            fix: "use only absolute directories in PATH"))
+                } else if let status = environment.fileSystem.status(environment.fileSystem.targetPath(directory)), status.isDirectory,
+                          status.mode & 0o002 != 0 {
+                    // The sticky bit only stops others deleting files; anyone can still add one.
+                    findings.append(Finding(.warning, "PATH entry \(directory) is writable by every user (mode \(status.permissions)): anyone can put a program there under a common name",
+                                            fix: "remove \(directory) from PATH"))
                 }
             }
         }
