@@ -37,10 +37,11 @@ public struct Rewriter {
         let problems = EditVerifier(original: file, edited: planned, request: request, plan: plan).problems()
         if !problems.isEmpty { throw EditError.verificationFailed(problems) }
 
+        let existing = Set(StructureVerifier(file: file).problems())
         try AtomicFileWriter().write(plan: plan, input: source, to: destination) { temporary in
             let written = try FileByteSource(path: temporary)
             let problems = WrittenImageCheck(plan: plan, written: written).problems()
-                + StructureVerifier(file: try ELFFile(source: written)).problems()
+                + StructureVerifier(file: try ELFFile(source: written)).problems().filter { !existing.contains($0) }
             if !problems.isEmpty { throw EditError.verificationFailed(problems) }
         }
         return Result(changed: !plan.isEmpty, plan: plan)

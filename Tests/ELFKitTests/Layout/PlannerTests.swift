@@ -76,3 +76,33 @@ import Testing
         #expect(inPlace, "\(subject): grew")
     }
 }
+
+/// A quirk the input already has does not block an edit; the verifier only refuses what
+/// the edit itself breaks.
+@Suite struct PreexistingQuirkTests {
+    @Test func editSucceedsOnAFileWithAnExistingStructuralProblem() throws {
+        var bytes = try #require(Subject.all.first { $0.path == "x86_64/hello" }).contents()
+        let file = try ELFFile(source: MemoryByteSource(bytes))
+        let index = try #require(file.programHeaders.firstIndex { $0.type == .phdr })
+        // Move PT_PHDR's p_vaddr (offset 16 in an Elf64_Phdr) off by 8.
+        let field = Int(file.header.programHeaderOffset) + index * 56 + 16
+        bytes[field] &+= 8
+        let damaged = try ELFFile(source: MemoryByteSource(bytes))
+        let before = StructureVerifier(file: damaged).problems()
+        #expect(before.contains { $0.contains("PT_PHDR address") }, "\(before)")
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-quirk-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("hello").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        var request = EditRequest()
+        request.runPath = .set("$ORIGIN/" + String(repeating: "x", count: 200))
+        let result = try Rewriter().rewrite(path: path, request: request)
+        #expect(result.changed)
+        let edited = try ELFFile(path: path)
+        #expect(try edited.dynamic()?.runpath() == "$ORIGIN/" + String(repeating: "x", count: 200))
+        // The pre-existing problem is still reported, and nothing new.
+        #expect(Set(StructureVerifier(file: edited).problems()) == Set(before))
+    }
+}
