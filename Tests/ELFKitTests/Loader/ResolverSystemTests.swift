@@ -114,6 +114,27 @@ import Testing
         #expect(outcome.verdictProblems.isEmpty, "\(outcome.verdictProblems.joined(separator: "\n"))")
     }
 
+    /// The Swift toolchain running these tests: its programs and libraries find each
+    /// other through `$ORIGIN` run paths, a good test of DST substitution.
+    @Test func theSwiftToolchain() throws {
+        let swift = try #require(Tool.path("swift"), "swift not on PATH")
+        let toolchain = PathText.directory(of: PathText.directory(of: URL(fileURLWithPath: swift).resolvingSymlinksInPath().path))
+        let environment = try HostLoader.environment()
+        let interpreter = try HostLoader.interpreter()
+        var outcome = Outcome()
+        for path in Self.files(in: toolchain + "/bin", recursive: false, matching: { _ in true }) where access(path, X_OK) == 0 {
+            try Self.compare(path, environment: environment, interpreter: interpreter, requireInterpreter: true, outcome: &outcome)
+        }
+        let libraries = Self.files(in: toolchain + "/lib", recursive: true) { PathText.lastComponent(of: $0).contains(".so") }
+        for path in Set(libraries).sorted() {
+            try Self.compare(path, environment: environment, interpreter: interpreter, requireInterpreter: false, outcome: &outcome)
+        }
+        print("ResolverSystemTests: \(outcome.compared) programs and libraries of the Swift toolchain in \(toolchain) compared with "
+              + "LD_TRACE_LOADED_OBJECTS=1 ld.so, \(outcome.mismatches.count) differ, \(outcome.skipped.count) skipped")
+        #expect(outcome.compared > 10, "too few files found to compare")
+        #expect(outcome.mismatches.isEmpty, "\(outcome.mismatches.count) differ:\n\(outcome.mismatches.prefix(20).joined(separator: "\n"))")
+    }
+
     @Test func sampleOfLibrariesInUsrLib() throws {
         let environment = try HostLoader.environment()
         let interpreter = try HostLoader.interpreter()
