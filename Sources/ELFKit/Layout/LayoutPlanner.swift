@@ -5,9 +5,10 @@
 ///    replaces and referenced by nothing else is overwritten; the dynamic section is
 ///    rewritten in its own slots while they suffice; a shorter interpreter is written
 ///    over the old one. The file keeps its size.
-/// 2. Otherwise the tables that grew are placed in one read-write PT_LOAD appended
-///    after everything else, at an address above every existing segment; nothing
-///    existing moves down. A segment swelf appended earlier is rebuilt instead of
+/// 2. Otherwise the tables that grew are placed in one PT_LOAD appended (read-only, or
+///    read-write when it holds .dynamic) after everything else, at an address above
+///    every existing segment; nothing existing moves down. A segment swelf appended
+///    earlier is rebuilt instead of
 ///    adding another, so repeated edits do not pile up.
 /// 3. The new PT_LOAD needs a program header. The table stays where it is (kernels
 ///    before 5.18 and qemu-user derive AT_PHDR from its file offset); it grows into the
@@ -506,7 +507,10 @@ struct PlanState {
             log.append("\(kind) placed at offset 0x\(hex(offset + position)), address 0x\(hex(address + position)) (0x\(hex(bytes.count)) bytes)")
         }
         segmentContent = content
-        newSegment = ProgramHeader(type: .load, flags: [.read, .write], offset: offset, virtualAddress: address,
+        // Writable only when it holds .dynamic (the loader writes DT_DEBUG there); string
+        // and hash tables stay read-only as they were.
+        let flags: SegmentFlags = mustMove.contains(.dynamic) ? [.read, .write] : [.read]
+        newSegment = ProgramHeader(type: .load, flags: flags, offset: offset, virtualAddress: address,
                                    physicalAddress: address, fileSize: UInt64(content.count),
                                    memorySize: UInt64(content.count), alignment: pageSize)
     }
