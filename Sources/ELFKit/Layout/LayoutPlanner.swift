@@ -8,8 +8,7 @@
 /// 2. Otherwise the tables that grew are placed in one PT_LOAD appended (read-only, or
 ///    read-write when it holds .dynamic) after everything else, at an address above
 ///    every existing segment; nothing existing moves down. A segment swelf appended
-///    earlier is rebuilt instead of
-///    adding another, so repeated edits do not pile up.
+///    earlier is rebuilt instead of adding another, so repeated edits do not pile up.
 /// 3. The new PT_LOAD needs a program header. The table stays where it is (kernels
 ///    before 5.18 and qemu-user derive AT_PHDR from its file offset); it grows into the
 ///    space of the objects that follow it (interpreter, notes, hash tables, …), which
