@@ -94,6 +94,23 @@ import Testing
         #expect(HostLoader.listing(resolution) == (try Self.referenceListing(program)))
     }
 
+    /// Run through a symbolic link elsewhere, `$ORIGIN` is still the real directory
+    /// (the kernel's /proc/self/exe), as executing the link in trace mode shows.
+    @Test func originOfAProgramReachedThroughALink() throws {
+        let directory = try Self.buildSubjects()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let elsewhere = directory.appendingPathComponent("elsewhere")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let link = elsewhere.appendingPathComponent("app").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "../app-rpath")
+        let diagnosis = Diagnosis.run(path: link, environment: try Self.environment(), host: HostLoader.host)
+        #expect(diagnosis.wouldStart)
+        let resolution = try #require(diagnosis.resolution)
+        let direct = try Tool.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", "LD_TRACE_LOADED_OBJECTS=1", link])
+        #expect(HostLoader.listing(resolution) == HostLoader.normalize(direct.stdout))
+        #expect(HostLoader.listing(resolution).contains("liba.so => \(directory.path)/lib/liba.so"))
+    }
+
     /// With LD_LIBRARY_PATH the library's dependency is found again, and the loader agrees.
     @Test func libraryPathReachesEveryObject() throws {
         let directory = try Self.buildSubjects()
