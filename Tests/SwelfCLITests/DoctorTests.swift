@@ -197,6 +197,31 @@ import Testing
         #expect(try Self.doctor([program]).status == 1)
     }
 
+    /// A noexec mount: a program there cannot be executed, a library there cannot be
+    /// mapped. A tmpfs is mounted for the test (the tests run as root).
+    @Test func noexecMount() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let mount = try Tool.run("mount", ["-t", "tmpfs", "-o", "noexec", "tmpfs", directory.path])
+        #expect(mount.status == 0, "mount -o noexec needs root: \(mount.stderr)")
+        guard mount.status == 0 else { return }
+        defer { _ = try? Tool.run("umount", [directory.path]) }
+        for name in ["hello", "libgreet.so.1", "libunused.so"] {
+            try FileManager.default.copyItem(at: Self.x86.appendingPathComponent(name), to: directory.appendingPathComponent(name))
+        }
+        let program = directory.appendingPathComponent("hello").path
+        let onMount = try Swelf.run(["doctor", "--env", "LD_LIBRARY_PATH=\(directory.path)", program])
+        #expect(onMount.status == 1)
+        #expect(onMount.stdout.contains("is on a file system mounted noexec: exec fails with \"Permission denied\""), "\(onMount.stdout)")
+
+        let libraries = try Swelf.run(["doctor", "--env", "LD_LIBRARY_PATH=\(directory.path)", Self.hello])
+        #expect(libraries.status == 1)
+        let expected = "\(Self.hello): error while loading shared libraries: libgreet.so.1: failed to map segment from shared object"
+        #expect(libraries.stdout.contains(expected), "\(libraries.stdout)")
+        let run = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(directory.path)", Self.hello])
+        #expect(run.stderr.trimmingCharacters(in: .newlines) == expected)
+    }
+
     /// PATH entries that let someone else choose the program: relative ones and
     /// world-writable directories (sticky or not).
     @Test func pathHazards() throws {

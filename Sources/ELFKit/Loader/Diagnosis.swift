@@ -380,8 +380,9 @@ public struct Diagnosis {
         case .refusedByNoDefaultLib:
             return nil
         }
-        if !status.hasExecuteBit {
-            findings.append(Finding(.fatal, "interpreter \(shown) has no execute permission: exec fails with \"Permission denied\""))
+        if !status.hasExecuteBit || fileSystem.isOnNoexecMount(hostPath) {
+            let reason = status.hasExecuteBit ? "is on a file system mounted noexec" : "has no execute permission"
+            findings.append(Finding(.fatal, "interpreter \(shown) \(reason): exec fails with \"Permission denied\""))
             return nil
         }
         var message = "\(shown)"
@@ -408,6 +409,13 @@ public struct Diagnosis {
             switch lookup.outcome {
             case .loaded(let index):
                 let object = resolution.objects[index]
+                if fileSystem.isOnNoexecMount(object.path) {
+                    // ld.so maps code with PROT_EXEC, which a noexec mount refuses.
+                    findings.append(Finding(.fatal, "\(path): error while loading shared libraries: \(lookup.name): failed to map segment from shared object\(by)",
+                                            details: ["\(object.path) is on a file system mounted noexec"],
+                                            fix: "move it to a file system mounted without noexec"))
+                    continue
+                }
                 findings.append(Finding(.ok, "\(lookup.name) => \(object.path) [\(resolution.describe(object.rule))]\(by)"))
             case .reused(let index, let reason):
                 // Shown for the program's own entries only: deeper ones are plain sharing.
