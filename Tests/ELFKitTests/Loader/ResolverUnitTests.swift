@@ -207,6 +207,49 @@ import Testing
         #expect(HostLoader.listing(resolution) == HostLoader.normalize(reference.stdout))
     }
 
+    /// The cache step takes only entries with this loader's flags (an i386 `libc6`
+    /// entry is not for x86-64), and among glibc-hwcaps entries the best level this
+    /// CPU supports.
+    @Test func cacheEntriesOfOtherArchitecturesAreSkipped() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-cache-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (sub, arch) in [("i386", "i386"), ("x86_64", "x86_64"), ("v2", "x86_64"), ("v4", "x86_64")] {
+            try FileManager.default.createDirectory(at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
+            for name in ["libgreet.so.1", "libunused.so"] {
+                try FileManager.default.copyItem(at: Repo.testBinaries.appendingPathComponent("\(arch)/\(name)"),
+                                                 to: directory.appendingPathComponent("\(sub)/\(name)"))
+            }
+        }
+        let d = directory.path
+        func entry(_ name: String, _ sub: String, flags: UInt32, hwcaps: String? = nil, index: UInt64 = 0) -> LoaderCache.Entry {
+            LoaderCache.Entry(flags: flags, name: name, path: "\(d)/\(sub)/\(name)",
+                              hwcap: hwcaps == nil ? 0 : (UInt64(1) << 62) | index, hwcapsSubdirectory: hwcaps)
+        }
+        var entries: [LoaderCache.Entry] = []
+        for name in ["libgreet.so.1", "libunused.so"] {
+            entries += [entry(name, "v4", flags: 0x0303, hwcaps: "x86-64-v4", index: 0),
+                        entry(name, "v2", flags: 0x0303, hwcaps: "x86-64-v2", index: 1),
+                        entry(name, "i386", flags: 0x0003), entry(name, "x86_64", flags: 0x0303)]
+        }
+        let cache = LoaderCache(entries: entries, format: .new, isBigEndian: false, generator: nil,
+                                hwcapsSubdirectories: ["x86-64-v4", "x86-64-v2"])
+        var platform = Self.platform
+        let helloPath = Repo.testBinaries.appendingPathComponent("x86_64/hello").path
+        let hello = try ELFFile(path: helloPath)
+        func resolve(hwcaps: [String]) -> [String] {
+            platform.hwcapsSubdirectories = hwcaps
+            let environment = LoaderEnvironment(currentDirectory: "/", platform: platform, cache: cache, cachePath: "test")
+            let resolution = LibraryResolver(environment: environment).resolve(program: helloPath, file: hello)
+            return ["libgreet.so.1", "libunused.so"].map { name in
+                resolution.lookups.first { $0.name == name }?.object.map { resolution.objects[$0].path } ?? "not found"
+            }
+        }
+        #expect(resolve(hwcaps: []) == ["\(d)/x86_64/libgreet.so.1", "\(d)/x86_64/libunused.so"],
+                "no usable hwcaps level: the plain x86-64 entry, never the i386 one")
+        #expect(resolve(hwcaps: ["x86-64-v3", "x86-64-v2"]) == ["\(d)/v2/libgreet.so.1", "\(d)/v2/libunused.so"])
+        #expect(resolve(hwcaps: ["x86-64-v4", "x86-64-v3", "x86-64-v2"]) == ["\(d)/v4/libgreet.so.1", "\(d)/v4/libunused.so"])
+    }
+
     /// Symbolic links inside a `--root` tree resolve inside the tree.
     @Test func rootedPathsResolveLinksInsideTheRoot() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-root-\(getpid())")
