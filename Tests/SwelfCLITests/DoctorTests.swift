@@ -237,6 +237,41 @@ import Testing
         #expect(!result.stdout.contains("PATH entry /usr/bin"), "\(result.stdout)")
     }
 
+    /// The failure classes for an aarch64 program in its sysroot, each message compared
+    /// with what the real aarch64 loader prints under qemu-user.
+    @Test func foreignRootAarch64Failures() throws {
+        let root = "/usr/aarch64-linux-gnu"
+        #expect(FileManager.default.currentDirectoryPath == Repo.root.path, "the CLI tests run from the package root")
+        func qemu(_ arguments: [String]) throws -> String {
+            try Tool.run("qemu-aarch64-static", ["-L", root] + arguments).stderr.trimmingCharacters(in: .newlines)
+        }
+
+        // Missing library: every path tried is inside the root.
+        let hello = "TestBinaries/aarch64/hello"
+        let missing = try Swelf.run(["doctor", "--root", root, "--env", "LD_LIBRARY_PATH=", hello])
+        #expect(missing.status == 1)
+        let loaderMessage = try qemu(["-U", "LD_LIBRARY_PATH", hello])
+        #expect(missing.stdout.contains("FATAL    " + loaderMessage), "\(missing.stdout)\nqemu: \(loaderMessage)")
+        #expect(missing.stdout.contains("tried \(root)/lib/aarch64-linux-gnu/libgreet.so.1: not found")
+                || missing.stdout.contains("tried \(root)/lib/libgreet.so.1: not found"), "\(missing.stdout)")
+        #expect(!missing.stdout.contains("tried /lib/x86_64-linux-gnu"), "host directories must not be searched: \(missing.stdout)")
+
+        // A version the old libver lacks.
+        let needver = "TestBinaries/aarch64/needver"
+        let version = try Swelf.run(["doctor", "--root", root, "--env", "LD_LIBRARY_PATH=TestBinaries/aarch64/old", needver])
+        #expect(version.status == 1)
+        let versionMessage = try qemu(["-E", "LD_LIBRARY_PATH=TestBinaries/aarch64/old", needver])
+        #expect(version.stdout.contains("FATAL    " + versionMessage), "\(version.stdout)\nqemu: \(versionMessage)")
+
+        // A tree without the aarch64 loader.
+        let empty = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: empty) }
+        let noLoader = try Swelf.run(["doctor", "--root", empty.path, "--env", "LD_LIBRARY_PATH=TestBinaries/aarch64", hello])
+        #expect(noLoader.status == 1)
+        #expect(noLoader.stdout.contains("interpreter /lib/ld-linux-aarch64.so.1 (\(empty.path)/lib/ld-linux-aarch64.so.1) does not exist"),
+                "\(noLoader.stdout)")
+    }
+
     @Test func staticAndStaticPIE() throws {
         for (name, text) in [("static", "statically linked: no interpreter, no shared libraries"),
                              ("static-pie", "static-pie: relocates itself")] {
