@@ -359,6 +359,7 @@ struct DoctorReport {
         return .object([
             ("name", .string(lookup.name)),
             ("needed_by", .string(resolution.objects[lookup.requester].path)),
+            ("preload", .bool(lookup.isPreload)),
             ("status", .string(status)),
             ("path", .optional(path)),
             ("rule", .optional(rule?.kind)),
