@@ -208,7 +208,9 @@ public struct LibraryResolver: Sendable {
         guard let status = fileSystem.status(path) else {
             return .absent(fileSystem.openError(path) ?? "No such file or directory")
         }
-        if status.isDirectory { return .absent("Is a directory") }
+        // open(2) succeeds on a directory and read(2) then fails with EISDIR: ld.so stops
+        // there, and its minimal strerror words it "Error 21".
+        if status.isDirectory { return .invalid("cannot read file data: Error 21 (it is a directory)") }
         if let error = fileSystem.openError(path) { return .absent(error) }
         guard let header = fileSystem.prefix(path, count: 64) else { return .absent("cannot read") }
         let is64Program = program.format.is64

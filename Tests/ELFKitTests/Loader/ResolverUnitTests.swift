@@ -160,6 +160,19 @@ import Testing
         #expect(message == directory.path + "/a/libgreet.so.1: invalid ELF header")
         let run = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(libraryPath)", hello])
         #expect(run.stderr.contains("\(directory.path)/a/libgreet.so.1: invalid ELF header"), "\(run.stderr)")
+
+        // A directory where a library is expected: open succeeds, read fails, loading stops.
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("a/libgreet.so.1"))
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("a/libgreet.so.1"), withIntermediateDirectories: false)
+        let withDirectory = try #require(Diagnosis.run(path: hello, environment: try HostLoader.environment(variables: variables),
+                                                       host: HostLoader.host).resolution)
+        guard case .failed(let directoryMessage)? = withDirectory.lookups.first(where: { $0.name == "libgreet.so.1" })?.outcome else {
+            Issue.record("a directory named like the library should stop loading")
+            return
+        }
+        #expect(directoryMessage == directory.path + "/a/libgreet.so.1: cannot read file data: Error 21 (it is a directory)")
+        let runDirectory = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(libraryPath)", hello])
+        #expect(runDirectory.stderr.contains(directory.path + "/a/libgreet.so.1: cannot read file data: Error 21"), "\(runDirectory.stderr)")
     }
 
     /// LD_PRELOAD entries load before every DT_NEEDED (a missing one is ignored), and
