@@ -355,7 +355,9 @@ public struct Diagnosis {
         let isMusl = name.contains("ld-musl")
         guard let status = fileSystem.status(hostPath) else {
             var fix = isMusl ? "install musl (its loader is \(name)), or rebuild against glibc"
-                : "install the \(file.header.machine.commonName) \(file.format.is64 ? "64" : "32")-bit C library that provides \(name) (on Debian: libc6 for that architecture, e.g. libc6-i386 or libc6:i386)"
+                : "install the \(file.header.machine.commonName) \(file.format.is64 ? "64" : "32")-bit C library that provides \(name)"
+                    + (Self.debianArchitecture(file.header.machine, is64: file.format.is64, bigEndian: file.format.isBigEndian)
+                        .map { " (on Debian: libc6:\($0))" } ?? "")
             if let loader = environment.platform.loaderPath, loader != name, environment.platform.machine == file.header.machine,
                environment.platform.is64 == file.format.is64, !isMusl, fileSystem.status(fileSystem.targetPath(loader)) != nil {
                 fix = "swelf --set-interpreter \(loader) \(path)"
@@ -637,6 +639,25 @@ extension LoaderPlatform {
         case "s390x": "s390x"
         case "riscv64": "riscv64"
         default: machineName.hasPrefix("armv") ? "arm" : nil
+        }
+    }
+}
+
+extension Diagnosis {
+    /// Debian's name for an architecture, for "install libc6:ARCH" advice.
+    static func debianArchitecture(_ machine: Machine, is64: Bool, bigEndian: Bool) -> String? {
+        switch (machine, is64) {
+        case (.x86_64, true): return "amd64"
+        case (.i386, false): return "i386"
+        case (.aarch64, true): return "arm64"
+        case (.arm, false): return "armhf"
+        case (.riscv, true): return "riscv64"
+        case (.s390, true): return "s390x"
+        case (.powerPC64, true): return bigEndian ? "ppc64" : "ppc64el"
+        case (.mips, false): return bigEndian ? "mips" : "mipsel"
+        case (.mips, true): return bigEndian ? "mips64" : "mips64el"
+        case (.loongArch, true): return "loong64"
+        default: return nil
         }
     }
 }
