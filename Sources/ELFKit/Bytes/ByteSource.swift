@@ -11,18 +11,22 @@ import Musl
 public protocol ByteSource: AnyObject {
     /// Total size in bytes.
     var size: UInt64 { get }
-    /// Reads `count` bytes at `offset`. The caller has already checked the range with
-    /// `checkedRange`; implementations still refuse a range outside the source.
-    func readBytes(at offset: UInt64, count: Int) throws(ELFError) -> [UInt8]
-    /// Fills `buffer` from `offset`; for bulk reads into a reused buffer (the verifier
-    /// compares whole files this way without allocating per chunk).
+    /// Fills `buffer` with the bytes at `offset`. Callers check the range first (see
+    /// `bytes(at:count:_:)`); implementations still refuse a range outside the source.
+    /// Bulk readers pass a reused buffer (the verifier compares whole files this way).
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError)
 }
 
 extension ByteSource {
-    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError) {
-        let bytes = try readBytes(at: offset, count: buffer.count)
-        bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
+    /// `count` bytes at `offset` as a new array.
+    public func readBytes(at offset: UInt64, count: Int) throws(ELFError) -> [UInt8] {
+        var result = [UInt8](repeating: 0, count: count)
+        var failure: ELFError?
+        result.withUnsafeMutableBytes { buffer in
+            do throws(ELFError) { try read(at: offset, into: buffer) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return result
     }
 }
 
@@ -45,12 +49,12 @@ public final class MemoryByteSource: ByteSource {
     public let storage: [UInt8]
     public init(_ bytes: [UInt8]) { storage = bytes }
     public var size: UInt64 { UInt64(storage.count) }
-    public func readBytes(at offset: UInt64, count: Int) throws(ELFError) -> [UInt8] {
-        guard Checked.fits(start: offset, length: UInt64(count), within: size) else {
-            throw ELFError(.truncated, "read of \(count) bytes past the end of the data", offset: offset)
+    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError) {
+        guard Checked.fits(start: offset, length: UInt64(buffer.count), within: size) else {
+            throw ELFError(.truncated, "read of \(buffer.count) bytes past the end of the data", offset: offset)
         }
         let start = Int(offset)
-        return Array(storage[start ..< start + count])
+        storage.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[start ..< start + buffer.count])) }
     }
 }
 
@@ -80,16 +84,6 @@ public final class FileByteSource: ByteSource {
     }
 
     deinit { close(descriptor) }
-
-    public func readBytes(at offset: UInt64, count: Int) throws(ELFError) -> [UInt8] {
-        var result = [UInt8](repeating: 0, count: count)
-        var failure: ELFError?
-        result.withUnsafeMutableBytes { buffer in
-            do throws(ELFError) { try read(at: offset, into: buffer) } catch { failure = error }
-        }
-        if let failure { throw failure }
-        return result
-    }
 
     public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError) {
         let count = buffer.count

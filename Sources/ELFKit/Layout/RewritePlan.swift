@@ -50,16 +50,6 @@ public final class PlannedByteSource: ByteSource {
 
     public var size: UInt64 { plan.newSize }
 
-    public func readBytes(at offset: UInt64, count: Int) throws(ELFError) -> [UInt8] {
-        var result = [UInt8](repeating: 0, count: count)
-        var failure: ELFError?
-        result.withUnsafeMutableBytes { buffer in
-            do throws(ELFError) { try read(at: offset, into: buffer) } catch { failure = error }
-        }
-        if let failure { throw failure }
-        return result
-    }
-
     public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError) {
         let count = buffer.count
         guard Checked.fits(start: offset, length: UInt64(count), within: size) else {
