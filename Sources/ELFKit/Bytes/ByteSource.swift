@@ -59,10 +59,22 @@ public final class MemoryByteSource: ByteSource {
 }
 
 /// An open file read with `pread`, so only the ranges asked for are read.
+///
+/// Small reads (headers, dynamic entries, strings, one symbol) go through a bounded
+/// cache of 64 KiB blocks: a patch plan and its verification touch the same few
+/// blocks many times, and one `pread` per block instead of one per structure is what
+/// makes swelf quick on thousands of small libraries. Memory stays bounded whatever
+/// the file's size; large reads bypass the cache.
 public final class FileByteSource: ByteSource {
     public let path: String
     public let descriptor: Int32
     public let size: UInt64
+    private var blocks: [UInt64: [UInt8]] = [:]
+    private var blockOrder: [UInt64] = []
+
+    static let blockSize: UInt64 = 64 << 10
+    static let maximumBlocks = 64
+    static let largeRead = 256 << 10
 
     /// Opens `path` read-only. Directories and unreadable files give `.io` errors.
     public init(path: String) throws(ELFError) {
@@ -83,6 +95,22 @@ public final class FileByteSource: ByteSource {
         size = UInt64(status.st_size)
     }
 
+    /// Reads an already open file through a duplicate of `descriptor` (the writer checks
+    /// the file it just wrote without opening it again).
+    public init(duplicating descriptor: Int32, path: String) throws(ELFError) {
+        self.path = path
+        let fd = dup(descriptor)
+        guard fd >= 0 else { throw ELFError(.io, "cannot duplicate descriptor: \(systemErrorMessage(errno))") }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else {
+            let code = errno
+            close(fd)
+            throw ELFError(.io, "cannot stat: \(systemErrorMessage(code))")
+        }
+        self.descriptor = fd
+        size = UInt64(status.st_size)
+    }
+
     deinit { close(descriptor) }
 
     public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError) {
@@ -90,6 +118,42 @@ public final class FileByteSource: ByteSource {
         guard Checked.fits(start: offset, length: UInt64(count), within: size) else {
             throw ELFError(.truncated, "read of \(count) bytes past the end of the file", offset: offset)
         }
+        if count >= FileByteSource.largeRead {
+            try readDirectly(at: offset, into: buffer)
+            return
+        }
+        // offset + count <= size, checked above.
+        var position = offset
+        let end = offset + UInt64(count)
+        while position < end {
+            let blockStart = position - position % FileByteSource.blockSize
+            let block = try cachedBlock(at: blockStart)
+            let from = Int(position - blockStart)
+            let length = min(block.count - from, Int(end - position))
+            block.withUnsafeBytes { source in
+                UnsafeMutableRawBufferPointer(rebasing: buffer[Int(position - offset) ..< Int(position - offset) + length])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: source[from ..< from + length]))
+            }
+            position += UInt64(length)
+        }
+    }
+
+    private func cachedBlock(at start: UInt64) throws(ELFError) -> [UInt8] {
+        if let block = blocks[start] { return block }
+        var block = [UInt8](repeating: 0, count: Int(min(FileByteSource.blockSize, size - start)))
+        var failure: ELFError?
+        block.withUnsafeMutableBytes { buffer in
+            do throws(ELFError) { try readDirectly(at: start, into: buffer) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        if blockOrder.count == FileByteSource.maximumBlocks { blocks[blockOrder.removeFirst()] = nil }
+        blocks[start] = block
+        blockOrder.append(start)
+        return block
+    }
+
+    private func readDirectly(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError) {
+        let count = buffer.count
         var done = 0
         while done < count {
             let n = pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))

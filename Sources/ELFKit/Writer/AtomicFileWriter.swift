@@ -24,10 +24,10 @@ public struct AtomicFileWriter {
 
     public init() {}
 
-    /// Writes `plan` applied to `input` to `destination`. `check` receives the path of the
-    /// finished temporary file and throws to abandon the write.
+    /// Writes `plan` applied to `input` to `destination`. `check` reads the finished
+    /// temporary file and throws to abandon the write.
     public func write(plan: RewritePlan, input: FileByteSource, to destination: String,
-                      check: (String) throws -> Void) throws {
+                      check: (FileByteSource) throws -> Void) throws {
         let target = resolvedTarget(destination)
         let directory = parentDirectory(of: target)
         var template = Array((directory + "/.swelf-XXXXXX").utf8CString)
@@ -55,17 +55,16 @@ public struct AtomicFileWriter {
         try copyMetadata(from: input.descriptor, existing: target, to: output)
         guard fsync(output) == 0 else { throw WriteError("fsync failed: \(systemErrorMessage(errno))") }
 
-        try check(temporary)
+        try check(try FileByteSource(duplicating: output, path: temporary))
 
+        // The data is on disk before the rename makes it visible, so a crash leaves either
+        // the old file or the new one. The directory is not fsynced: a rename lost in a
+        // crash leaves the intact original (and at worst a stray .swelf-* file), and one
+        // directory fsync per file would double the cost of patching many small libraries.
         guard rename(temporary, target) == 0 else {
             throw WriteError("cannot replace \(target): \(systemErrorMessage(errno))")
         }
         renamed = true
-        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            fsync(directoryDescriptor)
-            close(directoryDescriptor)
-        }
     }
 
     /// The file a path names after following symbolic links; the path itself when it
@@ -128,13 +127,18 @@ public struct AtomicFileWriter {
     /// replaced when there is one, else the input's.
     private func copyMetadata(from input: Int32, existing target: String, to output: Int32) throws {
         var status = stat()
+        var inputStatus = stat()
+        fstat(input, &inputStatus)
         var metadataSource = input
         var targetDescriptor: Int32 = -1
         if stat(target, &status) == 0 {
-            targetDescriptor = open(target, O_RDONLY | O_CLOEXEC)
-            if targetDescriptor >= 0 { metadataSource = targetDescriptor }
+            // Replacing the input itself (the common case): its descriptor is open already.
+            if status.st_dev != inputStatus.st_dev || status.st_ino != inputStatus.st_ino {
+                targetDescriptor = open(target, O_RDONLY | O_CLOEXEC)
+                if targetDescriptor >= 0 { metadataSource = targetDescriptor }
+            }
         } else {
-            fstat(input, &status)
+            status = inputStatus
         }
         defer { if targetDescriptor >= 0 { close(targetDescriptor) } }
         if geteuid() == 0 { _ = fchown(output, status.st_uid, status.st_gid) }

@@ -38,8 +38,7 @@ public struct Rewriter {
         if !problems.isEmpty { throw EditError.verificationFailed(problems) }
 
         let existing = Set(StructureVerifier(file: file).problems())
-        try AtomicFileWriter().write(plan: plan, input: source, to: destination) { temporary in
-            let written = try FileByteSource(path: temporary)
+        try AtomicFileWriter().write(plan: plan, input: source, to: destination) { written in
             let problems = WrittenImageCheck(plan: plan, written: written).problems()
                 + StructureVerifier(file: try ELFFile(source: written)).problems().filter { !existing.contains($0) }
             if !problems.isEmpty { throw EditError.verificationFailed(problems) }
