@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+@testable import ELFKit
+
+/// The writer's promise: a failed check leaves the destination byte-identical and no
+/// temporary file behind; a passed one replaces it with exactly the planned bytes, with
+/// the original's mode.
+@Suite struct AtomicFileWriterTests {
+    struct Refused: Error {}
+
+    private func scratchCopy(of subject: String) throws -> (directory: URL, path: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-writer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("subject").path
+        try Data(try #require(Subject.all.first { $0.path == subject }).contents()).write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o751)
+        return (directory, path)
+    }
+
+    private func plan(for path: String) throws -> (FileByteSource, RewritePlan) {
+        let source = try FileByteSource(path: path)
+        var request = EditRequest()
+        request.runPath = .set("$ORIGIN/" + String(repeating: "g", count: 120))
+        let plan = try Rewriter().plan(file: try ELFFile(source: source), request: request)
+        #expect(!plan.appended.isEmpty, "the edit should grow the file")
+        return (source, plan)
+    }
+
+    @Test func aFailedCheckLeavesTheFileAndNoTemporary() throws {
+        let (directory, path) = try scratchCopy(of: "x86_64/hello")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let (source, plan) = try plan(for: path)
+        var checked = false
+        #expect(throws: Refused.self) {
+            try AtomicFileWriter().write(plan: plan, input: source, to: path) { written in
+                checked = true
+                #expect(written.size == plan.newSize)
+                throw Refused()
+            }
+        }
+        #expect(checked)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["subject"])
+    }
+
+    @Test func aPassedCheckWritesExactlyThePlan() throws {
+        let (directory, path) = try scratchCopy(of: "mips/hello")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (source, plan) = try plan(for: path)
+        let expected = try PlannedByteSource(base: source, plan: plan).readBytes(at: 0, count: Int(plan.newSize))
+        try AtomicFileWriter().write(plan: plan, input: source, to: path) { written in
+            #expect(WrittenImageCheck(plan: plan, written: written).problems().isEmpty)
+        }
+        #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o751)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["subject"])
+    }
+}
