@@ -118,39 +118,23 @@ struct PlanState {
                 resolvedStrings[index] = offset
                 continue
             }
-            // Overwrite the string this entry replaces, if it is long enough and nothing
-            // else uses its bytes.
-            if let originalIndex = entries[index].originalIndex, originalIndex < dynamic.entries.count {
-                let old = dynamic.entries[originalIndex]
-                if old.tag.isStringOffset, let oldLength = table.length(at: old.value), value.count <= oldLength {
-                    // Without a complete list of users (symbol count unknown), never overwrite.
-                    if references == nil { references = (try? collectReferences(dynamic: dynamic)) ?? [StringReference(offset: 0, owner: .symbol)] }
-                    let unknownUsers = references!.count == 1 && references![0].offset == 0 && catalog.symbolRangeBound == nil
-                    let others = unknownUsers ? references! : references!.filter { $0.offset != old.value || $0.owner != .entry(originalIndex) }
-                        + currentRawStringReferences(except: index, dynamic: dynamic)
-                    let range = old.value ... old.value + oldLength
-                    let shared = unknownUsers || others.contains { other in
-                        guard let length = table.length(at: other.offset) else { return true }
-                        return other.offset <= range.upperBound && other.offset + length >= range.lowerBound
-                    }
-                    if !shared {
-                        table.overwrite(at: old.value, with: value, oldLength: oldLength)
-                        resolvedStrings[index] = old.value
-                        references!.append(StringReference(offset: old.value, owner: .entry(-1)))
-                        log.append("\(entries[index].tag): new string written over the old one at .dynstr+0x\(hex(old.value))")
-                        continue
-                    }
+            // The string this entry replaces, if nothing else uses its bytes, is either
+            // overwritten (when the new one fits) or, when it ends the table (typically a
+            // value an earlier swelf run appended), dropped from the relocated copy so that
+            // repeated growing edits do not pile up old values.
+            if let originalIndex = entries[index].originalIndex, originalIndex < dynamic.entries.count,
+               case let old = dynamic.entries[originalIndex], old.tag.isStringOffset,
+               let oldLength = table.length(at: old.value),
+               try isExclusive(offset: old.value, length: oldLength, entry: index, originalIndex: originalIndex,
+                               table: table, references: &references, dynamic: dynamic) {
+                if value.count <= oldLength {
+                    table.overwrite(at: old.value, with: value, oldLength: oldLength)
+                    resolvedStrings[index] = old.value
+                    references?.append(StringReference(offset: old.value, owner: .entry(-1)))
+                    log.append("\(entries[index].tag): new string written over the old one at .dynstr+0x\(hex(old.value))")
+                    continue
                 }
-            }
-            // A replaced string at the very end of the table (typically one an earlier
-            // swelf run appended) is dropped from the relocated copy, so repeated growing
-            // edits do not pile up old values.
-            if let originalIndex = entries[index].originalIndex, originalIndex < dynamic.entries.count {
-                let old = dynamic.entries[originalIndex]
-                if old.tag.isStringOffset, let oldLength = table.length(at: old.value),
-                   old.value + oldLength + 1 == UInt64(table.original.count), table.appendedCount == 0,
-                   try isExclusive(offset: old.value, length: oldLength, entry: index, originalIndex: originalIndex,
-                                   table: table, references: &references, dynamic: dynamic) {
+                if old.value + oldLength + 1 == UInt64(table.original.count), table.appendedCount == 0 {
                     table.truncate(to: old.value)
                     log.append("\(entries[index].tag): the old string at the end of .dynstr is dropped")
                 }
