@@ -122,21 +122,10 @@ extension PlanState {
 
     /// Points every relocation at its symbol's new index.
     private mutating func rewriteRelocations(dynamic: DynamicSection, newIndex: [UInt64]) throws {
-        var tables: [(address: UInt64, size: UInt64, entrySize: UInt64)] = []
         let wordSize = format.wordSize
-        if let address = dynamic.first(.rela), let size = dynamic.first(.relaSize) {
-            tables.append((address, size, dynamic.first(.relaEntrySize) ?? 3 * wordSize))
-        }
-        if let address = dynamic.first(.rel), let size = dynamic.first(.relSize) {
-            tables.append((address, size, dynamic.first(.relEntrySize) ?? 2 * wordSize))
-        }
-        if let address = dynamic.first(.jmpRel), let size = dynamic.first(.pltRelSize) {
-            let isRela = dynamic.first(.pltRel) == DynamicTag.rela.rawValue
-            tables.append((address, size, isRela ? 3 * wordSize : 2 * wordSize))
-        }
         var seen: Set<UInt64> = []
         var rewritten = 0
-        for table in tables where table.entrySize >= 2 * wordSize {
+        for table in dynamic.relocationTables(format: format) where table.entrySize >= 2 * wordSize {
             let offset = try file.fileOffset(ofAddress: table.address, length: max(table.size, 1))
             let raw = try file.source.bytes(at: offset, count: table.size, "relocation table")
             let decoder = ByteDecoder(raw, format: format, baseOffset: offset)

@@ -55,6 +55,28 @@ public struct DynamicSection {
     public func all(_ tag: DynamicTag) -> [UInt64] { entries.filter { $0.tag == tag }.map(\.value) }
     public func has(_ tag: DynamicTag) -> Bool { entries.contains { $0.tag == tag } }
 
+    /// A relocation table the dynamic section points at.
+    public struct RelocationTable: Sendable {
+        public var address: UInt64
+        public var size: UInt64
+        public var entrySize: UInt64
+    }
+
+    /// DT_RELA, DT_REL and DT_JMPREL (typed by DT_PLTREL), with their sizes and entry sizes
+    /// (DT_RELAENT/DT_RELENT, or the class's default). The tables may overlap.
+    public func relocationTables(format: ELFFormat) -> [RelocationTable] {
+        let relaSize = first(.relaEntrySize) ?? 3 * format.wordSize
+        let relSize = first(.relEntrySize) ?? 2 * format.wordSize
+        var tables: [RelocationTable] = []
+        if let address = first(.rela), let size = first(.relaSize) { tables.append(.init(address: address, size: size, entrySize: relaSize)) }
+        if let address = first(.rel), let size = first(.relSize) { tables.append(.init(address: address, size: size, entrySize: relSize)) }
+        if let address = first(.jmpRel), let size = first(.pltRelSize) {
+            let isRela = first(.pltRel) == DynamicTag.rela.rawValue
+            tables.append(.init(address: address, size: size, entrySize: isRela ? relaSize : relSize))
+        }
+        return tables
+    }
+
     public var flags: DynamicFlags { DynamicFlags(rawValue: first(.flags) ?? 0) }
     public var flags1: DynamicFlags1 { DynamicFlags1(rawValue: first(.flags1) ?? 0) }
 

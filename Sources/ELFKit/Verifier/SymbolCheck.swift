@@ -137,22 +137,16 @@ struct SymbolTable {
     func relocationSymbols(file: ELFFile, dynamic: DynamicSection) throws -> [[UInt8]] {
         var result: [[UInt8]] = []
         let format = file.format
-        var tables: [(UInt64, UInt64, UInt64)] = []
-        if let address = dynamic.first(.rela), let size = dynamic.first(.relaSize) { tables.append((address, size, 3 * format.wordSize)) }
-        if let address = dynamic.first(.rel), let size = dynamic.first(.relSize) { tables.append((address, size, 2 * format.wordSize)) }
-        if let address = dynamic.first(.jmpRel), let size = dynamic.first(.pltRelSize) {
-            tables.append((address, size, dynamic.first(.pltRel) == DynamicTag.rela.rawValue ? 3 * format.wordSize : 2 * format.wordSize))
-        }
-        for (address, size, entrySize) in tables {
-            let raw = try file.bytes(atAddress: address, length: size, "relocations")
+        for table in dynamic.relocationTables(format: format) where table.entrySize >= 2 * format.wordSize {
+            let raw = try file.bytes(atAddress: table.address, length: table.size, "relocations")
             let decoder = ByteDecoder(raw, format: format, baseOffset: 0)
             var position = 0
-            while position + Int(entrySize) <= raw.count {
+            while position + Int(table.entrySize) <= raw.count {
                 let value = format.is64 ? try decoder.getInteger(at: position + 8, as: UInt64.self)
                     : UInt64(try decoder.getInteger(at: position + 4, as: UInt32.self))
                 let symbol = RelocationInfo(raw: value, format: format).symbol
                 result.append(symbol < UInt64(names.count) ? names[Int(symbol)] : [])
-                position += Int(entrySize)
+                position += Int(table.entrySize)
             }
         }
         return result
