@@ -13,24 +13,26 @@ public struct EditVerifier {
     let edited: ELFFile
     let request: EditRequest
     let plan: RewritePlan
+    /// Structural problems the input already had. They are not the edit's doing and do
+    /// not block it; only problems the edit introduced do.
+    public let preexistingProblems: Set<String>
 
     public init(original: ELFFile, edited: ELFFile, request: EditRequest, plan: RewritePlan) {
         self.original = original
         self.edited = edited
         self.request = request
         self.plan = plan
+        preexistingProblems = Set(StructureVerifier(file: original).problems())
     }
 
     public func problems() -> [String] {
-        // A quirk the input already had is not the edit's doing and does not block it;
-        // only problems the edit introduced do.
-        let existing = Set(StructureVerifier(file: original).problems())
-        var problems = StructureVerifier(file: edited).problems().filter { !existing.contains($0) }
+        var problems = StructureVerifier(file: edited).problems().filter { !preexistingProblems.contains($0) }
         do {
+            let originalObjects = try FileObjectCatalog(file: original)
             try checkHeader(&problems)
             try checkSegments(&problems)
-            try checkDynamic(&problems)
-            try checkUnchangedBytes(&problems)
+            try checkDynamic(&problems, originalObjects: originalObjects)
+            try checkUnchangedBytes(&problems, originalObjects: originalObjects)
         } catch {
             problems.append("re-reading the result failed: \(error)")
         }
@@ -78,7 +80,7 @@ public struct EditVerifier {
         }
     }
 
-    private func checkDynamic(_ problems: inout [String]) throws {
+    private func checkDynamic(_ problems: inout [String], originalObjects oldObjects: FileObjectCatalog) throws {
         guard let old = try original.dynamic() else { return }
         guard let new = try edited.dynamic() else {
             problems.append("the dynamic section disappeared")
@@ -141,7 +143,6 @@ public struct EditVerifier {
         if request.soname == nil, try old.soname() != new.soname() { problems.append("DT_SONAME changed") }
 
         // Tables that moved hold the same bytes (version tables may carry the requested changes).
-        let oldObjects = try FileObjectCatalog(file: original)
         let newObjects = try FileObjectCatalog(file: self.edited)
         let renaming = !request.renameSymbols.isEmpty
         if renaming {
@@ -186,7 +187,7 @@ public struct EditVerifier {
     /// identical. The allowed ranges are derived from the files, not from the plan, so a
     /// planning mistake that touches code or data is caught. Compared in chunks, so
     /// memory stays small on big files.
-    private func checkUnchangedBytes(_ problems: inout [String]) throws {
+    private func checkUnchangedBytes(_ problems: inout [String], originalObjects: FileObjectCatalog) throws {
         let format = original.format
         var changed: [(UInt64, UInt64)] = [
             (0, format.fileHeaderSize),
@@ -201,14 +202,12 @@ public struct EditVerifier {
         if !request.renameSymbols.isEmpty, let dynamic = try original.dynamic() {
             rewritable += [.dynamicSymbols, .hash, .gnuHash]
             // Relocations may name moved symbols by their new index.
-            for (addressTag, sizeTag) in [(DynamicTag.rela, DynamicTag.relaSize), (.rel, .relSize), (.jmpRel, .pltRelSize)] {
-                if let address = dynamic.first(addressTag), let size = dynamic.first(sizeTag) {
-                    let offset = try original.fileOffset(ofAddress: address, length: max(size, 1))
-                    changed.append((offset, offset + size))
-                }
+            for table in dynamic.relocationTables(format: format) {
+                let offset = try original.fileOffset(ofAddress: table.address, length: max(table.size, 1))
+                changed.append((offset, offset + table.size))
             }
         }
-        for object in try FileObjectCatalog(file: original).objects where rewritable.contains(object.kind) {
+        for object in originalObjects.objects where rewritable.contains(object.kind) {
             changed.append((object.offset, object.fileEnd))
         }
         let limit = min(plan.keptPrefix, edited.source.size)

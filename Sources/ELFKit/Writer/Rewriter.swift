@@ -34,10 +34,11 @@ public struct Rewriter {
             return Result(changed: false, plan: plan)
         }
         let planned = try ELFFile(source: PlannedByteSource(base: source, plan: plan))
-        let problems = EditVerifier(original: file, edited: planned, request: request, plan: plan).problems()
+        let verifier = EditVerifier(original: file, edited: planned, request: request, plan: plan)
+        let problems = verifier.problems()
         if !problems.isEmpty { throw EditError.verificationFailed(problems) }
 
-        let existing = Set(StructureVerifier(file: file).problems())
+        let existing = verifier.preexistingProblems
         try AtomicFileWriter().write(plan: plan, input: source, to: destination) { written in
             let problems = WrittenImageCheck(plan: plan, written: written).problems()
                 + StructureVerifier(file: try ELFFile(source: written)).problems().filter { !existing.contains($0) }
