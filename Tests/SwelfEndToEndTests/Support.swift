@@ -265,7 +265,8 @@ func patch(_ arguments: [String], _ target: URL, _ context: String, checkOutput:
 /// SWELF_ELFLINT_ALL=1: every file `patch` writes must have no eu-elflint --gnu-ld complaint its
 /// input did not have (see `ELFLint.newComplaints`). Off by default until the issue-7 layout fixes
 /// land. With SWELF_ELFLINT_LOG=PATH, each new complaint is also appended to PATH as
-/// `SOURCE:LINE<TAB>CONTEXT<TAB>ARGUMENTS<TAB>NORMALISED<TAB>RAW`.
+/// `SOURCE:LINE<TAB>CONTEXT<TAB>ARGUMENTS<TAB>NORMALISED<TAB>RAW`, and a file without new
+/// complaints as one line with NORMALISED and RAW `-` (so the log also counts the clean files).
 enum LintAll {
     static let enabled = ProcessInfo.processInfo.environment["SWELF_ELFLINT_ALL"] == "1"
     static let log = ProcessInfo.processInfo.environment["SWELF_ELFLINT_LOG"]
@@ -273,7 +274,6 @@ enum LintAll {
     static func check(before: [String], output: URL, _ arguments: [String], _ context: String,
                       file: StaticString, line: UInt) throws {
         let fresh = ELFLint.newComplaints(input: before, output: try ELFLint.complaints(output))
-        guard !fresh.isEmpty else { return }
         if let log, let handle = FileHandle(forWritingAtPath: log) ?? {
             _ = FileManager.default.createFile(atPath: log, contents: nil); return FileHandle(forWritingAtPath: log)
         }() {
@@ -281,11 +281,12 @@ enum LintAll {
             let site = "\(URL(fileURLWithPath: "\(file)").lastPathComponent):\(line)"
             let args = arguments.map { $0.replacingOccurrences(of: output.deletingLastPathComponent().path, with: "DIR") }
                 .map(shellQuote).joined(separator: " ")
-            for c in fresh {
+            for c in fresh.isEmpty ? [(normalised: "-", example: "-")] : fresh {
                 handle.write("\(site)\t\(context)\t\(args)\t\(c.normalised)\t\(c.example)\n".data(using: .utf8)!)
             }
             handle.closeFile()
         }
+        guard !fresh.isEmpty else { return }
         XCTFail("[\(context)] SWELF_ELFLINT_ALL: eu-elflint --gnu-ld has \(fresh.count) new complaint(s) after swelf \(arguments.joined(separator: " ")):\n"
                 + fresh.map { "  \($0.example)" }.joined(separator: "\n"), file: file, line: line)
     }
