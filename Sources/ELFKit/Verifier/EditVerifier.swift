@@ -72,7 +72,8 @@ public struct EditVerifier {
         let oldTypes = original.programHeaders.map(\.type).filter { $0 != .null }
         var newTypes = edited.programHeaders.map(\.type).filter { $0 != .null }
         // Remove the headers swelf added, then the order must match.
-        for added in [SegmentType.load, .gnuStack] where newTypes.filter({ $0 == added }).count > oldTypes.filter({ $0 == added }).count {
+        // (up to two PT_LOADs: read-only tables, and .dynamic)
+        for added in [SegmentType.load, .load, .gnuStack] where newTypes.filter({ $0 == added }).count > oldTypes.filter({ $0 == added }).count {
             if let index = newTypes.lastIndex(of: added) { newTypes.remove(at: index) }
         }
         if newTypes != oldTypes {
