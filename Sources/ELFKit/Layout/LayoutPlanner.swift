@@ -12,7 +12,7 @@
 ///    `appendedSegmentMark`; segments that begin with it and end the file are rebuilt
 ///    instead of adding more, so repeated edits do not pile up. A segment without the
 ///    mark is never rebuilt or cut, whatever its shape.
-/// 3. The new PT_LOAD needs a program header. The table stays where it is (kernels
+/// 3. Each new PT_LOAD needs a program header. The table stays where it is (kernels
 ///    before 5.18 and qemu-user derive AT_PHDR from its file offset); it grows into the
 ///    space of the objects that follow it (interpreter, notes, hash tables, …), which
 ///    move into the new segment with every reference to them updated.
