@@ -100,10 +100,10 @@ struct PlanState {
     var newSegment: ProgramHeader? { appendedSegments.first }
     /// The segments an earlier swelf run appended (marked, ending the file), rebuilt by this one.
     var ownSegmentIndices: [Int] = []
-    /// The file bytes of all appended segments, from the first one's offset on.
-    var segmentContent: [UInt8] = []
     /// A PT_NULL entry is added to the program header table, for a later second segment.
     var spareProgramHeader = false
+    /// The file bytes of all appended segments, from the first one's offset on.
+    var segmentContent: [UInt8] = []
     var verneedStartShift: UInt64 = 0
     var verneedCount: Int?
     var encodedDynamic: [UInt8] = []
