@@ -529,6 +529,8 @@ struct PlanState {
                 if let originalIndex = planned.originalIndex {
                     let target = dynamic.address &+ UInt64(originalIndex) &* entrySize &+ value
                     value = target &- (newDynamicAddress &+ UInt64(resolved.count) &* entrySize)
+                    // A negative distance is two's complement in the class's word, not in 64 bits.
+                    if !format.is64 { value &= 0xffff_ffff }
                 }
             default: break
             }

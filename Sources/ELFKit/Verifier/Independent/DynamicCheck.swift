@@ -40,7 +40,7 @@ struct DynamicCheck {
             } else if entry.tag == .strsz {
                 meaning = .anySize
             } else if entry.tag == .mipsRldMapRel {
-                meaning = .relativeTarget(new.address &+ UInt64(index) &* entrySize &+ entry.value)
+                meaning = .relativeTarget((new.address &+ UInt64(index) &* entrySize &+ entry.value) & edited.format.maximumWord)
             } else {
                 meaning = .value(entry.value)
             }

@@ -61,7 +61,7 @@ struct ExpectedDynamic {
             } else if entry.tag == .strsz {
                 meaning = .anySize
             } else if entry.tag == .mipsRldMapRel {
-                meaning = .relativeTarget(dynamic.address &+ UInt64(index) &* entrySize &+ entry.value)
+                meaning = .relativeTarget((dynamic.address &+ UInt64(index) &* entrySize &+ entry.value) & file.format.maximumWord)
             } else {
                 meaning = .value(entry.value)
             }

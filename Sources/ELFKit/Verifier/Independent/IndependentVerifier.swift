@@ -160,12 +160,20 @@ public struct IndependentVerifier {
                 report("PT_PHDR does not describe the program header table (offset 0x\(hex(phdr.offset)), size 0x\(hex(phdr.fileSize)))")
             }
         }
-        // A program without an interpreter relocates itself through _DYNAMIC, the link-time
-        // address of .dynamic (static-pie): that address must stay.
-        if let old = headers(original, .dynamic).first, headers(original, .interp).isEmpty,
+        // A file that relocates itself finds .dynamic through _DYNAMIC, its link-time address:
+        // that address must stay.
+        if let old = headers(original, .dynamic).first, try IndependentVerifier.relocatesItself(original),
            headers(edited, .dynamic).first?.virtualAddress != old.virtualAddress {
-            report("PT_DYNAMIC moved in a file without PT_INTERP (a static-pie relocates itself through _DYNAMIC)")
+            report("PT_DYNAMIC moved in a file that relocates itself through _DYNAMIC (a static-pie or a dynamic loader)")
         }
+    }
+
+    /// No interpreter maps and relocates this file: it does so itself. That is a static-pie
+    /// (marked DF_1_PIE) or a dynamic loader (it has an entry point and needs no library).
+    /// A shared library without PT_INTERP is relocated by ld.so through PT_DYNAMIC instead.
+    static func relocatesItself(_ file: ELFFile) throws -> Bool {
+        guard file.firstSegment(.interp) == nil, let dynamic = try file.dynamic() else { return false }
+        return dynamic.flags1.contains(.pie) || (!dynamic.has(.needed) && file.header.entry != 0)
     }
 
     private func readNotes(_ file: ELFFile, _ segment: ProgramHeader) throws -> [Note] {
