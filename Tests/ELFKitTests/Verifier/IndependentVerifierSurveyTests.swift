@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 @Suite struct IndependentVerifierSurvey {
     @Test func survey() throws {

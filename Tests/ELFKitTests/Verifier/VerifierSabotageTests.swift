@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 /// A verifier that has never rejected a wrong plan has not been tested. Each case takes a
 /// correct plan (one the verifier accepts) for a real subject, breaks it in one specific
