@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
 
 /// Which segments swelf may rebuild, over every dynamically linked subject (issue 7 case 1):
 /// only PT_LOADs it appended, known by their mark, never a linker's segment however it is
