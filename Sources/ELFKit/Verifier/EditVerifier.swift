@@ -138,6 +138,13 @@ public struct EditVerifier {
         if oldRest != newRest {
             problems.append("dynamic entries the edit does not concern changed")
         }
+        // Their strings too: an offset that stayed the same may point at bytes that were
+        // overwritten for another entry (DT_AUXILIARY sharing a DT_NEEDED string).
+        for (before, after) in zip(oldRest, newRest) where before.tag == after.tag && before.tag.isStringOffset {
+            if (try? old.rawString(at: before.value)) != (try? new.rawString(at: after.value)) {
+                problems.append("the string of \(before.tag) changed although the edit does not concern it")
+            }
+        }
         if !request.noDefaultLib, old.first(.flags1) != new.first(.flags1) { problems.append("DT_FLAGS_1 changed") }
         if !request.addDebugTag, old.has(.debug) != new.has(.debug) { problems.append("DT_DEBUG changed") }
         if request.soname == nil, try old.soname() != new.soname() { problems.append("DT_SONAME changed") }
