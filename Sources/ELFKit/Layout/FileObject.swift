@@ -82,8 +82,15 @@ public struct FileObjectCatalog {
             // What these segments need is their records' alignment (4 or 8); a hostile
             // p_align must not turn into megabytes of padding.
             let alignment = segment.alignment.nonzeroBitCount == 1 ? min(segment.alignment, 16) : 8
+            var size = segment.fileSize
+            if kind == .interpreter, Checked.fits(start: segment.offset, length: size, within: file.source.size) {
+                // The interpreter is the string and its NUL: a linker script may place other
+                // content (a note, say) after it inside the PT_INTERP range.
+                let bytes = try file.source.bytes(at: segment.offset, count: min(size, 0x1_0000), "PT_INTERP")
+                if let nul = bytes.firstIndex(of: 0) { size = UInt64(nul) + 1 }
+            }
             try add(FileObject(kind: kind, offset: segment.offset, address: segment.virtualAddress,
-                               size: segment.fileSize, alignment: alignment), file: file)
+                               size: size, alignment: alignment), file: file)
         }
         guard let dynamic = try file.dynamic() else { return }
         try add(FileObject(kind: .dynamic, offset: dynamic.fileOffset, address: dynamic.address,

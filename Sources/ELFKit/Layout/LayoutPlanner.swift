@@ -50,6 +50,7 @@ public struct LayoutPlanner {
         try work.decideSegment(pageSize: pageSize)
         try work.resolveDynamicEntries()
         try work.updateProgramHeaders(pageSize: pageSize)
+        work.updateInterpreterHeader()
         work.updateSectionHeaders()
         return try work.emit()
     }
@@ -354,6 +355,25 @@ struct PlanState {
         guard verneedCount == 0 else { return [] }
         let definesVersions = entries.contains { $0.tag == .verdef }
         return definesVersions ? [.verneed, .verneedNum] : [.verneed, .verneedNum, .versym]
+    }
+
+    /// A moved interpreter takes PT_INTERP with it, and PT_INTERP then describes the new
+    /// string alone, even where it used to cover more than the string (content placed
+    /// after it stays where it is, untouched).
+    mutating func updateInterpreterHeader() {
+        guard let placed = placements[.interpreter], let old = catalog.object(.interpreter) else { return }
+        // Matched in the updated list (a new PT_LOAD may have been inserted before it),
+        // whether or not the range update already moved it.
+        for index in programHeaders.indices where programHeaders[index].type == .interp {
+            let segment = programHeaders[index]
+            guard segment.offset == old.offset || segment.offset == placed.offset else { continue }
+            let physicalShift = segment.offset == old.offset ? placed.address &- old.address : 0
+            programHeaders[index].offset = placed.offset
+            programHeaders[index].virtualAddress = placed.address
+            programHeaders[index].physicalAddress = segment.physicalAddress &+ physicalShift
+            programHeaders[index].fileSize = placed.size
+            programHeaders[index].memorySize = placed.size
+        }
     }
 
     mutating func sizeDynamicSection() throws {
