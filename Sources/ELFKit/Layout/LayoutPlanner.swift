@@ -52,6 +52,7 @@ public struct LayoutPlanner {
         try work.updateProgramHeaders(pageSize: pageSize)
         work.updateInterpreterHeader()
         work.updateSectionHeaders()
+        try work.updateStaticSymbolValues()
         return try work.emit()
     }
 }

@@ -214,6 +214,10 @@ public struct EditVerifier {
                 changed.append((offset, offset + table.size))
             }
         }
+        // .symtab values follow the sections that moved.
+        for section in original.sectionHeaders where section.type == .symtab && section.hasFileData {
+            changed.append((section.offset, section.offset &+ section.size))
+        }
         for object in originalObjects.objects where rewritable.contains(object.kind) {
             changed.append((object.offset, object.fileEnd))
         }
