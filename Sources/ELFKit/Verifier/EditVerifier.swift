@@ -13,20 +13,21 @@ public struct EditVerifier {
     let edited: ELFFile
     let request: EditRequest
     let plan: RewritePlan
-    /// Structural problems the input already had. They are not the edit's doing and do
-    /// not block it; only problems the edit introduced do.
-    public let preexistingProblems: Set<String>
+    /// Structural problems the input already had, by kind and the object they concern
+    /// (never by wording, which names offsets an edit may shift). They are not the
+    /// edit's doing and do not block it; only problems the edit introduced do.
+    public let preexistingProblems: Set<StructureProblem.Identity>
 
     public init(original: ELFFile, edited: ELFFile, request: EditRequest, plan: RewritePlan) {
         self.original = original
         self.edited = edited
         self.request = request
         self.plan = plan
-        preexistingProblems = Set(StructureVerifier(file: original).problems())
+        preexistingProblems = Set(StructureVerifier(file: original).problems().map(\.identity))
     }
 
     public func problems() -> [String] {
-        var problems = StructureVerifier(file: edited).problems().filter { !preexistingProblems.contains($0) }
+        var problems = StructureVerifier(file: edited).problems().filter { !preexistingProblems.contains($0.identity) }.map(\.description)
         do {
             let originalObjects = try FileObjectCatalog(file: original)
             try checkHeader(&problems)
