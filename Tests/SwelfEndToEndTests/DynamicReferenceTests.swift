@@ -243,6 +243,19 @@ final class DynamicReferenceTests: XCTestCase {
             try assertNoNewComplaints(before: lint, after: inPlace, ctx + " in place")
             try assertRuns(inPlace, like: subject, ctx + " in place")
 
+            // A growing edit needs a program header, which may only be added where it
+            // overwrites nothing: it succeeds with the note intact or is refused.
+            let grown = try box.copy("\(arch)/interp-note", into: directory, as: "grown")
+            let unpatched = try bytes(grown)
+            let growth = try swelf(["--set-rpath", "/" + String(repeating: "x", count: 300), grown.path])
+            if growth.status == 0 {
+                try assertCleanOutput(grown, ctx + " set-rpath")
+                try assertRuns(grown, like: subject, ctx + " set-rpath")
+            } else {
+                XCTAssertTrue(growth.stderr.contains("cannot make room"), "[\(ctx)] unexpected failure:\n\(growth.summary)")
+                XCTAssertEqual(try bytes(grown), unpatched, "[\(ctx)] a refused edit changed the file")
+            }
+
             // Longer than the string, shorter than PT_INTERP.
             let moved = try box.copy("\(arch)/interp-note", into: directory, as: "moved")
             let original = try bytes(moved)

@@ -46,7 +46,15 @@ import Testing
         let file = try ELFFile(source: MemoryByteSource(try subject.contents()))
         guard try file.dynamic() != nil else { return }
         for (name, request) in Self.requests where Self.applies(name, to: file) {
-            let plan = try Rewriter().plan(file: file, request: request)
+            let plan: RewritePlan
+            do { plan = try Rewriter().plan(file: file, request: request) } catch {
+                guard subject.path.hasSuffix("/interp-note"), case .refused(let reason) = error else { throw error }
+                // Its PT_INTERP range holds a note after the string, right after the program
+                // header table: no header can be added without overwriting the note, so a
+                // growing edit is refused (issue 7, case 8).
+                #expect(reason.contains("cannot make room"), "\(subject) \(name): \(reason)")
+                continue
+            }
             if plan.isEmpty {
                 // Nothing to do is right only when the file already says what was asked.
                 let problems = EditVerifier(original: file, edited: file, request: request, plan: plan).problems()
