@@ -83,6 +83,26 @@ import Testing
         let inPlace = plan.appended.isEmpty && plan.newSize == file.source.size
         #expect(inPlace, "\(subject): grew")
     }
+
+    /// A shorter interpreter leaves zero padding in PT_INTERP; the original one then fits
+    /// in place again: the file goes back to its original bytes.
+    @Test("shorter interpreter, then the original again: in place both times",
+          arguments: dynamicSubjects.filter { $0.kind == "program" && !$0.path.hasSuffix("/interp-note") })
+    func interpreterBackAndForth(subject: Subject) throws {
+        let original = try subject.contents()
+        let file = try ELFFile(source: MemoryByteSource(original))
+        guard let current = try file.interpreter() else { return }
+        var request = EditRequest()
+        request.interpreter = "/l"
+        let shorter = try Rewriter().plan(file: file, request: request)
+        #expect(shorter.appended.isEmpty && shorter.newSize == file.source.size, "\(subject): a shorter interpreter grew the file")
+        let edited = try ELFFile(source: PlannedByteSource(base: file.source, plan: shorter))
+        request.interpreter = current
+        let back = try Rewriter().plan(file: edited, request: request)
+        #expect(back.appended.isEmpty && back.newSize == file.source.size, "\(subject): the original interpreter no longer fits")
+        let restored = PlannedByteSource(base: edited.source, plan: back)
+        #expect(try restored.bytes(at: 0, count: restored.size, "restored") == original, "\(subject): not back to the original bytes")
+    }
 }
 
 /// A quirk the input already has does not block an edit; the verifier only refuses what
