@@ -117,6 +117,33 @@ final class DynamicReferenceTests: XCTestCase {
         }
     }
 
+    /// Removing the only library a `.gnu.version_r` names (libgreet's libc.so.6; the
+    /// program loads libc anyway) drops DT_VERNEED, and DT_VERSYM with it: glibc would
+    /// index the missing version list through DT_VERSYM and crash. The section headers
+    /// no longer claim version tables, and the program runs.
+    func testRemovingEveryVersionNeed() throws {
+        let box = try Sandbox("allversions")
+        forEachArch { arch in
+            let ctx = "\(arch)/libgreet.so.1 --remove-needed libc.so.6"
+            let subject = try Manifest.subject("\(arch)/hello")
+            let (program, lib) = try box.stage(arch: arch, program: "hello")
+            guard try patch(["--set-rpath", "$ORIGIN/lib"], program, ctx + " setup") else { return }
+            let library = lib.appendingPathComponent("libgreet.so.1")
+            XCTAssertEqual(try versionNeedFiles(library), ["libc.so.6"], "[\(ctx)] subject")
+            let lint = try elflintComplaints(library)
+            let symbols = try dynamicSymbolNames(library).map { $0.components(separatedBy: "@")[0] }
+            guard try patch(["--remove-needed", "libc.so.6"], library, ctx) else { return }
+            let dynamic = try readelf(["-d", library.path]).stdout
+            for tag in ["(NEEDED)", "(VERNEED)", "(VERNEEDNUM)", "(VERSYM)"] {
+                XCTAssertFalse(dynamic.contains(tag), "[\(ctx)] \(tag) left:\n\(dynamic)")
+            }
+            XCTAssertTrue(try readelf(["-V", library.path]).stdout.contains("No version information"), "[\(ctx)] readelf -V")
+            XCTAssertEqual(try dynamicSymbolNames(library), symbols, "[\(ctx)] dynamic symbols (now unversioned)")
+            try assertNoNewComplaints(before: lint, after: library, ctx)
+            try assertRuns(program, like: subject, ctx)
+        }
+    }
+
     // MARK: Case 6
 
     /// A growing edit moves tables into a new segment: every .symtab symbol of a section
