@@ -27,7 +27,7 @@ struct Subject: CustomStringConvertible, Sendable {
     let notes: String
     var url: URL { Repo.testBinaries.appendingPathComponent(path) }
     var description: String { path }
-    var hasSectionHeaders: Bool { !path.hasSuffix("-noshdr") }
+    var hasSectionHeaders: Bool { !path.contains("-noshdr") }
 
     /// Every subject in the manifest. A missing or empty manifest is a test failure,
     /// not an empty (and so passing) parameter list.
