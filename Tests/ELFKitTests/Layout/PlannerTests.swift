@@ -45,27 +45,50 @@ import Testing
         name != "set-interpreter" || file.firstSegment(.interp) != nil
     }
 
+    /// Issue 7 subjects on which the current planner still fails, per request: DT_GNU_HASH
+    /// pointing at a zeroed table (case 7: hello-nogh, libctor-nogh.so) and the `-nostartfiles`
+    /// library without section headers (case 1: libcounter-noshdr.so). Each pair runs as a known
+    /// issue; once it passes, `withKnownIssue` fails ("known issue was not recorded"): remove it here.
+    static let knownIssue7: [String: Set<String>] = {
+        let all: Set<String> = ["set-rpath short", "set-rpath 300", "force-rpath", "add-needed", "set-soname",
+                                "set-interpreter", "flags + add-rpath"]
+        var known: [String: Set<String>] = [:]
+        for arch in ["x86_64", "aarch64", "riscv64", "s390x", "ppc64"] { known["\(arch)/hello-nogh"] = all }
+        for arch in ["x86_64", "i386", "aarch64", "riscv64", "s390x", "ppc64"] { known["\(arch)/libctor-nogh.so"] = all }
+        known["armhf/libcounter-noshdr.so"] = all
+        known["aarch64/libcounter-noshdr.so"] = ["set-rpath short", "force-rpath", "flags + add-rpath"]
+        return known
+    }()
+
     @Test("plan, read back and verify", arguments: dynamicSubjects)
     func planAndVerify(subject: Subject) throws {
         let file = try ELFFile(source: MemoryByteSource(try subject.contents()))
         guard try file.dynamic() != nil else { return }
         for (name, request) in Self.requests where Self.applies(name, to: file) {
-            let plan = try Rewriter().plan(file: file, request: request)
-            if plan.isEmpty {
-                // Nothing to do is right only when the file already says what was asked.
-                let problems = EditVerifier(original: file, edited: file, request: request, plan: plan).problems()
-                #expect(problems.isEmpty, "\(subject) \(name): nothing planned, yet \(problems)")
-                continue
+            if Self.knownIssue7[subject.path]?.contains(name) ?? false {
+                withKnownIssue("issue 7: \(subject) \(name)") { try planAndVerify(subject, file, name, request) }
+            } else {
+                try planAndVerify(subject, file, name, request)
             }
-            let edited = try ELFFile(source: PlannedByteSource(base: file.source, plan: plan))
-            let problems = EditVerifier(original: file, edited: edited, request: request, plan: plan).problems()
-            #expect(problems.isEmpty, "\(subject) \(name): \(problems)")
-
-            // The same request on the result changes nothing.
-            let again = try Rewriter().plan(file: edited, request: request)
-            let unchanged = again.isEmpty
-            #expect(unchanged, "\(subject) \(name): second application is not a no-op: \(again.patches.count) patches, \(again.appended.count) bytes appended")
         }
+    }
+
+    private func planAndVerify(_ subject: Subject, _ file: ELFFile, _ name: String, _ request: EditRequest) throws {
+        let plan = try Rewriter().plan(file: file, request: request)
+        if plan.isEmpty {
+            // Nothing to do is right only when the file already says what was asked.
+            let problems = EditVerifier(original: file, edited: file, request: request, plan: plan).problems()
+            #expect(problems.isEmpty, "\(subject) \(name): nothing planned, yet \(problems)")
+            return
+        }
+        let edited = try ELFFile(source: PlannedByteSource(base: file.source, plan: plan))
+        let problems = EditVerifier(original: file, edited: edited, request: request, plan: plan).problems()
+        #expect(problems.isEmpty, "\(subject) \(name): \(problems)")
+
+        // The same request on the result changes nothing.
+        let again = try Rewriter().plan(file: edited, request: request)
+        let unchanged = again.isEmpty
+        #expect(unchanged, "\(subject) \(name): second application is not a no-op: \(again.patches.count) patches, \(again.appended.count) bytes appended")
     }
 
     @Test("a shorter run-path is written in place: the file keeps its size", arguments: dynamicSubjects.filter { $0.notes.contains("RPATH") || $0.notes.contains("RUNPATH") || $0.path.hasSuffix("hello-rpath") || $0.path.hasSuffix("hello-runpath") })
