@@ -303,16 +303,10 @@ enum SegmentViews {
     /// `eu-elflint --gnu-ld --quiet` complaints (the shared `ELFLint` view).
     static func elflint(_ url: URL) throws -> [String] { try ELFLint.complaints(url) }
 
-    /// Complaints about stale `.symtab` values of moved sections (issue 7 case 6), fixed
-    /// on branch `dynrefs`; remove this filter once that is merged.
-    static func isCase6(_ normalised: String) -> Bool {
-        normalised.contains("'.symtab'") && (normalised.contains("st_value out of bounds") || normalised.contains("_DYNAMIC_ symbol value"))
-    }
-
     /// No eu-elflint complaint the input did not have (numbers normalised, see `ELFLint`).
     static func assertNoNewComplaints(before: [String], after: [String], _ context: String,
                                       file: StaticString = #filePath, line: UInt = #line) {
-        let new = ELFLint.newComplaints(input: before, output: after).filter { !isCase6($0.normalised) }
+        let new = ELFLint.newComplaints(input: before, output: after)
         XCTAssertTrue(new.isEmpty, "[\(context)] new eu-elflint complaints:\n\(new.map(\.example).joined(separator: "\n"))",
                       file: file, line: line)
     }

@@ -27,6 +27,7 @@ struct Subject: CustomStringConvertible, Sendable {
     let notes: String
     var url: URL { Repo.testBinaries.appendingPathComponent(path) }
     var description: String { path }
+    /// Subjects without section headers carry "-noshdr" in their name (hello-noshdr, libcounter-noshdr.so).
     var hasSectionHeaders: Bool { !path.contains("-noshdr") }
 
     /// Every subject in the manifest. A missing or empty manifest is a test failure,
