@@ -1,0 +1,223 @@
+import Foundation
+import Testing
+
+/// swelf run through a link named `patchelf`, compared with the real patchelf 0.19.3.
+@Suite struct PatchelfPersonalityTests {
+    let hello = Repo.testBinaries.appendingPathComponent("x86_64/hello").path
+    let notELF = Repo.testBinaries.appendingPathComponent("manifest.tsv").path
+
+    /// A directory holding `patchelf -> swelf`, removed at the end.
+    final class Link {
+        let directory: URL
+        let path: String
+        init() throws {
+            guard let swelf = Swelf.path else { throw Swelf.NotBuilt() }
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-personality-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            path = directory.appendingPathComponent("patchelf").path
+            try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: swelf)
+        }
+        func run(_ arguments: [String]) throws -> Swelf.Result {
+            let result = try Tool.run(path, arguments)
+            return Swelf.Result(status: result.status, stdout: result.stdout, stderr: result.stderr, stdoutBytes: result.stdoutBytes)
+        }
+        func copy(_ file: String, as name: String) throws -> String {
+            let destination = directory.appendingPathComponent(name).path
+            try FileManager.default.copyItem(atPath: file, toPath: destination)
+            return destination
+        }
+        deinit { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    @Test func versionSatisfiesAuditwheelAndMaturin() throws {
+        let link = try Link()
+        let result = try link.run(["--version"])
+        #expect(result.status == 0)
+        let line = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(line.hasPrefix("patchelf 0.19.3"))
+        #expect(line.contains("swelf"))
+        // auditwheel 6: re.match(r"patchelf\s+(\d+(.\d+(.\d+)?)?)", version), then ints >= (0, 14, 5).
+        let python = try Tool.run("python3", ["-c", """
+            import re, sys
+            m = re.match(r"patchelf\\s+(\\d+(.\\d+(.\\d+)?)?)", sys.argv[1])
+            print(m and tuple(int(x) for x in m.group(1).split(".")) >= (0, 14, 5))
+            """, result.stdout])
+        #expect(python.stdout == "True\n", "auditwheel's check rejects \(line)")
+        // maturin: strip the "patchelf" prefix, trim, parse as a semver version (>= 0.14.0).
+        // The grammar is semver.org's official regular expression.
+        let semver = #/^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/#
+        let rest = line.dropFirst("patchelf".count).trimmingCharacters(in: .whitespaces)
+        let match = try #require(rest.wholeMatch(of: semver), "maturin cannot parse '\(rest)' as semver")
+        #expect((Int(match.1)!, Int(match.2)!) >= (0, 14))
+        // Under its own name swelf keeps its own version line.
+        #expect(try Swelf.run(["--version"]).stdout.hasPrefix("swelf "))
+    }
+
+    @Test func helpAndNoArgumentsAsPatchelf() throws {
+        let link = try Link()
+        let none = try link.run([])
+        let theirs = try Patchelf.run([])
+        #expect(none.status == theirs.status)
+        #expect(none.stdout.isEmpty && theirs.stdout.isEmpty)
+        #expect(none.stderr.hasPrefix("syntax: \(link.path)"))
+        let help = try link.run(["--help"])
+        #expect(help.status == 0)
+        #expect(help.stderr.hasPrefix("syntax: "))
+        // Every option patchelf's help lists is in ours.
+        let options = Set(try Patchelf.run(["--help"]).stderr.matches(of: #/--[a-z-]+/#).map { String($0.output) })
+        #expect(options.count > 25)
+        for option in options { #expect(help.stderr.contains(option), "\(option)") }
+    }
+
+    /// Failures: the same exit status and the same message as patchelf.
+    @Test func messagesMatchPatchelf() throws {
+        let link = try Link()
+        let directory = FileManager.default.temporaryDirectory.path
+        let object = try #require(["/usr/lib/x86_64-linux-gnu/crt1.o"].first { FileManager.default.fileExists(atPath: $0) })
+        let cases: [[String]] = [
+            ["--print-rpath", "/nonexistent/swelf-file"],
+            ["--print-rpath", notELF],
+            ["--print-rpath", "/dev/null"],
+            ["--print-rpath", directory],
+            ["--print-needed", object],
+            ["--set-rpath", "@/nonexistent/swelf-file", hello],
+            ["--print-rpath"],
+            ["--set-rpath"],
+            ["--replace-needed", "a"],
+            ["--set-os-abi", "nonsense", hello],
+            ["--set-rpath", "a", "--add-rpath", "b", hello],
+            ["--rename-dynamic-symbols", "/nonexistent/swelf-file", hello],
+            ["--print-rpath", "--output", "x", hello, hello],
+        ]
+        for arguments in cases {
+            let ours = try link.run(arguments)
+            let theirs = try Patchelf.run(arguments)
+            #expect(ours.status == theirs.status, "\(arguments)")
+            #expect(ours.stderr == theirs.stderr, "\(arguments)")
+            #expect(ours.stdout == theirs.stdout, "\(arguments)")
+        }
+    }
+
+    /// patchelf takes an unknown option for a file name; swelf refuses it by name, and
+    /// refuses --build-resolution-cache, which it does not implement, in both personalities.
+    @Test func refusals() throws {
+        let link = try Link()
+        let file = try link.copy(hello, as: "hello")
+        let before = try Data(contentsOf: URL(fileURLWithPath: file))
+        for arguments in [["--frob", file], ["--build-resolution-cache", file], ["--set-rpath", "/x", "--build-resolution-cache", file]] {
+            let asPatchelf = try link.run(arguments)
+            #expect(asPatchelf.status == 1, "\(arguments)")
+            #expect(asPatchelf.stderr.hasPrefix("patchelf: "), "\(arguments)")
+            let asSwelf = try Swelf.run(arguments)
+            #expect(asSwelf.status == 64, "\(arguments)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == before, "\(arguments) changed the file")
+        }
+        #expect(try link.run(["--frob", file]).stderr == "patchelf: unrecognized option '--frob'\n")
+        #expect(try link.run(["--build-resolution-cache", file]).stderr.contains("not implemented"))
+    }
+
+    /// --add-needed, --remove-needed and --replace-needed as patchelf orders them: each
+    /// name once, added in byte order; the last --replace-needed of a name wins.
+    @Test func setSemanticsOfNeededOptions() throws {
+        let link = try Link()
+        let ours = try link.copy(hello, as: "ours")
+        let theirs = try link.copy(hello, as: "theirs")
+        let arguments = ["--add-needed", "libz.so", "--add-needed", "liba.so", "--add-needed", "libz.so",
+                         "--replace-needed", "libunused.so", "libx.so", "--replace-needed", "libunused.so", "liby.so"]
+        #expect(try link.run(arguments + [ours]).status == 0)
+        #expect(try Patchelf.run(arguments + [theirs]).status == 0)
+        let needed = try link.run(["--print-needed", ours]).stdout
+        #expect(needed == (try Patchelf.run(["--print-needed", theirs])).stdout)
+        #expect(needed.hasPrefix("liba.so\nlibz.so\n"))
+        // The same in swelf's own personality.
+        let own = try link.copy(hello, as: "own")
+        #expect(try Swelf.run(arguments + [own]).status == 0)
+        #expect(try Swelf.run(["--print-needed", own]).stdout == needed)
+    }
+
+    /// patchelf's precedence among run-path options: shrink, then remove, then set.
+    @Test func runPathPrecedence() throws {
+        let link = try Link()
+        for arguments in [["--set-rpath", "/a", "--remove-rpath"], ["--remove-rpath", "--set-rpath", "/a"],
+                          ["--add-rpath", "/b", "--shrink-rpath"]] {
+            let ours = try link.copy(hello, as: "ours-\(UUID().uuidString)")
+            let theirs = try link.copy(hello, as: "theirs-\(UUID().uuidString)")
+            #expect(try link.run(["--set-rpath", "/old", ours]).status == 0)
+            #expect(try Patchelf.run(["--set-rpath", "/old", theirs]).status == 0)
+            #expect(try link.run(arguments + [ours]).status == 0, "\(arguments)")
+            #expect(try Patchelf.run(arguments + [theirs]).status == 0, "\(arguments)")
+            #expect(try link.run(["--print-rpath", ours]).stdout == (try Patchelf.run(["--print-rpath", theirs])).stdout, "\(arguments)")
+        }
+    }
+
+    /// `--output` naming a FIFO (as patchelf's tests name /dev/null): the bytes go into it,
+    /// the FIFO is not replaced by a regular file.
+    @Test func outputIntoSpecialFile() throws {
+        let link = try Link()
+        let fifo = link.directory.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let received = link.directory.appendingPathComponent("received").path
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/bin/sh")
+        reader.arguments = ["-c", "cat \"$0\" > \"$1\"", fifo, received]
+        try reader.run()
+        let result = try link.run(["--set-rpath", "/x", "--output", fifo, hello])
+        reader.waitUntilExit()
+        #expect(result.status == 0, "\(result.stderr)")
+        var status = stat()
+        #expect(lstat(fifo, &status) == 0 && (status.st_mode & S_IFMT) == S_IFIFO, "the FIFO was replaced")
+        let regular = link.directory.appendingPathComponent("regular").path
+        #expect(try link.run(["--set-rpath", "/x", "--output", regular, hello]).status == 0)
+        let got = try Data(contentsOf: URL(fileURLWithPath: received))
+        #expect(got == (try Data(contentsOf: URL(fileURLWithPath: regular))))
+        #expect(try link.run(["--print-rpath", received]).stdout == "/x\n")
+    }
+
+    /// --no-clobber-old-sections: an edit that moves tables keeps their old bytes in place
+    /// or is refused, never silently overwrites them. On x86_64/hello the program header
+    /// table grows over .interp (refused); on mips/hello there is room (done, old bytes kept).
+    @Test(arguments: [("x86_64/hello", false), ("mips/hello", true)])
+    func noClobberOldSections(subject: String, succeeds: Bool) throws {
+        let link = try Link()
+        let input = Repo.testBinaries.appendingPathComponent(subject).path
+        let long = "/" + String(repeating: "long-directory/", count: 40)
+        let file = try link.copy(input, as: "moved")
+        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+        let result = try link.run(["--no-clobber-old-sections", "--set-rpath", long, file])
+        if succeeds {
+            #expect(result.status == 0, "\(result.stderr)")
+            let edited = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+            var moved = 0
+            for (old, new) in zip(try Readelf.sections(of: input), try Readelf.sections(of: file))
+            where old.offset != new.offset && old.type != "NOBITS" && old.size > 0 {
+                moved += 1
+                let range = Int(old.offset) ..< Int(old.offset + old.size)
+                #expect(Array(edited[range]) == Array(original[range]), "old bytes of \(old.name) overwritten")
+            }
+            #expect(moved > 0, "the edit was meant to move tables")
+            #expect(try link.run(["--print-rpath", file]).stdout == long + "\n")
+        } else {
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("--no-clobber-old-sections"), "\(result.stderr)")
+            #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: file))) == original)
+            // Without the option the same edit is made.
+            #expect(try link.run(["--set-rpath", long, file]).status == 0)
+        }
+    }
+}
+
+/// Section headers as readelf reads them: an oracle independent of swelf's reader.
+enum Readelf {
+    struct Section { let name: String; let type: String; let offset: UInt64; let size: UInt64 }
+
+    static func sections(of path: String) throws -> [Section] {
+        let output = try Tool.run("readelf", ["-SW", path]).stdout
+        var result: [Section] = []
+        for line in output.split(separator: "\n") {
+            guard let match = line.firstMatch(of: #/\[\s*\d+\]\s+(\S*)\s+(\S+)\s+[0-9a-f]+\s+([0-9a-f]+)\s+([0-9a-f]+)/#) else { continue }
+            result.append(Section(name: String(match.1), type: String(match.2),
+                                  offset: UInt64(match.3, radix: 16)!, size: UInt64(match.4, radix: 16)!))
+        }
+        return result
+    }
+}
