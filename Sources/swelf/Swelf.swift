@@ -59,10 +59,26 @@ struct Swelf {
     private func runPatch(_ invocation: PatchInvocation) -> ExitCode {
         var status = ExitCode.success
         for path in invocation.files {
-            if personality == .patchelf, let problem = PatchelfInputCheck.problem(path: path) {
-                terminal.standardOutput.flush()
-                terminal.error(problem)
-                return .failure
+            if personality == .patchelf {
+                if let problem = PatchelfInputCheck.problem(path: path) {
+                    terminal.standardOutput.flush()
+                    terminal.error(problem)
+                    return .failure
+                }
+                do {
+                    let editing = !invocation.edits.isEmpty || invocation.output != nil
+                    let warnings = try PatchelfStructureCheck(path: path)
+                        .check(editing: editing, renaming: !invocation.edits.renameSymbols.isEmpty)
+                    for warning in warnings { terminal.standardError.line(warning) }
+                } catch let failure as PatchelfStructureCheck.Failure {
+                    terminal.standardOutput.flush()
+                    terminal.error(failure.message)
+                    return .failure
+                } catch {
+                    terminal.standardOutput.flush()
+                    terminal.error("\(error)", file: path)
+                    return .failure
+                }
             }
             do {
                 let file = try ELFFile(path: path)

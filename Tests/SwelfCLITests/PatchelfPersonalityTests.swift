@@ -98,6 +98,43 @@ import Testing
         }
     }
 
+    /// Corrupt files (as patchelf's invalid-elf test makes them, from x86_64/hello): the
+    /// same status and message as patchelf, whose section-header checks swelf makes as patchelf.
+    @Test func corruptFilesFailAsInPatchelf() throws {
+        let link = try Link()
+        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: hello)))
+        func read(_ offset: Int, _ size: Int) -> Int {
+            (0 ..< size).reversed().reduce(0) { $0 << 8 | Int(original[offset + $1]) }
+        }
+        let shoff = read(40, 8), shstrndx = read(62, 2)
+        func sectionField(_ index: Int, _ field: Int) -> Int { shoff + index * 64 + field }
+        let sections = try Readelf.sections(of: hello)
+        let dynamic = try #require(sections.firstIndex { $0.name == ".dynamic" })
+        let dynstr = try #require(sections.firstIndex { $0.name == ".dynstr" })
+        let dynstrEnd = Int(sections[dynstr].offset + sections[dynstr].size) - 1
+        let cases: [(name: String, offset: Int, bytes: [UInt8], arguments: [String])] = [
+            ("shstrndx", 62, [0xff, 0xff], ["--print-rpath"]),
+            ("shentsize", 58, [0x30, 0x00], ["--print-rpath"]),
+            ("shstrtab-zero", sectionField(shstrndx, 32), [UInt8](repeating: 0, count: 8), ["--print-rpath"]),
+            ("section-name", sectionField(1, 0), [0xff, 0xff, 0xff, 0x7f], ["--print-rpath"]),
+            ("dynamic-offset", sectionField(dynamic, 24), [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], ["--print-needed"]),
+            ("dynamic-unaligned", sectionField(dynamic, 24), [1, 0, 0, 0, 0, 0, 0, 0], ["--print-needed"]),
+            ("dynstr-unterminated", dynstrEnd, [0x41], ["--print-needed"]),
+            ("phoff", 32, [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0], ["--print-rpath"]),
+        ]
+        for item in cases {
+            var bytes = original
+            bytes.replaceSubrange(item.offset ..< item.offset + item.bytes.count, with: item.bytes)
+            let path = link.directory.appendingPathComponent(item.name).path
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let ours = try link.run(item.arguments + [path])
+            let theirs = try Patchelf.run(item.arguments + [path])
+            #expect(theirs.status == 1, "\(item.name): patchelf accepted it")
+            #expect(ours.status == theirs.status, "\(item.name)")
+            #expect(ours.stderr == theirs.stderr, "\(item.name)")
+        }
+    }
+
     /// patchelf takes an unknown option for a file name; swelf refuses it by name, and
     /// refuses --build-resolution-cache, which it does not implement, in both personalities.
     @Test func refusals() throws {
