@@ -135,6 +135,54 @@ import Testing
         }
     }
 
+    /// The shape of patchelf's pht-collision test, made from x86_64/libgreet.so.1: the first
+    /// PT_LOAD is extended over its zero padding and the program header table copied to its
+    /// end, right before .init. There is no room to add a program header and the code after
+    /// the table cannot move. patchelf moves the table to the end of the file (unsafe: old
+    /// kernels and qemu-user derive AT_PHDR from it); swelf refuses and leaves the file as it
+    /// was, as swelf and as patchelf (a deliberate difference, listed in the README).
+    @Test func programHeaderTableCollisionIsRefused() throws {
+        let link = try Link()
+        var bytes = [UInt8](try Data(contentsOf: Repo.testBinaries.appendingPathComponent("x86_64/libgreet.so.1")))
+        func u64(_ offset: Int) -> Int { (0 ..< 8).reversed().reduce(0) { $0 << 8 | Int(bytes[offset + $1]) } }
+        func put64(_ value: Int, at offset: Int) { for index in 0 ..< 8 { bytes[offset + index] = UInt8((value >> (8 * index)) & 0xff) } }
+        let phoff = u64(32), count = Int(bytes[56]) | Int(bytes[57]) << 8, tableSize = count * 56
+        let loads = (0 ..< count).map { phoff + $0 * 56 }.filter { bytes[$0] == 1 }
+        let first = try #require(loads.first), second = try #require(loads.dropFirst().first)
+        let end = u64(second + 8)  // the second PT_LOAD's offset: .init follows the padding
+        #expect(bytes[u64(first + 32) ..< end].allSatisfy { $0 == 0 }, "the padding is not zero")
+        put64(end, at: first + 32)
+        put64(end, at: first + 40)
+        bytes.replaceSubrange(end - tableSize ..< end, with: Array(bytes[phoff ..< phoff + tableSize]))
+        put64(end - tableSize, at: 32)
+        let original = link.directory.appendingPathComponent("collision.so").path
+        try Data(bytes).write(to: URL(fileURLWithPath: original))
+
+        // The fixture is sound: a program linked against libgreet runs with it.
+        let run = link.directory.appendingPathComponent("run")
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        for name in ["hello", "libunused.so"] {
+            try FileManager.default.copyItem(at: Repo.testBinaries.appendingPathComponent("x86_64/\(name)"), to: run.appendingPathComponent(name))
+        }
+        try Data(bytes).write(to: run.appendingPathComponent("libgreet.so.1"))
+        let hello = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(run.path)", run.appendingPathComponent("hello").path])
+        #expect(hello.status == 0 && hello.stdout.contains("hello from libgreet"), "\(hello.stderr)")
+
+        // patchelf: succeeds by moving the table past the end of the original file.
+        let theirs = try link.copy(original, as: "theirs.so")
+        #expect(try Patchelf.run(["--add-needed", "libfoo.so", theirs]).status == 0)
+        let moved = [UInt8](try Data(contentsOf: URL(fileURLWithPath: theirs)))
+        #expect((0 ..< 8).reversed().reduce(0) { $0 << 8 | Int(moved[32 + $1]) } >= bytes.count, "patchelf kept the table in place")
+
+        for (name, runner) in [("patchelf", link.run), ("swelf", Swelf.run)] as [(String, ([String]) throws -> Swelf.Result)] {
+            let ours = try link.copy(original, as: "ours-\(name).so")
+            let result = try runner(["--add-needed", "libfoo.so", ours])
+            #expect(result.status == 1, "\(name)")
+            #expect(result.stderr.contains("program header"), "\(name): \(result.stderr)")
+            #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: ours))) == bytes, "\(name) changed the file")
+        }
+    }
+
     /// patchelf takes an unknown option for a file name; swelf refuses it by name, and
     /// refuses --build-resolution-cache, which it does not implement, in both personalities.
     @Test func refusals() throws {
