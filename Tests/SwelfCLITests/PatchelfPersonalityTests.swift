@@ -183,6 +183,30 @@ import Testing
         }
     }
 
+    /// --no-sort is what swelf always does: with or without it the output is the same, the
+    /// existing program headers keep their order (the new PT_LOAD is inserted among them)
+    /// and the section headers keep theirs (readelf is the oracle).
+    @Test func noSortIsTheDefault() throws {
+        let link = try Link()
+        let long = "/" + String(repeating: "long-directory/", count: 40)
+        let plain = try link.copy(hello, as: "plain"), unsorted = try link.copy(hello, as: "unsorted")
+        #expect(try Swelf.run(["--set-rpath", long, plain]).status == 0)
+        #expect(try link.run(["--no-sort", "--set-rpath", long, unsorted]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: plain)) == Data(contentsOf: URL(fileURLWithPath: unsorted)))
+        func segmentTypes(_ path: String) throws -> [String] {
+            try Tool.run("readelf", ["-lW", path]).stdout.split(separator: "\n")
+                .compactMap { $0.firstMatch(of: #/^  ([A-Z][A-Z_]+)\s+0x/#).map { String($0.1) } }
+        }
+        let before = try segmentTypes(hello), after = try segmentTypes(unsorted)
+        #expect(after.count == before.count + 1)
+        var remaining = after[...]
+        for type in before {
+            guard let index = remaining.firstIndex(of: type) else { Issue.record("\(type) out of order in \(after)"); break }
+            remaining = remaining[(index + 1)...]
+        }
+        #expect(try Readelf.sections(of: unsorted).map(\.name) == Readelf.sections(of: hello).map(\.name))
+    }
+
     /// patchelf takes an unknown option for a file name; swelf refuses it by name, and
     /// refuses --build-resolution-cache, which it does not implement, in both personalities.
     @Test func refusals() throws {
