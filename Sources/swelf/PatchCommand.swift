@@ -13,6 +13,14 @@ struct PatchCommand {
     var keepOldSections = false
 
     func patch(path: String, edits: EditRequest, output: String?) throws {
+        let name = terminal.programName
+        if debug {
+            // The plan's reasoning first, so that it is shown even when the verifier then
+            // refuses the result.
+            let plan = try Rewriter().plan(file: try ELFFile(path: path), request: edits)
+            for line in plan.log { terminal.standardError.line("\(name): \(path): \(line)") }
+            terminal.standardError.flush()
+        }
         if keepOldSections { try checkOldSectionsKept(path: path, edits: edits) }
         let result: Rewriter.Result
         if let output, FileSystem.isSpecialFile(output) {
@@ -30,10 +38,8 @@ struct PatchCommand {
         } else {
             result = try Rewriter().rewrite(path: path, request: edits, output: output)
         }
-        if debug {
-            let name = terminal.programName
-            for line in result.plan.log { terminal.standardError.line("\(name): \(path): \(line)") }
-            if !result.changed { terminal.standardError.line("\(name): \(path): nothing to change; file left untouched") }
+        if debug && !result.changed {
+            terminal.standardError.line("\(name): \(path): nothing to change; file left untouched")
         }
     }
 

@@ -309,6 +309,11 @@ import Testing
             #expect(result.status == 1)
             #expect(result.stderr.contains("--no-clobber-old-sections"), "\(result.stderr)")
             #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: file))) == original)
+            // --debug shows the plan's reasoning even though the edit is then refused.
+            let explained = try Swelf.run(["--debug", "--no-clobber-old-sections", "--set-rpath", long, file])
+            #expect(explained.status == 1)
+            #expect(explained.stderr.contains("placed at offset"), "\(explained.stderr)")
+            #expect(explained.stderr.contains("--no-clobber-old-sections: this edit moves section"), "\(explained.stderr)")
             // Without the option the same edit is made.
             #expect(try link.run(["--set-rpath", long, file]).status == 0)
         }
