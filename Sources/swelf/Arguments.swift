@@ -41,6 +41,9 @@ struct PatchInvocation {
     var edits = EditRequest()
     var output: String?
     var debug = false
+    /// `--no-clobber-old-sections`: the old bytes of every moved section must stay where
+    /// they were; an edit that would overwrite them is refused.
+    var keepOldSections = false
     var files: [String] = []
 }
 
@@ -60,6 +63,7 @@ typealias ArgumentFileReader = (String) throws -> String
 
 struct ArgumentParser {
     let readArgumentFile: ArgumentFileReader
+    var personality: Personality = .swelf
 
     /// Options that take values, and how many.
     static let valueCounts: [String: Int] = [
@@ -77,7 +81,8 @@ struct ArgumentParser {
     ]
 
     func parse(_ arguments: [String]) throws -> Command {
-        if let first = arguments.first {
+        // As patchelf there are no commands: `patchelf show` names a file called show.
+        if personality == .swelf, let first = arguments.first {
             switch first {
             case "show": return try parseFileCommand(Array(arguments.dropFirst()), name: "show") { .show(files: $0, json: $1) }
             case "verify": return try parseFileCommand(Array(arguments.dropFirst()), name: "verify") { .verify(files: $0, json: $1) }
@@ -155,15 +160,22 @@ struct ArgumentParser {
 
     private func parsePatch(_ arguments: [String]) throws -> Command {
         var invocation = PatchInvocation()
-        var allowedPrefixes: [String]?
-        var shrink = false
+        var allowedPrefixes: [String] = []
+        // The run-path options are collected and decided as patchelf decides them:
+        // --shrink-rpath, else --remove-rpath, else --set-rpath, else --add-rpath.
+        var shrink = false, remove = false
+        var setRunPath: String?, addRunPath: String?
+        var addNeeded = Set<String>(), removeNeeded = Set<String>(), clearVersions = Set<String>()
+        var replaceNeeded: [String: String] = [:]
         var tokens = Token.tokenize(arguments)[...]
+        let asPatchelf = personality == .patchelf
 
         func values(for option: String, at position: Int) throws -> [String] {
             let count = ArgumentParser.valueCounts[option] ?? 0
             var result: [String] = []
             for _ in 0 ..< count {
                 guard case .value(let value, _)? = tokens.first else {
+                    if asPatchelf { throw UsageError(message: count == 1 ? "missing argument" : "missing argument(s)") }
                     throw UsageError(message: "option '\(option)' (argument \(position + 1)) needs \(count == 1 ? "a value" : "\(count) values")")
                 }
                 tokens.removeFirst()
@@ -178,7 +190,8 @@ struct ArgumentParser {
             case .value(let file, _): invocation.files.append(file)
             case .option(let option, let position):
                 guard ArgumentParser.flags.contains(option) || ArgumentParser.valueCounts[option] != nil else {
-                    throw UsageError(message: "unknown option '\(option)' (argument \(position + 1))")
+                    throw UsageError(message: asPatchelf ? "unrecognized option '\(option)'"
+                                                         : "unknown option '\(option)' (argument \(position + 1))")
                 }
                 let arguments = try values(for: option, at: position)
                 switch option {
@@ -192,40 +205,44 @@ struct ArgumentParser {
                 case "--print-execstack": invocation.prints.insert(.execstack)
                 case "--set-interpreter", "--interpreter": invocation.edits.interpreter = try resolve(arguments[0])
                 case "--set-soname": invocation.edits.soname = try resolve(arguments[0])
-                case "--set-rpath": invocation.edits.runPath = .set(try resolve(arguments[0]))
-                case "--add-rpath": invocation.edits.runPath = .add(try resolve(arguments[0]))
-                case "--remove-rpath": invocation.edits.runPath = .remove
+                case "--set-rpath": setRunPath = try resolve(arguments[0])
+                case "--add-rpath": addRunPath = try resolve(arguments[0])
+                case "--remove-rpath": remove = true
                 case "--shrink-rpath": shrink = true
-                case "--allowed-rpath-prefixes": allowedPrefixes = try resolve(arguments[0]).split(separator: ":").map(String.init)
+                // Taken literally, without @FILE, as patchelf does.
+                case "--allowed-rpath-prefixes": allowedPrefixes = arguments[0].split(separator: ":").map(String.init)
                 case "--force-rpath": invocation.edits.forceRPath = true
-                case "--add-needed": invocation.edits.addNeeded.append(try resolve(arguments[0]))
-                case "--remove-needed": invocation.edits.removeNeeded.append(try resolve(arguments[0]))
-                case "--replace-needed": invocation.edits.replaceNeeded.append((arguments[0], arguments[1]))
+                case "--add-needed": addNeeded.insert(try resolve(arguments[0]))
+                case "--remove-needed": removeNeeded.insert(try resolve(arguments[0]))
+                case "--replace-needed": replaceNeeded[arguments[0]] = arguments[1]
                 case "--no-default-lib": invocation.edits.noDefaultLib = true
                 case "--set-os-abi":
                     let name = try resolve(arguments[0]).trimmingWhitespace()
                     guard let abi = OSABINames.parse(name) else {
-                        throw UsageError(message: "unrecognized OS ABI '\(name)'")
+                        throw UsageError(message: asPatchelf ? "unrecognized OS ABI" : "unrecognized OS ABI '\(name)'")
                     }
                     invocation.edits.osABI = abi
                 case "--set-execstack": invocation.edits.executableStack = true
                 case "--clear-execstack": invocation.edits.executableStack = false
                 case "--add-debug-tag": invocation.edits.addDebugTag = true
-                case "--clear-symbol-version": invocation.edits.clearSymbolVersions.append(try resolve(arguments[0]))
+                case "--clear-symbol-version": clearVersions.insert(try resolve(arguments[0]))
                 case "--rename-dynamic-symbols": invocation.edits.renameSymbols.merge(try readSymbolMap(arguments[0])) { $1 }
                 case "--page-size":
                     guard let size = UInt64(arguments[0]), size > 0, size & (size - 1) == 0 else {
-                        throw UsageError(message: "invalid page size '\(arguments[0])': expected a power of two")
+                        throw UsageError(message: asPatchelf ? "invalid argument to --page-size: '\(arguments[0])' is not a power of two"
+                                                             : "invalid page size '\(arguments[0])': expected a power of two")
                     }
                     invocation.edits.pageSize = size
                 case "--output": invocation.output = try resolve(arguments[0])
                 case "--debug": invocation.debug = true
-                default: break  // accepted for compatibility: --no-sort, --no-clobber-old-sections, …
+                case "--no-clobber-old-sections": invocation.keepOldSections = true
+                case "--no-sort": break  // swelf never sorts program or section headers: this is what it always does
+                case "--build-resolution-cache":
+                    throw UsageError(message: "--build-resolution-cache is not implemented by swelf: it would write a .note.nixos.ldcache note; use patchelf for it")
+                default:
+                    throw UsageError(message: "internal error: option '\(option)' has no meaning")
                 }
             }
-        }
-        if shrink, invocation.edits.runPath == nil {
-            invocation.edits.runPath = .shrink(allowedPrefixes: allowedPrefixes ?? [])
         }
         if invocation.files.isEmpty {
             throw UsageError(message: "missing filename")
@@ -233,6 +250,25 @@ struct ArgumentParser {
         if invocation.output != nil && invocation.files.count > 1 {
             throw UsageError(message: "--output option only allowed with single input file")
         }
+        if setRunPath != nil && addRunPath != nil {
+            throw UsageError(message: "--set-rpath option not allowed with --add-rpath")
+        }
+        if shrink {
+            invocation.edits.runPath = .shrink(allowedPrefixes: allowedPrefixes)
+        } else if remove {
+            invocation.edits.runPath = .remove
+        } else if let setRunPath {
+            invocation.edits.runPath = .set(setRunPath)
+        } else if let addRunPath {
+            invocation.edits.runPath = .add(addRunPath)
+        }
+        // patchelf keeps these in ordered sets and maps: each name once, in byte order
+        // (the order --add-needed entries appear in DT_NEEDED).
+        let byBytes: (String, String) -> Bool = { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        invocation.edits.addNeeded = addNeeded.sorted(by: byBytes)
+        invocation.edits.removeNeeded = removeNeeded.sorted(by: byBytes)
+        invocation.edits.clearSymbolVersions = clearVersions.sorted(by: byBytes)
+        invocation.edits.replaceNeeded = replaceNeeded.keys.sorted(by: byBytes).map { ($0, replaceNeeded[$0]!) }
         return .patch(invocation)
     }
 
@@ -243,16 +279,33 @@ struct ArgumentParser {
         return try readArgumentFile(String(value.dropFirst()))
     }
 
-    /// A map file: one `old new` pair per line.
+    /// A map file: one `old new` pair per line, read as patchelf reads it (no @FILE; a
+    /// name given twice, or with a version tag, is refused). Unlike patchelf, which stops
+    /// at the first blank line, swelf skips blank lines and reads on.
     private func readSymbolMap(_ path: String) throws -> [String: String] {
+        let text: String
+        do {
+            text = try readArgumentFile(path)
+        } catch {
+            throw UsageError(message: "Cannot open map file \(path): \((error as? ArgumentFileError)?.reason ?? "\(error)")")
+        }
         var map: [String: String] = [:]
-        for (number, line) in try readArgumentFile(path).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\u{0B}" || $0 == "\u{0C}" })
             if words.isEmpty { continue }
             guard words.count == 2 else {
-                throw UsageError(message: "\(path):\(number + 1): expected 'OLD_NAME NEW_NAME'")
+                throw UsageError(message: words.count == 1
+                    ? "\(path):\(number + 1): Map file line is missing the second element"
+                    : "\(path):\(number + 1): expected 'OLD_NAME NEW_NAME'")
             }
-            map[String(words[0])] = String(words[1])
+            let (old, new) = (String(words[0]), String(words[1]))
+            guard map[old] == nil else {
+                throw UsageError(message: "\(path):\(number + 1): Name '\(old)' appears twice in the map file")
+            }
+            guard !old.contains("@") && !new.contains("@") else {
+                throw UsageError(message: "\(path):\(number + 1): Name pair contains version tag: \(old) \(new)")
+            }
+            map[old] = new
         }
         return map
     }

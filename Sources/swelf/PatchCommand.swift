@@ -1,15 +1,68 @@
 import ELFKit
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Applies an edit request to one file and writes the result safely.
 struct PatchCommand {
     let terminal: Terminal
     let debug: Bool
+    var keepOldSections = false
 
     func patch(path: String, edits: EditRequest, output: String?) throws {
-        let result = try Rewriter().rewrite(path: path, request: edits, output: output)
+        let name = terminal.programName
         if debug {
-            for line in result.plan.log { terminal.standardError.line("swelf: \(path): \(line)") }
-            if !result.changed { terminal.standardError.line("swelf: \(path): nothing to change; file left untouched") }
+            // The plan's reasoning first, so that it is shown even when the verifier then
+            // refuses the result.
+            let plan = try Rewriter().plan(file: try ELFFile(path: path), request: edits)
+            for line in plan.log { terminal.standardError.line("\(name): \(path): \(line)") }
+            terminal.standardError.flush()
+        }
+        if keepOldSections { try checkOldSectionsKept(path: path, edits: edits) }
+        let result: Rewriter.Result
+        if let output, FileSystem.isSpecialFile(output) {
+            // `--output /dev/null` (patchelf's own tests use it): a device or FIFO cannot be
+            // replaced by renaming a file over it, and must not be. The result is written
+            // and checked in a private directory, then copied into it.
+            let directory = try FileSystem.temporaryDirectory()
+            let temporary = directory + "/output"
+            defer {
+                unlink(temporary)
+                rmdir(directory)
+            }
+            result = try Rewriter().rewrite(path: path, request: edits, output: temporary)
+            try FileSystem.copyContents(of: temporary, into: output)
+        } else {
+            result = try Rewriter().rewrite(path: path, request: edits, output: output)
+        }
+        if debug && !result.changed {
+            terminal.standardError.line("\(name): \(path): nothing to change; file left untouched")
+        }
+    }
+
+    /// `--no-clobber-old-sections`: every section the edit moves must keep its old bytes
+    /// at its old offset. swelf never fills a moved table's old place, but the program
+    /// header table may grow over it, and a later table may be placed there; such an edit
+    /// is refused. The oracle is the original file against the planned image.
+    private func checkOldSectionsKept(path: String, edits: EditRequest) throws {
+        let source = try FileByteSource(path: path)
+        let original = try ELFFile(source: source)
+        let plan = try Rewriter().plan(file: original, request: edits)
+        let planned = try ELFFile(source: PlannedByteSource(base: source, plan: plan))
+        for (index, old) in original.sectionHeaders.enumerated() where old.type != .nobits && old.size > 0 && index > 0 {
+            if index < planned.sectionHeaders.count, planned.sectionHeaders[index].offset == old.offset { continue }
+            let limit = min(source.size, plan.newSize)
+            guard old.offset <= limit, old.size <= limit - old.offset else {
+                throw CommandError("--no-clobber-old-sections: the old place of section \(index) (offset 0x\(String(old.offset, radix: 16))) is not kept in the output")
+            }
+            let before = try source.bytes(at: old.offset, count: old.size, "section \(index)")
+            let after = try PlannedByteSource(base: source, plan: plan).bytes(at: old.offset, count: old.size, "section \(index)")
+            guard before == after else {
+                throw CommandError("--no-clobber-old-sections: this edit moves section \(index) and overwrites its old bytes at offset 0x\(String(old.offset, radix: 16)) (the program header table or a moved table takes that space); refused")
+            }
         }
     }
 }

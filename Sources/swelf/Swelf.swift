@@ -3,29 +3,45 @@ import ELFKit
 /// The command-line tool: parses the arguments and dispatches to a command.
 struct Swelf {
     let terminal: Terminal
+    var personality: Personality = .swelf
+    /// `PATCHELF_DEBUG` in the environment: as patchelf, the same as `--debug`.
+    var debugFromEnvironment = false
     static let version = "0.1.0"
 
     func run(_ arguments: [String]) -> ExitCode {
+        if personality == .patchelf && arguments.isEmpty {
+            // patchelf with no arguments prints its usage on stderr and fails.
+            terminal.standardError.write(PatchelfHelp.text(programName: terminal.invokedAs))
+            return .failure
+        }
         let command: Command
         do {
-            command = try ArgumentParser(readArgumentFile: FileSystem.readText).parse(arguments)
+            command = try ArgumentParser(readArgumentFile: FileSystem.readText, personality: personality).parse(arguments)
         } catch let error as UsageError {
             terminal.error(error.message)
-            terminal.standardError.line("Try 'swelf --help' for more information.")
-            return .usage
+            if personality == .swelf {
+                terminal.standardError.line("Try 'swelf --help' for more information.")
+            }
+            return personality.usageStatus
         } catch {
+            // An @FILE value that could not be read.
             terminal.error("\(error)")
-            return .usage
+            return .failure
         }
 
         switch command {
         case .help:
-            terminal.standardOutput.write(HelpText.text)
+            if personality == .patchelf {
+                terminal.standardError.write(PatchelfHelp.text(programName: terminal.invokedAs))
+            } else {
+                terminal.standardOutput.write(HelpText.text)
+            }
             return .success
         case .version:
-            terminal.standardOutput.line("swelf \(Swelf.version)")
+            terminal.standardOutput.line(personality.versionLine(swelfVersion: Swelf.version))
             return .success
-        case .patch(let invocation):
+        case .patch(var invocation):
+            if personality == .patchelf && debugFromEnvironment { invocation.debug = true }
             return runPatch(invocation)
         case .show(let files, let json):
             return ShowCommand(terminal: terminal, json: json).run(files)
@@ -38,22 +54,45 @@ struct Swelf {
         }
     }
 
-    /// Prints and edits each file in turn; a failure on one file does not stop the others.
+    /// Prints and edits each file in turn. As swelf, a failure on one file does not stop
+    /// the others; as patchelf, the first failure ends the run, as it does in patchelf.
     private func runPatch(_ invocation: PatchInvocation) -> ExitCode {
         var status = ExitCode.success
         for path in invocation.files {
+            if personality == .patchelf {
+                if let problem = PatchelfInputCheck.problem(path: path) {
+                    terminal.standardOutput.flush()
+                    terminal.error(problem)
+                    return .failure
+                }
+                do {
+                    let editing = !invocation.edits.isEmpty || invocation.output != nil
+                    let warnings = try PatchelfStructureCheck(path: path)
+                        .check(editing: editing, renaming: !invocation.edits.renameSymbols.isEmpty)
+                    for warning in warnings { terminal.standardError.line(warning) }
+                } catch let failure as PatchelfStructureCheck.Failure {
+                    terminal.standardOutput.flush()
+                    terminal.error(failure.message)
+                    return .failure
+                } catch {
+                    terminal.standardOutput.flush()
+                    terminal.error("\(error)", file: path)
+                    return .failure
+                }
+            }
             do {
                 let file = try ELFFile(path: path)
                 let printer = FilePrinter(file: file, output: terminal.standardOutput)
                 for request in invocation.prints.sorted() { try printer.print(request) }
                 if !invocation.edits.isEmpty || (invocation.output != nil) {
-                    try PatchCommand(terminal: terminal, debug: invocation.debug)
+                    try PatchCommand(terminal: terminal, debug: invocation.debug, keepOldSections: invocation.keepOldSections)
                         .patch(path: path, edits: invocation.edits, output: invocation.output)
                 }
             } catch {
                 terminal.standardOutput.flush()
                 terminal.error("\(error)", file: path)
                 status = .failure
+                if personality == .patchelf { break }
             }
         }
         return status
@@ -100,7 +139,10 @@ enum HelpText {
       --page-size N                alignment of new segments
       --output FILE                write FILE, leave the input unchanged
       --debug                      explain layout decisions on stderr
-      --no-sort, --no-clobber-old-sections   accepted for compatibility
+      --no-clobber-old-sections    refuse an edit that would overwrite the old bytes of a
+                                   table it moves (swelf never fills them in otherwise)
+      --no-sort                    swelf never sorts program or section headers; accepted
+      --build-resolution-cache     patchelf's .note.nixos.ldcache: not implemented, refused
 
     An option value written @FILE is read from FILE.
 
@@ -120,6 +162,10 @@ enum HelpText {
 
       --help                       this text
       --version                    swelf's version
+
+    Run through a link named patchelf, swelf is a drop-in for patchelf 0.19.3: patchelf's
+    command line, messages and exit status (1 for every failure), and --version prints
+    "patchelf 0.19.3+swelf.VERSION".
 
     Exit status: 0 success, 1 a file could not be read or changed, 64 usage error.
 

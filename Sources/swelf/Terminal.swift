@@ -45,9 +45,17 @@ final class OutputStream {
 final class Terminal {
     let standardOutput = OutputStream(descriptor: 1)
     let standardError = OutputStream(descriptor: 2)
-    let programName = "swelf"
+    /// `swelf`, or `patchelf` when run as patchelf: the prefix of every message.
+    let programName: String
+    /// argv[0], which patchelf's usage text shows.
+    let invokedAs: String
 
-    /// A one-line error on stderr: `swelf: FILE: message`.
+    init(personality: Personality = .swelf, invokedAs: String = "swelf") {
+        programName = personality.programName
+        self.invokedAs = invokedAs
+    }
+
+    /// A one-line error on stderr: `swelf: FILE: message` (`patchelf: …` as patchelf).
     func error(_ message: String, file: String? = nil) {
         if let file {
             standardError.line("\(programName): \(file): \(message)")

@@ -1,0 +1,337 @@
+import Foundation
+import Testing
+
+/// swelf run through a link named `patchelf`, compared with the real patchelf 0.19.3.
+@Suite struct PatchelfPersonalityTests {
+    let hello = Repo.testBinaries.appendingPathComponent("x86_64/hello").path
+    let notELF = Repo.testBinaries.appendingPathComponent("manifest.tsv").path
+
+    /// A directory holding `patchelf -> swelf`, removed at the end.
+    final class Link {
+        let directory: URL
+        let path: String
+        init() throws {
+            guard let swelf = Swelf.path else { throw Swelf.NotBuilt() }
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-personality-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            path = directory.appendingPathComponent("patchelf").path
+            try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: swelf)
+        }
+        func run(_ arguments: [String]) throws -> Swelf.Result {
+            let result = try Tool.run(path, arguments)
+            return Swelf.Result(status: result.status, stdout: result.stdout, stderr: result.stderr, stdoutBytes: result.stdoutBytes)
+        }
+        func copy(_ file: String, as name: String) throws -> String {
+            let destination = directory.appendingPathComponent(name).path
+            try FileManager.default.copyItem(atPath: file, toPath: destination)
+            return destination
+        }
+        deinit { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    @Test func versionSatisfiesAuditwheelAndMaturin() throws {
+        let link = try Link()
+        let result = try link.run(["--version"])
+        #expect(result.status == 0)
+        let line = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(line.hasPrefix("patchelf 0.19.3"))
+        #expect(line.contains("swelf"))
+        // auditwheel 6: re.match(r"patchelf\s+(\d+(.\d+(.\d+)?)?)", version), then ints >= (0, 14, 5).
+        let python = try Tool.run("python3", ["-c", """
+            import re, sys
+            m = re.match(r"patchelf\\s+(\\d+(.\\d+(.\\d+)?)?)", sys.argv[1])
+            print(m and tuple(int(x) for x in m.group(1).split(".")) >= (0, 14, 5))
+            """, result.stdout])
+        #expect(python.stdout == "True\n", "auditwheel's check rejects \(line)")
+        // maturin: strip the "patchelf" prefix, trim, parse as a semver version (>= 0.14.0).
+        // The grammar is semver.org's official regular expression.
+        let semver = #/^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/#
+        let rest = line.dropFirst("patchelf".count).trimmingCharacters(in: .whitespaces)
+        let match = try #require(rest.wholeMatch(of: semver), "maturin cannot parse '\(rest)' as semver")
+        #expect((Int(match.1)!, Int(match.2)!) >= (0, 14))
+        // Under its own name swelf keeps its own version line.
+        #expect(try Swelf.run(["--version"]).stdout.hasPrefix("swelf "))
+    }
+
+    @Test func helpAndNoArgumentsAsPatchelf() throws {
+        let link = try Link()
+        let none = try link.run([])
+        let theirs = try Patchelf.run([])
+        #expect(none.status == theirs.status)
+        #expect(none.stdout.isEmpty && theirs.stdout.isEmpty)
+        #expect(none.stderr.hasPrefix("syntax: \(link.path)"))
+        let help = try link.run(["--help"])
+        #expect(help.status == 0)
+        #expect(help.stderr.hasPrefix("syntax: "))
+        // Every option patchelf's help lists is in ours.
+        let options = Set(try Patchelf.run(["--help"]).stderr.matches(of: #/--[a-z-]+/#).map { String($0.output) })
+        #expect(options.count > 25)
+        for option in options { #expect(help.stderr.contains(option), "\(option)") }
+    }
+
+    /// Failures: the same exit status and the same message as patchelf.
+    @Test func messagesMatchPatchelf() throws {
+        let link = try Link()
+        let directory = FileManager.default.temporaryDirectory.path
+        let object = try #require(["/usr/lib/x86_64-linux-gnu/crt1.o"].first { FileManager.default.fileExists(atPath: $0) })
+        let cases: [[String]] = [
+            ["--print-rpath", "/nonexistent/swelf-file"],
+            ["--print-rpath", notELF],
+            ["--print-rpath", "/dev/null"],
+            ["--print-rpath", directory],
+            ["--print-needed", object],
+            ["--set-rpath", "@/nonexistent/swelf-file", hello],
+            ["--print-rpath"],
+            ["--set-rpath"],
+            ["--replace-needed", "a"],
+            ["--set-os-abi", "nonsense", hello],
+            ["--set-rpath", "a", "--add-rpath", "b", hello],
+            ["--rename-dynamic-symbols", "/nonexistent/swelf-file", hello],
+            ["--print-rpath", "--output", "x", hello, hello],
+        ]
+        for arguments in cases {
+            let ours = try link.run(arguments)
+            let theirs = try Patchelf.run(arguments)
+            #expect(ours.status == theirs.status, "\(arguments)")
+            #expect(ours.stderr == theirs.stderr, "\(arguments)")
+            #expect(ours.stdout == theirs.stdout, "\(arguments)")
+        }
+    }
+
+    /// Corrupt files (as patchelf's invalid-elf test makes them, from x86_64/hello): the
+    /// same status and message as patchelf, whose section-header checks swelf makes as patchelf.
+    @Test func corruptFilesFailAsInPatchelf() throws {
+        let link = try Link()
+        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: hello)))
+        func read(_ offset: Int, _ size: Int) -> Int {
+            (0 ..< size).reversed().reduce(0) { $0 << 8 | Int(original[offset + $1]) }
+        }
+        let shoff = read(40, 8), shstrndx = read(62, 2)
+        func sectionField(_ index: Int, _ field: Int) -> Int { shoff + index * 64 + field }
+        let sections = try Readelf.sections(of: hello)
+        let dynamic = try #require(sections.firstIndex { $0.name == ".dynamic" })
+        let dynstr = try #require(sections.firstIndex { $0.name == ".dynstr" })
+        let dynstrEnd = Int(sections[dynstr].offset + sections[dynstr].size) - 1
+        let cases: [(name: String, offset: Int, bytes: [UInt8], arguments: [String])] = [
+            ("shstrndx", 62, [0xff, 0xff], ["--print-rpath"]),
+            ("shentsize", 58, [0x30, 0x00], ["--print-rpath"]),
+            ("shstrtab-zero", sectionField(shstrndx, 32), [UInt8](repeating: 0, count: 8), ["--print-rpath"]),
+            ("section-name", sectionField(1, 0), [0xff, 0xff, 0xff, 0x7f], ["--print-rpath"]),
+            ("dynamic-offset", sectionField(dynamic, 24), [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], ["--print-needed"]),
+            ("dynamic-unaligned", sectionField(dynamic, 24), [1, 0, 0, 0, 0, 0, 0, 0], ["--print-needed"]),
+            ("dynstr-unterminated", dynstrEnd, [0x41], ["--print-needed"]),
+            ("phoff", 32, [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0], ["--print-rpath"]),
+        ]
+        for item in cases {
+            var bytes = original
+            bytes.replaceSubrange(item.offset ..< item.offset + item.bytes.count, with: item.bytes)
+            let path = link.directory.appendingPathComponent(item.name).path
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let ours = try link.run(item.arguments + [path])
+            let theirs = try Patchelf.run(item.arguments + [path])
+            #expect(theirs.status == 1, "\(item.name): patchelf accepted it")
+            #expect(ours.status == theirs.status, "\(item.name)")
+            #expect(ours.stderr == theirs.stderr, "\(item.name)")
+        }
+    }
+
+    /// The shape of patchelf's pht-collision test, made from x86_64/libgreet.so.1: the first
+    /// PT_LOAD is extended over its zero padding and the program header table copied to its
+    /// end, right before .init. There is no room to add a program header and the code after
+    /// the table cannot move. patchelf moves the table to the end of the file (unsafe: old
+    /// kernels and qemu-user derive AT_PHDR from it); swelf refuses and leaves the file as it
+    /// was, as swelf and as patchelf (a deliberate difference, listed in the README).
+    @Test func programHeaderTableCollisionIsRefused() throws {
+        let link = try Link()
+        var bytes = [UInt8](try Data(contentsOf: Repo.testBinaries.appendingPathComponent("x86_64/libgreet.so.1")))
+        func u64(_ offset: Int) -> Int { (0 ..< 8).reversed().reduce(0) { $0 << 8 | Int(bytes[offset + $1]) } }
+        func put64(_ value: Int, at offset: Int) { for index in 0 ..< 8 { bytes[offset + index] = UInt8((value >> (8 * index)) & 0xff) } }
+        let phoff = u64(32), count = Int(bytes[56]) | Int(bytes[57]) << 8, tableSize = count * 56
+        let loads = (0 ..< count).map { phoff + $0 * 56 }.filter { bytes[$0] == 1 }
+        let first = try #require(loads.first), second = try #require(loads.dropFirst().first)
+        let end = u64(second + 8)  // the second PT_LOAD's offset: .init follows the padding
+        #expect(bytes[u64(first + 32) ..< end].allSatisfy { $0 == 0 }, "the padding is not zero")
+        put64(end, at: first + 32)
+        put64(end, at: first + 40)
+        bytes.replaceSubrange(end - tableSize ..< end, with: Array(bytes[phoff ..< phoff + tableSize]))
+        put64(end - tableSize, at: 32)
+        let original = link.directory.appendingPathComponent("collision.so").path
+        try Data(bytes).write(to: URL(fileURLWithPath: original))
+
+        // The fixture is sound: a program linked against libgreet runs with it.
+        let run = link.directory.appendingPathComponent("run")
+        try FileManager.default.createDirectory(at: run, withIntermediateDirectories: true)
+        for name in ["hello", "libunused.so"] {
+            try FileManager.default.copyItem(at: Repo.testBinaries.appendingPathComponent("x86_64/\(name)"), to: run.appendingPathComponent(name))
+        }
+        try Data(bytes).write(to: run.appendingPathComponent("libgreet.so.1"))
+        let hello = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(run.path)", run.appendingPathComponent("hello").path])
+        #expect(hello.status == 0 && hello.stdout.contains("hello from libgreet"), "\(hello.stderr)")
+
+        // patchelf: succeeds by moving the table past the end of the original file.
+        let theirs = try link.copy(original, as: "theirs.so")
+        #expect(try Patchelf.run(["--add-needed", "libfoo.so", theirs]).status == 0)
+        let moved = [UInt8](try Data(contentsOf: URL(fileURLWithPath: theirs)))
+        #expect((0 ..< 8).reversed().reduce(0) { $0 << 8 | Int(moved[32 + $1]) } >= bytes.count, "patchelf kept the table in place")
+
+        for (name, runner) in [("patchelf", link.run), ("swelf", Swelf.run)] as [(String, ([String]) throws -> Swelf.Result)] {
+            let ours = try link.copy(original, as: "ours-\(name).so")
+            let result = try runner(["--add-needed", "libfoo.so", ours])
+            #expect(result.status == 1, "\(name)")
+            #expect(result.stderr.contains("program header"), "\(name): \(result.stderr)")
+            #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: ours))) == bytes, "\(name) changed the file")
+        }
+    }
+
+    /// --no-sort is what swelf always does: with or without it the output is the same, the
+    /// existing program headers keep their order (the new PT_LOAD is inserted among them)
+    /// and the section headers keep theirs (readelf is the oracle).
+    @Test func noSortIsTheDefault() throws {
+        let link = try Link()
+        let long = "/" + String(repeating: "long-directory/", count: 40)
+        let plain = try link.copy(hello, as: "plain"), unsorted = try link.copy(hello, as: "unsorted")
+        #expect(try Swelf.run(["--set-rpath", long, plain]).status == 0)
+        #expect(try link.run(["--no-sort", "--set-rpath", long, unsorted]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: plain)) == Data(contentsOf: URL(fileURLWithPath: unsorted)))
+        func segmentTypes(_ path: String) throws -> [String] {
+            try Tool.run("readelf", ["-lW", path]).stdout.split(separator: "\n")
+                .compactMap { $0.firstMatch(of: #/^  ([A-Z][A-Z_]+)\s+0x/#).map { String($0.1) } }
+        }
+        let before = try segmentTypes(hello), after = try segmentTypes(unsorted)
+        #expect(after.count == before.count + 1)
+        var remaining = after[...]
+        for type in before {
+            guard let index = remaining.firstIndex(of: type) else { Issue.record("\(type) out of order in \(after)"); break }
+            remaining = remaining[(index + 1)...]
+        }
+        #expect(try Readelf.sections(of: unsorted).map(\.name) == Readelf.sections(of: hello).map(\.name))
+    }
+
+    /// patchelf takes an unknown option for a file name; swelf refuses it by name, and
+    /// refuses --build-resolution-cache, which it does not implement, in both personalities.
+    @Test func refusals() throws {
+        let link = try Link()
+        let file = try link.copy(hello, as: "hello")
+        let before = try Data(contentsOf: URL(fileURLWithPath: file))
+        for arguments in [["--frob", file], ["--build-resolution-cache", file], ["--set-rpath", "/x", "--build-resolution-cache", file]] {
+            let asPatchelf = try link.run(arguments)
+            #expect(asPatchelf.status == 1, "\(arguments)")
+            #expect(asPatchelf.stderr.hasPrefix("patchelf: "), "\(arguments)")
+            let asSwelf = try Swelf.run(arguments)
+            #expect(asSwelf.status == 64, "\(arguments)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == before, "\(arguments) changed the file")
+        }
+        #expect(try link.run(["--frob", file]).stderr == "patchelf: unrecognized option '--frob'\n")
+        #expect(try link.run(["--build-resolution-cache", file]).stderr.contains("not implemented"))
+    }
+
+    /// --add-needed, --remove-needed and --replace-needed as patchelf orders them: each
+    /// name once, added in byte order; the last --replace-needed of a name wins.
+    @Test func setSemanticsOfNeededOptions() throws {
+        let link = try Link()
+        let ours = try link.copy(hello, as: "ours")
+        let theirs = try link.copy(hello, as: "theirs")
+        let arguments = ["--add-needed", "libz.so", "--add-needed", "liba.so", "--add-needed", "libz.so",
+                         "--replace-needed", "libunused.so", "libx.so", "--replace-needed", "libunused.so", "liby.so"]
+        #expect(try link.run(arguments + [ours]).status == 0)
+        #expect(try Patchelf.run(arguments + [theirs]).status == 0)
+        let needed = try link.run(["--print-needed", ours]).stdout
+        #expect(needed == (try Patchelf.run(["--print-needed", theirs])).stdout)
+        #expect(needed.hasPrefix("liba.so\nlibz.so\n"))
+        // The same in swelf's own personality.
+        let own = try link.copy(hello, as: "own")
+        #expect(try Swelf.run(arguments + [own]).status == 0)
+        #expect(try Swelf.run(["--print-needed", own]).stdout == needed)
+    }
+
+    /// patchelf's precedence among run-path options: shrink, then remove, then set.
+    @Test func runPathPrecedence() throws {
+        let link = try Link()
+        for arguments in [["--set-rpath", "/a", "--remove-rpath"], ["--remove-rpath", "--set-rpath", "/a"],
+                          ["--add-rpath", "/b", "--shrink-rpath"]] {
+            let ours = try link.copy(hello, as: "ours-\(UUID().uuidString)")
+            let theirs = try link.copy(hello, as: "theirs-\(UUID().uuidString)")
+            #expect(try link.run(["--set-rpath", "/old", ours]).status == 0)
+            #expect(try Patchelf.run(["--set-rpath", "/old", theirs]).status == 0)
+            #expect(try link.run(arguments + [ours]).status == 0, "\(arguments)")
+            #expect(try Patchelf.run(arguments + [theirs]).status == 0, "\(arguments)")
+            #expect(try link.run(["--print-rpath", ours]).stdout == (try Patchelf.run(["--print-rpath", theirs])).stdout, "\(arguments)")
+        }
+    }
+
+    /// `--output` naming a FIFO (as patchelf's tests name /dev/null): the bytes go into it,
+    /// the FIFO is not replaced by a regular file.
+    @Test func outputIntoSpecialFile() throws {
+        let link = try Link()
+        let fifo = link.directory.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let received = link.directory.appendingPathComponent("received").path
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/bin/sh")
+        reader.arguments = ["-c", "cat \"$0\" > \"$1\"", fifo, received]
+        try reader.run()
+        let result = try link.run(["--set-rpath", "/x", "--output", fifo, hello])
+        reader.waitUntilExit()
+        #expect(result.status == 0, "\(result.stderr)")
+        var status = stat()
+        #expect(lstat(fifo, &status) == 0 && (status.st_mode & S_IFMT) == S_IFIFO, "the FIFO was replaced")
+        let regular = link.directory.appendingPathComponent("regular").path
+        #expect(try link.run(["--set-rpath", "/x", "--output", regular, hello]).status == 0)
+        let got = try Data(contentsOf: URL(fileURLWithPath: received))
+        #expect(got == (try Data(contentsOf: URL(fileURLWithPath: regular))))
+        #expect(try link.run(["--print-rpath", received]).stdout == "/x\n")
+    }
+
+    /// --no-clobber-old-sections: an edit that moves tables keeps their old bytes in place
+    /// or is refused, never silently overwrites them. On x86_64/hello the program header
+    /// table grows over .interp (refused); on mips/hello there is room (done, old bytes kept).
+    @Test(arguments: [("x86_64/hello", false), ("mips/hello", true)])
+    func noClobberOldSections(subject: String, succeeds: Bool) throws {
+        let link = try Link()
+        let input = Repo.testBinaries.appendingPathComponent(subject).path
+        let long = "/" + String(repeating: "long-directory/", count: 40)
+        let file = try link.copy(input, as: "moved")
+        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+        let result = try link.run(["--no-clobber-old-sections", "--set-rpath", long, file])
+        if succeeds {
+            #expect(result.status == 0, "\(result.stderr)")
+            let edited = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+            var moved = 0
+            for (old, new) in zip(try Readelf.sections(of: input), try Readelf.sections(of: file))
+            where old.offset != new.offset && old.type != "NOBITS" && old.size > 0 {
+                moved += 1
+                let range = Int(old.offset) ..< Int(old.offset + old.size)
+                #expect(Array(edited[range]) == Array(original[range]), "old bytes of \(old.name) overwritten")
+            }
+            #expect(moved > 0, "the edit was meant to move tables")
+            #expect(try link.run(["--print-rpath", file]).stdout == long + "\n")
+        } else {
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("--no-clobber-old-sections"), "\(result.stderr)")
+            #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: file))) == original)
+            // --debug shows the plan's reasoning even though the edit is then refused.
+            let explained = try Swelf.run(["--debug", "--no-clobber-old-sections", "--set-rpath", long, file])
+            #expect(explained.status == 1)
+            #expect(explained.stderr.contains("placed at offset"), "\(explained.stderr)")
+            #expect(explained.stderr.contains("--no-clobber-old-sections: this edit moves section"), "\(explained.stderr)")
+            // Without the option the same edit is made.
+            #expect(try link.run(["--set-rpath", long, file]).status == 0)
+        }
+    }
+}
+
+/// Section headers as readelf reads them: an oracle independent of swelf's reader.
+enum Readelf {
+    struct Section { let name: String; let type: String; let offset: UInt64; let size: UInt64 }
+
+    static func sections(of path: String) throws -> [Section] {
+        let output = try Tool.run("readelf", ["-SW", path]).stdout
+        var result: [Section] = []
+        for line in output.split(separator: "\n") {
+            guard let match = line.firstMatch(of: #/\[\s*\d+\]\s+(\S*)\s+(\S+)\s+[0-9a-f]+\s+([0-9a-f]+)\s+([0-9a-f]+)/#) else { continue }
+            result.append(Section(name: String(match.1), type: String(match.2),
+                                  offset: UInt64(match.3, radix: 16)!, size: UInt64(match.4, radix: 16)!))
+        }
+        return result
+    }
+}

@@ -1,0 +1,44 @@
+# bash completion for swelf (and for swelf installed as patchelf)
+_swelf() {
+    local cur prev words cword
+    if declare -F _init_completion >/dev/null; then
+        _init_completion || return
+    else
+        cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}
+        words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD
+    fi
+    local patch_options="--print-interpreter --print-os-abi --print-soname --print-rpath --print-needed
+        --print-execstack --set-interpreter --interpreter --set-soname --set-rpath --add-rpath --remove-rpath
+        --shrink-rpath --allowed-rpath-prefixes --force-rpath --add-needed --remove-needed --replace-needed
+        --no-default-lib --set-os-abi --set-execstack --clear-execstack --add-debug-tag --clear-symbol-version
+        --rename-dynamic-symbols --page-size --output --no-clobber-old-sections --no-sort
+        --build-resolution-cache --debug --help --version"
+    local command=${words[0]##*/}
+    local sub=
+    if [[ $command != patchelf && $cword -gt 1 ]]; then
+        case ${words[1]} in show|verify|doctor|ldd) sub=${words[1]} ;; esac
+    fi
+    case $prev in
+        --set-interpreter|--interpreter|--output|--rename-dynamic-symbols|--root)
+            COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --set-os-abi)
+            COMPREPLY=($(compgen -W "sysv hp-ux netbsd linux gnu hurd solaris aix irix freebsd tru64 openbsd openvms" -- "$cur")); return ;;
+        --set-soname|--set-rpath|--add-rpath|--allowed-rpath-prefixes|--add-needed|--remove-needed|--replace-needed|--clear-symbol-version|--page-size|--env)
+            return ;;
+    esac
+    if [[ $cur == -* ]]; then
+        case $sub in
+            show|verify) COMPREPLY=($(compgen -W "--json --help" -- "$cur")) ;;
+            doctor) COMPREPLY=($(compgen -W "--root --env --json --help" -- "$cur")) ;;
+            ldd) COMPREPLY=($(compgen -W "--root --env --help" -- "$cur")) ;;
+            *) COMPREPLY=($(compgen -W "$patch_options" -- "$cur")) ;;
+        esac
+        return
+    fi
+    if [[ $command != patchelf && $cword -eq 1 ]]; then
+        COMPREPLY=($(compgen -W "show verify doctor ldd" -- "$cur") $(compgen -f -- "$cur"))
+        return
+    fi
+    COMPREPLY=($(compgen -f -- "$cur"))
+}
+complete -o filenames -F _swelf swelf patchelf

@@ -1,0 +1,48 @@
+# fish completion for swelf (and for swelf installed as patchelf: patchelf.fish sources this)
+for cmd in swelf patchelf
+    set -l patch "__fish_use_subcommand; or not __fish_seen_subcommand_from show verify doctor ldd"
+    if test $cmd = patchelf
+        set patch "true"
+    else
+        complete -c swelf -n __fish_use_subcommand -a show -d 'summary of an ELF file'
+        complete -c swelf -n __fish_use_subcommand -a verify -d 'structural checks'
+        complete -c swelf -n __fish_use_subcommand -a doctor -d 'would this program start here?'
+        complete -c swelf -n __fish_use_subcommand -a ldd -d 'resolved libraries and the rule that found each'
+        complete -c swelf -n '__fish_seen_subcommand_from show verify doctor' -l json -d 'JSON output'
+        complete -c swelf -n '__fish_seen_subcommand_from doctor ldd' -l root -r -F -d 'analyse a foreign tree'
+        complete -c swelf -n '__fish_seen_subcommand_from doctor ldd' -l env -x -d 'assume NAME=VALUE'
+    end
+    complete -c $cmd -n $patch -l print-interpreter -d 'print the PT_INTERP path'
+    complete -c $cmd -n $patch -l print-os-abi -d 'print the EI_OSABI field'
+    complete -c $cmd -n $patch -l print-soname -d 'print DT_SONAME'
+    complete -c $cmd -n $patch -l print-rpath -d 'print DT_RUNPATH or DT_RPATH'
+    complete -c $cmd -n $patch -l print-needed -d 'print every DT_NEEDED'
+    complete -c $cmd -n $patch -l print-execstack -d 'print whether the stack is executable'
+    complete -c $cmd -n $patch -l set-interpreter -r -F -d 'set the program interpreter'
+    complete -c $cmd -n $patch -l interpreter -r -F -d 'set the program interpreter'
+    complete -c $cmd -n $patch -l set-soname -x -d 'set DT_SONAME'
+    complete -c $cmd -n $patch -l set-rpath -x -d 'set the run path'
+    complete -c $cmd -n $patch -l add-rpath -x -a '(__fish_complete_directories)' -d 'append to the run path'
+    complete -c $cmd -n $patch -l remove-rpath -d 'remove DT_RUNPATH and DT_RPATH'
+    complete -c $cmd -n $patch -l shrink-rpath -d 'drop run-path directories holding no needed library'
+    complete -c $cmd -n $patch -l allowed-rpath-prefixes -x -d 'with --shrink-rpath, keep only these prefixes'
+    complete -c $cmd -n $patch -l force-rpath -d 'write DT_RPATH instead of DT_RUNPATH'
+    complete -c $cmd -n $patch -l add-needed -x -d 'add a DT_NEEDED entry'
+    complete -c $cmd -n $patch -l remove-needed -x -d 'remove a DT_NEEDED entry'
+    complete -c $cmd -n $patch -l replace-needed -x -d 'rename a needed library (OLD NEW)'
+    complete -c $cmd -n $patch -l no-default-lib -d 'set DF_1_NODEFLIB'
+    complete -c $cmd -n $patch -l set-os-abi -x -a 'sysv hp-ux netbsd linux gnu hurd solaris aix irix freebsd tru64 openbsd openvms' -d 'set EI_OSABI'
+    complete -c $cmd -n $patch -l set-execstack -d 'ask for an executable stack'
+    complete -c $cmd -n $patch -l clear-execstack -d 'ask for a non-executable stack'
+    complete -c $cmd -n $patch -l add-debug-tag -d 'add DT_DEBUG'
+    complete -c $cmd -n $patch -l clear-symbol-version -x -d 'make a dynamic symbol unversioned'
+    complete -c $cmd -n $patch -l rename-dynamic-symbols -r -F -d 'rename dynamic symbols from a map file'
+    complete -c $cmd -n $patch -l page-size -x -d 'alignment of a new segment (power of two)'
+    complete -c $cmd -n $patch -l output -r -F -d 'write the result to this file'
+    complete -c $cmd -n $patch -l no-clobber-old-sections -d 'refuse to overwrite old bytes of moved tables'
+    complete -c $cmd -n $patch -l no-sort -d 'accepted; swelf never sorts headers'
+    complete -c $cmd -n $patch -l build-resolution-cache -d 'not implemented; refused'
+    complete -c $cmd -n $patch -l debug -d 'explain layout decisions on stderr'
+    complete -c $cmd -l help -s h -d 'show help'
+    complete -c $cmd -l version -d 'show the version'
+end
