@@ -9,7 +9,11 @@ public struct Rewriter {
         public var plan: RewritePlan
     }
 
-    public init() {}
+    let writer: AtomicFileWriter
+
+    public init() { writer = AtomicFileWriter() }
+    /// A rewriter whose file-system calls are `writer`'s (tests inject failures there).
+    package init(writer: AtomicFileWriter) { self.writer = writer }
 
     /// Plans the edit of an open file without writing anything.
     public func plan(file: ELFFile, request: EditRequest) throws(EditError) -> RewritePlan {
@@ -27,7 +31,6 @@ public struct Rewriter {
     /// byte, structure) before it replaces anything. On any failure the destination is
     /// left as it was and no temporary file remains.
     public func rewrite(path: String, request: EditRequest, output: String? = nil) throws -> Result {
-        let writer = AtomicFileWriter()
         let destination = output ?? path
         return try writer.withExclusiveAccess(to: path, exclusive: writer.namesSameFile(destination, asOpen: path)) { source in
             try rewrite(source: source, request: request, destination: destination, writer: writer)
