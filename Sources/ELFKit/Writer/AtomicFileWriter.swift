@@ -29,11 +29,13 @@ struct TargetReplaced: Error {}
 ///   `fchown` first, then `fchmod` with the full mode (a chown clears set-id bits), then
 ///   the extended attributes, and `fstat` checks the result. When they cannot all be
 ///   kept (a user replacing a file another user owns) the write is refused.
-/// - The result is fsynced and checked before the rename, the directory after it, so a
-///   crash or a failed check at any point leaves the destination as it was. On every
-///   error the temporary file is removed; a process killed with SIGKILL cannot remove
-///   it, and leaves one `.swelf-XXXXXX` file next to the destination, never a damaged
-///   original.
+/// - The new file is written next to the destination, anonymous (`O_TMPFILE`) where
+///   the filesystem allows, and linked as `.swelf-XXXXXX` only just before the rename;
+///   elsewhere it is a `.swelf-XXXXXX` from the start. It is fsynced and checked before
+///   the rename, the directory after it, so a crash or a failed check at any point
+///   leaves the destination as it was. On every error the temporary file is removed. A
+///   process killed with SIGKILL cannot remove a named one: it leaves nothing while the
+///   file is anonymous, else one `.swelf-XXXXXX`, never a damaged original.
 /// - Renaming means a running executable can be patched (no "Text file busy"), and a
 ///   symbolic link is followed, its target replaced, the link kept. A hard link's
 ///   other names keep the old inode and so the old content.
@@ -115,16 +117,12 @@ public struct AtomicFileWriter {
         }
         let inPlace = targetExists && existing.st_dev == inputStatus.st_dev && existing.st_ino == inputStatus.st_ino
         let directory = parentDirectory(of: target)
-        var template = Array((directory + "/.swelf-XXXXXX").utf8CString)
-        let output = template.withUnsafeMutableBufferPointer { system.makeTemporary($0.baseAddress!) }
-        guard output >= 0 else {
-            throw WriteError("cannot create a temporary file in \(directory): \(systemErrorMessage(errno))")
-        }
-        let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var temporary = try createTemporary(in: directory)
+        let output = temporary.descriptor
         var renamed = false
         defer {
             _ = system.close(output)
-            if !renamed { _ = system.unlink(temporary) }
+            if !renamed, let name = temporary.name { _ = system.unlink(name) }
         }
 
         try copyRange(from: input.descriptor, to: output, count: plan.keptPrefix)
@@ -145,7 +143,7 @@ public struct AtomicFileWriter {
         try copyExtendedAttributes(from: inPlace || !targetExists ? input.descriptor : nil, target: target, to: output)
         guard system.sync(output) == 0 else { throw WriteError("fsync failed: \(systemErrorMessage(errno))") }
 
-        try check(try FileByteSource(duplicating: output, path: temporary))
+        try check(try FileByteSource(duplicating: output, path: temporary.name ?? directory + "/(new file)"))
 
         // The lock keeps other swelf processes out; this catches anything else that
         // renamed a file over the input while it was being patched.
@@ -157,11 +155,48 @@ public struct AtomicFileWriter {
         }
         // The data is on disk before the rename makes it visible, so a crash leaves either
         // the old file or the new one.
-        guard system.rename(temporary, target) == 0 else {
+        let name = try temporary.name ?? giveName(to: output, in: directory)
+        temporary.name = name
+        guard system.rename(name, target) == 0 else {
             throw WriteError("cannot replace \(target): \(systemErrorMessage(errno))")
         }
         renamed = true
         try syncDirectory(directory, of: target)
+    }
+
+    struct Temporary {
+        let descriptor: Int32
+        /// nil while the file is anonymous.
+        var name: String?
+    }
+
+    /// An anonymous file (`O_TMPFILE`) in `directory` where the filesystem supports it,
+    /// named only just before the rename, so a killed swelf leaves nothing behind; else
+    /// a named `.swelf-XXXXXX`.
+    private func createTemporary(in directory: String) throws -> Temporary {
+        let anonymous = system.openAnonymous(directory)
+        if anonymous >= 0 { return Temporary(descriptor: anonymous, name: nil) }
+        let code = errno
+        guard code == EOPNOTSUPP || code == EISDIR || code == EINVAL else {
+            throw WriteError("cannot create a temporary file in \(directory): \(systemErrorMessage(code))")
+        }
+        var template = Array((directory + "/.swelf-XXXXXX").utf8CString)
+        let output = template.withUnsafeMutableBufferPointer { system.makeTemporary($0.baseAddress!) }
+        guard output >= 0 else {
+            throw WriteError("cannot create a temporary file in \(directory): \(systemErrorMessage(errno))")
+        }
+        return Temporary(descriptor: output, name: String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
+    /// Links the anonymous file into `directory` under a fresh `.swelf-XXXXXX` name.
+    private func giveName(to descriptor: Int32, in directory: String) throws -> String {
+        let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        for _ in 0 ..< 100 {
+            let name = directory + "/.swelf-" + String((0 ..< 6).map { _ in letters.randomElement()! })
+            if system.name(descriptor, name) == 0 { return name }
+            guard errno == EEXIST else { throw WriteError("cannot link the new file into \(directory): \(systemErrorMessage(errno))") }
+        }
+        throw WriteError("cannot link the new file into \(directory): every name tried exists")
     }
 
     /// The rename is durable only once the directory is on disk.

@@ -21,6 +21,11 @@ package struct SystemCalls {
     package typealias SetAttribute = (Int32, UnsafePointer<CChar>, UnsafeRawPointer?, Int, Int32) -> Int32
 
     package var open: (UnsafePointer<CChar>, Int32) -> Int32
+    /// `open(directory, O_TMPFILE | O_RDWR, 0600)`: a file with no name, which vanishes
+    /// when the last descriptor closes (−1 with `EOPNOTSUPP` where unsupported).
+    package var openAnonymous: (UnsafePointer<CChar>) -> Int32
+    /// Gives an anonymous file (`openAnonymous`) the name `path` (`linkat`).
+    package var name: (Int32, UnsafePointer<CChar>) -> Int32
     package var makeTemporary: (UnsafeMutablePointer<CChar>) -> Int32
     package var close: (Int32) -> Int32
     package var lock: (Int32, Int32) -> Int32
@@ -52,6 +57,17 @@ package struct SystemCalls {
             return unsafeBitCast(symbol, to: type)
         }
         open = { Glibc.open($0, $1) }
+        openAnonymous = { directory in
+            guard let flag = anonymousFileFlag else { errno = EOPNOTSUPP; return -1 }
+            return Glibc.open(directory, O_RDWR | O_CLOEXEC | flag, 0o600)
+        }
+        name = { descriptor, path in
+            // Through /proc, which any user may do; without /proc, AT_EMPTY_PATH, which
+            // needs CAP_DAC_READ_SEARCH.
+            if linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 { return 0 }
+            guard errno == ENOENT else { return -1 }
+            return linkat(descriptor, "", AT_FDCWD, path, atEmptyPath)
+        }
         makeTemporary = { Glibc.mkstemp($0) }
         close = { Glibc.close($0) }
         lock = systemFlock
@@ -78,3 +94,15 @@ package struct SystemCalls {
 // resolve to the functions.
 private func systemFlock(_ descriptor: Int32, _ operation: Int32) -> Int32 { flock(descriptor, operation) }
 private func systemStat(_ path: UnsafePointer<CChar>, _ result: UnsafeMutablePointer<stat>) -> Int32 { stat(path, result) }
+
+/// `O_TMPFILE` (not imported by Swift's Glibc module): `__O_TMPFILE | O_DIRECTORY`, with
+/// the asm-generic `__O_TMPFILE` that these architectures share. Elsewhere nil, and the
+/// writer uses a named temporary file.
+#if os(Linux) && (arch(x86_64) || arch(i386) || arch(arm64) || arch(arm) || arch(riscv64) || arch(s390x) || arch(powerpc64le))
+private let anonymousFileFlag: Int32? = 0o20000000 | O_DIRECTORY
+#else
+private let anonymousFileFlag: Int32? = nil
+#endif
+
+/// `AT_EMPTY_PATH`, the same on every Linux architecture, not imported either.
+private let atEmptyPath: Int32 = 0x1000

@@ -14,9 +14,30 @@ import Testing
     }
 
     struct Fault: CustomTestStringConvertible, Sendable {
+        enum Temporary: Sendable { case anonymous, named, both }
         let name: String
+        var temporary = Temporary.both
         let inject: @Sendable (inout SystemCalls, Counter) -> Void
+        init(name: String, temporary: Temporary = .both, inject: @escaping @Sendable (inout SystemCalls, Counter) -> Void) {
+            self.name = name
+            self.temporary = temporary
+            self.inject = inject
+        }
         var testDescription: String { name }
+    }
+
+    /// A fault, with the temporary file anonymous (`O_TMPFILE`) or named (the fallback
+    /// where a filesystem has no `O_TMPFILE`).
+    struct Case: CustomTestStringConvertible, Sendable {
+        let fault: Fault
+        let anonymous: Bool
+        var testDescription: String { "\(fault.name), \(anonymous ? "anonymous" : "named") temporary" }
+    }
+
+    static let cases: [Case] = faults.flatMap { fault in
+        [true, false].filter { anonymous in
+            fault.temporary == .both || (fault.temporary == .anonymous) == anonymous
+        }.map { Case(fault: fault, anonymous: $0) }
     }
 
     static func failing(_ code: Int32) -> Int32 { errno = code; return -1 }
@@ -32,8 +53,14 @@ import Testing
                 counter.fired += 1; return failing(EIO)
             }
         },
-        Fault(name: "create the temporary file") { system, counter in
+        Fault(name: "create the anonymous temporary file", temporary: .anonymous) { system, counter in
+            system.openAnonymous = { _ in counter.fired += 1; return failing(EACCES) }
+        },
+        Fault(name: "create the named temporary file", temporary: .named) { system, counter in
             system.makeTemporary = { _ in counter.fired += 1; return failing(EACCES) }
+        },
+        Fault(name: "link the anonymous file into the directory", temporary: .anonymous) { system, counter in
+            system.name = { _, _ in counter.fired += 1; return failing(EACCES) }
         },
         Fault(name: "copy: half copied, then ENOSPC") { system, counter in
             let real = system.copyFileRange!
@@ -110,11 +137,18 @@ import Testing
         return request
     }
 
-    @Test(arguments: faults) func aFailedStepLeavesTheOriginalAndNoTemporary(fault: Fault) throws {
+    static func system(anonymous: Bool) -> SystemCalls {
+        var system = SystemCalls()
+        if !anonymous { system.openAnonymous = { _ in failing(EOPNOTSUPP) } }
+        return system
+    }
+
+    @Test(arguments: cases) func aFailedStepLeavesTheOriginalAndNoTemporary(case: Case) throws {
+        let fault = `case`.fault
         let (directory, path) = try scratchCopy(of: "x86_64/hello")
         defer { try? FileManager.default.removeItem(at: directory) }
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        var system = SystemCalls()
+        var system = FaultInjectionTests.system(anonymous: `case`.anonymous)
         let counter = Counter()
         fault.inject(&system, counter)
         #expect(throws: (any Error).self, "\(fault.name) failed but the edit succeeded") {
@@ -129,13 +163,13 @@ import Testing
 
     /// Writes of a few bytes at a time are completed, not mistaken for the whole write:
     /// the result is exactly the planned image.
-    @Test func shortWritesAreCompleted() throws {
+    @Test(arguments: [true, false]) func shortWritesAreCompleted(anonymous: Bool) throws {
         let (directory, path) = try scratchCopy(of: "aarch64/hello")
         defer { try? FileManager.default.removeItem(at: directory) }
         let source = try FileByteSource(path: path)
         let plan = try Rewriter().plan(file: try ELFFile(source: source), request: growingRequest)
         let expected = try PlannedByteSource(base: source, plan: plan).readBytes(at: 0, count: Int(plan.newSize))
-        var system = SystemCalls()
+        var system = FaultInjectionTests.system(anonymous: anonymous)
         let counter = Counter()
         let real = system.write
         system.write = { descriptor, bytes, count, offset in
@@ -152,6 +186,31 @@ import Testing
         #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) == expected)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["subject"])
     }
+
+    /// Where the filesystem has `O_TMPFILE`, the new file has no name until just before
+    /// the rename (so a killed swelf leaves nothing); the fallback's is named all along.
+    @Test(arguments: [true, false]) func theTemporaryIsNamedOnlyForTheRename(anonymous: Bool) throws {
+        let (directory, path) = try scratchCopy(of: "x86_64/hello")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var system = FaultInjectionTests.system(anonymous: anonymous)
+        let listings = Listings()
+        let realSync = system.sync
+        system.sync = { descriptor in
+            listings.seen.append((try? FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()) ?? [])
+            return realSync(descriptor)
+        }
+        let realRename = system.rename
+        system.rename = { from, to in
+            listings.seen.append((try? FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()) ?? [])
+            return realRename(from, to)
+        }
+        _ = try Rewriter(writer: AtomicFileWriter(system: system)).rewrite(path: path, request: growingRequest)
+        #expect(listings.seen.count == 3, "fsync of the file, rename, fsync of the directory")
+        let named = listings.seen.map { $0.contains { $0.hasPrefix(".swelf-") } }
+        #expect(named == (anonymous ? [false, true, false] : [true, true, false]), "\(listings.seen)")
+    }
+
+    final class Listings: @unchecked Sendable { var seen: [[String]] = [] }
 
     /// Another program renames a file over the input while it is being patched (after
     /// the lock, before the rename): the writer notices, leaves the newcomer alone, and
