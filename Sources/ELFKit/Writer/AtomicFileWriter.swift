@@ -17,7 +17,7 @@ struct TargetReplaced: Error {}
 
 /// Produces an edited file next to its destination and renames it into place.
 ///
-/// - Edits of one file are serialised: `withExclusiveAccess` takes an advisory lock
+/// - Edits of one file are serialised: `withLockedFile` takes an advisory lock
 ///   (`flock`) on the file before it is read and holds it until the new file has been
 ///   renamed into place. Once the lock is held it checks that the path still names the
 ///   locked inode; if another process replaced the file meanwhile, it opens the new one
@@ -55,7 +55,7 @@ public struct AtomicFileWriter {
     /// shared when it is only read), and runs `body` on it while the lock is held. When
     /// the path turns out to name another file than the one locked, or `body` reports
     /// that the file was replaced before its own rename, it starts again.
-    public func withExclusiveAccess<Result>(to path: String, exclusive: Bool = true,
+    public func withLockedFile<Result>(at path: String, exclusive: Bool = true,
                                             _ body: (FileByteSource) throws -> Result) throws -> Result {
         for _ in 0 ..< AtomicFileWriter.maximumAttempts {
             let descriptor = system.open(path, O_RDONLY | O_CLOEXEC)
@@ -98,7 +98,7 @@ public struct AtomicFileWriter {
     /// Writes `plan` applied to `input` to `destination`. `check` reads the finished
     /// temporary file and throws to abandon the write. When `destination` names the
     /// input's inode it must still do so just before the rename, else the write is
-    /// abandoned with `TargetReplaced` (and `withExclusiveAccess` starts again).
+    /// abandoned with `TargetReplaced` (and `withLockedFile` starts again).
     public func write(plan: RewritePlan, input: FileByteSource, to destination: String,
                       check: (FileByteSource) throws -> Void) throws {
         var inputStatus = stat()

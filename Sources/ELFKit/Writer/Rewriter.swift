@@ -32,7 +32,7 @@ public struct Rewriter {
     /// left as it was and no temporary file remains.
     public func rewrite(path: String, request: EditRequest, output: String? = nil) throws -> Result {
         let destination = output ?? path
-        return try writer.withExclusiveAccess(to: path, exclusive: writer.namesSameFile(destination, asOpen: path)) { source in
+        return try writer.withLockedFile(at: path, exclusive: writer.namesSameFile(destination, asOpen: path)) { source in
             try rewrite(source: source, request: request, destination: destination, writer: writer)
         }
     }
