@@ -56,24 +56,26 @@ public struct AtomicFileWriter {
     /// the path turns out to name another file than the one locked, or `body` reports
     /// that the file was replaced before its own rename, it starts again.
     public func withLockedFile<Result>(at path: String, exclusive: Bool = true,
-                                            _ body: (FileByteSource) throws -> Result) throws -> Result {
+                                       _ body: (FileByteSource) throws -> Result) throws -> Result {
         for _ in 0 ..< AtomicFileWriter.maximumAttempts {
-            let descriptor = system.open(path, O_RDONLY | O_CLOEXEC)
+            // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below);
+            // on a regular file the flag changes nothing.
+            let descriptor = system.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
             guard descriptor >= 0 else { throw ELFError(.io, "cannot open: \(systemErrorMessage(errno))") }
             defer {
                 _ = system.lock(descriptor, LOCK_UN)   // also for the duplicate the source reads through
                 _ = system.close(descriptor)
             }
-            try lock(descriptor, exclusive: exclusive)
             var opened = stat(), named = stat()
             guard system.status(descriptor, &opened) == 0 else { throw ELFError(.io, "cannot stat: \(systemErrorMessage(errno))") }
+            guard (opened.st_mode & S_IFMT) == S_IFREG else { throw ELFError(.io, "not a regular file") }
+            try lock(descriptor, exclusive: exclusive)
             guard system.pathStatus(path, &named) == 0 else {
                 let code = errno
                 if code == ENOENT { continue }   // removed or being replaced: open the name again
                 throw ELFError(.io, "cannot stat: \(systemErrorMessage(code))")
             }
             guard named.st_dev == opened.st_dev && named.st_ino == opened.st_ino else { continue }
-            guard (opened.st_mode & S_IFMT) == S_IFREG else { throw ELFError(.io, "not a regular file") }
             let source = try FileByteSource(duplicating: descriptor, path: path)
             do {
                 return try body(source)
