@@ -1,6 +1,14 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Layers, each a target so that the compiler keeps the boundaries:
+//   ELFKitCore   bytes, constants, model, reader, system calls: what every other target reads with
+//   ELFKitEdit   edits, layout, writer: turns a request into a plan and writes it
+//   ELFKitVerify the verifier: judges an edited file from the original and the request; it
+//                depends on the core alone, so it can never ask the planner what it meant
+//   ELFKitLoader ld.so.cache, library resolution, diagnosis (doctor, ldd)
+//   ELFKit       the pipeline (read, plan, verify, write) and the library product
+//   swelf        the command-line tool
 let package = Package(
     name: "swelf",
     products: [
@@ -8,10 +16,14 @@ let package = Package(
         .executable(name: "swelf", targets: ["swelf"]),
     ],
     targets: [
-        .target(name: "ELFKit"),
+        .target(name: "ELFKitCore"),
+        .target(name: "ELFKitEdit", dependencies: ["ELFKitCore"]),
+        .target(name: "ELFKitVerify", dependencies: ["ELFKitCore"]),
+        .target(name: "ELFKitLoader", dependencies: ["ELFKitCore"]),
+        .target(name: "ELFKit", dependencies: ["ELFKitCore", "ELFKitEdit", "ELFKitVerify", "ELFKitLoader"]),
         .executableTarget(name: "swelf", dependencies: ["ELFKit"]),
-        .testTarget(name: "ELFKitTests", dependencies: ["ELFKit"]),
-        .testTarget(name: "SwelfCLITests", dependencies: ["ELFKit"]),
+        .testTarget(name: "ELFKitTests", dependencies: ["ELFKit", "ELFKitCore", "ELFKitEdit", "ELFKitVerify", "ELFKitLoader"]),
+        .testTarget(name: "SwelfCLITests", dependencies: ["ELFKit", "ELFKitCore", "ELFKitEdit", "ELFKitVerify", "ELFKitLoader"]),
         .testTarget(name: "SwelfEndToEndTests", dependencies: ["ELFKit"]),
     ]
 )

@@ -249,13 +249,47 @@ func assertCleanOutput(_ url: URL, _ context: String, file: StaticString = #file
 @discardableResult
 func patch(_ arguments: [String], _ target: URL, _ context: String, checkOutput: Bool = true,
            file: StaticString = #filePath, line: UInt = #line) throws -> Bool {
+    let lintBefore = LintAll.enabled ? try ELFLint.complaints(target) : nil
     let r = try swelf(arguments + [target.path])
     guard r.status == 0 else {
         XCTFail("[\(context)] swelf failed:\n\(r.summary)", file: file, line: line)
         return false
     }
     if checkOutput { try assertCleanOutput(target, context, file: file, line: line) }
+    if let lintBefore {
+        try LintAll.check(before: lintBefore, output: target, arguments, context, file: file, line: line)
+    }
     return true
+}
+
+/// SWELF_ELFLINT_ALL=1: every file `patch` writes must have no eu-elflint --gnu-ld complaint its
+/// input did not have (see `ELFLint.newComplaints`). Off by default until the issue-7 layout fixes
+/// land. With SWELF_ELFLINT_LOG=PATH, each new complaint is also appended to PATH as
+/// `SOURCE:LINE<TAB>CONTEXT<TAB>ARGUMENTS<TAB>NORMALISED<TAB>RAW`, and a file without new
+/// complaints as one line with NORMALISED and RAW `-` (so the log also counts the clean files).
+enum LintAll {
+    static let enabled = ProcessInfo.processInfo.environment["SWELF_ELFLINT_ALL"] == "1"
+    static let log = ProcessInfo.processInfo.environment["SWELF_ELFLINT_LOG"]
+
+    static func check(before: [String], output: URL, _ arguments: [String], _ context: String,
+                      file: StaticString, line: UInt) throws {
+        let fresh = ELFLint.newComplaints(input: before, output: try ELFLint.complaints(output))
+        if let log, let handle = FileHandle(forWritingAtPath: log) ?? {
+            _ = FileManager.default.createFile(atPath: log, contents: nil); return FileHandle(forWritingAtPath: log)
+        }() {
+            handle.seekToEndOfFile()
+            let site = "\(URL(fileURLWithPath: "\(file)").lastPathComponent):\(line)"
+            let args = arguments.map { $0.replacingOccurrences(of: output.deletingLastPathComponent().path, with: "DIR") }
+                .map(shellQuote).joined(separator: " ")
+            for c in fresh.isEmpty ? [(normalised: "-", example: "-")] : fresh {
+                handle.write("\(site)\t\(context)\t\(args)\t\(c.normalised)\t\(c.example)\n".data(using: .utf8)!)
+            }
+            handle.closeFile()
+        }
+        guard !fresh.isEmpty else { return }
+        XCTFail("[\(context)] SWELF_ELFLINT_ALL: eu-elflint --gnu-ld has \(fresh.count) new complaint(s) after swelf \(arguments.joined(separator: " ")):\n"
+                + fresh.map { "  \($0.example)" }.joined(separator: "\n"), file: file, line: line)
+    }
 }
 
 /// Runs the program and asserts exit 0 and the expected stdout.

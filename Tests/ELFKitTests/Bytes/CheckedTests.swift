@@ -1,5 +1,9 @@
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 @Suite struct CheckedArithmeticTests {
     @Test func addDetectsOverflow() throws {

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 /// The rewrite path on damaged input: mutated TestBinaries files (the reader mutation
 /// test's generator) go through the editor, the layout planner and the verifier for

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 /// The planner and the verifier in memory: every dynamically linked subject, every kind of
 /// edit, planned and read back through `PlannedByteSource` (no file written) and checked

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 /// The Go build information reader against `go version -m` (the Go toolchain's own
 /// reader), on the Go subjects, on a copy without section headers, on a program built

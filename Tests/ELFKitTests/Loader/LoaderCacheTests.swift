@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 /// The ld.so.cache reader against glibc's own `ldconfig -p`, against caches ldconfig
 /// writes for a temporary directory in all three formats, and against hostile inputs.

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 /// RPATH against RUNPATH inheritance, the case lddtree gets wrong: a program with
 /// DT_RUNPATH finds its own libraries there, but a library's dependencies do not see

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 /// This machine's loader, asked the way `swelf doctor` asks it, and the reference
 /// answers it gives (`ld.so --list`, which is what `ldd` runs).

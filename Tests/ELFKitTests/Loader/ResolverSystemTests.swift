@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 /// Every dynamically linked program on this machine, and a sample of its libraries,
 /// resolved by swelf and by the real loader (`LD_TRACE_LOADED_OBJECTS=1 ld.so FILE`, what `ldd` runs; safe on

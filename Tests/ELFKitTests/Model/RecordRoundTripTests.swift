@@ -1,5 +1,9 @@
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 /// encode() then decode() gives the same value, in all four formats, with field
 /// values chosen so that a swapped or misplaced field shows.

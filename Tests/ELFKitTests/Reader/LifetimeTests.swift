@@ -1,5 +1,9 @@
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 @Suite struct LifetimeTests {
     /// Regression: DynamicSection held its ELFFile, which caches the DynamicSection, so

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 /// Truncations and byte mutations of every TestBinaries file, parsed in-process through
 /// `MemoryByteSource` with every reader API called. Each input must return or throw

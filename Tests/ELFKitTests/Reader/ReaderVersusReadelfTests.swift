@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 /// Every TestBinaries file, read through `FileByteSource`, gives the facts binutils
 /// `readelf` gives.

@@ -1,4 +1,8 @@
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 /// What came out of calling every reader API on one input.
 struct ReaderOutcome {

@@ -1,4 +1,8 @@
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 /// A small, valid, dynamically linked ELF image built with ELFKit's own record encoders,
 /// in any of the four formats. Virtual addresses equal file offsets (one PT_LOAD at 0

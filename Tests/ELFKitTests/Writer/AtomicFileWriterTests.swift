@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+@testable import ELFKitLoader
+@testable import ELFKitVerify
 
 /// The writer's promise: a failed check leaves the destination byte-identical and no
 /// temporary file behind; a passed one replaces it with exactly the planned bytes, with

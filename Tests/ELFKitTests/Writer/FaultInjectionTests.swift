@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
 
 /// Each system call of the edit fails in turn (through the writer's `SystemCalls` seam):
 /// the edit reports an error, the original is byte-identical, and no temporary file is

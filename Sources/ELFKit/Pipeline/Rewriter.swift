@@ -1,0 +1,85 @@
+import ELFKitCore
+import ELFKitEdit
+import ELFKitVerify
+
+/// The whole edit pipeline for library users: read, plan, write, verify.
+///
+///     let result = try Rewriter().rewrite(path: "app", request: request)
+///
+public struct Rewriter {
+    public struct Result: Sendable {
+        /// False when the file already said what was asked and was left untouched.
+        public var changed: Bool
+        public var plan: RewritePlan
+    }
+
+    let writer: AtomicFileWriter
+
+    public init() { writer = AtomicFileWriter() }
+    /// A rewriter whose file-system calls are `writer`'s (tests inject failures there).
+    package init(writer: AtomicFileWriter) { self.writer = writer }
+
+    /// Plans the edit of an open file without writing anything.
+    public func plan(file: ELFFile, request: EditRequest) throws(EditError) -> RewritePlan {
+        let outcome = try DynamicEditor(file: file).apply(request)
+        return try LayoutPlanner(file: file, outcome: outcome, pageSize: request.pageSize).plan()
+    }
+
+    /// Edits the file at `path`, writing to `output` (default: replacing `path`).
+    ///
+    /// The file is locked while it is read, edited and replaced, so concurrent edits of
+    /// one file are serialised and none is lost (see `AtomicFileWriter`).
+    /// The planned image is verified before a byte is written: it is read back through
+    /// `PlannedByteSource` and must pass every structural and semantic check. The written
+    /// temporary file is then checked against the plan (size, every patched and appended
+    /// byte, structure) before it replaces anything. On any failure the destination is
+    /// left as it was and no temporary file remains.
+    public func rewrite(path: String, request: EditRequest, output: String? = nil) throws -> Result {
+        let destination = output ?? path
+        return try writer.withLockedFile(at: path, exclusive: writer.namesSameFile(destination, asOpen: path)) { source in
+            try rewrite(source: source, request: request, destination: destination, writer: writer)
+        }
+    }
+
+    private func rewrite(source: FileByteSource, request: EditRequest, destination: String, writer: AtomicFileWriter) throws -> Result {
+        let file = try ELFFile(source: source)
+        let plan = try self.plan(file: file, request: request)
+        if plan.isEmpty && writer.names(destination, file: source) {
+            return Result(changed: false, plan: plan)
+        }
+        let planned = try ELFFile(source: PlannedByteSource(base: source, plan: plan))
+        let verifier = EditVerifier(original: file, edited: planned, request: request, plan: plan)
+        let problems = verifier.problems()
+        if !problems.isEmpty { throw EditError.verificationFailed(problems) }
+
+        let existing = verifier.preexistingProblems
+        try writer.write(plan: plan, input: source, to: destination) { written in
+            let problems = WrittenImageCheck(plan: plan, written: written).problems()
+                + StructureVerifier(file: try ELFFile(source: written)).problems().filter { !existing.contains($0) }
+            if !problems.isEmpty { throw EditError.verificationFailed(problems) }
+        }
+        return Result(changed: !plan.isEmpty, plan: plan)
+    }
+}
+
+/// The writer did what the plan says: the file has the planned size and every patched
+/// and appended byte is in place. (The bulk is copied by the kernel; the plan itself was
+/// verified before writing.)
+struct WrittenImageCheck {
+    let plan: RewritePlan
+    let written: any ByteSource
+
+    func problems() -> [String] {
+        guard written.size == plan.newSize else {
+            return ["the written file has 0x\(hex(written.size)) bytes, the plan 0x\(hex(plan.newSize))"]
+        }
+        var regions = plan.patches.map { ($0.offset, $0.bytes) }
+        if !plan.appended.isEmpty { regions.append((plan.appendOffset, plan.appended)) }
+        for (offset, bytes) in regions {
+            guard let actual = try? written.bytes(at: offset, count: UInt64(bytes.count), "written bytes"), actual == bytes else {
+                return ["the written file differs from the plan at offset 0x\(hex(offset))"]
+            }
+        }
+        return []
+    }
+}

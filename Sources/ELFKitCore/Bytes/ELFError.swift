@@ -1,0 +1,48 @@
+/// A problem with the bytes of an ELF file: what is wrong and where.
+///
+/// Every reader error names the structure being read, the byte offset in the file
+/// where the problem lies and, where there is one, the offending value, so a user can
+/// open the file in a hex editor and find the bad byte.
+public struct ELFError: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// The file does not start with the ELF magic number.
+        case notELF
+        /// A valid ELF feature swelf does not handle (e.g. an unknown class).
+        case unsupported
+        /// A structure extends past the end of the file or its container.
+        case truncated
+        /// An offset, size or count whose arithmetic overflows.
+        case overflow
+        /// A field whose value is impossible (zero entry size, unterminated string, …).
+        case invalid
+        /// Something the operation needs is not in the file (no dynamic section, …).
+        case missing
+        /// Reading the file itself failed.
+        case io
+    }
+
+    public let kind: Kind
+    public let message: String
+    /// Byte offset in the file of the offending structure or field, when known.
+    public let offset: UInt64?
+    /// The offending value, when there is one.
+    public let value: UInt64?
+
+    public init(_ kind: Kind, _ message: String, offset: UInt64? = nil, value: UInt64? = nil) {
+        self.kind = kind
+        self.message = message
+        self.offset = offset
+        self.value = value
+    }
+
+    public var description: String {
+        var text = message
+        if let value { text += " (value 0x\(hex(value)))" }
+        if let offset { text += " at byte 0x\(hex(offset))" }
+        return text
+    }
+}
+
+/// Lower-case hexadecimal without a prefix.
+@inline(__always)
+package func hex<T: BinaryInteger>(_ value: T) -> String { String(value, radix: 16) }

@@ -1,0 +1,214 @@
+/// The dynamic section of a file, located through PT_DYNAMIC, and the dynamic string
+/// table located through DT_STRTAB/DT_STRSZ.
+public struct DynamicSection {
+    /// Entries before the first DT_NULL.
+    public let entries: [DynamicEntry]
+    /// Number of entry slots the section has room for (DT_NULL and spare slots included).
+    public let capacity: Int
+    public let fileOffset: UInt64
+    public let address: UInt64
+    /// Where `.dynstr` is: nil when DT_STRTAB is absent or not in the file image.
+    public let stringTableOffset: UInt64?
+    public let stringTableAddress: UInt64?
+    public let stringTableSize: UInt64
+    /// Not the `ELFFile`: it caches this value, and a reference back would be a cycle.
+    private let image: LoadedImage
+
+    package static func read(from file: ELFFile) throws(ELFError) -> DynamicSection? {
+        let format = file.format
+        var location: (offset: UInt64, address: UInt64, size: UInt64)?
+        if let segment = file.firstSegment(.dynamic) {
+            location = (segment.offset, segment.virtualAddress, segment.fileSize)
+        } else if file.programHeaders.isEmpty, let section = file.sectionHeaders.first(where: { $0.type == .dynamic }) {
+            location = (section.offset, section.address, section.size)
+        }
+        guard let location else { return nil }
+        let raw = try file.source.bytes(at: location.offset, count: location.size, "dynamic section")
+        let capacity = Int(location.size / format.dynamicEntrySize)
+        var decoder = ByteDecoder(raw, format: format, baseOffset: location.offset)
+        var entries: [DynamicEntry] = []
+        for _ in 0 ..< capacity {
+            let entry = try DynamicEntry.decode(&decoder)
+            if entry.tag == .null { break }
+            entries.append(entry)
+        }
+
+        var stringOffset: UInt64?
+        var stringAddress: UInt64?
+        var stringSize: UInt64 = 0
+        if let address = entries.first(where: { $0.tag == .strtab })?.value {
+            stringAddress = address
+            stringSize = entries.first(where: { $0.tag == .strsz })?.value ?? 0
+            if stringSize == 0, let section = file.sectionHeaders.first(where: { $0.type == .strtab && $0.address == address }) {
+                stringSize = section.size
+            }
+            stringOffset = try file.fileOffset(ofAddress: address, length: max(stringSize, 1))
+        }
+        return DynamicSection(entries: entries, capacity: capacity, fileOffset: location.offset, address: location.address,
+                              stringTableOffset: stringOffset, stringTableAddress: stringAddress,
+                              stringTableSize: stringSize, image: file.image)
+    }
+
+    // MARK: Entries
+
+    public func first(_ tag: DynamicTag) -> UInt64? { entries.first { $0.tag == tag }?.value }
+    public func all(_ tag: DynamicTag) -> [UInt64] { entries.filter { $0.tag == tag }.map(\.value) }
+    public func has(_ tag: DynamicTag) -> Bool { entries.contains { $0.tag == tag } }
+
+    /// A relocation table the dynamic section points at.
+    public struct RelocationTable: Sendable {
+        public var address: UInt64
+        public var size: UInt64
+        public var entrySize: UInt64
+    }
+
+    /// DT_RELA, DT_REL and DT_JMPREL (typed by DT_PLTREL), with their sizes and entry sizes
+    /// (DT_RELAENT/DT_RELENT, or the class's default). The tables may overlap.
+    public func relocationTables(format: ELFFormat) -> [RelocationTable] {
+        let relaSize = first(.relaEntrySize) ?? 3 * format.wordSize
+        let relSize = first(.relEntrySize) ?? 2 * format.wordSize
+        var tables: [RelocationTable] = []
+        if let address = first(.rela), let size = first(.relaSize) { tables.append(.init(address: address, size: size, entrySize: relaSize)) }
+        if let address = first(.rel), let size = first(.relSize) { tables.append(.init(address: address, size: size, entrySize: relSize)) }
+        if let address = first(.jmpRel), let size = first(.pltRelSize) {
+            let isRela = first(.pltRel) == DynamicTag.rela.rawValue
+            tables.append(.init(address: address, size: size, entrySize: isRela ? relaSize : relSize))
+        }
+        return tables
+    }
+
+    public var flags: DynamicFlags { DynamicFlags(rawValue: first(.flags) ?? 0) }
+    public var flags1: DynamicFlags1 { DynamicFlags1(rawValue: first(.flags1) ?? 0) }
+
+    // MARK: Strings
+
+    /// The string at `offset` in `.dynstr`, read on its own so that looking up a few
+    /// names in a huge library does not read its whole string table.
+    public func rawString(at offset: UInt64) throws(ELFError) -> [UInt8] {
+        guard let tableOffset = stringTableOffset else {
+            throw ELFError(.missing, "dynamic section has no DT_STRTAB", offset: fileOffset)
+        }
+        guard offset < stringTableSize else {
+            throw ELFError(.invalid, "string offset 0x\(hex(offset)) is outside .dynstr (size 0x\(hex(stringTableSize)))",
+                           offset: tableOffset)
+        }
+        // offset < size and [tableOffset, tableOffset + size) is inside a PT_LOAD's file image.
+        var position = tableOffset + offset
+        let limit = tableOffset + stringTableSize
+        var result: [UInt8] = []
+        while position < limit {
+            let chunk = try image.source.bytes(at: position, count: min(256, limit - position), ".dynstr")
+            if let nul = chunk.firstIndex(of: 0) {
+                result += chunk[..<nul]
+                return result
+            }
+            result += chunk
+            position += UInt64(chunk.count)
+        }
+        throw ELFError(.invalid, "string at .dynstr offset 0x\(hex(offset)) is not NUL-terminated", offset: tableOffset + offset)
+    }
+
+    public func string(at offset: UInt64) throws(ELFError) -> String {
+        String(decoding: try rawString(at: offset), as: UTF8.self)
+    }
+
+    /// The whole `.dynstr`.
+    public func stringTable() throws(ELFError) -> StringTable {
+        guard let tableOffset = stringTableOffset else {
+            throw ELFError(.missing, "dynamic section has no DT_STRTAB", offset: fileOffset)
+        }
+        return StringTable(bytes: try image.source.bytes(at: tableOffset, count: stringTableSize, ".dynstr"),
+                           fileOffset: tableOffset)
+    }
+
+    public func needed() throws(ELFError) -> [String] {
+        var names: [String] = []
+        for value in all(.needed) { names.append(try string(at: value)) }
+        return names
+    }
+
+    public func soname() throws(ELFError) -> String? {
+        guard let value = first(.soname) else { return nil }
+        return try string(at: value)
+    }
+
+    public func rpath() throws(ELFError) -> String? {
+        guard let value = first(.rpath) else { return nil }
+        return try string(at: value)
+    }
+
+    public func runpath() throws(ELFError) -> String? {
+        guard let value = first(.runpath) else { return nil }
+        return try string(at: value)
+    }
+
+    // MARK: Symbol versions
+
+    /// `.gnu.version_r`: the versions this object needs, per library.
+    public func versionNeeds() throws(ELFError) -> [VersionNeed] {
+        guard let address = first(.verneed) else { return [] }
+        let count = first(.verneedNum) ?? 0
+        var result: [VersionNeed] = []
+        var entryAddress = address
+        for _ in 0 ..< min(count, 0x10000) {
+            let raw = try image.bytes(atAddress: entryAddress, length: 16, "Elf_Verneed")
+            let entryOffset = try image.fileOffset(ofAddress: entryAddress, length: 16)
+            let decoder = ByteDecoder(raw, format: image.format, baseOffset: entryOffset)
+            let version: UInt16 = try decoder.getInteger(at: 0)
+            let auxCount: UInt16 = try decoder.getInteger(at: 2)
+            let fileName: UInt32 = try decoder.getInteger(at: 4)
+            let auxOffset: UInt32 = try decoder.getInteger(at: 8)
+            let next: UInt32 = try decoder.getInteger(at: 12)
+            var need = VersionNeed(version: version, fileOffset: fileName, file: try string(at: UInt64(fileName)), requirements: [])
+            var auxAddress = try Checked.add(entryAddress, UInt64(auxOffset), "vn_aux", at: entryOffset)
+            for _ in 0 ..< auxCount {
+                let auxRaw = try image.bytes(atAddress: auxAddress, length: 16, "Elf_Vernaux")
+                let aux = ByteDecoder(auxRaw, format: image.format, baseOffset: 0)
+                let nameOffset: UInt32 = try aux.getInteger(at: 8)
+                need.requirements.append(VersionRequirement(
+                    hash: try aux.getInteger(at: 0), flags: try aux.getInteger(at: 4), index: try aux.getInteger(at: 6),
+                    nameOffset: nameOffset, name: try string(at: UInt64(nameOffset))))
+                let auxNext: UInt32 = try aux.getInteger(at: 12)
+                if auxNext == 0 { break }
+                auxAddress = try Checked.add(auxAddress, UInt64(auxNext), "vna_next")
+            }
+            result.append(need)
+            if next == 0 { break }
+            entryAddress = try Checked.add(entryAddress, UInt64(next), "vn_next", at: entryOffset)
+        }
+        return result
+    }
+
+    /// `.gnu.version_d`: the versions this object defines.
+    public func versionDefinitions() throws(ELFError) -> [VersionDefinition] {
+        guard let address = first(.verdef) else { return [] }
+        let count = first(.verdefNum) ?? 0
+        var result: [VersionDefinition] = []
+        var entryAddress = address
+        for _ in 0 ..< min(count, 0x10000) {
+            let raw = try image.bytes(atAddress: entryAddress, length: 20, "Elf_Verdef")
+            let entryOffset = try image.fileOffset(ofAddress: entryAddress, length: 20)
+            let decoder = ByteDecoder(raw, format: image.format, baseOffset: entryOffset)
+            var definition = VersionDefinition(
+                version: try decoder.getInteger(at: 0), flags: try decoder.getInteger(at: 2),
+                index: try decoder.getInteger(at: 4), hash: try decoder.getInteger(at: 8), names: [])
+            let auxCount: UInt16 = try decoder.getInteger(at: 6)
+            let auxOffset: UInt32 = try decoder.getInteger(at: 12)
+            let next: UInt32 = try decoder.getInteger(at: 16)
+            var auxAddress = try Checked.add(entryAddress, UInt64(auxOffset), "vd_aux", at: entryOffset)
+            for _ in 0 ..< auxCount {
+                let auxRaw = try image.bytes(atAddress: auxAddress, length: 8, "Elf_Verdaux")
+                let aux = ByteDecoder(auxRaw, format: image.format, baseOffset: 0)
+                let nameOffset: UInt32 = try aux.getInteger(at: 0)
+                definition.names.append(try string(at: UInt64(nameOffset)))
+                let auxNext: UInt32 = try aux.getInteger(at: 4)
+                if auxNext == 0 { break }
+                auxAddress = try Checked.add(auxAddress, UInt64(auxNext), "vda_next")
+            }
+            result.append(definition)
+            if next == 0 { break }
+            entryAddress = try Checked.add(entryAddress, UInt64(next), "vd_next", at: entryOffset)
+        }
+        return result
+    }
+}

@@ -1,0 +1,155 @@
+import ELFKitCore
+
+/// A table or blob the layout engine knows how to find, size and move: everything the
+/// loader reaches through a program header or a `DT_*` address, so it can be found in
+/// files without section headers too.
+public struct FileObject: Hashable, Sendable {
+    public enum Kind: Hashable, Sendable, CustomStringConvertible {
+        case interpreter
+        /// A PT_NOTE segment (several notes; PT_GNU_PROPERTY may point inside it).
+        case notes(programHeaderIndex: Int)
+        /// A processor-specific segment the loader reads by header only (MIPS ABI flags, reginfo).
+        case processorSegment(programHeaderIndex: Int)
+        case dynamic
+        case dynamicStrings
+        case dynamicSymbols
+        case hash
+        case gnuHash
+        case versionSymbols
+        case versionNeeds
+        case versionDefinitions
+
+        public var description: String {
+            switch self {
+            case .interpreter: return ".interp"
+            case .notes(let index): return "notes (program header \(index))"
+            case .processorSegment(let index): return "processor segment (program header \(index))"
+            case .dynamic: return ".dynamic"
+            case .dynamicStrings: return ".dynstr"
+            case .dynamicSymbols: return ".dynsym"
+            case .hash: return ".hash"
+            case .gnuHash: return ".gnu.hash"
+            case .versionSymbols: return ".gnu.version"
+            case .versionNeeds: return ".gnu.version_r"
+            case .versionDefinitions: return ".gnu.version_d"
+            }
+        }
+
+        /// The dynamic tag holding this object's address, if any.
+        var addressTag: DynamicTag? {
+            switch self {
+            case .dynamicStrings: return .strtab
+            case .dynamicSymbols: return .symtab
+            case .hash: return .hash
+            case .gnuHash: return .gnuHash
+            case .versionSymbols: return .versym
+            case .versionNeeds: return .verneed
+            case .versionDefinitions: return .verdef
+            default: return nil
+            }
+        }
+    }
+
+    public var kind: Kind
+    public var offset: UInt64
+    public var address: UInt64
+    public var size: UInt64
+    public var alignment: UInt64
+
+    public var fileEnd: UInt64 { offset + size }  // checked when the catalog is built
+}
+
+/// Every movable object of a file, with checked extents.
+public struct FileObjectCatalog {
+    public private(set) var objects: [FileObject] = []
+    /// Number of dynamic symbols, when it can be determined.
+    public private(set) var symbolCount: UInt64?
+    /// File range that certainly holds every dynamic symbol: the exact table when the count
+    /// is known, else everything from DT_SYMTAB to the next known table. Reading too many
+    /// entries only finds more string users, which is the safe direction.
+    public private(set) var symbolRangeBound: (offset: UInt64, size: UInt64)?
+
+    public init(file: ELFFile) throws(ELFError) {
+        let format = file.format
+        for (index, segment) in file.programHeaders.enumerated() {
+            let kind: FileObject.Kind
+            switch segment.type {
+            case .interp: kind = .interpreter
+            case .note: kind = .notes(programHeaderIndex: index)
+            case SegmentType(rawValue: 0x7000_0000) where file.header.machine == .mips,
+                 SegmentType(rawValue: 0x7000_0003) where file.header.machine == .mips:
+                kind = .processorSegment(programHeaderIndex: index)
+            default: continue
+            }
+            // What these segments need is their records' alignment (4 or 8); a hostile
+            // p_align must not turn into megabytes of padding.
+            let alignment = segment.alignment.nonzeroBitCount == 1 ? min(segment.alignment, 16) : 8
+            try add(FileObject(kind: kind, offset: segment.offset, address: segment.virtualAddress,
+                               size: segment.fileSize, alignment: alignment), file: file)
+        }
+        guard let dynamic = try file.dynamic() else { return }
+        try add(FileObject(kind: .dynamic, offset: dynamic.fileOffset, address: dynamic.address,
+                           size: UInt64(dynamic.capacity) * format.dynamicEntrySize, alignment: format.wordSize), file: file)
+        if let offset = dynamic.stringTableOffset, let address = dynamic.stringTableAddress {
+            try add(FileObject(kind: .dynamicStrings, offset: offset, address: address,
+                               size: dynamic.stringTableSize, alignment: 1), file: file)
+        }
+
+        let symbols = try SymbolTableGeometry(file: file, dynamic: dynamic)
+        symbolCount = symbols.symbolCount
+        if let address = dynamic.first(.hash), let size = symbols.hashSize {
+            try addDynamic(.hash, address: address, size: size, alignment: symbols.hashEntrySize, file: file)
+        }
+        if let address = dynamic.first(.gnuHash), let size = symbols.gnuHashSize {
+            try addDynamic(.gnuHash, address: address, size: size, alignment: format.wordSize, file: file)
+        }
+        if let address = dynamic.first(.symtab), let count = symbols.symbolCount {
+            let entrySize = dynamic.first(.symEntrySize) ?? format.symbolSize
+            try addDynamic(.dynamicSymbols, address: address,
+                           size: try Checked.multiply(count, entrySize, "dynamic symbol table size"),
+                           alignment: format.wordSize, file: file)
+        }
+        if let address = dynamic.first(.symtab) {
+            if let exact = object(.dynamicSymbols) {
+                symbolRangeBound = (exact.offset, exact.size)
+            } else if let offset = try? file.fileOffset(ofAddress: address),
+                      let load = file.programHeaders.first(where: { $0.type == .load && $0.offset <= offset && ($0.fileEnd ?? 0) > offset }) {
+                // Any table the dynamic section or a segment points at ends the range.
+                let addressTags: [DynamicTag] = [.strtab, .hash, .gnuHash, .versym, .verneed, .verdef, .rela, .rel,
+                                                 .jmpRel, .relr, .initArray, .finiArray, .preinitArray]
+                let tableOffsets = dynamic.entries.filter { addressTags.contains($0.tag) }
+                    .compactMap { try? file.fileOffset(ofAddress: $0.value) }
+                let next = (objects.map(\.offset) + tableOffsets).filter { $0 > offset }.min() ?? load.fileEnd!
+                symbolRangeBound = (offset, min(next, load.fileEnd!) - offset)
+            }
+        }
+        if let address = dynamic.first(.versym), let count = symbols.symbolCount {
+            try addDynamic(.versionSymbols, address: address, size: try Checked.multiply(count, 2, ".gnu.version size"),
+                           alignment: 2, file: file)
+        }
+        if let address = dynamic.first(.verneed) {
+            let size = try VersionTableGeometry.needSize(file: file, dynamic: dynamic, address: address)
+            try addDynamic(.versionNeeds, address: address, size: size, alignment: 4, file: file)
+        }
+        if let address = dynamic.first(.verdef) {
+            let size = try VersionTableGeometry.definitionSize(file: file, dynamic: dynamic, address: address)
+            try addDynamic(.versionDefinitions, address: address, size: size, alignment: 4, file: file)
+        }
+    }
+
+    public func object(_ kind: FileObject.Kind) -> FileObject? { objects.first { $0.kind == kind } }
+
+    private mutating func addDynamic(_ kind: FileObject.Kind, address: UInt64, size: UInt64, alignment: UInt64,
+                                     file: ELFFile) throws(ELFError) {
+        let offset = try file.fileOffset(ofAddress: address, length: max(size, 1))
+        try add(FileObject(kind: kind, offset: offset, address: address, size: size, alignment: alignment), file: file)
+    }
+
+    private mutating func add(_ object: FileObject, file: ELFFile) throws(ELFError) {
+        guard Checked.fits(start: object.offset, length: object.size, within: file.source.size) else {
+            throw ELFError(.truncated, "\(object.kind) of 0x\(hex(object.size)) bytes extends past the end of the file",
+                           offset: object.offset)
+        }
+        objects.append(object)
+    }
+}

@@ -1,0 +1,81 @@
+import ELFKitCore
+
+/// The bytes of an edited file, described as changes to the original: patches inside
+/// the original's range, and new bytes after it. The writer copies the unchanged bulk
+/// with the kernel and writes only these.
+public struct RewritePlan: Sendable {
+    public struct Patch: Sendable {
+        public var offset: UInt64
+        public var bytes: [UInt8]
+    }
+
+    /// A table that moved, for the verifier and `--debug`.
+    public struct Move: Sendable {
+        public var from: FileObject
+        public var to: FileObject
+    }
+
+    public let originalSize: UInt64
+    /// Changes inside `[0, keptPrefix)`, sorted by offset, non-overlapping.
+    public var patches: [Patch] = []
+    /// How much of the original file is kept; less than `originalSize` when a segment
+    /// swelf appended earlier is being rebuilt.
+    public var keptPrefix: UInt64
+    /// Where `appended` starts; the gap after `keptPrefix` is zero-filled.
+    public var appendOffset: UInt64
+    public var appended: [UInt8] = []
+    public var moves: [Move] = []
+    public var log: [String] = []
+
+    init(originalSize: UInt64) {
+        self.originalSize = originalSize
+        keptPrefix = originalSize
+        appendOffset = originalSize
+    }
+
+    public var newSize: UInt64 { appended.isEmpty ? keptPrefix : appendOffset + UInt64(appended.count) }
+
+    /// True when the edit changes nothing: the file is left as it is.
+    public var isEmpty: Bool { patches.isEmpty && appended.isEmpty && keptPrefix == originalSize }
+}
+
+/// The edited file as a `ByteSource`, read through the plan without writing anything.
+/// The verifier reads the new image this way before a single byte is written.
+public final class PlannedByteSource: ByteSource {
+    let base: any ByteSource
+    let plan: RewritePlan
+
+    public init(base: any ByteSource, plan: RewritePlan) {
+        self.base = base
+        self.plan = plan
+    }
+
+    public var size: UInt64 { plan.newSize }
+
+    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError) {
+        let count = buffer.count
+        guard Checked.fits(start: offset, length: UInt64(count), within: size) else {
+            throw ELFError(.truncated, "read past the end of the planned file", offset: offset)
+        }
+        let end = offset + UInt64(count)
+        // Original bytes, then zeros up to the appended region.
+        var filled = 0
+        if offset < plan.keptPrefix {
+            filled = Int(min(end, plan.keptPrefix) - offset)
+            try base.read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<filled]))
+        }
+        if filled < count { UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]).initializeMemory(as: UInt8.self, repeating: 0) }
+        func overlay(_ bytes: [UInt8], at start: UInt64) {
+            let stop = start + UInt64(bytes.count)
+            guard start < end, stop > offset else { return }
+            let from = max(start, offset)
+            let to = min(stop, end)
+            bytes.withUnsafeBytes { source in
+                let slice = UnsafeRawBufferPointer(rebasing: source[Int(from - start) ..< Int(to - start)])
+                UnsafeMutableRawBufferPointer(rebasing: buffer[Int(from - offset) ..< Int(to - offset)]).copyMemory(from: slice)
+            }
+        }
+        for patch in plan.patches { overlay(patch.bytes, at: patch.offset) }
+        if !plan.appended.isEmpty { overlay(plan.appended, at: plan.appendOffset) }
+    }
+}

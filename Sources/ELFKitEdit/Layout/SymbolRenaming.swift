@@ -1,0 +1,205 @@
+import ELFKitCore
+
+/// `--rename-dynamic-symbols`: new names in `.dynsym`, and the hash tables rebuilt so
+/// the loader finds the symbols under their new names.
+///
+/// `.gnu.hash` requires the hashed symbols to be grouped by bucket in `.dynsym` order, so
+/// a renamed symbol may have to move within `.dynsym`; `.gnu.version` moves with it and
+/// every relocation that names a moved symbol by index is rewritten. All tables keep
+/// their sizes, so this changes bytes in place and never forces a relocation.
+extension PlanState {
+    /// The names of the dynamic symbols, in table order.
+    func symbolNames(dynamic: DynamicSection) throws -> [[UInt8]] {
+        try readSymbols().map { try dynamic.rawString(at: UInt64($0.nameOffset)) }
+    }
+
+    func readSymbols() throws -> [Symbol] {
+        guard let object = catalog.object(.dynamicSymbols) else {
+            throw EditError.refused("the dynamic symbol table's size cannot be determined (no .hash, .gnu.hash or section header)")
+        }
+        let raw = try file.source.bytes(at: object.offset, count: object.size, ".dynsym")
+        var decoder = ByteDecoder(raw, format: format, baseOffset: object.offset)
+        var symbols: [Symbol] = []
+        let count = object.size / format.symbolSize
+        symbols.reserveCapacity(Int(count))
+        for _ in 0 ..< count { symbols.append(try Symbol.decode(&decoder)) }
+        return symbols
+    }
+
+    mutating func renameSymbols() throws {
+        guard !outcome.renamedSymbols.isEmpty, let dynamic = try file.dynamic() else { return }
+        if let entrySize = dynamic.first(.symEntrySize), entrySize != format.symbolSize {
+            throw EditError.refused("DT_SYMENT is \(entrySize), expected \(format.symbolSize)")
+        }
+        var symbols = try readSymbols()
+        var names = try symbols.map { try dynamic.rawString(at: UInt64($0.nameOffset)) }
+        var renamed = 0
+        for index in symbols.indices {
+            guard let new = outcome.renamedSymbols[names[index]], let offset = symbolNameOffsets[new] else { continue }
+            symbols[index].nameOffset = UInt32(offset)
+            names[index] = new
+            renamed += 1
+        }
+        log.append("renamed \(renamed) dynamic symbol(s)")
+        guard renamed > 0 else { return }
+
+        // New order: .gnu.hash groups hashed symbols by bucket; others keep their place.
+        var order = Array(symbols.indices)
+        var gnu: GNUHashLayout?
+        if let object = catalog.object(.gnuHash) {
+            // Only the symbols the table hashed before are hashed again (an executable's
+            // imports may follow symoffset unhashed); the table keeps its size.
+            let (count, _, hashesSymbols) = try SymbolTableGeometry.walkGNUHash(file: file, address: object.address)
+            var layout = try GNUHashLayout(bytes: try original(.gnuHash), format: format, offset: object.offset)
+            let start = Int(layout.symbolOffset)
+            let end = hashesSymbols ? Int(count) : start
+            guard start <= end, end <= symbols.count else { throw EditError.refused(".gnu.hash does not match .dynsym") }
+            layout.hashedEnd = end
+            let hashed = order[start ..< end].sorted { a, b in
+                let (x, y) = (gnuHash(names[a]) % layout.bucketCount, gnuHash(names[b]) % layout.bucketCount)
+                return x != y ? x < y : a < b
+            }
+            order.replaceSubrange(start ..< end, with: hashed)
+            gnu = layout
+        }
+        let moved = order.enumerated().contains { $0.offset != $0.element }
+        if moved {
+            guard file.header.machine != .mips else {
+                throw EditError.refused("renaming would reorder .dynsym, which MIPS forbids (its GOT follows the symbol order)")
+            }
+            guard !dynamic.has(.symtabShndx) else { throw EditError.refused("DT_SYMTAB_SHNDX is not supported") }
+            log.append(".dynsym reordered to keep .gnu.hash buckets contiguous")
+        }
+        var newIndex = [UInt64](repeating: 0, count: symbols.count)
+        for (position, old) in order.enumerated() { newIndex[old] = UInt64(position) }
+        let orderedSymbols = order.map { symbols[$0] }
+        let orderedNames = order.map { names[$0] }
+
+        var encoder = ByteEncoder(format: format)
+        for symbol in orderedSymbols { try symbol.encode(into: &encoder) }
+        contents[.dynamicSymbols] = encoder.bytes
+
+        if moved, catalog.object(.versionSymbols) != nil {
+            let versions = try contents[.versionSymbols] ?? original(.versionSymbols)
+            var reordered = [UInt8](repeating: 0, count: versions.count)
+            for (position, old) in order.enumerated() where old * 2 + 2 <= versions.count && position * 2 + 2 <= versions.count {
+                reordered[position * 2] = versions[old * 2]
+                reordered[position * 2 + 1] = versions[old * 2 + 1]
+            }
+            contents[.versionSymbols] = reordered
+        }
+        if let layout = gnu {
+            contents[.gnuHash] = try layout.rebuilt(names: orderedNames, format: format)
+        }
+        if catalog.object(.hash) != nil {
+            contents[.hash] = try rebuildSysVHash(names: orderedNames)
+        }
+        if moved { try rewriteRelocations(dynamic: dynamic, newIndex: newIndex) }
+    }
+
+    /// `.hash` with the same bucket count, chains rebuilt for the new names.
+    private func rebuildSysVHash(names: [[UInt8]]) throws -> [UInt8] {
+        let bytes = try original(.hash)
+        // s390x uses 8-byte .hash entries.
+        let wide = format.is64 && file.header.machine == .s390
+        let width = wide ? 8 : 4
+        let decoder = ByteDecoder(bytes, format: format, baseOffset: 0)
+        let bucketCount = wide ? Int(try decoder.getInteger(at: 0, as: UInt64.self)) : Int(try decoder.getInteger(at: 0, as: UInt32.self))
+        guard bucketCount > 0, (2 + bucketCount + names.count) * width <= bytes.count else {
+            throw EditError.refused(".hash does not match the symbol count")
+        }
+        var buckets = [UInt64](repeating: 0, count: bucketCount)
+        var chains = [UInt64](repeating: 0, count: names.count)
+        for index in (1 ..< max(names.count, 1)).reversed() where index < names.count {
+            let bucket = Int(elfHash(names[index]) % UInt32(bucketCount))
+            chains[index] = buckets[bucket]
+            buckets[bucket] = UInt64(index)
+        }
+        var encoder = ByteEncoder(format: format)
+        for value in [UInt64(bucketCount), UInt64(names.count)] + buckets + chains {
+            if wide { encoder.writeU64(value) } else { encoder.writeU32(UInt32(value)) }
+        }
+        return encoder.bytes + bytes[encoder.bytes.count...]
+    }
+
+    /// Points every relocation at its symbol's new index.
+    private mutating func rewriteRelocations(dynamic: DynamicSection, newIndex: [UInt64]) throws {
+        let wordSize = format.wordSize
+        var seen: Set<UInt64> = []
+        var rewritten = 0
+        for table in dynamic.relocationTables(format: format) where table.entrySize >= 2 * wordSize {
+            let offset = try file.fileOffset(ofAddress: table.address, length: max(table.size, 1))
+            let raw = try file.source.bytes(at: offset, count: table.size, "relocation table")
+            let decoder = ByteDecoder(raw, format: format, baseOffset: offset)
+            var position = 0
+            while position + Int(table.entrySize) <= raw.count {
+                let fieldOffset = offset + UInt64(position) + wordSize
+                defer { position += Int(table.entrySize) }
+                guard seen.insert(fieldOffset).inserted else { continue }  // tables may overlap
+                let value = format.is64 ? try decoder.getInteger(at: position + 8, as: UInt64.self)
+                    : UInt64(try decoder.getInteger(at: position + 4, as: UInt32.self))
+                var info = RelocationInfo(raw: value, format: format)
+                guard info.symbol != 0 else { continue }
+                guard info.symbol < UInt64(newIndex.count) else {
+                    throw EditError.refused("relocation at offset 0x\(hex(fieldOffset)) names symbol \(info.symbol), beyond .dynsym")
+                }
+                let target = newIndex[Int(info.symbol)]
+                guard target != info.symbol else { continue }
+                info.symbol = target
+                var encoder = ByteEncoder(format: format)
+                try encoder.writeWord(info.raw(format: format), "r_info")
+                extraPatches.append(RewritePlan.Patch(offset: fieldOffset, bytes: encoder.bytes))
+                rewritten += 1
+            }
+        }
+        log.append("\(rewritten) relocation(s) now name their symbol's new index")
+    }
+}
+
+/// The fixed geometry of a `.gnu.hash` table, and its contents rebuilt for new names.
+struct GNUHashLayout {
+    let bucketCount: UInt32
+    let symbolOffset: UInt32
+    let bloomCount: UInt32
+    let bloomShift: UInt32
+    let size: Int
+    /// One past the last hashed symbol.
+    var hashedEnd = 0
+
+    init(bytes: [UInt8], format: ELFFormat, offset: UInt64) throws {
+        let decoder = ByteDecoder(bytes, format: format, baseOffset: offset)
+        bucketCount = try decoder.getInteger(at: 0)
+        symbolOffset = try decoder.getInteger(at: 4)
+        bloomCount = try decoder.getInteger(at: 8)
+        bloomShift = try decoder.getInteger(at: 12)
+        size = bytes.count
+        guard bucketCount > 0, bloomCount > 0 else { throw EditError.refused(".gnu.hash has no buckets or no bloom filter") }
+    }
+
+    func rebuilt(names: [[UInt8]], format: ELFFormat) throws -> [UInt8] {
+        let wordBits = UInt32(format.wordSize * 8)
+        var bloom = [UInt64](repeating: 0, count: Int(bloomCount))
+        var buckets = [UInt32](repeating: 0, count: Int(bucketCount))
+        let first = Int(symbolOffset)
+        var chains = [UInt32](repeating: 0, count: max(hashedEnd - first, 0))
+        for index in first ..< hashedEnd {
+            let hash = gnuHash(names[index])
+            let word = Int((hash / wordBits) % bloomCount)
+            bloom[word] |= 1 << UInt64(hash % wordBits)
+            bloom[word] |= 1 << UInt64((hash >> bloomShift) % wordBits)
+            let bucket = Int(hash % bucketCount)
+            if buckets[bucket] == 0 { buckets[bucket] = UInt32(index) }
+            let isLast = index + 1 == hashedEnd || gnuHash(names[index + 1]) % bucketCount != UInt32(bucket)
+            chains[index - first] = (hash & ~1) | (isLast ? 1 : 0)
+        }
+        var encoder = ByteEncoder(format: format)
+        for value in [bucketCount, symbolOffset, bloomCount, bloomShift] { encoder.writeU32(value) }
+        for word in bloom { if format.is64 { encoder.writeU64(word) } else { encoder.writeU32(UInt32(truncatingIfNeeded: word)) } }
+        for bucket in buckets { encoder.writeU32(bucket) }
+        for chain in chains { encoder.writeU32(chain) }
+        guard encoder.bytes.count == size else {
+            throw EditError.refused("rebuilt .gnu.hash has \(encoder.bytes.count) bytes, the original \(size)")
+        }
+        return encoder.bytes
+    }
+}

@@ -1,0 +1,126 @@
+import ELFKitCore
+
+/// Sizes of the dynamic symbol table and its hash tables, which the file does not state
+/// directly: the symbol count comes from `.hash`'s nchain or by walking `.gnu.hash`.
+struct SymbolTableGeometry {
+    var symbolCount: UInt64?
+    var hashSize: UInt64?
+    var hashEntrySize: UInt64 = 4
+    var gnuHashSize: UInt64?
+
+    init(file: ELFFile, dynamic: DynamicSection) throws(ELFError) {
+        let format = file.format
+        // s390x and Alpha use 8-byte .hash entries (their ABIs say so; binutils agrees).
+        if format.is64 && file.header.machine == .s390 { hashEntrySize = 8 }
+
+        if let address = dynamic.first(.hash) {
+            let raw = try file.bytes(atAddress: address, length: 2 * hashEntrySize, ".hash header")
+            let decoder = ByteDecoder(raw, format: format, baseOffset: 0)
+            let buckets: UInt64
+            let chains: UInt64
+            if hashEntrySize == 8 {
+                buckets = try decoder.getInteger(at: 0, as: UInt64.self)
+                chains = try decoder.getInteger(at: 8, as: UInt64.self)
+            } else {
+                buckets = UInt64(try decoder.getInteger(at: 0, as: UInt32.self))
+                chains = UInt64(try decoder.getInteger(at: 4, as: UInt32.self))
+            }
+            let words = try Checked.add(try Checked.add(buckets, chains, ".hash size"), 2, ".hash size")
+            hashSize = try Checked.multiply(words, hashEntrySize, ".hash size")
+            symbolCount = chains
+        }
+        if let address = dynamic.first(.gnuHash) {
+            let (count, size, hashesSymbols) = try SymbolTableGeometry.walkGNUHash(file: file, address: address)
+            gnuHashSize = size
+            // The walk gives the count only when some symbol is hashed: the hashed ones
+            // come last. An executable that exports nothing has empty buckets and
+            // unhashed (imported) symbols after symoffset, so the walk says nothing.
+            if symbolCount == nil && hashesSymbols { symbolCount = count }
+        }
+        if let address = dynamic.first(.symtab),
+           let section = file.sectionHeaders.first(where: { $0.type == .dynsym && $0.address == address }),
+           section.entrySize > 0 {
+            let fromSection = section.size / section.entrySize
+            if symbolCount == nil || symbolCount! < fromSection && dynamic.first(.hash) == nil { symbolCount = fromSection }
+        }
+    }
+
+    /// Walks `.gnu.hash` to find the highest symbol index it covers; returns the symbol
+    /// count, the table's size in bytes, and whether any symbol is hashed at all.
+    static func walkGNUHash(file: ELFFile, address: UInt64) throws(ELFError) -> (UInt64, UInt64, Bool) {
+        let format = file.format
+        let headerRaw = try file.bytes(atAddress: address, length: 16, ".gnu.hash header")
+        let header = ByteDecoder(headerRaw, format: format, baseOffset: 0)
+        let bucketCount = UInt64(try header.getInteger(at: 0, as: UInt32.self))
+        let symbolOffset = UInt64(try header.getInteger(at: 4, as: UInt32.self))
+        let bloomCount = UInt64(try header.getInteger(at: 8, as: UInt32.self))
+        let bloomSize = try Checked.multiply(bloomCount, format.wordSize, ".gnu.hash bloom filter")
+        let bucketsAddress = try Checked.add(try Checked.add(address, 16, ".gnu.hash"), bloomSize, ".gnu.hash")
+        let bucketsSize = try Checked.multiply(bucketCount, 4, ".gnu.hash buckets")
+        let bucketsRaw = try file.bytes(atAddress: bucketsAddress, length: bucketsSize, ".gnu.hash buckets")
+        let buckets = ByteDecoder(bucketsRaw, format: format, baseOffset: 0)
+        var highest: UInt64 = 0
+        for index in 0 ..< Int(bucketCount) {
+            highest = max(highest, UInt64(try buckets.getInteger(at: index * 4, as: UInt32.self)))
+        }
+        let chainsAddress = try Checked.add(bucketsAddress, bucketsSize, ".gnu.hash chains")
+        var count = symbolOffset
+        if highest >= symbolOffset {
+            // Follow the last bucket's chain to the entry with the end bit set.
+            var index = highest
+            while true {
+                let entryAddress = try Checked.add(chainsAddress, try Checked.multiply(index - symbolOffset, 4, ".gnu.hash chain"), ".gnu.hash chain")
+                let raw = try file.bytes(atAddress: entryAddress, length: 4, ".gnu.hash chain entry")
+                let value = try ByteDecoder(raw, format: format, baseOffset: 0).getInteger(at: 0, as: UInt32.self)
+                if value & 1 != 0 { break }
+                index += 1
+                guard index - symbolOffset < 1 << 28 else {
+                    throw ELFError(.invalid, ".gnu.hash chain has no end", value: address)
+                }
+            }
+            count = index + 1
+        }
+        let chainBytes = try Checked.multiply(count - symbolOffset, 4, ".gnu.hash chain size")
+        let size = try Checked.add(try Checked.add(16 + bloomSize, bucketsSize, ".gnu.hash size"), chainBytes, ".gnu.hash size")
+        return (count, size, highest >= symbolOffset)
+    }
+}
+
+/// Extents of `.gnu.version_r` and `.gnu.version_d`, found by walking their linked lists.
+enum VersionTableGeometry {
+    static func needSize(file: ELFFile, dynamic: DynamicSection, address: UInt64) throws(ELFError) -> UInt64 {
+        try walk(file: file, address: address, count: dynamic.first(.verneedNum) ?? 0,
+                 entrySize: 16, countField: 2, auxField: 8, nextField: 12, auxSize: 16, auxNextField: 12)
+    }
+
+    static func definitionSize(file: ELFFile, dynamic: DynamicSection, address: UInt64) throws(ELFError) -> UInt64 {
+        try walk(file: file, address: address, count: dynamic.first(.verdefNum) ?? 0,
+                 entrySize: 20, countField: 6, auxField: 12, nextField: 16, auxSize: 8, auxNextField: 4)
+    }
+
+    /// Returns the distance from `address` to the end of the last byte any entry or
+    /// auxiliary entry uses.
+    private static func walk(file: ELFFile, address: UInt64, count: UInt64, entrySize: UInt64, countField: Int,
+                             auxField: Int, nextField: Int, auxSize: UInt64, auxNextField: Int) throws(ELFError) -> UInt64 {
+        var end = address
+        var entry = address
+        for _ in 0 ..< min(count, 0x10000) {
+            let raw = try file.bytes(atAddress: entry, length: entrySize, "version table entry")
+            let decoder = ByteDecoder(raw, format: file.format, baseOffset: 0)
+            end = max(end, try Checked.add(entry, entrySize, "version table"))
+            let auxCount: UInt16 = try decoder.getInteger(at: countField)
+            var aux = try Checked.add(entry, UInt64(try decoder.getInteger(at: auxField, as: UInt32.self)), "version aux")
+            for _ in 0 ..< auxCount {
+                let auxRaw = try file.bytes(atAddress: aux, length: auxSize, "version aux entry")
+                end = max(end, try Checked.add(aux, auxSize, "version table"))
+                let next: UInt32 = try ByteDecoder(auxRaw, format: file.format, baseOffset: 0).getInteger(at: auxNextField)
+                if next == 0 { break }
+                aux = try Checked.add(aux, UInt64(next), "version aux")
+            }
+            let next: UInt32 = try decoder.getInteger(at: nextField)
+            if next == 0 { break }
+            entry = try Checked.add(entry, UInt64(next), "version entry")
+        }
+        return end - address
+    }
+}

@@ -1,0 +1,665 @@
+import ELFKitCore
+
+/// Facts about the machine and user the program would be started by, gathered by the
+/// caller (the core reads no global state).
+public struct HostFacts: Sendable {
+    /// `uname -m`: x86_64, aarch64, …
+    public var machineName: String
+    public var userID: UInt32
+    public var groupID: UInt32
+
+    public init(machineName: String, userID: UInt32, groupID: UInt32) {
+        self.machineName = machineName
+        self.userID = userID
+        self.groupID = groupID
+    }
+
+    /// The (machine, 64-bit, big-endian) triples this kernel runs natively. A 64-bit
+    /// x86 or Arm kernel also runs its 32-bit programs.
+    public var nativeFormats: [(machine: Machine, is64: Bool, bigEndian: Bool)] {
+        switch machineName {
+        case "x86_64": [(.x86_64, true, false), (.i386, false, false), (.x86_64, false, false)]
+        case "i386", "i486", "i586", "i686": [(.i386, false, false)]
+        case "aarch64": [(.aarch64, true, false), (.arm, false, false)]
+        case "aarch64_be": [(.aarch64, true, true)]
+        case _ where machineName.hasPrefix("armv") || machineName == "arm": [(.arm, false, false)]
+        case "ppc64le": [(.powerPC64, true, false)]
+        case "ppc64": [(.powerPC64, true, true), (.powerPC, false, true)]
+        case "ppc": [(.powerPC, false, true)]
+        case "s390x": [(.s390, true, true), (.s390, false, true)]
+        case "riscv64": [(.riscv, true, false)]
+        case "mips64": [(.mips, true, true), (.mips, false, true)]
+        case "mips": [(.mips, false, true)]
+        case "loongarch64": [(.loongArch, true, false)]
+        default: []
+        }
+    }
+}
+
+/// One thing the doctor found.
+public struct Finding: Sendable {
+    public enum Severity: Int, Sendable, Comparable {
+        case ok, info, warning, fatal
+        public static func < (a: Severity, b: Severity) -> Bool { a.rawValue < b.rawValue }
+        public var name: String {
+            switch self {
+            case .ok: "ok"
+            case .info: "info"
+            case .warning: "warning"
+            case .fatal: "fatal"
+            }
+        }
+    }
+
+    public var severity: Severity
+    public var message: String
+    /// Evidence: paths tried, values read.
+    public var details: [String]
+    /// A concrete remedy, often a swelf command.
+    public var fix: String?
+
+    public init(_ severity: Severity, _ message: String, details: [String] = [], fix: String? = nil) {
+        self.severity = severity
+        self.message = message
+        self.details = details
+        self.fix = fix
+    }
+}
+
+/// The findings of one check.
+public struct Check: Sendable {
+    /// The checks, in the order in which a problem would stop the program.
+    public enum Area: String, Sendable, CaseIterable {
+        case file, architecture, interpreter, libraries, versions, go, environment
+        public var title: String {
+            switch self {
+            case .file: "File"
+            case .architecture: "Architecture"
+            case .interpreter: "Interpreter"
+            case .libraries: "Libraries"
+            case .versions: "Symbol versions"
+            case .go: "Go build info"
+            case .environment: "Environment"
+            }
+        }
+    }
+
+    public let area: Area
+    public var findings: [Finding]
+    public var severity: Finding.Severity { findings.map(\.severity).max() ?? .ok }
+}
+
+/// `swelf doctor`'s analysis of one file: would it start here, and if not, why.
+public struct Diagnosis {
+    public let path: String
+    public internal(set) var checks: [Check] = []
+    public internal(set) var resolution: Resolution?
+    /// The environment actually used (secure mode and platform decided from the file).
+    public internal(set) var environment: LoaderEnvironment
+    /// "dynamic", "static", "static-pie", "shared library", or nil when not ELF.
+    public internal(set) var linking: String?
+    public internal(set) var file: ELFFile?
+    /// The Go build information, for a Go program.
+    public internal(set) var goBuildInfo: GoBuildInfo?
+
+    /// Nothing would stop the program.
+    public var wouldStart: Bool { !checks.contains { $0.severity == .fatal } }
+
+    public var isSharedLibrary: Bool { linking == "shared library" }
+
+    /// Runs every check on the file at `path`. `environment.platform` describes the
+    /// machine's own loader; for a file of another architecture, or under `--root`,
+    /// defaults for the file's architecture are used instead.
+    public static func run(path: String, environment: LoaderEnvironment, host: HostFacts) -> Diagnosis {
+        var diagnosis = Diagnosis(path: path, environment: environment)
+        diagnosis.runChecks(host: host)
+        return diagnosis
+    }
+
+    init(path: String, environment: LoaderEnvironment) {
+        self.path = path
+        self.environment = environment
+    }
+
+    mutating func add(_ area: Check.Area, _ findings: [Finding]) {
+        guard !findings.isEmpty else { return }
+        checks.append(Check(area: area, findings: findings))
+    }
+
+    private mutating func runChecks(host: HostFacts) {
+        performChecks(host: host)
+        // Report in the order a problem would stop the program.
+        let order = Check.Area.allCases
+        checks.sort { order.firstIndex(of: $0.area)! < order.firstIndex(of: $1.area)! }
+    }
+
+    private mutating func performChecks(host: HostFacts) {
+        let fileSystem = environment.fileSystem
+        guard let file = checkFile(host: host) else { return }
+        self.file = file
+        choosePlatform(for: file)
+        checkArchitecture(file, host: host)
+        let interpreter = checkInterpreter(file)
+        let goInfo = checkGo(file, host: host)
+        guard linking != "static" && linking != "static-pie" else {
+            add(.environment, nameServiceFindings(file, resolution: nil, go: goInfo) + environmentFindings(resolution: nil))
+            return
+        }
+        let resolver = LibraryResolver(environment: environment)
+        let resolution: Resolution
+        if interpreter == nil && isSharedLibrary && ((try? file.interpreter()) ?? nil) == nil,
+           let loaderName = environment.platform.loaderPath,
+           case .accepted = resolver.verify(fileSystem.targetPath(loaderName), like: file) {
+            // `ld.so --list LIBRARY`: the loader itself is loaded first, under its own name.
+            resolution = resolver.resolve(program: path, file: file, interpreter: fileSystem.targetPath(loaderName),
+                                          interpreterName: loaderName)
+        } else {
+            resolution = resolver.resolve(program: path, file: file, interpreter: interpreter)
+        }
+        self.resolution = resolution
+        add(.libraries, libraryFindings(resolution, fileSystem: fileSystem))
+        add(.versions, versionFindings(resolution))
+        add(.environment, nameServiceFindings(file, resolution: resolution, go: goInfo) + environmentFindings(resolution: resolution))
+    }
+
+    // MARK: 1. File
+
+    private mutating func checkFile(host: HostFacts) -> ELFFile? {
+        let fileSystem = environment.fileSystem
+        var findings: [Finding] = []
+        defer { add(.file, findings) }
+        guard let status = fileSystem.status(path) else {
+            findings.append(Finding(.fatal, "\(path) does not exist: \(fileSystem.openError(path) ?? "No such file or directory")"))
+            return nil
+        }
+        guard status.isRegular else {
+            findings.append(Finding(.fatal, "\(path) is not a regular file: exec fails with \"Permission denied\""))
+            return nil
+        }
+        let prefix = fileSystem.prefix(path, count: 256) ?? []
+        if prefix.count >= 2 && prefix[0] == UInt8(ascii: "#") && prefix[1] == UInt8(ascii: "!") {
+            let line = String(decoding: prefix.dropFirst(2).prefix { $0 != 0x0a }, as: UTF8.self)
+            findings.append(Finding(.fatal, "\(path) is a script, not an ELF file: the kernel runs #!\(line)",
+                                    fix: "run swelf doctor on the script's interpreter"))
+            return nil
+        }
+        let file: ELFFile
+        do {
+            file = try fileSystem.open(path)
+        } catch {
+            let reason = error.kind == .notELF ? "not an ELF file: exec fails with \"Exec format error\"" : "\(error)"
+            findings.append(Finding(.fatal, "\(path): \(reason)"))
+            return nil
+        }
+        let dynamicSection = (try? file.dynamic()) ?? nil
+        // A shared library: ET_DYN with a soname and not marked PIE. Some (libc.so.6,
+        // libcap.so.2) also carry PT_INTERP so that they can be run.
+        // Without DF_1_PIE, one without execute permission is taken for a library too
+        // (pam_cap.so): it can only be loaded, and the question is whether it would be.
+        let isLibrary = file.header.type == .sharedObject && !(dynamicSection?.flags1.contains(.pie) ?? false)
+            && (((try? dynamicSection?.soname()) ?? nil) != nil || !status.hasExecuteBit)
+        if dynamicSection == nil {
+            linking = file.firstSegment(.interp) != nil ? "dynamic" : "static"
+        } else if isLibrary || (file.header.type == .sharedObject && file.firstSegment(.interp) == nil && !file.isStaticPIE) {
+            linking = "shared library"
+        } else if file.firstSegment(.interp) != nil {
+            linking = "dynamic"
+        } else if file.isStaticPIE {
+            linking = "static-pie"
+        } else {
+            linking = "dynamic"
+        }
+        guard file.header.type == .executable || file.header.type == .sharedObject else {
+            findings.append(Finding(.fatal, "\(path) is \(file.header.type) (not a program or a shared library): exec fails with \"Exec format error\""))
+            return nil
+        }
+        var detail = "ELF \(file.format.is64 ? 64 : 32)-bit \(file.format.isBigEndian ? "MSB" : "LSB") \(file.header.machine.commonName), \(linking ?? "")"
+        detail += ", mode \(status.permissions), owner \(status.owner):\(status.group)"
+        findings.append(Finding(.ok, detail))
+
+        if isSharedLibrary {
+            findings.append(Finding(.info, "a shared library: checked as `ld.so --list` loads it"))
+            if file.firstSegment(.interp) != nil && !status.hasExecuteBit {
+                findings.append(Finding(.info, "it has PT_INTERP but no execute permission (mode \(status.permissions)): it loads as a library but cannot be run directly"))
+            }
+        } else {
+            let executable: Bool
+            if host.userID == 0 {
+                executable = status.hasExecuteBit
+            } else if host.userID == status.owner {
+                executable = status.mode & 0o100 != 0
+            } else if host.groupID == status.group {
+                executable = status.mode & 0o010 != 0
+            } else {
+                executable = status.mode & 0o001 != 0
+            }
+            if !executable {
+                findings.append(Finding(.fatal, "no execute permission for user \(host.userID) (mode \(status.permissions)): exec fails with \"Permission denied\"",
+                                        fix: "chmod +x \(path)"))
+            }
+            if fileSystem.isOnNoexecMount(path) {
+                findings.append(Finding(.fatal, "\(path) is on a file system mounted noexec: exec fails with \"Permission denied\"",
+                                        fix: "copy it to a file system mounted without noexec, or remount with `mount -o remount,exec`"))
+            }
+        }
+        if let label = fileSystem.extendedAttribute(path, name: "security.selinux") {
+            let text = String(decoding: label.prefix { $0 != 0 }, as: UTF8.self)
+            let type = text.split(separator: ":").dropFirst(2).first.map(String.init) ?? ""
+            if ["user_home_t", "tmp_t", "user_tmp_t", "default_t", "httpd_sys_content_t"].contains(type) {
+                findings.append(Finding(.warning, "SELinux label \(text): confined services are not allowed to execute files of type \(type)",
+                                        fix: "semanage fcontext -a -t bin_t '\(path)' && restorecon -v '\(path)'"))
+            } else {
+                findings.append(Finding(.info, "SELinux label \(text): the policy decides whether this domain may execute it"))
+            }
+        }
+        // AT_SECURE: the kernel sets it when the effective ids differ from the real ones
+        // (setuid/setgid to someone else) or file capabilities raise the permitted set
+        // of a non-root user.
+        var secureReasons: [String] = []
+        if status.isSetUID && status.owner != host.userID { secureReasons.append("setuid (owner \(status.owner))") }
+        if status.isSetGID && status.group != host.groupID { secureReasons.append("setgid (group \(status.group))") }
+        if fileSystem.extendedAttribute(path, name: "security.capability") != nil && host.userID != 0 {
+            secureReasons.append("file capabilities (security.capability)")
+        }
+        if !secureReasons.isEmpty {
+            environment.secure = true
+            findings.append(Finding(.info, "\(secureReasons.joined(separator: ", ")): the loader runs in secure mode — LD_LIBRARY_PATH and LD_PRELOAD are ignored, $ORIGIN is restricted"))
+        } else if status.isSetUID || status.isSetGID {
+            findings.append(Finding(.info, "setuid/setgid bit set, but to this user's own ids: no secure mode for user \(host.userID)"))
+        }
+        return file
+    }
+
+    /// Uses defaults for the file's architecture when the machine's loader is not the
+    /// one that would load it (another architecture, or a `--root` tree).
+    private mutating func choosePlatform(for file: ELFFile) {
+        let host = environment.platform
+        let sameArchitecture = host.machine == file.header.machine && host.is64 == file.format.is64
+        if sameArchitecture && environment.fileSystem.root == nil { return }
+        let fileSystem = environment.fileSystem
+        let triplet = LoaderPlatform.multiarchTriplet(machine: file.header.machine, is64: file.format.is64,
+                                                      isBigEndian: file.format.isBigEndian, elfFlags: file.header.flags)
+        let hasMultiarch = triplet.map {
+            fileSystem.isDirectory(fileSystem.targetPath("/lib/\($0)")) || fileSystem.isDirectory(fileSystem.targetPath("/usr/lib/\($0)"))
+        } ?? false
+        var platform = LoaderPlatform.defaults(
+            machine: file.header.machine, is64: file.format.is64, isBigEndian: file.format.isBigEndian,
+            elfFlags: file.header.flags, hasMultiarch: hasMultiarch, hasLib64: fileSystem.isDirectory(fileSystem.targetPath("/lib64")))
+        if sameArchitecture {
+            // The CPU decides the hwcaps subdirectories, whatever the tree.
+            platform.hwcapsSubdirectories = host.hwcapsSubdirectories
+            platform.legacySubdirectories = host.legacySubdirectories
+            platform.platformName = host.platformName
+            platform.source = "defaults for \(file.header.machine.commonName) under \(fileSystem.root ?? "/"), this CPU's hwcaps"
+        }
+        environment.platform = platform
+    }
+
+    // MARK: 2. Architecture
+
+    private mutating func checkArchitecture(_ file: ELFFile, host: HostFacts) {
+        let machine = file.header.machine
+        let description = "\(file.format.is64 ? "ELFCLASS64" : "ELFCLASS32") \(file.format.isBigEndian ? "big" : "little")-endian \(machine.commonName)"
+        var findings: [Finding] = []
+        defer { add(.architecture, findings) }
+        if file.header.osABI != .systemV && file.header.osABI != .linux {
+            findings.append(Finding(.warning, "OS ABI \(file.header.osABI): built for another operating system"))
+        }
+        if let root = environment.fileSystem.root {
+            findings.append(Finding(.info, "\(description), analysed under \(root) (this machine is \(host.machineName); it runs there natively or under emulation)"))
+            return
+        }
+        let native = host.nativeFormats.contains {
+            $0.machine == machine && $0.is64 == file.format.is64 && $0.bigEndian == file.format.isBigEndian
+        }
+        if native {
+            findings.append(Finding(.ok, "\(description) runs on this \(host.machineName) machine"))
+        } else {
+            var details = ["unless a binfmt_misc handler (qemu-user) is registered for \(machine.commonName)"]
+            var fix = "rebuild for \(host.machineName), or analyse it in its own tree with --root"
+            let hostGoArch = LoaderPlatform.goArch(machineName: host.machineName)
+            if let go = (try? GoBuildInfo.read(from: file)) ?? nil {
+                // A cross-compiled Go program: say which GOARCH it was built with.
+                details.insert("a Go program built with GOOS=\(go.goos ?? "?") GOARCH=\(go.goarch ?? "?")", at: 0)
+                if let hostGoArch { fix = "rebuild with GOARCH=\(hostGoArch) (it was built with GOARCH=\(go.goarch ?? "?"))" }
+            } else if let hostGoArch {
+                fix = "rebuild for \(host.machineName) (for a Go program: GOARCH=\(hostGoArch)), or analyse it in its own tree with --root"
+            }
+            findings.append(Finding(.fatal, "\(description) cannot run on this \(host.machineName) machine: exec fails with \"Exec format error\"",
+                                    details: details, fix: fix))
+        }
+    }
+
+    // MARK: 3. Interpreter
+
+    /// Returns the host path of a usable interpreter.
+    private mutating func checkInterpreter(_ file: ELFFile) -> String? {
+        var findings: [Finding] = []
+        defer { add(.interpreter, findings) }
+        switch linking {
+        case "static":
+            findings.append(Finding(.ok, "statically linked: no interpreter, no shared libraries"))
+            return nil
+        case "static-pie":
+            findings.append(Finding(.ok, "static-pie: relocates itself, no interpreter, no shared libraries"))
+            return nil
+        default: break
+        }
+        guard let name = (try? file.interpreter()) ?? nil else {
+            if isSharedLibrary {
+                findings.append(Finding(.info, "no PT_INTERP (a shared library): \(environment.platform.loaderPath ?? "ld.so") would load it"))
+            }
+            return nil
+        }
+        let fileSystem = environment.fileSystem
+        let hostPath = fileSystem.targetPath(name)
+        let shown = fileSystem.root == nil ? name : "\(name) (\(hostPath))"
+        let isMusl = name.contains("ld-musl")
+        guard let status = fileSystem.status(hostPath) else {
+            var fix = isMusl ? "install musl (its loader is \(name)), or rebuild against glibc"
+                : "install the \(file.header.machine.commonName) \(file.format.is64 ? "64" : "32")-bit C library that provides \(name)"
+                    + (Self.debianArchitecture(file.header.machine, is64: file.format.is64, bigEndian: file.format.isBigEndian)
+                        .map { " (on Debian: libc6:\($0))" } ?? "")
+            if let loader = environment.platform.loaderPath, loader != name, environment.platform.machine == file.header.machine,
+               environment.platform.is64 == file.format.is64, !isMusl, fileSystem.status(fileSystem.targetPath(loader)) != nil {
+                fix = "swelf --set-interpreter \(loader) \(path)"
+            }
+            findings.append(Finding(.fatal, "interpreter \(shown) does not exist: exec fails with \"No such file or directory\" although \(path) exists",
+                                    fix: fix))
+            return nil
+        }
+        let resolver = LibraryResolver(environment: environment)
+        switch resolver.verify(hostPath, like: file) {
+        case .accepted:
+            break
+        case .wrongClass(let is64):
+            findings.append(Finding(.fatal, "interpreter \(shown) is \(is64 ? "64" : "32")-bit, the program is not: exec fails with \"Exec format error\""))
+            return nil
+        case .wrongMachine(let machine):
+            findings.append(Finding(.fatal, "interpreter \(shown) is for \(machine.commonName), the program for \(file.header.machine.commonName): exec fails with \"Exec format error\""))
+            return nil
+        case .invalid(let message), .absent(let message):
+            findings.append(Finding(.fatal, "interpreter \(shown) is not usable: \(message)"))
+            return nil
+        case .refusedByNoDefaultLib:
+            return nil
+        }
+        if !status.hasExecuteBit || fileSystem.isOnNoexecMount(hostPath) {
+            let reason = status.hasExecuteBit ? "is on a file system mounted noexec" : "has no execute permission"
+            findings.append(Finding(.fatal, "interpreter \(shown) \(reason): exec fails with \"Permission denied\""))
+            return nil
+        }
+        var message = "\(shown)"
+        if let resolved = fileSystem.canonicalPath(hostPath), resolved != hostPath { message += " -> \(resolved)" }
+        findings.append(Finding(.ok, message))
+        if isMusl {
+            findings.append(Finding(.info, "a musl program: its libraries are resolved with musl's rules (LD_LIBRARY_PATH, then RUNPATH or RPATH of the whole loading chain, then /etc/ld-musl-*.path or /lib:/usr/local/lib:/usr/lib; the loader is libc.so)"))
+        }
+        return hostPath
+    }
+
+    // MARK: 4. Libraries
+
+    private func libraryFindings(_ resolution: Resolution, fileSystem: LoaderFileSystem) -> [Finding] {
+        var findings: [Finding] = [searchFacts()]
+        var reported: Set<String> = []
+        for lookup in resolution.lookups {
+            let requester = resolution.objects[lookup.requester]
+            let by = lookup.requester == 0 ? "" : " (needed by \(resolution.shortName(lookup.requester)))"
+            if lookup.isPreload {
+                findings.append(preloadFinding(lookup, resolution))
+                continue
+            }
+            switch lookup.outcome {
+            case .loaded(let index):
+                let object = resolution.objects[index]
+                if fileSystem.isOnNoexecMount(object.path) {
+                    // ld.so maps code with PROT_EXEC, which a noexec mount refuses.
+                    findings.append(Finding(.fatal, "\(path): error while loading shared libraries: \(lookup.name): failed to map segment from shared object\(by)",
+                                            details: ["\(object.path) is on a file system mounted noexec"],
+                                            fix: "move it to a file system mounted without noexec"))
+                    continue
+                }
+                findings.append(Finding(.ok, "\(lookup.name) => \(object.path) [\(resolution.describe(object.rule))]\(by)"))
+            case .reused(let index, let reason):
+                // Shown for the program's own entries only: deeper ones are plain sharing.
+                guard lookup.requester == 0 else { continue }
+                findings.append(Finding(.ok, "\(lookup.name) => \(resolution.objects[index].path) [\(reason)]"))
+                continue
+            case .notFound(let message):
+                guard reported.insert(lookup.name).inserted else { continue }
+                var details = lookup.attempts.map { "tried \($0.path): \($0.resultDescription)" }
+                if lookup.attempts.isEmpty { details.append("no directory to search") }
+                var fix = "install the package that provides \(lookup.name), or add its directory: swelf --add-rpath DIR \(requester.path)"
+                if let refused = lookup.attempts.first(where: { $0.result == .refusedByNoDefaultLib }) {
+                    details.append("\(requester.path) has DF_1_NODEFLIB (linked with -z nodefaultlib): ld.so.cache entries in system directories and the system directories themselves are not searched for its libraries")
+                    fix = "swelf --add-rpath \(PathText.directory(of: refused.path)) \(requester.path)"
+                }
+                // A library sitting in another object's RUNPATH directory: RUNPATH is not inherited.
+                for other in resolution.objects where other.index != lookup.requester {
+                    guard let runpath = (try? other.file.dynamic()?.runpath()) ?? nil else { continue }
+                    let resolver = LibraryResolver(environment: environment)
+                    for directory in resolver.searchDirectories(runpath, separators: [":"], origin: other.origin, isProgram: other.index == 0)
+                    where fileSystem.status(directory + lookup.searchedName) != nil {
+                        details.append("\(directory + lookup.searchedName) exists in the RUNPATH of \(resolution.shortName(other.index)), but DT_RUNPATH applies only to that object's own DT_NEEDED entries, not to those of \(resolution.shortName(lookup.requester))")
+                        fix = "swelf --add-rpath \(directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory) \(requester.path)   (or give \(resolution.shortName(other.index)) an inherited DT_RPATH: swelf --force-rpath --set-rpath … \(other.path))"
+                    }
+                }
+                findings.append(Finding(.fatal, "\(path): error while loading shared libraries: \(message)\(by)", details: details, fix: fix))
+            case .failed(let message):
+                findings.append(Finding(.fatal, "\(path): error while loading shared libraries: \(message)\(by)",
+                                        details: lookup.attempts.map { "tried \($0.path): \($0.resultDescription)" }))
+            }
+            if case .loaded = lookup.outcome {
+                let skipped = lookup.attempts.filter {
+                    switch $0.result {
+                    case .wrongClass, .wrongMachine, .refusedByNoDefaultLib: true
+                    default: false
+                    }
+                }
+                if !skipped.isEmpty {
+                    findings[findings.count - 1].details += skipped.map { "\($0.path): \($0.resultDescription)" }
+                }
+            }
+        }
+        if findings.count == 1 {
+            findings.append(Finding(.ok, "no DT_NEEDED entries"))
+        }
+        return findings
+    }
+
+    /// Where the search looks, and where those facts came from.
+    private func searchFacts() -> Finding {
+        let platform = environment.platform
+        var details = ["system directories: \(platform.systemDirectories.map { environment.fileSystem.targetPath($0) }.joined(separator: " "))"]
+        if !platform.hwcapsSubdirectories.isEmpty {
+            details.append("glibc-hwcaps subdirectories tried first: \(platform.hwcapsSubdirectories.joined(separator: " "))")
+        }
+        details.append("$LIB=\(platform.libDirectory) $PLATFORM=\(platform.platformName ?? "(none)")")
+        if let cache = environment.cache {
+            details.append("cache: \(environment.cachePath), \(cache.entries.count) entries")
+        } else {
+            details.append("cache: none (\(environment.cacheProblem ?? "not read"))")
+        }
+        if let libraryPath = environment.effectiveLibraryPath { details.append("LD_LIBRARY_PATH=\(libraryPath)") }
+        if environment.secure { details.append("secure mode: LD_LIBRARY_PATH ignored") }
+        return Finding(.info, "loader facts from \(platform.source)", details: details)
+    }
+
+    /// An LD_PRELOAD entry: loaded first, or ld.so's "cannot be preloaded … ignored".
+    private func preloadFinding(_ lookup: DependencyLookup, _ resolution: Resolution) -> Finding {
+        let tried = lookup.attempts.map { "tried \($0.path): \($0.resultDescription)" }
+        switch lookup.outcome {
+        case .loaded(let index), .reused(let index, _):
+            let object = resolution.objects[index]
+            return Finding(.ok, "\(lookup.name) => \(object.path) [LD_PRELOAD, found by \(resolution.describe(object.rule))]")
+        case .notFound(let message), .failed(let message):
+            let reason = message.hasSuffix("secure mode") ? "not allowed in secure mode" : "cannot open shared object file"
+            return Finding(.warning, "ERROR: ld.so: object '\(lookup.name)' from LD_PRELOAD cannot be preloaded (\(reason)): ignored.",
+                           details: tried)
+        }
+    }
+
+    // MARK: 5. Symbol versions
+
+    private func versionFindings(_ resolution: Resolution) -> [Finding] {
+        var findings: [Finding] = []
+        var checked = 0
+        for entry in resolution.listing {
+            guard case .object(let index) = entry else { continue }
+            findings += versionFindings(of: index, resolution, checked: &checked)
+        }
+        findings += versionFindings(of: 0, resolution, checked: &checked)
+        if !findings.contains(where: { $0.severity == .fatal }) {
+            findings.insert(Finding(.ok, "\(checked) version requirement\(checked == 1 ? "" : "s") satisfied"), at: 0)
+        }
+        return findings
+    }
+
+    /// `_dl_check_map_versions` for one object: each DT_VERNEED entry names a library;
+    /// each of its versions must be among that library's DT_VERDEF names unless marked
+    /// weak. A library without DT_VERDEF satisfies everything (the loader only says so
+    /// with LD_VERBOSE).
+    private func versionFindings(of index: Int, _ resolution: Resolution, checked: inout Int) -> [Finding] {
+        let object = resolution.objects[index]
+        guard let dynamic = (try? object.file.dynamic()) ?? nil, let needs = try? dynamic.versionNeeds() else { return [] }
+        let requiredBy = index == 0 ? path : object.path
+        var findings: [Finding] = []
+        for need in needs {
+            guard let provider = resolution.objects.first(where: { $0.answers(to: need.file) || $0.soname == need.file }) else { continue }
+            guard let providerDynamic = (try? provider.file.dynamic()) ?? nil,
+                  let definitions = try? providerDynamic.versionDefinitions(), !definitions.isEmpty else {
+                findings.append(Finding(.info, "\(provider.path) has no version information (required by \(requiredBy))"))
+                continue
+            }
+            let defined = Set(definitions.flatMap { $0.names.prefix(1) })
+            for requirement in need.requirements {
+                checked += 1
+                if defined.contains(requirement.name) { continue }
+                let weak = requirement.flags & 0x2 != 0  // VER_FLG_WEAK
+                let message = "\(requiredBy): \(provider.path): \(weak ? "weak " : "")version `\(requirement.name)' not found (required by \(requiredBy))"
+                var details: [String] = []
+                if let newest = Diagnosis.newestVersion(like: requirement.name, in: definitions.filter { !$0.isBase }.map(\.name)) {
+                    details.append("newest \(Diagnosis.versionFamily(requirement.name))* version in \(provider.path): \(newest)")
+                }
+                let available = definitions.filter { !$0.isBase }.map(\.name)
+                if available.count <= 12 { details.append("defined there: \(available.joined(separator: ", "))") }
+                var fix = "use a \(provider.soname ?? PathText.lastComponent(of: provider.path)) that defines \(requirement.name), or rebuild \(PathText.lastComponent(of: requiredBy)) against the older one"
+                if requirement.name.hasPrefix("GLIBC_") {
+                    fix = "build against a glibc no newer than this machine's (an older distribution or sysroot); for Go, CGO_ENABLED=0 avoids libc entirely"
+                }
+                findings.append(Finding(weak ? .warning : .fatal, message, details: details, fix: weak ? nil : fix))
+            }
+        }
+        return findings
+    }
+
+    /// `GLIBC_2.34` → `GLIBC_`: the name up to the first digit.
+    static func versionFamily(_ name: String) -> String {
+        String(name.prefix { !$0.isNumber })
+    }
+
+    /// The highest version of the same family (`GLIBC_2.36` among `GLIBC_2.2.5` …),
+    /// compared number by number.
+    static func newestVersion(like name: String, in names: [String]) -> String? {
+        let family = versionFamily(name)
+        func numbers(_ text: String) -> [Int] {
+            text.dropFirst(family.count).split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        }
+        return names.filter { $0.hasPrefix(family) && !numbers($0).isEmpty }
+            .max { numbers($0).lexicographicallyPrecedes(numbers($1)) }
+    }
+
+    /// The directory of `library` as a run-path entry for `requester`: `'$ORIGIN'` (or
+    /// `'$ORIGIN/…'` below it) when it is the requester's own directory, else absolute.
+    func runPathEntry(for library: String, requester: LoadedObject) -> String {
+        var directory = PathText.directory(of: library)
+        if !directory.hasPrefix("/") { directory = PathText.join(environment.currentDirectory, directory) }
+        let canonical = environment.fileSystem.canonicalPath(directory) ?? directory
+        if let origin = requester.origin {
+            let canonicalOrigin = environment.fileSystem.canonicalPath(origin) ?? origin
+            if canonical == canonicalOrigin { return "'$ORIGIN'" }
+            if canonical.hasPrefix(canonicalOrigin + "/") { return "'$ORIGIN" + canonical.dropFirst(canonicalOrigin.count) + "'" }
+        }
+        return canonical
+    }
+
+    // MARK: 7. Environment
+
+    private func environmentFindings(resolution: Resolution?) -> [Finding] {
+        var findings: [Finding] = []
+        let variables = environment.variables
+        if let libraryPath = variables["LD_LIBRARY_PATH"], !libraryPath.isEmpty {
+            if environment.secure {
+                findings.append(Finding(.warning, "LD_LIBRARY_PATH=\(libraryPath) is ignored: the program runs in secure mode (setuid/setgid/capabilities)"))
+            } else {
+                findings.append(Finding(.info, "LD_LIBRARY_PATH=\(libraryPath)"))
+            }
+        }
+        if let resolution {
+            for lookup in resolution.lookups {
+                guard case .loaded(let index) = lookup.outcome, resolution.objects[index].rule == .libraryPath else { continue }
+                let object = resolution.objects[index]
+                if let shadowed = lookup.shadowed {
+                    findings.append(Finding(.warning, "LD_LIBRARY_PATH shadows \(lookup.name): \(object.path) is loaded instead of \(shadowed.path) (\(resolution.describe(shadowed.rule)))",
+                                            fix: "unset LD_LIBRARY_PATH, or remove \(PathText.directory(of: object.path)) from it, unless that copy is wanted"))
+                } else {
+                    findings.append(Finding(.warning, "\(lookup.name) is found only through LD_LIBRARY_PATH (\(object.path)): sudo, setuid programs and service managers drop it",
+                                            fix: "swelf --add-rpath \(runPathEntry(for: object.path, requester: resolution.objects[lookup.requester])) \(resolution.objects[lookup.requester].path)"))
+                }
+            }
+        }
+        if let preload = variables["LD_PRELOAD"], !preload.isEmpty {
+            findings.append(Finding(.info, "LD_PRELOAD=\(preload) is loaded before every library\(environment.secure ? "; in secure mode only set-user-ID libraries found by name in the search directories" : "")"))
+        }
+        if let searchPath = variables["PATH"] {
+            for entry in searchPath.split(separator: ":", omittingEmptySubsequences: false) {
+                let directory = String(entry)
+                if directory.isEmpty || !directory.hasPrefix("/") {
+                    findings.append(Finding(.warning, "PATH entry \"\(directory)\" is relative: the current directory decides which program runs",
+                                            fix: "use only absolute directories in PATH"))
+                } else if let status = environment.fileSystem.status(environment.fileSystem.targetPath(directory)), status.isDirectory,
+                          status.mode & 0o002 != 0 {
+                    // The sticky bit only stops others deleting files; anyone can still add one.
+                    findings.append(Finding(.warning, "PATH entry \(directory) is writable by every user (mode \(status.permissions)): anyone can put a program there under a common name",
+                                            fix: "remove \(directory) from PATH"))
+                }
+            }
+        }
+        return findings
+    }
+}
+
+extension LoaderPlatform {
+    /// GOARCH for a `uname -m` machine name.
+    static func goArch(machineName: String) -> String? {
+        switch machineName {
+        case "x86_64": "amd64"
+        case "aarch64": "arm64"
+        case "i686", "i386": "386"
+        case "ppc64le": "ppc64le"
+        case "s390x": "s390x"
+        case "riscv64": "riscv64"
+        default: machineName.hasPrefix("armv") ? "arm" : nil
+        }
+    }
+}
+
+extension Diagnosis {
+    /// Debian's name for an architecture, for "install libc6:ARCH" advice.
+    static func debianArchitecture(_ machine: Machine, is64: Bool, bigEndian: Bool) -> String? {
+        switch (machine, is64) {
+        case (.x86_64, true): return "amd64"
+        case (.i386, false): return "i386"
+        case (.aarch64, true): return "arm64"
+        case (.arm, false): return "armhf"
+        case (.riscv, true): return "riscv64"
+        case (.s390, true): return "s390x"
+        case (.powerPC64, true): return bigEndian ? "ppc64" : "ppc64el"
+        case (.mips, false): return bigEndian ? "mips" : "mipsel"
+        case (.mips, true): return bigEndian ? "mips64" : "mips64el"
+        case (.loongArch, true): return "loong64"
+        default: return nil
+        }
+    }
+}

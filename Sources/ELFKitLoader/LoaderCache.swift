@@ -1,0 +1,528 @@
+import ELFKitCore
+
+/// glibc's binary library cache, `/etc/ld.so.cache`, as written by `ldconfig` and read
+/// by `ld.so` when a DT_NEEDED name has no slash and no DT_RPATH/LD_LIBRARY_PATH/
+/// DT_RUNPATH directory provided it.
+///
+/// Layout (glibc `sysdeps/generic/dl-cache.h`), all integers in the cache's byte order:
+///
+/// - Optionally the old libc5 format first: the 11-byte magic `ld.so-1.7.0` padded to
+///   12, a 32-bit count, then that many 12-byte entries `{flags, key, value}`. If a new
+///   cache follows, it starts at the next multiple of 8 (the alignment of the new
+///   header on 64-bit hosts; 4 on some 32-bit hosts, which ldconfig evens out by
+///   duplicating the last old entry, so both alignments land on the same place).
+/// - The new format: the 20-byte magic `glibc-ld.so.cache1.1`, `nlibs`, `len_strings`,
+///   an 8-bit flags field whose low two bits give the byte order, 3 bytes of padding,
+///   `extension_offset`, 12 unused bytes (48 bytes in all), then `nlibs` 24-byte entries
+///   `{flags, key, value, osversion, hwcap (64-bit)}`, then the string table.
+///   Key and value are offsets of NUL-terminated strings, counted from the start of the
+///   new header (which is the start of the file unless an old-format part precedes it).
+/// - glibc 2.33 and later add an extension directory at `extension_offset` (counted
+///   from the start of the file): a magic number, a count and `{tag, flags, offset,
+///   size}` sections. Tag 0 is the generator string (the ldconfig version), tag 1 the
+///   glibc-hwcaps subdirectory names, an array of 32-bit string offsets. An entry whose
+///   hwcap field has bit 62 set lives in `glibc-hwcaps/<name>/`, where `<name>` is that
+///   array's element number (hwcap & 0xffffffff); bits 32…41 hold an ISA level.
+///
+/// Every field is untrusted: counts, offsets and string references are checked, and a
+/// malformed cache is an `ELFError` naming the byte, never a trap.
+public struct LoaderCache: Sendable {
+    /// Which of glibc's three layouts the file used.
+    public enum Format: String, Sendable {
+        /// Old libc5 entries only (strings counted from the end of the entries).
+        case old
+        /// Old entries followed by a new-format cache, which is the one that is read.
+        case compatible
+        /// New format only (the glibc 2.32+ default).
+        case new
+    }
+
+    /// One library in the cache, in the new format's terms.
+    public struct Entry: Sendable, Hashable {
+        /// The raw flags word: `type` in the low byte, the ABI in the next byte.
+        public let flags: UInt32
+        /// The name ld.so matches against a DT_NEEDED value (usually the soname).
+        public let name: String
+        /// Where the library is.
+        public let path: String
+        /// Minimum OS version (unused by current glibc, printed by `ldconfig -p`).
+        public let osVersion: UInt32
+        /// The raw hwcap field: a legacy hwcap mask, or a glibc-hwcaps reference.
+        public let hwcap: UInt64
+        /// The glibc-hwcaps subdirectory name (`x86-64-v3`, …) when the library lives in
+        /// one; such an entry is only used if the CPU supports that level.
+        public let hwcapsSubdirectory: String?
+        /// File offset of the entry, for messages.
+        public let offset: UInt64
+
+        public init(flags: UInt32, name: String, path: String, osVersion: UInt32 = 0, hwcap: UInt64 = 0,
+                    hwcapsSubdirectory: String? = nil, offset: UInt64 = 0) {
+            self.flags = flags
+            self.name = name
+            self.path = path
+            self.osVersion = osVersion
+            self.hwcap = hwcap
+            self.hwcapsSubdirectory = hwcapsSubdirectory
+            self.offset = offset
+        }
+
+        /// The library type, `flags & 0xff` (libc6 for every current library).
+        public var type: Flags { Flags(rawValue: flags & Flags.typeMask.rawValue) }
+        /// The ABI the library was built for, `flags & 0xff00` (0 for an ABI with no
+        /// flag of its own, such as i386).
+        public var architecture: Flags { Flags(rawValue: flags & Flags.requiredMask.rawValue) }
+
+        /// Does the hwcap field refer to a glibc-hwcaps subdirectory? Same test as
+        /// glibc: bit 62 set and nothing else in the high word but the ISA level.
+        public var usesHwcapsExtension: Bool { LoaderCache.isHwcapsExtension(hwcap) }
+
+        /// The ISA level (bits 32…41) of a glibc-hwcaps entry; nil for other entries.
+        public var isaLevel: UInt32? {
+            usesHwcapsExtension ? UInt32(truncatingIfNeeded: hwcap >> 32) & LoaderCache.isaLevelMask : nil
+        }
+
+        /// `libc6`, `libc5`, `ELF`, `libc4` or `unknown`, as `ldconfig -p` prints it.
+        public var typeName: String {
+            switch type {
+            case .libc4: "libc4"
+            case .elf: "ELF"
+            case .elfLibc5: "libc5"
+            case .elfLibc6: "libc6"
+            default: "unknown"
+            }
+        }
+
+        /// The ABI as `ldconfig -p` prints it after the comma (`x86-64`, `AArch64`,
+        /// `hard-float`, …); nil for the base ABI; the decimal value if unknown.
+        public var architectureName: String? {
+            switch architecture {
+            case Flags(rawValue: 0): nil
+            case .sparcLib64, .s390Lib64, .powerPCLib64, .mips64LibN64: "64bit"
+            case .ia64Lib64: "IA-64"
+            case .x8664Lib64: "x86-64"
+            case .mips64LibN32: "N32"
+            case .x8664LibX32: "x32"
+            case .armLibHF: "hard-float"
+            case .aarch64Lib64: "AArch64"
+            case .armLibSF, .riscvFloatABISoft, .loongArchFloatABISoft: "soft-float"
+            case .mipsLib32NaN2008: "nan2008"
+            case .mips64LibN32NaN2008: "N32,nan2008"
+            case .mips64LibN64NaN2008: "64bit,nan2008"
+            case .riscvFloatABIDouble, .loongArchFloatABIDouble: "double-float"
+            default: String(architecture.rawValue)
+            }
+        }
+
+        /// `libc6,x86-64`: the type and ABI exactly as `ldconfig -p` shows them.
+        public var flagsDescription: String {
+            guard let architectureName else { return typeName }
+            return typeName + "," + architectureName
+        }
+    }
+
+    /// Cache entry flags (`FLAG_*` in glibc's `ldconfig.h`). An open set, so a struct
+    /// with static members rather than an enum.
+    public struct Flags: RawRepresentable, Hashable, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+        public static let typeMask = Flags(rawValue: 0x00ff)
+        public static let libc4 = Flags(rawValue: 0x0000)
+        public static let elf = Flags(rawValue: 0x0001)
+        public static let elfLibc5 = Flags(rawValue: 0x0002)
+        public static let elfLibc6 = Flags(rawValue: 0x0003)
+
+        public static let requiredMask = Flags(rawValue: 0xff00)
+        public static let sparcLib64 = Flags(rawValue: 0x0100)
+        public static let ia64Lib64 = Flags(rawValue: 0x0200)
+        public static let x8664Lib64 = Flags(rawValue: 0x0300)
+        public static let s390Lib64 = Flags(rawValue: 0x0400)
+        public static let powerPCLib64 = Flags(rawValue: 0x0500)
+        public static let mips64LibN32 = Flags(rawValue: 0x0600)
+        public static let mips64LibN64 = Flags(rawValue: 0x0700)
+        public static let x8664LibX32 = Flags(rawValue: 0x0800)
+        public static let armLibHF = Flags(rawValue: 0x0900)
+        public static let aarch64Lib64 = Flags(rawValue: 0x0a00)
+        public static let armLibSF = Flags(rawValue: 0x0b00)
+        public static let mipsLib32NaN2008 = Flags(rawValue: 0x0c00)
+        public static let mips64LibN32NaN2008 = Flags(rawValue: 0x0d00)
+        public static let mips64LibN64NaN2008 = Flags(rawValue: 0x0e00)
+        public static let riscvFloatABISoft = Flags(rawValue: 0x0f00)
+        public static let riscvFloatABIDouble = Flags(rawValue: 0x1000)
+        public static let loongArchFloatABISoft = Flags(rawValue: 0x1100)
+        public static let loongArchFloatABIDouble = Flags(rawValue: 0x1200)
+    }
+
+    /// Every entry, in file order (ldconfig's order, which ld.so relies on: for one
+    /// name, glibc-hwcaps entries first, then by descending flags and hwcap bits).
+    public let entries: [Entry]
+    public let format: Format
+    /// Byte order of the cache (from the header flags; host order if unset).
+    public let isBigEndian: Bool
+    /// The ldconfig that wrote the cache (extension tag 0), if recorded.
+    public let generator: String?
+    /// The glibc-hwcaps subdirectory names (extension tag 1), in index order.
+    public let hwcapsSubdirectories: [String]
+
+    /// Entries named exactly `soname` that `accepting` allows, in cache order: the
+    /// candidates ld.so considers. Which one it takes is `resolve`'s business: not simply
+    /// the first, because glibc-hwcaps entries are chosen by priority.
+    ///
+    /// ld.so finds the candidates by binary search with `_dl_cache_libcmp`, which compares
+    /// runs of digits numerically, so it would also match `libfoo.so.01` for
+    /// `libfoo.so.1`; ldconfig never writes such pairs for one library, and exact
+    /// equality is used here.
+    public func lookup(_ soname: String, accepting: (Entry) -> Bool = { _ in true }) -> [Entry] {
+        entries.filter { $0.name == soname && accepting($0) }
+    }
+
+    /// The entry ld.so would load for `soname`, following glibc's `search_cache`
+    /// (elf/dl-cache.c) over the `lookup` candidates in cache order:
+    ///
+    /// - an entry is considered only if its flags are 1 (plain ELF) or `defaultFlags`
+    ///   (`_DL_CACHE_DEFAULT_ID`, e.g. libc6|x86-64 = 0x0303 on x86-64);
+    /// - glibc-hwcaps entries come first; one is skipped if `isaLevelSupported` refuses its
+    ///   ISA level or `hwcapsPriority` gives nil for its subdirectory, and among the rest
+    ///   the lowest priority number wins (x86-64-v3 before x86-64-v2 on a v3 CPU);
+    /// - once a glibc-hwcaps entry has been chosen, the first ordinary entry ends the
+    ///   search; an ordinary entry whose legacy hwcap bits `legacyHwcapUsable` refuses is
+    ///   skipped (by default any bit but bit 63, the TLS bit, is refused, as for an ld.so
+    ///   whose hardware-capability mask is empty);
+    /// - an ordinary entry with exactly `defaultFlags` ends the search; otherwise the
+    ///   search goes on, and in the old format a later acceptable entry replaces it.
+    ///
+    /// OS version and platform checks are not modelled (current ldconfig writes neither).
+    public func resolve(_ soname: String, defaultFlags: UInt32,
+                        hwcapsPriority: (String) -> Int? = { _ in nil },
+                        isaLevelSupported: (UInt32) -> Bool = { _ in true },
+                        legacyHwcapUsable: (UInt64) -> Bool = { $0 & ~(UInt64(1) << 63) == 0 }) -> Entry? {
+        var best: Entry?
+        var bestPriority = Int.max
+        for entry in entries where entry.name == soname {
+            guard entry.flags == 1 || entry.flags == defaultFlags else { continue }
+            var named = false
+            if format != .old {
+                named = entry.usesHwcapsExtension
+                if named, let level = entry.isaLevel, !isaLevelSupported(level) { continue }
+                if !named, best != nil { break }
+                if !named, !legacyHwcapUsable(entry.hwcap) { continue }
+                if named {
+                    guard let subdirectory = entry.hwcapsSubdirectory,
+                          let priority = hwcapsPriority(subdirectory) else { continue }
+                    guard best == nil || priority < bestPriority else { continue }
+                    bestPriority = priority
+                }
+            }
+            best = entry
+            if !named, entry.flags == defaultFlags { break }
+        }
+        return best
+    }
+
+    /// Reads and parses the cache at `path`.
+    public static func load(path: String = "/etc/ld.so.cache") throws(ELFError) -> LoaderCache {
+        try LoaderCache(source: FileByteSource(path: path))
+    }
+
+    /// Parses a cache. The whole file is read (ld.so maps it whole too); a file larger
+    /// than `maximumSize` is refused rather than read into memory.
+    public init(source: ByteSource) throws(ELFError) {
+        guard source.size <= LoaderCache.maximumSize else {
+            throw ELFError(.unsupported, "ld.so.cache larger than \(LoaderCache.maximumSize) bytes", value: source.size)
+        }
+        let bytes = try source.bytes(at: 0, count: source.size, "ld.so.cache")
+        var parser = Parser(bytes: bytes)
+        self = try parser.parse()
+    }
+
+    init(entries: [Entry], format: Format, isBigEndian: Bool, generator: String?, hwcapsSubdirectories: [String]) {
+        self.entries = entries
+        self.format = format
+        self.isBigEndian = isBigEndian
+        self.generator = generator
+        self.hwcapsSubdirectories = hwcapsSubdirectories
+    }
+
+    // MARK: Layout constants (dl-cache.h)
+
+    /// Real caches are well under a few megabytes (about 100 bytes per library).
+    public static let maximumSize: UInt64 = 64 << 20
+    static let oldMagic: [UInt8] = Array("ld.so-1.7.0".utf8)
+    static let newMagic: [UInt8] = Array("glibc-ld.so.cache1.1".utf8)
+    static let oldHeaderSize: UInt64 = 16
+    static let oldEntrySize: UInt64 = 12
+    static let newHeaderSize: UInt64 = 48
+    static let newEntrySize: UInt64 = 24
+    static let extensionMagic: UInt32 = 0xeaa4_2174
+    static let extensionHeaderSize: UInt64 = 8
+    static let extensionSectionSize: UInt64 = 16
+    static let extensionTagGenerator: UInt32 = 0
+    static let extensionTagHwcaps: UInt32 = 1
+    static let hwcapExtensionBit: UInt64 = 1 << 62
+    static let isaLevelMask: UInt32 = (1 << 10) - 1
+
+    static func isHwcapsExtension(_ hwcap: UInt64) -> Bool {
+        (UInt32(truncatingIfNeeded: hwcap >> 32) & ~isaLevelMask) == UInt32(truncatingIfNeeded: hwcapExtensionBit >> 32)
+    }
+}
+
+/// The parsing steps, over the whole file held in memory.
+private struct Parser {
+    let bytes: [UInt8]
+    var size: UInt64 { UInt64(bytes.count) }
+    /// Strings already decoded, by file offset: ldconfig shares suffixes, so many
+    /// entries point at the same bytes.
+    var strings: [UInt64: String] = [:]
+    /// Bytes scanned while looking for string terminators. Bounded so that a hostile
+    /// file of many entries pointing into one long unterminated run costs linear time.
+    var scanBudget: UInt64
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+        scanBudget = UInt64(bytes.count) * 16 + (1 << 20)
+    }
+
+    mutating func parse() throws(ELFError) -> LoaderCache {
+        if hasMagic(LoaderCache.oldMagic, at: 0) {
+            return try parseOld()
+        }
+        guard hasMagic(LoaderCache.newMagic, at: 0) else {
+            throw ELFError(size < UInt64(LoaderCache.newMagic.count) ? .truncated : .invalid,
+                           "not an ld.so.cache: no \"ld.so-1.7.0\" or \"glibc-ld.so.cache1.1\" magic", offset: 0)
+        }
+        return try parseNew(at: 0, format: .new)
+    }
+
+    func hasMagic(_ magic: [UInt8], at offset: UInt64) -> Bool {
+        guard Checked.fits(start: offset, length: UInt64(magic.count), within: size) else { return false }
+        let start = Int(offset)  // fits within bytes.count, so within Int
+        return bytes[start ..< start + magic.count].elementsEqual(magic)
+    }
+
+    // MARK: Old format, possibly with a new cache after it
+
+    mutating func parseOld() throws(ELFError) -> LoaderCache {
+        // The old part has no byte-order mark. Try host (little-endian) order first,
+        // then big-endian, and keep the one that leads to a new-format header.
+        var firstError: ELFError?
+        for bigEndian in [false, true] {
+            let decoder = ByteDecoder(bytes, format: ELFFormat(is64: true, isBigEndian: bigEndian), baseOffset: 0)
+            let count = UInt64(try decoder.getInteger(at: 12, as: UInt32.self))
+            let entriesEnd: UInt64
+            do throws(ELFError) {
+                let length = try Checked.multiply(count, LoaderCache.oldEntrySize, "old-format entry table size", at: 12)
+                entriesEnd = try Checked.add(LoaderCache.oldHeaderSize, length, "old-format entry table end", at: 12)
+                guard entriesEnd <= size else {
+                    throw ELFError(.truncated,
+                                   "old-format table of \(count) entries ends at 0x\(hex(entriesEnd)), past the end of the file (size 0x\(hex(size)))",
+                                   offset: 12, value: count)
+                }
+            } catch {
+                if firstError == nil { firstError = error }
+                continue
+            }
+            // ALIGN_CACHE: the new header sits at the next multiple of its alignment.
+            for alignment: UInt64 in [8, 4] {
+                let newOffset = try Checked.alignUp(entriesEnd, to: alignment, "new-format header offset")
+                if hasMagic(LoaderCache.newMagic, at: newOffset) {
+                    return try parseNew(at: newOffset, format: .compatible)
+                }
+            }
+            if !bigEndian {
+                return try parseOldEntries(count: count, stringBase: entriesEnd, decoder: decoder)
+            }
+        }
+        throw firstError ?? ELFError(.invalid, "old-format cache with no readable entry table", offset: 12)
+    }
+
+    mutating func parseOldEntries(count: UInt64, stringBase: UInt64, decoder: ByteDecoder) throws(ELFError) -> LoaderCache {
+        var entries: [Entry] = []
+        entries.reserveCapacity(Int(count))  // count * 12 fits in the file, so in Int
+        for index in 0 ..< count {
+            let offset = LoaderCache.oldHeaderSize + index * LoaderCache.oldEntrySize  // < entriesEnd, checked
+            let at = Int(offset)
+            let flags: UInt32 = try decoder.getInteger(at: at)
+            let key: UInt32 = try decoder.getInteger(at: at + 4)
+            let value: UInt32 = try decoder.getInteger(at: at + 8)
+            entries.append(Entry(
+                flags: flags,
+                name: try string(base: stringBase, relative: key, "name of old-format entry \(index)", entryOffset: offset + 4),
+                path: try string(base: stringBase, relative: value, "path of old-format entry \(index)", entryOffset: offset + 8),
+                offset: offset))
+        }
+        return LoaderCache(entries: entries, format: .old, isBigEndian: false, generator: nil, hwcapsSubdirectories: [])
+    }
+
+    // MARK: New format
+
+    mutating func parseNew(at header: UInt64, format: LoaderCache.Format) throws(ELFError) -> LoaderCache {
+        guard Checked.fits(start: header, length: LoaderCache.newHeaderSize, within: size) else {
+            throw ELFError(.truncated, "ld.so.cache header of 48 bytes extends past the end of the file (size 0x\(hex(size)))",
+                           offset: header)
+        }
+        let h = Int(header)  // inside the file, so within Int
+        let flagsOffset = header + 28
+        let bigEndian: Bool
+        switch bytes[h + 28] & 3 {
+        case 0: bigEndian = false  // written by an ldconfig older than 2.32: host order
+        case 2: bigEndian = false
+        case 3: bigEndian = true
+        default:
+            throw ELFError(.invalid, "ld.so.cache is marked invalid (endianness flag 1)", offset: flagsOffset,
+                           value: UInt64(bytes[h + 28]))
+        }
+        let decoder = ByteDecoder(bytes, format: ELFFormat(is64: true, isBigEndian: bigEndian), baseOffset: 0)
+        let count = UInt64(try decoder.getInteger(at: h + 20, as: UInt32.self))
+        let stringsLength = UInt64(try decoder.getInteger(at: h + 24, as: UInt32.self))
+        let extensionOffset = UInt64(try decoder.getInteger(at: h + 32, as: UInt32.self))
+
+        let tableStart = header + LoaderCache.newHeaderSize
+        let tableLength = try Checked.multiply(count, LoaderCache.newEntrySize, "entry table size", at: header + 20)
+        let tableEnd = try Checked.add(tableStart, tableLength, "entry table end", at: header + 20)
+        guard tableEnd <= size else {
+            throw ELFError(.truncated,
+                           "table of \(count) entries ends at 0x\(hex(tableEnd)), past the end of the file (size 0x\(hex(size)))",
+                           offset: header + 20, value: count)
+        }
+        let stringsEnd = try Checked.add(tableEnd, stringsLength, "string table end", at: header + 24)
+        guard stringsEnd <= size else {
+            throw ELFError(.truncated,
+                           "string table of 0x\(hex(stringsLength)) bytes ends at 0x\(hex(stringsEnd)), past the end of the file (size 0x\(hex(size)))",
+                           offset: header + 24, value: stringsLength)
+        }
+
+        let (generator, hwcapsNames) = try parseExtensions(at: extensionOffset, header: header, decoder: decoder)
+
+        var entries: [Entry] = []
+        entries.reserveCapacity(Int(count))  // count * 24 fits in the file, so in Int
+        for index in 0 ..< count {
+            let offset = tableStart + index * LoaderCache.newEntrySize  // < tableEnd, checked above
+            let at = Int(offset)
+            let flags: UInt32 = try decoder.getInteger(at: at)
+            let key: UInt32 = try decoder.getInteger(at: at + 4)
+            let value: UInt32 = try decoder.getInteger(at: at + 8)
+            let osVersion: UInt32 = try decoder.getInteger(at: at + 12)
+            let hwcap: UInt64 = try decoder.getInteger(at: at + 16)
+            var subdirectory: String?
+            if LoaderCache.isHwcapsExtension(hwcap) {
+                let hwcapsIndex = UInt64(UInt32(truncatingIfNeeded: hwcap))
+                guard hwcapsIndex < UInt64(hwcapsNames.count) else {
+                    throw ELFError(.invalid,
+                                   "entry \(index) refers to glibc-hwcaps subdirectory \(hwcapsIndex), but the cache lists \(hwcapsNames.count)",
+                                   offset: offset + 16, value: hwcap)
+                }
+                subdirectory = hwcapsNames[Int(hwcapsIndex)]
+            }
+            entries.append(Entry(
+                flags: flags,
+                name: try string(base: header, relative: key, "name of entry \(index)", entryOffset: offset + 4),
+                path: try string(base: header, relative: value, "path of entry \(index)", entryOffset: offset + 8),
+                osVersion: osVersion, hwcap: hwcap, hwcapsSubdirectory: subdirectory, offset: offset))
+        }
+        return LoaderCache(entries: entries, format: format, isBigEndian: bigEndian, generator: generator,
+                           hwcapsSubdirectories: hwcapsNames)
+    }
+
+    /// The extension directory. The checks are glibc's `cache_extension_load`, where a
+    /// failure makes `ldconfig -p` report "Malformed extension data"; here it is an
+    /// error. Sections with tags glibc does not know are skipped, as glibc does.
+    mutating func parseExtensions(at offset: UInt64, header: UInt64,
+                                  decoder: ByteDecoder) throws(ELFError) -> (String?, [String]) {
+        if offset == 0 { return (nil, []) }  // no extensions: not an error
+        let field = header + 32
+        guard offset % 4 == 0 else {
+            throw ELFError(.invalid, "extension directory offset is not a multiple of 4", offset: field, value: offset)
+        }
+        guard Checked.fits(start: offset, length: LoaderCache.extensionHeaderSize, within: size) else {
+            throw ELFError(.truncated, "extension directory at 0x\(hex(offset)) extends past the end of the file (size 0x\(hex(size)))",
+                           offset: field, value: offset)
+        }
+        let magic: UInt32 = try decoder.getInteger(at: Int(offset))
+        guard magic == LoaderCache.extensionMagic else {
+            throw ELFError(.invalid, "extension directory has the wrong magic number", offset: offset, value: UInt64(magic))
+        }
+        let count = UInt64(try decoder.getInteger(at: Int(offset) + 4, as: UInt32.self))
+        let sectionsStart = offset + LoaderCache.extensionHeaderSize  // fits: checked above
+        let sectionsLength = try Checked.multiply(count, LoaderCache.extensionSectionSize, "extension directory size", at: offset + 4)
+        guard Checked.fits(start: sectionsStart, length: sectionsLength, within: size) else {
+            throw ELFError(.truncated,
+                           "extension directory of \(count) sections extends past the end of the file (size 0x\(hex(size)))",
+                           offset: offset + 4, value: count)
+        }
+        var generator: String?
+        var hwcapsNames: [String] = []
+        for index in 0 ..< count {
+            let at = sectionsStart + index * LoaderCache.extensionSectionSize  // inside the checked directory
+            let tag: UInt32 = try decoder.getInteger(at: Int(at))
+            let sectionOffset = UInt64(try decoder.getInteger(at: Int(at) + 8, as: UInt32.self))
+            let sectionSize = UInt64(try decoder.getInteger(at: Int(at) + 12, as: UInt32.self))
+            guard Checked.fits(start: sectionOffset, length: sectionSize, within: size) else {
+                throw ELFError(.truncated,
+                               "extension section \(index) (tag \(tag)) at 0x\(hex(sectionOffset)) of 0x\(hex(sectionSize)) bytes extends past the end of the file (size 0x\(hex(size)))",
+                               offset: at + 8, value: sectionOffset)
+            }
+            let start = Int(sectionOffset), end = Int(sectionOffset + sectionSize)  // inside the file
+            switch tag {
+            case LoaderCache.extensionTagGenerator:
+                generator = String(decoding: bytes[start ..< end], as: UTF8.self)
+            case LoaderCache.extensionTagHwcaps:
+                // glibc ignores a hwcaps section that is empty, misaligned or not a
+                // whole number of 32-bit offsets; entries that need it then fail below.
+                guard sectionSize > 0, sectionOffset % 4 == 0, sectionSize % 4 == 0 else {
+                    hwcapsNames = []
+                    continue
+                }
+                var names: [String] = []
+                names.reserveCapacity(Int(sectionSize / 4))
+                for element in stride(from: start, to: end, by: 4) {
+                    let relative: UInt32 = try decoder.getInteger(at: element)
+                    // ldconfig writes these relative to the new header, like entry
+                    // strings. ld.so and `ldconfig -p` read them from the start of the
+                    // file instead; the two agree except in the rare compat format
+                    // (`ldconfig -c compat`), where glibc itself then sees garbage names
+                    // and so never uses the glibc-hwcaps entries. The names here are the
+                    // ones ldconfig meant.
+                    names.append(try string(base: header, relative: relative,
+                                            "glibc-hwcaps subdirectory name \(names.count)", entryOffset: UInt64(element)))
+                }
+                hwcapsNames = names
+            default:
+                continue
+            }
+        }
+        return (generator, hwcapsNames)
+    }
+
+    // MARK: Strings
+
+    /// The NUL-terminated string at `base + relative`, which must end inside the file.
+    /// `entryOffset` is the file offset of the field that held the reference.
+    mutating func string(base: UInt64, relative: UInt32, _ what: @autoclosure () -> String,
+                         entryOffset: UInt64) throws(ELFError) -> String {
+        let start = try Checked.add(base, UInt64(relative), what(), at: entryOffset)
+        if let known = strings[start] { return known }
+        guard start < size else {
+            throw ELFError(.invalid,
+                           "\(what()) starts at 0x\(hex(start)), outside the file (size 0x\(hex(size)))",
+                           offset: entryOffset, value: UInt64(relative))
+        }
+        let first = Int(start)  // < size, so within Int
+        // Scan no further than the remaining budget allows.
+        let room = bytes.count - first
+        let limit = first + (scanBudget < UInt64(room) ? Int(scanBudget) : room)
+        guard let terminator = bytes[first ..< limit].firstIndex(of: 0) else {
+            if limit < bytes.count {
+                throw ELFError(.invalid, "\(what()): string references overlap too much (hostile cache?)",
+                               offset: entryOffset, value: UInt64(relative))
+            }
+            throw ELFError(.invalid, "\(what()) at 0x\(hex(start)) has no terminating NUL before the end of the file",
+                           offset: entryOffset, value: UInt64(relative))
+        }
+        scanBudget -= UInt64(terminator - first + 1)
+        let text = String(decoding: bytes[first ..< terminator], as: UTF8.self)
+        strings[start] = text
+        return text
+    }
+}
+
+private typealias Entry = LoaderCache.Entry

@@ -1,0 +1,204 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import ELFKitCore
+
+/// Which file a path names, as ld.so compares it: `st_dev` and `st_ino`. ld.so reuses an
+/// object already loaded when a search reaches the same file under another name
+/// (`_dl_map_object_from_fd` compares `l_file_id`), e.g. `/lib/x86_64-linux-gnu/libc.so.6`
+/// and `/usr/lib/x86_64-linux-gnu/libc.so.6` on a merged-/usr system.
+public struct FileIdentity: Hashable, Sendable {
+    public let device: UInt64
+    public let inode: UInt64
+}
+
+/// What `stat(2)` says about a file, reduced to what the loader and the kernel look at.
+public struct FileStatus: Sendable {
+    public let identity: FileIdentity
+    public let mode: UInt32
+    public let owner: UInt32
+    public let group: UInt32
+    public let size: UInt64
+
+    public var isRegular: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFREG) }
+    public var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
+    public var isSetUID: Bool { mode & UInt32(S_ISUID) != 0 }
+    public var isSetGID: Bool { mode & UInt32(S_ISGID) != 0 }
+    /// Any of the three execute bits.
+    public var hasExecuteBit: Bool { mode & 0o111 != 0 }
+    /// `-rwxr-xr-x`-style permission digits, e.g. `0755`.
+    public var permissions: String {
+        let digits = String(mode & 0o7777, radix: 8)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+}
+
+/// The files the loader would see, mapped onto this machine.
+///
+/// Without a root this is the machine's own file system. With a root (`--root DIR`),
+/// the absolute paths the target system would use (system directories, the cache, the
+/// interpreter, absolute RPATH/RUNPATH entries) are looked up under DIR, and symbolic
+/// links met on the way are resolved inside DIR as `chroot` would: an absolute link
+/// target starts again at DIR and `..` never climbs above it. A rootfs commonly has
+/// `/lib64/ld-linux-x86-64.so.2 -> /lib/x86_64-linux-gnu/...`, which must not lead to
+/// this machine's loader.
+///
+/// Every path the resolver handles is a path on this machine ("host path"); `targetPath`
+/// turns a target-absolute path into one.
+public struct LoaderFileSystem: Sendable {
+    /// The root without a trailing slash; nil for the machine's own file system.
+    public let root: String?
+
+    public init(root: String? = nil) {
+        if let root, !root.isEmpty {
+            var trimmed = root
+            while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+            self.root = trimmed == "/" ? nil : trimmed
+        } else {
+            self.root = nil
+        }
+    }
+
+    /// The host path of an absolute path on the target system.
+    public func targetPath(_ path: String) -> String {
+        guard let root, path.hasPrefix("/") else { return path }
+        return root + path
+    }
+
+    /// A host path with the root taken off, for showing the path the target sees; the
+    /// path unchanged when it is outside the root.
+    public func pathInTarget(_ hostPath: String) -> String {
+        guard let root, hostPath.hasPrefix(root + "/") else { return hostPath }
+        return String(hostPath.dropFirst(root.count))
+    }
+
+    /// The host path to open for `path`: `path` itself without a root or when it lies
+    /// outside the root; otherwise the path with every symbolic link below the root
+    /// resolved inside the root. nil when a link loop or overlong chain is met.
+    public func accessPath(_ path: String) -> String? {
+        guard let root, path.hasPrefix(root + "/") else { return path }
+        var pending = Array(path.dropFirst(root.count).split(separator: "/").map(String.init).reversed())
+        var resolved: [String] = []
+        var links = 0
+        while let component = pending.popLast() {
+            if component == "." || component.isEmpty { continue }
+            if component == ".." {
+                if !resolved.isEmpty { resolved.removeLast() }
+                continue
+            }
+            let candidate = root + "/" + (resolved + [component]).joined(separator: "/")
+            if let target = LoaderFileSystem.readLink(candidate) {
+                links += 1
+                if links > 40 { return nil }  // ELOOP, as the kernel's limit
+                let parts = target.split(separator: "/").map(String.init)
+                if target.hasPrefix("/") { resolved = [] }
+                pending.append(contentsOf: parts.reversed())
+            } else {
+                resolved.append(component)
+            }
+        }
+        return root + "/" + resolved.joined(separator: "/")
+    }
+
+    /// `stat(2)` of the file `path` leads to (symbolic links followed).
+    public func status(_ path: String) -> FileStatus? {
+        guard let access = accessPath(path) else { return nil }
+        var info = stat()
+        guard stat(access, &info) == 0 else { return nil }
+        return FileStatus(identity: FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)),
+                          mode: UInt32(info.st_mode), owner: UInt32(info.st_uid), group: UInt32(info.st_gid),
+                          size: UInt64(info.st_size))
+    }
+
+    /// Why `path` cannot be opened for reading, as `strerror` words it; nil if it can.
+    public func openError(_ path: String) -> String? {
+        guard let access = accessPath(path) else { return systemErrorMessage(ELOOP) }
+        let fd = Glibc.open(access, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { return systemErrorMessage(errno) }
+        close(fd)
+        return nil
+    }
+
+    public func isDirectory(_ path: String) -> Bool { status(path)?.isDirectory ?? false }
+
+    /// Opens an ELF file for reading.
+    public func open(_ path: String) throws(ELFError) -> ELFFile {
+        guard let access = accessPath(path) else { throw ELFError(.io, "cannot open: \(systemErrorMessage(ELOOP))") }
+        return try ELFFile(path: access)
+    }
+
+    /// The first bytes of a file (fewer if it is shorter), or nil if it cannot be read.
+    public func prefix(_ path: String, count: Int) -> [UInt8]? {
+        guard let access = accessPath(path), let source = try? FileByteSource(path: access) else { return nil }
+        return try? source.bytes(at: 0, count: min(UInt64(count), source.size), "file start")
+    }
+
+    /// The canonical absolute path (`realpath(3)`), which is what the kernel reports as
+    /// `/proc/self/exe` and what ld.so takes `$ORIGIN` of the executable from.
+    public func canonicalPath(_ path: String) -> String? {
+        if root != nil, let access = accessPath(path) {
+            guard let resolved = LoaderFileSystem.realPath(access) else { return nil }
+            // Links inside the root were already resolved; realpath only tidies up.
+            return resolved
+        }
+        return LoaderFileSystem.realPath(path)
+    }
+
+    /// Does the mount holding `path` forbid execution (`ST_NOEXEC`)?
+    public func isOnNoexecMount(_ path: String) -> Bool {
+        guard let access = accessPath(path) else { return false }
+        var info = statvfs()
+        guard statvfs(access, &info) == 0 else { return false }
+        return info.f_flag & 8 != 0  // ST_NOEXEC
+    }
+
+    /// The value of an extended attribute of `path`, nil when it has none (or the
+    /// system cannot say). Used for `security.capability` and `security.selinux`.
+    public func extendedAttribute(_ path: String, name: String) -> [UInt8]? {
+        guard let access = accessPath(path), let getAttribute = SystemCalls().getAttribute else { return nil }
+        let fd = Glibc.open(access, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let length = buffer.withUnsafeMutableBytes { getAttribute(fd, name, $0.baseAddress, $0.count) }
+        guard length >= 0 else { return nil }
+        return Array(buffer.prefix(length))
+    }
+
+    static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink(path, &buffer, buffer.count - 1)
+        guard length >= 0 else { return nil }
+        return String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}
+
+/// Path text helpers (no Foundation in the core).
+enum PathText {
+    /// Everything before the last slash: `dirname` without the special cases for a path
+    /// that has no slash (`.`) or is the root (`/`).
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        if slash == path.startIndex { return "/" }
+        return String(path[..<slash])
+    }
+
+    static func lastComponent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
+    /// `directory` joined with `name`, with exactly one slash between them.
+    static func join(_ directory: String, _ name: String) -> String {
+        if directory.isEmpty { return name }
+        return directory.hasSuffix("/") ? directory + name : directory + "/" + name
+    }
+}

@@ -1,0 +1,313 @@
+import ELFKitCore
+
+/// Dynamic entries, symbols, versions, hash tables and relocations.
+struct DynamicCheck {
+    let context: IndependentVerifier.Context
+    private var original: ELFFile { context.original }
+    private var edited: ELFFile { context.edited }
+    private var request: EditRequest { context.request }
+
+    init(context: IndependentVerifier.Context) { self.context = context }
+
+    func run(_ problems: inout [VerificationProblem]) throws {
+        guard let old = try original.dynamic() else { return }
+        guard let new = try edited.dynamic() else {
+            problems.append(VerificationProblem(.dynamic, "the dynamic section disappeared"))
+            return
+        }
+        let expected = try ExpectedDynamic(original: original, dynamic: old, request: request)
+        try checkEntries(expected, new, &problems)
+        let oldSymbols = try SymbolList(file: original, dynamic: old, tables: context.oldTables)
+        let newSymbols = try SymbolList(file: edited, dynamic: new, tables: context.newTables)
+        try checkSymbols(oldSymbols, newSymbols, old, new, expected, &problems)
+        try checkVersionTables(old, new, expected, &problems)
+    }
+
+    // MARK: (b) Every entry means what it meant, but for the requested changes
+
+    private func checkEntries(_ expected: ExpectedDynamic, _ new: DynamicSection, _ problems: inout [VerificationProblem]) throws {
+        func report(_ message: String) { problems.append(VerificationProblem(.dynamic, message)) }
+        let entrySize = edited.format.dynamicEntrySize
+        var actual: [ExpectedDynamic.Entry] = []
+        for (index, entry) in new.entries.enumerated() {
+            let meaning: ExpectedDynamic.Meaning
+            if ExpectedDynamic.stringTags.contains(entry.tag) {
+                guard let string = try? new.rawString(at: entry.value) else {
+                    report("\(entry.tag) 0x\(hex(entry.value)) does not point at a string in .dynstr")
+                    continue
+                }
+                meaning = .string(string)
+            } else if ExpectedDynamic.movableTableTags.contains(entry.tag) {
+                meaning = .table
+            } else if entry.tag == .strsz {
+                meaning = .anySize
+            } else if entry.tag == .mipsRldMapRel {
+                meaning = .relativeTarget((new.address &+ UInt64(index) &* entrySize &+ entry.value) & edited.format.maximumWord)
+            } else {
+                meaning = .value(entry.value)
+            }
+            actual.append(ExpectedDynamic.Entry(tag: entry.tag, meaning: meaning))
+        }
+        let neededNow = actual.filter { $0.tag == .needed }.map(\.meaning)
+        let neededWanted = expected.entries.filter { $0.tag == .needed }.map(\.meaning)
+        if neededNow != neededWanted { report("DT_NEEDED is \(neededNow), expected \(neededWanted)") }
+
+        var rest = actual.filter { $0.tag != .needed }
+        for wanted in expected.entries where wanted.added && wanted.tag != .needed {
+            guard let index = rest.firstIndex(where: { $0.tag == wanted.tag && matches(wanted.meaning, $0.meaning) }) else {
+                report("\(wanted.tag) \(wanted.meaning) is missing")
+                continue
+            }
+            rest.remove(at: index)
+        }
+        let kept = expected.entries.filter { !$0.added && $0.tag != .needed }
+        let same = kept.count == rest.count && zip(kept, rest).allSatisfy { $0.tag == $1.tag && matches($0.meaning, $1.meaning) }
+        if !same {
+            let first = zip(kept, rest).first { !($0.tag == $1.tag && matches($0.meaning, $1.meaning)) }
+            let detail = first.map { "\($1.tag) \($1.meaning) where \($0.tag) \($0.meaning) was expected" }
+                ?? "\(rest.count) entries where \(kept.count) were expected"
+            report("the dynamic entries differ from what the request allows: \(detail)")
+        }
+    }
+
+    private func matches(_ wanted: ExpectedDynamic.Meaning, _ actual: ExpectedDynamic.Meaning) -> Bool {
+        guard case .subsequenceOf(let parts) = wanted else { return wanted == actual }
+        guard case .string(let value) = actual else { return false }
+        var remaining = parts[...]
+        for part in value.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false) where !value.isEmpty {
+            guard let index = remaining.firstIndex(where: { $0.elementsEqual(part) }) else { return false }
+            remaining = remaining[(index + 1)...]
+        }
+        return true
+    }
+
+    // MARK: (c) Symbols, their versions, the hash tables and the relocations
+
+    private func checkSymbols(_ old: SymbolList, _ new: SymbolList, _ oldDynamic: DynamicSection, _ newDynamic: DynamicSection,
+                              _ expected: ExpectedDynamic, _ problems: inout [VerificationProblem]) throws {
+        func report(_ check: VerificationProblem.Check, _ message: String) { problems.append(VerificationProblem(check, message)) }
+        guard old.symbols.count == new.symbols.count else {
+            report(.symbols, ".dynsym has \(new.symbols.count) symbols, the original \(old.symbols.count)")
+            return
+        }
+        let renames = Dictionary(request.renameSymbols.map { (Array($0.key.utf8), Array($0.value.utf8)) }, uniquingKeysWith: { $1 })
+        let cleared = Set(request.clearSymbolVersions.map { Array($0.utf8) })
+        // Version indices whose library is removed fall back to "global".
+        var removedIndices: Set<UInt16> = []
+        for need in try oldDynamic.versionNeeds() where expected.removedLibraries.contains(Array(need.file.utf8)) {
+            for requirement in need.requirements { removedIndices.insert(requirement.index & 0x7fff) }
+        }
+        func expectedVersion(_ index: Int) -> UInt16? {
+            guard let version = old.versions?[index] else { return nil }
+            if cleared.contains(old.names[index]) { return 1 }
+            if version & 0x7fff > 1 && removedIndices.contains(version & 0x7fff) { return 1 }
+            return version
+        }
+        struct Key: Hashable { var name: [UInt8]; var info: UInt8; var other: UInt8; var section: UInt16; var value: UInt64; var size: UInt64; var version: UInt16? }
+        func key(_ list: SymbolList, _ index: Int, name: [UInt8], version: UInt16?) -> Key {
+            let symbol = list.symbols[index]
+            return Key(name: name, info: symbol.info, other: symbol.other, section: symbol.sectionIndex,
+                       value: symbol.value, size: symbol.size, version: version)
+        }
+
+        if renames.isEmpty {
+            // Nothing reorders the symbols: compare them one by one.
+            for index in old.symbols.indices {
+                let wanted = key(old, index, name: old.names[index], version: expectedVersion(index))
+                let actual = key(new, index, name: new.names[index], version: new.versions?[index])
+                if wanted != actual {
+                    let what = wanted.version != actual.version ? "its version index" : "it"
+                    report(wanted.version != actual.version ? .versions : .symbols,
+                           "dynamic symbol \(index) '\(String(decoding: old.names[index], as: UTF8.self))': \(what) changed")
+                    break
+                }
+            }
+            // Hash tables hold no addresses: unmoved or moved, their bytes are the same.
+            for kind in [TableMap.Kind.hash, .gnuHash] {
+                guard let before = context.oldTables[kind] else { continue }
+                guard let after = context.newTables[kind], after.size == before.size,
+                      try original.bytes(atAddress: before.address, length: before.size, "\(kind)")
+                      == edited.bytes(atAddress: after.address, length: after.size, "\(kind)")
+                else {
+                    report(.hashTables, "\(kind) no longer holds the same table")
+                    continue
+                }
+            }
+            return
+        }
+
+        // Renaming may reorder .dynsym (.gnu.hash sorts by hash): compare as multisets.
+        var wanted: [Key: Int] = [:]
+        for index in old.symbols.indices {
+            let name = renames[old.names[index]] ?? old.names[index]
+            wanted[key(old, index, name: name, version: expectedVersion(index)), default: 0] += 1
+        }
+        var actual: [Key: Int] = [:]
+        for index in new.symbols.indices { actual[key(new, index, name: new.names[index], version: new.versions?[index]), default: 0] += 1 }
+        if wanted != actual { report(.symbols, "the renamed .dynsym does not hold exactly the expected symbols and versions") }
+        if new.symbols.first.map({ $0.info != 0 || $0.value != 0 || !new.names[0].isEmpty }) ?? false {
+            report(.symbols, "dynamic symbol 0 is no longer the null symbol")
+        }
+        // Every symbol the loader could find before, it finds by its (new) name.
+        // (The loader looks up named global and weak symbols; locals and section symbols
+        // are never looked up and are not in .gnu.hash.)
+        for index in new.symbols.indices where index > 0 && new.symbols[index].isDefined && !new.names[index].isEmpty
+            && new.symbols[index].info >> 4 != 0 {
+            if let table = try new.hashTableMissing(index) {
+                report(.hashTables, "'\(String(decoding: new.names[index], as: UTF8.self))' cannot be found through \(table)")
+                break
+            }
+        }
+        // Every relocation still applies at the same place, of the same type, to a symbol of the same (new) name.
+        let before = try RelocationList(file: original, dynamic: oldDynamic, names: old.names).entries
+        let after = try RelocationList(file: edited, dynamic: newDynamic, names: new.names).entries
+        let mapped = before.map { entry in
+            var entry = entry
+            entry.name = renames[entry.name] ?? entry.name
+            return entry
+        }
+        if mapped != after { report(.relocations, "the relocations no longer say what they said") }
+    }
+
+    private func checkVersionTables(_ old: DynamicSection, _ new: DynamicSection, _ expected: ExpectedDynamic,
+                                    _ problems: inout [VerificationProblem]) throws {
+        func comparable(_ need: VersionNeed, file: String) -> [String] {
+            ["\(file) v\(need.version)"] + need.requirements.map { "\($0.name) \($0.hash) \($0.flags) \($0.index)" }
+        }
+        let wanted = try old.versionNeeds().filter { !expected.removedLibraries.contains(Array($0.file.utf8)) }.map { need in
+            let file = expected.renamedLibraries[Array(need.file.utf8)].map { String(decoding: $0, as: UTF8.self) } ?? need.file
+            return comparable(need, file: file)
+        }
+        let actual = try new.versionNeeds().map { comparable($0, file: $0.file) }
+        if wanted != actual {
+            problems.append(VerificationProblem(.versions, ".gnu.version_r lists \(actual.map { $0[0] }), expected \(wanted.map { $0[0] })"))
+        }
+        if try old.versionDefinitions() != new.versionDefinitions() {
+            problems.append(VerificationProblem(.versions, ".gnu.version_d changed"))
+        }
+    }
+}
+
+/// `.dynsym` with names and version indices, read through the verifier's own table map.
+struct SymbolList {
+    let file: ELFFile
+    var symbols: [Symbol] = []
+    var names: [[UInt8]] = []
+    var versions: [UInt16]?
+    let tables: TableMap
+    let dynamic: DynamicSection
+
+    init(file: ELFFile, dynamic: DynamicSection, tables: TableMap) throws {
+        self.file = file
+        self.tables = tables
+        self.dynamic = dynamic
+        guard let region = tables[.dynamicSymbols], let count = tables.symbolCount, count > 0 else { return }
+        let entrySize = region.size / count
+        guard entrySize >= file.format.symbolSize else { throw ELFError(.invalid, "DT_SYMENT is smaller than a symbol", value: entrySize) }
+        let raw = try file.bytes(atAddress: region.address, length: region.size, ".dynsym")
+        for index in 0 ..< Int(count) {
+            var decoder = ByteDecoder(Array(raw[index * Int(entrySize) ..< index * Int(entrySize) + Int(file.format.symbolSize)]),
+                                      format: file.format, baseOffset: 0)
+            let symbol = try Symbol.decode(&decoder)
+            symbols.append(symbol)
+            names.append((try? dynamic.rawString(at: UInt64(symbol.nameOffset))) ?? Array("<bad name 0x\(hex(UInt64(symbol.nameOffset)))>".utf8))
+        }
+        if let region = tables[.versionSymbols] {
+            let raw = try file.bytes(atAddress: region.address, length: region.size, ".gnu.version")
+            let decoder = ByteDecoder(raw, format: file.format, baseOffset: 0)
+            versions = try (0 ..< Int(count)).map { index throws in try decoder.getInteger(at: index * 2, as: UInt16.self) }
+        }
+    }
+
+    /// Looks the symbol up by name as ld.so does, through each hash table the file has;
+    /// names the first table that does not lead to `index`.
+    func hashTableMissing(_ index: Int) throws -> String? {
+        let name = names[index]
+        if let address = dynamic.first(.gnuHash) {
+            let header = try TableMap.words(file, address, count: 4, width: 4, ".gnu.hash header")
+            let (buckets, symbolOffset, bloomCount, shift) = (header[0], header[1], header[2], header[3])
+            if UInt64(index) >= symbolOffset {
+                guard buckets > 0, bloomCount > 0, shift < 32 else { return ".gnu.hash" }
+                let width = file.format.wordSize
+                let hash = UInt64(gnuHash(name))
+                let bits = width * 8
+                let bloomAddress = address + 16 + ((hash / bits) % bloomCount) * width
+                let bloom = try TableMap.words(file, bloomAddress, count: 1, width: width, "bloom word")[0]
+                let mask = (UInt64(1) << (hash % bits)) | (UInt64(1) << ((hash >> shift) % bits))
+                guard bloom & mask == mask else { return ".gnu.hash (bloom filter)" }
+                let bucketsAddress = address + 16 + bloomCount * width
+                var candidate = try TableMap.words(file, bucketsAddress + (hash % buckets) * 4, count: 1, width: 4, "bucket")[0]
+                let chains = bucketsAddress + buckets * 4
+                var found = false
+                while candidate >= symbolOffset && candidate < UInt64(symbols.count) {
+                    let chain = try TableMap.words(file, chains + (candidate - symbolOffset) * 4, count: 1, width: 4, "chain")[0]
+                    if chain | 1 == hash | 1 && candidate == UInt64(index) { found = true; break }
+                    if chain & 1 != 0 { break }
+                    candidate += 1
+                }
+                if !found { return ".gnu.hash" }
+            }
+        }
+        if let address = dynamic.first(.hash) {
+            let width: UInt64 = file.format.is64 && file.header.machine == .s390 ? 8 : 4
+            let header = try TableMap.words(file, address, count: 2, width: width, ".hash header")
+            guard header[0] > 0 else { return ".hash" }
+            var candidate = try TableMap.words(file, address + (2 + UInt64(elfHash(name)) % header[0]) * width, count: 1, width: width, ".hash")[0]
+            var steps = 0
+            while candidate != 0 && candidate < UInt64(symbols.count) && steps <= symbols.count {
+                if candidate == UInt64(index) { return nil }
+                candidate = try TableMap.words(file, address + (2 + header[0] + candidate) * width, count: 1, width: width, ".hash")[0]
+                steps += 1
+            }
+            return ".hash"
+        }
+        return nil
+    }
+}
+
+/// DT_RELA, DT_REL and DT_JMPREL entries, decoded with their symbol's name.
+struct RelocationList {
+    struct Entry: Equatable {
+        var offset: UInt64
+        var type: UInt64
+        var addend: UInt64?
+        var name: [UInt8]
+    }
+    var entries: [Entry] = []
+
+    init(file: ELFFile, dynamic: DynamicSection, names: [[UInt8]]) throws {
+        let format = file.format
+        let word = format.wordSize
+        var tables: [(address: UInt64, size: UInt64, entrySize: UInt64, rela: Bool)] = []
+        let relaEntry = dynamic.first(.relaEntrySize) ?? 3 * word
+        let relEntry = dynamic.first(.relEntrySize) ?? 2 * word
+        if let address = dynamic.first(.rela), let size = dynamic.first(.relaSize) { tables.append((address, size, relaEntry, true)) }
+        if let address = dynamic.first(.rel), let size = dynamic.first(.relSize) { tables.append((address, size, relEntry, false)) }
+        if let address = dynamic.first(.jmpRel), let size = dynamic.first(.pltRelSize) {
+            let rela = dynamic.first(.pltRel) == DynamicTag.rela.rawValue
+            tables.append((address, size, rela ? relaEntry : relEntry, rela))
+        }
+        for table in tables {
+            let minimum = table.rela ? 3 * word : 2 * word
+            guard table.entrySize >= minimum, table.size / table.entrySize <= TableMap.walkBudget else {
+                throw ELFError(.invalid, "relocation entry size 0x\(hex(table.entrySize)) is unusable", value: table.entrySize)
+            }
+            let raw = try file.bytes(atAddress: table.address, length: table.size, "relocations")
+            let decoder = ByteDecoder(raw, format: format, baseOffset: 0)
+            var position = 0
+            let step = Int(table.entrySize)
+            while raw.count - position >= step {
+                func field(_ n: Int) throws -> UInt64 {
+                    word == 8 ? try decoder.getInteger(at: position + n * 8, as: UInt64.self)
+                        : UInt64(try decoder.getInteger(at: position + n * 4, as: UInt32.self))
+                }
+                let info = try field(1)
+                let symbol = word == 8 ? info >> 32 : info >> 8
+                let type = word == 8 ? info & 0xffff_ffff : info & 0xff
+                entries.append(Entry(offset: try field(0), type: type, addend: table.rela ? try field(2) : nil,
+                                     name: symbol < UInt64(names.count) ? names[Int(symbol)] : Array("#\(symbol)".utf8)))
+                position += step
+            }
+        }
+    }
+}

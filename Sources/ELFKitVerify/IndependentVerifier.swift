@@ -1,0 +1,186 @@
+import ELFKitCore
+
+/// One thing the verifier found wrong with an edited file.
+public struct VerificationProblem: Hashable, Sendable, CustomStringConvertible {
+    public enum Check: String, Sendable {
+        case header, segments, image, permissions, mapping, dynamic, symbols, versions, hashTables, relocations, sections
+    }
+    public let check: Check
+    public let message: String
+
+    public init(_ check: Check, _ message: String) {
+        self.check = check
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Proves that an edited file says what the original said, changed exactly as requested.
+///
+/// It judges the edited image from two things only: the original file and the request.
+/// It never sees the plan, the planner's catalog of tables or the editor's functions, and
+/// reads both files through the reader alone; where it needs to know something the files
+/// do not state (how many dynamic symbols, how long a version table is) it works it out
+/// on its own (`TableMap`). What it compares:
+/// - the loaded image: every byte the original maps is unchanged at its address, unless
+///   it belongs to a table the edit may rewrite or move (`checkImage`);
+/// - permissions and mapping: nothing read-only becomes writable or executable, PT_LOADs
+///   ascend, do not overlap and are congruent (`checkPermissions`, `checkMapping`);
+/// - the headers, the dynamic entries (strings by value, tables by content), symbols,
+///   versions, hash lookups, relocations, section headers and `.symtab`.
+public struct IndependentVerifier {
+    let original: ELFFile
+    let edited: ELFFile
+    let request: EditRequest
+
+    /// The first 16 bytes of every PT_LOAD swelf appends: how a later run recognises the
+    /// segment as its own (and only then may drop and rebuild it).
+    public static let appendedSegmentMark: [UInt8] = Array("swelf appended\0\0".utf8)
+
+    public init(original: ELFFile, edited: ELFFile, request: EditRequest) {
+        self.original = original
+        self.edited = edited
+        self.request = request
+    }
+
+    public func problems() -> [VerificationProblem] {
+        var problems: [VerificationProblem] = []
+        do {
+            let oldTables = try TableMap(file: original)
+            let newTables: TableMap
+            do { newTables = try TableMap(file: edited, symbolCount: oldTables.symbolCount) } catch {
+                return [VerificationProblem(.dynamic, "the edited file's tables cannot be read: \(error)")]
+            }
+            let context = Context(original: original, edited: edited, request: request,
+                                  oldTables: oldTables, newTables: newTables,
+                                  oldMap: MemoryMap(file: original), newMap: MemoryMap(file: edited))
+            checkHeader(context, &problems)
+            try checkProgramHeaders(context, &problems)
+            try ImageCheck(context: context).run(&problems)
+            try DynamicCheck(context: context).run(&problems)
+            try SectionCheck(context: context).run(&problems)
+        } catch {
+            problems.append(VerificationProblem(.header, "verification could not read a file: \(error)"))
+        }
+        return problems
+    }
+
+    /// Everything the checks share.
+    struct Context {
+        let original: ELFFile
+        let edited: ELFFile
+        let request: EditRequest
+        let oldTables: TableMap
+        let newTables: TableMap
+        let oldMap: MemoryMap
+        let newMap: MemoryMap
+
+        /// Original PT_LOADs that a swelf run appended (they start with the mark and end the
+        /// loaded part of the file): the only existing segments an edit may replace.
+        var ownOriginalSegments: [ProgramHeader] {
+            original.programHeaders.filter { segment in
+                guard segment.type == .load, segment.fileSize >= 16,
+                      let mark = try? original.source.bytes(at: segment.offset, count: 16, "segment mark")
+                else { return false }
+                return mark == IndependentVerifier.appendedSegmentMark
+            }
+        }
+    }
+
+    // MARK: Headers
+
+    private func checkHeader(_ context: Context, _ problems: inout [VerificationProblem]) {
+        var expected = original.header
+        expected.programHeaderCount = edited.header.programHeaderCount
+        if original.header.sectionHeaderOffset != 0 { expected.sectionHeaderOffset = edited.header.sectionHeaderOffset }
+        if let abi = request.osABI { expected.osABI = abi }
+        if expected != edited.header {
+            problems.append(VerificationProblem(.header, "the ELF header changed beyond the edit"))
+        }
+        if edited.sectionHeaders.count != original.sectionHeaders.count {
+            problems.append(VerificationProblem(.header, "the number of section headers changed from \(original.sectionHeaders.count) to \(edited.sectionHeaders.count)"))
+        }
+    }
+
+    private func checkProgramHeaders(_ context: Context, _ problems: inout [VerificationProblem]) throws {
+        func report(_ message: String) { problems.append(VerificationProblem(.segments, message)) }
+        let own = context.ownOriginalSegments
+        let newLoads = edited.programHeaders.filter { $0.type == .load }
+        for load in original.programHeaders where load.type == .load && !own.contains(load) && !newLoads.contains(load) {
+            report("the PT_LOAD at offset 0x\(hex(load.offset)), address 0x\(hex(load.virtualAddress)) changed or disappeared")
+        }
+        // Other headers keep their order; an edit adds PT_LOADs and at most a PT_GNU_STACK.
+        let oldTypes = original.programHeaders.map(\.type).filter { $0 != .null && $0 != .load }
+        var newTypes = edited.programHeaders.map(\.type).filter { $0 != .null && $0 != .load }
+        if request.executableStack != nil, !oldTypes.contains(.gnuStack), let index = newTypes.lastIndex(of: .gnuStack) {
+            newTypes.remove(at: index)
+        }
+        if oldTypes != newTypes {
+            report("the program headers other than PT_LOAD changed: \(oldTypes.map(\.description)) became \(newTypes.map(\.description))")
+            return
+        }
+        func headers(_ file: ELFFile, _ type: SegmentType) -> [ProgramHeader] { file.programHeaders.filter { $0.type == type } }
+
+        // The interpreter string.
+        let expectedInterpreter = try request.interpreter.map { Array($0.utf8) } ?? original.rawInterpreter()
+        if try edited.rawInterpreter() != expectedInterpreter {
+            report("PT_INTERP says '\(String(decoding: try edited.rawInterpreter() ?? [], as: UTF8.self))', expected '\(String(decoding: expectedInterpreter ?? [], as: UTF8.self))'")
+        }
+        // Notes, properties and processor segments read the same wherever they are now.
+        for (old, new) in zip(headers(original, .note), headers(edited, .note)) {
+            let before = try readNotes(original, old), after = try readNotes(edited, new)
+            if before != after { report("the notes of the PT_NOTE at 0x\(hex(old.virtualAddress)) changed") }
+        }
+        for type in [SegmentType.gnuProperty, .mipsReginfo, .mipsABIFlags] where type == .gnuProperty || original.header.machine == .mips {
+            for (old, new) in zip(headers(original, type), headers(edited, type)) {
+                let before = try original.source.bytes(at: old.offset, count: old.fileSize, "\(type)")
+                let after = try edited.source.bytes(at: new.offset, count: new.fileSize, "\(type)")
+                if before != after || old.fileSize != new.fileSize || new.memorySize != old.memorySize {
+                    report("the content of \(type) changed")
+                }
+            }
+        }
+        // The stack permission.
+        let oldStack = headers(original, .gnuStack).first, newStack = headers(edited, .gnuStack).first
+        if let wanted = request.executableStack {
+            if newStack?.flags.contains(.execute) != wanted { report("PT_GNU_STACK does not say the requested stack permission") }
+        } else if oldStack != newStack {
+            report("PT_GNU_STACK changed")
+        }
+        // Headers no edit moves.
+        let fixed: [SegmentType] = [.tls, .gnuRelRO, .gnuEHFrame, .armExidx, .shlib]
+        for type in fixed where type != .armExidx || original.header.machine == .arm {
+            if headers(original, type) != headers(edited, type) { report("\(type) changed") }
+        }
+        // PT_PHDR describes the table as it now is.
+        let tableSize = UInt64(edited.programHeaders.count) * edited.format.programHeaderSize
+        for phdr in headers(edited, .phdr) {
+            let mappedAt = context.newMap.fileBacked(phdr.virtualAddress).map { $0.offset &+ (phdr.virtualAddress - $0.virtualAddress) }
+            if phdr.offset != edited.header.programHeaderOffset || phdr.fileSize != tableSize || phdr.memorySize != tableSize
+                || mappedAt != phdr.offset {
+                report("PT_PHDR does not describe the program header table (offset 0x\(hex(phdr.offset)), size 0x\(hex(phdr.fileSize)))")
+            }
+        }
+        // A file that relocates itself finds .dynamic through _DYNAMIC, its link-time address:
+        // that address must stay.
+        if let old = headers(original, .dynamic).first, try IndependentVerifier.relocatesItself(original),
+           headers(edited, .dynamic).first?.virtualAddress != old.virtualAddress {
+            report("PT_DYNAMIC moved in a file that relocates itself through _DYNAMIC (a static-pie or a dynamic loader)")
+        }
+    }
+
+    /// No interpreter maps and relocates this file: it does so itself. That is a static-pie
+    /// (marked DF_1_PIE) or a dynamic loader (it has an entry point and needs no library).
+    /// A shared library without PT_INTERP is relocated by ld.so through PT_DYNAMIC instead.
+    static func relocatesItself(_ file: ELFFile) throws -> Bool {
+        guard file.firstSegment(.interp) == nil, let dynamic = try file.dynamic() else { return false }
+        return dynamic.flags1.contains(.pie) || (!dynamic.has(.needed) && file.header.entry != 0)
+    }
+
+    private func readNotes(_ file: ELFFile, _ segment: ProgramHeader) throws -> [Note] {
+        let bytes = try file.source.bytes(at: segment.offset, count: segment.fileSize, "PT_NOTE")
+        return try Note.parseAll(bytes, format: file.format, baseOffset: 0, alignment: segment.alignment == 8 ? 8 : 4)
+            .map { Note(name: $0.name, type: $0.type, descriptor: $0.descriptor, fileOffset: 0) }
+    }
+}

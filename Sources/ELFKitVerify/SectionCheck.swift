@@ -1,0 +1,104 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import ELFKitCore
+
+/// (d) Section headers describe the same content at its new place, and `.symtab` values
+/// follow the sections that moved.
+struct SectionCheck {
+    let context: IndependentVerifier.Context
+
+    func run(_ problems: inout [VerificationProblem]) throws {
+        let old = context.original.sectionHeaders, new = context.edited.sectionHeaders
+        guard !old.isEmpty, old.count == new.count else { return }  // a count change is a header problem
+        func report(_ message: String) { problems.append(VerificationProblem(.sections, message)) }
+        let names = context.original.sectionNames()
+        func name(_ index: Int) -> String { "section \(index) (\(names[index] ?? "?"))" }
+        let newDynamic = try context.edited.dynamic()
+
+        for index in 1 ..< old.count {
+            let (before, after) = (old[index], new[index])
+            var expected = before
+            if before.flags.contains(.alloc), before.type != .nobits, let (kind, region) = table(holding: before) {
+                if let now = context.newTables[kind] {
+                    expected.address = now.address + (before.address - region.address)
+                    if before.address == region.address && before.size == region.size { expected.size = now.size }
+                    if let load = context.newMap.fileBacked(expected.address) {
+                        expected.offset = load.offset + (expected.address - load.virtualAddress)
+                    }
+                }
+                if kind == .versionNeeds { expected.info = UInt32(truncatingIfNeeded: newDynamic?.first(.verneedNum) ?? 0) }
+            }
+            if after != expected {
+                report("\(name(index)) says address 0x\(hex(after.address)), offset 0x\(hex(after.offset)), size 0x\(hex(after.size)), info \(after.info); expected 0x\(hex(expected.address)), 0x\(hex(expected.offset)), 0x\(hex(expected.size)), \(expected.info)")
+                continue
+            }
+            // Content that is not loaded is compared here; .symtab symbol by symbol.
+            if before.type == .symtab {
+                try checkSymbolTable(index, name(index), &problems)
+            } else if !before.flags.contains(.alloc), before.type != .nobits, before.size > 0,
+                      try !sameBytes(before.offset, after.offset, before.size) {
+                report("the content of \(name(index)) changed")
+            }
+        }
+    }
+
+    /// The smallest table of the original that holds the whole section.
+    private func table(holding section: SectionHeader) -> (TableMap.Kind, TableMap.Region)? {
+        context.oldTables.regions
+            .filter { $0.value.contains(section.address, max(section.size, 1)) }
+            .min { ($0.value.size, $0.key) < ($1.value.size, $1.key) }
+            .map { ($0.key, $0.value) }
+    }
+
+    private func sameBytes(_ a: UInt64, _ b: UInt64, _ size: UInt64) throws -> Bool {
+        let chunk: UInt64 = 1 << 20
+        var done: UInt64 = 0
+        while done < size {
+            let count = min(chunk, size - done)
+            let x = try context.original.source.bytes(at: a + done, count: count, "section")
+            let y = try context.edited.source.bytes(at: b + done, count: count, "section")
+            if x != y { return false }
+            done += count
+        }
+        return true
+    }
+
+    /// Every symbol keeps its name, type, binding, section and size; its value moves with
+    /// its section when the section moved (section symbols, `__abi_tag`, `$d`, `_DYNAMIC`).
+    private func checkSymbolTable(_ index: Int, _ name: String, _ problems: inout [VerificationProblem]) throws {
+        let original = context.original, edited = context.edited
+        let before = original.sectionHeaders[index], after = edited.sectionHeaders[index]
+        let entrySize = before.entrySize
+        guard entrySize >= original.format.symbolSize, before.size / entrySize <= TableMap.walkBudget * 16 else { return }
+        let oldRaw = try original.source.bytes(at: before.offset, count: before.size, ".symtab")
+        let newRaw = try edited.source.bytes(at: after.offset, count: after.size, ".symtab")
+        let shift: [Int: UInt64] = Dictionary(uniqueKeysWithValues: original.sectionHeaders.indices.compactMap { section in
+            let delta = edited.sectionHeaders[section].address &- original.sectionHeaders[section].address
+            return delta == 0 ? nil : (section, delta)
+        })
+        func decode(_ raw: [UInt8], _ at: Int) throws -> Symbol {
+            var decoder = ByteDecoder(Array(raw[at ..< at + Int(original.format.symbolSize)]), format: original.format, baseOffset: 0)
+            return try Symbol.decode(&decoder)
+        }
+        var position = 0
+        var symbolIndex = 0
+        while oldRaw.count - position >= Int(entrySize) {
+            let old = try decode(oldRaw, position), new = try decode(newRaw, position)
+            var expected = old
+            let section = Int(old.sectionIndex)
+            if section > 0, section < original.sectionHeaders.count, let delta = shift[section] {
+                let header = original.sectionHeaders[section]
+                if old.value >= header.address && old.value - header.address <= header.size { expected.value = old.value &+ delta }
+            }
+            if new != expected {
+                problems.append(VerificationProblem(.sections, "\(name) symbol \(symbolIndex) has value 0x\(hex(new.value)), expected 0x\(hex(expected.value))"))
+                return
+            }
+            position += Int(entrySize)
+            symbolIndex += 1
+        }
+    }
+}
