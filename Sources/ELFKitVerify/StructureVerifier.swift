@@ -1,5 +1,50 @@
 import ELFKitCore
 
+/// One structural problem: what is wrong (`kind`), with which part of the file
+/// (`subject`), and a line for people naming the offending values.
+///
+/// An edit is judged against the problems its input already had by `identity` alone:
+/// the description carries offsets and sizes that an edit may shift, and a problem the
+/// input had must not count as new because a table moved.
+public struct StructureProblem: Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Hashable, Sendable {
+        case segmentOutsideFile, loadFileSizeExceedsMemorySize, alignmentNotPowerOfTwo, offsetAddressIncongruent
+        case memoryRangeOverflows, loadsNotSorted, loadsOverlap
+        case phdrDoesNotDescribeTable, phdrAddressDiffersFromKernel, phdrDisagreesWithLoad, phdrTableNotLoaded
+        case interpreterEmpty, interpreterNotTerminated
+        case dynamicUnreadable, dynamicDisagreesWithLoad, debugInReadOnlySegment, dynamicNotLoaded
+        case addressNotLoaded, stringTableNotLoaded, stringTableNotTerminated, badStringOffset
+        case versionNeedNotNeeded, symbolTablesUnreadable
+        case sectionOutsideFile, sectionNotLoaded, sectionDisagreesWithLoad, sectionsOverlap, badNotes
+        case dynamicSectionHeaderMismatch, dynamicSymbolStringTableMismatch
+    }
+
+    /// The part of the file a problem concerns, named so that an edit does not rename it:
+    /// program headers by type and rank among that type (swelf appends headers, never
+    /// reorders them), sections by index (their number never changes), dynamic entries by
+    /// tag and rank among that tag.
+    public enum Subject: Hashable, Sendable {
+        case programHeader(SegmentType, rank: Int)
+        case programHeaderTable
+        case dynamicSection
+        case dynamicEntry(DynamicTag, rank: Int)
+        case versionNeed(file: String)
+        case section(Int)
+        case sections(Int, Int)
+    }
+
+    public struct Identity: Hashable, Sendable {
+        public let kind: Kind
+        public let subject: Subject
+    }
+
+    public let kind: Kind
+    public let subject: Subject
+    public let description: String
+
+    public var identity: Identity { Identity(kind: kind, subject: subject) }
+}
+
 /// Structural invariants every loadable ELF file must keep; `swelf verify` runs these on
 /// any file, and every write runs them on the new image before it replaces the old one.
 public struct StructureVerifier {
@@ -7,13 +52,26 @@ public struct StructureVerifier {
 
     public init(file: ELFFile) { self.file = file }
 
-    /// Problems found, each one line naming the structure and the offending value.
-    public func problems() -> [String] {
-        var problems: [String] = []
+    /// Problems found, each naming the structure and the offending value.
+    public func problems() -> [StructureProblem] {
+        var problems = Problems()
         checkSegments(&problems)
         checkDynamic(&problems)
         checkSections(&problems)
-        return problems
+        return problems.list
+    }
+
+    struct Problems {
+        var list: [StructureProblem] = []
+        mutating func add(_ kind: StructureProblem.Kind, _ subject: StructureProblem.Subject, _ description: String) {
+            list.append(StructureProblem(kind: kind, subject: subject, description: description))
+        }
+    }
+
+    /// Program header `index` as a subject: its type and its rank among headers of that type.
+    private func segmentSubject(_ index: Int) -> StructureProblem.Subject {
+        let type = file.programHeaders[index].type
+        return .programHeader(type, rank: file.programHeaders[..<index].filter { $0.type == type }.count)
     }
 
     private var loads: [ProgramHeader] { file.programHeaders.filter { $0.type == .load } }
@@ -23,36 +81,36 @@ public struct StructureVerifier {
         loads.first { $0.offset <= offset && Checked.fits(start: offset - $0.offset, length: size, within: $0.fileSize) }
     }
 
-    private func checkSegments(_ problems: inout [String]) {
+    private func checkSegments(_ problems: inout Problems) {
         let size = file.source.size
         var previous: ProgramHeader?
         for (index, segment) in file.programHeaders.enumerated() {
             let name = "program header \(index) (\(segment.type))"
             if segment.type != .gnuStack, segment.fileSize > 0 {
                 guard let end = segment.fileEnd, end <= size else {
-                    problems.append("\(name): file range 0x\(hex(segment.offset))+0x\(hex(segment.fileSize)) is outside the file (size 0x\(hex(size)))")
+                    problems.add(.segmentOutsideFile, segmentSubject(index), "\(name): file range 0x\(hex(segment.offset))+0x\(hex(segment.fileSize)) is outside the file (size 0x\(hex(size)))")
                     continue
                 }
             }
             guard segment.type == .load else { continue }
             if segment.fileSize > segment.memorySize {
-                problems.append("\(name): p_filesz 0x\(hex(segment.fileSize)) exceeds p_memsz 0x\(hex(segment.memorySize))")
+                problems.add(.loadFileSizeExceedsMemorySize, segmentSubject(index), "\(name): p_filesz 0x\(hex(segment.fileSize)) exceeds p_memsz 0x\(hex(segment.memorySize))")
             }
             if segment.alignment > 1 {
                 if segment.alignment & (segment.alignment - 1) != 0 {
-                    problems.append("\(name): p_align 0x\(hex(segment.alignment)) is not a power of two")
+                    problems.add(.alignmentNotPowerOfTwo, segmentSubject(index), "\(name): p_align 0x\(hex(segment.alignment)) is not a power of two")
                 } else if segment.offset % segment.alignment != segment.virtualAddress % segment.alignment {
-                    problems.append("\(name): p_offset 0x\(hex(segment.offset)) and p_vaddr 0x\(hex(segment.virtualAddress)) disagree modulo p_align 0x\(hex(segment.alignment))")
+                    problems.add(.offsetAddressIncongruent, segmentSubject(index), "\(name): p_offset 0x\(hex(segment.offset)) and p_vaddr 0x\(hex(segment.virtualAddress)) disagree modulo p_align 0x\(hex(segment.alignment))")
                 }
             }
             if segment.memoryEnd == nil || segment.memoryEnd! > file.format.maximumWord {
-                problems.append("\(name): memory range overflows the address space")
+                problems.add(.memoryRangeOverflows, segmentSubject(index), "\(name): memory range overflows the address space")
             }
             if let previous, let previousEnd = previous.memoryEnd {
                 if segment.virtualAddress < previous.virtualAddress {
-                    problems.append("\(name): PT_LOAD entries are not sorted by p_vaddr")
+                    problems.add(.loadsNotSorted, segmentSubject(index), "\(name): PT_LOAD entries are not sorted by p_vaddr")
                 } else if segment.virtualAddress < previousEnd {
-                    problems.append("\(name): memory range overlaps the previous PT_LOAD (ends at 0x\(hex(previousEnd)))")
+                    problems.add(.loadsOverlap, segmentSubject(index), "\(name): memory range overlaps the previous PT_LOAD (ends at 0x\(hex(previousEnd)))")
                 }
             }
             previous = segment
@@ -61,96 +119,103 @@ public struct StructureVerifier {
         let tableSize = UInt64(file.programHeaders.count) * file.format.programHeaderSize
         if let phdr = file.firstSegment(.phdr) {
             if phdr.offset != file.header.programHeaderOffset || phdr.fileSize != tableSize {
-                problems.append("PT_PHDR (offset 0x\(hex(phdr.offset)), size 0x\(hex(phdr.fileSize))) does not describe the program header table (offset 0x\(hex(file.header.programHeaderOffset)), size 0x\(hex(tableSize)))")
+                problems.add(.phdrDoesNotDescribeTable, .programHeaderTable, "PT_PHDR (offset 0x\(hex(phdr.offset)), size 0x\(hex(phdr.fileSize))) does not describe the program header table (offset 0x\(hex(file.header.programHeaderOffset)), size 0x\(hex(tableSize)))")
             }
             if let first = loads.first {
                 // Kernels before 5.18 (and qemu-user) compute AT_PHDR this way.
                 let kernelAddress = first.virtualAddress &- first.offset &+ file.header.programHeaderOffset
                 if kernelAddress != phdr.virtualAddress {
-                    problems.append("PT_PHDR address 0x\(hex(phdr.virtualAddress)) differs from the AT_PHDR older kernels compute, 0x\(hex(kernelAddress))")
+                    problems.add(.phdrAddressDiffersFromKernel, .programHeaderTable, "PT_PHDR address 0x\(hex(phdr.virtualAddress)) differs from the AT_PHDR older kernels compute, 0x\(hex(kernelAddress))")
                 }
             }
             if let load = loadContaining(offset: phdr.offset, size: phdr.fileSize) {
                 if phdr.virtualAddress &- load.virtualAddress != phdr.offset - load.offset {
-                    problems.append("PT_PHDR address and offset disagree with the PT_LOAD that holds it")
+                    problems.add(.phdrDisagreesWithLoad, .programHeaderTable, "PT_PHDR address and offset disagree with the PT_LOAD that holds it")
                 }
             } else {
-                problems.append("the program header table is not inside any PT_LOAD")
+                problems.add(.phdrTableNotLoaded, .programHeaderTable, "the program header table is not inside any PT_LOAD")
             }
         }
         if let interp = file.firstSegment(.interp) {
             if interp.fileSize == 0 {
-                problems.append("PT_INTERP is empty")
+                problems.add(.interpreterEmpty, .programHeader(.interp, rank: 0), "PT_INTERP is empty")
             } else if let bytes = try? file.source.bytes(at: interp.offset + interp.fileSize - 1, count: 1, "PT_INTERP"), bytes != [0] {
-                problems.append("PT_INTERP is not NUL-terminated within p_filesz (the kernel refuses such a file)")
+                problems.add(.interpreterNotTerminated, .programHeader(.interp, rank: 0), "PT_INTERP is not NUL-terminated within p_filesz (the kernel refuses such a file)")
             }
         }
     }
 
-    private func checkDynamic(_ problems: inout [String]) {
+    private func checkDynamic(_ problems: inout Problems) {
         let dynamic: DynamicSection?
         do { dynamic = try file.dynamic() } catch {
-            problems.append("dynamic section: \(error)")
+            problems.add(.dynamicUnreadable, .dynamicSection, "dynamic section: \(error)")
             return
         }
         guard let dynamic, let segment = file.firstSegment(.dynamic) ?? nil else { return }
         if let load = loadContaining(offset: segment.offset, size: segment.fileSize) {
             if segment.virtualAddress &- load.virtualAddress != segment.offset - load.offset {
-                problems.append("PT_DYNAMIC address and offset disagree with the PT_LOAD that holds it")
+                problems.add(.dynamicDisagreesWithLoad, .dynamicSection, "PT_DYNAMIC address and offset disagree with the PT_LOAD that holds it")
             }
             if dynamic.has(.debug) && !load.flags.contains(.write) && file.header.machine != .mips {
-                problems.append("PT_DYNAMIC has DT_DEBUG but lies in a read-only segment (the loader writes DT_DEBUG)")
+                problems.add(.debugInReadOnlySegment, .dynamicSection, "PT_DYNAMIC has DT_DEBUG but lies in a read-only segment (the loader writes DT_DEBUG)")
             }
         } else {
-            problems.append("PT_DYNAMIC at offset 0x\(hex(segment.offset)) is not inside any PT_LOAD's file image")
+            problems.add(.dynamicNotLoaded, .dynamicSection, "PT_DYNAMIC at offset 0x\(hex(segment.offset)) is not inside any PT_LOAD's file image")
         }
         let addressTags: [DynamicTag] = [.strtab, .symtab, .hash, .gnuHash, .versym, .verneed, .verdef, .rela, .rel,
                                          .jmpRel, .relr, .initArray, .finiArray, .preinitArray, .initFunction, .finiFunction]
-        for entry in dynamic.entries where addressTags.contains(entry.tag) {
+        var ranks: [DynamicTag: Int] = [:]
+        let rankedEntries = dynamic.entries.map { entry -> (DynamicEntry, Int) in
+            defer { ranks[entry.tag, default: 0] += 1 }
+            return (entry, ranks[entry.tag, default: 0])
+        }
+        for (entry, rank) in rankedEntries where addressTags.contains(entry.tag) {
             if !loads.contains(where: { $0.containsInMemory(address: entry.value, length: 1) }) {
-                problems.append("\(entry.tag) address 0x\(hex(entry.value)) is not inside any PT_LOAD")
+                problems.add(.addressNotLoaded, .dynamicEntry(entry.tag, rank: rank), "\(entry.tag) address 0x\(hex(entry.value)) is not inside any PT_LOAD")
             }
         }
         if dynamic.stringTableOffset == nil, dynamic.has(.strtab) {
-            problems.append("DT_STRTAB is not inside any PT_LOAD's file image")
+            problems.add(.stringTableNotLoaded, .dynamicEntry(.strtab, rank: 0), "DT_STRTAB is not inside any PT_LOAD's file image")
         }
         if let offset = dynamic.stringTableOffset, dynamic.stringTableSize > 0,
            let last = try? file.source.bytes(at: offset + dynamic.stringTableSize - 1, count: 1, ".dynstr"), last != [0] {
-            problems.append(".dynstr does not end with a NUL byte")
+            problems.add(.stringTableNotTerminated, .dynamicEntry(.strtab, rank: 0), ".dynstr does not end with a NUL byte")
         }
-        for entry in dynamic.entries where entry.tag.isStringOffset {
-            do { _ = try dynamic.rawString(at: entry.value) } catch { problems.append("\(entry.tag): \(error)") }
+        for (entry, rank) in rankedEntries where entry.tag.isStringOffset {
+            do { _ = try dynamic.rawString(at: entry.value) } catch {
+                problems.add(.badStringOffset, .dynamicEntry(entry.tag, rank: rank), "\(entry.tag): \(error)")
+            }
         }
         do {
             let needed = Set(try dynamic.needed())
             for need in try dynamic.versionNeeds() where !needed.contains(need.file) {
-                problems.append(".gnu.version_r names \(need.file), which is not a DT_NEEDED library (glibc asserts on this)")
+                problems.add(.versionNeedNotNeeded, .versionNeed(file: need.file), ".gnu.version_r names \(need.file), which is not a DT_NEEDED library (glibc asserts on this)")
             }
             _ = try dynamic.versionDefinitions()
             _ = try TableMap(file: file)
         } catch {
-            problems.append("symbol tables: \(error)")
+            problems.add(.symbolTablesUnreadable, .dynamicSection, "symbol tables: \(error)")
         }
     }
 
-    private func checkSections(_ problems: inout [String]) {
+    private func checkSections(_ problems: inout Problems) {
         let size = file.source.size
         let names = file.sectionNames()
         for (index, section) in file.sectionHeaders.enumerated() where index > 0 {
             let name = "section \(index) (\(names[index] ?? "?"))"
             if section.hasFileData, section.size > 0, !Checked.fits(start: section.offset, length: section.size, within: size) {
-                problems.append("\(name): extends past the end of the file")
+                problems.add(.sectionOutsideFile, .section(index), "\(name): extends past the end of the file")
                 continue
             }
             guard section.flags.contains(.alloc), section.size > 0 else { continue }
             guard let load = loads.first(where: { $0.containsInMemory(address: section.address, length: section.size) }) else {
                 if section.type != .nobits && !section.flags.contains(.tls) {
-                    problems.append("\(name): address 0x\(hex(section.address)) is not inside any PT_LOAD")
+                    problems.add(.sectionNotLoaded, .section(index), "\(name): address 0x\(hex(section.address)) is not inside any PT_LOAD")
                 }
                 continue
             }
             if section.type != .nobits, section.address - load.virtualAddress != section.offset &- load.offset {
-                problems.append("\(name): offset 0x\(hex(section.offset)) and address 0x\(hex(section.address)) disagree with their PT_LOAD")
+                problems.add(.sectionDisagreesWithLoad, .section(index), "\(name): offset 0x\(hex(section.offset)) and address 0x\(hex(section.address)) disagree with their PT_LOAD")
             }
         }
         // Allocated sections never share file bytes; a header left pointing at moved
@@ -159,7 +224,7 @@ public struct StructureVerifier {
             .filter { $0.offset > 0 && $0.element.flags.contains(.alloc) && $0.element.hasFileData && $0.element.size > 0 }
             .sorted { $0.element.offset < $1.element.offset }
         for (a, b) in zip(placed, placed.dropFirst()) where a.element.offset &+ a.element.size > b.element.offset {
-            problems.append("sections \(a.offset) (\(names[a.offset] ?? "?")) and \(b.offset) (\(names[b.offset] ?? "?")) overlap in the file")
+            problems.add(.sectionsOverlap, .sections(a.offset, b.offset), "sections \(a.offset) (\(names[a.offset] ?? "?")) and \(b.offset) (\(names[b.offset] ?? "?")) overlap in the file")
         }
         for (index, section) in file.sectionHeaders.enumerated() where section.type == .note && section.size > 0 {
             guard let bytes = try? file.source.bytes(at: section.offset, count: section.size, "note section") else { continue }
@@ -167,18 +232,18 @@ public struct StructureVerifier {
                 _ = try Note.parseAll(bytes, format: file.format, baseOffset: section.offset,
                                       alignment: section.alignment == 8 ? 8 : 4)
             } catch {
-                problems.append("section \(index) (\(names[index] ?? "?")): \(error)")
+                problems.add(.badNotes, .section(index), "section \(index) (\(names[index] ?? "?")): \(error)")
             }
         }
         if let dynamicSegment = file.firstSegment(.dynamic),
            let section = file.sectionHeaders.first(where: { $0.type == .dynamic }),
            section.offset != dynamicSegment.offset || section.address != dynamicSegment.virtualAddress {
-            problems.append("the .dynamic section header (offset 0x\(hex(section.offset))) disagrees with PT_DYNAMIC (offset 0x\(hex(dynamicSegment.offset)))")
+            problems.add(.dynamicSectionHeaderMismatch, .dynamicSection, "the .dynamic section header (offset 0x\(hex(section.offset))) disagrees with PT_DYNAMIC (offset 0x\(hex(dynamicSegment.offset)))")
         }
         if let dynamic = try? file.dynamic(), let strtab = dynamic.stringTableAddress,
            let symbols = file.sectionHeaders.first(where: { $0.type == .dynsym }),
            Int(symbols.link) < file.sectionHeaders.count, file.sectionHeaders[Int(symbols.link)].address != strtab {
-            problems.append(".dynsym's string table section does not match DT_STRTAB 0x\(hex(strtab))")
+            problems.add(.dynamicSymbolStringTableMismatch, .dynamicEntry(.strtab, rank: 0), ".dynsym's string table section does not match DT_STRTAB 0x\(hex(strtab))")
         }
     }
 }

@@ -25,7 +25,7 @@ struct VerifyCommand {
         for path in files {
             var problems: [String]
             do {
-                problems = StructureVerifier(file: try ELFFile(path: path)).problems()
+                problems = StructureVerifier(file: try ELFFile(path: path)).problems().map(\.description)
             } catch {
                 problems = ["\(error)"]
             }

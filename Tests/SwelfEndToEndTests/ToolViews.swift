@@ -270,3 +270,38 @@ enum ReadelfView {
         return rows
     }
 }
+
+/// Everything the readelf views show about one file, to compare an input with its patched copy:
+/// `XCTAssertEqual(try ToolSnapshot(output).differences(from: ToolSnapshot(input)), [])`, after
+/// taking out what the edit is meant to change.
+struct ToolSnapshot: Equatable {
+    var dynamic: [String]                  // ReadelfView.comparableDynamic
+    var versions: ReadelfView.Versions
+    var dynamicSymbols: [ReadelfView.Symbol]
+    var symtab: [ReadelfView.Symbol]
+
+    init(_ url: URL, movable: Set<String> = ReadelfView.movableAddressTags) throws {
+        dynamic = try ReadelfView.comparableDynamic(url, movable: movable)
+        versions = try ReadelfView.versions(url)
+        dynamicSymbols = try ReadelfView.dynamicSymbols(url)
+        symtab = try ReadelfView.symtab(url)
+    }
+
+    /// One line per view that differs, naming the first differing element.
+    func differences(from before: ToolSnapshot) -> [String] {
+        func first<T: Equatable & CustomStringConvertible>(_ name: String, _ a: [T], _ b: [T]) -> String? {
+            guard a != b else { return nil }
+            if a.count != b.count { return "\(name): \(a.count) entries before, \(b.count) after" }
+            let i = a.indices.first { a[$0] != b[$0] }!
+            return "\(name)[\(i)]: \(a[i]) → \(b[i])"
+        }
+        return [
+            first("readelf -dW", before.dynamic, dynamic),
+            first("readelf -V symbols", before.versions.symbols, versions.symbols),
+            first("readelf -V needs", before.versions.needs, versions.needs),
+            first("readelf -V definitions", before.versions.definitions, versions.definitions),
+            first("dynamic symbols", before.dynamicSymbols, dynamicSymbols),
+            first(".symtab", before.symtab, symtab),
+        ].compactMap { $0 }
+    }
+}

@@ -150,7 +150,7 @@ final class ToolViewsTests: XCTestCase {
     enum SectionField { case address, offset }
 
     /// Adds `delta` to sh_addr or sh_offset of the section named `section` (found through readelf).
-    private func bumpSectionHeaderField(_ url: URL, section: String, field: SectionField, by delta: UInt64) throws {
+    func bumpSectionHeaderField(_ url: URL, section: String, field: SectionField, by delta: UInt64) throws {
         let index = try XCTUnwrap(ReadelfView.sectionAddresses(url).firstIndex { $0.0 == section }, "no \(section)")
         var d = try Data(contentsOf: url)
         let is64 = d[4] == 2, little = d[5] == 1
@@ -169,5 +169,24 @@ final class ToolViewsTests: XCTestCase {
         let at = shoff + index * shentsize + (field == .address ? (is64 ? 16 : 12) : (is64 ? 24 : 16))
         write(at, word, read(at, word) &+ delta)
         try d.write(to: url)
+    }
+}
+
+extension ToolViewsTests {
+    /// A snapshot equals itself for a copy, and names the view a sabotaged header changes.
+    func testSnapshotDifferences() throws {
+        let box = try Sandbox("snapshot")
+        forEachArch { arch in
+            let dir = try box.dir(arch)
+            let original = try box.copy("\(arch)/needver", into: dir)
+            let base = try ToolSnapshot(original)
+            XCTAssertFalse(base.versions.needs.isEmpty, "[\(arch)]")
+            XCTAssertEqual(try ToolSnapshot(try box.copy("\(arch)/needver", into: dir, as: "copy")).differences(from: base), [])
+            let moved = try box.copy("\(arch)/needver", into: dir, as: "moved")
+            try bumpSectionHeaderField(moved, section: arch == "ppc64" ? ".opd" : ".text", field: .address, by: 0x10)
+            let diffs = try ToolSnapshot(moved).differences(from: base)
+            XCTAssertEqual(diffs.count, 1, "[\(arch)] \(diffs)")
+            XCTAssertTrue(diffs.first?.hasPrefix(".symtab[") ?? false, "[\(arch)] \(diffs)")
+        }
     }
 }

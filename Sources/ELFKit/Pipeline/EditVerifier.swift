@@ -17,20 +17,21 @@ public struct EditVerifier {
     let edited: ELFFile
     let request: EditRequest
     let plan: RewritePlan
-    /// Structural problems the input already had. They are not the edit's doing and do
-    /// not block it; only problems the edit introduced do.
-    public let preexistingProblems: Set<String>
+    /// Structural problems the input already had, by kind and the object they concern
+    /// (never by wording, which names offsets an edit may shift). They are not the
+    /// edit's doing and do not block it; only problems the edit introduced do.
+    public let preexistingProblems: Set<StructureProblem.Identity>
 
     public init(original: ELFFile, edited: ELFFile, request: EditRequest, plan: RewritePlan) {
         self.original = original
         self.edited = edited
         self.request = request
         self.plan = plan
-        preexistingProblems = Set(StructureVerifier(file: original).problems())
+        preexistingProblems = Set(StructureVerifier(file: original).problems().map(\.identity))
     }
 
     public func problems() -> [String] {
-        var problems = StructureVerifier(file: edited).problems().filter { !preexistingProblems.contains($0) }
+        var problems = StructureVerifier(file: edited).problems().filter { !preexistingProblems.contains($0.identity) }.map(\.description)
         do {
             let originalObjects = try FileObjectCatalog(file: original)
             try checkHeader(&problems)
@@ -142,6 +143,13 @@ public struct EditVerifier {
         if oldRest != newRest {
             problems.append("dynamic entries the edit does not concern changed")
         }
+        // Their strings too: an offset that stayed the same may point at bytes that were
+        // overwritten for another entry (DT_AUXILIARY sharing a DT_NEEDED string).
+        for (before, after) in zip(oldRest, newRest) where before.tag == after.tag && before.tag.isStringOffset {
+            if (try? old.rawString(at: before.value)) != (try? new.rawString(at: after.value)) {
+                problems.append("the string of \(before.tag) changed although the edit does not concern it")
+            }
+        }
         if !request.noDefaultLib, old.first(.flags1) != new.first(.flags1) { problems.append("DT_FLAGS_1 changed") }
         if !request.addDebugTag, old.has(.debug) != new.has(.debug) { problems.append("DT_DEBUG changed") }
         if request.soname == nil, try old.soname() != new.soname() { problems.append("DT_SONAME changed") }
@@ -210,6 +218,10 @@ public struct EditVerifier {
                 let offset = try original.fileOffset(ofAddress: table.address, length: max(table.size, 1))
                 changed.append((offset, offset + table.size))
             }
+        }
+        // .symtab values follow the sections that moved.
+        for section in original.sectionHeaders where section.type == .symtab && section.hasFileData {
+            changed.append((section.offset, section.offset &+ section.size))
         }
         for object in originalObjects.objects where rewritable.contains(object.kind) {
             changed.append((object.offset, object.fileEnd))

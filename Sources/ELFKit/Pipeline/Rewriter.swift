@@ -55,7 +55,7 @@ public struct Rewriter {
         let existing = verifier.preexistingProblems
         try writer.write(plan: plan, input: source, to: destination) { written in
             let problems = WrittenImageCheck(plan: plan, written: written).problems()
-                + StructureVerifier(file: try ELFFile(source: written)).problems().filter { !existing.contains($0) }
+                + StructureVerifier(file: try ELFFile(source: written)).problems().filter { !existing.contains($0.identity) }.map(\.description)
             if !problems.isEmpty { throw EditError.verificationFailed(problems) }
         }
         return Result(changed: !plan.isEmpty, plan: plan)

@@ -40,6 +40,9 @@ public struct DynamicTag: NamedConstant {
     public static let relrSize = DynamicTag(rawValue: 35)
     public static let relr = DynamicTag(rawValue: 36)
     public static let relrEntrySize = DynamicTag(rawValue: 37)
+    public static let config = DynamicTag(rawValue: 0x6fff_fefa)
+    public static let depAudit = DynamicTag(rawValue: 0x6fff_fefb)
+    public static let audit = DynamicTag(rawValue: 0x6fff_fefc)
     public static let gnuHash = DynamicTag(rawValue: 0x6fff_fef5)
     public static let versym = DynamicTag(rawValue: 0x6fff_fff0)
     public static let relaCount = DynamicTag(rawValue: 0x6fff_fff9)
@@ -51,6 +54,8 @@ public struct DynamicTag: NamedConstant {
     public static let verneedNum = DynamicTag(rawValue: 0x6fff_ffff)
     public static let mipsRldMap = DynamicTag(rawValue: 0x7000_0016)
     public static let mipsRldMapRel = DynamicTag(rawValue: 0x7000_0035)
+    public static let auxiliary = DynamicTag(rawValue: 0x7fff_fffd)
+    public static let filter = DynamicTag(rawValue: 0x7fff_ffff)
 
     public static let names: [UInt64: String] = [
         0: "DT_NULL", 1: "DT_NEEDED", 2: "DT_PLTRELSZ", 3: "DT_PLTGOT", 4: "DT_HASH", 5: "DT_STRTAB",
@@ -60,15 +65,23 @@ public struct DynamicTag: NamedConstant {
         23: "DT_JMPREL", 24: "DT_BIND_NOW", 25: "DT_INIT_ARRAY", 26: "DT_FINI_ARRAY",
         27: "DT_INIT_ARRAYSZ", 28: "DT_FINI_ARRAYSZ", 29: "DT_RUNPATH", 30: "DT_FLAGS",
         32: "DT_PREINIT_ARRAY", 33: "DT_PREINIT_ARRAYSZ", 34: "DT_SYMTAB_SHNDX", 35: "DT_RELRSZ",
-        36: "DT_RELR", 37: "DT_RELRENT", 0x6fff_fef5: "DT_GNU_HASH", 0x6fff_fff0: "DT_VERSYM",
+        36: "DT_RELR", 37: "DT_RELRENT", 0x6fff_fefa: "DT_CONFIG", 0x6fff_fefb: "DT_DEPAUDIT",
+        0x6fff_fefc: "DT_AUDIT", 0x6fff_fef5: "DT_GNU_HASH", 0x6fff_fff0: "DT_VERSYM",
         0x6fff_fff9: "DT_RELACOUNT", 0x6fff_fffa: "DT_RELCOUNT", 0x6fff_fffb: "DT_FLAGS_1",
         0x6fff_fffc: "DT_VERDEF", 0x6fff_fffd: "DT_VERDEFNUM", 0x6fff_fffe: "DT_VERNEED",
         0x6fff_ffff: "DT_VERNEEDNUM", 0x7000_0016: "DT_MIPS_RLD_MAP", 0x7000_0035: "DT_MIPS_RLD_MAP_REL",
+        0x7fff_fffd: "DT_AUXILIARY", 0x7fff_ffff: "DT_FILTER",
     ]
 
-    /// Tags whose value is an offset into the dynamic string table.
+    /// Tags whose value is an offset into the dynamic string table: every one of them
+    /// keeps the bytes it points at in use (glibc's elf.h and binutils agree on the list;
+    /// DT_AUXILIARY and DT_FILTER sit in the processor range but mean the same on every
+    /// machine).
     public var isStringOffset: Bool {
-        self == .needed || self == .soname || self == .rpath || self == .runpath
+        switch self {
+        case .needed, .soname, .rpath, .runpath, .auxiliary, .filter, .audit, .depAudit, .config: return true
+        default: return false
+        }
     }
 }
 

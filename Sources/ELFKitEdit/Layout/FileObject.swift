@@ -84,8 +84,12 @@ public struct FileObjectCatalog {
             // What these segments need is their records' alignment (4 or 8); a hostile
             // p_align must not turn into megabytes of padding.
             let alignment = segment.alignment.nonzeroBitCount == 1 ? min(segment.alignment, 16) : 8
+            var size = segment.fileSize
+            if kind == .interpreter, Checked.fits(start: segment.offset, length: size, within: file.source.size) {
+                size = try FileObjectCatalog.interpreterSize(file: file, segment: segment)
+            }
             try add(FileObject(kind: kind, offset: segment.offset, address: segment.virtualAddress,
-                               size: segment.fileSize, alignment: alignment), file: file)
+                               size: size, alignment: alignment), file: file)
         }
         guard let dynamic = try file.dynamic() else { return }
         try add(FileObject(kind: .dynamic, offset: dynamic.fileOffset, address: dynamic.address,
@@ -138,6 +142,23 @@ public struct FileObjectCatalog {
     }
 
     public func object(_ kind: FileObject.Kind) -> FileObject? { objects.first { $0.kind == kind } }
+
+    /// The interpreter is the string and its NUL: a linker script may place other content
+    /// (a note, say) after it inside the PT_INTERP range, even inside the .interp section.
+    /// Zero bytes after the NUL belong to it too when nothing else can be there: up to the
+    /// end of a .interp section that starts with the string (or of PT_INTERP without one),
+    /// when every byte up to there is zero (the padding a shorter interpreter left).
+    static func interpreterSize(file: ELFFile, segment: ProgramHeader) throws(ELFError) -> UInt64 {
+        let bytes = try file.source.bytes(at: segment.offset, count: min(segment.fileSize, 0x1_0000), "PT_INTERP")
+        guard let nul = bytes.firstIndex(of: 0) else { return segment.fileSize }
+        var end = bytes.count
+        if let section = file.sectionHeaders.first(where: {
+            $0.type == .progbits && $0.offset == segment.offset && $0.size > UInt64(nul) && $0.size <= UInt64(bytes.count)
+        }) {
+            end = Int(section.size)
+        }
+        return bytes[nul ..< end].allSatisfy { $0 == 0 } ? UInt64(end) : UInt64(nul) + 1
+    }
 
     private mutating func addDynamic(_ kind: FileObject.Kind, address: UInt64, size: UInt64, alignment: UInt64,
                                      file: ELFFile) throws(ELFError) {

@@ -52,7 +52,9 @@ public struct LayoutPlanner {
         try work.decideSegment(pageSize: pageSize)
         try work.resolveDynamicEntries()
         try work.updateProgramHeaders(pageSize: pageSize)
+        work.updateInterpreterHeader()
         work.updateSectionHeaders()
+        try work.updateStaticSymbolValues()
         return try work.emit()
     }
 }
@@ -81,8 +83,9 @@ struct PlanState {
     /// The segment an earlier swelf run appended, rebuilt by this one.
     var ownSegmentIndex: Int?
     var segmentContent: [UInt8] = []
-    var verneedStartShift: UInt64 = 0
+    /// Entries and bytes of `.gnu.version_r` after entries were removed (nil: unchanged).
     var verneedCount: Int?
+    var verneedSize: UInt64?
     var encodedDynamic: [UInt8] = []
     /// The section header table moves to the end of the file (it sat where the program
     /// header table must grow, as Go's linker puts it, or after a rebuilt segment).
@@ -245,6 +248,7 @@ struct PlanState {
                 position += Int(next)
             }
             var kept: [Int] = []
+            var keptNeeds: [VersionNeed] = []
             for (index, need) in needs.enumerated() {
                 let name = Array(need.file.utf8)
                 if removed.contains(name) {
@@ -252,19 +256,26 @@ struct PlanState {
                     log.append(".gnu.version_r: dropped the entry for \(need.file)")
                     continue
                 }
+                var keptNeed = need
                 if let new = renames[name], let offset = renamedFileOffsets[new] {
                     blob.replaceSubrange(positions[index] + 4 ..< positions[index] + 8, with: encodeU32(UInt32(offset)))
+                    keptNeed.fileOffset = UInt32(offset)
                     log.append(".gnu.version_r: \(need.file) renamed")
                 }
                 kept.append(positions[index])
+                keptNeeds.append(keptNeed)
             }
             if kept.count != needs.count {
-                for (number, start) in kept.enumerated() {
-                    let next = number + 1 < kept.count ? UInt32(kept[number + 1] - start) : 0
-                    blob.replaceSubrange(start + 12 ..< start + 16, with: encodeU32(next))
+                // The kept entries are written again from the table's start, each followed
+                // by its auxiliary entries, and the rest is zeroed: DT_VERNEED stays, and
+                // the section header can describe exactly the new table.
+                let table = try encodeVersionNeeds(keptNeeds)
+                guard table.count <= blob.count else {
+                    throw EditError.refused(".gnu.version_r: the kept entries need 0x\(hex(table.count)) bytes, the table has 0x\(hex(blob.count))")
                 }
+                blob = table + [UInt8](repeating: 0, count: blob.count - table.count)
                 verneedCount = kept.count
-                verneedStartShift = UInt64(kept.first ?? 0)
+                verneedSize = UInt64(table.count)
             }
             if blob != (try original(.versionNeeds)) { contents[.versionNeeds] = blob }
         }
@@ -288,6 +299,29 @@ struct PlanState {
                 log.append(".gnu.version: \(clearedCount) symbol versions cleared")
             }
         }
+    }
+
+    /// `Elf_Verneed` entries laid out one after the other, each followed by its
+    /// `Elf_Vernaux` entries, linked by relative offsets.
+    private func encodeVersionNeeds(_ needs: [VersionNeed]) throws -> [UInt8] {
+        var encoder = ByteEncoder(format: format)
+        for (number, need) in needs.enumerated() {
+            guard need.requirements.count < 0x1_0000 else { throw EditError.refused(".gnu.version_r: too many requirements") }
+            let size = 16 + 16 * need.requirements.count
+            encoder.writeU16(need.version)
+            encoder.writeU16(UInt16(need.requirements.count))
+            encoder.writeU32(need.fileOffset)
+            encoder.writeU32(need.requirements.isEmpty ? 0 : 16)
+            encoder.writeU32(number + 1 < needs.count ? UInt32(size) : 0)
+            for (position, requirement) in need.requirements.enumerated() {
+                encoder.writeU32(requirement.hash)
+                encoder.writeU16(requirement.flags)
+                encoder.writeU16(requirement.index)
+                encoder.writeU32(requirement.nameOffset)
+                encoder.writeU32(position + 1 < need.requirements.count ? 16 : 0)
+            }
+        }
+        return encoder.bytes
     }
 
     private func encodeU32(_ value: UInt32) -> [UInt8] {
@@ -316,10 +350,39 @@ struct PlanState {
         }
     }
 
+    /// Entries that go once every `.gnu.version_r` entry is removed. glibc reads no
+    /// versions without DT_VERNEED and DT_VERDEF, yet with DT_VERSYM left it takes
+    /// `.gnu.version` indices into that missing list and crashes; so DT_VERSYM goes too
+    /// when nothing defines versions.
+    var droppedVersionTags: Set<DynamicTag> {
+        guard verneedCount == 0 else { return [] }
+        let definesVersions = entries.contains { $0.tag == .verdef }
+        return definesVersions ? [.verneed, .verneedNum] : [.verneed, .verneedNum, .versym]
+    }
+
+    /// A moved interpreter takes PT_INTERP with it, and PT_INTERP then describes the new
+    /// string alone, even where it used to cover more than the string (content placed
+    /// after it stays where it is, untouched).
+    mutating func updateInterpreterHeader() {
+        guard let placed = placements[.interpreter], let old = catalog.object(.interpreter) else { return }
+        // Matched in the updated list (a new PT_LOAD may have been inserted before it),
+        // whether or not the range update already moved it.
+        for index in programHeaders.indices where programHeaders[index].type == .interp {
+            let segment = programHeaders[index]
+            guard segment.offset == old.offset || segment.offset == placed.offset else { continue }
+            let physicalShift = segment.offset == old.offset ? placed.address &- old.address : 0
+            programHeaders[index].offset = placed.offset
+            programHeaders[index].virtualAddress = placed.address
+            programHeaders[index].physicalAddress = segment.physicalAddress &+ physicalShift
+            programHeaders[index].fileSize = placed.size
+            programHeaders[index].memorySize = placed.size
+        }
+    }
+
     mutating func sizeDynamicSection() throws {
         guard let dynamic = try file.dynamic() else { return }
         var count = entries.count
-        if verneedCount == 0 { count -= entries.filter { $0.tag == .verneed || $0.tag == .verneedNum }.count }
+        count -= entries.filter { droppedVersionTags.contains($0.tag) }.count
         dynamicCapacity = dynamic.capacity
         if count + 1 > dynamic.capacity {
             dynamicCapacity = count + 1 + LayoutPlanner.spareDynamicSlots
@@ -515,15 +578,10 @@ struct PlanState {
             case .raw(let raw): value = raw
             case .string: value = resolvedStrings[index]!
             }
+            if droppedVersionTags.contains(planned.tag) { continue }
             switch planned.tag {
-            case .verneed:
-                if verneedCount == 0 { continue }
-                value &+= verneedStartShift
             case .verneedNum:
-                if let verneedCount {
-                    if verneedCount == 0 { continue }
-                    value = UInt64(verneedCount)
-                }
+                if let verneedCount { value = UInt64(verneedCount) }
             case .strsz:
                 if let strings = contents[.dynamicStrings] { value = UInt64(strings.count) }
             case .mipsRldMapRel:
@@ -631,6 +689,42 @@ struct PlanState {
             if delta == 0 && (old.kind == .interpreter || old.kind == .dynamic || old.kind == .dynamicStrings) {
                 sectionHeaders[index].size = placed.size
             }
+        }
+        updateVersionNeedSection()
+    }
+
+    /// `.gnu.version_r`'s header describes the table left after entries were removed:
+    /// sh_info its entry count, sh_size its bytes (readelf and eu-elflint walk sh_info
+    /// entries from sh_offset).
+    ///
+    /// With every entry gone DT_VERNEED is dropped (and DT_VERSYM with it when nothing
+    /// defines versions). A header that still said "version table" would describe a
+    /// table the loader no longer has (eu-elflint: ".gnu.versym section present without
+    /// .gnu.versym_d or .gnu.versym_r"), and a zero-sized one would leave the bytes to
+    /// nobody. So such a header becomes an unnamed SHT_PROGBITS over the same bytes:
+    /// still allocated, still accounted for, interpreted by no tool.
+    private mutating func updateVersionNeedSection() {
+        guard let count = verneedCount, let size = verneedSize, let old = catalog.object(.versionNeeds) else { return }
+        var retired: [(SectionType, UInt64)] = []
+        for index in sectionHeaders.indices
+        where file.sectionHeaders[index].type == .gnuVerneed && file.sectionHeaders[index].address == old.address {
+            sectionHeaders[index].info = UInt32(count)
+            sectionHeaders[index].size = size
+            if count == 0 { retired.append((.gnuVerneed, old.address)) }
+        }
+        if droppedVersionTags.contains(.versym), let versions = catalog.object(.versionSymbols) {
+            retired.append((.gnuVersym, versions.address))
+        }
+        for index in sectionHeaders.indices {
+            let original = file.sectionHeaders[index]
+            guard retired.contains(where: { $0.0 == original.type && $0.1 == original.address }) else { continue }
+            sectionHeaders[index].nameOffset = 0
+            sectionHeaders[index].type = .progbits
+            sectionHeaders[index].size = original.size
+            sectionHeaders[index].link = 0
+            sectionHeaders[index].info = 0
+            sectionHeaders[index].entrySize = 0
+            log.append("section \(index): no longer a version table (its dynamic tag is gone), now unnamed SHT_PROGBITS")
         }
     }
 

@@ -46,7 +46,7 @@ extension PlanState {
         // New order: .gnu.hash groups hashed symbols by bucket; others keep their place.
         var order = Array(symbols.indices)
         var gnu: GNUHashLayout?
-        if let object = catalog.object(.gnuHash) {
+        if let object = catalog.object(.gnuHash), !(try GNUHashLayout.isEmpty(try original(.gnuHash), format: format)) {
             // Only the symbols the table hashed before are hashed again (an executable's
             // imports may follow symoffset unhashed); the table keeps its size.
             let (count, _, hashesSymbols) = try SymbolTableGeometry.walkGNUHash(file: file, address: object.address)
@@ -174,6 +174,12 @@ struct GNUHashLayout {
         bloomShift = try decoder.getInteger(at: 12)
         size = bytes.count
         guard bucketCount > 0, bloomCount > 0 else { throw EditError.refused(".gnu.hash has no buckets or no bloom filter") }
+    }
+
+    /// No buckets or no bloom filter: the table hashes nothing and stays as it is.
+    static func isEmpty(_ bytes: [UInt8], format: ELFFormat) throws -> Bool {
+        let decoder = ByteDecoder(bytes, format: format, baseOffset: 0)
+        return try decoder.getInteger(at: 0, as: UInt32.self) == 0 || decoder.getInteger(at: 8, as: UInt32.self) == 0
     }
 
     func rebuilt(names: [[UInt8]], format: ELFFormat) throws -> [UInt8] {

@@ -57,6 +57,13 @@ struct SymbolTableGeometry {
         let bloomSize = try Checked.multiply(bloomCount, format.wordSize, ".gnu.hash bloom filter")
         let bucketsAddress = try Checked.add(try Checked.add(address, 16, ".gnu.hash"), bloomSize, ".gnu.hash")
         let bucketsSize = try Checked.multiply(bucketCount, 4, ".gnu.hash buckets")
+        // A table without buckets or without a bloom filter hashes nothing (glibc skips an
+        // object with no buckets); `strip --remove-section=.gnu.hash` leaves such a zeroed
+        // table behind DT_GNU_HASH. Its "chains" would be whatever bytes follow it.
+        guard bucketCount > 0, bloomCount > 0 else {
+            let size = try Checked.add(16 + bloomSize, bucketsSize, ".gnu.hash size")
+            return (symbolOffset, size, false)
+        }
         let bucketsRaw = try file.bytes(atAddress: bucketsAddress, length: bucketsSize, ".gnu.hash buckets")
         let buckets = ByteDecoder(bucketsRaw, format: format, baseOffset: 0)
         var highest: UInt64 = 0
@@ -65,7 +72,9 @@ struct SymbolTableGeometry {
         }
         let chainsAddress = try Checked.add(bucketsAddress, bucketsSize, ".gnu.hash chains")
         var count = symbolOffset
-        if highest >= symbolOffset {
+        // A bucket of 0 is empty (symbol 0 is never hashed), so all-zero buckets hash nothing.
+        let hashesSymbols = highest != 0 && highest >= symbolOffset
+        if hashesSymbols {
             // Follow the last bucket's chain to the entry with the end bit set.
             var index = highest
             while true {
@@ -82,7 +91,7 @@ struct SymbolTableGeometry {
         }
         let chainBytes = try Checked.multiply(count - symbolOffset, 4, ".gnu.hash chain size")
         let size = try Checked.add(try Checked.add(16 + bloomSize, bucketsSize, ".gnu.hash size"), chainBytes, ".gnu.hash size")
-        return (count, size, highest >= symbolOffset)
+        return (count, size, hashesSymbols)
     }
 }
 

@@ -27,7 +27,8 @@ struct Subject: CustomStringConvertible, Sendable {
     let notes: String
     var url: URL { Repo.testBinaries.appendingPathComponent(path) }
     var description: String { path }
-    var hasSectionHeaders: Bool { !path.hasSuffix("-noshdr") }
+    /// Subjects without section headers carry "-noshdr" in their name (hello-noshdr, libcounter-noshdr.so).
+    var hasSectionHeaders: Bool { !path.contains("-noshdr") }
 
     /// Every subject in the manifest. A missing or empty manifest is a test failure,
     /// not an empty (and so passing) parameter list.

@@ -120,9 +120,11 @@ import Testing
             return [overlay(plan, at: edited.header.programHeaderOffset, try encode(headers, edited.format))].compactMap { $0 }
         }),
         ("a byte of code changed", { base, plan, _ in
-            guard let text = base.programHeaders.first(where: { $0.type == .load && $0.flags.contains(.execute) && $0.fileSize > 0x100 })
+            // The last byte of the executable segment's file image is code (or its padding),
+            // never one of the tables an edit may rewrite: they come before the code.
+            guard let text = base.programHeaders.first(where: { $0.type == .load && $0.flags.contains(.execute) && $0.fileSize > 0 })
             else { return [] }
-            let offset = text.offset + text.fileSize - 0x40
+            let offset = text.offset + text.fileSize - 1
             let byte = try base.source.bytes(at: offset, count: 1, "code")[0]
             return [overlay(plan, at: offset, [~byte])].compactMap { $0 }
         }),
