@@ -306,6 +306,11 @@ struct PlanState {
         }
 
         let cleared = outcome.clearedSymbolNames
+        // Without section headers or a hash table that counts the dynamic symbols, the end of
+        // .gnu.version is unknown: guessing could clear bytes of the table after it.
+        if !removedIndices.isEmpty || !cleared.isEmpty, dynamic.has(.versym), catalog.object(.versionSymbols) == nil {
+            throw EditError.refused("cannot change symbol versions: the number of dynamic symbols is unknown (no section headers, and no hash table that counts them)")
+        }
         if !removedIndices.isEmpty || !cleared.isEmpty, catalog.object(.versionSymbols) != nil {
             var versions = try original(.versionSymbols)
             let names = cleared.isEmpty ? [] : try symbolNames(dynamic: dynamic)
@@ -744,9 +749,13 @@ struct PlanState {
 
     mutating func updateProgramHeaders(pageSize: UInt64) throws {
         var headers = programHeaders
-        // Each header follows the one moved object that holds it, matched against the
-        // original values (never against headers already updated).
-        for (index, segment) in programHeaders.enumerated() where segment.type != .load && segment.type != .phdr {
+        // Each header that describes a table follows the one moved object that holds it,
+        // matched against the original values (never against headers already updated).
+        // Headers that describe memory, not a table (PT_GNU_RELRO, PT_TLS, PT_GNU_EH_FRAME,
+        // …), stay: a PT_GNU_RELRO that covered only .dynamic must keep protecting the
+        // original pages, not jump to the moved copy.
+        let tableHeaders: Set<SegmentType> = [.interp, .dynamic, .note, .gnuProperty, .mipsReginfo, .mipsABIFlags]
+        for (index, segment) in programHeaders.enumerated() where tableHeaders.contains(segment.type) {
             guard let end = segment.fileEnd,
                   let (old, placed) = movedObject(holding: segment.offset, end: end, emptyAtStartOnly: segment.fileSize == 0)
             else { continue }
