@@ -13,8 +13,8 @@ struct SymbolCheck {
 
     func problems() throws -> [String] {
         guard let oldDynamic = try original.dynamic(), let newDynamic = try edited.dynamic() else { return [] }
-        let old = try SymbolTable(file: original, dynamic: oldDynamic)
-        let new = try SymbolTable(file: edited, dynamic: newDynamic)
+        var old = try SymbolTable(file: original, dynamic: oldDynamic)
+        var new = try SymbolTable(file: edited, dynamic: newDynamic)
         var problems: [String] = []
 
         func key(_ symbol: Symbol, _ name: [UInt8]) -> String {
@@ -56,9 +56,15 @@ struct SymbolTable {
     let names: [[UInt8]]
     let gnuHashAddress: UInt64?
     let hashAddress: UInt64?
+    /// Chain steps for all lookups together: a table whose every bucket leads into one
+    /// long chain would make n lookups cost n² steps.
+    private var gnuHashBudget: WalkBudget
+    private var hashBudget: WalkBudget
 
     init(file: ELFFile, dynamic: DynamicSection) throws {
         self.file = file
+        gnuHashBudget = WalkBudget(".gnu.hash chains", fileSize: file.source.size, recordSize: 4, slack: 1024)
+        hashBudget = WalkBudget(".hash chains", fileSize: file.source.size, recordSize: 4, slack: 1024)
         let catalog = try FileObjectCatalog(file: file)
         guard let object = catalog.object(.dynamicSymbols) else {
             symbols = []
@@ -83,7 +89,7 @@ struct SymbolTable {
     }
 
     /// Looks the symbol's name up as ld.so does and checks the search reaches `index`.
-    func hashLookupFinds(_ index: Int) throws -> Bool {
+    mutating func hashLookupFinds(_ index: Int) throws -> Bool {
         let name = names[index]
         if let base = gnuHashAddress {
             let buckets = try word32(base)
@@ -107,6 +113,7 @@ struct SymbolTable {
             guard candidate >= UInt64(symbolOffset) else { return false }
             let chains = bucketsAddress + UInt64(buckets) * 4
             while candidate < UInt64(symbols.count) {
+                try gnuHashBudget.spend()
                 let chain = try word32(chains + (candidate - UInt64(symbolOffset)) * 4)
                 // Versioned names repeat (foo@V1, foo@@V2): the chain must reach this index.
                 if chain | 1 == hash | 1 && Int(candidate) == index && names[Int(candidate)] == name { return true }
@@ -129,6 +136,7 @@ struct SymbolTable {
             var steps = 0
             while candidate != 0 && candidate < UInt64(symbols.count) && steps <= symbols.count {
                 if Int(candidate) == index && names[Int(candidate)] == name { return true }
+                try hashBudget.spend()
                 candidate = try entry(2 + buckets + candidate)
                 steps += 1
             }
@@ -139,20 +147,8 @@ struct SymbolTable {
 
     /// The symbol name each relocation refers to, in table order.
     func relocationSymbols(file: ELFFile, dynamic: DynamicSection) throws -> [[UInt8]] {
-        var result: [[UInt8]] = []
-        let format = file.format
-        for table in dynamic.relocationTables(format: format) where table.entrySize >= 2 * format.wordSize {
-            let raw = try file.bytes(atAddress: table.address, length: table.size, "relocations")
-            let decoder = ByteDecoder(raw, format: format, baseOffset: 0)
-            var position = 0
-            while position + Int(table.entrySize) <= raw.count {
-                let value = format.is64 ? try decoder.getInteger(at: position + 8, as: UInt64.self)
-                    : UInt64(try decoder.getInteger(at: position + 4, as: UInt32.self))
-                let symbol = RelocationInfo(raw: value, format: format).symbol
-                result.append(symbol < UInt64(names.count) ? names[Int(symbol)] : [])
-                position += Int(table.entrySize)
-            }
+        try file.dynamicRelocations(dynamic).map { relocation in
+            relocation.info.symbol < UInt64(names.count) ? names[Int(relocation.info.symbol)] : []
         }
-        return result
     }
 }
