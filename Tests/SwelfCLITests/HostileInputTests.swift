@@ -39,6 +39,42 @@ import Testing
         editor.setDynamic(tag: 0x6fff_ffff, 0xffff)  // DT_VERNEEDNUM
     }
 
+    /// A new dynamic section and string table in a region mapped by the former PT_NOTE:
+    /// `needed` DT_NEEDED entries all naming a library that is nowhere, and a DT_RPATH of
+    /// `directories` distinct directories. Every lookup tries every directory: a product.
+    static func searchProduct(_ editor: inout ELFFieldEditor, needed: Int, directories: Int) {
+        let word = editor.word
+        let kept = editor.dynamicEntryOffsets.map { (editor.get($0, word), editor.get($0 + word, word)) }
+            .filter { ![0, 1, 5, 10, 15, 29].contains($0.0) }  // NULL, NEEDED, STRTAB, STRSZ, RPATH, RUNPATH
+        let rpath = (0 ..< directories).map { "/d\($0)" }.joined(separator: ":")
+        var strings: [UInt8] = [0] + Array("libnope.so".utf8) + [0] + Array(rpath.utf8) + [0]
+        let stringSize = UInt64(strings.count)
+        strings += [UInt8](repeating: 0, count: (word - strings.count % word) % word)
+        let address: UInt64 = 0x4000_0000
+        let entries = kept + [(5, address), (10, stringSize), (15, 12)] + Array(repeating: (UInt64(1), UInt64(1)), count: needed) + [(0, 0)]
+        let start = (editor.bytes.count + 0xfff) & ~0xfff
+        let tableStart = start + strings.count
+        editor.bytes += [UInt8](repeating: 0, count: start - editor.bytes.count) + strings
+            + [UInt8](repeating: 0, count: 2 * word * entries.count)
+        for (index, (tag, value)) in entries.enumerated() {
+            editor.put(tableStart + 2 * word * index, word, tag)
+            editor.put(tableStart + 2 * word * index + word, word, value)
+        }
+        let regionSize = UInt64(editor.bytes.count - start)
+        let note = editor.segments(type: 4).first!
+        let dynamic = editor.segments(type: 2).first!
+        editor.put(note, 4, 1)
+        for (name, value) in [("p_offset", UInt64(start)), ("p_vaddr", address), ("p_paddr", address),
+                              ("p_filesz", regionSize), ("p_memsz", regionSize), ("p_align", 0x1000)] {
+            editor.set(editor.programHeaderField(note, name), value)
+        }
+        let tableAddress = address + UInt64(strings.count)
+        for (name, value) in [("p_offset", UInt64(tableStart)), ("p_vaddr", tableAddress), ("p_paddr", tableAddress),
+                              ("p_filesz", UInt64(2 * word * entries.count)), ("p_memsz", UInt64(2 * word * entries.count))] {
+            editor.set(editor.programHeaderField(dynamic, name), value)
+        }
+    }
+
     static let crafted: [Crafted] = [
         // `verify`: PT_INTERP's p_offset + p_filesz overflowed in the NUL check.
         Crafted(fixture: "verify-interp-offset-overflow.elf", subject: "x86_64/hello") { editor in
@@ -69,6 +105,11 @@ import Testing
         // Resource exhaustion: 4096 shared version records, 8 million requirements.
         Crafted(fixture: "verneed-shared-aux.elf", subject: "x86_64/needver") { editor in
             sharedVersionRecords(&editor, count: 4096)
+        },
+        // Resource exhaustion in the loader's search: 300 DT_NEEDED × 300 DT_RPATH
+        // directories × the hwcaps subdirectories.
+        Crafted(fixture: "doctor-search-product.elf", subject: "x86_64/hello") { editor in
+            searchProduct(&editor, needed: 300, directories: 300)
         },
     ]
 
@@ -177,6 +218,29 @@ import Testing
             let doctor = try HostileInputTests.runLimited(["doctor", "--env", libraries, path])
             #expect(doctor.status == 0 || doctor.status == 1, "doctor: exit \(doctor.status) after \(doctor.elapsed) s; \(doctor.stderr)")
             #expect(doctor.stdout.contains("version requirements cannot be read: .gnu.version_r"), "\(doctor.stdout)")
+        }
+    }
+
+    /// The loader's search is a product of DT_NEEDED entries and search directories.
+    /// Before its budget (and before the directory list lost its quadratic de-duplication)
+    /// doctor on the 800 KB variant ran past 60 s; now it stops at a number of directories
+    /// the file's size allows and says so.
+    @Test func loaderSearchStaysWithinBudget() throws {
+        let directory = try HostileInputTests.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var large = try ELFFieldEditor(subject: "x86_64/hello")
+        HostileInputTests.searchProduct(&large, needed: 20000, directories: 60000)
+        let largePath = directory.appendingPathComponent("search-800k.elf").path
+        try Data(large.bytes).write(to: URL(fileURLWithPath: largePath))
+        let smallPath = directory.appendingPathComponent("doctor-search-product.elf").path
+        try FileManager.default.copyItem(atPath: HostileInputTests.fixture("doctor-search-product.elf"), toPath: smallPath)
+        for path in [smallPath, largePath] {
+            chmod(path, 0o755)
+            let doctor = try HostileInputTests.runLimited(["doctor", path])
+            #expect(doctor.status == 1, "doctor: exit \(doctor.status) after \(doctor.elapsed) s; \(doctor.stderr)")
+            #expect(doctor.stdout.contains("library search: exceeds its budget"), "\(doctor.stdout.suffix(2000))")
+            let ldd = try HostileInputTests.runLimited(["ldd", path])
+            #expect(ldd.status == 0 || ldd.status == 1, "ldd: exit \(ldd.status) after \(ldd.elapsed) s; \(ldd.stderr)")
         }
     }
 }
