@@ -39,7 +39,14 @@ enum PrintRequest: Int, CaseIterable, Comparable {
 struct PatchInvocation {
     var prints: Set<PrintRequest> = []
     var edits = EditRequest()
-    var output: String?
+    /// `--output` values in order: none; one, for a single file (the last one wins, as in
+    /// patchelf); or one per file, the n-th naming the n-th file's result.
+    var outputs: [String] = []
+    /// Where file `index` is written: nil means in place.
+    func output(for index: Int) -> String? {
+        if outputs.isEmpty { return nil }
+        return files.count == 1 ? outputs.last : outputs[index]
+    }
     var debug = false
     var files: [String] = []
 }
@@ -218,7 +225,7 @@ struct ArgumentParser {
                         throw UsageError(message: "invalid page size '\(arguments[0])': expected a power of two")
                     }
                     invocation.edits.pageSize = size
-                case "--output": invocation.output = try resolve(arguments[0])
+                case "--output": invocation.outputs.append(try resolve(arguments[0]))
                 case "--debug": invocation.debug = true
                 default: break  // accepted for compatibility: --no-sort, --no-clobber-old-sections, …
                 }
@@ -230,8 +237,8 @@ struct ArgumentParser {
         if invocation.files.isEmpty {
             throw UsageError(message: "missing filename")
         }
-        if invocation.output != nil && invocation.files.count > 1 {
-            throw UsageError(message: "--output option only allowed with single input file")
+        if !invocation.outputs.isEmpty && invocation.files.count > 1 && invocation.outputs.count != invocation.files.count {
+            throw UsageError(message: "--output option only allowed with single input file, or once per input file")
         }
         return .patch(invocation)
     }

@@ -41,14 +41,15 @@ struct Swelf {
     /// Prints and edits each file in turn; a failure on one file does not stop the others.
     private func runPatch(_ invocation: PatchInvocation) -> ExitCode {
         var status = ExitCode.success
-        for path in invocation.files {
+        for (index, path) in invocation.files.enumerated() {
             do {
                 let file = try ELFFile(path: path)
                 let printer = FilePrinter(file: file, output: terminal.standardOutput)
                 for request in invocation.prints.sorted() { try printer.print(request) }
-                if !invocation.edits.isEmpty || (invocation.output != nil) {
+                let output = invocation.output(for: index)
+                if !invocation.edits.isEmpty || output != nil {
                     try PatchCommand(terminal: terminal, debug: invocation.debug)
-                        .patch(path: path, edits: invocation.edits, output: invocation.output)
+                        .patch(path: path, edits: invocation.edits, output: output)
                 }
             } catch {
                 terminal.standardOutput.flush()
@@ -98,7 +99,8 @@ enum HelpText {
       --clear-symbol-version SYM
       --rename-dynamic-symbols MAP one "OLD NEW" pair per line
       --page-size N                alignment of new segments
-      --output FILE                write FILE, leave the input unchanged
+      --output FILE                write FILE, leave the input unchanged; with several
+                                   input files, give one --output per file, in order
       --debug                      explain layout decisions on stderr
       --no-sort, --no-clobber-old-sections   accepted for compatibility
 
