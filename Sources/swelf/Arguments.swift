@@ -39,7 +39,14 @@ enum PrintRequest: Int, CaseIterable, Comparable {
 struct PatchInvocation {
     var prints: Set<PrintRequest> = []
     var edits = EditRequest()
-    var output: String?
+    /// `--output` values in order: none; one, for a single file (the last one wins, as in
+    /// patchelf); or one per file, the n-th naming the n-th file's result.
+    var outputs: [String] = []
+    /// Where file `index` is written: nil means in place.
+    func output(for index: Int) -> String? {
+        if outputs.isEmpty { return nil }
+        return files.count == 1 ? outputs.last : outputs[index]
+    }
     var debug = false
     /// `--no-clobber-old-sections`: the old bytes of every moved section must stay where
     /// they were; an edit that would overwrite them is refused.
@@ -233,7 +240,7 @@ struct ArgumentParser {
                                                              : "invalid page size '\(arguments[0])': expected a power of two")
                     }
                     invocation.edits.pageSize = size
-                case "--output": invocation.output = try resolve(arguments[0])
+                case "--output": invocation.outputs.append(try resolve(arguments[0]))
                 case "--debug": invocation.debug = true
                 case "--no-clobber-old-sections": invocation.keepOldSections = true
                 case "--no-sort": break  // swelf never sorts program or section headers: this is what it always does
@@ -247,8 +254,8 @@ struct ArgumentParser {
         if invocation.files.isEmpty {
             throw UsageError(message: "missing filename")
         }
-        if invocation.output != nil && invocation.files.count > 1 {
-            throw UsageError(message: "--output option only allowed with single input file")
+        if !invocation.outputs.isEmpty && invocation.files.count > 1 && invocation.outputs.count != invocation.files.count {
+            throw UsageError(message: "--output option only allowed with single input file, or once per input file")
         }
         if setRunPath != nil && addRunPath != nil {
             throw UsageError(message: "--set-rpath option not allowed with --add-rpath")

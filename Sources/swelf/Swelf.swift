@@ -58,7 +58,7 @@ struct Swelf {
     /// the others; as patchelf, the first failure ends the run, as it does in patchelf.
     private func runPatch(_ invocation: PatchInvocation) -> ExitCode {
         var status = ExitCode.success
-        for path in invocation.files {
+        for (index, path) in invocation.files.enumerated() {
             if personality == .patchelf {
                 if let problem = PatchelfInputCheck.problem(path: path) {
                     terminal.standardOutput.flush()
@@ -66,7 +66,7 @@ struct Swelf {
                     return .failure
                 }
                 do {
-                    let editing = !invocation.edits.isEmpty || invocation.output != nil
+                    let editing = !invocation.edits.isEmpty || invocation.output(for: index) != nil
                     let warnings = try PatchelfStructureCheck(path: path)
                         .check(editing: editing, renaming: !invocation.edits.renameSymbols.isEmpty)
                     for warning in warnings { terminal.standardError.line(warning) }
@@ -84,9 +84,10 @@ struct Swelf {
                 let file = try ELFFile(path: path)
                 let printer = FilePrinter(file: file, output: terminal.standardOutput)
                 for request in invocation.prints.sorted() { try printer.print(request) }
-                if !invocation.edits.isEmpty || (invocation.output != nil) {
+                let output = invocation.output(for: index)
+                if !invocation.edits.isEmpty || output != nil {
                     try PatchCommand(terminal: terminal, debug: invocation.debug, keepOldSections: invocation.keepOldSections)
-                        .patch(path: path, edits: invocation.edits, output: invocation.output)
+                        .patch(path: path, edits: invocation.edits, output: output)
                 }
             } catch {
                 terminal.standardOutput.flush()
@@ -137,7 +138,8 @@ enum HelpText {
       --clear-symbol-version SYM
       --rename-dynamic-symbols MAP one "OLD NEW" pair per line
       --page-size N                alignment of new segments
-      --output FILE                write FILE, leave the input unchanged
+      --output FILE                write FILE, leave the input unchanged; with several
+                                   input files, give one --output per file, in order
       --debug                      explain layout decisions on stderr
       --no-clobber-old-sections    refuse an edit that would overwrite the old bytes of a
                                    table it moves (swelf never fills them in otherwise)

@@ -60,6 +60,8 @@ public struct DynamicSection {
         public var address: UInt64
         public var size: UInt64
         public var entrySize: UInt64
+        /// Elf_Rela entries (DT_RELA, or DT_JMPREL with DT_PLTREL = DT_RELA), not Elf_Rel.
+        public var isRela = false
     }
 
     /// DT_RELA, DT_REL and DT_JMPREL (typed by DT_PLTREL), with their sizes and entry sizes
@@ -68,11 +70,11 @@ public struct DynamicSection {
         let relaSize = first(.relaEntrySize) ?? 3 * format.wordSize
         let relSize = first(.relEntrySize) ?? 2 * format.wordSize
         var tables: [RelocationTable] = []
-        if let address = first(.rela), let size = first(.relaSize) { tables.append(.init(address: address, size: size, entrySize: relaSize)) }
+        if let address = first(.rela), let size = first(.relaSize) { tables.append(.init(address: address, size: size, entrySize: relaSize, isRela: true)) }
         if let address = first(.rel), let size = first(.relSize) { tables.append(.init(address: address, size: size, entrySize: relSize)) }
         if let address = first(.jmpRel), let size = first(.pltRelSize) {
             let isRela = first(.pltRel) == DynamicTag.rela.rawValue
-            tables.append(.init(address: address, size: size, entrySize: isRela ? relaSize : relSize))
+            tables.append(.init(address: address, size: size, entrySize: isRela ? relaSize : relSize, isRela: isRela))
         }
         return tables
     }
@@ -150,9 +152,12 @@ public struct DynamicSection {
         let count = first(.verneedNum) ?? 0
         var result: [VersionNeed] = []
         var entryAddress = address
+        // Every Elf_Verneed and Elf_Vernaux visited costs one 16-byte record.
+        var budget = WalkBudget(".gnu.version_r", fileSize: image.source.size, recordSize: 16)
         for _ in 0 ..< min(count, 0x10000) {
             let raw = try image.bytes(atAddress: entryAddress, length: 16, "Elf_Verneed")
             let entryOffset = try image.fileOffset(ofAddress: entryAddress, length: 16)
+            try budget.spend(at: entryOffset)
             let decoder = ByteDecoder(raw, format: image.format, baseOffset: entryOffset)
             let version: UInt16 = try decoder.getInteger(at: 0)
             let auxCount: UInt16 = try decoder.getInteger(at: 2)
@@ -162,6 +167,7 @@ public struct DynamicSection {
             var need = VersionNeed(version: version, fileOffset: fileName, file: try string(at: UInt64(fileName)), requirements: [])
             var auxAddress = try Checked.add(entryAddress, UInt64(auxOffset), "vn_aux", at: entryOffset)
             for _ in 0 ..< auxCount {
+                try budget.spend(at: entryOffset)
                 let auxRaw = try image.bytes(atAddress: auxAddress, length: 16, "Elf_Vernaux")
                 let aux = ByteDecoder(auxRaw, format: image.format, baseOffset: 0)
                 let nameOffset: UInt32 = try aux.getInteger(at: 8)
@@ -185,9 +191,12 @@ public struct DynamicSection {
         let count = first(.verdefNum) ?? 0
         var result: [VersionDefinition] = []
         var entryAddress = address
+        // Every Elf_Verdef (20 bytes) and Elf_Verdaux (8 bytes) costs one 8-byte record.
+        var budget = WalkBudget(".gnu.version_d", fileSize: image.source.size, recordSize: 8)
         for _ in 0 ..< min(count, 0x10000) {
             let raw = try image.bytes(atAddress: entryAddress, length: 20, "Elf_Verdef")
             let entryOffset = try image.fileOffset(ofAddress: entryAddress, length: 20)
+            try budget.spend(at: entryOffset)
             let decoder = ByteDecoder(raw, format: image.format, baseOffset: entryOffset)
             var definition = VersionDefinition(
                 version: try decoder.getInteger(at: 0), flags: try decoder.getInteger(at: 2),
@@ -197,6 +206,7 @@ public struct DynamicSection {
             let next: UInt32 = try decoder.getInteger(at: 16)
             var auxAddress = try Checked.add(entryAddress, UInt64(auxOffset), "vd_aux", at: entryOffset)
             for _ in 0 ..< auxCount {
+                try budget.spend(at: entryOffset)
                 let auxRaw = try image.bytes(atAddress: auxAddress, length: 8, "Elf_Verdaux")
                 let aux = ByteDecoder(auxRaw, format: image.format, baseOffset: 0)
                 let nameOffset: UInt32 = try aux.getInteger(at: 0)

@@ -229,7 +229,7 @@ struct PlanState {
         }
         let raw = try file.source.bytes(at: symbols.offset, count: symbols.size, ".dynsym")
         let decoder = ByteDecoder(raw, format: format, baseOffset: symbols.offset)
-        let entrySize = Int(dynamic.first(.symEntrySize) ?? format.symbolSize)
+        let entrySize = Int(format.symbolSize)  // FileObjectCatalog refuses any other DT_SYMENT
         var position = 0
         while entrySize > 0 && position + 4 <= raw.count {
             references.append(StringReference(offset: UInt64(try decoder.getInteger(at: position, as: UInt32.self)), owner: .symbol))
@@ -567,8 +567,8 @@ struct PlanState {
     private mutating func objectsInTheWay(ofEntries count: Int) throws -> Set<FileObject.Kind> {
         guard count > 0 else { return [] }
         let tableStart = header.programHeaderOffset
-        let tableEnd = tableStart + UInt64(programHeaders.count) * format.programHeaderSize
-        let needed = tableEnd + UInt64(count) * format.programHeaderSize
+        let tableEnd = try Checked.add(tableStart, UInt64(programHeaders.count) * format.programHeaderSize, "e_phoff")
+        let needed = try Checked.add(tableEnd, UInt64(count) * format.programHeaderSize, "e_phoff")
         guard let container = programHeaders.first(where: {
             $0.type == .load && $0.offset <= tableStart && ($0.fileEnd ?? 0) >= tableEnd
         }) else {

@@ -113,13 +113,16 @@ enum VersionTableGeometry {
                              auxField: Int, nextField: Int, auxSize: UInt64, auxNextField: Int) throws(ELFError) -> UInt64 {
         var end = address
         var entry = address
+        var budget = WalkBudget(auxSize == 16 ? ".gnu.version_r" : ".gnu.version_d", fileSize: file.source.size, recordSize: auxSize)
         for _ in 0 ..< min(count, 0x10000) {
+            try budget.spend()
             let raw = try file.bytes(atAddress: entry, length: entrySize, "version table entry")
             let decoder = ByteDecoder(raw, format: file.format, baseOffset: 0)
             end = max(end, try Checked.add(entry, entrySize, "version table"))
             let auxCount: UInt16 = try decoder.getInteger(at: countField)
             var aux = try Checked.add(entry, UInt64(try decoder.getInteger(at: auxField, as: UInt32.self)), "version aux")
             for _ in 0 ..< auxCount {
+                try budget.spend()
                 let auxRaw = try file.bytes(atAddress: aux, length: auxSize, "version aux entry")
                 end = max(end, try Checked.add(aux, auxSize, "version table"))
                 let next: UInt32 = try ByteDecoder(auxRaw, format: file.format, baseOffset: 0).getInteger(at: auxNextField)
