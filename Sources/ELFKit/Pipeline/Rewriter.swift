@@ -13,7 +13,11 @@ public struct Rewriter {
         public var plan: RewritePlan
     }
 
-    public init() {}
+    let writer: AtomicFileWriter
+
+    public init() { writer = AtomicFileWriter() }
+    /// A rewriter whose file-system calls are `writer`'s (tests inject failures there).
+    package init(writer: AtomicFileWriter) { self.writer = writer }
 
     /// Plans the edit of an open file without writing anything.
     public func plan(file: ELFFile, request: EditRequest) throws(EditError) -> RewritePlan {
@@ -23,18 +27,24 @@ public struct Rewriter {
 
     /// Edits the file at `path`, writing to `output` (default: replacing `path`).
     ///
+    /// The file is locked while it is read, edited and replaced, so concurrent edits of
+    /// one file are serialised and none is lost (see `AtomicFileWriter`).
     /// The planned image is verified before a byte is written: it is read back through
     /// `PlannedByteSource` and must pass every structural and semantic check. The written
     /// temporary file is then checked against the plan (size, every patched and appended
     /// byte, structure) before it replaces anything. On any failure the destination is
     /// left as it was and no temporary file remains.
     public func rewrite(path: String, request: EditRequest, output: String? = nil) throws -> Result {
-        let source = try FileByteSource(path: path)
+        let destination = output ?? path
+        return try writer.withLockedFile(at: path, exclusive: writer.namesSameFile(destination, asOpen: path)) { source in
+            try rewrite(source: source, request: request, destination: destination, writer: writer)
+        }
+    }
+
+    private func rewrite(source: FileByteSource, request: EditRequest, destination: String, writer: AtomicFileWriter) throws -> Result {
         let file = try ELFFile(source: source)
         let plan = try self.plan(file: file, request: request)
-        let destination = output ?? path
-        let sameFile = output == nil || AtomicFileWriter().resolvedTarget(destination) == AtomicFileWriter().resolvedTarget(path)
-        if plan.isEmpty && sameFile {
+        if plan.isEmpty && writer.names(destination, file: source) {
             return Result(changed: false, plan: plan)
         }
         let planned = try ELFFile(source: PlannedByteSource(base: source, plan: plan))
@@ -43,7 +53,7 @@ public struct Rewriter {
         if !problems.isEmpty { throw EditError.verificationFailed(problems) }
 
         let existing = verifier.preexistingProblems
-        try AtomicFileWriter().write(plan: plan, input: source, to: destination) { written in
+        try writer.write(plan: plan, input: source, to: destination) { written in
             let problems = WrittenImageCheck(plan: plan, written: written).problems()
                 + StructureVerifier(file: try ELFFile(source: written)).problems().filter { !existing.contains($0.identity) }.map(\.description)
             if !problems.isEmpty { throw EditError.verificationFailed(problems) }

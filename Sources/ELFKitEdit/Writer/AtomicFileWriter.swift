@@ -12,60 +12,260 @@ public struct WriteError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
+/// The path no longer names the file that was read and locked: someone renamed another
+/// file over it. The edit starts again on the new file.
+struct TargetReplaced: Error {}
+
 /// Produces an edited file next to its destination and renames it into place.
 ///
-/// The unchanged bulk of the original is copied by the kernel (`copy_file_range`, which
-/// may share blocks on filesystems that support it); only patches and appended bytes are
-/// written from memory. The result is fsynced and checked before the rename, so a crash
-/// or a failed check at any point leaves the destination as it was and no temporary
-/// file behind. Renaming also means a running executable can be patched (no "Text file
-/// busy"), and a symbolic link is followed, its target replaced, the link kept.
+/// - Edits of one file are serialised: `withLockedFile` takes an advisory lock
+///   (`flock`) on the file before it is read and holds it until the new file has been
+///   renamed into place. Once the lock is held it checks that the path still names the
+///   locked inode; if another process replaced the file meanwhile, it opens the new one
+///   and starts again. So N concurrent edits of one file give all N results.
+/// - The unchanged bulk of the original is copied by the kernel (`copy_file_range`,
+///   which may share blocks on filesystems that support it); only patches and appended
+///   bytes are written from memory.
+/// - Owner, group and mode (set-id bits included) are those of the file being replaced:
+///   `fchown` first, then `fchmod` with the full mode (a chown clears set-id bits), then
+///   the extended attributes, and `fstat` checks the result. When they cannot all be
+///   kept (a user replacing a file another user owns) the write is refused.
+/// - The new file is written next to the destination, anonymous (`O_TMPFILE`) where
+///   the filesystem allows, and linked as `.swelf-XXXXXX` only just before the rename;
+///   elsewhere it is a `.swelf-XXXXXX` from the start. It is fsynced and checked before
+///   the rename, the directory after it, so a crash or a failed check at any point
+///   leaves the destination as it was. On every error the temporary file is removed. A
+///   process killed with SIGKILL cannot remove a named one: it leaves nothing while the
+///   file is anonymous, else one `.swelf-XXXXXX`, never a damaged original.
+/// - Renaming means a running executable can be patched (no "Text file busy"), and a
+///   symbolic link is followed, its target replaced, the link kept. A hard link's
+///   other names keep the old inode and so the old content.
+/// - A destination that is not a regular file is never renamed over: a character
+///   device (`/dev/null`) or a FIFO is opened and written in place, from start to end,
+///   as patchelf does; anything else (a block device, a socket, a directory) is refused.
 public struct AtomicFileWriter {
-    private let system = SystemCalls()
+    let system: SystemCalls
 
-    public init() {}
+    public init() { system = SystemCalls() }
+    package init(system: SystemCalls) { self.system = system }
+
+    /// How many times a file replaced while waiting for its lock is reopened.
+    static let maximumAttempts = 1000
+
+    /// Opens `path`, locks it (exclusively when `exclusive`, for an edit that replaces it;
+    /// shared when it is only read), and runs `body` on it while the lock is held. When
+    /// the path turns out to name another file than the one locked, or `body` reports
+    /// that the file was replaced before its own rename, it starts again.
+    public func withLockedFile<Result>(at path: String, exclusive: Bool = true,
+                                       _ body: (FileByteSource) throws -> Result) throws -> Result {
+        for _ in 0 ..< AtomicFileWriter.maximumAttempts {
+            // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below);
+            // on a regular file the flag changes nothing.
+            let descriptor = system.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            guard descriptor >= 0 else { throw ELFError(.io, "cannot open: \(systemErrorMessage(errno))") }
+            defer {
+                _ = system.lock(descriptor, LOCK_UN)   // also for the duplicate the source reads through
+                _ = system.close(descriptor)
+            }
+            var opened = stat(), named = stat()
+            guard system.status(descriptor, &opened) == 0 else { throw ELFError(.io, "cannot stat: \(systemErrorMessage(errno))") }
+            guard (opened.st_mode & S_IFMT) == S_IFREG else { throw ELFError(.io, "not a regular file") }
+            try lock(descriptor, exclusive: exclusive)
+            guard system.pathStatus(path, &named) == 0 else {
+                let code = errno
+                if code == ENOENT { continue }   // removed or being replaced: open the name again
+                throw ELFError(.io, "cannot stat: \(systemErrorMessage(code))")
+            }
+            guard named.st_dev == opened.st_dev && named.st_ino == opened.st_ino else { continue }
+            let source = try FileByteSource(duplicating: descriptor, path: path)
+            do {
+                return try body(source)
+            } catch is TargetReplaced {
+                continue
+            }
+        }
+        throw WriteError("\(path) kept being replaced by other processes while swelf waited for it; gave up after \(AtomicFileWriter.maximumAttempts) attempts")
+    }
+
+    private func lock(_ descriptor: Int32, exclusive: Bool) throws {
+        while system.lock(descriptor, exclusive ? LOCK_EX : LOCK_SH) != 0 {
+            let code = errno
+            if code == EINTR { continue }
+            // A filesystem without locks (some network filesystems): no serialisation
+            // is possible, the rest of the safety (temporary file, rename) still holds.
+            if code == ENOLCK || code == EOPNOTSUPP || code == EBADF { return }
+            throw WriteError("cannot lock the file: \(systemErrorMessage(code))")
+        }
+    }
 
     /// Writes `plan` applied to `input` to `destination`. `check` reads the finished
-    /// temporary file and throws to abandon the write.
+    /// temporary file and throws to abandon the write. When `destination` names the
+    /// input's inode it must still do so just before the rename, else the write is
+    /// abandoned with `TargetReplaced` (and `withLockedFile` starts again).
     public func write(plan: RewritePlan, input: FileByteSource, to destination: String,
                       check: (FileByteSource) throws -> Void) throws {
-        let target = resolvedTarget(destination)
-        let directory = parentDirectory(of: target)
-        var template = Array((directory + "/.swelf-XXXXXX").utf8CString)
-        let output = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard output >= 0 else {
-            throw WriteError("cannot create a temporary file in \(directory): \(systemErrorMessage(errno))")
+        var inputStatus = stat()
+        guard system.status(input.descriptor, &inputStatus) == 0 else {
+            throw WriteError("cannot stat the input: \(systemErrorMessage(errno))")
         }
-        let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let target = resolvedTarget(destination)
+        var existing = stat()
+        let targetExists = system.pathStatus(target, &existing) == 0
+        if !targetExists && errno != ENOENT {
+            throw WriteError("cannot stat \(target): \(systemErrorMessage(errno))")
+        }
+        if targetExists && (existing.st_mode & S_IFMT) != S_IFREG {
+            try writeInPlace(plan: plan, input: input, to: target, kind: existing.st_mode & S_IFMT)
+            return
+        }
+        let inPlace = targetExists && existing.st_dev == inputStatus.st_dev && existing.st_ino == inputStatus.st_ino
+        let directory = parentDirectory(of: target)
+        var temporary = try createTemporary(in: directory)
+        let output = temporary.descriptor
         var renamed = false
         defer {
-            close(output)
-            if !renamed { unlink(temporary) }
+            _ = system.close(output)
+            if !renamed, let name = temporary.name { _ = system.unlink(name) }
         }
 
         try copyRange(from: input.descriptor, to: output, count: plan.keptPrefix)
         for patch in plan.patches {
             try writeAll(output, patch.bytes, at: patch.offset)
         }
-        guard ftruncate(output, off_t(plan.newSize)) == 0 else {
+        guard system.truncate(output, off_t(plan.newSize)) == 0 else {
             throw WriteError("cannot size the output: \(systemErrorMessage(errno))")
         }
         if !plan.appended.isEmpty {
             try writeAll(output, plan.appended, at: plan.appendOffset)
         }
-        try copyMetadata(from: input.descriptor, existing: target, to: output)
-        guard fsync(output) == 0 else { throw WriteError("fsync failed: \(systemErrorMessage(errno))") }
+        if targetExists {
+            try keepMetadata(of: existing, replacing: target, to: output)
+        } else {
+            try giveMetadata(of: inputStatus, to: output)
+        }
+        try copyExtendedAttributes(from: inPlace || !targetExists ? input.descriptor : nil, target: target, to: output)
+        guard system.sync(output) == 0 else { throw WriteError("fsync failed: \(systemErrorMessage(errno))") }
 
-        try check(try FileByteSource(duplicating: output, path: temporary))
+        try check(try FileByteSource(duplicating: output, path: temporary.name ?? directory + "/(new file)"))
 
+        // The lock keeps other swelf processes out; this catches anything else that
+        // renamed a file over the input while it was being patched.
+        if inPlace {
+            var now = stat()
+            guard system.pathStatus(target, &now) == 0, now.st_dev == inputStatus.st_dev, now.st_ino == inputStatus.st_ino else {
+                throw TargetReplaced()
+            }
+        }
         // The data is on disk before the rename makes it visible, so a crash leaves either
-        // the old file or the new one. The directory is not fsynced: a rename lost in a
-        // crash leaves the intact original (and at worst a stray .swelf-* file), and one
-        // directory fsync per file would double the cost of patching many small libraries.
-        guard rename(temporary, target) == 0 else {
+        // the old file or the new one.
+        let name = try temporary.name ?? giveName(to: output, in: directory)
+        temporary.name = name
+        guard system.rename(name, target) == 0 else {
             throw WriteError("cannot replace \(target): \(systemErrorMessage(errno))")
         }
         renamed = true
+        try syncDirectory(directory, of: target)
+    }
+
+    struct Temporary {
+        let descriptor: Int32
+        /// nil while the file is anonymous.
+        var name: String?
+    }
+
+    /// An anonymous file (`O_TMPFILE`) in `directory` where the filesystem supports it,
+    /// named only just before the rename, so a killed swelf leaves nothing behind; else
+    /// a named `.swelf-XXXXXX`.
+    private func createTemporary(in directory: String) throws -> Temporary {
+        let anonymous = system.openAnonymous(directory)
+        if anonymous >= 0 { return Temporary(descriptor: anonymous, name: nil) }
+        let code = errno
+        guard code == EOPNOTSUPP || code == EISDIR || code == EINVAL else {
+            throw WriteError("cannot create a temporary file in \(directory): \(systemErrorMessage(code))")
+        }
+        var template = Array((directory + "/.swelf-XXXXXX").utf8CString)
+        let output = template.withUnsafeMutableBufferPointer { system.makeTemporary($0.baseAddress!) }
+        guard output >= 0 else {
+            throw WriteError("cannot create a temporary file in \(directory): \(systemErrorMessage(errno))")
+        }
+        return Temporary(descriptor: output, name: String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
+    /// Links the anonymous file into `directory` under a fresh `.swelf-XXXXXX` name.
+    private func giveName(to descriptor: Int32, in directory: String) throws -> String {
+        let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        for _ in 0 ..< 100 {
+            let name = directory + "/.swelf-" + String((0 ..< 6).map { _ in letters.randomElement()! })
+            if system.name(descriptor, name) == 0 { return name }
+            guard errno == EEXIST else { throw WriteError("cannot link the new file into \(directory): \(systemErrorMessage(errno))") }
+        }
+        throw WriteError("cannot link the new file into \(directory): every name tried exists")
+    }
+
+    /// The rename is durable only once the directory is on disk.
+    private func syncDirectory(_ directory: String, of target: String) throws {
+        let descriptor = system.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw WriteError("\(target) was replaced, but its directory cannot be opened to make that durable: \(systemErrorMessage(errno))")
+        }
+        defer { _ = system.close(descriptor) }
+        guard system.sync(descriptor) == 0 else {
+            let code = errno
+            // Some filesystems cannot fsync a directory; they have nothing to flush.
+            if code == EINVAL { return }
+            throw WriteError("\(target) was replaced, but fsync of its directory failed: \(systemErrorMessage(code))")
+        }
+    }
+
+    /// A character device or a FIFO: opened (never created, truncated or renamed over)
+    /// and written from start to end, since neither can be read back or seeked. Its
+    /// mode and owner are left alone. Other kinds are refused.
+    private func writeInPlace(plan: RewritePlan, input: FileByteSource, to target: String, kind: mode_t) throws {
+        guard kind == S_IFCHR || kind == S_IFIFO else {
+            let name = kind == S_IFBLK ? "a block device" : kind == S_IFSOCK ? "a socket" : kind == S_IFDIR ? "a directory" : "not a regular file"
+            throw WriteError("\(target) is \(name): swelf writes regular files (replaced), character devices and FIFOs (written in place), and leaves this alone")
+        }
+        let output = system.open(target, O_WRONLY | O_NOCTTY | O_CLOEXEC)
+        guard output >= 0 else { throw WriteError("cannot open \(target): \(systemErrorMessage(errno))") }
+        defer { _ = system.close(output) }
+        var opened = stat()
+        guard system.status(output, &opened) == 0 else { throw WriteError("cannot stat \(target): \(systemErrorMessage(errno))") }
+        guard (opened.st_mode & S_IFMT) == kind else {
+            throw WriteError("\(target) changed its kind while being opened; left alone")
+        }
+        let image = PlannedByteSource(base: input, plan: plan)
+        var offset: UInt64 = 0
+        while offset < plan.newSize {
+            let count = Int(min(plan.newSize - offset, 1 << 20))
+            let chunk = try image.readBytes(at: offset, count: count)
+            var done = 0
+            while done < count {
+                let written = chunk.withUnsafeBytes { system.writeSequential(output, $0.baseAddress! + done, count - done) }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw WriteError("write to \(target) failed: \(systemErrorMessage(errno))")
+                }
+                guard written > 0 else { throw WriteError("write to \(target) wrote nothing") }
+                done += written
+            }
+            offset += UInt64(count)
+        }
+    }
+
+    /// True when `path` names the inode `file` has open (through any link).
+    package func names(_ path: String, file: FileByteSource) -> Bool {
+        var named = stat(), opened = stat()
+        return system.pathStatus(path, &named) == 0 && system.status(file.descriptor, &opened) == 0
+            && named.st_dev == opened.st_dev && named.st_ino == opened.st_ino
+    }
+
+    /// True when the two paths name one inode now, or are the same path (an edit in place,
+    /// which takes the exclusive lock).
+    package func namesSameFile(_ destination: String, asOpen path: String) -> Bool {
+        if destination == path { return true }
+        var a = stat(), b = stat()
+        return system.pathStatus(destination, &a) == 0 && system.pathStatus(path, &b) == 0
+            && a.st_dev == b.st_dev && a.st_ino == b.st_ino
     }
 
     /// The file a path names after following symbolic links; the path itself when it
@@ -85,24 +285,29 @@ public struct AtomicFileWriter {
         var inputOffset: off_t = 0
         var outputOffset: off_t = 0
         var remaining = count
-        var useKernelCopy = system.copyFileRange != nil
+        var kernelCopy = system.copyFileRange
         while remaining > 0 {
             let chunk = Int(min(remaining, 1 << 30))
-            if useKernelCopy {
-                let copied = system.copyFileRange!(input, &inputOffset, output, &outputOffset, chunk, 0)
+            if let copy = kernelCopy {
+                let copied = copy(input, &inputOffset, output, &outputOffset, chunk, 0)
                 if copied > 0 {
                     remaining -= UInt64(copied)
                     continue
                 }
-                if copied < 0 && errno == EINTR { continue }
                 if copied == 0 { throw WriteError("the input file ended early while copying") }
-                // Not supported across these filesystems: copy through memory.
-                useKernelCopy = false
+                let code = errno
+                if code == EINTR { continue }
+                // Not supported across these filesystems: copy through memory. Any other
+                // failure (no space, I/O error) is an error.
+                guard code == EXDEV || code == ENOSYS || code == EOPNOTSUPP || code == EINVAL || code == EBADF else {
+                    throw WriteError("copy failed: \(systemErrorMessage(code))")
+                }
+                kernelCopy = nil
                 continue
             }
             let size = min(chunk, 1 << 20)
             var buffer = [UInt8](repeating: 0, count: size)
-            let got = buffer.withUnsafeMutableBytes { pread(input, $0.baseAddress!, size, inputOffset) }
+            let got = buffer.withUnsafeMutableBytes { system.read(input, $0.baseAddress!, size, inputOffset) }
             if got < 0 && errno == EINTR { continue }
             guard got > 0 else { throw WriteError("cannot read the input: \(got < 0 ? systemErrorMessage(errno) : "unexpected end")") }
             try writeAll(output, Array(buffer[..<got]), at: UInt64(outputOffset))
@@ -115,38 +320,71 @@ public struct AtomicFileWriter {
     private func writeAll(_ descriptor: Int32, _ bytes: [UInt8], at offset: UInt64) throws {
         var done = 0
         while done < bytes.count {
-            let written = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done)) }
+            let written = bytes.withUnsafeBytes { system.write(descriptor, $0.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done)) }
             if written < 0 {
                 if errno == EINTR { continue }
                 throw WriteError("write failed: \(systemErrorMessage(errno))")
             }
+            guard written > 0 else { throw WriteError("write failed: no progress") }
             done += written
         }
     }
 
-    /// Mode, owner (when permitted) and extended attributes: those of the file being
-    /// replaced when there is one, else the input's.
-    private func copyMetadata(from input: Int32, existing target: String, to output: Int32) throws {
-        var status = stat()
-        var inputStatus = stat()
-        fstat(input, &inputStatus)
-        var metadataSource = input
-        var targetDescriptor: Int32 = -1
-        if stat(target, &status) == 0 {
-            // Replacing the input itself (the common case): its descriptor is open already.
-            if status.st_dev != inputStatus.st_dev || status.st_ino != inputStatus.st_ino {
-                targetDescriptor = open(target, O_RDONLY | O_CLOEXEC)
-                if targetDescriptor >= 0 { metadataSource = targetDescriptor }
-            }
-        } else {
-            status = inputStatus
+    /// Replacing a file: the new one gets its owner, group and whole mode, or the write
+    /// is refused. Owner and group first, since a chown clears the set-id bits; then the
+    /// mode. Root can give any owner; another user can keep a file they own and a group
+    /// they belong to, and nothing else.
+    private func keepMetadata(of existing: stat, replacing target: String, to output: Int32) throws {
+        let user = system.effectiveUser()
+        if user != 0 && existing.st_uid != user {
+            throw WriteError("cannot keep the owner of \(target) (uid \(existing.st_uid)): the new file would belong to uid \(user), and only root can give a file to another user; left alone")
         }
-        defer { if targetDescriptor >= 0 { close(targetDescriptor) } }
-        if geteuid() == 0 { _ = fchown(output, status.st_uid, status.st_gid) }
-        guard fchmod(output, status.st_mode & 0o7777) == 0 else {
-            throw WriteError("cannot set the file mode: \(systemErrorMessage(errno))")
+        guard system.changeOwner(output, existing.st_uid, existing.st_gid) == 0 else {
+            throw WriteError("cannot keep the owner and group of \(target) (uid \(existing.st_uid), gid \(existing.st_gid)): \(systemErrorMessage(errno)); left alone")
         }
-        copyExtendedAttributes(from: metadataSource, to: output)
+        let mode = existing.st_mode & 0o7777
+        guard system.changeMode(output, mode) == 0 else {
+            throw WriteError("cannot set the mode of the new file: \(systemErrorMessage(errno))")
+        }
+        try confirm(output, owner: existing.st_uid, group: existing.st_gid, mode: mode, of: target)
+    }
+
+    /// A new `--output` file, as `cp -p` makes it: the input's owner, group and mode when
+    /// allowed; otherwise the caller's owner or group, and then without the set-user-id or
+    /// set-group-id bit that belonged to the owner or group it could not keep.
+    private func giveMetadata(of input: stat, to output: Int32) throws {
+        if system.changeOwner(output, input.st_uid, input.st_gid) != 0 {
+            _ = system.changeOwner(output, uid_t.max, input.st_gid)   // uid -1: keep the caller's
+        }
+        var current = stat()
+        guard system.status(output, &current) == 0 else { throw WriteError("cannot stat the new file: \(systemErrorMessage(errno))") }
+        var mode = input.st_mode & 0o7777
+        if current.st_uid != input.st_uid { mode &= ~mode_t(S_ISUID) }
+        if current.st_gid != input.st_gid { mode &= ~mode_t(S_ISGID) }
+        guard system.changeMode(output, mode) == 0 else {
+            throw WriteError("cannot set the mode of the new file: \(systemErrorMessage(errno))")
+        }
+        try confirm(output, owner: current.st_uid, group: current.st_gid, mode: mode, of: "the new file")
+    }
+
+    private func confirm(_ output: Int32, owner: uid_t, group: gid_t, mode: mode_t, of target: String) throws {
+        var result = stat()
+        guard system.status(output, &result) == 0 else { throw WriteError("cannot stat the new file: \(systemErrorMessage(errno))") }
+        guard result.st_uid == owner, result.st_gid == group, result.st_mode & 0o7777 == mode else {
+            throw WriteError("the new file did not keep the owner, group and mode of \(target) (uid \(owner) gid \(group) mode \(String(mode, radix: 8)); got uid \(result.st_uid) gid \(result.st_gid) mode \(String(result.st_mode & 0o7777, radix: 8))); left alone")
+        }
+    }
+
+    /// The extended attributes of the file being replaced, or of the input for a new file.
+    private func copyExtendedAttributes(from open: Int32?, target: String, to output: Int32) throws {
+        if let open {
+            copyExtendedAttributes(from: open, to: output)
+            return
+        }
+        let descriptor = system.open(target, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw WriteError("cannot open \(target) to read its attributes: \(systemErrorMessage(errno))") }
+        defer { _ = system.close(descriptor) }
+        copyExtendedAttributes(from: descriptor, to: output)
     }
 
     private func copyExtendedAttributes(from source: Int32, to output: Int32) {

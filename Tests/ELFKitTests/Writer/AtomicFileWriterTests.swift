@@ -61,4 +61,26 @@ import Testing
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o751)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["subject"])
     }
+
+    /// A FIFO as the file to edit is refused at once: opening it does not wait for a
+    /// writer that never comes, and it is never locked or read.
+    @Test(.timeLimit(.minutes(1))) func aFIFOInputIsRefusedWithoutWaiting() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-writer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fifo = directory.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o644) == 0)
+        // Should the open wait after all, a writer comes after 5 s, so the test fails
+        // instead of hanging.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 5) {
+            let writer = open(fifo, O_WRONLY | O_NONBLOCK)
+            if writer >= 0 { close(writer) }
+        }
+        var request = EditRequest()
+        request.runPath = .set("/x")
+        let started = Date()
+        #expect(throws: ELFError.self) { try Rewriter().rewrite(path: fifo, request: request) }
+        #expect(Date().timeIntervalSince(started) < 4, "opening the FIFO waited for a writer")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["fifo"])
+    }
 }

@@ -1,0 +1,337 @@
+import Foundation
+import XCTest
+
+/// `flock` is also a struct's name; at file level the call resolves to the function.
+/// glibc's makedev for small numbers (major < 4096, minor < 256), which Swift does not import.
+private func deviceNumber(_ major: UInt64, _ minor: UInt64) -> dev_t { dev_t(major << 8 | minor) }
+
+private func lockFile(_ descriptor: Int32, _ operation: Int32) -> Int32 { flock(descriptor, operation) }
+
+/// Hostile file systems (issue 8): non-regular outputs, set-id bits, owner and group as
+/// root and as an ordinary user, concurrent edits, a file replaced while swelf waits for
+/// it, hard links, a full file system. (A read-only directory, symbolic links and a
+/// running executable are in FileSafetyTests.)
+final class FileSystemCaseTests: XCTestCase {
+    override func setUpWithError() throws {
+        try requireSwelf()
+        try requireTool(E2E.readelf)
+    }
+
+    func status(_ path: String) -> stat? {
+        var result = stat()
+        return lstat(path, &result) == 0 ? result : nil
+    }
+
+    func listing(_ url: URL) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: url.path).sorted()
+    }
+
+    /// Starts swelf without waiting for it; its output goes to files in `capture`.
+    func startSwelf(_ arguments: [String], capture: URL, tag: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: E2E.swelf)
+        process.arguments = arguments
+        let out = capture.appendingPathComponent("\(tag).out"), err = capture.appendingPathComponent("\(tag).err")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        try process.run()
+        return process
+    }
+
+    // MARK: - Non-regular outputs
+
+    /// A FIFO is written in place, start to end: what a reader gets is byte for byte what
+    /// `--output` to a regular file gives, and the FIFO is still a FIFO.
+    func testFIFOOutputIsWrittenInPlace() throws {
+        let box = try Sandbox("fifo")
+        let input = try box.copy("x86_64/hello", into: box.url)
+        let regular = box.url.appendingPathComponent("regular")
+        let args = ["--set-rpath", "$ORIGIN/" + String(repeating: "q", count: 100)]
+        XCTAssertEqual(try swelf(args + ["--output", regular.path, input.path]).status, 0)
+        let fifo = box.url.appendingPathComponent("fifo"), received = box.url.appendingPathComponent("received")
+        XCTAssertEqual(mkfifo(fifo.path, 0o644), 0)
+        let before = try XCTUnwrap(status(fifo.path))
+        let reader = Process()
+        reader.executableURL = URL(fileURLWithPath: "/bin/sh")
+        reader.arguments = ["-c", "cat \"$1\" > \"$2\"", "sh", fifo.path, received.path]
+        try reader.run()
+        let r = try swelf(args + ["--output", fifo.path, input.path])
+        reader.waitUntilExit()
+        XCTAssertEqual(r.status, 0, r.summary)
+        let after = try XCTUnwrap(status(fifo.path))
+        XCTAssertEqual(after.st_mode & S_IFMT, S_IFIFO, "the FIFO was replaced by a \(String(after.st_mode & S_IFMT, radix: 8))")
+        XCTAssertEqual(after.st_ino, before.st_ino, "the FIFO was replaced")
+        XCTAssertEqual(try bytes(received), try bytes(regular), "the FIFO did not carry the edited file")
+        XCTAssertEqual(try listing(box.url), ["fifo", "hello", "received", "regular"])
+    }
+
+    /// A character device is written in place and stays the same device node. As root the
+    /// test makes its own node (mknod c 1 3, a private /dev/null) so a fault cannot hurt
+    /// the system's; as a user it uses /dev/null, which a user cannot replace anyway.
+    func testCharacterDeviceOutputStaysADevice() throws {
+        let box = try Sandbox("chardev")
+        let input = try box.copy("x86_64/hello", into: box.url)
+        let device: String
+        if geteuid() == 0 {
+            device = box.url.appendingPathComponent("null").path
+            XCTAssertEqual(mknod(device, S_IFCHR | 0o666, deviceNumber(1, 3)), 0, "mknod: \(String(cString: strerror(errno)))")
+        } else {
+            device = "/dev/null"
+        }
+        let before = try XCTUnwrap(status(device))
+        let r = try swelf(["--set-rpath", "$ORIGIN/lib", "--output", device, input.path])
+        XCTAssertEqual(r.status, 0, r.summary)
+        let after = try XCTUnwrap(status(device))
+        XCTAssertEqual(after.st_mode & S_IFMT, S_IFCHR, "\(device) is no longer a character device")
+        XCTAssertEqual(after.st_rdev, before.st_rdev)
+        XCTAssertEqual(after.st_ino, before.st_ino, "\(device) was replaced")
+        XCTAssertEqual(after.st_mode & 0o7777, before.st_mode & 0o7777, "the device's mode changed")
+        XCTAssertEqual(try listing(box.url), geteuid() == 0 ? ["hello", "null"] : ["hello"])
+    }
+
+    /// A socket (and, as root, a block device) is refused with a message naming it, and
+    /// left as it was.
+    func testSocketAndBlockDeviceOutputsAreRefused() throws {
+        let box = try Sandbox("socket")
+        let input = try box.copy("x86_64/hello", into: box.url)
+        let socketPath = box.url.appendingPathComponent("sock").path
+        let server = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        XCTAssertGreaterThanOrEqual(server, 0)
+        defer { close(server) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(socketPath.utf8)
+            raw.copyBytes(from: bytes.prefix(raw.count - 1))
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(server, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        XCTAssertEqual(bound, 0, "bind: \(String(cString: strerror(errno)))")
+        var cases = [(socketPath, S_IFSOCK, "is a socket")]
+        if geteuid() == 0 {
+            // Major 240 is for local use: no driver, so even a broken writer could not reach a disk.
+            let block = box.url.appendingPathComponent("block").path
+            XCTAssertEqual(mknod(block, S_IFBLK | 0o600, deviceNumber(240, 0)), 0)
+            cases.append((block, S_IFBLK, "is a block device"))
+        }
+        for (path, kind, message) in cases {
+            let before = try XCTUnwrap(status(path)), names = try listing(box.url)
+            let r = try swelf(["--set-rpath", "$ORIGIN/lib", "--output", path, input.path])
+            XCTAssertEqual(r.status, 1, r.summary)
+            XCTAssertTrue(r.stderr.contains(message), "the refusal does not say what \(path) is:\n\(r.summary)")
+            let after = try XCTUnwrap(status(path))
+            XCTAssertEqual(after.st_mode & S_IFMT, kind, "\(path) was replaced")
+            XCTAssertEqual(after.st_ino, before.st_ino, "\(path) was replaced")
+            XCTAssertEqual(try listing(box.url), names, "stray files left")
+        }
+    }
+
+    // MARK: - Set-id bits, owner and group
+
+    /// As root: a set-user-id and set-group-id program owned by another user keeps its
+    /// owner, group and every mode bit (a chown after the chmod would clear the set-id bits).
+    func testSetIDBitsOwnerAndGroupKeptAsRoot() throws {
+        guard geteuid() == 0 else {
+            XCTFail("this test gives files to other users and needs root (CI runs as root)")
+            return
+        }
+        let box = try Sandbox("setid")
+        for (uid, gid, mode) in [(uid_t(12345), gid_t(23456), mode_t(0o6755)), (0, 0, 0o4755), (54321, 0, 0o2711), (0, 23456, 0o6750)] {
+            let exe = try box.copy("x86_64/hello", into: box.url, as: "setid-\(String(mode, radix: 8))-\(uid)")
+            XCTAssertEqual(chown(exe.path, uid, gid), 0)
+            XCTAssertEqual(chmod(exe.path, mode), 0)
+            let r = try swelf(["--set-rpath", "$ORIGIN/" + String(repeating: "s", count: 90), exe.path])
+            XCTAssertEqual(r.status, 0, r.summary)
+            let after = try XCTUnwrap(status(exe.path))
+            XCTAssertEqual(after.st_uid, uid, "owner of \(exe.lastPathComponent)")
+            XCTAssertEqual(after.st_gid, gid, "group of \(exe.lastPathComponent)")
+            XCTAssertEqual(String(after.st_mode & 0o7777, radix: 8), String(mode, radix: 8), "mode of \(exe.lastPathComponent)")
+            XCTAssertEqual(try dynamicValue(exe, tag: "RUNPATH"), ["$ORIGIN/" + String(repeating: "s", count: 90)])
+        }
+        XCTAssertEqual(try listing(box.url).filter { $0.hasPrefix(".swelf-") }, [])
+    }
+
+    /// The ordinary user the owner-and-group test runs swelf as, with a supplementary
+    /// group. Created with useradd/groupadd when missing; a failure to do so fails the test.
+    func ordinaryUser() throws -> (uid: uid_t, primary: gid_t, supplementary: gid_t) {
+        let name = "swelftest", group = "swelftestgrp"
+        if getgrnam(group) == nil {
+            let r = try runTool("/usr/sbin/groupadd", [group])
+            XCTAssertEqual(r.status, 0, "cannot create the test group:\n\(r.summary)")
+        }
+        if getpwnam(name) == nil {
+            let r = try runTool("/usr/sbin/useradd", ["--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", "--groups", group, name])
+            XCTAssertEqual(r.status, 0, "cannot create the test user:\n\(r.summary)")
+        }
+        let user = try XCTUnwrap(getpwnam(name), "no user \(name) after useradd").pointee
+        let extra = try XCTUnwrap(getgrnam(group), "no group \(group) after groupadd").pointee
+        let membership = try runTool("/usr/bin/id", ["-G", name])
+        XCTAssertTrue(membership.stdout.split(whereSeparator: \.isWhitespace).contains(Substring(String(extra.gr_gid))),
+                      "\(name) is not in \(group): \(membership.summary)")
+        return (user.pw_uid, user.pw_gid, extra.gr_gid)
+    }
+
+    /// As an ordinary user (created for the test, swelf run through setpriv): a file the
+    /// user owns, whose group is one of the user's supplementary groups, keeps that group
+    /// and its set-group-id bit; a file another user owns is refused and left alone; a
+    /// new --output file made from root's set-user-id program belongs to the user and has
+    /// no set-user-id bit.
+    func testOwnerAndGroupKeptAsOrdinaryUser() throws {
+        guard geteuid() == 0 else {
+            XCTFail("this test creates a user and files owned by others and needs root (CI runs as root)")
+            return
+        }
+        try requireTool("/usr/bin/setpriv")
+        let (uid, primary, supplementary) = try ordinaryUser()
+        XCTAssertNotEqual(primary, supplementary)
+        let box = try Sandbox("user")
+        chmod(box.url.path, 0o755)
+        let dir = try box.dir("home")
+        XCTAssertEqual(chown(dir.path, uid, primary), 0)
+        func asUser(_ arguments: [String]) throws -> RunResult {
+            try runTool("/usr/bin/setpriv", ["--reuid=\(uid)", "--regid=\(primary)", "--init-groups", E2E.swelf] + arguments)
+        }
+
+        let own = try box.copy("x86_64/hello", into: dir, as: "own")
+        XCTAssertEqual(chown(own.path, uid, supplementary), 0)
+        XCTAssertEqual(chmod(own.path, 0o2750), 0)
+        var r = try asUser(["--set-rpath", "$ORIGIN/" + String(repeating: "u", count: 90), own.path])
+        XCTAssertEqual(r.status, 0, r.summary)
+        var after = try XCTUnwrap(status(own.path))
+        XCTAssertEqual(after.st_uid, uid)
+        XCTAssertEqual(after.st_gid, supplementary, "the file's group became \(after.st_gid)")
+        XCTAssertEqual(String(after.st_mode & 0o7777, radix: 8), "2750")
+        XCTAssertEqual(try dynamicValue(own, tag: "RUNPATH"), ["$ORIGIN/" + String(repeating: "u", count: 90)])
+
+        let others = try box.copy("x86_64/hello", into: dir, as: "others")
+        XCTAssertEqual(chown(others.path, 0, 0), 0)
+        XCTAssertEqual(chmod(others.path, 0o666), 0)
+        let before = try bytes(others), names = try listing(dir)
+        r = try asUser(["--set-rpath", "$ORIGIN/lib", others.path])
+        XCTAssertEqual(r.status, 1, r.summary)
+        XCTAssertTrue(r.stderr.contains("cannot keep the owner"), r.summary)
+        XCTAssertEqual(try bytes(others), before, "another user's file was changed")
+        after = try XCTUnwrap(status(others.path))
+        XCTAssertEqual(after.st_uid, 0, "another user's file changed hands")
+        XCTAssertEqual(try listing(dir), names, "stray files left")
+
+        let setuid = try box.copy("x86_64/hello", into: box.url, as: "rootsetuid")
+        XCTAssertEqual(chmod(setuid.path, 0o4755), 0)
+        let copy = dir.appendingPathComponent("copy")
+        r = try asUser(["--set-rpath", "$ORIGIN/lib", "--output", copy.path, setuid.path])
+        XCTAssertEqual(r.status, 0, r.summary)
+        after = try XCTUnwrap(status(copy.path))
+        XCTAssertEqual(after.st_uid, uid)
+        XCTAssertEqual(String(after.st_mode & 0o7777, radix: 8), "755", "a user's copy of a set-user-id program kept the bit")
+    }
+
+    // MARK: - Concurrent edits and replacement
+
+    /// Eight concurrent `--add-rpath /pN` on one file give all eight directories, five
+    /// times over (without the lock, three of eight survived).
+    func testConcurrentEditsAreAllKept() throws {
+        let box = try Sandbox("concurrent")
+        let subject = try Manifest.subject("x86_64/hello")
+        let (exe, _) = try box.stage(arch: "x86_64", program: "hello")
+        let capture = try box.dir("capture")
+        let rounds = 5, writers = 8
+        let started = Date()
+        for round in 1 ... rounds {
+            try? FileManager.default.removeItem(at: exe)
+            try box.copy("x86_64/hello", into: exe.deletingLastPathComponent())
+            XCTAssertTrue(try patch(["--set-rpath", "$ORIGIN/lib"], exe, "round \(round) start", checkOutput: false))
+            let processes = try (1 ... writers).map { try startSwelf(["--add-rpath", "/p\($0)", exe.path], capture: capture, tag: "\(round)-\($0)") }
+            for (index, process) in processes.enumerated() {
+                process.waitUntilExit()
+                let err = (try? String(contentsOf: capture.appendingPathComponent("\(round)-\(index + 1).err"), encoding: .utf8)) ?? ""
+                XCTAssertEqual(process.terminationStatus, 0, "round \(round) writer \(index + 1): \(err)")
+            }
+            let runPath = try dynamicValue(exe, tag: "RUNPATH").first ?? ""
+            let entries = runPath.split(separator: ":").map(String.init)
+            XCTAssertEqual(entries.count, writers + 1, "round \(round): \(runPath)")
+            XCTAssertEqual(Set(entries), Set(["$ORIGIN/lib"] + (1 ... writers).map { "/p\($0)" }), "round \(round): lost updates: \(runPath)")
+            try assertCleanOutput(exe, "round \(round)")
+            try assertRuns(exe, like: subject, "round \(round)")
+        }
+        XCTAssertEqual(try listing(exe.deletingLastPathComponent()), ["hello", "lib"])
+        print("concurrent edits: \(rounds) rounds of \(writers) writers in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+    }
+
+    /// swelf waits for the lock another process holds; meanwhile a new file is renamed
+    /// over the path. Once the lock is released swelf sees that the path names another
+    /// inode, and edits the new file: its content plus the edit, nothing of the old one.
+    func testFileReplacedWhileWaitingForTheLock() throws {
+        let box = try Sandbox("replaced")
+        let file = try box.copy("x86_64/hello", into: box.url, as: "f")
+        let newcomer = box.url.appendingPathComponent("newcomer")
+        XCTAssertEqual(try swelf(["--set-rpath", "/newcomer", "--output", newcomer.path, file.path]).status, 0)
+        XCTAssertTrue(try patch(["--set-rpath", "/old"], file, "old", checkOutput: false))
+
+        let descriptor = open(file.path, O_RDONLY)
+        XCTAssertGreaterThanOrEqual(descriptor, 0)
+        XCTAssertEqual(lockFile(descriptor, LOCK_EX), 0)
+        let process = try startSwelf(["--add-rpath", "/edit", file.path], capture: box.url, tag: "swelf")
+        usleep(400_000)
+        XCTAssertTrue(process.isRunning, "swelf did not wait for the lock")
+        XCTAssertEqual(rename(newcomer.path, file.path), 0)
+        XCTAssertEqual(lockFile(descriptor, LOCK_UN), 0)
+        close(descriptor)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertEqual(try dynamicValue(file, tag: "RUNPATH"), ["/newcomer:/edit"], "the replacement was lost or not edited")
+        try assertCleanOutput(file, "replaced while waiting")
+        XCTAssertEqual(try listing(box.url), ["f", "swelf.err", "swelf.out"])
+    }
+
+    // MARK: - Hard links
+
+    /// The edited name gets a new inode with the edit; every other hard link keeps the old
+    /// inode and its content, byte for byte (documented in README, "File safety").
+    func testHardLinkOtherNamesKeepTheOldContent() throws {
+        let box = try Sandbox("hardlinks")
+        let subject = try Manifest.subject("x86_64/hello")
+        let (exe, _) = try box.stage(arch: "x86_64", program: "hello")
+        let other = exe.deletingLastPathComponent().appendingPathComponent("hello-hard")
+        try FileManager.default.linkItem(at: exe, to: other)
+        let before = try bytes(exe), inode = try XCTUnwrap(status(exe.path)).st_ino
+        XCTAssertTrue(try patch(["--set-rpath", "$ORIGIN/lib"], exe, "hard link"))
+        let edited = try XCTUnwrap(status(exe.path)), kept = try XCTUnwrap(status(other.path))
+        XCTAssertNotEqual(edited.st_ino, inode, "the edited name kept the shared inode")
+        XCTAssertEqual(kept.st_ino, inode)
+        XCTAssertEqual(kept.st_nlink, 1)
+        XCTAssertEqual(try bytes(other), before, "the other link's content changed")
+        XCTAssertEqual(try dynamicValue(exe, tag: "RUNPATH"), ["$ORIGIN/lib"])
+        try assertRuns(exe, like: subject, "edited name")
+    }
+
+    // MARK: - A full file system
+
+    /// A tmpfs too small for the temporary copy (mounted in a private mount namespace):
+    /// swelf fails with ENOSPC, the original is byte-identical, no temporary is left.
+    func testNoSpaceLeftOnDevice() throws {
+        try requireTool("/usr/bin/unshare")
+        let box = try Sandbox("enospc")
+        let input = try box.copy("x86_64/hello", into: box.url)
+        let small = try box.dir("small")
+        // hello is 16 KB: it fits in 20 KB, its copy does not.
+        let script = """
+            set -e
+            mount -t tmpfs -o size=20k tmpfs "$1"
+            cp "$2" "$1/hello"
+            set +e
+            "$3" --set-rpath '$ORIGIN/lib' "$1/hello"
+            echo "status=$?"
+            cmp "$2" "$1/hello" && echo identical
+            echo "listing=$(ls -A "$1" | tr '\\n' ' ')"
+            """
+        let r = try runTool("/usr/bin/unshare", ["--user", "--map-root-user", "--mount", "/bin/sh", "-c", script, "sh", small.path, input.path, E2E.swelf])
+        XCTAssertTrue(r.stdout.contains("status=1"), r.summary)
+        XCTAssertTrue(r.stderr.contains("No space left on device"), r.summary)
+        XCTAssertTrue(r.stdout.contains("identical"), "the original changed:\n\(r.summary)")
+        XCTAssertTrue(r.stdout.contains("listing=hello \n"), "stray files left:\n\(r.summary)")
+    }
+}
