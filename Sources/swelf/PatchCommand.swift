@@ -22,25 +22,29 @@ struct PatchCommand {
             terminal.standardError.flush()
         }
         if keepOldSections { try checkOldSectionsKept(path: path, edits: edits) }
-        let result: Rewriter.Result
-        if let output, FileSystem.isSpecialFile(output) {
-            // `--output /dev/null` (patchelf's own tests use it): a device or FIFO cannot be
-            // replaced by renaming a file over it, and must not be. The result is written
-            // and checked in a private directory, then copied into it.
-            let directory = try FileSystem.temporaryDirectory()
-            let temporary = directory + "/output"
-            defer {
-                unlink(temporary)
-                rmdir(directory)
-            }
-            result = try Rewriter().rewrite(path: path, request: edits, output: temporary)
-            try FileSystem.copyContents(of: temporary, into: output)
-        } else {
-            result = try Rewriter().rewrite(path: path, request: edits, output: output)
-        }
+        // A character device or FIFO named by --output (`/dev/null`: patchelf's own tests
+        // use it) is written in place by the writer, anything else not a regular file is
+        // refused there.
+        let result = try Rewriter().rewrite(path: path, request: edits, output: output)
         if debug && !result.changed {
             terminal.standardError.line("\(name): \(path): nothing to change; file left untouched")
         }
+    }
+
+    /// The edit of `path` in place, up to its replacement: for `Rewriter.commit`, which
+    /// makes many files durable at once. The file stays locked until then.
+    func prepare(path: String, edits: EditRequest) throws -> Rewriter.Prepared {
+        let name = terminal.programName
+        if debug {
+            let plan = try Rewriter().plan(file: try ELFFile(path: path), request: edits)
+            for line in plan.log { terminal.standardError.line("\(name): \(path): \(line)") }
+        }
+        if keepOldSections { try checkOldSectionsKept(path: path, edits: edits) }
+        let prepared = try Rewriter().prepare(path: path, request: edits)
+        if debug && !prepared.result.changed {
+            terminal.standardError.line("\(name): \(path): nothing to change; file left untouched")
+        }
+        return prepared
     }
 
     /// `--no-clobber-old-sections`: every section the edit moves must keep its old bytes
