@@ -58,6 +58,8 @@ struct PatchInvocation {
     var files: [String] = []
     /// `-j N`, `--jobs N`: how many files are worked on at once (default: one per processor).
     var jobs: Int?
+    /// False with `--no-durability`: no fsync (see `AtomicFileWriter.durable`).
+    var durable = true
 }
 
 /// A parsed command line.
@@ -94,7 +96,7 @@ struct ArgumentParser {
         case "--print-interpreter", "--print-os-abi", "--print-soname", "--print-rpath", "--print-needed",
              "--print-execstack", "--remove-rpath", "--shrink-rpath", "--force-rpath", "--no-default-lib", "--no-sort",
              "--add-debug-tag", "--clear-execstack", "--set-execstack", "--no-clobber-old-sections", "--debug",
-             "--version", "--help", "-h", "--build-resolution-cache":
+             "--version", "--help", "-h", "--build-resolution-cache", "--no-durability":
             return 0
         default:
             return nil
@@ -263,6 +265,9 @@ struct ArgumentParser {
                     }
                     invocation.jobs = jobs
                 case "--debug": invocation.debug = true
+                case "--no-durability":
+                    if asPatchelf { throw UsageError(message: "unrecognized option '\(option)'") }
+                    invocation.durable = false
                 case "--no-clobber-old-sections": invocation.keepOldSections = true
                 case "--no-sort": break  // swelf never sorts program or section headers: this is what it always does
                 case "--build-resolution-cache":

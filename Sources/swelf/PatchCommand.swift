@@ -11,6 +11,8 @@ struct PatchCommand {
     let terminal: Terminal
     let debug: Bool
     var keepOldSections = false
+    /// False with `--no-durability`.
+    var durable = true
 
     func patch(path: String, edits: EditRequest, output: String?) throws {
         let name = terminal.programName
@@ -25,7 +27,7 @@ struct PatchCommand {
         // A character device or FIFO named by --output (`/dev/null`: patchelf's own tests
         // use it) is written in place by the writer, anything else not a regular file is
         // refused there.
-        let result = try Rewriter().rewrite(path: path, request: edits, output: output)
+        let result = try Rewriter(durable: durable).rewrite(path: path, request: edits, output: output)
         if debug && !result.changed {
             terminal.standardError.line("\(name): \(path): nothing to change; file left untouched")
         }
@@ -40,7 +42,7 @@ struct PatchCommand {
             for line in plan.log { terminal.standardError.line("\(name): \(path): \(line)") }
         }
         if keepOldSections { try checkOldSectionsKept(path: path, edits: edits) }
-        let prepared = try Rewriter().prepare(path: path, request: edits)
+        let prepared = try Rewriter(durable: durable).prepare(path: path, request: edits)
         if debug && !prepared.result.changed {
             terminal.standardError.line("\(name): \(path): nothing to change; file left untouched")
         }

@@ -67,9 +67,10 @@ struct Swelf {
     /// in patchelf.
     private func runPatch(_ invocation: PatchInvocation) -> ExitCode {
         if personality == .swelf {
-            let jobs = invocation.jobs ?? Parallel.processorCount
             let files = invocation.files
-            if files.count == 1 || jobs == 1 {
+            // The processor count is read (from /sys) only when there is more than one file.
+            let jobs = files.count == 1 ? 1 : invocation.jobs ?? Parallel.processorCount
+            if jobs == 1 {
                 // One at a time, straight to the terminal, each file durable on its own.
                 var status = ExitCode.success
                 for path in files where Swelf.work(on: path, invocation, terminal: terminal).failed { status = .failure }
@@ -123,7 +124,7 @@ struct Swelf {
                 outcome.messages = captured.standardError.take()
                 return outcome
             }
-            let errors = Rewriter().commit(outcomes.compactMap(\.prepared))
+            let errors = Rewriter(durable: invocation.durable).commit(outcomes.compactMap(\.prepared))
             var next = 0
             for index in outcomes.indices where outcomes[index].prepared != nil {
                 if let error = errors[next] {
@@ -184,7 +185,8 @@ struct Swelf {
             let printer = FilePrinter(file: file, output: terminal.standardOutput)
             for request in invocation.prints.sorted() { try printer.print(request) }
             if !invocation.edits.isEmpty || (invocation.output != nil) {
-                let command = PatchCommand(terminal: terminal, debug: invocation.debug, keepOldSections: invocation.keepOldSections)
+                let command = PatchCommand(terminal: terminal, debug: invocation.debug, keepOldSections: invocation.keepOldSections,
+                                           durable: invocation.durable)
                 if batched && invocation.output == nil {
                     return FileOutcome(prepared: try command.prepare(path: path, edits: invocation.edits))
                 }
@@ -242,6 +244,9 @@ enum HelpText {
       --output FILE                write FILE, leave the input unchanged
       -j N, --jobs N               work on N files at once (default: one per processor);
                                    output stays in argument order
+      --no-durability              no fsync: faster on many files, but after a power
+                                   failure or kernel crash an edited file may be empty or
+                                   old (never half-written); for trees rebuilt anyway
       --debug                      explain layout decisions on stderr
       --no-clobber-old-sections    refuse an edit that would overwrite the old bytes of a
                                    table it moves (swelf never fills them in otherwise)

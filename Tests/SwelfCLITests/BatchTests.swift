@@ -63,6 +63,27 @@ import Testing
         #expect(outputs[0].stderr == outputs[1].stderr)
     }
 
+    /// `--no-durability` edits exactly as the default does (only the fsyncs are left out,
+    /// which no test short of pulling the power can see); patchelf has no such option.
+    @Test func noDurabilityEditsTheSame() throws {
+        let directory = try Directory()
+        let files = try (0 ..< 3).map { index -> String in
+            let path = directory.path("lib\(index).so")
+            try FileManager.default.copyItem(atPath: library, toPath: path)
+            return path
+        }
+        let many = try Swelf.run(["--no-durability", "--set-rpath", "/fast", files[0], files[1]])
+        #expect(many.status == 0, "\(many)")
+        let one = try Swelf.run(["--no-durability", "--set-rpath", "/fast", files[2]])
+        #expect(one.status == 0, "\(one)")
+        for path in files { #expect(try runPath(path) == "/fast") }
+        let link = directory.path("patchelf")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: try #require(Swelf.path))
+        let refused = try Tool.run(link, ["--no-durability", "--set-rpath", "/x", files[0]])
+        #expect(refused.status != 0)
+        #expect(try runPath(files[0]) == "/fast")
+    }
+
     @Test func jobsMustBeAPositiveNumber() throws {
         for value in ["0", "-3", "many", "2000"] {
             let result = try Swelf.run(["-j", value, "--print-rpath", library])

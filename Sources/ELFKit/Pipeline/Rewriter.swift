@@ -16,6 +16,12 @@ public struct Rewriter {
     let writer: AtomicFileWriter
 
     public init() { writer = AtomicFileWriter() }
+    /// `durable: false`: see `AtomicFileWriter.durable` (what `--no-durability` gives up).
+    public init(durable: Bool) {
+        var writer = AtomicFileWriter()
+        writer.durable = durable
+        self.writer = writer
+    }
     /// A rewriter whose file-system calls are `writer`'s (tests inject failures there).
     package init(writer: AtomicFileWriter) { self.writer = writer }
 

@@ -50,6 +50,12 @@ public struct LockBusy: Error {}
 public struct AtomicFileWriter {
     let system: SystemCalls
 
+    /// False (`--no-durability`): no fsync of the new file or its directory, no syncfs.
+    /// The rename is still atomic and still follows the complete, checked write, so no
+    /// process ever sees a partial file; but after a power failure or kernel crash the
+    /// renamed file may be empty or old. For trees that are rebuilt anyway.
+    public var durable = true
+
     public init() { system = SystemCalls() }
     package init(system: SystemCalls) { self.system = system }
 
@@ -120,9 +126,11 @@ public struct AtomicFileWriter {
     public func write(plan: RewritePlan, input: FileByteSource, to destination: String,
                       check: (FileByteSource) throws -> Void) throws {
         guard let pending = try prepare(plan: plan, input: input, to: destination, check: check) else { return }
-        guard system.sync(pending.output) == 0 else { throw WriteError("fsync failed: \(systemErrorMessage(errno))") }
+        if durable {
+            guard system.sync(pending.output) == 0 else { throw WriteError("fsync failed: \(systemErrorMessage(errno))") }
+        }
         try replace(pending)
-        try syncDirectory(pending.directory, of: pending.target)
+        if durable { try syncDirectory(pending.directory, of: pending.target) }
     }
 
     /// Everything `write` does before the new file is made durable: the new file is
@@ -203,14 +211,14 @@ public struct AtomicFileWriter {
     public func commit(_ batch: [PendingReplacement]) -> [(any Error)?] {
         var errors = [(any Error)?](repeating: nil, count: batch.count)
         var syncedFileSystems = Set<UInt64>()
-        for pending in batch {
+        for pending in batch where durable {
             var status = stat()
             guard system.status(pending.output, &status) == 0 else { continue }
             if syncedFileSystems.insert(UInt64(status.st_dev)).inserted {
                 _ = system.syncFileSystem(pending.output)   // errors: the fsync below reports them per file
             }
         }
-        for (index, pending) in batch.enumerated() where system.sync(pending.output) != 0 {
+        for (index, pending) in batch.enumerated() where durable && system.sync(pending.output) != 0 {
             errors[index] = WriteError("fsync failed: \(systemErrorMessage(errno))")
         }
         var directories: [String: [Int]] = [:]
@@ -222,7 +230,7 @@ public struct AtomicFileWriter {
                 errors[index] = error
             }
         }
-        for (directory, members) in directories.sorted(by: { $0.key < $1.key }) {
+        for (directory, members) in directories.sorted(by: { $0.key < $1.key }) where durable {
             do {
                 try syncDirectory(directory, of: batch[members[0]].target)
             } catch {
