@@ -24,9 +24,8 @@ struct PatchCommand {
             terminal.standardError.flush()
         }
         if keepOldSections { try checkOldSectionsKept(path: path, edits: edits) }
-        // A character device or FIFO named by --output (`/dev/null`: patchelf's own tests
-        // use it) is written in place by the writer, anything else not a regular file is
-        // refused there.
+        // A device or FIFO given as --output is written in place by the writer, never
+        // renamed over (see AtomicFileWriter).
         let result = try Rewriter(durable: durable).rewrite(path: path, request: edits, output: output)
         if debug && !result.changed {
             terminal.standardError.line("\(name): \(path): nothing to change; file left untouched")

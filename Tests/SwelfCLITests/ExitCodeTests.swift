@@ -59,6 +59,21 @@ import Testing
         #expect(theirs.status == 1)
     }
 
+    /// A FIFO given as the file to read or edit is refused at once, not waited on (the
+    /// open would block until a writer came).
+    @Test func fifoInputIsRefusedWithoutWaiting() throws {
+        let fifo = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-fifo-\(getpid())").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        for arguments in [["--print-rpath", fifo], ["--set-rpath", "/x", fifo]] {
+            let started = Date()
+            let result = try Swelf.run(arguments)
+            #expect(result.status == 1, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("not a regular file"), "\(arguments): \(result.stderr)")
+            #expect(Date().timeIntervalSince(started) < 5, "\(arguments) waited for a writer")
+        }
+    }
+
     @Test func terminatorAllowsDashFiles() throws {
         let result = try Swelf.run(["--print-soname", "--", hello])
         #expect(result.status == 0)

@@ -86,7 +86,8 @@ public final class FileByteSource: ByteSource {
     /// Opens `path` read-only. Directories and unreadable files give `.io` errors.
     public init(path: String) throws(ELFError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking, so a FIFO (refused below) cannot hang the open waiting for a writer.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw ELFError(.io, "cannot open: \(systemErrorMessage(errno))") }
         var status = stat()
         guard fstat(fd, &status) == 0 else {
