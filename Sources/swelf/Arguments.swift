@@ -35,9 +35,20 @@ enum PrintRequest: Int, CaseIterable, Comparable {
     static func < (a: PrintRequest, b: PrintRequest) -> Bool { a.rawValue < b.rawValue }
 }
 
+/// The print options given, each once (a bit per `PrintRequest`; not a `Set`, whose
+/// `Hashable` requirement costs a run-time conformance lookup at start-up).
+struct PrintRequests: Equatable {
+    private var bits: UInt8 = 0
+
+    mutating func insert(_ request: PrintRequest) { bits |= 1 << UInt8(request.rawValue) }
+    var isEmpty: Bool { bits == 0 }
+    /// In patchelf's order.
+    func sorted() -> [PrintRequest] { PrintRequest.allCases.filter { bits & (1 << UInt8($0.rawValue)) != 0 } }
+}
+
 /// A patchelf-style invocation: print and edit options applied to each file.
 struct PatchInvocation {
-    var prints: Set<PrintRequest> = []
+    var prints = PrintRequests()
     var edits = EditRequest()
     /// `--output` values in order: none; one, for a single file (the last one wins, as in
     /// patchelf); or one per file, the n-th naming the n-th file's result.
@@ -52,6 +63,10 @@ struct PatchInvocation {
     /// they were; an edit that would overwrite them is refused.
     var keepOldSections = false
     var files: [String] = []
+    /// `-j N`, `--jobs N`: how many files are worked on at once (default: one per processor).
+    var jobs: Int?
+    /// False with `--no-durability`: no fsync (see `AtomicFileWriter.durable`).
+    var durable = true
 }
 
 /// A parsed command line.
@@ -72,20 +87,28 @@ struct ArgumentParser {
     let readArgumentFile: ArgumentFileReader
     var personality: Personality = .swelf
 
-    /// Options that take values, and how many.
-    static let valueCounts: [String: Int] = [
-        "--set-interpreter": 1, "--interpreter": 1, "--page-size": 1, "--set-os-abi": 1, "--set-soname": 1,
-        "--set-rpath": 1, "--add-rpath": 1, "--allowed-rpath-prefixes": 1, "--add-needed": 1,
-        "--remove-needed": 1, "--replace-needed": 2, "--clear-symbol-version": 1,
-        "--rename-dynamic-symbols": 1, "--output": 1,
-    ]
+    // The option tables are switches, not a `Dictionary` and a `Set`: building those
+    // costs run-time conformance lookups (`Hashable`) on every start, a large part of a
+    // small call's time.
 
-    static let flags: Set<String> = [
-        "--print-interpreter", "--print-os-abi", "--print-soname", "--print-rpath", "--print-needed",
-        "--print-execstack", "--remove-rpath", "--shrink-rpath", "--force-rpath", "--no-default-lib", "--no-sort",
-        "--add-debug-tag", "--clear-execstack", "--set-execstack", "--no-clobber-old-sections", "--debug",
-        "--version", "--help", "-h", "--build-resolution-cache",
-    ]
+    /// How many values an option takes; nil for a name that is no option.
+    static func valueCount(_ option: String) -> Int? {
+        switch option {
+        case "--set-interpreter", "--interpreter", "--page-size", "--set-os-abi", "--set-soname",
+             "--set-rpath", "--add-rpath", "--allowed-rpath-prefixes", "--add-needed",
+             "--remove-needed", "--clear-symbol-version", "--rename-dynamic-symbols", "--output", "-j", "--jobs":
+            return 1
+        case "--replace-needed":
+            return 2
+        case "--print-interpreter", "--print-os-abi", "--print-soname", "--print-rpath", "--print-needed",
+             "--print-execstack", "--remove-rpath", "--shrink-rpath", "--force-rpath", "--no-default-lib", "--no-sort",
+             "--add-debug-tag", "--clear-execstack", "--set-execstack", "--no-clobber-old-sections", "--debug",
+             "--version", "--help", "-h", "--build-resolution-cache", "--no-durability":
+            return 0
+        default:
+            return nil
+        }
+    }
 
     func parse(_ arguments: [String]) throws -> Command {
         // As patchelf there are no commands: `patchelf show` names a file called show.
@@ -178,7 +201,7 @@ struct ArgumentParser {
         let asPatchelf = personality == .patchelf
 
         func values(for option: String, at position: Int) throws -> [String] {
-            let count = ArgumentParser.valueCounts[option] ?? 0
+            let count = ArgumentParser.valueCount(option) ?? 0
             var result: [String] = []
             for _ in 0 ..< count {
                 guard case .value(let value, _)? = tokens.first else {
@@ -196,7 +219,7 @@ struct ArgumentParser {
             case .terminator: continue
             case .value(let file, _): invocation.files.append(file)
             case .option(let option, let position):
-                guard ArgumentParser.flags.contains(option) || ArgumentParser.valueCounts[option] != nil else {
+                guard ArgumentParser.valueCount(option) != nil else {
                     throw UsageError(message: asPatchelf ? "unrecognized option '\(option)'"
                                                          : "unknown option '\(option)' (argument \(position + 1))")
                 }
@@ -241,7 +264,17 @@ struct ArgumentParser {
                     }
                     invocation.edits.pageSize = size
                 case "--output": invocation.outputs.append(try resolve(arguments[0]))
+                case "-j", "--jobs":
+                    // patchelf has no such option.
+                    if asPatchelf { throw UsageError(message: "unrecognized option '\(option)'") }
+                    guard let jobs = Int(arguments[0]), jobs > 0, jobs <= 1024 else {
+                        throw UsageError(message: "invalid number of jobs '\(arguments[0])': expected 1 to 1024")
+                    }
+                    invocation.jobs = jobs
                 case "--debug": invocation.debug = true
+                case "--no-durability":
+                    if asPatchelf { throw UsageError(message: "unrecognized option '\(option)'") }
+                    invocation.durable = false
                 case "--no-clobber-old-sections": invocation.keepOldSections = true
                 case "--no-sort": break  // swelf never sorts program or section headers: this is what it always does
                 case "--build-resolution-cache":
