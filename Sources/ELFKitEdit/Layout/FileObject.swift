@@ -136,11 +136,11 @@ public struct FileObjectCatalog {
                            alignment: 2, file: file)
         }
         if let address = dynamic.first(.verneed) {
-            let size = try VersionTableGeometry.needSize(file: file, dynamic: dynamic, address: address)
+            let size = try dynamic.versionNeedChain()?.extent ?? 0
             try addDynamic(.versionNeeds, address: address, size: size, alignment: 4, file: file)
         }
         if let address = dynamic.first(.verdef) {
-            let size = try VersionTableGeometry.definitionSize(file: file, dynamic: dynamic, address: address)
+            let size = try dynamic.versionDefinitionChain()?.extent ?? 0
             try addDynamic(.versionDefinitions, address: address, size: size, alignment: 4, file: file)
         }
     }

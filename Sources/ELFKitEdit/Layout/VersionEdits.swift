@@ -14,12 +14,12 @@ extension PlanState {
         if (!removed.isEmpty || !renames.isEmpty), let object = catalog.object(.versionNeeds) {
             var blob = try original(.versionNeeds)
             let needs = try dynamic.versionNeeds()
-            var positions: [Int] = []  // offset of each entry in the blob
-            var position = 0
-            for _ in needs {
-                positions.append(position)
-                let next: UInt32 = try ByteDecoder(blob, format: format, baseOffset: object.offset).getInteger(at: position + 12)
-                position += Int(next)
+            // Offset of each entry in the blob, from the one walk of the table.
+            let positions = (try dynamic.versionNeedChain()?.records ?? []).compactMap { record in
+                record.address >= object.address ? Int(exactly: record.address - object.address) : nil
+            }
+            guard positions.count == needs.count, positions.allSatisfy({ $0 <= blob.count - 16 }) else {
+                throw EditError.refused(".gnu.version_r: an entry lies outside the table")
             }
             var kept: [Int] = []
             var keptNeeds: [VersionNeed] = []
