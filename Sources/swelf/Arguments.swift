@@ -287,8 +287,11 @@ struct ArgumentParser {
         if invocation.files.isEmpty {
             throw UsageError(message: "missing filename")
         }
-        if !invocation.outputs.isEmpty && invocation.files.count > 1 && invocation.outputs.count != invocation.files.count {
-            throw UsageError(message: "--output option only allowed with single input file, or once per input file")
+        // patchelf takes one --output for one file; swelf also takes one per input file.
+        if !invocation.outputs.isEmpty && invocation.files.count > 1
+            && (asPatchelf || invocation.outputs.count != invocation.files.count) {
+            throw UsageError(message: asPatchelf ? "--output option only allowed with single input file"
+                : "--output option only allowed with single input file, or once per input file")
         }
         if setRunPath != nil && addRunPath != nil {
             throw UsageError(message: "--set-rpath option not allowed with --add-rpath")
