@@ -12,13 +12,13 @@ struct PatchCommand {
     let debug: Bool
     var keepOldSections = false
 
-    func patch(path: String, edits: EditRequest, output: String?) throws {
+    func patch(path: FilePath, edits: EditRequest, output: FilePath?) throws {
         let name = terminal.programName
         if debug {
             // The plan's reasoning first, so that it is shown even when the verifier then
             // refuses the result.
             let plan = try Rewriter().plan(file: try ELFFile(path: path), request: edits)
-            for line in plan.log { terminal.standardError.line("\(name): \(path): \(line)") }
+            for line in plan.log { terminal.standardError.write(bytes: Array("\(name): ".utf8) + path.bytes); terminal.standardError.line(": \(line)") }
             terminal.standardError.flush()
         }
         if keepOldSections { try checkOldSectionsKept(path: path, edits: edits) }
@@ -28,10 +28,10 @@ struct PatchCommand {
             // replaced by renaming a file over it, and must not be. The result is written
             // and checked in a private directory, then copied into it.
             let directory = try FileSystem.temporaryDirectory()
-            let temporary = directory + "/output"
+            let temporary = directory.appending(Array("output".utf8))
             defer {
-                unlink(temporary)
-                rmdir(directory)
+                _ = temporary.withCString { unlink($0) }
+                _ = directory.withCString { rmdir($0) }
             }
             result = try Rewriter().rewrite(path: path, request: edits, output: temporary)
             try FileSystem.copyContents(of: temporary, into: output)
@@ -39,7 +39,7 @@ struct PatchCommand {
             result = try Rewriter().rewrite(path: path, request: edits, output: output)
         }
         if debug && !result.changed {
-            terminal.standardError.line("\(name): \(path): nothing to change; file left untouched")
+            terminal.error("nothing to change; file left untouched", file: path)
         }
     }
 
@@ -47,7 +47,7 @@ struct PatchCommand {
     /// at its old offset. swelf never fills a moved table's old place, but the program
     /// header table may grow over it, and a later table may be placed there; such an edit
     /// is refused. The oracle is the original file against the planned image.
-    private func checkOldSectionsKept(path: String, edits: EditRequest) throws {
+    private func checkOldSectionsKept(path: FilePath, edits: EditRequest) throws {
         let source = try FileByteSource(path: path)
         let original = try ELFFile(source: source)
         let plan = try Rewriter().plan(file: original, request: edits)
@@ -72,7 +72,7 @@ struct VerifyCommand {
     let terminal: Terminal
     let json: Bool
 
-    func run(_ files: [String]) -> ExitCode {
+    func run(_ files: [FilePath]) -> ExitCode {
         var status = ExitCode.success
         var reports: [JSON] = []
         for path in files {
@@ -84,12 +84,12 @@ struct VerifyCommand {
             }
             if !problems.isEmpty { status = .failure }
             if json {
-                reports.append(.object([("file", .string(path)), ("ok", .bool(problems.isEmpty)),
+                reports.append(.object([("file", .bytes(path.bytes)), ("ok", .bool(problems.isEmpty)),
                                         ("problems", .array(problems.map(JSON.string)))]))
             } else if problems.isEmpty {
-                terminal.standardOutput.line("\(path): ok")
+                terminal.standardOutput.line(bytes: path.bytes + Array(": ok".utf8))
             } else {
-                for problem in problems { terminal.standardOutput.line("\(path): \(problem)") }
+                for problem in problems { terminal.standardOutput.line(bytes: path.bytes + Array(": \(problem)".utf8)) }
             }
         }
         if json { terminal.standardOutput.line((reports.count == 1 ? reports[0] : .array(reports)).serialized()) }

@@ -8,7 +8,7 @@ struct Swelf {
     var debugFromEnvironment = false
     static let version = "0.1.0"
 
-    func run(_ arguments: [String]) -> ExitCode {
+    func run(_ arguments: [[UInt8]]) -> ExitCode {
         if personality == .patchelf && arguments.isEmpty {
             // patchelf with no arguments prints its usage on stderr and fails.
             terminal.standardError.write(PatchelfHelp.text(programName: terminal.invokedAs))
@@ -16,7 +16,7 @@ struct Swelf {
         }
         let command: Command
         do {
-            command = try ArgumentParser(readArgumentFile: FileSystem.readText, personality: personality).parse(arguments)
+            command = try ArgumentParser(readArgumentFile: FileSystem.readContents, personality: personality).parse(arguments)
         } catch let error as UsageError {
             terminal.error(error.message)
             if personality == .swelf {

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import ELFKit
 
 /// Buffered output to a file descriptor, written with `write(2)` in full on `flush`.
 ///
@@ -56,9 +57,12 @@ final class Terminal {
     }
 
     /// A one-line error on stderr: `swelf: FILE: message` (`patchelf: …` as patchelf).
-    func error(_ message: String, file: String? = nil) {
+    func error(_ message: String, file: FilePath? = nil) {
         if let file {
-            standardError.line("\(programName): \(file): \(message)")
+            // The file name as its bytes, as the user typed it.
+            standardError.write("\(programName): ")
+            standardError.write(bytes: file.bytes)
+            standardError.line(": \(message)")
         } else {
             standardError.line("\(programName): \(message)")
         }

@@ -57,8 +57,8 @@ public struct EditVerifier {
         if expected != edited.header {
             problems.append("the ELF header changed beyond the edit")
         }
-        if let interpreter = request.interpreter, try edited.interpreter() != interpreter {
-            problems.append("PT_INTERP is '\(try edited.interpreter() ?? "")', expected '\(interpreter)'")
+        if let interpreter = request.interpreter, try edited.rawInterpreter() != interpreter {
+            problems.append("PT_INTERP is '\(try edited.interpreter() ?? "")', expected '\(text(interpreter))'")
         }
         if let stack = request.executableStack, edited.executableStack != stack {
             problems.append("PT_GNU_STACK does not say the requested stack permission")
@@ -92,28 +92,28 @@ public struct EditVerifier {
             return
         }
         // Requested values.
-        if let soname = request.soname, try new.soname() != soname {
-            problems.append("DT_SONAME is '\(try new.soname() ?? "")', expected '\(soname)'")
+        if let soname = request.soname, try new.first(.soname).map({ try new.rawString(at: $0) }) != soname {
+            problems.append("DT_SONAME is '\(try new.soname() ?? "")', expected '\(text(soname))'")
         }
-        let oldRunPath = try old.runpath() ?? old.rpath()
-        let newRunPath = try new.runpath() ?? new.rpath()
+        let oldRunPath = try (old.first(.runpath) ?? old.first(.rpath)).map { try old.rawString(at: $0) }
+        let newRunPath = try (new.first(.runpath) ?? new.first(.rpath)).map { try new.rawString(at: $0) }
         let runPathTags = new.entries.filter { $0.tag == .rpath || $0.tag == .runpath }.map(\.tag)
         let wanted: DynamicTag = request.forceRPath ? .rpath : .runpath
         switch request.runPath {
         case .set(let value)?:
             if newRunPath != value || runPathTags != [wanted] {
-                problems.append("run-path is \(runPathTags) '\(newRunPath ?? "")', expected \(wanted) '\(value)'")
+                problems.append("run-path is \(runPathTags) '\(text(newRunPath ?? []))', expected \(wanted) '\(text(value))'")
             }
         case .add(let value)?:
-            let expected = String(decoding: RunPath.adding(Array(value.utf8), to: Array((oldRunPath ?? "").utf8)), as: UTF8.self)
+            let expected = RunPath.adding(value, to: oldRunPath ?? [])
             if newRunPath != expected || runPathTags != [wanted] {
-                problems.append("run-path is '\(newRunPath ?? "")', expected '\(expected)'")
+                problems.append("run-path is '\(text(newRunPath ?? []))', expected '\(text(expected))'")
             }
         case .remove?:
             if !runPathTags.isEmpty { problems.append("a run-path entry remains after --remove-rpath") }
         case .shrink?:
-            let oldParts = (oldRunPath ?? "").split(separator: ":")
-            let newParts = (newRunPath ?? "").split(separator: ":")
+            let oldParts = (oldRunPath ?? []).split(separator: UInt8(ascii: ":"))
+            let newParts = (newRunPath ?? []).split(separator: UInt8(ascii: ":"))
             if !newParts.allSatisfy({ oldParts.contains($0) }) {
                 problems.append("--shrink-rpath added directories")
             }
@@ -121,14 +121,14 @@ public struct EditVerifier {
             if newRunPath != oldRunPath { problems.append("the run-path changed although no run-path edit was asked for") }
         }
 
-        var expectedNeeded = try old.needed()
+        var expectedNeeded = try old.all(.needed).map { try old.rawString(at: $0) }
         for name in request.removeNeeded { expectedNeeded.removeAll { $0 == name } }
         for (from, to) in request.replaceNeeded { expectedNeeded = expectedNeeded.map { $0 == from ? to : $0 } }
         let additions = request.addNeeded.filter { !expectedNeeded.contains($0) }
-        var seen: Set<String> = []
+        var seen: Set<[UInt8]> = []
         expectedNeeded = additions.filter { seen.insert($0).inserted } + expectedNeeded
-        if try new.needed() != expectedNeeded {
-            problems.append("DT_NEEDED is \(try new.needed()), expected \(expectedNeeded)")
+        if try new.all(.needed).map({ try new.rawString(at: $0) }) != expectedNeeded {
+            problems.append("DT_NEEDED is \(try new.needed()), expected \(expectedNeeded.map(text))")
         }
         if request.noDefaultLib && !new.flags1.contains(.noDefaultLib) {
             problems.append("DF_1_NODEFLIB is not set")
@@ -186,12 +186,16 @@ public struct EditVerifier {
             problems.append(".gnu.version_d changed")
         }
         let renamedFiles = Dictionary(request.replaceNeeded.map { ($0.old, $0.new) }, uniquingKeysWith: { $1 })
-        let expectedNeeds = try old.versionNeeds().filter { !request.removeNeeded.contains($0.file) }.map { need in
-            (renamedFiles[need.file] ?? need.file, need.requirements.map(\.name))
+        var expectedNeeds: [([UInt8], [String])] = []
+        for need in try old.versionNeeds() {
+            let file = try old.rawString(at: UInt64(need.fileOffset))
+            if request.removeNeeded.contains(file) { continue }
+            expectedNeeds.append((renamedFiles[file] ?? file, need.requirements.map(\.name)))
         }
-        let actualNeeds = try new.versionNeeds().map { ($0.file, $0.requirements.map(\.name)) }
+        var actualNeeds: [([UInt8], [String])] = []
+        for need in try new.versionNeeds() { actualNeeds.append((try new.rawString(at: UInt64(need.fileOffset)), need.requirements.map(\.name))) }
         if expectedNeeds.map(\.0) != actualNeeds.map(\.0) || expectedNeeds.map(\.1) != actualNeeds.map(\.1) {
-            problems.append(".gnu.version_r lists \(actualNeeds.map(\.0)), expected \(expectedNeeds.map(\.0))")
+            problems.append(".gnu.version_r lists \(actualNeeds.map { text($0.0) }), expected \(expectedNeeds.map { text($0.0) })")
         }
     }
 
@@ -254,3 +258,6 @@ public struct EditVerifier {
         }
     }
 }
+
+/// A name for a problem message (invalid UTF-8 shows as U+FFFD there only).
+private func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }

@@ -35,13 +35,18 @@ public struct Rewriter {
     /// byte, structure) before it replaces anything. On any failure the destination is
     /// left as it was and no temporary file remains.
     public func rewrite(path: String, request: EditRequest, output: String? = nil) throws -> Result {
+        try rewrite(path: FilePath(path), request: request, output: output.map { FilePath($0) })
+    }
+
+    /// `rewrite(path:request:output:)` for paths as bytes (any bytes a Linux path may hold).
+    public func rewrite(path: FilePath, request: EditRequest, output: FilePath? = nil) throws -> Result {
         let destination = output ?? path
         return try writer.withLockedFile(at: path, exclusive: writer.namesSameFile(destination, asOpen: path)) { source in
             try rewrite(source: source, request: request, destination: destination, writer: writer)
         }
     }
 
-    private func rewrite(source: FileByteSource, request: EditRequest, destination: String, writer: AtomicFileWriter) throws -> Result {
+    private func rewrite(source: FileByteSource, request: EditRequest, destination: FilePath, writer: AtomicFileWriter) throws -> Result {
         let file = try ELFFile(source: source)
         let plan = try self.plan(file: file, request: request)
         if plan.isEmpty && writer.names(destination, file: source) {

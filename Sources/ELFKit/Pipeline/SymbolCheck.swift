@@ -9,7 +9,7 @@ import ELFKitVerify
 struct SymbolCheck {
     let original: ELFFile
     let edited: ELFFile
-    let renames: [String: String]
+    let renames: [[UInt8]: [UInt8]]
 
     func problems() throws -> [String] {
         guard let oldDynamic = try original.dynamic(), let newDynamic = try edited.dynamic() else { return [] }
@@ -18,10 +18,10 @@ struct SymbolCheck {
         var problems: [String] = []
 
         func key(_ symbol: Symbol, _ name: [UInt8]) -> String {
-            "\(String(decoding: name, as: UTF8.self))|\(symbol.info)|\(symbol.other)|\(symbol.sectionIndex)|\(symbol.value)|\(symbol.size)"
+            "\(name)|\(symbol.info)|\(symbol.other)|\(symbol.sectionIndex)|\(symbol.value)|\(symbol.size)"
         }
         let expected = zip(old.symbols, old.names).map { symbol, name in
-            key(symbol, renames[String(decoding: name, as: UTF8.self)].map { Array($0.utf8) } ?? name)
+            key(symbol, renames[name] ?? name)
         }.sorted()
         let actual = zip(new.symbols, new.names).map { key($0, $1) }.sorted()
         if expected != actual { problems.append("the renamed .dynsym does not hold exactly the expected symbols") }
@@ -32,7 +32,7 @@ struct SymbolCheck {
         for (index, (symbol, name)) in zip(new.symbols, new.names).enumerated() { newIndexByKey[key(symbol, name)] = index }
         for (index, (symbol, name)) in zip(old.symbols, old.names).enumerated() where index > 0 && symbol.isDefined {
             guard try old.hashLookupFinds(index) else { continue }
-            let renamed = renames[String(decoding: name, as: UTF8.self)].map { Array($0.utf8) } ?? name
+            let renamed = renames[name] ?? name
             guard let newIndex = newIndexByKey[key(symbol, renamed)], try new.hashLookupFinds(newIndex) else {
                 problems.append("symbol '\(String(decoding: renamed, as: UTF8.self))' cannot be found through the hash tables")
                 break
@@ -42,7 +42,7 @@ struct SymbolCheck {
         let oldRelocations = try old.relocationSymbols(file: original, dynamic: oldDynamic)
         let newRelocations = try new.relocationSymbols(file: edited, dynamic: newDynamic)
         let mapped = oldRelocations.map { name -> [UInt8] in
-            renames[String(decoding: name, as: UTF8.self)].map { Array($0.utf8) } ?? name
+            renames[name] ?? name
         }
         if mapped != newRelocations { problems.append("a relocation names a different symbol than before") }
         return problems

@@ -19,6 +19,10 @@ public final class ELFFile {
         try self.init(source: FileByteSource(path: path))
     }
 
+    public convenience init(path: FilePath) throws(ELFError) {
+        try self.init(source: FileByteSource(path: path))
+    }
+
     public init(source: any ByteSource) throws(ELFError) {
         self.source = source
         let prefix = try source.bytes(at: 0, count: min(source.size, 64), "ELF header")

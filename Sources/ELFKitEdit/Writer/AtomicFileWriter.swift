@@ -56,12 +56,12 @@ public struct AtomicFileWriter {
     /// shared when it is only read), and runs `body` on it while the lock is held. When
     /// the path turns out to name another file than the one locked, or `body` reports
     /// that the file was replaced before its own rename, it starts again.
-    public func withLockedFile<Result>(at path: String, exclusive: Bool = true,
+    public func withLockedFile<Result>(at path: FilePath, exclusive: Bool = true,
                                        _ body: (FileByteSource) throws -> Result) throws -> Result {
         for _ in 0 ..< AtomicFileWriter.maximumAttempts {
             // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below);
             // on a regular file the flag changes nothing.
-            let descriptor = system.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            let descriptor = path.withCString { system.open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
             guard descriptor >= 0 else { throw ELFError(.io, "cannot open: \(systemErrorMessage(errno))") }
             defer {
                 _ = system.lock(descriptor, LOCK_UN)   // also for the duplicate the source reads through
@@ -71,7 +71,7 @@ public struct AtomicFileWriter {
             guard system.status(descriptor, &opened) == 0 else { throw ELFError(.io, "cannot stat: \(systemErrorMessage(errno))") }
             guard (opened.st_mode & S_IFMT) == S_IFREG else { throw ELFError(.io, "not a regular file") }
             try lock(descriptor, exclusive: exclusive)
-            guard system.pathStatus(path, &named) == 0 else {
+            guard path.withCString({ system.pathStatus($0, &named) }) == 0 else {
                 let code = errno
                 if code == ENOENT { continue }   // removed or being replaced: open the name again
                 throw ELFError(.io, "cannot stat: \(systemErrorMessage(code))")
@@ -102,7 +102,7 @@ public struct AtomicFileWriter {
     /// temporary file and throws to abandon the write. When `destination` names the
     /// input's inode it must still do so just before the rename, else the write is
     /// abandoned with `TargetReplaced` (and `withLockedFile` starts again).
-    public func write(plan: RewritePlan, input: FileByteSource, to destination: String,
+    public func write(plan: RewritePlan, input: FileByteSource, to destination: FilePath,
                       check: (FileByteSource) throws -> Void) throws {
         var inputStatus = stat()
         guard system.status(input.descriptor, &inputStatus) == 0 else {
@@ -110,7 +110,7 @@ public struct AtomicFileWriter {
         }
         let target = resolvedTarget(destination)
         var existing = stat()
-        let targetExists = system.pathStatus(target, &existing) == 0
+        let targetExists = target.withCString { system.pathStatus($0, &existing) } == 0
         if !targetExists && errno != ENOENT {
             throw WriteError("cannot stat \(target): \(systemErrorMessage(errno))")
         }
@@ -125,7 +125,7 @@ public struct AtomicFileWriter {
         var renamed = false
         defer {
             _ = system.close(output)
-            if !renamed, let name = temporary.name { _ = system.unlink(name) }
+            if !renamed, let name = temporary.name { _ = name.withCString { system.unlink($0) } }
         }
 
         try copyRange(from: input.descriptor, to: output, count: plan.keptPrefix)
@@ -146,13 +146,13 @@ public struct AtomicFileWriter {
         try copyExtendedAttributes(from: inPlace || !targetExists ? input.descriptor : nil, target: target, to: output)
         guard system.sync(output) == 0 else { throw WriteError("fsync failed: \(systemErrorMessage(errno))") }
 
-        try check(try FileByteSource(duplicating: output, path: temporary.name ?? directory + "/(new file)"))
+        try check(try FileByteSource(duplicating: output, path: temporary.name ?? directory.appending(Array("(new file)".utf8))))
 
         // The lock keeps other swelf processes out; this catches anything else that
         // renamed a file over the input while it was being patched.
         if inPlace {
             var now = stat()
-            guard system.pathStatus(target, &now) == 0, now.st_dev == inputStatus.st_dev, now.st_ino == inputStatus.st_ino else {
+            guard target.withCString({ system.pathStatus($0, &now) }) == 0, now.st_dev == inputStatus.st_dev, now.st_ino == inputStatus.st_ino else {
                 throw TargetReplaced()
             }
         }
@@ -160,7 +160,7 @@ public struct AtomicFileWriter {
         // the old file or the new one.
         let name = try temporary.name ?? giveName(to: output, in: directory)
         temporary.name = name
-        guard system.rename(name, target) == 0 else {
+        guard name.withCString({ from in target.withCString { system.rename(from, $0) } }) == 0 else {
             throw WriteError("cannot replace \(target): \(systemErrorMessage(errno))")
         }
         renamed = true
@@ -170,41 +170,41 @@ public struct AtomicFileWriter {
     struct Temporary {
         let descriptor: Int32
         /// nil while the file is anonymous.
-        var name: String?
+        var name: FilePath?
     }
 
     /// An anonymous file (`O_TMPFILE`) in `directory` where the filesystem supports it,
     /// named only just before the rename, so a killed swelf leaves nothing behind; else
     /// a named `.swelf-XXXXXX`.
-    private func createTemporary(in directory: String) throws -> Temporary {
-        let anonymous = system.openAnonymous(directory)
+    private func createTemporary(in directory: FilePath) throws -> Temporary {
+        let anonymous = directory.withCString { system.openAnonymous($0) }
         if anonymous >= 0 { return Temporary(descriptor: anonymous, name: nil) }
         let code = errno
         guard code == EOPNOTSUPP || code == EISDIR || code == EINVAL else {
             throw WriteError("cannot create a temporary file in \(directory): \(systemErrorMessage(code))")
         }
-        var template = Array((directory + "/.swelf-XXXXXX").utf8CString)
+        var template = directory.appending(Array(".swelf-XXXXXX".utf8)).bytes.map { CChar(bitPattern: $0) } + [0]
         let output = template.withUnsafeMutableBufferPointer { system.makeTemporary($0.baseAddress!) }
         guard output >= 0 else {
             throw WriteError("cannot create a temporary file in \(directory): \(systemErrorMessage(errno))")
         }
-        return Temporary(descriptor: output, name: String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        return Temporary(descriptor: output, name: FilePath(bytes: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }))
     }
 
     /// Links the anonymous file into `directory` under a fresh `.swelf-XXXXXX` name.
-    private func giveName(to descriptor: Int32, in directory: String) throws -> String {
+    private func giveName(to descriptor: Int32, in directory: FilePath) throws -> FilePath {
         let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
         for _ in 0 ..< 100 {
-            let name = directory + "/.swelf-" + String((0 ..< 6).map { _ in letters.randomElement()! })
-            if system.name(descriptor, name) == 0 { return name }
+            let name = directory.appending(Array((".swelf-" + String((0 ..< 6).map { _ in letters.randomElement()! })).utf8))
+            if name.withCString({ system.name(descriptor, $0) }) == 0 { return name }
             guard errno == EEXIST else { throw WriteError("cannot link the new file into \(directory): \(systemErrorMessage(errno))") }
         }
         throw WriteError("cannot link the new file into \(directory): every name tried exists")
     }
 
     /// The rename is durable only once the directory is on disk.
-    private func syncDirectory(_ directory: String, of target: String) throws {
-        let descriptor = system.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    private func syncDirectory(_ directory: FilePath, of target: FilePath) throws {
+        let descriptor = directory.withCString { system.open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         guard descriptor >= 0 else {
             throw WriteError("\(target) was replaced, but its directory cannot be opened to make that durable: \(systemErrorMessage(errno))")
         }
@@ -220,12 +220,12 @@ public struct AtomicFileWriter {
     /// A character device or a FIFO: opened (never created, truncated or renamed over)
     /// and written from start to end, since neither can be read back or seeked. Its
     /// mode and owner are left alone. Other kinds are refused.
-    private func writeInPlace(plan: RewritePlan, input: FileByteSource, to target: String, kind: mode_t) throws {
+    private func writeInPlace(plan: RewritePlan, input: FileByteSource, to target: FilePath, kind: mode_t) throws {
         guard kind == S_IFCHR || kind == S_IFIFO else {
             let name = kind == S_IFBLK ? "a block device" : kind == S_IFSOCK ? "a socket" : kind == S_IFDIR ? "a directory" : "not a regular file"
             throw WriteError("\(target) is \(name): swelf writes regular files (replaced), character devices and FIFOs (written in place), and leaves this alone")
         }
-        let output = system.open(target, O_WRONLY | O_NOCTTY | O_CLOEXEC)
+        let output = target.withCString { system.open($0, O_WRONLY | O_NOCTTY | O_CLOEXEC) }
         guard output >= 0 else { throw WriteError("cannot open \(target): \(systemErrorMessage(errno))") }
         defer { _ = system.close(output) }
         var opened = stat()
@@ -253,33 +253,30 @@ public struct AtomicFileWriter {
     }
 
     /// True when `path` names the inode `file` has open (through any link).
-    package func names(_ path: String, file: FileByteSource) -> Bool {
+    package func names(_ path: FilePath, file: FileByteSource) -> Bool {
         var named = stat(), opened = stat()
-        return system.pathStatus(path, &named) == 0 && system.status(file.descriptor, &opened) == 0
+        return path.withCString({ system.pathStatus($0, &named) }) == 0 && system.status(file.descriptor, &opened) == 0
             && named.st_dev == opened.st_dev && named.st_ino == opened.st_ino
     }
 
     /// True when the two paths name one inode now, or are the same path (an edit in place,
     /// which takes the exclusive lock).
-    package func namesSameFile(_ destination: String, asOpen path: String) -> Bool {
+    package func namesSameFile(_ destination: FilePath, asOpen path: FilePath) -> Bool {
         if destination == path { return true }
         var a = stat(), b = stat()
-        return system.pathStatus(destination, &a) == 0 && system.pathStatus(path, &b) == 0
+        return destination.withCString({ system.pathStatus($0, &a) }) == 0 && path.withCString({ system.pathStatus($0, &b) }) == 0
             && a.st_dev == b.st_dev && a.st_ino == b.st_ino
     }
 
     /// The file a path names after following symbolic links; the path itself when it
     /// does not exist yet (a new `--output` file).
-    package func resolvedTarget(_ path: String) -> String {
-        guard let resolved = realpath(path, nil) else { return path }
+    package func resolvedTarget(_ path: FilePath) -> FilePath {
+        guard let resolved = path.withCString({ realpath($0, nil) }) else { return path }
         defer { free(resolved) }
-        return String(cString: resolved)
+        return FilePath(cString: resolved)
     }
 
-    package func parentDirectory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
+    package func parentDirectory(of path: FilePath) -> FilePath { path.directory }
 
     private func copyRange(from input: Int32, to output: Int32, count: UInt64) throws {
         var inputOffset: off_t = 0
@@ -334,7 +331,7 @@ public struct AtomicFileWriter {
     /// is refused. Owner and group first, since a chown clears the set-id bits; then the
     /// mode. Root can give any owner; another user can keep a file they own and a group
     /// they belong to, and nothing else.
-    private func keepMetadata(of existing: stat, replacing target: String, to output: Int32) throws {
+    private func keepMetadata(of existing: stat, replacing target: FilePath, to output: Int32) throws {
         let user = system.effectiveUser()
         if user != 0 && existing.st_uid != user {
             throw WriteError("cannot keep the owner of \(target) (uid \(existing.st_uid)): the new file would belong to uid \(user), and only root can give a file to another user; left alone")
@@ -367,7 +364,7 @@ public struct AtomicFileWriter {
         try confirm(output, owner: current.st_uid, group: current.st_gid, mode: mode, of: "the new file")
     }
 
-    private func confirm(_ output: Int32, owner: uid_t, group: gid_t, mode: mode_t, of target: String) throws {
+    private func confirm(_ output: Int32, owner: uid_t, group: gid_t, mode: mode_t, of target: FilePath) throws {
         var result = stat()
         guard system.status(output, &result) == 0 else { throw WriteError("cannot stat the new file: \(systemErrorMessage(errno))") }
         guard result.st_uid == owner, result.st_gid == group, result.st_mode & 0o7777 == mode else {
@@ -376,12 +373,12 @@ public struct AtomicFileWriter {
     }
 
     /// The extended attributes of the file being replaced, or of the input for a new file.
-    private func copyExtendedAttributes(from open: Int32?, target: String, to output: Int32) throws {
+    private func copyExtendedAttributes(from open: Int32?, target: FilePath, to output: Int32) throws {
         if let open {
             copyExtendedAttributes(from: open, to: output)
             return
         }
-        let descriptor = system.open(target, O_RDONLY | O_CLOEXEC)
+        let descriptor = target.withCString { system.open($0, O_RDONLY | O_CLOEXEC) }
         guard descriptor >= 0 else { throw WriteError("cannot open \(target) to read its attributes: \(systemErrorMessage(errno))") }
         defer { _ = system.close(descriptor) }
         copyExtendedAttributes(from: descriptor, to: output)
