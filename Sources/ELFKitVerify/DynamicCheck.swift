@@ -148,13 +148,19 @@ struct DynamicCheck {
         if new.symbols.first.map({ $0.info != 0 || $0.value != 0 || !new.names[0].isEmpty }) ?? false {
             report(.symbols, "dynamic symbol 0 is no longer the null symbol")
         }
-        // Every symbol the loader could find before, it finds by its (new) name.
-        // (The loader looks up named global and weak symbols; locals and section symbols
-        // are never looked up and are not in .gnu.hash.)
-        for index in new.symbols.indices where index > 0 && new.symbols[index].isDefined && !new.names[index].isEmpty
-            && new.symbols[index].info >> 4 != 0 {
-            if let table = try new.hashTableMissing(index) {
-                report(.hashTables, "'\(String(decoding: new.names[index], as: UTF8.self))' cannot be found through \(table)")
+        // Every symbol the loader could find before, it finds by its (new) name. (The
+        // loader looks up named global and weak symbols; locals and section symbols are
+        // never looked up and are not in .gnu.hash. A symbol the original's tables could
+        // not find — a zeroed .gnu.hash — need not be found now.)
+        var newIndex: [Key: Int] = [:]
+        for index in new.symbols.indices { newIndex[key(new, index, name: new.names[index], version: new.versions?[index])] = index }
+        for index in old.symbols.indices where index > 0 && old.symbols[index].isDefined && !old.names[index].isEmpty
+            && old.symbols[index].info >> 4 != 0 {
+            guard try old.hashTableMissing(index) == nil else { continue }
+            let name = renames[old.names[index]] ?? old.names[index]
+            guard let now = newIndex[key(old, index, name: name, version: expectedVersion(index))] else { continue }  // reported above
+            if let table = try new.hashTableMissing(now) {
+                report(.hashTables, "'\(String(decoding: name, as: UTF8.self))' cannot be found through \(table)")
                 break
             }
         }

@@ -83,6 +83,11 @@ struct SectionCheck {
             var decoder = ByteDecoder(Array(raw[at ..< at + Int(original.format.symbolSize)]), format: original.format, baseOffset: 0)
             return try Symbol.decode(&decoder)
         }
+        // _DYNAMIC is the address of .dynamic, often as an absolute symbol: it follows PT_DYNAMIC.
+        let oldDynamic = original.firstSegment(.dynamic)?.virtualAddress
+        let newDynamic = edited.firstSegment(.dynamic)?.virtualAddress
+        let names: StringTable? = Int(before.link) < original.sectionHeaders.count
+            ? try? original.readStringTable(section: original.sectionHeaders[Int(before.link)]) : nil
         var position = 0
         var symbolIndex = 0
         while oldRaw.count - position >= Int(entrySize) {
@@ -92,6 +97,10 @@ struct SectionCheck {
             if section > 0, section < original.sectionHeaders.count, let delta = shift[section] {
                 let header = original.sectionHeaders[section]
                 if old.value >= header.address && old.value - header.address <= header.size { expected.value = old.value &+ delta }
+            }
+            if let oldDynamic, let newDynamic, old.value == oldDynamic,
+               let name = try? names?.rawString(at: UInt64(old.nameOffset)), name.elementsEqual("_DYNAMIC".utf8) {
+                expected.value = newDynamic
             }
             if new != expected {
                 problems.append(VerificationProblem(.sections, "\(name) symbol \(symbolIndex) has value 0x\(hex(new.value)), expected 0x\(hex(expected.value))"))

@@ -22,22 +22,9 @@ struct PatchCommand {
             terminal.standardError.flush()
         }
         if keepOldSections { try checkOldSectionsKept(path: path, edits: edits) }
-        let result: Rewriter.Result
-        if let output, FileSystem.isSpecialFile(output) {
-            // `--output /dev/null` (patchelf's own tests use it): a device or FIFO cannot be
-            // replaced by renaming a file over it, and must not be. The result is written
-            // and checked in a private directory, then copied into it.
-            let directory = try FileSystem.temporaryDirectory()
-            let temporary = directory.appending(Array("output".utf8))
-            defer {
-                _ = temporary.withCString { unlink($0) }
-                _ = directory.withCString { rmdir($0) }
-            }
-            result = try Rewriter().rewrite(path: path, request: edits, output: temporary)
-            try FileSystem.copyContents(of: temporary, into: output)
-        } else {
-            result = try Rewriter().rewrite(path: path, request: edits, output: output)
-        }
+        // A device or FIFO given as --output is written in place by the writer, never
+        // renamed over (see AtomicFileWriter).
+        let result = try Rewriter().rewrite(path: path, request: edits, output: output)
         if debug && !result.changed {
             terminal.error("nothing to change; file left untouched", file: path)
         }

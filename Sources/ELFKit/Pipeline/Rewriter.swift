@@ -49,21 +49,47 @@ public struct Rewriter {
     private func rewrite(source: FileByteSource, request: EditRequest, destination: FilePath, writer: AtomicFileWriter) throws -> Result {
         let file = try ELFFile(source: source)
         let plan = try self.plan(file: file, request: request)
+        let check = EditCheck(original: file, request: request)
         if plan.isEmpty && writer.names(destination, file: source) {
+            // Nothing to change is right only if the file already says what was asked.
+            let problems = check.problems(edited: file)
+            if !problems.isEmpty { throw EditError.verificationFailed(problems) }
             return Result(changed: false, plan: plan)
         }
-        let planned = try ELFFile(source: PlannedByteSource(base: source, plan: plan))
-        let verifier = EditVerifier(original: file, edited: planned, request: request, plan: plan)
-        let problems = verifier.problems()
+        let problems = check.problems(edited: try ELFFile(source: PlannedByteSource(base: source, plan: plan)))
         if !problems.isEmpty { throw EditError.verificationFailed(problems) }
 
-        let existing = verifier.preexistingProblems
         try writer.write(plan: plan, input: source, to: destination) { written in
             let problems = WrittenImageCheck(plan: plan, written: written).problems()
-                + StructureVerifier(file: try ELFFile(source: written)).problems().filter { !existing.contains($0.identity) }.map(\.description)
+                + check.newStructureProblems(try ELFFile(source: written))
             if !problems.isEmpty { throw EditError.verificationFailed(problems) }
         }
         return Result(changed: !plan.isEmpty, plan: plan)
+    }
+}
+
+/// What blocks a write: anything the independent verifier finds wrong with the edited
+/// image (judged from the original file and the request alone, never from the plan), and
+/// any structural problem the original did not already have (matched by kind and object,
+/// not wording: offsets shift when tables move).
+package struct EditCheck {
+    let original: ELFFile
+    let request: EditRequest
+    let preexisting: Set<StructureProblem.Identity>
+
+    package init(original: ELFFile, request: EditRequest) {
+        self.original = original
+        self.request = request
+        preexisting = Set(StructureVerifier(file: original).problems().map(\.identity))
+    }
+
+    package func problems(edited: ELFFile) -> [String] {
+        newStructureProblems(edited)
+            + IndependentVerifier(original: original, edited: edited, request: request).problems().map(\.description)
+    }
+
+    package func newStructureProblems(_ edited: ELFFile) -> [String] {
+        StructureVerifier(file: edited).problems().filter { !preexisting.contains($0.identity) }.map(\.description)
     }
 }
 

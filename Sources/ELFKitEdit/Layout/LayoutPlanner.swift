@@ -7,11 +7,14 @@ import ELFKitCore
 ///    replaces and referenced by nothing else is overwritten; the dynamic section is
 ///    rewritten in its own slots while they suffice; a shorter interpreter is written
 ///    over the old one. The file keeps its size.
-/// 2. Otherwise the tables that grew are placed in one PT_LOAD appended (read-only, or
-///    read-write when it holds .dynamic) after everything else, at an address above
-///    every existing segment; nothing existing moves down. A segment swelf appended
-///    earlier is rebuilt instead of adding another, so repeated edits do not pile up.
-/// 3. The new PT_LOAD needs a program header. The table stays where it is (kernels
+/// 2. Otherwise the tables that grew are placed in PT_LOADs appended after everything
+///    else, at addresses above every existing segment; nothing existing moves down. The
+///    tables that were read-only go into a read-only PT_LOAD; `.dynamic`, when it moves,
+///    into a read-write PT_LOAD of its own on its own page. Each begins with
+///    `appendedSegmentMark`; segments that begin with it and end the file are rebuilt
+///    instead of adding more, so repeated edits do not pile up. A segment without the
+///    mark is never rebuilt or cut, whatever its shape.
+/// 3. Each new PT_LOAD needs a program header. The table stays where it is (kernels
 ///    before 5.18 and qemu-user derive AT_PHDR from its file offset); it grows into the
 ///    space of the objects that follow it (interpreter, notes, hash tables, …), which
 ///    move into the new segment with every reference to them updated.
@@ -25,10 +28,15 @@ public struct LayoutPlanner {
     /// additions fit in place.
     static let spareDynamicSlots = 4
 
+    /// The first bytes of every PT_LOAD swelf appends: "swelf appended" and two NULs.
+    /// Only a segment whose file bytes start with it (and which ends the file) is
+    /// recognised as swelf's own and rebuilt by a later edit.
+    public static let appendedSegmentMark: [UInt8] = Array("swelf appended".utf8) + [0, 0]
+
     public init(file: ELFFile, outcome: EditOutcome, pageSize: UInt64? = nil) throws(EditError) {
         self.file = file
         self.outcome = outcome
-        self.pageSize = pageSize ?? file.header.machine.maximumPageSize
+        self.pageSize = pageSize ?? Self.segmentAlignment(of: file)
         do { catalog = try FileObjectCatalog(file: file) } catch { throw .format(error) }
     }
 
@@ -36,6 +44,16 @@ public struct LayoutPlanner {
         do { return try makePlan() } catch let error as ELFError { throw .format(error) } catch let error as EditError { throw error } catch {
             throw .refused("\(error)")
         }
+    }
+
+    /// The alignment of a new PT_LOAD: the largest p_align of the file's PT_LOADs, as the
+    /// linker chose it (`-z max-page-size`), and at least 4 KiB, the smallest page any of
+    /// the architectures has; the architecture's largest page size when no PT_LOAD has a
+    /// usable p_align.
+    static func segmentAlignment(of file: ELFFile) -> UInt64 {
+        let aligns = file.programHeaders.filter { $0.type == .load && $0.alignment.nonzeroBitCount == 1 }.map(\.alignment)
+        guard let largest = aligns.max() else { return file.header.machine.maximumPageSize }
+        return max(largest, 0x1000)
     }
 
     private func makePlan() throws -> RewritePlan {
@@ -79,9 +97,16 @@ struct PlanState {
     /// Where moved objects go.
     var placements: [FileObject.Kind: FileObject] = [:]
     var dynamicCapacity = 0
-    var newSegment: ProgramHeader?
-    /// The segment an earlier swelf run appended, rebuilt by this one.
-    var ownSegmentIndex: Int?
+    /// The PT_LOADs this run appends (read-only tables, then `.dynamic`), in file and
+    /// address order.
+    var appendedSegments: [ProgramHeader] = []
+    /// The first appended segment; `segmentContent` starts at its offset.
+    var newSegment: ProgramHeader? { appendedSegments.first }
+    /// The segments an earlier swelf run appended (marked, ending the file), rebuilt by this one.
+    var ownSegmentIndices: [Int] = []
+    /// A PT_NULL entry is added to the program header table, for a later second segment.
+    var spareProgramHeader = false
+    /// The file bytes of all appended segments, from the first one's offset on.
     var segmentContent: [UInt8] = []
     /// Entries and bytes of `.gnu.version_r` after entries were removed (nil: unchanged).
     var verneedCount: Int?
@@ -281,6 +306,11 @@ struct PlanState {
         }
 
         let cleared = outcome.clearedSymbolNames
+        // Without section headers or a hash table that counts the dynamic symbols, the end of
+        // .gnu.version is unknown: guessing could clear bytes of the table after it.
+        if !removedIndices.isEmpty || !cleared.isEmpty, dynamic.has(.versym), catalog.object(.versionSymbols) == nil {
+            throw EditError.refused("cannot change symbol versions: the number of dynamic symbols is unknown (no section headers, and no hash table that counts them)")
+        }
         if !removedIndices.isEmpty || !cleared.isEmpty, catalog.object(.versionSymbols) != nil {
             var versions = try original(.versionSymbols)
             let names = cleared.isEmpty ? [] : try symbolNames(dynamic: dynamic)
@@ -393,59 +423,111 @@ struct PlanState {
 
     // MARK: Segment
 
-    /// A PT_LOAD that an earlier swelf run appended: the last one, past the section header
-    /// table, ending at the end of the file, and holding nothing but movable tables.
-    private func findOwnSegment() -> Int? {
-        guard let index = programHeaders.lastIndex(where: { $0.type == .load }) else { return nil }
-        let segment = programHeaders[index]
-        guard segment.fileSize == segment.memorySize, segment.fileSize > 0, let segmentEnd = segment.fileEnd else { return nil }
+    /// The PT_LOADs an earlier swelf run appended: the last PT_LOADs, each beginning with
+    /// `LayoutPlanner.appendedSegmentMark`, consecutive in the file, past every other
+    /// segment and the section header table, and ending the file (or followed only by the
+    /// section header table, moved there by swelf). Their shape proves nothing: a
+    /// linker's last RW segment can look just like them.
+    private func findOwnSegments() -> [Int] {
+        var own: [Int] = []
+        for index in programHeaders.indices.reversed() where programHeaders[index].type == .load {
+            guard isMarked(programHeaders[index]) else { break }
+            own.insert(index, at: 0)
+        }
+        guard let first = own.first, let last = own.last, let lastEnd = programHeaders[last].fileEnd else { return [] }
+        // Consecutive in the file, apart from alignment padding.
+        for (a, b) in zip(own, own.dropFirst()) {
+            guard let end = programHeaders[a].fileEnd, programHeaders[b].offset >= end, programHeaders[b].offset - end < 16
+            else { return [] }
+        }
+        let start = programHeaders[first].offset
         // It ends the file, or only the section header table (moved there by swelf) follows it.
         let tableBytes = UInt64(sectionHeaders.count) * format.sectionHeaderSize
-        let tableFollows = header.sectionHeaderOffset >= segmentEnd && header.sectionHeaderOffset - segmentEnd < 16
+        let tableFollows = header.sectionHeaderOffset >= lastEnd && header.sectionHeaderOffset - lastEnd < 16
             && header.sectionHeaderOffset + tableBytes == file.source.size
-        guard segmentEnd == file.source.size || tableFollows else { return nil }
-        for (other, load) in programHeaders.enumerated() where load.type == .load && other != index {
-            guard let end = load.fileEnd, end <= segment.offset else { return nil }
+        guard lastEnd == file.source.size || tableFollows else { return [] }
+        for (other, load) in programHeaders.enumerated() where load.type == .load && !own.contains(other) {
+            guard let end = load.fileEnd, end <= start else { return [] }
         }
         if !tableFollows {
             let tableEnd = header.sectionHeaderOffset + tableBytes
-            guard header.sectionHeaderOffset == 0 || tableEnd <= segment.offset else { return nil }
+            guard header.sectionHeaderOffset == 0 || tableEnd <= start else { return [] }
         }
-        let inside = catalog.objects.filter { $0.offset >= segment.offset && $0.fileEnd <= segment.fileEnd! }
-            .sorted { $0.offset < $1.offset }
-        var cursor = segment.offset
-        for object in inside {
-            guard object.offset >= cursor, object.offset - cursor < 64 else { return nil }
-            cursor = max(cursor, object.fileEnd)
+        return own
+    }
+
+    /// The segment's file bytes begin with swelf's mark.
+    private func isMarked(_ segment: ProgramHeader) -> Bool {
+        let mark = LayoutPlanner.appendedSegmentMark
+        guard segment.fileSize >= UInt64(mark.count), segment.fileSize == segment.memorySize,
+              let head = try? file.source.bytes(at: segment.offset, count: UInt64(mark.count), "segment mark")
+        else { return false }
+        return head == mark
+    }
+
+    /// `.dynamic` goes into a writable segment when it was in one (everywhere but MIPS,
+    /// whose linker keeps it read-only).
+    private var dynamicIsWritable: Bool {
+        guard let dynamic = catalog.object(.dynamic) else { return false }
+        return file.programHeaders.contains {
+            $0.type == .load && $0.flags.contains(.write) && $0.virtualAddress <= dynamic.address
+                && dynamic.address < ($0.memoryEnd ?? 0)
         }
-        return segment.fileEnd! - cursor < 64 && !inside.isEmpty ? index : nil
+    }
+
+    /// How many PT_LOADs the moved objects need: one read-only for the tables that were
+    /// read-only, one read-write for a writable `.dynamic`.
+    private func segmentCount(for kinds: Set<FileObject.Kind>) -> Int {
+        let writable = dynamicIsWritable && kinds.contains(.dynamic)
+        return (kinds.contains { $0 != .dynamic || !writable } ? 1 : 0) + (writable ? 1 : 0)
     }
 
     mutating func decideSegment(pageSize: UInt64) throws {
+        try refuseUnsafeSelfRelocatingEdit()
         let needStack = outcome.executableStack != nil && file.firstSegment(.gnuStack) == nil
         guard !mustMove.isEmpty || needStack else { return }
-        ownSegmentIndex = mustMove.isEmpty ? nil : findOwnSegment()
-        if let own = ownSegmentIndex {
-            let segment = programHeaders[own]
-            for object in catalog.objects where object.offset >= segment.offset && object.fileEnd <= segment.fileEnd! {
-                mustMove.insert(object.kind)
+        ownSegmentIndices = mustMove.isEmpty ? [] : findOwnSegments()
+        if let first = ownSegmentIndices.first {
+            for own in ownSegmentIndices {
+                let segment = programHeaders[own]
+                for object in catalog.objects where object.offset >= segment.offset && object.fileEnd <= segment.fileEnd! {
+                    mustMove.insert(object.kind)
+                }
             }
-            log.append("rebuilding the segment an earlier swelf run appended at offset 0x\(hex(segment.offset))")
-            if !sectionHeaders.isEmpty && header.sectionHeaderOffset >= segment.offset { relocateSectionTable = true }
+            let start = programHeaders[first].offset
+            log.append("rebuilding the \(ownSegmentIndices.count == 1 ? "segment" : "segments") an earlier swelf run appended at offset 0x\(hex(start))")
+            if !sectionHeaders.isEmpty && header.sectionHeaderOffset >= start { relocateSectionTable = true }
         }
         // Program headers to add, and room for them after the table.
         var roomMoves: Set<FileObject.Kind> = []
         for _ in 0 ..< 3 {
             var added = needStack ? 1 : 0
-            if !(mustMove.union(roomMoves)).isEmpty && ownSegmentIndex == nil { added += 1 }
+            added += max(0, segmentCount(for: mustMove.union(roomMoves)) - ownSegmentIndices.count)
             let nullSlots = programHeaders.filter { $0.type == .null }.count
             let required = max(0, added - nullSlots)
             let moves = try objectsInTheWay(ofEntries: required)
             if moves == roomMoves { break }
             roomMoves = moves
         }
+        // When tables move out of the way anyway, make room for one more program header and
+        // keep a PT_NULL there: a later edit that moves .dynamic needs a second segment, and
+        // without section headers it could not prove the space after the table free. This
+        // may move one or two more small tables, never the section header table.
+        if !roomMoves.isEmpty && dynamicIsWritable && segmentCount(for: mustMove.union(roomMoves)) < 2 {
+            var trial = self
+            let added = (needStack ? 1 : 0) + max(0, segmentCount(for: mustMove.union(roomMoves)) - ownSegmentIndices.count)
+            let required = max(0, added - programHeaders.filter { $0.type == .null }.count)
+            if let moves = try? trial.objectsInTheWay(ofEntries: required + 1), moves.isSuperset(of: roomMoves),
+               !moves.contains(.dynamic), trial.relocateSectionTable == relocateSectionTable {
+                spareProgramHeader = true
+                roomMoves = moves
+            }
+        }
         if !roomMoves.isEmpty {
             log.append("making room for program headers by moving " + roomMoves.map(\.description).sorted().joined(separator: ", "))
+        }
+        if roomMoves.contains(.dynamic) && relocatesItself {
+            throw EditError.refused("cannot make room for a program header: .dynamic follows the program header table, and \(Self.selfRelocationReason)")
         }
         mustMove.formUnion(roomMoves)
         if mustMove.contains(.dynamic) && dynamicCapacity == 0, let dynamic = try file.dynamic() {
@@ -453,6 +535,32 @@ struct PlanState {
         }
         guard !mustMove.isEmpty else { return }
         try placeMovedObjects(pageSize: pageSize)
+    }
+
+    /// A file with PT_DYNAMIC that runs without an interpreter (a static PIE, or a dynamic
+    /// loader such as ld.so) relocates itself before anything else runs. It finds its
+    /// dynamic section through `_DYNAMIC`, the link-time address of `.dynamic` built into
+    /// its code, never through PT_DYNAMIC: there `.dynamic` must not move.
+    var relocatesItself: Bool {
+        guard file.firstSegment(.dynamic) != nil, file.firstSegment(.interp) == nil else { return false }
+        return file.isStaticPIE || file.header.entry != 0
+    }
+
+    static let selfRelocationReason =
+        "this file runs without an interpreter and relocates itself through _DYNAMIC, the link-time address of .dynamic, so .dynamic cannot move"
+
+    /// Edits a self-relocating file cannot take: more dynamic entries than `.dynamic` has
+    /// slots, and a run path (glibc's static-PIE start-up asserts that there is no
+    /// DT_RUNPATH or DT_RPATH, up to at least 2.41; the program dies before `main`).
+    private func refuseUnsafeSelfRelocatingEdit() throws {
+        guard relocatesItself, let dynamic = try file.dynamic() else { return }
+        if mustMove.contains(.dynamic) {
+            throw EditError.refused(".dynamic has \(dynamic.capacity) slots and the edit needs \(dynamicCapacity - LayoutPlanner.spareDynamicSlots); \(Self.selfRelocationReason)")
+        }
+        let hadRunPath = dynamic.has(.runpath) || dynamic.has(.rpath)
+        if file.isStaticPIE && !hadRunPath && entries.contains(where: { $0.tag == .runpath || $0.tag == .rpath }) {
+            throw EditError.refused("a static PIE cannot have DT_RUNPATH or DT_RPATH: glibc's start-up code asserts that it has none, and the program would die before main")
+        }
     }
 
     /// The objects that must move so `count` more program headers fit after the table.
@@ -514,53 +622,68 @@ struct PlanState {
         }
     }
 
+    /// Lays the moved objects out in new PT_LOADs after the end of the file (or where
+    /// the segments being rebuilt began): first a read-only one with every table that was
+    /// read-only, in original file order, then a read-write one holding `.dynamic` alone.
+    /// `.dynamic` must be writable: the loader writes DT_DEBUG there, and glibc before
+    /// 2.35 adjusts its d_ptr values in place; patchelf gives it a writable segment too.
+    /// (On MIPS the linker keeps `.dynamic` read-only; there it stays read-only.)
+    /// The other tables stay read-only, as they were. Each segment begins with
+    /// `LayoutPlanner.appendedSegmentMark` and is congruent modulo the alignment; the
+    /// read-write one begins on a page of its own in memory, with no padding in the file.
     private mutating func placeMovedObjects(pageSize: UInt64) throws {
-        let offset: UInt64
-        let address: UInt64
-        if let own = ownSegmentIndex {
-            offset = programHeaders[own].offset
-            address = programHeaders[own].virtualAddress
+        var highest: UInt64 = 0
+        for (index, segment) in programHeaders.enumerated() where segment.type == .load && !ownSegmentIndices.contains(index) {
+            guard let end = segment.memoryEnd else { throw EditError.refused("a PT_LOAD's memory range overflows") }
+            highest = max(highest, end)
+        }
+        let start: UInt64
+        if let first = ownSegmentIndices.first {
+            start = programHeaders[first].offset
         } else {
-            var highest: UInt64 = 0
-            for segment in programHeaders where segment.type == .load {
-                guard let end = segment.memoryEnd else { throw EditError.refused("a PT_LOAD's memory range overflows") }
-                highest = max(highest, end)
-            }
-            offset = try Checked.alignUp(file.source.size, to: 16, "new segment offset")
-            address = try Checked.add(try Checked.alignUp(highest, to: pageSize, "new segment address"), offset % pageSize, "new segment address")
+            start = try Checked.alignUp(file.source.size, to: 16, "new segment offset")
         }
-        // Dynamic section first (word-aligned, written by the loader), then the rest in
-        // their original file order.
-        let order = mustMove.sorted { a, b in
-            if a == .dynamic { return b != .dynamic }
-            if b == .dynamic { return false }
-            return (catalog.object(a)?.offset ?? 0) < (catalog.object(b)?.offset ?? 0)
+        let writable: [FileObject.Kind] = mustMove.contains(.dynamic) && dynamicIsWritable ? [.dynamic] : []
+        let readOnly = mustMove.filter { !writable.contains($0) }.sorted {
+            (catalog.object($0)?.offset ?? 0, $0.description) < (catalog.object($1)?.offset ?? 0, $1.description)
         }
+        let groups: [([FileObject.Kind], SegmentFlags)] = [(readOnly, [.read]), (writable, [.read, .write])]
         var content: [UInt8] = []
-        for kind in order {
-            guard let object = catalog.object(kind) else { continue }
-            let bytes: [UInt8]
-            if kind == .dynamic {
-                bytes = [UInt8](repeating: 0, count: dynamicCapacity * Int(format.dynamicEntrySize))
-            } else {
-                bytes = try contents[kind] ?? original(kind)
+        var segments: [ProgramHeader] = []
+        var memoryEnd = highest
+        for (kinds, flags) in groups where !kinds.isEmpty {
+            content += [UInt8](repeating: 0, count: (16 - content.count % 16) % 16)
+            let offset = try Checked.add(start, UInt64(content.count), "new segment offset")
+            let address = try Checked.add(try Checked.alignUp(memoryEnd, to: pageSize, "new segment address"),
+                                          offset % pageSize, "new segment address")
+            let segmentStart = content.count
+            content += LayoutPlanner.appendedSegmentMark
+            for kind in kinds {
+                guard let object = catalog.object(kind) else { continue }
+                let bytes: [UInt8]
+                if kind == .dynamic {
+                    bytes = [UInt8](repeating: 0, count: dynamicCapacity * Int(format.dynamicEntrySize))
+                } else {
+                    bytes = try contents[kind] ?? original(kind)
+                }
+                // Segments start 16-aligned in the file and congruent in memory, so padding
+                // within the content aligns both (object alignments are at most 16).
+                let alignment = max(object.alignment, 1)
+                let padding = (alignment - UInt64(content.count) % alignment) % alignment
+                content += [UInt8](repeating: 0, count: Int(padding))
+                let position = UInt64(content.count - segmentStart)
+                placements[kind] = FileObject(kind: kind, offset: offset + position, address: address + position,
+                                              size: UInt64(bytes.count), alignment: alignment)
+                content += bytes
+                log.append("\(kind) placed at offset 0x\(hex(offset + position)), address 0x\(hex(address + position)) (0x\(hex(bytes.count)) bytes)")
             }
-            let alignment = max(object.alignment, 1)
-            let padding = (alignment - UInt64(content.count) % alignment) % alignment
-            content += [UInt8](repeating: 0, count: Int(padding))
-            let position = UInt64(content.count)
-            placements[kind] = FileObject(kind: kind, offset: offset + position, address: address + position,
-                                          size: UInt64(bytes.count), alignment: alignment)
-            content += bytes
-            log.append("\(kind) placed at offset 0x\(hex(offset + position)), address 0x\(hex(address + position)) (0x\(hex(bytes.count)) bytes)")
+            let size = UInt64(content.count - segmentStart)
+            segments.append(ProgramHeader(type: .load, flags: flags, offset: offset, virtualAddress: address,
+                                          physicalAddress: address, fileSize: size, memorySize: size, alignment: pageSize))
+            memoryEnd = try Checked.add(address, size, "new segment end")
         }
         segmentContent = content
-        // Writable only when it holds .dynamic (the loader writes DT_DEBUG there); string
-        // and hash tables stay read-only as they were.
-        let flags: SegmentFlags = mustMove.contains(.dynamic) ? [.read, .write] : [.read]
-        newSegment = ProgramHeader(type: .load, flags: flags, offset: offset, virtualAddress: address,
-                                   physicalAddress: address, fileSize: UInt64(content.count),
-                                   memorySize: UInt64(content.count), alignment: pageSize)
+        appendedSegments = segments
     }
 
     // MARK: Dynamic entries
@@ -626,9 +749,13 @@ struct PlanState {
 
     mutating func updateProgramHeaders(pageSize: UInt64) throws {
         var headers = programHeaders
-        // Each header follows the one moved object that holds it, matched against the
-        // original values (never against headers already updated).
-        for (index, segment) in programHeaders.enumerated() where segment.type != .load && segment.type != .phdr {
+        // Each header that describes a table follows the one moved object that holds it,
+        // matched against the original values (never against headers already updated).
+        // Headers that describe memory, not a table (PT_GNU_RELRO, PT_TLS, PT_GNU_EH_FRAME,
+        // …), stay: a PT_GNU_RELRO that covered only .dynamic must keep protecting the
+        // original pages, not jump to the moved copy.
+        let tableHeaders: Set<SegmentType> = [.interp, .dynamic, .note, .gnuProperty, .mipsReginfo, .mipsABIFlags]
+        for (index, segment) in programHeaders.enumerated() where tableHeaders.contains(segment.type) {
             guard let end = segment.fileEnd,
                   let (old, placed) = movedObject(holding: segment.offset, end: end, emptyAtStartOnly: segment.fileSize == 0)
             else { continue }
@@ -653,16 +780,28 @@ struct PlanState {
             }
             log.append("PT_GNU_STACK: stack \(stack ? "executable" : "not executable")")
         }
-        if let segment = newSegment {
-            if let own = ownSegmentIndex {
-                headers[own] = segment
-            } else if let slot = headers.lastIndex(where: { $0.type == .null }),
-                      slot > (headers.lastIndex(where: { $0.type == .load }) ?? -1) {
+        // Rebuilt segments take the headers of the ones they replace; further ones go after
+        // the last PT_LOAD (PT_LOADs are sorted by address), into a PT_NULL slot there, or
+        // in place of a PT_NULL elsewhere, or as a new entry the room was made for.
+        var pending = appendedSegments[...]
+        for own in ownSegmentIndices {
+            headers[own] = pending.popFirst() ?? ProgramHeader(type: .null, flags: [], offset: 0, virtualAddress: 0,
+                                                               physicalAddress: 0, fileSize: 0, memorySize: 0, alignment: 0)
+        }
+        for segment in pending {
+            let lastLoad = headers.lastIndex(where: { $0.type == .load }) ?? headers.count - 1
+            if let slot = headers.lastIndex(where: { $0.type == .null }), slot > lastLoad {
                 headers[slot] = segment
+            } else if let slot = headers.lastIndex(where: { $0.type == .null }) {
+                headers.remove(at: slot)
+                headers.insert(segment, at: lastLoad)
             } else {
-                let position = (headers.lastIndex(where: { $0.type == .load }) ?? headers.count - 1) + 1
-                headers.insert(segment, at: position)
+                headers.insert(segment, at: lastLoad + 1)
             }
+        }
+        if spareProgramHeader {
+            headers.append(ProgramHeader(type: .null, flags: [], offset: 0, virtualAddress: 0, physicalAddress: 0,
+                                         fileSize: 0, memorySize: 0, alignment: 0))
         }
         let tableSize = UInt64(headers.count) * format.programHeaderSize
         for index in headers.indices where headers[index].type == .phdr {
@@ -787,7 +926,7 @@ struct PlanState {
             throw EditError.refused("internal: overlapping changes at offsets 0x\(hex(a.offset)) and 0x\(hex(b.offset))")
         }
         if let segment = newSegment {
-            if ownSegmentIndex != nil { plan.keptPrefix = segment.offset }
+            if !ownSegmentIndices.isEmpty { plan.keptPrefix = segment.offset }
             plan.appendOffset = segment.offset
             plan.appended = segmentContent
         }

@@ -20,6 +20,9 @@ extension PlanState {
             if old.flags.contains(.alloc) && sectionHeaders[index].address != old.address { moved[index] = old }
         }
         guard !moved.isEmpty else { return }
+        // The linker defines `_DYNAMIC` as an absolute symbol on most architectures (x86_64
+        // gives it .dynamic's section index): it follows a moved .dynamic by its name.
+        let dynamicMove = placements[.dynamic].flatMap { placed in catalog.object(.dynamic).map { ($0.address, placed.address) } }
         var changed = 0
         for (tableIndex, table) in file.sectionHeaders.enumerated() where table.type == .symtab && table.size > 0 {
             let entrySize = table.entrySize == 0 ? format.symbolSize : table.entrySize
@@ -28,6 +31,9 @@ extension PlanState {
             }
             let raw = try file.source.bytes(at: table.offset, count: table.size, ".symtab")
             let extended = try extendedSectionIndices(of: tableIndex)
+            let names = dynamicMove == nil || Int(table.link) >= file.sectionHeaders.count ? nil
+                : try? file.source.bytes(at: file.sectionHeaders[Int(table.link)].offset,
+                                         count: file.sectionHeaders[Int(table.link)].size, ".strtab")
             let count = Int(table.size / entrySize)
             for position in 0 ..< count {
                 let start = position * Int(entrySize)
@@ -44,6 +50,13 @@ extension PlanState {
                     }
                     sectionIndex = Int(extended[position])
                 } else if symbol.sectionIndex >= Self.sectionIndexReservedStart {
+                    guard symbol.sectionIndex == Self.sectionIndexAbsolute, let (from, to) = dynamicMove, symbol.value == from,
+                          let names, Self.name(at: symbol.nameOffset, in: names) == Array("_DYNAMIC".utf8) else { continue }
+                    symbol.value = to
+                    var encoder = ByteEncoder(format: format)
+                    try symbol.encode(into: &encoder)
+                    extraPatches.append(RewritePlan.Patch(offset: table.offset + UInt64(start), bytes: encoder.bytes))
+                    changed += 1
                     continue
                 }
                 guard let old = moved[sectionIndex], symbol.value >= old.address, symbol.value - old.address <= old.size else { continue }
@@ -55,6 +68,14 @@ extension PlanState {
             }
         }
         if changed > 0 { log.append(".symtab: \(changed) symbol value(s) follow their moved sections") }
+    }
+
+    static let sectionIndexAbsolute: UInt16 = 0xfff1   // SHN_ABS
+
+    /// The NUL-terminated string at `offset` of a string table, without its NUL.
+    static func name(at offset: UInt32, in table: [UInt8]) -> [UInt8]? {
+        guard Int(offset) < table.count, let end = table[Int(offset)...].firstIndex(of: 0) else { return nil }
+        return Array(table[Int(offset) ..< end])
     }
 
     /// The section indices of SHT_SYMTAB_SHNDX linked to `.symtab` section `table`, if any.

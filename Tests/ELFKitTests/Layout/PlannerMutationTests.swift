@@ -60,7 +60,7 @@ import Testing
                     guard let plan = try? Rewriter().plan(file: file, request: request) else { continue }
                     counts.planned += 1
                     guard let edited = try? ELFFile(source: PlannedByteSource(base: file.source, plan: plan)) else { continue }
-                    if EditVerifier(original: file, edited: edited, request: request, plan: plan).problems().isEmpty {
+                    if EditCheck(original: file, request: request).problems(edited: edited).isEmpty {
                         counts.verified += 1
                     }
                 }

@@ -20,7 +20,8 @@ import Testing
             r = EditRequest(); r.clearSymbolVersions = ["ver_new", "puts"]; requests.append(("clear-version", r))
             r = EditRequest(); r.runPath = .shrink(allowedPrefixes: []); requests.append(("shrink", r))
             for (name, request) in requests where PlannerTests.applies(name, to: file) {
-                guard let plan = try? Rewriter().plan(file: file, request: request) else { lines.append("\(subject) \(name): plan refused"); continue }
+                let plan: RewritePlan
+                do { plan = try Rewriter().plan(file: file, request: request) } catch { lines.append("\(subject) \(name): plan refused: \(error)"); continue }
                 let edited = try ELFFile(source: PlannedByteSource(base: file.source, plan: plan))
                 let problems = IndependentVerifier(original: file, edited: edited, request: request).problems()
                 for p in problems { lines.append("\(subject) \(name): [\(p.check)] \(p.message)") }
