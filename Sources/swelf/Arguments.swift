@@ -140,18 +140,18 @@ struct ArgumentParser {
     private func parseDoctor(_ arguments: [[UInt8]], name: String, allowsJSON: Bool) throws -> DoctorOptions? {
         var options = DoctorOptions()
         var tokens = TokenStream(arguments)
-        // The loader model works on text for now: a path or value with invalid UTF-8
-        // is decoded with U+FFFD here (see README, "Bytes").
+        // The loader model works on text: bytes that are not UTF-8 are carried in it
+        // reversibly (ByteText), so paths and values reach the system calls unchanged.
         func value(for option: String, at position: Int) throws -> String {
             guard let value = tokens.nextValue() else {
                 throw UsageError(message: "\(name): option '\(option)' (argument \(position + 2)) needs a value")
             }
-            return String(decoding: value, as: UTF8.self)
+            return ByteText.string(value)
         }
         while let token = tokens.next() {
             switch token {
             case .terminator: continue
-            case .value(let file, _): options.files.append(String(decoding: file, as: UTF8.self))
+            case .value(let file, _): options.files.append(ByteText.string(file))
             case .option(let option, let position):
                 switch option {
                 case "--help", "-h": return nil

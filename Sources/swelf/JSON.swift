@@ -1,3 +1,5 @@
+import ELFKit
+
 /// A JSON value with ordered object keys, so output is stable for scripts and tests.
 ///
 /// ELF strings and paths are bytes (`.bytes`) and need not be UTF-8. Output stays
@@ -9,7 +11,8 @@
 ///   an array of the same length, with the hex for each name that is not UTF-8 and null
 ///   for those that are.
 /// A consumer takes `raw_bytes[field]` when present, else the UTF-8 of the text.
-/// Objects whose names are all UTF-8 have no `raw_bytes`.
+/// Objects whose names are all UTF-8 have no `raw_bytes`. A `.string` carrying bytes as
+/// `ByteText` (the loader model's names and paths) is treated as those bytes.
 enum JSON {
     case string(String)
     case bytes([UInt8])
@@ -32,6 +35,7 @@ enum JSON {
         let pad = String(repeating: "  ", count: indent)
         let innerPad = String(repeating: "  ", count: indent + 1)
         switch self {
+        case .string(let text) where ByteText.hasEscapes(text): JSON.quote(String(decoding: ByteText.bytes(text), as: UTF8.self), into: &out)
         case .string(let text): JSON.quote(text, into: &out)
         case .bytes(let bytes): JSON.quote(String(decoding: bytes, as: UTF8.self), into: &out)
         case .int(let value): out += String(value)
@@ -71,7 +75,14 @@ enum JSON {
     /// every one is.
     static func rawBytes(of members: [(String, JSON)]) -> JSON? {
         func hex(_ value: JSON) -> JSON? {
-            guard case .bytes(let bytes) = value, String(validating: bytes, as: UTF8.self) == nil else { return nil }
+            let bytes: [UInt8]
+            switch value {
+            case .bytes(let value): bytes = value
+            // Names the loader model carries as text (ByteText) are bytes too.
+            case .string(let text) where ByteText.hasEscapes(text): bytes = ByteText.bytes(text)
+            default: return nil
+            }
+            guard String(validating: bytes, as: UTF8.self) == nil else { return nil }
             return .string(bytes.map { ($0 < 0x10 ? "0" : "") + String($0, radix: 16) }.joined())
         }
         var raw: [(String, JSON)] = []

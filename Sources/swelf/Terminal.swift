@@ -15,7 +15,8 @@ final class OutputStream {
 
     init(descriptor: Int32) { self.descriptor = descriptor }
 
-    func write(_ text: String) { buffer.append(contentsOf: text.utf8) }
+    /// Text as UTF-8, except that names carried as `ByteText` are written as their bytes.
+    func write(_ text: String) { buffer.append(contentsOf: ByteText.bytes(text)) }
     func write(bytes: some Sequence<UInt8>) { buffer.append(contentsOf: bytes) }
     func line(_ text: String) {
         write(text)

@@ -185,4 +185,43 @@ import Testing
         #expect((document["run_path"] as? String)?.contains("/€/") == true)
         #expect((raw["needed"] as? [Any])?.dropFirst().allSatisfy { $0 is NSNull } == true)
     }
+
+    /// A program and a library whose names, run-path and directory are not UTF-8: the
+    /// edited program runs and finds the library; `ldd` prints the names and the path
+    /// byte for byte, and `doctor --json` gives them back exactly through `raw_bytes`.
+    @Test func loaderKeepsBytes() throws {
+        let scratch = try Scratch()
+        let run = try scratch.sh("""
+            lib="$D/lib$(printf '\\351')"; app="$D/app$(printf '\\351')"; name="libgr$(printf '\\377').so"
+            mkdir "$lib"; cp "$T/libgreet.so.1" "$lib/$name"; cp "$T/libunused.so" "$lib/"; cp "$T/hello" "$app"; chmod u+w "$app"
+            "$SWELF" --set-rpath "$lib" --replace-needed libgreet.so.1 "$name" "$app"
+            "$app" > "$D/ran"
+            "$SWELF" ldd "$app" > "$D/ldd"
+            printf '\\t%s => %s/%s (RUNPATH)\\n' "$name" "$lib" "$name" > "$D/ldd-expected"
+            "$SWELF" doctor --json "$app" > "$D/json" || true
+            python3 -c '
+            import json, sys
+            d = json.load(open(sys.argv[1]))
+            out = open(sys.argv[2], "wb")
+            def exact(o, key):
+                raw = o.get("raw_bytes", {}).get(key)
+                return bytes.fromhex(raw) if raw is not None else o[key].encode("utf-8")
+            out.write(exact(d, "file") + b"\\n")
+            for entry in d["libraries"]:
+                if entry["status"] == "found" and entry["name"] != "libc.so.6" and "ld-linux" not in entry["name"]:
+                    out.write(exact(entry, "name") + b" " + exact(entry, "path") + b"\\n")
+            ' "$D/json" "$D/decoded"
+            printf '%s\\n%s %s/%s\\nlibunused.so %s/libunused.so\\n' "$app" "$name" "$lib" "$name" "$lib" > "$D/expected"
+            """)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try scratch.contents("ran") == BytesTests.bytes("hello from libgreet\nhello main done\n"))
+        let ldd = try scratch.contents("ldd")
+        let expectedLine = try scratch.contents("ldd-expected")
+        let found = ldd.split(separator: 0x0a).contains { line in
+            (Array(line) + [0x0a]).starts(with: expectedLine.dropLast(11)) && String(decoding: line, as: UTF8.self).contains("RUNPATH")
+        }
+        #expect(found, "\(String(decoding: ldd, as: UTF8.self))")
+        let json = try scratch.contents("json")
+        #expect(try scratch.contents("decoded") == scratch.contents("expected"), "\(String(decoding: json, as: UTF8.self))")
+    }
 }

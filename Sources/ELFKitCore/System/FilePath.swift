@@ -8,12 +8,13 @@ public struct FilePath: Hashable, Sendable, ExpressibleByStringLiteral, CustomSt
     public var bytes: [UInt8]
 
     public init(bytes: [UInt8]) { self.bytes = bytes }
-    public init(_ string: String) { bytes = Array(string.utf8) }
+    /// The bytes of `string`: its UTF-8, with `ByteText`'s escapes turned back into the
+    /// bytes they stand for (so a name read as text from a file opens that file).
+    public init(_ string: String) { bytes = ByteText.bytes(string) }
     public init(stringLiteral value: String) { self.init(value) }
 
-    /// For messages only: invalid UTF-8 shows as U+FFFD here. Output that must keep the
-    /// bytes writes `bytes`.
-    public var description: String { String(decoding: bytes, as: UTF8.self) }
+    /// The path as text, reversibly (`ByteText`): the command line prints it byte for byte.
+    public var description: String { ByteText.string(bytes) }
 
     public var isEmpty: Bool { bytes.isEmpty }
 
