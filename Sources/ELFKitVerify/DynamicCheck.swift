@@ -15,7 +15,7 @@ struct DynamicCheck {
             problems.append(VerificationProblem(.dynamic, "the dynamic section disappeared"))
             return
         }
-        let expected = try ExpectedDynamic(original: original, dynamic: old, request: request)
+        guard let expected = context.expected else { return }
         try checkEntries(expected, new, &problems)
         let oldSymbols = try SymbolList(file: original, dynamic: old, tables: context.oldTables)
         let newSymbols = try SymbolList(file: edited, dynamic: new, tables: context.newTables)
@@ -98,7 +98,7 @@ struct DynamicCheck {
             for requirement in need.requirements { removedIndices.insert(requirement.index & 0x7fff) }
         }
         func expectedVersion(_ index: Int) -> UInt16? {
-            guard let version = old.versions?[index] else { return nil }
+            guard !expected.retiredTables.contains(.versionSymbols), let version = old.versions?[index] else { return nil }
             if cleared.contains(old.names[index]) { return 1 }
             if version & 0x7fff > 1 && removedIndices.contains(version & 0x7fff) { return 1 }
             return version

@@ -40,6 +40,11 @@ struct ExpectedDynamic {
     /// Libraries whose `.gnu.version_r` entries go, and renamed ones.
     var removedLibraries: Set<[UInt8]> = []
     var renamedLibraries: [[UInt8]: [UInt8]] = [:]
+    /// Version tables the dynamic section no longer names: when the last needed version
+    /// goes, so does `.gnu.version_r`, and `.gnu.version` with it unless the file defines
+    /// versions (index values without a table to name them would mean nothing). Their
+    /// section headers then describe plain bytes.
+    var retiredTables: Set<TableMap.Kind> = []
 
     static let stringTags: Set<DynamicTag> = [
         .needed, .soname, .rpath, .runpath,
@@ -110,6 +115,11 @@ struct ExpectedDynamic {
             }
             if remaining == 0 {
                 entries.removeAll { $0.tag == .verneed || $0.tag == .verneedNum }
+                retiredTables.insert(.versionNeeds)
+                if !dynamic.has(.verdef) {
+                    entries.removeAll { $0.tag == .versym }
+                    retiredTables.insert(.versionSymbols)
+                }
             } else if let index = entries.firstIndex(where: { $0.tag == .verneedNum }) {
                 entries[index].meaning = .value(UInt64(remaining))
             }

@@ -34,6 +34,17 @@ struct ImageCheck {
                 if start < end { ranges.append((load.virtualAddress + (start - load.offset), load.virtualAddress + (end - load.offset))) }
             }
         }
+        // Renaming may reorder .dynsym, and the relocations then name their symbols by new
+        // indices: they are compared decoded, by symbol name (DynamicCheck).
+        if !context.request.renameSymbols.isEmpty, let dynamic = try original.dynamic() {
+            let pairs: [(DynamicTag, DynamicTag)] = [(.rela, .relaSize), (.rel, .relSize), (.jmpRel, .pltRelSize)]
+            for (tag, sizeTag) in pairs {
+                if let address = dynamic.first(tag), let size = dynamic.first(sizeTag) {
+                    let (end, overflow) = address.addingReportingOverflow(size)
+                    if !overflow { ranges.append((address, end)) }
+                }
+            }
+        }
         addFileRange(0, format.fileHeaderSize)
         addFileRange(original.header.programHeaderOffset, UInt64(original.programHeaders.count) * format.programHeaderSize)
         if !original.sectionHeaders.isEmpty {

@@ -52,7 +52,8 @@ public struct IndependentVerifier {
             do { newTables = try TableMap(file: edited, symbolCount: oldTables.symbolCount) } catch {
                 return [VerificationProblem(.dynamic, "the edited file's tables cannot be read: \(error)")]
             }
-            let context = Context(original: original, edited: edited, request: request,
+            let expected = try original.dynamic().map { try ExpectedDynamic(original: original, dynamic: $0, request: request) }
+            let context = Context(original: original, edited: edited, request: request, expected: expected,
                                   oldTables: oldTables, newTables: newTables,
                                   oldMap: MemoryMap(file: original), newMap: MemoryMap(file: edited))
             checkHeader(context, &problems)
@@ -71,6 +72,8 @@ public struct IndependentVerifier {
         let original: ELFFile
         let edited: ELFFile
         let request: EditRequest
+        /// What the dynamic section must say; nil when the original has none.
+        let expected: ExpectedDynamic?
         let oldTables: TableMap
         let newTables: TableMap
         let oldMap: MemoryMap
@@ -153,12 +156,16 @@ public struct IndependentVerifier {
         for type in fixed where type != .armExidx || original.header.machine == .arm {
             if headers(original, type) != headers(edited, type) { report("\(type) changed") }
         }
-        // PT_PHDR describes the table as it now is.
-        let tableSize = UInt64(edited.programHeaders.count) * edited.format.programHeaderSize
-        for phdr in headers(edited, .phdr) {
-            let mappedAt = context.newMap.fileBacked(phdr.virtualAddress).map { $0.offset &+ (phdr.virtualAddress - $0.virtualAddress) }
-            if phdr.offset != edited.header.programHeaderOffset || phdr.fileSize != tableSize || phdr.memorySize != tableSize
-                || mappedAt != phdr.offset {
+        // PT_PHDR describes the table as it now is (if it described it before: a quirk the
+        // input had is not the edit's doing).
+        func describesTable(_ phdr: ProgramHeader, in file: ELFFile, _ map: MemoryMap) -> Bool {
+            let tableSize = UInt64(file.programHeaders.count) * file.format.programHeaderSize
+            let mappedAt = map.fileBacked(phdr.virtualAddress).map { $0.offset &+ (phdr.virtualAddress - $0.virtualAddress) }
+            return phdr.offset == file.header.programHeaderOffset && phdr.fileSize == tableSize
+                && phdr.memorySize == tableSize && mappedAt == phdr.offset
+        }
+        if headers(original, .phdr).allSatisfy({ describesTable($0, in: original, context.oldMap) }) {
+            for phdr in headers(edited, .phdr) where !describesTable(phdr, in: edited, context.newMap) {
                 report("PT_PHDR does not describe the program header table (offset 0x\(hex(phdr.offset)), size 0x\(hex(phdr.fileSize)))")
             }
         }

@@ -67,9 +67,11 @@ struct TableMap {
             case .interp:
                 guard ordinal == 0 else { continue }
                 let raw = try file.source.bytes(at: segment.offset, count: segment.fileSize, "PT_INTERP")
-                // The string and its NUL: a linker script may put other data after it in the
-                // same PT_INTERP range, and that data is not the interpreter's.
-                let length = UInt64(raw.firstIndex(of: 0).map { $0 + 1 } ?? raw.count)
+                // The string, its NUL and the zero padding after it: a linker script may put
+                // other data after the string in the same PT_INTERP range, and that data is
+                // not the interpreter's.
+                var length = UInt64(raw.firstIndex(of: 0).map { $0 + 1 } ?? raw.count)
+                if raw[Int(length)...].allSatisfy({ $0 == 0 }) { length = UInt64(raw.count) }
                 try set(.interpreter, segment.virtualAddress, length)
             case .note:
                 try set(.notes(ordinal), segment.virtualAddress, segment.fileSize)
