@@ -16,7 +16,10 @@ let package = Package(
         .executable(name: "swelf", targets: ["swelf"]),
     ],
     targets: [
-        .target(name: "ELFKitCore"),
+        // System calls Swift's Glibc module does not import (copy_file_range, syncfs,
+        // FICLONE, xattrs), called from C; part of the core's system-call layer.
+        .target(name: "CSystemCalls"),
+        .target(name: "ELFKitCore", dependencies: ["CSystemCalls"]),
         .target(name: "ELFKitEdit", dependencies: ["ELFKitCore"]),
         .target(name: "ELFKitVerify", dependencies: ["ELFKitCore"]),
         .target(name: "ELFKitLoader", dependencies: ["ELFKitCore"]),

@@ -522,13 +522,28 @@ public struct Diagnosis {
     /// with LD_VERBOSE).
     private func versionFindings(of index: Int, _ resolution: Resolution, checked: inout Int) -> [Finding] {
         let object = resolution.objects[index]
-        guard let dynamic = (try? object.file.dynamic()) ?? nil, let needs = try? dynamic.versionNeeds() else { return [] }
         let requiredBy = index == 0 ? path : object.path
+        guard let dynamic = (try? object.file.dynamic()) ?? nil else { return [] }
+        let needs: [VersionNeed]
+        do {
+            needs = try dynamic.versionNeeds()
+        } catch {
+            // A table that cannot be walked (or would cost more than the file's size
+            // allows) is said, not taken for "no requirements".
+            return [Finding(.warning, "\(requiredBy): its version requirements cannot be read: \(error)")]
+        }
         var findings: [Finding] = []
         for need in needs {
             guard let provider = resolution.objects.first(where: { $0.answers(to: need.file) || $0.soname == need.file }) else { continue }
-            guard let providerDynamic = (try? provider.file.dynamic()) ?? nil,
-                  let definitions = try? providerDynamic.versionDefinitions(), !definitions.isEmpty else {
+            guard let providerDynamic = (try? provider.file.dynamic()) ?? nil else { continue }
+            let definitions: [VersionDefinition]
+            do {
+                definitions = try providerDynamic.versionDefinitions()
+            } catch {
+                findings.append(Finding(.warning, "\(provider.path): its version definitions cannot be read: \(error)"))
+                continue
+            }
+            guard !definitions.isEmpty else {
                 findings.append(Finding(.info, "\(provider.path) has no version information (required by \(requiredBy))"))
                 continue
             }

@@ -159,6 +159,7 @@ public struct LibraryResolver: Sendable {
     /// elements are moved under the root unless they start with `$ORIGIN`.
     func searchDirectories(_ list: String, separators: Set<Character>, origin: String?, isProgram: Bool) -> [String] {
         var result: [String] = []
+        var seen: Set<String> = []  // a hostile list has 10⁵ elements: no quadratic search
         for element in list.split(omittingEmptySubsequences: false, whereSeparator: { separators.contains($0) }) {
             var directory = ""
             if !element.isEmpty {
@@ -169,7 +170,7 @@ public struct LibraryResolver: Sendable {
                 if !directory.hasSuffix("/") { directory += "/" }
                 if !expanded.startsWithOrigin { directory = environment.fileSystem.targetPath(directory) }
             }
-            if !result.contains(directory) { result.append(directory) }
+            if seen.insert(directory).inserted { result.append(directory) }
         }
         return result
     }
@@ -251,12 +252,17 @@ struct ResolverState {
     /// Has the interpreter taken its place in the list (by being needed)?
     var interpreterListed = false
     var flavor = LoaderFlavor.glibc
+    /// Directories the search may visit in all, counted as they are tried: DT_NEEDED
+    /// entries times search directories is a product of two counts, each bounded by the
+    /// file's size (10⁵ entries and a 10⁵-element DT_RPATH in 2 MB).
+    let budget: SearchBudget
 
     var environment: LoaderEnvironment { resolver.environment }
 
     init(resolver: LibraryResolver, program: ELFFile) {
         self.resolver = resolver
         self.program = program
+        budget = SearchBudget(limit: 65536 + program.source.size / 4)
     }
 
     mutating func addProgram(path: String, file: ELFFile) {
@@ -299,12 +305,13 @@ struct ResolverState {
             }
         }
         var position = 0
-        while position < queue.count {
+        search: while position < queue.count {
             let current = queue[position]
             position += 1
             let needed = (try? resolution.objects[current].file.dynamic()?.needed()) ?? nil
             for name in needed ?? [] {
                 mapObject(name: name, loader: current)
+                if budget.exhausted { break search }  // said once, by the lookup that ran out
             }
         }
         if flavor == .musl, let interpreter = resolution.interpreterIndex {
@@ -413,6 +420,7 @@ struct ResolverState {
             }
         }
 
+        if found == nil && failure == nil && budget.exhausted { failure = budget.message }
         if let failure {
             lookup.outcome = .failed(message: failure)
             record(lookup)
@@ -557,6 +565,7 @@ struct ResolverState {
         var seen: Set<String> = []
         for directory in directories {
             for subdirectory in environment.searchSubdirectories {
+                guard budget.spend() else { return result }
                 let base = directory + subdirectory
                 if !subdirectory.isEmpty && !environment.fileSystem.isDirectory(absoluteDirectory(base)) { continue }
                 let path = base + name
@@ -619,5 +628,28 @@ extension String {
             rest = rest[range.upperBound...]
         }
         return result + rest
+    }
+}
+
+/// The loader search's share of the rule that work is bounded by the file's size: a
+/// count of directories tried, shared by every lookup of one resolution. Running out
+/// fails the lookup with a message naming the search, and stops loading.
+final class SearchBudget {
+    let limit: UInt64
+    private(set) var used: UInt64 = 0
+
+    init(limit: UInt64) { self.limit = limit }
+
+    var exhausted: Bool { used >= limit }
+
+    /// False once the budget is spent.
+    func spend() -> Bool {
+        guard used < limit else { return false }
+        used += 1
+        return true
+    }
+
+    var message: String {
+        "library search: exceeds its budget of \(limit) directories tried (DT_NEEDED entries times search directories), more than the file's size allows"
     }
 }

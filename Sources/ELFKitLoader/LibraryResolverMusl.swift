@@ -48,6 +48,7 @@ extension ResolverState {
             steps.append(Step(rule: .systemDirectory, directories: muslSystemPath()))
             search: for step in steps {
                 for directory in step.directories ?? [] {
+                    guard budget.spend() else { break search }
                     let path = directory + name
                     let result = musl(verify: path)
                     lookup.attempts.append(SearchAttempt(path: path, rule: step.rule, result: result))
@@ -58,7 +59,9 @@ extension ResolverState {
             }
         }
         guard let found else {
-            if let last = lookup.attempts.last, case .absent = last.result {
+            if budget.exhausted {
+                lookup.outcome = .failed(message: budget.message)
+            } else if let last = lookup.attempts.last, case .absent = last.result {
                 lookup.outcome = .notFound(message: "Error loading shared library \(name): No such file or directory")
             } else {
                 lookup.outcome = .failed(message: "Error loading shared library \(name): Exec format error")

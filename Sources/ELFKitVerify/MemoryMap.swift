@@ -17,7 +17,10 @@ struct MemoryMap {
     private(set) var pieces: [Piece] = []
 
     init(file: ELFFile) {
-        loads = file.programHeaders.filter { $0.type == .load && $0.memoryEnd != nil && $0.fileEnd != nil }
+        // p_vaddr + p_filesz must not overflow either (p_filesz > p_memsz is a fault of its own).
+        loads = file.programHeaders.filter {
+            $0.type == .load && $0.memoryEnd != nil && $0.fileEnd != nil && !$0.virtualAddress.addingReportingOverflow($0.fileSize).overflow
+        }
         let relro = file.programHeaders.filter { $0.type == .gnuRelRO }.compactMap { segment in
             segment.memoryEnd.map { (segment.virtualAddress, $0) }
         }

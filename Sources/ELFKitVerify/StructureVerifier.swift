@@ -139,7 +139,9 @@ public struct StructureVerifier {
         if let interp = file.firstSegment(.interp) {
             if interp.fileSize == 0 {
                 problems.add(.interpreterEmpty, .programHeader(.interp, rank: 0), "PT_INTERP is empty")
-            } else if let bytes = try? file.source.bytes(at: interp.offset + interp.fileSize - 1, count: 1, "PT_INTERP"), bytes != [0] {
+            } else if interp.fileEnd == nil {
+                problems.add(.segmentOutsideFile, .programHeader(.interp, rank: 0), "PT_INTERP's p_offset + p_filesz overflows")
+            } else if let bytes = try? file.source.bytes(at: interp.fileEnd! - 1, count: 1, "PT_INTERP"), bytes != [0] {
                 problems.add(.interpreterNotTerminated, .programHeader(.interp, rank: 0), "PT_INTERP is not NUL-terminated within p_filesz (the kernel refuses such a file)")
             }
         }

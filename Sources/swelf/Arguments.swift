@@ -53,16 +53,38 @@ enum PrintRequest: Int, CaseIterable, Comparable {
     static func < (a: PrintRequest, b: PrintRequest) -> Bool { a.rawValue < b.rawValue }
 }
 
+/// The print options given, each once (a bit per `PrintRequest`; not a `Set`, whose
+/// `Hashable` requirement costs a run-time conformance lookup at start-up).
+struct PrintRequests: Equatable {
+    private var bits: UInt8 = 0
+
+    mutating func insert(_ request: PrintRequest) { bits |= 1 << UInt8(request.rawValue) }
+    var isEmpty: Bool { bits == 0 }
+    /// In patchelf's order.
+    func sorted() -> [PrintRequest] { PrintRequest.allCases.filter { bits & (1 << UInt8($0.rawValue)) != 0 } }
+}
+
 /// A patchelf-style invocation: print and edit options applied to each file.
 struct PatchInvocation {
-    var prints: Set<PrintRequest> = []
+    var prints = PrintRequests()
     var edits = EditRequest()
-    var output: FilePath?
+    /// `--output` values in order: none; one, for a single file (the last one wins, as in
+    /// patchelf); or one per file, the n-th naming the n-th file's result.
+    var outputs: [FilePath] = []
+    /// Where file `index` is written: nil means in place.
+    func output(for index: Int) -> FilePath? {
+        if outputs.isEmpty { return nil }
+        return files.count == 1 ? outputs.last : outputs[index]
+    }
     var debug = false
     /// `--no-clobber-old-sections`: the old bytes of every moved section must stay where
     /// they were; an edit that would overwrite them is refused.
     var keepOldSections = false
     var files: [FilePath] = []
+    /// `-j N`, `--jobs N`: how many files are worked on at once (default: one per processor).
+    var jobs: Int?
+    /// False with `--no-durability`: no fsync (see `AtomicFileWriter.durable`).
+    var durable = true
 }
 
 /// A parsed command line.
@@ -83,20 +105,28 @@ struct ArgumentParser {
     let readArgumentFile: ArgumentFileReader
     var personality: Personality = .swelf
 
-    /// Options that take values, and how many.
-    static let valueCounts: [String: Int] = [
-        "--set-interpreter": 1, "--interpreter": 1, "--page-size": 1, "--set-os-abi": 1, "--set-soname": 1,
-        "--set-rpath": 1, "--add-rpath": 1, "--allowed-rpath-prefixes": 1, "--add-needed": 1,
-        "--remove-needed": 1, "--replace-needed": 2, "--clear-symbol-version": 1,
-        "--rename-dynamic-symbols": 1, "--output": 1,
-    ]
+    // The option tables are switches, not a `Dictionary` and a `Set`: building those
+    // costs run-time conformance lookups (`Hashable`) on every start, a large part of a
+    // small call's time.
 
-    static let flags: Set<String> = [
-        "--print-interpreter", "--print-os-abi", "--print-soname", "--print-rpath", "--print-needed",
-        "--print-execstack", "--remove-rpath", "--shrink-rpath", "--force-rpath", "--no-default-lib", "--no-sort",
-        "--add-debug-tag", "--clear-execstack", "--set-execstack", "--no-clobber-old-sections", "--debug",
-        "--version", "--help", "-h", "--build-resolution-cache",
-    ]
+    /// How many values an option takes; nil for a name that is no option.
+    static func valueCount(_ option: String) -> Int? {
+        switch option {
+        case "--set-interpreter", "--interpreter", "--page-size", "--set-os-abi", "--set-soname",
+             "--set-rpath", "--add-rpath", "--allowed-rpath-prefixes", "--add-needed",
+             "--remove-needed", "--clear-symbol-version", "--rename-dynamic-symbols", "--output", "-j", "--jobs":
+            return 1
+        case "--replace-needed":
+            return 2
+        case "--print-interpreter", "--print-os-abi", "--print-soname", "--print-rpath", "--print-needed",
+             "--print-execstack", "--remove-rpath", "--shrink-rpath", "--force-rpath", "--no-default-lib", "--no-sort",
+             "--add-debug-tag", "--clear-execstack", "--set-execstack", "--no-clobber-old-sections", "--debug",
+             "--version", "--help", "-h", "--build-resolution-cache", "--no-durability":
+            return 0
+        default:
+            return nil
+        }
+    }
 
     func parse(_ arguments: [[UInt8]]) throws -> Command {
         // As patchelf there are no commands: `patchelf show` names a file called show.
@@ -193,7 +223,7 @@ struct ArgumentParser {
         // As patchelf: an option that takes values takes the next arguments, whatever
         // they look like (`--add-needed -weird` adds `-weird`).
         func values(for option: String, at position: Int) throws -> [[UInt8]] {
-            let count = ArgumentParser.valueCounts[option] ?? 0
+            let count = ArgumentParser.valueCount(option) ?? 0
             var result: [[UInt8]] = []
             for _ in 0 ..< count {
                 guard let value = tokens.nextValue() else {
@@ -211,7 +241,7 @@ struct ArgumentParser {
             case .terminator: continue
             case .value(let file, _): invocation.files.append(FilePath(bytes: file))
             case .option(let option, let position):
-                guard ArgumentParser.flags.contains(option) || ArgumentParser.valueCounts[option] != nil else {
+                guard ArgumentParser.valueCount(option) != nil else {
                     throw UsageError(message: asPatchelf ? "unrecognized option '\(option)'"
                                                          : "unknown option '\(option)' (argument \(position + 1))")
                 }
@@ -255,8 +285,18 @@ struct ArgumentParser {
                                                              : "invalid page size '\(text(arguments[0]))': expected a power of two")
                     }
                     invocation.edits.pageSize = size
-                case "--output": invocation.output = FilePath(bytes: try resolve(arguments[0]))
+                case "--output": invocation.outputs.append(FilePath(bytes: try resolve(arguments[0])))
+                case "-j", "--jobs":
+                    // patchelf has no such option.
+                    if asPatchelf { throw UsageError(message: "unrecognized option '\(option)'") }
+                    guard let jobs = Int(text(arguments[0])), jobs > 0, jobs <= 1024 else {
+                        throw UsageError(message: "invalid number of jobs '\(text(arguments[0]))': expected 1 to 1024")
+                    }
+                    invocation.jobs = jobs
                 case "--debug": invocation.debug = true
+                case "--no-durability":
+                    if asPatchelf { throw UsageError(message: "unrecognized option '\(option)'") }
+                    invocation.durable = false
                 case "--no-clobber-old-sections": invocation.keepOldSections = true
                 case "--no-sort": break  // swelf never sorts program or section headers: this is what it always does
                 case "--build-resolution-cache":
@@ -269,8 +309,11 @@ struct ArgumentParser {
         if invocation.files.isEmpty {
             throw UsageError(message: "missing filename")
         }
-        if invocation.output != nil && invocation.files.count > 1 {
-            throw UsageError(message: "--output option only allowed with single input file")
+        // patchelf takes one --output for one file; swelf also takes one per input file.
+        if !invocation.outputs.isEmpty && invocation.files.count > 1
+            && (asPatchelf || invocation.outputs.count != invocation.files.count) {
+            throw UsageError(message: asPatchelf ? "--output option only allowed with single input file"
+                : "--output option only allowed with single input file, or once per input file")
         }
         if setRunPath != nil && addRunPath != nil {
             throw UsageError(message: "--set-rpath option not allowed with --add-rpath")

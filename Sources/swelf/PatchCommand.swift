@@ -11,6 +11,8 @@ struct PatchCommand {
     let terminal: Terminal
     let debug: Bool
     var keepOldSections = false
+    /// False with `--no-durability`.
+    var durable = true
 
     func patch(path: FilePath, edits: EditRequest, output: FilePath?) throws {
         let name = terminal.programName
@@ -24,10 +26,26 @@ struct PatchCommand {
         if keepOldSections { try checkOldSectionsKept(path: path, edits: edits) }
         // A device or FIFO given as --output is written in place by the writer, never
         // renamed over (see AtomicFileWriter).
-        let result = try Rewriter().rewrite(path: path, request: edits, output: output)
+        let result = try Rewriter(durable: durable).rewrite(path: path, request: edits, output: output)
         if debug && !result.changed {
             terminal.error("nothing to change; file left untouched", file: path)
         }
+    }
+
+    /// The edit of `path` in place, up to its replacement: for `Rewriter.commit`, which
+    /// makes many files durable at once. The file stays locked until then.
+    func prepare(path: FilePath, edits: EditRequest) throws -> Rewriter.Prepared {
+        let name = terminal.programName
+        if debug {
+            let plan = try Rewriter().plan(file: try ELFFile(path: path), request: edits)
+            for line in plan.log { terminal.standardError.write(bytes: Array("\(name): ".utf8) + path.bytes); terminal.standardError.line(": \(line)") }
+        }
+        if keepOldSections { try checkOldSectionsKept(path: path, edits: edits) }
+        let prepared = try Rewriter(durable: durable).prepare(path: path, request: edits)
+        if debug && !prepared.result.changed {
+            terminal.error("nothing to change; file left untouched", file: path)
+        }
+        return prepared
     }
 
     /// `--no-clobber-old-sections`: every section the edit moves must keep its old bytes

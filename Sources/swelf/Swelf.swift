@@ -1,5 +1,11 @@
 import ELFKit
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// The command-line tool: parses the arguments and dispatches to a command.
 struct Swelf {
     let terminal: Terminal
@@ -54,48 +60,152 @@ struct Swelf {
         }
     }
 
-    /// Prints and edits each file in turn. As swelf, a failure on one file does not stop
-    /// the others; as patchelf, the first failure ends the run, as it does in patchelf.
+    /// Prints and edits each file. As swelf, the files are worked on in parallel
+    /// (`-j N`, default one thread per processor) and a failure on one file does not stop
+    /// the others; each file's output and messages are printed together, in argument
+    /// order. As patchelf, one at a time, and the first failure ends the run, as it does
+    /// in patchelf.
     private func runPatch(_ invocation: PatchInvocation) -> ExitCode {
-        var status = ExitCode.success
-        for path in invocation.files {
-            if personality == .patchelf {
-                if let problem = PatchelfInputCheck.problem(path: path) {
-                    terminal.standardOutput.flush()
-                    terminal.error(problem)
-                    return .failure
+        if personality == .swelf {
+            let files = invocation.files
+            // The processor count is read (from /sys) only when there is more than one file.
+            let jobs = files.count == 1 ? 1 : invocation.jobs ?? Parallel.processorCount
+            if jobs == 1 {
+                // One at a time, straight to the terminal, each file durable on its own.
+                var status = ExitCode.success
+                for (index, path) in files.enumerated()
+                where Swelf.work(on: path, output: invocation.output(for: index), invocation, terminal: terminal).failed {
+                    status = .failure
                 }
-                do {
-                    let editing = !invocation.edits.isEmpty || invocation.output != nil
-                    let warnings = try PatchelfStructureCheck(path: path)
-                        .check(editing: editing, renaming: !invocation.edits.renameSymbols.isEmpty)
-                    for warning in warnings { terminal.standardError.line(warning) }
-                } catch let failure as PatchelfStructureCheck.Failure {
-                    terminal.standardOutput.flush()
-                    terminal.error(failure.message)
-                    return .failure
-                } catch {
-                    terminal.standardOutput.flush()
-                    terminal.error("\(error)", file: path)
-                    return .failure
-                }
+                return status
+            }
+            return runBatch(invocation, jobs: jobs)
+        }
+        for (index, path) in invocation.files.enumerated() {
+            if let problem = PatchelfInputCheck.problem(path: path) {
+                terminal.standardOutput.flush()
+                terminal.error(problem)
+                return .failure
             }
             do {
-                let file = try ELFFile(path: path)
-                let printer = FilePrinter(file: file, output: terminal.standardOutput)
-                for request in invocation.prints.sorted() { try printer.print(request) }
-                if !invocation.edits.isEmpty || (invocation.output != nil) {
-                    try PatchCommand(terminal: terminal, debug: invocation.debug, keepOldSections: invocation.keepOldSections)
-                        .patch(path: path, edits: invocation.edits, output: invocation.output)
-                }
+                let editing = !invocation.edits.isEmpty || invocation.output(for: index) != nil
+                let warnings = try PatchelfStructureCheck(path: path)
+                    .check(editing: editing, renaming: !invocation.edits.renameSymbols.isEmpty)
+                for warning in warnings { terminal.standardError.line(warning) }
+            } catch let failure as PatchelfStructureCheck.Failure {
+                terminal.standardOutput.flush()
+                terminal.error(failure.message)
+                return .failure
             } catch {
                 terminal.standardOutput.flush()
                 terminal.error("\(error)", file: path)
-                status = .failure
-                if personality == .patchelf { break }
+                return .failure
             }
+            if Swelf.work(on: path, output: invocation.output(for: index), invocation, terminal: terminal).failed { return .failure }
+        }
+        return .success
+    }
+
+    /// Many files, `jobs` at a time, in chunks small enough for the descriptor limit.
+    /// Each file of a chunk is read, edited, written to a new file and checked in
+    /// parallel; then the chunk is committed at once (one `syncfs`, then every rename),
+    /// so the durability of a thousand small files costs about one journal commit, not a
+    /// thousand. Each file's output and messages are printed in argument order.
+    private func runBatch(_ invocation: PatchInvocation, jobs: Int) -> ExitCode {
+        let files = invocation.files
+        let invokedAs = terminal.invokedAs
+        var status = ExitCode.success
+        var start = 0
+        let chunk = Swelf.batchSize()
+        while start < files.count {
+            let end = min(files.count, start + chunk)
+            let part = Array(files[start ..< end])
+            let outputs = (start ..< end).map { invocation.output(for: $0) }
+            var outcomes = Parallel.map(count: part.count, jobs: jobs) { index in
+                let captured = Terminal(personality: .swelf, invokedAs: invokedAs, capturing: true)
+                var outcome = Swelf.work(on: part[index], output: outputs[index], invocation,
+                                         terminal: captured, batched: true)
+                outcome.output = captured.standardOutput.take()
+                outcome.messages = captured.standardError.take()
+                return outcome
+            }
+            let errors = Rewriter(durable: invocation.durable).commit(outcomes.compactMap { $0.prepared })
+            var next = 0
+            for index in outcomes.indices where outcomes[index].prepared != nil {
+                if let error = errors[next] {
+                    outcomes[index].messages += Array("\(terminal.programName): ".utf8) + part[index].bytes + Array(": \(error)\n".utf8)
+                    outcomes[index].failed = true
+                }
+                outcomes[index].prepared = nil   // releases its lock
+                next += 1
+            }
+            // Files that were locked (by another process, or named twice here) are done
+            // now, one at a time, holding no other lock.
+            for index in outcomes.indices where outcomes[index].busy {
+                let captured = Terminal(personality: .swelf, invokedAs: invokedAs, capturing: true)
+                var outcome = Swelf.work(on: part[index], output: outputs[index], invocation, terminal: captured)
+                outcome.output = captured.standardOutput.take()
+                outcome.messages = captured.standardError.take()
+                outcomes[index] = outcome
+            }
+            for outcome in outcomes {
+                terminal.standardOutput.write(bytes: outcome.output)
+                if !outcome.messages.isEmpty {
+                    terminal.standardOutput.flush()
+                    terminal.standardError.write(bytes: outcome.messages)
+                    terminal.standardError.flush()
+                }
+                if outcome.failed { status = .failure }
+            }
+            start = end
         }
         return status
+    }
+
+    /// Files per batch: each pending file holds three descriptors (the locked input, the
+    /// duplicate it is read through, the new file) until its chunk is committed.
+    static func batchSize() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 64 }
+        let available = Int(clamping: limit.rlim_cur)   // RLIM_INFINITY is the largest value
+        return max(8, min(512, (available - 32) / 4))
+    }
+
+    /// What became of one file: its printed output and messages (when they were captured
+    /// to be printed in order), whether it failed, and the edit waiting for its commit.
+    struct FileOutcome: Sendable {
+        var output: [UInt8] = []
+        var messages: [UInt8] = []
+        var failed = false
+        var prepared: Rewriter.Prepared?
+        /// The file was locked; it is edited alone after its batch.
+        var busy = false
+    }
+
+    /// The prints and the edit of one file; an error is reported on `terminal`. With
+    /// `batched`, the edit is prepared and left for a commit of many (`runBatch`).
+    static func work(on path: FilePath, output: FilePath?, _ invocation: PatchInvocation, terminal: Terminal,
+                     batched: Bool = false) -> FileOutcome {
+        do {
+            let file = try ELFFile(path: path)
+            let printer = FilePrinter(file: file, output: terminal.standardOutput)
+            for request in invocation.prints.sorted() { try printer.print(request) }
+            if !invocation.edits.isEmpty || output != nil {
+                let command = PatchCommand(terminal: terminal, debug: invocation.debug, keepOldSections: invocation.keepOldSections,
+                                           durable: invocation.durable)
+                if batched && output == nil {
+                    return FileOutcome(prepared: try command.prepare(path: path, edits: invocation.edits))
+                }
+                try command.patch(path: path, edits: invocation.edits, output: output)
+            }
+            return FileOutcome()
+        } catch is LockBusy {
+            return FileOutcome(busy: true)
+        } catch {
+            terminal.standardOutput.flush()
+            terminal.error("\(error)", file: path)
+            return FileOutcome(failed: true)
+        }
     }
 }
 
@@ -137,7 +247,13 @@ enum HelpText {
       --clear-symbol-version SYM
       --rename-dynamic-symbols MAP one "OLD NEW" pair per line
       --page-size N                alignment of new segments
-      --output FILE                write FILE, leave the input unchanged
+      --output FILE                write FILE, leave the input unchanged; with several
+                                   input files, give one --output per file, in order
+      -j N, --jobs N               work on N files at once (default: one per processor);
+                                   output stays in argument order
+      --no-durability              no fsync: faster on many files, but after a power
+                                   failure or kernel crash an edited file may be empty or
+                                   old (never half-written); for trees rebuilt anyway
       --debug                      explain layout decisions on stderr
       --no-clobber-old-sections    refuse an edit that would overwrite the old bytes of a
                                    table it moves (swelf never fills them in otherwise)

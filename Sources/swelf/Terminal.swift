@@ -10,10 +10,17 @@ import ELFKit
 /// Output is bytes, not `String`: a path with invalid UTF-8 is printed exactly as the
 /// file holds it, as patchelf does.
 final class OutputStream {
-    private let descriptor: Int32
+    /// nil: a capturing stream, whose bytes the caller takes (`take`) and prints later.
+    private let descriptor: Int32?
     private var buffer: [UInt8] = []
 
-    init(descriptor: Int32) { self.descriptor = descriptor }
+    init(descriptor: Int32?) { self.descriptor = descriptor }
+
+    /// The buffered bytes, removed from the stream.
+    func take() -> [UInt8] {
+        defer { buffer = [] }
+        return buffer
+    }
 
     /// Text as UTF-8, except that names carried as `ByteText` are written as their bytes.
     func write(_ text: String) { buffer.append(contentsOf: ByteText.bytes(text)) }
@@ -28,6 +35,7 @@ final class OutputStream {
     }
 
     func flush() {
+        guard let descriptor else { return }   // capturing: kept for the caller
         var done = 0
         buffer.withUnsafeBytes { raw in
             while done < raw.count {
@@ -45,14 +53,18 @@ final class OutputStream {
 
 /// The process's standard streams and program name: passed to commands, never global.
 final class Terminal {
-    let standardOutput = OutputStream(descriptor: 1)
-    let standardError = OutputStream(descriptor: 2)
+    let standardOutput: OutputStream
+    let standardError: OutputStream
     /// `swelf`, or `patchelf` when run as patchelf: the prefix of every message.
     let programName: String
     /// argv[0], which patchelf's usage text shows.
     let invokedAs: String
 
-    init(personality: Personality = .swelf, invokedAs: String = "swelf") {
+    /// `capturing`: nothing is written to the process's streams; the commands' output
+    /// stays in the buffers for the caller to take (a file worked on in parallel).
+    init(personality: Personality = .swelf, invokedAs: String = "swelf", capturing: Bool = false) {
+        standardOutput = OutputStream(descriptor: capturing ? nil : 1)
+        standardError = OutputStream(descriptor: capturing ? nil : 2)
         programName = personality.programName
         self.invokedAs = invokedAs
     }

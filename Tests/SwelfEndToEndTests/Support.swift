@@ -262,18 +262,31 @@ func patch(_ arguments: [String], _ target: URL, _ context: String, checkOutput:
     return true
 }
 
-/// SWELF_ELFLINT_ALL=1: every file `patch` writes must have no eu-elflint --gnu-ld complaint its
-/// input did not have (see `ELFLint.newComplaints`). Off by default until the issue-7 layout fixes
-/// land. With SWELF_ELFLINT_LOG=PATH, each new complaint is also appended to PATH as
+/// Every file `patch` writes must have no eu-elflint --gnu-ld complaint its input did not have
+/// (see `ELFLint.newComplaints`); SWELF_ELFLINT_ALL=0 turns the check off. With
+/// SWELF_ELFLINT_LOG=PATH, each new complaint is also appended to PATH as
 /// `SOURCE:LINE<TAB>CONTEXT<TAB>ARGUMENTS<TAB>NORMALISED<TAB>RAW`, and a file without new
 /// complaints as one line with NORMALISED and RAW `-` (so the log also counts the clean files).
 enum LintAll {
-    static let enabled = ProcessInfo.processInfo.environment["SWELF_ELFLINT_ALL"] == "1"
+    static let enabled = ProcessInfo.processInfo.environment["SWELF_ELFLINT_ALL"] != "0"
     static let log = ProcessInfo.processInfo.environment["SWELF_ELFLINT_LOG"]
+
+    /// The one complaint known to be new, by context and normalised text, and why it is not
+    /// the edit's fault: renaming 36 symbols of the system's libz grows .dynstr, which moves
+    /// to a read-only PT_LOAD appended above the data segment. eu-elflint (check_one_reloc)
+    /// calls a relocation "read-only section modified" when r_offset + the symbol's st_size
+    /// reaches a read-only segment; for the JUMP_SLOT of `inflate` (st_size 8950 bytes,
+    /// r_offset 0x1e030 in the writable .got.plt) that range reaches the new segment at 0x1f9c0. The loader
+    /// writes one word at r_offset, which stays writable (the verifier checks offsets, types
+    /// and symbols of every relocation after a rename).
+    static let known: Set<String> = [
+        "libz|section [#] '.rela.plt': relocation #: read-only section modified but text relocation flag not set",
+    ]
 
     static func check(before: [String], output: URL, _ arguments: [String], _ context: String,
                       file: StaticString, line: UInt) throws {
         let fresh = ELFLint.newComplaints(input: before, output: try ELFLint.complaints(output))
+            .filter { !known.contains("\(context)|\($0.normalised)") }
         if let log, let handle = FileHandle(forWritingAtPath: log) ?? {
             _ = FileManager.default.createFile(atPath: log, contents: nil); return FileHandle(forWritingAtPath: log)
         }() {

@@ -16,6 +16,12 @@ public struct Rewriter {
     let writer: AtomicFileWriter
 
     public init() { writer = AtomicFileWriter() }
+    /// `durable: false`: see `AtomicFileWriter.durable` (what `--no-durability` gives up).
+    public init(durable: Bool) {
+        var writer = AtomicFileWriter()
+        writer.durable = durable
+        self.writer = writer
+    }
     /// A rewriter whose file-system calls are `writer`'s (tests inject failures there).
     package init(writer: AtomicFileWriter) { self.writer = writer }
 
@@ -46,7 +52,66 @@ public struct Rewriter {
         }
     }
 
+    /// A file edited up to its replacement (`prepare`), waiting for `commit`.
+    public struct Prepared: Sendable {
+        public var result: Result
+        let path: FilePath
+        let request: EditRequest
+        let output: FilePath?
+        /// nil when nothing is left to do (nothing to change, or written in place).
+        let pending: AtomicFileWriter.PendingReplacement?
+    }
+
+    /// Everything `rewrite` does except making the new file durable and renaming it over
+    /// the destination. The input stays locked until the `Prepared` value is dropped;
+    /// dropped without `commit`, the edit is abandoned and the new file removed. A file
+    /// locked by anyone else throws `LockBusy` at once (edit it alone later, with
+    /// `rewrite`), so that batches holding many locks never wait for each other.
+    public func prepare(path: String, request: EditRequest, output: String? = nil) throws -> Prepared {
+        try prepare(path: FilePath(path), request: request, output: output.map { FilePath($0) })
+    }
+
+    /// `prepare(path:request:output:)` for paths as bytes.
+    public func prepare(path: FilePath, request: EditRequest, output: FilePath? = nil) throws -> Prepared {
+        let destination = output ?? path
+        return try writer.withLockedFile(at: path, exclusive: writer.namesSameFile(destination, asOpen: path), wait: false, holding: { locked in
+            let (result, pending) = try edit(source: locked.source, request: request, destination: destination, durableNow: false)
+            pending?.keepLocked = locked
+            return Prepared(result: result, path: path, request: request, output: output, pending: pending)
+        })
+    }
+
+    /// Finishes prepared edits together, with one durability barrier for all of them
+    /// (`AtomicFileWriter.commit`): no file is renamed before its data is on disk. Returns
+    /// each file's error, nil where the file was replaced or had nothing to change. A file
+    /// that another program renamed over the path meanwhile is edited again, by itself.
+    public func commit(_ batch: [Prepared]) -> [(any Error)?] {
+        let waiting = batch.indices.filter { batch[$0].pending != nil }
+        let outcomes = writer.commit(waiting.map { batch[$0].pending! })
+        var errors = [(any Error)?](repeating: nil, count: batch.count)
+        for (position, index) in waiting.enumerated() {
+            guard let error = outcomes[position] else { continue }
+            if error is TargetReplaced {
+                do {
+                    _ = try rewrite(path: batch[index].path, request: batch[index].request, output: batch[index].output)
+                } catch {
+                    errors[index] = error
+                }
+            } else {
+                errors[index] = error
+            }
+        }
+        return errors
+    }
+
     private func rewrite(source: FileByteSource, request: EditRequest, destination: FilePath, writer: AtomicFileWriter) throws -> Result {
+        try edit(source: source, request: request, destination: destination, durableNow: true).result
+    }
+
+    /// Reads, plans, verifies and writes; with `durableNow` also makes the new file
+    /// durable and renames it, else returns it pending.
+    private func edit(source: FileByteSource, request: EditRequest, destination: FilePath,
+                      durableNow: Bool) throws -> (result: Result, pending: AtomicFileWriter.PendingReplacement?) {
         let file = try ELFFile(source: source)
         let plan = try self.plan(file: file, request: request)
         let check = EditCheck(original: file, request: request)
@@ -54,17 +119,22 @@ public struct Rewriter {
             // Nothing to change is right only if the file already says what was asked.
             let problems = check.problems(edited: file)
             if !problems.isEmpty { throw EditError.verificationFailed(problems) }
-            return Result(changed: false, plan: plan)
+            return (Result(changed: false, plan: plan), nil)
         }
         let problems = check.problems(edited: try ELFFile(source: PlannedByteSource(base: source, plan: plan)))
         if !problems.isEmpty { throw EditError.verificationFailed(problems) }
 
-        try writer.write(plan: plan, input: source, to: destination) { written in
+        let checkWritten = { (written: FileByteSource) throws in
             let problems = WrittenImageCheck(plan: plan, written: written).problems()
                 + check.newStructureProblems(try ELFFile(source: written))
             if !problems.isEmpty { throw EditError.verificationFailed(problems) }
         }
-        return Result(changed: !plan.isEmpty, plan: plan)
+        let result = Result(changed: !plan.isEmpty, plan: plan)
+        if durableNow {
+            try writer.write(plan: plan, input: source, to: destination, check: checkWritten)
+            return (result, nil)
+        }
+        return (result, try writer.prepare(plan: plan, input: source, to: destination, check: checkWritten))
     }
 }
 

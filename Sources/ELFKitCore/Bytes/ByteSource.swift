@@ -69,8 +69,15 @@ public final class FileByteSource: ByteSource {
     public let path: FilePath
     public let descriptor: Int32
     public let size: UInt64
-    private var blocks: [UInt64: [UInt8]] = [:]
-    private var blockOrder: [UInt64] = []
+    /// At most `maximumBlocks`, oldest first. A list searched in order, not a dictionary:
+    /// a `Dictionary<UInt64, [UInt8]>` costs a run-time conformance lookup (its `Hashable`
+    /// requirement) the first time it is made, about a tenth of a small call's start-up.
+    private var blocks: [CachedBlock] = []
+
+    private struct CachedBlock {
+        let start: UInt64
+        let bytes: [UInt8]
+    }
 
     static let blockSize: UInt64 = 64 << 10
     static let maximumBlocks = 64
@@ -143,16 +150,15 @@ public final class FileByteSource: ByteSource {
     }
 
     private func cachedBlock(at start: UInt64) throws(ELFError) -> [UInt8] {
-        if let block = blocks[start] { return block }
+        for cached in blocks where cached.start == start { return cached.bytes }
         var block = [UInt8](repeating: 0, count: Int(min(FileByteSource.blockSize, size - start)))
         var failure: ELFError?
         block.withUnsafeMutableBytes { buffer in
             do throws(ELFError) { try readDirectly(at: start, into: buffer) } catch { failure = error }
         }
         if let failure { throw failure }
-        if blockOrder.count == FileByteSource.maximumBlocks { blocks[blockOrder.removeFirst()] = nil }
-        blocks[start] = block
-        blockOrder.append(start)
+        if blocks.count == FileByteSource.maximumBlocks { blocks.removeFirst() }
+        blocks.append(CachedBlock(start: start, bytes: block))
         return block
     }
 

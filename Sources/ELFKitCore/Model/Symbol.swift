@@ -45,7 +45,7 @@ public struct Symbol: Hashable, Sendable {
 }
 
 /// A relocation's `r_info` split into symbol index and type, per class.
-package struct RelocationInfo {
+package struct RelocationInfo: Sendable {
     package var symbol: UInt64
     package var type: UInt64
 

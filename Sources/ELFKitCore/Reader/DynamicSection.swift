@@ -60,6 +60,8 @@ public struct DynamicSection {
         public var address: UInt64
         public var size: UInt64
         public var entrySize: UInt64
+        /// Elf_Rela entries (DT_RELA, or DT_JMPREL with DT_PLTREL = DT_RELA), not Elf_Rel.
+        public var isRela = false
     }
 
     /// DT_RELA, DT_REL and DT_JMPREL (typed by DT_PLTREL), with their sizes and entry sizes
@@ -68,11 +70,11 @@ public struct DynamicSection {
         let relaSize = first(.relaEntrySize) ?? 3 * format.wordSize
         let relSize = first(.relEntrySize) ?? 2 * format.wordSize
         var tables: [RelocationTable] = []
-        if let address = first(.rela), let size = first(.relaSize) { tables.append(.init(address: address, size: size, entrySize: relaSize)) }
+        if let address = first(.rela), let size = first(.relaSize) { tables.append(.init(address: address, size: size, entrySize: relaSize, isRela: true)) }
         if let address = first(.rel), let size = first(.relSize) { tables.append(.init(address: address, size: size, entrySize: relSize)) }
         if let address = first(.jmpRel), let size = first(.pltRelSize) {
             let isRela = first(.pltRel) == DynamicTag.rela.rawValue
-            tables.append(.init(address: address, size: size, entrySize: isRela ? relaSize : relSize))
+            tables.append(.init(address: address, size: size, entrySize: isRela ? relaSize : relSize, isRela: isRela))
         }
         return tables
     }
@@ -144,70 +146,51 @@ public struct DynamicSection {
 
     // MARK: Symbol versions
 
+    /// The walked records of `.gnu.version_r` (nil when there is none).
+    package func versionNeedChain() throws(ELFError) -> VersionChain? {
+        guard let address = first(.verneed) else { return nil }
+        return try VersionChain(image: image, address: address, count: first(.verneedNum) ?? 0, layout: VersionChain.needs)
+    }
+
+    /// The walked records of `.gnu.version_d` (nil when there is none).
+    package func versionDefinitionChain() throws(ELFError) -> VersionChain? {
+        guard let address = first(.verdef) else { return nil }
+        return try VersionChain(image: image, address: address, count: first(.verdefNum) ?? 0, layout: VersionChain.definitions)
+    }
+
     /// `.gnu.version_r`: the versions this object needs, per library.
     public func versionNeeds() throws(ELFError) -> [VersionNeed] {
-        guard let address = first(.verneed) else { return [] }
-        let count = first(.verneedNum) ?? 0
+        guard let chain = try versionNeedChain() else { return [] }
         var result: [VersionNeed] = []
-        var entryAddress = address
-        for _ in 0 ..< min(count, 0x10000) {
-            let raw = try image.bytes(atAddress: entryAddress, length: 16, "Elf_Verneed")
-            let entryOffset = try image.fileOffset(ofAddress: entryAddress, length: 16)
-            let decoder = ByteDecoder(raw, format: image.format, baseOffset: entryOffset)
-            let version: UInt16 = try decoder.getInteger(at: 0)
-            let auxCount: UInt16 = try decoder.getInteger(at: 2)
-            let fileName: UInt32 = try decoder.getInteger(at: 4)
-            let auxOffset: UInt32 = try decoder.getInteger(at: 8)
-            let next: UInt32 = try decoder.getInteger(at: 12)
-            var need = VersionNeed(version: version, fileOffset: fileName, file: try string(at: UInt64(fileName)), requirements: [])
-            var auxAddress = try Checked.add(entryAddress, UInt64(auxOffset), "vn_aux", at: entryOffset)
-            for _ in 0 ..< auxCount {
-                let auxRaw = try image.bytes(atAddress: auxAddress, length: 16, "Elf_Vernaux")
-                let aux = ByteDecoder(auxRaw, format: image.format, baseOffset: 0)
+        for record in chain.records {
+            let entry = record.decoder
+            let fileName: UInt32 = try entry.getInteger(at: 4)
+            var need = VersionNeed(version: try entry.getInteger(at: 0), fileOffset: fileName,
+                                   file: try string(at: UInt64(fileName)), requirements: [])
+            for (_, aux) in record.auxiliaries {
                 let nameOffset: UInt32 = try aux.getInteger(at: 8)
                 need.requirements.append(VersionRequirement(
                     hash: try aux.getInteger(at: 0), flags: try aux.getInteger(at: 4), index: try aux.getInteger(at: 6),
                     nameOffset: nameOffset, name: try string(at: UInt64(nameOffset))))
-                let auxNext: UInt32 = try aux.getInteger(at: 12)
-                if auxNext == 0 { break }
-                auxAddress = try Checked.add(auxAddress, UInt64(auxNext), "vna_next")
             }
             result.append(need)
-            if next == 0 { break }
-            entryAddress = try Checked.add(entryAddress, UInt64(next), "vn_next", at: entryOffset)
         }
         return result
     }
 
     /// `.gnu.version_d`: the versions this object defines.
     public func versionDefinitions() throws(ELFError) -> [VersionDefinition] {
-        guard let address = first(.verdef) else { return [] }
-        let count = first(.verdefNum) ?? 0
+        guard let chain = try versionDefinitionChain() else { return [] }
         var result: [VersionDefinition] = []
-        var entryAddress = address
-        for _ in 0 ..< min(count, 0x10000) {
-            let raw = try image.bytes(atAddress: entryAddress, length: 20, "Elf_Verdef")
-            let entryOffset = try image.fileOffset(ofAddress: entryAddress, length: 20)
-            let decoder = ByteDecoder(raw, format: image.format, baseOffset: entryOffset)
+        for record in chain.records {
+            let entry = record.decoder
             var definition = VersionDefinition(
-                version: try decoder.getInteger(at: 0), flags: try decoder.getInteger(at: 2),
-                index: try decoder.getInteger(at: 4), hash: try decoder.getInteger(at: 8), names: [])
-            let auxCount: UInt16 = try decoder.getInteger(at: 6)
-            let auxOffset: UInt32 = try decoder.getInteger(at: 12)
-            let next: UInt32 = try decoder.getInteger(at: 16)
-            var auxAddress = try Checked.add(entryAddress, UInt64(auxOffset), "vd_aux", at: entryOffset)
-            for _ in 0 ..< auxCount {
-                let auxRaw = try image.bytes(atAddress: auxAddress, length: 8, "Elf_Verdaux")
-                let aux = ByteDecoder(auxRaw, format: image.format, baseOffset: 0)
-                let nameOffset: UInt32 = try aux.getInteger(at: 0)
-                definition.names.append(try string(at: UInt64(nameOffset)))
-                let auxNext: UInt32 = try aux.getInteger(at: 4)
-                if auxNext == 0 { break }
-                auxAddress = try Checked.add(auxAddress, UInt64(auxNext), "vda_next")
+                version: try entry.getInteger(at: 0), flags: try entry.getInteger(at: 2),
+                index: try entry.getInteger(at: 4), hash: try entry.getInteger(at: 8), names: [])
+            for (_, aux) in record.auxiliaries {
+                definition.names.append(try string(at: UInt64(try aux.getInteger(at: 0, as: UInt32.self))))
             }
             result.append(definition)
-            if next == 0 { break }
-            entryAddress = try Checked.add(entryAddress, UInt64(next), "vd_next", at: entryOffset)
         }
         return result
     }

@@ -196,7 +196,12 @@ public final class ELFFile {
         if programHeaders.isEmpty {
             ranges = sectionHeaders.filter { $0.type == .note }.map { ($0.offset, $0.size, $0.alignment) }
         }
+        // Segments may overlap; parsing the same bytes once per segment header must not
+        // multiply the work (and the notes kept) by the number of headers.
+        var budget = WalkBudget(programHeaders.isEmpty ? "SHT_NOTE sections" : "PT_NOTE segments",
+                                limit: 2 * source.size + 4096, unit: "bytes")
         for range in ranges {
+            try budget.spend(range.size, at: range.offset)
             let bytes = try source.bytes(at: range.offset, count: range.size, "note segment")
             result += try Note.parseAll(bytes, format: format, baseOffset: range.offset, alignment: range.align == 8 ? 8 : 4)
         }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CSystemCalls
 
 /// Every system call the writer makes, as a value: `SystemCalls()` holds the real ones,
 /// and a test replaces one of them to make that step fail (`FaultInjectionTests`).
@@ -10,10 +11,11 @@ import Musl
 /// The seam costs an indirect call per system call and no global state: the writer
 /// holds its own copy. Each closure has the C function's signature and conventions
 /// (−1 and `errno` on failure), so the writer's checks are the ones it makes against
-/// the real calls. `copy_file_range` and the xattr calls are not imported by Swift's
-/// Glibc module (they sit behind `_GNU_SOURCE` or in headers the module map leaves
-/// out) and are looked up by name; a missing symbol makes the caller fall back, never
-/// crash.
+/// the real calls. `copy_file_range`, `syncfs`, `FICLONE` and the xattr calls are not
+/// imported by Swift's Glibc module (they sit behind `_GNU_SOURCE` or in headers the
+/// module map leaves out); the small C target `CSystemCalls` calls them. (Looking them
+/// up with `dlsym` finds nothing in a fully static executable, which is how swelf is
+/// installed.) A kernel without one of them answers `ENOSYS`, and the caller falls back.
 package struct SystemCalls {
     package typealias CopyFileRange = (Int32, UnsafeMutablePointer<off_t>?, Int32, UnsafeMutablePointer<off_t>?, Int, UInt32) -> Int
     package typealias ListAttributes = (Int32, UnsafeMutablePointer<CChar>?, Int) -> Int
@@ -37,6 +39,10 @@ package struct SystemCalls {
     package var writeSequential: (Int32, UnsafeRawPointer, Int) -> Int
     package var truncate: (Int32, off_t) -> Int32
     package var sync: (Int32) -> Int32
+    /// `syncfs(2)`: everything written to the filesystem holding the descriptor.
+    package var syncFileSystem: (Int32) -> Int32
+    /// `ioctl(output, FICLONE, input)`: the output shares all the input's blocks.
+    package var clone: (_ input: Int32, _ output: Int32) -> Int32
     package var changeOwner: (Int32, uid_t, gid_t) -> Int32
     package var changeMode: (Int32, mode_t) -> Int32
     package var rename: (UnsafePointer<CChar>, UnsafePointer<CChar>) -> Int32
@@ -48,14 +54,6 @@ package struct SystemCalls {
     package var setAttribute: SetAttribute?
 
     package init() {
-        typealias CopyFileRangeC = @convention(c) (Int32, UnsafeMutablePointer<off_t>?, Int32, UnsafeMutablePointer<off_t>?, Int, UInt32) -> Int
-        typealias ListAttributesC = @convention(c) (Int32, UnsafeMutablePointer<CChar>?, Int) -> Int
-        typealias GetAttributeC = @convention(c) (Int32, UnsafePointer<CChar>, UnsafeMutableRawPointer?, Int) -> Int
-        typealias SetAttributeC = @convention(c) (Int32, UnsafePointer<CChar>, UnsafeRawPointer?, Int, Int32) -> Int32
-        func find<T>(_ name: String, as type: T.Type) -> T? {
-            guard let symbol = dlsym(nil, name) else { return nil }
-            return unsafeBitCast(symbol, to: type)
-        }
         open = { Glibc.open($0, $1) }
         openAnonymous = { directory in
             guard let flag = anonymousFileFlag else { errno = EOPNOTSUPP; return -1 }
@@ -78,15 +76,17 @@ package struct SystemCalls {
         writeSequential = { Glibc.write($0, $1, $2) }
         truncate = { Glibc.ftruncate($0, $1) }
         sync = { Glibc.fsync($0) }
+        syncFileSystem = { swelf_syncfs($0) }
+        clone = { swelf_clone($0, $1) }
         changeOwner = { Glibc.fchown($0, $1, $2) }
         changeMode = { Glibc.fchmod($0, $1) }
         rename = { Glibc.rename($0, $1) }
         unlink = { Glibc.unlink($0) }
         effectiveUser = { Glibc.geteuid() }
-        copyFileRange = find("copy_file_range", as: CopyFileRangeC.self).map { function in { function($0, $1, $2, $3, $4, $5) } }
-        listAttributes = find("flistxattr", as: ListAttributesC.self).map { function in { function($0, $1, $2) } }
-        getAttribute = find("fgetxattr", as: GetAttributeC.self).map { function in { function($0, $1, $2, $3) } }
-        setAttribute = find("fsetxattr", as: SetAttributeC.self).map { function in { function($0, $1, $2, $3, $4) } }
+        copyFileRange = { swelf_copy_file_range($0, $1, $2, $3, $4, $5) }
+        listAttributes = { swelf_flistxattr($0, $1, $2) }
+        getAttribute = { swelf_fgetxattr($0, $1, $2, $3) }
+        setAttribute = { swelf_fsetxattr($0, $1, $2, $3, $4) }
     }
 }
 

@@ -99,6 +99,10 @@ public struct FileObjectCatalog {
                                size: dynamic.stringTableSize, alignment: 1), file: file)
         }
 
+        // Any other stride makes every symbol, and every name in use, a guess.
+        if let entrySize = dynamic.first(.symEntrySize), entrySize != format.symbolSize {
+            throw ELFError(.invalid, "DT_SYMENT is 0x\(hex(entrySize)), expected \(format.symbolSize)", value: entrySize)
+        }
         let symbols = try SymbolTableGeometry(file: file, dynamic: dynamic)
         symbolCount = symbols.symbolCount
         if let address = dynamic.first(.hash), let size = symbols.hashSize {
@@ -108,7 +112,7 @@ public struct FileObjectCatalog {
             try addDynamic(.gnuHash, address: address, size: size, alignment: format.wordSize, file: file)
         }
         if let address = dynamic.first(.symtab), let count = symbols.symbolCount {
-            let entrySize = dynamic.first(.symEntrySize) ?? format.symbolSize
+            let entrySize = format.symbolSize
             try addDynamic(.dynamicSymbols, address: address,
                            size: try Checked.multiply(count, entrySize, "dynamic symbol table size"),
                            alignment: format.wordSize, file: file)
@@ -132,11 +136,11 @@ public struct FileObjectCatalog {
                            alignment: 2, file: file)
         }
         if let address = dynamic.first(.verneed) {
-            let size = try VersionTableGeometry.needSize(file: file, dynamic: dynamic, address: address)
+            let size = try dynamic.versionNeedChain()?.extent ?? 0
             try addDynamic(.versionNeeds, address: address, size: size, alignment: 4, file: file)
         }
         if let address = dynamic.first(.verdef) {
-            let size = try VersionTableGeometry.definitionSize(file: file, dynamic: dynamic, address: address)
+            let size = try dynamic.versionDefinitionChain()?.extent ?? 0
             try addDynamic(.versionDefinitions, address: address, size: size, alignment: 4, file: file)
         }
     }

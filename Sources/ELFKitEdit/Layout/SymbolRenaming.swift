@@ -31,6 +31,9 @@ extension PlanState {
         if let entrySize = dynamic.first(.symEntrySize), entrySize != format.symbolSize {
             throw EditError.refused("DT_SYMENT is \(entrySize), expected \(format.symbolSize)")
         }
+        // Walked first: a relocation table the edit could not rewrite refuses it, moved
+        // symbols or not.
+        let relocations = try file.dynamicRelocations(dynamic)
         var symbols = try readSymbols()
         var names = try symbols.map { try dynamic.rawString(at: UInt64($0.nameOffset)) }
         var renamed = 0
@@ -94,7 +97,7 @@ extension PlanState {
         if catalog.object(.hash) != nil {
             contents[.hash] = try rebuildSysVHash(names: orderedNames)
         }
-        if moved { try rewriteRelocations(dynamic: dynamic, newIndex: newIndex) }
+        if moved { try rewriteRelocations(relocations, newIndex: newIndex) }
     }
 
     /// `.hash` with the same bucket count, chains rebuilt for the new names.
@@ -123,34 +126,23 @@ extension PlanState {
     }
 
     /// Points every relocation at its symbol's new index.
-    private mutating func rewriteRelocations(dynamic: DynamicSection, newIndex: [UInt64]) throws {
-        let wordSize = format.wordSize
+    private mutating func rewriteRelocations(_ relocations: [RelocationReference], newIndex: [UInt64]) throws {
         var seen: Set<UInt64> = []
         var rewritten = 0
-        for table in dynamic.relocationTables(format: format) where table.entrySize >= 2 * wordSize {
-            let offset = try file.fileOffset(ofAddress: table.address, length: max(table.size, 1))
-            let raw = try file.source.bytes(at: offset, count: table.size, "relocation table")
-            let decoder = ByteDecoder(raw, format: format, baseOffset: offset)
-            var position = 0
-            while position + Int(table.entrySize) <= raw.count {
-                let fieldOffset = offset + UInt64(position) + wordSize
-                defer { position += Int(table.entrySize) }
-                guard seen.insert(fieldOffset).inserted else { continue }  // tables may overlap
-                let value = format.is64 ? try decoder.getInteger(at: position + 8, as: UInt64.self)
-                    : UInt64(try decoder.getInteger(at: position + 4, as: UInt32.self))
-                var info = RelocationInfo(raw: value, format: format)
-                guard info.symbol != 0 else { continue }
-                guard info.symbol < UInt64(newIndex.count) else {
-                    throw EditError.refused("relocation at offset 0x\(hex(fieldOffset)) names symbol \(info.symbol), beyond .dynsym")
-                }
-                let target = newIndex[Int(info.symbol)]
-                guard target != info.symbol else { continue }
-                info.symbol = target
-                var encoder = ByteEncoder(format: format)
-                try encoder.writeWord(info.raw(format: format), "r_info")
-                extraPatches.append(RewritePlan.Patch(offset: fieldOffset, bytes: encoder.bytes))
-                rewritten += 1
+        for relocation in relocations {
+            guard seen.insert(relocation.infoOffset).inserted else { continue }  // tables may overlap
+            var info = relocation.info
+            guard info.symbol != 0 else { continue }
+            guard info.symbol < UInt64(newIndex.count) else {
+                throw EditError.refused("relocation at offset 0x\(hex(relocation.infoOffset)) names symbol \(info.symbol), beyond .dynsym")
             }
+            let target = newIndex[Int(info.symbol)]
+            guard target != info.symbol else { continue }
+            info.symbol = target
+            var encoder = ByteEncoder(format: format)
+            try encoder.writeWord(info.raw(format: format), "r_info")
+            extraPatches.append(RewritePlan.Patch(offset: relocation.infoOffset, bytes: encoder.bytes))
+            rewritten += 1
         }
         log.append("\(rewritten) relocation(s) now name their symbol's new index")
     }

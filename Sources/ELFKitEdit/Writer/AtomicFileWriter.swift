@@ -14,7 +14,11 @@ public struct WriteError: Error, CustomStringConvertible, Sendable {
 
 /// The path no longer names the file that was read and locked: someone renamed another
 /// file over it. The edit starts again on the new file.
-struct TargetReplaced: Error {}
+package struct TargetReplaced: Error {}
+
+/// Another process (or this one, for a file named twice) holds the lock, and the caller
+/// asked not to wait (`withLockedFile(…, wait: false)`).
+public struct LockBusy: Error {}
 
 /// Produces an edited file next to its destination and renames it into place.
 ///
@@ -46,6 +50,12 @@ struct TargetReplaced: Error {}
 public struct AtomicFileWriter {
     let system: SystemCalls
 
+    /// False (`--no-durability`): no fsync of the new file or its directory, no syncfs.
+    /// The rename is still atomic and still follows the complete, checked write, so no
+    /// process ever sees a partial file; but after a power failure or kernel crash the
+    /// renamed file may be empty or old. For trees that are rebuilt anyway.
+    public var durable = true
+
     public init() { system = SystemCalls() }
     package init(system: SystemCalls) { self.system = system }
 
@@ -58,28 +68,38 @@ public struct AtomicFileWriter {
     /// that the file was replaced before its own rename, it starts again.
     public func withLockedFile<Result>(at path: FilePath, exclusive: Bool = true,
                                        _ body: (FileByteSource) throws -> Result) throws -> Result {
+        try withLockedFile(at: path, exclusive: exclusive, holding: { (file: LockedFile) in try body(file.source) })
+    }
+
+    /// As `withLockedFile(at:exclusive:_:)`, handing `body` the locked file itself. The
+    /// lock is held as long as the `LockedFile` lives: a `PendingReplacement` that keeps
+    /// it (`keepLocked`) holds the lock until its rename, in a batch after `body` returned.
+    ///
+    /// With `wait: false` a lock held by another open file throws `LockBusy` at once: a
+    /// batch that holds many locks must not wait for one, or two batches could each
+    /// wait for the other.
+    public func withLockedFile<Result>(at path: FilePath, exclusive: Bool = true, wait: Bool = true,
+                                       holding body: (LockedFile) throws -> Result) throws -> Result {
         for _ in 0 ..< AtomicFileWriter.maximumAttempts {
             // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below);
             // on a regular file the flag changes nothing.
             let descriptor = path.withCString { system.open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
             guard descriptor >= 0 else { throw ELFError(.io, "cannot open: \(systemErrorMessage(errno))") }
-            defer {
-                _ = system.lock(descriptor, LOCK_UN)   // also for the duplicate the source reads through
-                _ = system.close(descriptor)
-            }
+            // From here the descriptor is closed and unlocked when `file` goes.
+            let file = LockedFile(descriptor: descriptor, system: system)
             var opened = stat(), named = stat()
             guard system.status(descriptor, &opened) == 0 else { throw ELFError(.io, "cannot stat: \(systemErrorMessage(errno))") }
             guard (opened.st_mode & S_IFMT) == S_IFREG else { throw ELFError(.io, "not a regular file") }
-            try lock(descriptor, exclusive: exclusive)
+            try lock(descriptor, exclusive: exclusive, wait: wait)
             guard path.withCString({ system.pathStatus($0, &named) }) == 0 else {
                 let code = errno
                 if code == ENOENT { continue }   // removed or being replaced: open the name again
                 throw ELFError(.io, "cannot stat: \(systemErrorMessage(code))")
             }
             guard named.st_dev == opened.st_dev && named.st_ino == opened.st_ino else { continue }
-            let source = try FileByteSource(duplicating: descriptor, path: path)
+            file.source = try FileByteSource(duplicating: descriptor, path: path)
             do {
-                return try body(source)
+                return try body(file)
             } catch is TargetReplaced {
                 continue
             }
@@ -87,10 +107,11 @@ public struct AtomicFileWriter {
         throw WriteError("\(path) kept being replaced by other processes while swelf waited for it; gave up after \(AtomicFileWriter.maximumAttempts) attempts")
     }
 
-    private func lock(_ descriptor: Int32, exclusive: Bool) throws {
-        while system.lock(descriptor, exclusive ? LOCK_EX : LOCK_SH) != 0 {
+    private func lock(_ descriptor: Int32, exclusive: Bool, wait: Bool = true) throws {
+        while system.lock(descriptor, (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB)) != 0 {
             let code = errno
             if code == EINTR { continue }
+            if code == EWOULDBLOCK && !wait { throw LockBusy() }
             // A filesystem without locks (some network filesystems): no serialisation
             // is possible, the rest of the safety (temporary file, rename) still holds.
             if code == ENOLCK || code == EOPNOTSUPP || code == EBADF { return }
@@ -104,6 +125,20 @@ public struct AtomicFileWriter {
     /// abandoned with `TargetReplaced` (and `withLockedFile` starts again).
     public func write(plan: RewritePlan, input: FileByteSource, to destination: FilePath,
                       check: (FileByteSource) throws -> Void) throws {
+        guard let pending = try prepare(plan: plan, input: input, to: destination, check: check) else { return }
+        if durable {
+            guard system.sync(pending.output) == 0 else { throw WriteError("fsync failed: \(systemErrorMessage(errno))") }
+        }
+        try replace(pending)
+        if durable { try syncDirectory(pending.directory, of: pending.target) }
+    }
+
+    /// Everything `write` does before the new file is made durable: the new file is
+    /// written, given its metadata and checked. nil when there is nothing left to do (a
+    /// character device or FIFO, written in place). The pending file is finished by
+    /// `commit`, together with others; dropped unfinished, it is removed.
+    public func prepare(plan: RewritePlan, input: FileByteSource, to destination: FilePath,
+                        check: (FileByteSource) throws -> Void) throws -> PendingReplacement? {
         var inputStatus = stat()
         guard system.status(input.descriptor, &inputStatus) == 0 else {
             throw WriteError("cannot stat the input: \(systemErrorMessage(errno))")
@@ -116,19 +151,15 @@ public struct AtomicFileWriter {
         }
         if targetExists && (existing.st_mode & S_IFMT) != S_IFREG {
             try writeInPlace(plan: plan, input: input, to: target, kind: existing.st_mode & S_IFMT)
-            return
+            return nil
         }
         let inPlace = targetExists && existing.st_dev == inputStatus.st_dev && existing.st_ino == inputStatus.st_ino
         let directory = parentDirectory(of: target)
-        var temporary = try createTemporary(in: directory)
-        let output = temporary.descriptor
-        var renamed = false
-        defer {
-            _ = system.close(output)
-            if !renamed, let name = temporary.name { _ = name.withCString { system.unlink($0) } }
-        }
+        let pending = PendingReplacement(temporary: try createTemporary(in: directory), target: target, directory: directory,
+                                         inPlace: inPlace, input: inputStatus, system: system)
+        let output = pending.output
 
-        try copyRange(from: input.descriptor, to: output, count: plan.keptPrefix)
+        try copyPrefix(from: input.descriptor, to: output, count: plan.keptPrefix)
         for patch in plan.patches {
             try writeAll(output, patch.bytes, at: patch.offset)
         }
@@ -144,33 +175,131 @@ public struct AtomicFileWriter {
             try giveMetadata(of: inputStatus, to: output)
         }
         try copyExtendedAttributes(from: inPlace || !targetExists ? input.descriptor : nil, target: target, to: output)
-        guard system.sync(output) == 0 else { throw WriteError("fsync failed: \(systemErrorMessage(errno))") }
 
-        try check(try FileByteSource(duplicating: output, path: temporary.name ?? directory.appending(Array("(new file)".utf8))))
+        try check(try FileByteSource(duplicating: output, path: pending.temporary.name ?? directory.appending(Array("(new file)".utf8))))
+        return pending
+    }
 
-        // The lock keeps other swelf processes out; this catches anything else that
-        // renamed a file over the input while it was being patched.
-        if inPlace {
+    /// Renames a durable pending file over its target. The lock keeps other swelf
+    /// processes out; the inode check catches anything else that renamed a file over the
+    /// input while it was being patched (`TargetReplaced`). The data is on disk before
+    /// the rename makes it visible, so a crash leaves either the old file or the new one.
+    private func replace(_ pending: PendingReplacement) throws {
+        if pending.inPlace {
             var now = stat()
-            guard target.withCString({ system.pathStatus($0, &now) }) == 0, now.st_dev == inputStatus.st_dev, now.st_ino == inputStatus.st_ino else {
+            guard pending.target.withCString({ system.pathStatus($0, &now) }) == 0, now.st_dev == pending.inputStatus.st_dev,
+                  now.st_ino == pending.inputStatus.st_ino else {
                 throw TargetReplaced()
             }
         }
-        // The data is on disk before the rename makes it visible, so a crash leaves either
-        // the old file or the new one.
-        let name = try temporary.name ?? giveName(to: output, in: directory)
-        temporary.name = name
-        guard name.withCString({ from in target.withCString { system.rename(from, $0) } }) == 0 else {
-            throw WriteError("cannot replace \(target): \(systemErrorMessage(errno))")
+        let name = try pending.temporary.name ?? giveName(to: pending.output, in: pending.directory)
+        pending.temporary.name = name
+        guard name.withCString({ from in pending.target.withCString { system.rename(from, $0) } }) == 0 else {
+            throw WriteError("cannot replace \(pending.target): \(systemErrorMessage(errno))")
         }
-        renamed = true
-        try syncDirectory(directory, of: target)
+        pending.renamed = true
+    }
+
+    /// Finishes many pending files with one durability barrier: `syncfs` once per
+    /// filesystem (one journal commit instead of one per file), then `fsync` of each file,
+    /// which after the `syncfs` has nothing left to write but still reports a write error
+    /// of that file (older kernels' `syncfs` reports none); then each rename, then one
+    /// `fsync` per directory. As in `write`, no file is renamed before its data is
+    /// durable, and a file that fails at any step keeps its original. Returns each file's
+    /// error, nil when it was replaced; `TargetReplaced` asks the caller to edit the new
+    /// file at that path again.
+    public func commit(_ batch: [PendingReplacement]) -> [(any Error)?] {
+        var errors = [(any Error)?](repeating: nil, count: batch.count)
+        var syncedFileSystems = Set<UInt64>()
+        for pending in batch where durable {
+            var status = stat()
+            guard system.status(pending.output, &status) == 0 else { continue }
+            if syncedFileSystems.insert(UInt64(status.st_dev)).inserted {
+                _ = system.syncFileSystem(pending.output)   // errors: the fsync below reports them per file
+            }
+        }
+        for (index, pending) in batch.enumerated() where durable && system.sync(pending.output) != 0 {
+            errors[index] = WriteError("fsync failed: \(systemErrorMessage(errno))")
+        }
+        var directories: [FilePath: [Int]] = [:]
+        for (index, pending) in batch.enumerated() where errors[index] == nil {
+            do {
+                try replace(pending)
+                directories[pending.directory, default: []].append(index)
+            } catch {
+                errors[index] = error
+            }
+        }
+        for (directory, members) in directories.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) where durable {
+            do {
+                try syncDirectory(directory, of: batch[members[0]].target)
+            } catch {
+                for index in members {
+                    errors[index] = WriteError("\(batch[index].target) was replaced, but its directory could not be made durable: \(error)")
+                }
+            }
+        }
+        return errors
     }
 
     struct Temporary {
         let descriptor: Int32
         /// nil while the file is anonymous.
         var name: FilePath?
+    }
+
+    /// A file opened and locked by `withLockedFile(at:exclusive:holding:)`, unlocked and
+    /// closed when the last reference goes.
+    ///
+    /// `@unchecked Sendable`: it is made on one thread and may be handed to another (a
+    /// batch is committed by the thread that started it), never used by two at once.
+    public final class LockedFile: @unchecked Sendable {
+        /// The file's contents, read through a duplicate of the locked descriptor.
+        public fileprivate(set) var source: FileByteSource!
+        let descriptor: Int32
+        let system: SystemCalls
+
+        init(descriptor: Int32, system: SystemCalls) {
+            self.descriptor = descriptor
+            self.system = system
+        }
+
+        deinit {
+            _ = system.lock(descriptor, LOCK_UN)   // also for the duplicate the source reads through
+            _ = system.close(descriptor)
+        }
+    }
+
+    /// A new file, written and checked, waiting to be made durable and renamed over its
+    /// target (`commit`). Dropped before that, its temporary file is removed.
+    ///
+    /// `@unchecked Sendable`: made on one thread, finished on another, never used by two
+    /// at once.
+    public final class PendingReplacement: @unchecked Sendable {
+        var temporary: Temporary
+        var output: Int32 { temporary.descriptor }
+        let target: FilePath
+        let directory: FilePath
+        let inPlace: Bool
+        let inputStatus: stat
+        let system: SystemCalls
+        var renamed = false
+        /// The locked input, kept so that its lock is held until the rename.
+        public var keepLocked: LockedFile?
+
+        init(temporary: Temporary, target: FilePath, directory: FilePath, inPlace: Bool, input: stat, system: SystemCalls) {
+            self.temporary = temporary
+            self.target = target
+            self.directory = directory
+            self.inPlace = inPlace
+            self.inputStatus = input
+            self.system = system
+        }
+
+        deinit {
+            _ = system.close(temporary.descriptor)
+            if !renamed, let name = temporary.name { _ = name.withCString { system.unlink($0) } }
+        }
     }
 
     /// An anonymous file (`O_TMPFILE`) in `directory` where the filesystem supports it,
@@ -277,6 +406,24 @@ public struct AtomicFileWriter {
     }
 
     package func parentDirectory(of path: FilePath) -> FilePath { path.directory }
+
+    /// The unchanged bulk: a reflink of the whole input cut to `count` bytes where the
+    /// filesystem shares blocks (no data is copied or written), else a copy.
+    private func copyPrefix(from input: Int32, to output: Int32, count: UInt64) throws {
+        guard count > 0 else { return }
+        if system.clone(input, output) == 0 {
+            guard system.truncate(output, off_t(count)) == 0 else {
+                throw WriteError("cannot size the output: \(systemErrorMessage(errno))")
+            }
+            return
+        }
+        // EOPNOTSUPP, EXDEV, EINVAL, ENOTTY: this filesystem (pair) cannot. A clone is
+        // all or nothing; emptied anyway, so that no input byte is left past `count`.
+        guard system.truncate(output, 0) == 0 else {
+            throw WriteError("cannot size the output: \(systemErrorMessage(errno))")
+        }
+        try copyRange(from: input, to: output, count: count)
+    }
 
     private func copyRange(from input: Int32, to output: Int32, count: UInt64) throws {
         var inputOffset: off_t = 0

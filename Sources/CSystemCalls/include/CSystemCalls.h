@@ -1,0 +1,24 @@
+// System calls that Swift's Glibc module does not import: they sit behind _GNU_SOURCE
+// (copy_file_range, syncfs) or in headers its module map leaves out (the xattr calls).
+//
+// They are called directly, not looked up with dlsym: in a fully static executable
+// (scripts/install builds swelf with -static-executable) dlsym(RTLD_DEFAULT, ...) finds
+// nothing, and the writer would silently lose kernel copies and extended attributes.
+#ifndef SWELF_CSYSTEMCALLS_H
+#define SWELF_CSYSTEMCALLS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+ssize_t swelf_copy_file_range(int input, off_t *input_offset, int output, off_t *output_offset,
+                              size_t length, unsigned int flags);
+int swelf_syncfs(int descriptor);
+/// ioctl(output, FICLONE, input): the output becomes the whole input, sharing its blocks
+/// (a reflink: btrfs, XFS, bcachefs); -1 with errno EOPNOTSUPP, EXDEV, EINVAL or ENOTTY
+/// where the filesystems cannot.
+int swelf_clone(int input, int output);
+ssize_t swelf_flistxattr(int descriptor, char *list, size_t size);
+ssize_t swelf_fgetxattr(int descriptor, const char *name, void *value, size_t size);
+int swelf_fsetxattr(int descriptor, const char *name, const void *value, size_t size, int flags);
+
+#endif

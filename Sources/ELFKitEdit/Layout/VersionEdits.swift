@@ -1,0 +1,117 @@
+import ELFKitCore
+
+/// `.gnu.version_r` and `.gnu.version` after `--remove-needed`, `--replace-needed` and
+/// `--clear-symbol-version`.
+extension PlanState {
+    // MARK: Version tables
+
+    mutating func editVersionTables() throws {
+        guard let dynamic = try file.dynamic() else { return }
+        let removed = outcome.removedVersionFiles
+        let renames = outcome.renamedVersionFiles
+        var removedIndices: Set<UInt16> = []
+
+        if (!removed.isEmpty || !renames.isEmpty), let object = catalog.object(.versionNeeds) {
+            var blob = try original(.versionNeeds)
+            let needs = try dynamic.versionNeeds()
+            // Offset of each entry in the blob, from the one walk of the table.
+            let positions = (try dynamic.versionNeedChain()?.records ?? []).compactMap { record in
+                record.address >= object.address ? Int(exactly: record.address - object.address) : nil
+            }
+            guard positions.count == needs.count, positions.allSatisfy({ $0 <= blob.count - 16 }) else {
+                throw EditError.refused(".gnu.version_r: an entry lies outside the table")
+            }
+            var kept: [Int] = []
+            var keptNeeds: [VersionNeed] = []
+            for (index, need) in needs.enumerated() {
+                let name = Array(need.file.utf8)
+                if removed.contains(name) {
+                    removedIndices.formUnion(need.requirements.map { $0.index & 0x7fff })
+                    log.append(".gnu.version_r: dropped the entry for \(need.file)")
+                    continue
+                }
+                var keptNeed = need
+                if let new = renames[name], let offset = renamedFileOffsets[new] {
+                    blob.replaceSubrange(positions[index] + 4 ..< positions[index] + 8, with: encodeU32(UInt32(offset)))
+                    keptNeed.fileOffset = UInt32(offset)
+                    log.append(".gnu.version_r: \(need.file) renamed")
+                }
+                kept.append(positions[index])
+                keptNeeds.append(keptNeed)
+            }
+            if kept.count != needs.count {
+                // The kept entries are written again from the table's start, each followed
+                // by its auxiliary entries, and the rest is zeroed: DT_VERNEED stays, and
+                // the section header can describe exactly the new table.
+                let table = try encodeVersionNeeds(keptNeeds)
+                guard table.count <= blob.count else {
+                    throw EditError.refused(".gnu.version_r: the kept entries need 0x\(hex(table.count)) bytes, the table has 0x\(hex(blob.count))")
+                }
+                blob = table + [UInt8](repeating: 0, count: blob.count - table.count)
+                verneedCount = kept.count
+                verneedSize = UInt64(table.count)
+            }
+            if blob != (try original(.versionNeeds)) { contents[.versionNeeds] = blob }
+        }
+
+        let cleared = outcome.clearedSymbolNames
+        // Without section headers or a hash table that counts the dynamic symbols, the end of
+        // .gnu.version is unknown: guessing could clear bytes of the table after it.
+        if !removedIndices.isEmpty || !cleared.isEmpty, dynamic.has(.versym), catalog.object(.versionSymbols) == nil {
+            throw EditError.refused("cannot change symbol versions: the number of dynamic symbols is unknown (no section headers, and no hash table that counts them)")
+        }
+        if !removedIndices.isEmpty || !cleared.isEmpty, catalog.object(.versionSymbols) != nil {
+            var versions = try original(.versionSymbols)
+            let names = cleared.isEmpty ? [] : try symbolNames(dynamic: dynamic)
+            let decoder = ByteDecoder(versions, format: format, baseOffset: 0)
+            var clearedCount = 0
+            for index in 0 ..< versions.count / 2 {
+                let value: UInt16 = try decoder.getInteger(at: index * 2)
+                let byName = index < names.count && cleared.contains(names[index])
+                if (removedIndices.contains(value & 0x7fff) && value & 0x7fff > 1) || byName {
+                    versions.replaceSubrange(index * 2 ..< index * 2 + 2, with: encodeU16(1))
+                    clearedCount += 1
+                }
+            }
+            if clearedCount > 0 {
+                contents[.versionSymbols] = versions
+                log.append(".gnu.version: \(clearedCount) symbol versions cleared")
+            }
+        }
+    }
+
+    /// `Elf_Verneed` entries laid out one after the other, each followed by its
+    /// `Elf_Vernaux` entries, linked by relative offsets.
+    private func encodeVersionNeeds(_ needs: [VersionNeed]) throws -> [UInt8] {
+        var encoder = ByteEncoder(format: format)
+        for (number, need) in needs.enumerated() {
+            guard need.requirements.count < 0x1_0000 else { throw EditError.refused(".gnu.version_r: too many requirements") }
+            let size = 16 + 16 * need.requirements.count
+            encoder.writeU16(need.version)
+            encoder.writeU16(UInt16(need.requirements.count))
+            encoder.writeU32(need.fileOffset)
+            encoder.writeU32(need.requirements.isEmpty ? 0 : 16)
+            encoder.writeU32(number + 1 < needs.count ? UInt32(size) : 0)
+            for (position, requirement) in need.requirements.enumerated() {
+                encoder.writeU32(requirement.hash)
+                encoder.writeU16(requirement.flags)
+                encoder.writeU16(requirement.index)
+                encoder.writeU32(requirement.nameOffset)
+                encoder.writeU32(position + 1 < need.requirements.count ? 16 : 0)
+            }
+        }
+        return encoder.bytes
+    }
+
+    private func encodeU32(_ value: UInt32) -> [UInt8] {
+        var encoder = ByteEncoder(format: format)
+        encoder.writeU32(value)
+        return encoder.bytes
+    }
+
+    private func encodeU16(_ value: UInt16) -> [UInt8] {
+        var encoder = ByteEncoder(format: format)
+        encoder.writeU16(value)
+        return encoder.bytes
+    }
+}

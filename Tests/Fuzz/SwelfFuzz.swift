@@ -1,0 +1,57 @@
+// The libFuzzer target (scripts/fuzz builds it with -sanitize=fuzzer,address; SwiftPM
+// does not see this directory). Each input is an ELF file: it goes through the reader
+// (every table the commands read), the structure verifier, and read → edit → plan →
+// verify for one edit request chosen from the input's size, as `Rewriter.rewrite` does
+// before it writes. A Swift trap, an ASan report or a timeout is a crash.
+import ELFKit
+
+private let requests: [EditRequest] = {
+    var list: [EditRequest] = []
+    func make(_ body: (inout EditRequest) -> Void) { var request = EditRequest(); body(&request); list.append(request) }
+    make { $0.runPath = .set("/opt/fuzz/lib:$ORIGIN") }
+    make { $0.runPath = .add("/opt/fuzz/lib") }
+    make { $0.runPath = .remove }
+    make { $0.runPath = .shrink(allowedPrefixes: []) }
+    make { $0.interpreter = "/lib/ld-fuzz-with-a-much-longer-name-than-any-real-loader.so.1" }
+    make { $0.soname = "libfuzz.so.7" }
+    make { $0.addNeeded = ["libfuzz.so.1"] }
+    make { $0.removeNeeded = ["libc.so.6"] }
+    make { $0.replaceNeeded = [("libc.so.6", "libfuzz-c.so.6")] }
+    make { $0.noDefaultLib = true }
+    make { $0.osABI = OSABI(rawValue: 3) }
+    make { $0.executableStack = true }
+    make { $0.executableStack = false }
+    make { $0.addDebugTag = true }
+    make { $0.clearSymbolVersions = ["puts", "ver_new"] }
+    make { $0.renameSymbols = ["puts": "fuzz_puts", "greet": "greet2", "ver_new": "ver_fuzz"] }
+    make { $0.runPath = .set("/a"); $0.forceRPath = true; $0.addNeeded = ["libx.so"]; $0.pageSize = 0x10000 }
+    return list
+}()
+
+private func exercise(_ bytes: [UInt8]) {
+    guard let file = try? ELFFile(source: MemoryByteSource(bytes)) else { return }
+    _ = try? file.interpreter()
+    _ = file.sectionNames()
+    _ = try? file.notes()
+    _ = file.isPIE
+    if let dynamic = try? file.dynamic() {
+        _ = try? dynamic.needed()
+        _ = try? dynamic.soname()
+        _ = try? dynamic.rpath()
+        _ = try? dynamic.runpath()
+        _ = try? dynamic.versionNeeds()
+        _ = try? dynamic.versionDefinitions()
+    }
+    _ = StructureVerifier(file: file).problems()
+
+    let request = requests[bytes.count % requests.count]
+    guard let plan = try? Rewriter().plan(file: file, request: request), !plan.isEmpty,
+          let planned = try? ELFFile(source: PlannedByteSource(base: file.source, plan: plan)) else { return }
+    _ = EditCheck(original: file, request: request).problems(edited: planned)
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func swelfFuzzOneInput(_ data: UnsafePointer<UInt8>, _ count: Int) -> CInt {
+    exercise(Array(UnsafeBufferPointer(start: data, count: count)))
+    return 0
+}
