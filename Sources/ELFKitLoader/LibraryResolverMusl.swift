@@ -124,7 +124,7 @@ extension ResolverState {
             let file = environment.fileSystem.targetPath((prefix == "/" ? "" : prefix) + "/etc/ld-musl-\(arch).path")
             if let access = environment.fileSystem.accessPath(file), let source = try? FileByteSource(path: access),
                let bytes = try? source.bytes(at: 0, count: min(source.size, 1 << 16), "musl path file") {
-                return muslDirectories(String(decoding: bytes, as: UTF8.self), origin: nil)
+                return muslDirectories(ByteText.string(bytes), origin: nil)
             }
         }
         return muslDirectories("/lib:/usr/local/lib:/usr/lib", origin: nil)

@@ -519,7 +519,7 @@ private struct Parser {
                            offset: entryOffset, value: UInt64(relative))
         }
         scanBudget -= UInt64(terminator - first + 1)
-        let text = String(decoding: bytes[first ..< terminator], as: UTF8.self)
+        let text = ByteText.string(bytes[first ..< terminator])
         strings[start] = text
         return text
     }

@@ -90,11 +90,11 @@ struct DynamicCheck {
             report(.symbols, ".dynsym has \(new.symbols.count) symbols, the original \(old.symbols.count)")
             return
         }
-        let renames = Dictionary(request.renameSymbols.map { (Array($0.key.utf8), Array($0.value.utf8)) }, uniquingKeysWith: { $1 })
-        let cleared = Set(request.clearSymbolVersions.map { Array($0.utf8) })
+        let renames = request.renameSymbols
+        let cleared = Set(request.clearSymbolVersions)
         // Version indices whose library is removed fall back to "global".
         var removedIndices: Set<UInt16> = []
-        for need in try oldDynamic.versionNeeds() where expected.removedLibraries.contains(Array(need.file.utf8)) {
+        for need in try oldDynamic.versionNeeds() where expected.removedLibraries.contains(try oldDynamic.rawString(at: UInt64(need.fileOffset))) {
             for requirement in need.requirements { removedIndices.insert(requirement.index & 0x7fff) }
         }
         func expectedVersion(_ index: Int) -> UInt16? {
@@ -177,14 +177,19 @@ struct DynamicCheck {
 
     private func checkVersionTables(_ old: DynamicSection, _ new: DynamicSection, _ expected: ExpectedDynamic,
                                     _ problems: inout [VerificationProblem]) throws {
-        func comparable(_ need: VersionNeed, file: String) -> [String] {
-            ["\(file) v\(need.version)"] + need.requirements.map { "\($0.name) \($0.hash) \($0.flags) \($0.index)" }
+        // File names compared as bytes; the text is for the message.
+        func comparable(_ need: VersionNeed, file: [UInt8]) -> [String] {
+            ["\(String(decoding: file, as: UTF8.self)) v\(need.version) \(file)"]
+                + need.requirements.map { "\($0.name) \($0.hash) \($0.flags) \($0.index)" }
         }
-        let wanted = try old.versionNeeds().filter { !expected.removedLibraries.contains(Array($0.file.utf8)) }.map { need in
-            let file = expected.renamedLibraries[Array(need.file.utf8)].map { String(decoding: $0, as: UTF8.self) } ?? need.file
-            return comparable(need, file: file)
+        var wanted: [[String]] = []
+        for need in try old.versionNeeds() {
+            let file = try old.rawString(at: UInt64(need.fileOffset))
+            if expected.removedLibraries.contains(file) { continue }
+            wanted.append(comparable(need, file: expected.renamedLibraries[file] ?? file))
         }
-        let actual = try new.versionNeeds().map { comparable($0, file: $0.file) }
+        var actual: [[String]] = []
+        for need in try new.versionNeeds() { actual.append(comparable(need, file: try new.rawString(at: UInt64(need.fileOffset)))) }
         if wanted != actual {
             problems.append(VerificationProblem(.versions, ".gnu.version_r lists \(actual.map { $0[0] }), expected \(wanted.map { $0[0] })"))
         }

@@ -74,24 +74,22 @@ struct ExpectedDynamic {
             }
             entries.append(Entry(tag: entry.tag, meaning: meaning))
         }
-        let bytes = { (text: String) in Array(text.utf8) }
-
-        if let soname = request.soname { setString(.soname, bytes(soname)) }
+        if let soname = request.soname { setString(.soname, soname) }
         if let change = request.runPath { try changeRunPath(change, force: request.forceRPath) }
 
-        for name in request.removeNeeded.map(bytes) {
+        for name in request.removeNeeded {
             let before = entries.count
             entries.removeAll { $0.tag == .needed && $0.meaning == .string(name) }
             if entries.count != before { removedLibraries.insert(name) }
         }
         for (old, new) in request.replaceNeeded {
-            for index in entries.indices where entries[index].tag == .needed && entries[index].meaning == .string(bytes(old)) {
-                entries[index].meaning = .string(bytes(new))
-                renamedLibraries[bytes(old)] = bytes(new)
+            for index in entries.indices where entries[index].tag == .needed && entries[index].meaning == .string(old) {
+                entries[index].meaning = .string(new)
+                renamedLibraries[old] = new
             }
         }
         var front: [Entry] = []
-        for name in request.addNeeded.map(bytes)
+        for name in request.addNeeded
         where !entries.contains(where: { $0.tag == .needed && $0.meaning == .string(name) })
             && !front.contains(where: { $0.meaning == .string(name) }) {
             front.append(Entry(tag: .needed, meaning: .string(name), added: true))
@@ -111,7 +109,10 @@ struct ExpectedDynamic {
         }
         // Version needs of removed libraries go; when none remain, so do their tags.
         if !removedLibraries.isEmpty {
-            let remaining = try dynamic.versionNeeds().filter { !removedLibraries.contains(Array($0.file.utf8)) }.count
+            var remaining = 0
+            for need in try dynamic.versionNeeds() where !removedLibraries.contains(try dynamic.rawString(at: UInt64(need.fileOffset))) {
+                remaining += 1
+            }
             if remaining == 0 {
                 entries.removeAll { $0.tag == .verneed || $0.tag == .verneedNum }
                 retiredTables.insert(.versionNeeds)
@@ -149,10 +150,10 @@ struct ExpectedDynamic {
         let meaning: Meaning?
         switch change {
         case .set(let value):
-            meaning = .string(Array(value.utf8))
+            meaning = .string(value)
         case .add(let value):
             var parts = directories(current)
-            for part in directories(Array(value.utf8)) where !parts.contains(part) { parts.append(part) }
+            for part in directories(value) where !parts.contains(part) { parts.append(part) }
             meaning = .string(Array(parts.joined(separator: [colon])))
         case .remove:
             meaning = nil

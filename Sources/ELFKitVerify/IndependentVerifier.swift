@@ -126,7 +126,7 @@ public struct IndependentVerifier {
         func headers(_ file: ELFFile, _ type: SegmentType) -> [ProgramHeader] { file.programHeaders.filter { $0.type == type } }
 
         // The interpreter string.
-        let expectedInterpreter = try request.interpreter.map { Array($0.utf8) } ?? original.rawInterpreter()
+        let expectedInterpreter = try request.interpreter ?? original.rawInterpreter()
         if try edited.rawInterpreter() != expectedInterpreter {
             report("PT_INTERP says '\(String(decoding: try edited.rawInterpreter() ?? [], as: UTF8.self))', expected '\(String(decoding: expectedInterpreter ?? [], as: UTF8.self))'")
         }

@@ -1,30 +1,48 @@
 import ELFKit
 
-/// One command-line argument, classified before anything interprets it.
+/// One command-line argument, classified before anything interprets it. Arguments are
+/// bytes, as `argv` holds them: a value or a file name reaches the file and the system
+/// calls byte for byte, whatever its encoding.
 enum Token: Equatable {
     /// `--name`; `position` is the index in the argument list, for messages.
     case option(name: String, position: Int)
     /// Anything else: an option's value or a file.
-    case value(String, position: Int)
+    case value([UInt8], position: Int)
     /// `--`: everything after it is a file.
     case terminator(position: Int)
+}
 
-    static func tokenize(_ arguments: [String]) -> [Token] {
-        var tokens: [Token] = []
-        var afterTerminator = false
-        for (position, argument) in arguments.enumerated() {
-            if afterTerminator {
-                tokens.append(.value(argument, position: position))
-            } else if argument == "--" {
-                afterTerminator = true
-                tokens.append(.terminator(position: position))
-            } else if argument.hasPrefix("-") && argument.count > 1 {
-                tokens.append(.option(name: argument, position: position))
-            } else {
-                tokens.append(.value(argument, position: position))
-            }
+/// The arguments, classified one at a time as they are read. An option that takes a
+/// value takes the next argument whatever it looks like (`--add-needed -weird`, as
+/// patchelf does): `nextValue` hands it over unclassified.
+struct TokenStream {
+    let arguments: [[UInt8]]
+    private(set) var index = 0
+    private var afterTerminator = false
+
+    init(_ arguments: [[UInt8]]) { self.arguments = arguments }
+
+    mutating func next() -> Token? {
+        guard index < arguments.count else { return nil }
+        let argument = arguments[index]
+        let position = index
+        index += 1
+        if afterTerminator { return .value(argument, position: position) }
+        if argument == Array("--".utf8) {
+            afterTerminator = true
+            return .terminator(position: position)
         }
-        return tokens
+        if argument.first == UInt8(ascii: "-") && argument.count > 1 {
+            return .option(name: String(decoding: argument, as: UTF8.self), position: position)
+        }
+        return .value(argument, position: position)
+    }
+
+    /// The next argument as an option's value, whatever it looks like; nil at the end.
+    mutating func nextValue() -> [UInt8]? {
+        guard index < arguments.count else { return nil }
+        index += 1
+        return arguments[index - 1]
     }
 }
 
@@ -52,9 +70,9 @@ struct PatchInvocation {
     var edits = EditRequest()
     /// `--output` values in order: none; one, for a single file (the last one wins, as in
     /// patchelf); or one per file, the n-th naming the n-th file's result.
-    var outputs: [String] = []
+    var outputs: [FilePath] = []
     /// Where file `index` is written: nil means in place.
-    func output(for index: Int) -> String? {
+    func output(for index: Int) -> FilePath? {
         if outputs.isEmpty { return nil }
         return files.count == 1 ? outputs.last : outputs[index]
     }
@@ -62,7 +80,7 @@ struct PatchInvocation {
     /// `--no-clobber-old-sections`: the old bytes of every moved section must stay where
     /// they were; an edit that would overwrite them is refused.
     var keepOldSections = false
-    var files: [String] = []
+    var files: [FilePath] = []
     /// `-j N`, `--jobs N`: how many files are worked on at once (default: one per processor).
     var jobs: Int?
     /// False with `--no-durability`: no fsync (see `AtomicFileWriter.durable`).
@@ -74,14 +92,14 @@ enum Command {
     case help
     case version
     case patch(PatchInvocation)
-    case show(files: [String], json: Bool)
-    case verify(files: [String], json: Bool)
+    case show(files: [FilePath], json: Bool)
+    case verify(files: [FilePath], json: Bool)
     case doctor(DoctorOptions)
     case ldd(DoctorOptions)
 }
 
 /// Reads an option value the way patchelf does: `@FILE` stands for the contents of FILE.
-typealias ArgumentFileReader = (String) throws -> String
+typealias ArgumentFileReader = (FilePath) throws -> [UInt8]
 
 struct ArgumentParser {
     let readArgumentFile: ArgumentFileReader
@@ -110,10 +128,10 @@ struct ArgumentParser {
         }
     }
 
-    func parse(_ arguments: [String]) throws -> Command {
+    func parse(_ arguments: [[UInt8]]) throws -> Command {
         // As patchelf there are no commands: `patchelf show` names a file called show.
         if personality == .swelf, let first = arguments.first {
-            switch first {
+            switch String(decoding: first, as: UTF8.self) {
             case "show": return try parseFileCommand(Array(arguments.dropFirst()), name: "show") { .show(files: $0, json: $1) }
             case "verify": return try parseFileCommand(Array(arguments.dropFirst()), name: "verify") { .verify(files: $0, json: $1) }
             case "doctor":
@@ -128,17 +146,18 @@ struct ArgumentParser {
         return try parsePatch(arguments)
     }
 
-    private func parseFileCommand(_ arguments: [String], name: String,
-                                  make: ([String], Bool) -> Command) throws -> Command {
-        var files: [String] = []
+    private func parseFileCommand(_ arguments: [[UInt8]], name: String,
+                                  make: ([FilePath], Bool) -> Command) throws -> Command {
+        var files: [FilePath] = []
         var json = false
-        for token in Token.tokenize(arguments) {
+        var tokens = TokenStream(arguments)
+        while let token = tokens.next() {
             switch token {
             case .option(let option, _) where option == "--json": json = true
             case .option(let option, _) where option == "--help" || option == "-h": return .help
             case .option(let option, let position):
                 throw UsageError(message: "\(name): unknown option '\(option)' (argument \(position + 2))")
-            case .value(let file, _): files.append(file)
+            case .value(let file, _): files.append(FilePath(bytes: file))
             case .terminator: break
             }
         }
@@ -148,20 +167,21 @@ struct ArgumentParser {
 
     /// `doctor FILE [--root DIR] [--env NAME=VALUE]... [--json]` and `ldd FILE...` with the
     /// same options but no `--json`. nil means `--help`.
-    private func parseDoctor(_ arguments: [String], name: String, allowsJSON: Bool) throws -> DoctorOptions? {
+    private func parseDoctor(_ arguments: [[UInt8]], name: String, allowsJSON: Bool) throws -> DoctorOptions? {
         var options = DoctorOptions()
-        var tokens = Token.tokenize(arguments)[...]
+        var tokens = TokenStream(arguments)
+        // The loader model works on text: bytes that are not UTF-8 are carried in it
+        // reversibly (ByteText), so paths and values reach the system calls unchanged.
         func value(for option: String, at position: Int) throws -> String {
-            guard case .value(let value, _)? = tokens.first else {
+            guard let value = tokens.nextValue() else {
                 throw UsageError(message: "\(name): option '\(option)' (argument \(position + 2)) needs a value")
             }
-            tokens.removeFirst()
-            return value
+            return ByteText.string(value)
         }
-        while let token = tokens.popFirst() {
+        while let token = tokens.next() {
             switch token {
             case .terminator: continue
-            case .value(let file, _): options.files.append(file)
+            case .value(let file, _): options.files.append(ByteText.string(file))
             case .option(let option, let position):
                 switch option {
                 case "--help", "-h": return nil
@@ -188,36 +208,38 @@ struct ArgumentParser {
         return options
     }
 
-    private func parsePatch(_ arguments: [String]) throws -> Command {
+    private func parsePatch(_ arguments: [[UInt8]]) throws -> Command {
         var invocation = PatchInvocation()
-        var allowedPrefixes: [String] = []
+        var allowedPrefixes: [[UInt8]] = []
         // The run-path options are collected and decided as patchelf decides them:
         // --shrink-rpath, else --remove-rpath, else --set-rpath, else --add-rpath.
         var shrink = false, remove = false
-        var setRunPath: String?, addRunPath: String?
-        var addNeeded = Set<String>(), removeNeeded = Set<String>(), clearVersions = Set<String>()
-        var replaceNeeded: [String: String] = [:]
-        var tokens = Token.tokenize(arguments)[...]
+        var setRunPath: [UInt8]?, addRunPath: [UInt8]?
+        var addNeeded = Set<[UInt8]>(), removeNeeded = Set<[UInt8]>(), clearVersions = Set<[UInt8]>()
+        var replaceNeeded: [[UInt8]: [UInt8]] = [:]
+        var tokens = TokenStream(arguments)
         let asPatchelf = personality == .patchelf
 
-        func values(for option: String, at position: Int) throws -> [String] {
+        // As patchelf: an option that takes values takes the next arguments, whatever
+        // they look like (`--add-needed -weird` adds `-weird`).
+        func values(for option: String, at position: Int) throws -> [[UInt8]] {
             let count = ArgumentParser.valueCount(option) ?? 0
-            var result: [String] = []
+            var result: [[UInt8]] = []
             for _ in 0 ..< count {
-                guard case .value(let value, _)? = tokens.first else {
+                guard let value = tokens.nextValue() else {
                     if asPatchelf { throw UsageError(message: count == 1 ? "missing argument" : "missing argument(s)") }
                     throw UsageError(message: "option '\(option)' (argument \(position + 1)) needs \(count == 1 ? "a value" : "\(count) values")")
                 }
-                tokens.removeFirst()
                 result.append(value)
             }
             return result
         }
+        func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
-        while let token = tokens.popFirst() {
+        while let token = tokens.next() {
             switch token {
             case .terminator: continue
-            case .value(let file, _): invocation.files.append(file)
+            case .value(let file, _): invocation.files.append(FilePath(bytes: file))
             case .option(let option, let position):
                 guard ArgumentParser.valueCount(option) != nil else {
                     throw UsageError(message: asPatchelf ? "unrecognized option '\(option)'"
@@ -240,14 +262,14 @@ struct ArgumentParser {
                 case "--remove-rpath": remove = true
                 case "--shrink-rpath": shrink = true
                 // Taken literally, without @FILE, as patchelf does.
-                case "--allowed-rpath-prefixes": allowedPrefixes = arguments[0].split(separator: ":").map(String.init)
+                case "--allowed-rpath-prefixes": allowedPrefixes = arguments[0].split(separator: UInt8(ascii: ":")).map { Array($0) }
                 case "--force-rpath": invocation.edits.forceRPath = true
                 case "--add-needed": addNeeded.insert(try resolve(arguments[0]))
                 case "--remove-needed": removeNeeded.insert(try resolve(arguments[0]))
                 case "--replace-needed": replaceNeeded[arguments[0]] = arguments[1]
                 case "--no-default-lib": invocation.edits.noDefaultLib = true
                 case "--set-os-abi":
-                    let name = try resolve(arguments[0]).trimmingWhitespace()
+                    let name = text(try resolve(arguments[0])).trimmingWhitespace()
                     guard let abi = OSABINames.parse(name) else {
                         throw UsageError(message: asPatchelf ? "unrecognized OS ABI" : "unrecognized OS ABI '\(name)'")
                     }
@@ -258,17 +280,17 @@ struct ArgumentParser {
                 case "--clear-symbol-version": clearVersions.insert(try resolve(arguments[0]))
                 case "--rename-dynamic-symbols": invocation.edits.renameSymbols.merge(try readSymbolMap(arguments[0])) { $1 }
                 case "--page-size":
-                    guard let size = UInt64(arguments[0]), size > 0, size & (size - 1) == 0 else {
-                        throw UsageError(message: asPatchelf ? "invalid argument to --page-size: '\(arguments[0])' is not a power of two"
-                                                             : "invalid page size '\(arguments[0])': expected a power of two")
+                    guard let size = UInt64(text(arguments[0])), size > 0, size & (size - 1) == 0 else {
+                        throw UsageError(message: asPatchelf ? "invalid argument to --page-size: '\(text(arguments[0]))' is not a power of two"
+                                                             : "invalid page size '\(text(arguments[0]))': expected a power of two")
                     }
                     invocation.edits.pageSize = size
-                case "--output": invocation.outputs.append(try resolve(arguments[0]))
+                case "--output": invocation.outputs.append(FilePath(bytes: try resolve(arguments[0])))
                 case "-j", "--jobs":
                     // patchelf has no such option.
                     if asPatchelf { throw UsageError(message: "unrecognized option '\(option)'") }
-                    guard let jobs = Int(arguments[0]), jobs > 0, jobs <= 1024 else {
-                        throw UsageError(message: "invalid number of jobs '\(arguments[0])': expected 1 to 1024")
+                    guard let jobs = Int(text(arguments[0])), jobs > 0, jobs <= 1024 else {
+                        throw UsageError(message: "invalid number of jobs '\(text(arguments[0]))': expected 1 to 1024")
                     }
                     invocation.jobs = jobs
                 case "--debug": invocation.debug = true
@@ -307,7 +329,7 @@ struct ArgumentParser {
         }
         // patchelf keeps these in ordered sets and maps: each name once, in byte order
         // (the order --add-needed entries appear in DT_NEEDED).
-        let byBytes: (String, String) -> Bool = { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let byBytes: ([UInt8], [UInt8]) -> Bool = { $0.lexicographicallyPrecedes($1) }
         invocation.edits.addNeeded = addNeeded.sorted(by: byBytes)
         invocation.edits.removeNeeded = removeNeeded.sorted(by: byBytes)
         invocation.edits.clearSymbolVersions = clearVersions.sorted(by: byBytes)
@@ -317,36 +339,44 @@ struct ArgumentParser {
 
     /// patchelf uses the file's contents exactly, trailing newline included; so does swelf,
     /// so that scripts written for patchelf give the same result.
-    private func resolve(_ value: String) throws -> String {
-        guard value.hasPrefix("@") else { return value }
-        return try readArgumentFile(String(value.dropFirst()))
+    /// The file's bytes, CR and all (patchelf 0.19.3 keeps `/x\r\n` from a CRLF file).
+    private func resolve(_ value: [UInt8]) throws -> [UInt8] {
+        guard value.first == UInt8(ascii: "@") else { return value }
+        return try readArgumentFile(FilePath(bytes: Array(value.dropFirst())))
     }
 
     /// A map file: one `old new` pair per line, read as patchelf reads it (no @FILE; a
     /// name given twice, or with a version tag, is refused). Unlike patchelf, which stops
     /// at the first blank line, swelf skips blank lines and reads on.
-    private func readSymbolMap(_ path: String) throws -> [String: String] {
-        let text: String
+    ///
+    /// Read as bytes: lines end at LF, and words are split at C `isspace` bytes, CR
+    /// included, as patchelf's `std::istream >>` splits them; so a CRLF file gives the
+    /// same names as an LF file (Swift would take CR LF for one Character).
+    private func readSymbolMap(_ pathBytes: [UInt8]) throws -> [[UInt8]: [UInt8]] {
+        let path = FilePath(bytes: pathBytes)
+        let contents: [UInt8]
         do {
-            text = try readArgumentFile(path)
+            contents = try readArgumentFile(path)
         } catch {
             throw UsageError(message: "Cannot open map file \(path): \((error as? ArgumentFileError)?.reason ?? "\(error)")")
         }
-        var map: [String: String] = [:]
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\u{0B}" || $0 == "\u{0C}" })
+        var map: [[UInt8]: [UInt8]] = [:]
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || ($0 >= 0x09 && $0 <= 0x0d) }
+        for (number, line) in contents.split(separator: 0x0a, omittingEmptySubsequences: false).enumerated() {
+            let words = line.split(whereSeparator: isSpace)
             if words.isEmpty { continue }
             guard words.count == 2 else {
                 throw UsageError(message: words.count == 1
                     ? "\(path):\(number + 1): Map file line is missing the second element"
                     : "\(path):\(number + 1): expected 'OLD_NAME NEW_NAME'")
             }
-            let (old, new) = (String(words[0]), String(words[1]))
+            let (old, new) = (Array(words[0]), Array(words[1]))
+            let (oldText, newText) = (String(decoding: old, as: UTF8.self), String(decoding: new, as: UTF8.self))
             guard map[old] == nil else {
-                throw UsageError(message: "\(path):\(number + 1): Name '\(old)' appears twice in the map file")
+                throw UsageError(message: "\(path):\(number + 1): Name '\(oldText)' appears twice in the map file")
             }
-            guard !old.contains("@") && !new.contains("@") else {
-                throw UsageError(message: "\(path):\(number + 1): Name pair contains version tag: \(old) \(new)")
+            guard !old.contains(UInt8(ascii: "@")) && !new.contains(UInt8(ascii: "@")) else {
+                throw UsageError(message: "\(path):\(number + 1): Name pair contains version tag: \(oldText) \(newText)")
             }
             map[old] = new
         }

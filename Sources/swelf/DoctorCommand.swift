@@ -61,7 +61,8 @@ enum HostProbe {
         var result: [String: String] = [:]
         var pointer = environ
         while let entry = pointer.pointee {
-            let text = String(cString: entry)
+            // Bytes, reversibly as text (ByteText): LD_LIBRARY_PATH need not be UTF-8.
+            let text = FilePath(cString: entry).description
             if let equals = text.firstIndex(of: "=") {
                 result[String(text[..<equals])] = String(text[text.index(after: equals)...])
             }

@@ -8,7 +8,7 @@ import ELFKit
 /// A file named on the command line (an `@FILE` value, a symbol map) that could not be read.
 /// Worded as patchelf words it: "getting info about 'F': No such file or directory".
 struct ArgumentFileError: Error, CustomStringConvertible {
-    let path: String
+    let path: FilePath
     let operation: String
     let reason: String
     var description: String { "\(operation) '\(path)': \(reason)" }
@@ -17,9 +17,10 @@ struct ArgumentFileError: Error, CustomStringConvertible {
 /// Small file helpers for the command line (the core library reads through `ByteSource`).
 enum FileSystem {
     /// The whole contents of a small file (an `@FILE` argument, a symbol map).
-    static func readText(_ path: String) throws -> String {
+    /// Bytes, exactly as the file holds them.
+    static func readContents(_ path: FilePath) throws -> [UInt8] {
         var status = stat()
-        guard stat(path, &status) == 0 else {
+        guard path.withCString({ stat($0, &status) }) == 0 else {
             throw ArgumentFileError(path: path, operation: "getting info about", reason: systemErrorMessage(errno))
         }
         let source: FileByteSource
@@ -29,7 +30,6 @@ enum FileSystem {
             throw ArgumentFileError(path: path, operation: "reading", reason: error.message)
         }
         guard source.size <= 64 << 20 else { throw ArgumentFileError(path: path, operation: "reading", reason: "file too large") }
-        let bytes = try source.bytes(at: 0, count: source.size, path)
-        return String(decoding: bytes, as: UTF8.self)
+        return try source.bytes(at: 0, count: source.size, path.description)
     }
 }

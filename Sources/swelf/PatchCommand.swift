@@ -14,13 +14,13 @@ struct PatchCommand {
     /// False with `--no-durability`.
     var durable = true
 
-    func patch(path: String, edits: EditRequest, output: String?) throws {
+    func patch(path: FilePath, edits: EditRequest, output: FilePath?) throws {
         let name = terminal.programName
         if debug {
             // The plan's reasoning first, so that it is shown even when the verifier then
             // refuses the result.
             let plan = try Rewriter().plan(file: try ELFFile(path: path), request: edits)
-            for line in plan.log { terminal.standardError.line("\(name): \(path): \(line)") }
+            for line in plan.log { terminal.standardError.write(bytes: Array("\(name): ".utf8) + path.bytes); terminal.standardError.line(": \(line)") }
             terminal.standardError.flush()
         }
         if keepOldSections { try checkOldSectionsKept(path: path, edits: edits) }
@@ -28,22 +28,22 @@ struct PatchCommand {
         // renamed over (see AtomicFileWriter).
         let result = try Rewriter(durable: durable).rewrite(path: path, request: edits, output: output)
         if debug && !result.changed {
-            terminal.standardError.line("\(name): \(path): nothing to change; file left untouched")
+            terminal.error("nothing to change; file left untouched", file: path)
         }
     }
 
     /// The edit of `path` in place, up to its replacement: for `Rewriter.commit`, which
     /// makes many files durable at once. The file stays locked until then.
-    func prepare(path: String, edits: EditRequest) throws -> Rewriter.Prepared {
+    func prepare(path: FilePath, edits: EditRequest) throws -> Rewriter.Prepared {
         let name = terminal.programName
         if debug {
             let plan = try Rewriter().plan(file: try ELFFile(path: path), request: edits)
-            for line in plan.log { terminal.standardError.line("\(name): \(path): \(line)") }
+            for line in plan.log { terminal.standardError.write(bytes: Array("\(name): ".utf8) + path.bytes); terminal.standardError.line(": \(line)") }
         }
         if keepOldSections { try checkOldSectionsKept(path: path, edits: edits) }
         let prepared = try Rewriter(durable: durable).prepare(path: path, request: edits)
         if debug && !prepared.result.changed {
-            terminal.standardError.line("\(name): \(path): nothing to change; file left untouched")
+            terminal.error("nothing to change; file left untouched", file: path)
         }
         return prepared
     }
@@ -52,7 +52,7 @@ struct PatchCommand {
     /// at its old offset. swelf never fills a moved table's old place, but the program
     /// header table may grow over it, and a later table may be placed there; such an edit
     /// is refused. The oracle is the original file against the planned image.
-    private func checkOldSectionsKept(path: String, edits: EditRequest) throws {
+    private func checkOldSectionsKept(path: FilePath, edits: EditRequest) throws {
         let source = try FileByteSource(path: path)
         let original = try ELFFile(source: source)
         let plan = try Rewriter().plan(file: original, request: edits)
@@ -77,7 +77,7 @@ struct VerifyCommand {
     let terminal: Terminal
     let json: Bool
 
-    func run(_ files: [String]) -> ExitCode {
+    func run(_ files: [FilePath]) -> ExitCode {
         var status = ExitCode.success
         var reports: [JSON] = []
         for path in files {
@@ -89,12 +89,12 @@ struct VerifyCommand {
             }
             if !problems.isEmpty { status = .failure }
             if json {
-                reports.append(.object([("file", .string(path)), ("ok", .bool(problems.isEmpty)),
+                reports.append(.object([("file", .bytes(path.bytes)), ("ok", .bool(problems.isEmpty)),
                                         ("problems", .array(problems.map(JSON.string)))]))
             } else if problems.isEmpty {
-                terminal.standardOutput.line("\(path): ok")
+                terminal.standardOutput.line(bytes: path.bytes + Array(": ok".utf8))
             } else {
-                for problem in problems { terminal.standardOutput.line("\(path): \(problem)") }
+                for problem in problems { terminal.standardOutput.line(bytes: path.bytes + Array(": \(problem)".utf8)) }
             }
         }
         if json { terminal.standardOutput.line((reports.count == 1 ? reports[0] : .array(reports)).serialized()) }

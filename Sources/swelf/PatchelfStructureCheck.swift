@@ -14,7 +14,7 @@ struct PatchelfStructureCheck {
 
     struct Failure: Error { let message: String }
 
-    init(path: String) throws {
+    init(path: FilePath) throws {
         source = try FileByteSource(path: path)
         let ident = try source.bytes(at: 0, count: 16, "ELF identification")
         is64 = ident[4] == 2

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import ELFKit
 
 /// Which program swelf is being: itself, or (run through a link named `patchelf`) a
 /// drop-in for NixOS patchelf.
@@ -49,12 +50,12 @@ enum Personality: Equatable {
 /// "getting info about 'F': …") come out as patchelf words them. The order of the checks
 /// is patchelf's.
 enum PatchelfInputCheck {
-    static func problem(path: String) -> String? {
+    static func problem(path: FilePath) -> String? {
         var status = stat()
-        guard stat(path, &status) == 0 else {
+        guard path.withCString({ stat($0, &status) }) == 0 else {
             return "getting info about '\(path)': \(String(cString: strerror(errno)))"
         }
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        let descriptor = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
         guard descriptor >= 0 else { return "opening '\(path)': \(String(cString: strerror(errno)))" }
         defer { close(descriptor) }
         if (status.st_mode & S_IFMT) == S_IFDIR {

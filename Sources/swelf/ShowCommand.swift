@@ -5,7 +5,7 @@ struct ShowCommand {
     let terminal: Terminal
     let json: Bool
 
-    func run(_ files: [String]) -> ExitCode {
+    func run(_ files: [FilePath]) -> ExitCode {
         var status = ExitCode.success
         var documents: [JSON] = []
         for path in files {
@@ -14,7 +14,7 @@ struct ShowCommand {
                 if json {
                     documents.append(summary.json)
                 } else {
-                    terminal.standardOutput.write(summary.text)
+                    terminal.standardOutput.write(bytes: summary.text)
                 }
             } catch {
                 terminal.standardOutput.flush()
@@ -31,32 +31,34 @@ struct ShowCommand {
 }
 
 /// Everything `show` reports about one file, gathered once and rendered as text or JSON.
+/// Names and paths stay bytes: the text shows them as the file holds them, the JSON
+/// with `JSON.bytes`' escape.
 struct FileSummary {
-    let path: String
+    let path: FilePath
     let format: ELFFormat
     let machine: Machine
     let type: FileType
     let osABI: OSABI
-    let interpreter: String?
+    let interpreter: [UInt8]?
     let linking: String
     let pie: Bool
-    let soname: String?
-    let needed: [String]
+    let soname: [UInt8]?
+    let needed: [[UInt8]]
     let runPathTag: String?
-    let runPath: String?
+    let runPath: [UInt8]?
     /// When both tags exist: the DT_RPATH the loader ignores.
-    let ignoredRPath: String?
+    let ignoredRPath: [UInt8]?
     let sectionHeaderCount: Int
     let executableStack: Bool?
     let segmentCount: Int
 
-    init(file: ELFFile, path: String) throws {
+    init(file: ELFFile, path: FilePath) throws {
         self.path = path
         format = file.format
         machine = file.header.machine
         type = file.header.type
         osABI = file.header.osABI
-        interpreter = try file.interpreter()
+        interpreter = try file.rawInterpreter()
         let dynamic = try file.dynamic()
         if file.firstSegment(.interp) != nil {
             linking = "dynamic"
@@ -68,10 +70,14 @@ struct FileSummary {
             linking = "static"
         }
         pie = file.isPIE
-        soname = try dynamic?.soname()
-        needed = try dynamic?.needed() ?? []
-        let rpath = try dynamic?.rpath()
-        let runpath = try dynamic?.runpath()
+        func string(_ tag: DynamicTag) throws -> [UInt8]? {
+            guard let dynamic, let offset = dynamic.first(tag) else { return nil }
+            return try dynamic.rawString(at: offset)
+        }
+        soname = try string(.soname)
+        needed = try dynamic.map { dynamic in try dynamic.all(.needed).map { try dynamic.rawString(at: $0) } } ?? []
+        let rpath = try string(.rpath)
+        let runpath = try string(.runpath)
         if let runpath {
             runPathTag = "DT_RUNPATH"
             runPath = runpath
@@ -102,37 +108,38 @@ struct FileSummary {
         }
     }
 
-    var text: String {
-        var lines: [(String, String)] = [
-            ("class", format.description),
-            ("machine", "\(machine.commonName) (\(machine))"),
-            ("type", typeDescription),
-            ("os-abi", OSABINames.name(of: osABI) ?? osABI.description),
-            ("linking", linking),
-            ("pie", pie ? "yes" : "no"),
-            ("interpreter", interpreter ?? "-"),
-            ("soname", soname ?? "-"),
-            ("needed", needed.isEmpty ? "-" : needed.joined(separator: ", ")),
+    var text: [UInt8] {
+        let dash = Array("-".utf8)
+        var lines: [(String, [UInt8])] = [
+            ("class", Array(format.description.utf8)),
+            ("machine", Array("\(machine.commonName) (\(machine))".utf8)),
+            ("type", Array(typeDescription.utf8)),
+            ("os-abi", Array((OSABINames.name(of: osABI) ?? osABI.description).utf8)),
+            ("linking", Array(linking.utf8)),
+            ("pie", Array((pie ? "yes" : "no").utf8)),
+            ("interpreter", interpreter ?? dash),
+            ("soname", soname ?? dash),
+            ("needed", needed.isEmpty ? dash : Array(needed.joined(separator: Array(", ".utf8)))),
         ]
         if let runPathTag, let runPath {
-            lines.append(("run-path", "\(runPath) (\(runPathTag))"))
+            lines.append(("run-path", runPath + Array(" (\(runPathTag))".utf8)))
         } else {
-            lines.append(("run-path", "-"))
+            lines.append(("run-path", dash))
         }
-        if let ignoredRPath { lines.append(("ignored", "\(ignoredRPath) (DT_RPATH, overridden by DT_RUNPATH)")) }
-        lines.append(("sections", sectionHeaderCount == 0 ? "absent (no section header table)" : "\(sectionHeaderCount) section headers"))
-        lines.append(("segments", "\(segmentCount) program headers"))
-        lines.append(("execstack", executableStack.map { $0 ? "yes" : "no" } ?? "unspecified (no PT_GNU_STACK)"))
-        var out = path + ":\n"
+        if let ignoredRPath { lines.append(("ignored", ignoredRPath + Array(" (DT_RPATH, overridden by DT_RUNPATH)".utf8))) }
+        lines.append(("sections", Array((sectionHeaderCount == 0 ? "absent (no section header table)" : "\(sectionHeaderCount) section headers").utf8)))
+        lines.append(("segments", Array("\(segmentCount) program headers".utf8)))
+        lines.append(("execstack", Array((executableStack.map { $0 ? "yes" : "no" } ?? "unspecified (no PT_GNU_STACK)").utf8)))
+        var out = path.bytes + Array(":\n".utf8)
         for (key, value) in lines {
-            out += "  " + key + ":" + String(repeating: " ", count: max(1, 13 - key.count)) + value + "\n"
+            out += Array(("  " + key + ":" + String(repeating: " ", count: max(1, 13 - key.count))).utf8) + value + [0x0a]
         }
         return out
     }
 
     var json: JSON {
         .object([
-            ("file", .string(path)),
+            ("file", .bytes(path.bytes)),
             ("class", .int(format.is64 ? 64 : 32)),
             ("endianness", .string(format.isBigEndian ? "big" : "little")),
             ("machine", .string(machine.commonName)),
@@ -141,12 +148,12 @@ struct FileSummary {
             ("os_abi", .string(OSABINames.name(of: osABI) ?? osABI.description)),
             ("linking", .string(linking)),
             ("pie", .bool(pie)),
-            ("interpreter", .optional(interpreter)),
-            ("soname", .optional(soname)),
-            ("needed", .array(needed.map(JSON.string))),
+            ("interpreter", .optional(bytes: interpreter)),
+            ("soname", .optional(bytes: soname)),
+            ("needed", .array(needed.map(JSON.bytes))),
             ("run_path_tag", .optional(runPathTag)),
-            ("run_path", .optional(runPath)),
-            ("ignored_rpath", .optional(ignoredRPath)),
+            ("run_path", .optional(bytes: runPath)),
+            ("ignored_rpath", .optional(bytes: ignoredRPath)),
             ("section_headers", .int(Int64(sectionHeaderCount))),
             ("program_headers", .int(Int64(segmentCount))),
             ("executable_stack", executableStack.map(JSON.bool) ?? .null),

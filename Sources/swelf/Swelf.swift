@@ -14,7 +14,7 @@ struct Swelf {
     var debugFromEnvironment = false
     static let version = "0.1.0"
 
-    func run(_ arguments: [String]) -> ExitCode {
+    func run(_ arguments: [[UInt8]]) -> ExitCode {
         if personality == .patchelf && arguments.isEmpty {
             // patchelf with no arguments prints its usage on stderr and fails.
             terminal.standardError.write(PatchelfHelp.text(programName: terminal.invokedAs))
@@ -22,7 +22,7 @@ struct Swelf {
         }
         let command: Command
         do {
-            command = try ArgumentParser(readArgumentFile: FileSystem.readText, personality: personality).parse(arguments)
+            command = try ArgumentParser(readArgumentFile: FileSystem.readContents, personality: personality).parse(arguments)
         } catch let error as UsageError {
             terminal.error(error.message)
             if personality == .swelf {
@@ -129,11 +129,11 @@ struct Swelf {
                 outcome.messages = captured.standardError.take()
                 return outcome
             }
-            let errors = Rewriter(durable: invocation.durable).commit(outcomes.compactMap(\.prepared))
+            let errors = Rewriter(durable: invocation.durable).commit(outcomes.compactMap { $0.prepared })
             var next = 0
             for index in outcomes.indices where outcomes[index].prepared != nil {
                 if let error = errors[next] {
-                    outcomes[index].messages += Array("\(terminal.programName): \(part[index]): \(error)\n".utf8)
+                    outcomes[index].messages += Array("\(terminal.programName): ".utf8) + part[index].bytes + Array(": \(error)\n".utf8)
                     outcomes[index].failed = true
                 }
                 outcomes[index].prepared = nil   // releases its lock
@@ -184,7 +184,7 @@ struct Swelf {
 
     /// The prints and the edit of one file; an error is reported on `terminal`. With
     /// `batched`, the edit is prepared and left for a commit of many (`runBatch`).
-    static func work(on path: String, output: String?, _ invocation: PatchInvocation, terminal: Terminal,
+    static func work(on path: FilePath, output: FilePath?, _ invocation: PatchInvocation, terminal: Terminal,
                      batched: Bool = false) -> FileOutcome {
         do {
             let file = try ELFFile(path: path)

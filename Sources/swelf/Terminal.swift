@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import ELFKit
 
 /// Buffered output to a file descriptor, written with `write(2)` in full on `flush`.
 ///
@@ -21,7 +22,8 @@ final class OutputStream {
         return buffer
     }
 
-    func write(_ text: String) { buffer.append(contentsOf: text.utf8) }
+    /// Text as UTF-8, except that names carried as `ByteText` are written as their bytes.
+    func write(_ text: String) { buffer.append(contentsOf: ByteText.bytes(text)) }
     func write(bytes: some Sequence<UInt8>) { buffer.append(contentsOf: bytes) }
     func line(_ text: String) {
         write(text)
@@ -68,9 +70,12 @@ final class Terminal {
     }
 
     /// A one-line error on stderr: `swelf: FILE: message` (`patchelf: …` as patchelf).
-    func error(_ message: String, file: String? = nil) {
+    func error(_ message: String, file: FilePath? = nil) {
         if let file {
-            standardError.line("\(programName): \(file): \(message)")
+            // The file name as its bytes, as the user typed it.
+            standardError.write("\(programName): ")
+            standardError.write(bytes: file.bytes)
+            standardError.line(": \(message)")
         } else {
             standardError.line("\(programName): \(message)")
         }

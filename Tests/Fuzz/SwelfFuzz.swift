@@ -5,6 +5,15 @@
 // before it writes. A Swift trap, an ASan report or a timeout is a crash.
 import ELFKit
 
+/// As Tests/ELFKitTests/ByteLiterals.swift: a string literal where the library takes bytes
+/// (`EditRequest`'s names) stands for its UTF-8 bytes, in this test target only.
+extension Array: @retroactive ExpressibleByUnicodeScalarLiteral, @retroactive ExpressibleByExtendedGraphemeClusterLiteral,
+    @retroactive ExpressibleByStringLiteral where Element == UInt8 {
+    public init(stringLiteral value: String) { self = Array(value.utf8) }
+    public init(unicodeScalarLiteral value: String) { self = Array(value.utf8) }
+    public init(extendedGraphemeClusterLiteral value: String) { self = Array(value.utf8) }
+}
+
 private let requests: [EditRequest] = {
     var list: [EditRequest] = []
     func make(_ body: (inout EditRequest) -> Void) { var request = EditRequest(); body(&request); list.append(request) }

@@ -41,6 +41,11 @@ public struct Rewriter {
     /// byte, structure) before it replaces anything. On any failure the destination is
     /// left as it was and no temporary file remains.
     public func rewrite(path: String, request: EditRequest, output: String? = nil) throws -> Result {
+        try rewrite(path: FilePath(path), request: request, output: output.map { FilePath($0) })
+    }
+
+    /// `rewrite(path:request:output:)` for paths as bytes (any bytes a Linux path may hold).
+    public func rewrite(path: FilePath, request: EditRequest, output: FilePath? = nil) throws -> Result {
         let destination = output ?? path
         return try writer.withLockedFile(at: path, exclusive: writer.namesSameFile(destination, asOpen: path)) { source in
             try rewrite(source: source, request: request, destination: destination, writer: writer)
@@ -50,9 +55,9 @@ public struct Rewriter {
     /// A file edited up to its replacement (`prepare`), waiting for `commit`.
     public struct Prepared: Sendable {
         public var result: Result
-        let path: String
+        let path: FilePath
         let request: EditRequest
-        let output: String?
+        let output: FilePath?
         /// nil when nothing is left to do (nothing to change, or written in place).
         let pending: AtomicFileWriter.PendingReplacement?
     }
@@ -63,6 +68,11 @@ public struct Rewriter {
     /// locked by anyone else throws `LockBusy` at once (edit it alone later, with
     /// `rewrite`), so that batches holding many locks never wait for each other.
     public func prepare(path: String, request: EditRequest, output: String? = nil) throws -> Prepared {
+        try prepare(path: FilePath(path), request: request, output: output.map { FilePath($0) })
+    }
+
+    /// `prepare(path:request:output:)` for paths as bytes.
+    public func prepare(path: FilePath, request: EditRequest, output: FilePath? = nil) throws -> Prepared {
         let destination = output ?? path
         return try writer.withLockedFile(at: path, exclusive: writer.namesSameFile(destination, asOpen: path), wait: false, holding: { locked in
             let (result, pending) = try edit(source: locked.source, request: request, destination: destination, durableNow: false)
@@ -94,13 +104,13 @@ public struct Rewriter {
         return errors
     }
 
-    private func rewrite(source: FileByteSource, request: EditRequest, destination: String, writer: AtomicFileWriter) throws -> Result {
+    private func rewrite(source: FileByteSource, request: EditRequest, destination: FilePath, writer: AtomicFileWriter) throws -> Result {
         try edit(source: source, request: request, destination: destination, durableNow: true).result
     }
 
     /// Reads, plans, verifies and writes; with `durableNow` also makes the new file
     /// durable and renames it, else returns it pending.
-    private func edit(source: FileByteSource, request: EditRequest, destination: String,
+    private func edit(source: FileByteSource, request: EditRequest, destination: FilePath,
                       durableNow: Bool) throws -> (result: Result, pending: AtomicFileWriter.PendingReplacement?) {
         let file = try ELFFile(source: source)
         let plan = try self.plan(file: file, request: request)

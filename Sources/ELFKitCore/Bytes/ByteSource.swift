@@ -66,7 +66,7 @@ public final class MemoryByteSource: ByteSource {
 /// makes swelf quick on thousands of small libraries. Memory stays bounded whatever
 /// the file's size; large reads bypass the cache.
 public final class FileByteSource: ByteSource {
-    public let path: String
+    public let path: FilePath
     public let descriptor: Int32
     public let size: UInt64
     /// At most `maximumBlocks`, oldest first. A list searched in order, not a dictionary:
@@ -84,10 +84,13 @@ public final class FileByteSource: ByteSource {
     static let largeRead = 256 << 10
 
     /// Opens `path` read-only. Directories and unreadable files give `.io` errors.
-    public init(path: String) throws(ELFError) {
+    public convenience init(path: String) throws(ELFError) { try self.init(path: FilePath(path)) }
+
+    /// Opens `path` read-only, its bytes as they are.
+    public init(path: FilePath) throws(ELFError) {
         self.path = path
         // Non-blocking, so a FIFO (refused below) cannot hang the open waiting for a writer.
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         guard fd >= 0 else { throw ELFError(.io, "cannot open: \(systemErrorMessage(errno))") }
         var status = stat()
         guard fstat(fd, &status) == 0 else {
@@ -105,7 +108,7 @@ public final class FileByteSource: ByteSource {
 
     /// Reads an already open file through a duplicate of `descriptor` (the writer checks
     /// the file it just wrote without opening it again).
-    public init(duplicating descriptor: Int32, path: String) throws(ELFError) {
+    public init(duplicating descriptor: Int32, path: FilePath) throws(ELFError) {
         self.path = path
         let fd = dup(descriptor)
         guard fd >= 0 else { throw ELFError(.io, "cannot duplicate descriptor: \(systemErrorMessage(errno))") }

@@ -1,32 +1,35 @@
 /// A description of the changes to make to one file. Edits never touch bytes: the
 /// planner turns a request into a new dynamic section, string table and layout, and
 /// the writer produces the bytes.
+///
+/// Names and paths are bytes, as ELF strings and Linux paths are: a value reaches the
+/// file byte for byte, whatever its encoding (`Array("libfoo.so".utf8)` from a String).
 public struct EditRequest: Equatable, Sendable {
     /// What to do with the run-path.
     public enum RunPathChange: Equatable, Sendable {
-        case set(String)
-        case add(String)
+        case set([UInt8])
+        case add([UInt8])
         case remove
         /// Drop directories that hold none of the needed libraries; keep only those
         /// starting with one of the prefixes when any are given.
-        case shrink(allowedPrefixes: [String])
+        case shrink(allowedPrefixes: [[UInt8]])
     }
 
-    public var interpreter: String?
-    public var soname: String?
+    public var interpreter: [UInt8]?
+    public var soname: [UInt8]?
     public var runPath: RunPathChange?
     /// Write DT_RPATH instead of DT_RUNPATH.
     public var forceRPath = false
-    public var addNeeded: [String] = []
-    public var removeNeeded: [String] = []
-    public var replaceNeeded: [(old: String, new: String)] = []
+    public var addNeeded: [[UInt8]] = []
+    public var removeNeeded: [[UInt8]] = []
+    public var replaceNeeded: [(old: [UInt8], new: [UInt8])] = []
     public var noDefaultLib = false
     public var osABI: OSABI?
     /// true: make the stack executable; false: clear it.
     public var executableStack: Bool?
     public var addDebugTag = false
-    public var clearSymbolVersions: [String] = []
-    public var renameSymbols: [String: String] = [:]
+    public var clearSymbolVersions: [[UInt8]] = []
+    public var renameSymbols: [[UInt8]: [UInt8]] = [:]
     /// Alignment of new segments; nil means the architecture's maximum page size.
     public var pageSize: UInt64?
 

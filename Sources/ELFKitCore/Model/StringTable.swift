@@ -21,7 +21,7 @@ public struct StringTable: Sendable {
             throw ELFError(.invalid, "string at table offset 0x\(hex(offset)) is not NUL-terminated",
                            offset: fileOffset &+ offset)  // offset < count, and fileOffset + count fits the file
         }
-        return String(decoding: bytes[start ..< end], as: UTF8.self)
+        return ByteText.string(bytes[start ..< end])
     }
 
     /// The raw bytes of the string at `offset` (without its NUL), for byte-exact work.

@@ -111,7 +111,7 @@ public struct DynamicSection {
     }
 
     public func string(at offset: UInt64) throws(ELFError) -> String {
-        String(decoding: try rawString(at: offset), as: UTF8.self)
+        ByteText.string(try rawString(at: offset))
     }
 
     /// The whole `.dynstr`.

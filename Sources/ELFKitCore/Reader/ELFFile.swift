@@ -19,6 +19,10 @@ public final class ELFFile {
         try self.init(source: FileByteSource(path: path))
     }
 
+    public convenience init(path: FilePath) throws(ELFError) {
+        try self.init(source: FileByteSource(path: path))
+    }
+
     public init(source: any ByteSource) throws(ELFError) {
         self.source = source
         let prefix = try source.bytes(at: 0, count: min(source.size, 64), "ELF header")
@@ -149,7 +153,7 @@ public final class ELFFile {
         guard let segment = firstSegment(.interp) else { return nil }
         let raw = try source.bytes(at: segment.offset, count: segment.fileSize, "PT_INTERP")
         let end = raw.firstIndex(of: 0) ?? raw.count
-        return String(decoding: raw[..<end], as: UTF8.self)
+        return ByteText.string(raw[..<end])
     }
 
     /// Raw interpreter bytes (without the NUL), for byte-exact printing.

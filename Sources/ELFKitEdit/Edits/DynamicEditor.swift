@@ -62,7 +62,7 @@ public struct DynamicEditor {
             guard current != nil else {
                 throw .refused("cannot set the interpreter: the file has no PT_INTERP (statically linked or a shared library)")
             }
-            if current! != Array(interpreter.utf8) { outcome.interpreter = Array(interpreter.utf8) + [0] }
+            if current! != interpreter { outcome.interpreter = interpreter + [0] }
         }
 
         let needsDynamic = request.soname != nil || request.runPath != nil || !request.addNeeded.isEmpty
@@ -74,33 +74,32 @@ public struct DynamicEditor {
         }
         var editor = EntryList(entries: outcome.entries, dynamic: dynamic)
 
-        if let soname = request.soname { try editor.setString(.soname, Array(soname.utf8), log: &outcome.log) }
+        if let soname = request.soname { try editor.setString(.soname, soname, log: &outcome.log) }
         if let change = request.runPath {
             try editor.changeRunPath(change, force: request.forceRPath, needed: try editor.neededNames(),
                                      origin: file, probe: libraryProbe, log: &outcome.log)
         }
         for name in request.removeNeeded {
-            let bytes = Array(name.utf8)
-            if try editor.removeNeeded(bytes) {
-                outcome.removedVersionFiles.insert(bytes)
-                outcome.log.append("removed DT_NEEDED \(name)")
+            if try editor.removeNeeded(name) {
+                outcome.removedVersionFiles.insert(name)
+                outcome.log.append("removed DT_NEEDED \(text(name))")
             } else {
-                outcome.log.append("DT_NEEDED \(name) not present; nothing removed")
+                outcome.log.append("DT_NEEDED \(text(name)) not present; nothing removed")
             }
         }
         for (old, new) in request.replaceNeeded {
-            if try editor.replaceNeeded(Array(old.utf8), with: Array(new.utf8)) {
-                outcome.renamedVersionFiles[Array(old.utf8)] = Array(new.utf8)
-                outcome.log.append("replaced DT_NEEDED \(old) with \(new)")
+            if try editor.replaceNeeded(old, with: new) {
+                outcome.renamedVersionFiles[old] = new
+                outcome.log.append("replaced DT_NEEDED \(text(old)) with \(text(new))")
             }
         }
         let existing = Set(try editor.neededNames())
         var insertAt = 0
-        for name in request.addNeeded where !existing.contains(Array(name.utf8)) {
+        for name in request.addNeeded where !existing.contains(name) {
             // patchelf puts new libraries first; so does swelf, in the order given.
-            editor.entries.insert(PlannedEntry(tag: .needed, value: .string(Array(name.utf8)), originalIndex: nil), at: insertAt)
+            editor.entries.insert(PlannedEntry(tag: .needed, value: .string(name), originalIndex: nil), at: insertAt)
             insertAt += 1
-            outcome.log.append("added DT_NEEDED \(name)")
+            outcome.log.append("added DT_NEEDED \(text(name))")
         }
         if request.noDefaultLib {
             editor.setFlag(.flags1, bits: DynamicFlags1.noDefaultLib.rawValue)
@@ -108,9 +107,9 @@ public struct DynamicEditor {
         if request.addDebugTag, !editor.entries.contains(where: { $0.tag == .debug }) {
             editor.entries.append(PlannedEntry(tag: .debug, value: .raw(0), originalIndex: nil))
         }
-        for name in request.clearSymbolVersions { outcome.clearedSymbolNames.insert(Array(name.utf8)) }
+        for name in request.clearSymbolVersions { outcome.clearedSymbolNames.insert(name) }
         for (old, new) in request.renameSymbols where old != new {
-            outcome.renamedSymbols[Array(old.utf8)] = Array(new.utf8)
+            outcome.renamedSymbols[old] = new
         }
         outcome.entries = editor.entries
         return outcome
@@ -186,9 +185,9 @@ struct EntryList {
 
         let newValue: [UInt8]?
         switch change {
-        case .set(let value): newValue = Array(value.utf8)
+        case .set(let value): newValue = value
         case .add(let value):
-            newValue = RunPath.adding(Array(value.utf8), to: current ?? [])
+            newValue = RunPath.adding(value, to: current ?? [])
         case .remove: newValue = nil
         case .shrink(let prefixes):
             guard let current else { return }
@@ -233,3 +232,6 @@ public enum RunPath {
         return Array(parts.joined(separator: [colon]))
     }
 }
+
+/// A name for the `--debug` log, which is text (invalid UTF-8 shows as U+FFFD there only).
+private func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }

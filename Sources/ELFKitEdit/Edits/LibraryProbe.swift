@@ -8,7 +8,7 @@ public struct LibraryProbe: Sendable {
     /// patchelf's rule: keep relative and `$ORIGIN` entries; drop entries outside the
     /// allowed prefixes; keep an absolute directory only if it holds a needed library not
     /// already found in an earlier directory.
-    func shrink(runPath: [UInt8], needed: [[UInt8]], allowedPrefixes: [String], like origin: FileHeader,
+    func shrink(runPath: [UInt8], needed: [[UInt8]], allowedPrefixes: [[UInt8]], like origin: FileHeader,
                 log: inout [String]) -> [UInt8] {
         var unresolved = Set(needed)
         var kept: [[UInt8]] = []
@@ -19,13 +19,13 @@ public struct LibraryProbe: Sendable {
                 kept.append(directory)
                 continue
             }
-            if !allowedPrefixes.isEmpty && !allowedPrefixes.contains(where: { text.hasPrefix($0) }) {
+            if !allowedPrefixes.isEmpty && !allowedPrefixes.contains(where: { directory.starts(with: $0) }) {
                 log.append("shrink: dropped \(text) (not under an allowed prefix)")
                 continue
             }
             var provides = false
             for name in unresolved {
-                let path = text + "/" + String(decoding: name, as: UTF8.self)
+                let path = FilePath(bytes: directory).appending(name)
                 // A library of another class or machine would be skipped by the loader.
                 if let library = try? ELFFile(path: path), library.format.is64 == origin.format.is64,
                    library.header.machine == origin.machine {

@@ -66,7 +66,7 @@ public struct AtomicFileWriter {
     /// shared when it is only read), and runs `body` on it while the lock is held. When
     /// the path turns out to name another file than the one locked, or `body` reports
     /// that the file was replaced before its own rename, it starts again.
-    public func withLockedFile<Result>(at path: String, exclusive: Bool = true,
+    public func withLockedFile<Result>(at path: FilePath, exclusive: Bool = true,
                                        _ body: (FileByteSource) throws -> Result) throws -> Result {
         try withLockedFile(at: path, exclusive: exclusive, holding: { (file: LockedFile) in try body(file.source) })
     }
@@ -78,12 +78,12 @@ public struct AtomicFileWriter {
     /// With `wait: false` a lock held by another open file throws `LockBusy` at once: a
     /// batch that holds many locks must not wait for one, or two batches could each
     /// wait for the other.
-    public func withLockedFile<Result>(at path: String, exclusive: Bool = true, wait: Bool = true,
+    public func withLockedFile<Result>(at path: FilePath, exclusive: Bool = true, wait: Bool = true,
                                        holding body: (LockedFile) throws -> Result) throws -> Result {
         for _ in 0 ..< AtomicFileWriter.maximumAttempts {
             // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below);
             // on a regular file the flag changes nothing.
-            let descriptor = system.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            let descriptor = path.withCString { system.open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
             guard descriptor >= 0 else { throw ELFError(.io, "cannot open: \(systemErrorMessage(errno))") }
             // From here the descriptor is closed and unlocked when `file` goes.
             let file = LockedFile(descriptor: descriptor, system: system)
@@ -91,7 +91,7 @@ public struct AtomicFileWriter {
             guard system.status(descriptor, &opened) == 0 else { throw ELFError(.io, "cannot stat: \(systemErrorMessage(errno))") }
             guard (opened.st_mode & S_IFMT) == S_IFREG else { throw ELFError(.io, "not a regular file") }
             try lock(descriptor, exclusive: exclusive, wait: wait)
-            guard system.pathStatus(path, &named) == 0 else {
+            guard path.withCString({ system.pathStatus($0, &named) }) == 0 else {
                 let code = errno
                 if code == ENOENT { continue }   // removed or being replaced: open the name again
                 throw ELFError(.io, "cannot stat: \(systemErrorMessage(code))")
@@ -123,7 +123,7 @@ public struct AtomicFileWriter {
     /// temporary file and throws to abandon the write. When `destination` names the
     /// input's inode it must still do so just before the rename, else the write is
     /// abandoned with `TargetReplaced` (and `withLockedFile` starts again).
-    public func write(plan: RewritePlan, input: FileByteSource, to destination: String,
+    public func write(plan: RewritePlan, input: FileByteSource, to destination: FilePath,
                       check: (FileByteSource) throws -> Void) throws {
         guard let pending = try prepare(plan: plan, input: input, to: destination, check: check) else { return }
         if durable {
@@ -137,7 +137,7 @@ public struct AtomicFileWriter {
     /// written, given its metadata and checked. nil when there is nothing left to do (a
     /// character device or FIFO, written in place). The pending file is finished by
     /// `commit`, together with others; dropped unfinished, it is removed.
-    public func prepare(plan: RewritePlan, input: FileByteSource, to destination: String,
+    public func prepare(plan: RewritePlan, input: FileByteSource, to destination: FilePath,
                         check: (FileByteSource) throws -> Void) throws -> PendingReplacement? {
         var inputStatus = stat()
         guard system.status(input.descriptor, &inputStatus) == 0 else {
@@ -145,7 +145,7 @@ public struct AtomicFileWriter {
         }
         let target = resolvedTarget(destination)
         var existing = stat()
-        let targetExists = system.pathStatus(target, &existing) == 0
+        let targetExists = target.withCString { system.pathStatus($0, &existing) } == 0
         if !targetExists && errno != ENOENT {
             throw WriteError("cannot stat \(target): \(systemErrorMessage(errno))")
         }
@@ -176,7 +176,7 @@ public struct AtomicFileWriter {
         }
         try copyExtendedAttributes(from: inPlace || !targetExists ? input.descriptor : nil, target: target, to: output)
 
-        try check(try FileByteSource(duplicating: output, path: pending.temporary.name ?? directory + "/(new file)"))
+        try check(try FileByteSource(duplicating: output, path: pending.temporary.name ?? directory.appending(Array("(new file)".utf8))))
         return pending
     }
 
@@ -187,14 +187,14 @@ public struct AtomicFileWriter {
     private func replace(_ pending: PendingReplacement) throws {
         if pending.inPlace {
             var now = stat()
-            guard system.pathStatus(pending.target, &now) == 0, now.st_dev == pending.inputStatus.st_dev,
+            guard pending.target.withCString({ system.pathStatus($0, &now) }) == 0, now.st_dev == pending.inputStatus.st_dev,
                   now.st_ino == pending.inputStatus.st_ino else {
                 throw TargetReplaced()
             }
         }
         let name = try pending.temporary.name ?? giveName(to: pending.output, in: pending.directory)
         pending.temporary.name = name
-        guard system.rename(name, pending.target) == 0 else {
+        guard name.withCString({ from in pending.target.withCString { system.rename(from, $0) } }) == 0 else {
             throw WriteError("cannot replace \(pending.target): \(systemErrorMessage(errno))")
         }
         pending.renamed = true
@@ -221,7 +221,7 @@ public struct AtomicFileWriter {
         for (index, pending) in batch.enumerated() where durable && system.sync(pending.output) != 0 {
             errors[index] = WriteError("fsync failed: \(systemErrorMessage(errno))")
         }
-        var directories: [String: [Int]] = [:]
+        var directories: [FilePath: [Int]] = [:]
         for (index, pending) in batch.enumerated() where errors[index] == nil {
             do {
                 try replace(pending)
@@ -230,7 +230,7 @@ public struct AtomicFileWriter {
                 errors[index] = error
             }
         }
-        for (directory, members) in directories.sorted(by: { $0.key < $1.key }) where durable {
+        for (directory, members) in directories.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) where durable {
             do {
                 try syncDirectory(directory, of: batch[members[0]].target)
             } catch {
@@ -245,7 +245,7 @@ public struct AtomicFileWriter {
     struct Temporary {
         let descriptor: Int32
         /// nil while the file is anonymous.
-        var name: String?
+        var name: FilePath?
     }
 
     /// A file opened and locked by `withLockedFile(at:exclusive:holding:)`, unlocked and
@@ -278,8 +278,8 @@ public struct AtomicFileWriter {
     public final class PendingReplacement: @unchecked Sendable {
         var temporary: Temporary
         var output: Int32 { temporary.descriptor }
-        let target: String
-        let directory: String
+        let target: FilePath
+        let directory: FilePath
         let inPlace: Bool
         let inputStatus: stat
         let system: SystemCalls
@@ -287,7 +287,7 @@ public struct AtomicFileWriter {
         /// The locked input, kept so that its lock is held until the rename.
         public var keepLocked: LockedFile?
 
-        init(temporary: Temporary, target: String, directory: String, inPlace: Bool, input: stat, system: SystemCalls) {
+        init(temporary: Temporary, target: FilePath, directory: FilePath, inPlace: Bool, input: stat, system: SystemCalls) {
             self.temporary = temporary
             self.target = target
             self.directory = directory
@@ -298,42 +298,42 @@ public struct AtomicFileWriter {
 
         deinit {
             _ = system.close(temporary.descriptor)
-            if !renamed, let name = temporary.name { _ = system.unlink(name) }
+            if !renamed, let name = temporary.name { _ = name.withCString { system.unlink($0) } }
         }
     }
 
     /// An anonymous file (`O_TMPFILE`) in `directory` where the filesystem supports it,
     /// named only just before the rename, so a killed swelf leaves nothing behind; else
     /// a named `.swelf-XXXXXX`.
-    private func createTemporary(in directory: String) throws -> Temporary {
-        let anonymous = system.openAnonymous(directory)
+    private func createTemporary(in directory: FilePath) throws -> Temporary {
+        let anonymous = directory.withCString { system.openAnonymous($0) }
         if anonymous >= 0 { return Temporary(descriptor: anonymous, name: nil) }
         let code = errno
         guard code == EOPNOTSUPP || code == EISDIR || code == EINVAL else {
             throw WriteError("cannot create a temporary file in \(directory): \(systemErrorMessage(code))")
         }
-        var template = Array((directory + "/.swelf-XXXXXX").utf8CString)
+        var template = directory.appending(Array(".swelf-XXXXXX".utf8)).bytes.map { CChar(bitPattern: $0) } + [0]
         let output = template.withUnsafeMutableBufferPointer { system.makeTemporary($0.baseAddress!) }
         guard output >= 0 else {
             throw WriteError("cannot create a temporary file in \(directory): \(systemErrorMessage(errno))")
         }
-        return Temporary(descriptor: output, name: String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        return Temporary(descriptor: output, name: FilePath(bytes: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }))
     }
 
     /// Links the anonymous file into `directory` under a fresh `.swelf-XXXXXX` name.
-    private func giveName(to descriptor: Int32, in directory: String) throws -> String {
+    private func giveName(to descriptor: Int32, in directory: FilePath) throws -> FilePath {
         let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
         for _ in 0 ..< 100 {
-            let name = directory + "/.swelf-" + String((0 ..< 6).map { _ in letters.randomElement()! })
-            if system.name(descriptor, name) == 0 { return name }
+            let name = directory.appending(Array((".swelf-" + String((0 ..< 6).map { _ in letters.randomElement()! })).utf8))
+            if name.withCString({ system.name(descriptor, $0) }) == 0 { return name }
             guard errno == EEXIST else { throw WriteError("cannot link the new file into \(directory): \(systemErrorMessage(errno))") }
         }
         throw WriteError("cannot link the new file into \(directory): every name tried exists")
     }
 
     /// The rename is durable only once the directory is on disk.
-    private func syncDirectory(_ directory: String, of target: String) throws {
-        let descriptor = system.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    private func syncDirectory(_ directory: FilePath, of target: FilePath) throws {
+        let descriptor = directory.withCString { system.open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         guard descriptor >= 0 else {
             throw WriteError("\(target) was replaced, but its directory cannot be opened to make that durable: \(systemErrorMessage(errno))")
         }
@@ -349,12 +349,12 @@ public struct AtomicFileWriter {
     /// A character device or a FIFO: opened (never created, truncated or renamed over)
     /// and written from start to end, since neither can be read back or seeked. Its
     /// mode and owner are left alone. Other kinds are refused.
-    private func writeInPlace(plan: RewritePlan, input: FileByteSource, to target: String, kind: mode_t) throws {
+    private func writeInPlace(plan: RewritePlan, input: FileByteSource, to target: FilePath, kind: mode_t) throws {
         guard kind == S_IFCHR || kind == S_IFIFO else {
             let name = kind == S_IFBLK ? "a block device" : kind == S_IFSOCK ? "a socket" : kind == S_IFDIR ? "a directory" : "not a regular file"
             throw WriteError("\(target) is \(name): swelf writes regular files (replaced), character devices and FIFOs (written in place), and leaves this alone")
         }
-        let output = system.open(target, O_WRONLY | O_NOCTTY | O_CLOEXEC)
+        let output = target.withCString { system.open($0, O_WRONLY | O_NOCTTY | O_CLOEXEC) }
         guard output >= 0 else { throw WriteError("cannot open \(target): \(systemErrorMessage(errno))") }
         defer { _ = system.close(output) }
         var opened = stat()
@@ -382,33 +382,30 @@ public struct AtomicFileWriter {
     }
 
     /// True when `path` names the inode `file` has open (through any link).
-    package func names(_ path: String, file: FileByteSource) -> Bool {
+    package func names(_ path: FilePath, file: FileByteSource) -> Bool {
         var named = stat(), opened = stat()
-        return system.pathStatus(path, &named) == 0 && system.status(file.descriptor, &opened) == 0
+        return path.withCString({ system.pathStatus($0, &named) }) == 0 && system.status(file.descriptor, &opened) == 0
             && named.st_dev == opened.st_dev && named.st_ino == opened.st_ino
     }
 
     /// True when the two paths name one inode now, or are the same path (an edit in place,
     /// which takes the exclusive lock).
-    package func namesSameFile(_ destination: String, asOpen path: String) -> Bool {
+    package func namesSameFile(_ destination: FilePath, asOpen path: FilePath) -> Bool {
         if destination == path { return true }
         var a = stat(), b = stat()
-        return system.pathStatus(destination, &a) == 0 && system.pathStatus(path, &b) == 0
+        return destination.withCString({ system.pathStatus($0, &a) }) == 0 && path.withCString({ system.pathStatus($0, &b) }) == 0
             && a.st_dev == b.st_dev && a.st_ino == b.st_ino
     }
 
     /// The file a path names after following symbolic links; the path itself when it
     /// does not exist yet (a new `--output` file).
-    package func resolvedTarget(_ path: String) -> String {
-        guard let resolved = realpath(path, nil) else { return path }
+    package func resolvedTarget(_ path: FilePath) -> FilePath {
+        guard let resolved = path.withCString({ realpath($0, nil) }) else { return path }
         defer { free(resolved) }
-        return String(cString: resolved)
+        return FilePath(cString: resolved)
     }
 
-    package func parentDirectory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
+    package func parentDirectory(of path: FilePath) -> FilePath { path.directory }
 
     /// The unchanged bulk: a reflink of the whole input cut to `count` bytes where the
     /// filesystem shares blocks (no data is copied or written), else a copy.
@@ -481,7 +478,7 @@ public struct AtomicFileWriter {
     /// is refused. Owner and group first, since a chown clears the set-id bits; then the
     /// mode. Root can give any owner; another user can keep a file they own and a group
     /// they belong to, and nothing else.
-    private func keepMetadata(of existing: stat, replacing target: String, to output: Int32) throws {
+    private func keepMetadata(of existing: stat, replacing target: FilePath, to output: Int32) throws {
         let user = system.effectiveUser()
         if user != 0 && existing.st_uid != user {
             throw WriteError("cannot keep the owner of \(target) (uid \(existing.st_uid)): the new file would belong to uid \(user), and only root can give a file to another user; left alone")
@@ -514,7 +511,7 @@ public struct AtomicFileWriter {
         try confirm(output, owner: current.st_uid, group: current.st_gid, mode: mode, of: "the new file")
     }
 
-    private func confirm(_ output: Int32, owner: uid_t, group: gid_t, mode: mode_t, of target: String) throws {
+    private func confirm(_ output: Int32, owner: uid_t, group: gid_t, mode: mode_t, of target: FilePath) throws {
         var result = stat()
         guard system.status(output, &result) == 0 else { throw WriteError("cannot stat the new file: \(systemErrorMessage(errno))") }
         guard result.st_uid == owner, result.st_gid == group, result.st_mode & 0o7777 == mode else {
@@ -523,12 +520,12 @@ public struct AtomicFileWriter {
     }
 
     /// The extended attributes of the file being replaced, or of the input for a new file.
-    private func copyExtendedAttributes(from open: Int32?, target: String, to output: Int32) throws {
+    private func copyExtendedAttributes(from open: Int32?, target: FilePath, to output: Int32) throws {
         if let open {
             copyExtendedAttributes(from: open, to: output)
             return
         }
-        let descriptor = system.open(target, O_RDONLY | O_CLOEXEC)
+        let descriptor = target.withCString { system.open($0, O_RDONLY | O_CLOEXEC) }
         guard descriptor >= 0 else { throw WriteError("cannot open \(target) to read its attributes: \(systemErrorMessage(errno))") }
         defer { _ = system.close(descriptor) }
         copyExtendedAttributes(from: descriptor, to: output)

@@ -14,7 +14,7 @@ import Testing
 
     static func growing(_ soname: String) -> EditRequest {
         var request = EditRequest()
-        request.soname = soname
+        request.soname = Array(soname.utf8)
         return request
     }
 

@@ -16,7 +16,7 @@ import Testing
     static let requests: [EditRequest] = {
         var requests: [EditRequest] = []
         var request = EditRequest()
-        request.runPath = .set("$ORIGIN/" + String(repeating: "grow/", count: 20))
+        request.runPath = .set(Array(("$ORIGIN/" + String(repeating: "grow/", count: 20)).utf8))
         request.addNeeded = ["libextra.so"]
         requests.append(request)
         request = EditRequest()

@@ -18,7 +18,7 @@ import Testing
         var request = EditRequest()
         request.runPath = .set("$ORIGIN/lib")
         list.append(("set-rpath short", request))
-        request.runPath = .set("$ORIGIN/" + String(repeating: "long/", count: 60))
+        request.runPath = .set(Array(("$ORIGIN/" + String(repeating: "long/", count: 60)).utf8))
         list.append(("set-rpath 300", request))
         request = EditRequest()
         request.runPath = .set("/opt/x")
@@ -89,7 +89,7 @@ import Testing
         let file = try ELFFile(source: MemoryByteSource(try subject.contents()))
         guard let current = try file.dynamic()?.runpath() ?? file.dynamic()?.rpath(), current.count > 2 else { return }
         var request = EditRequest()
-        request.runPath = .set(String(current.prefix(2)))
+        request.runPath = .set(Array(String(current.prefix(2)).utf8))
         request.forceRPath = try file.dynamic()?.runpath() == nil
         let plan = try Rewriter().plan(file: file, request: request)
         let inPlace = plan.appended.isEmpty && plan.newSize == file.source.size
@@ -109,7 +109,7 @@ import Testing
         let shorter = try Rewriter().plan(file: file, request: request)
         #expect(shorter.appended.isEmpty && shorter.newSize == file.source.size, "\(subject): a shorter interpreter grew the file")
         let edited = try ELFFile(source: PlannedByteSource(base: file.source, plan: shorter))
-        request.interpreter = current
+        request.interpreter = Array(current.utf8)
         let back = try Rewriter().plan(file: edited, request: request)
         #expect(back.appended.isEmpty && back.newSize == file.source.size, "\(subject): the original interpreter no longer fits")
         let restored = PlannedByteSource(base: edited.source, plan: back)
@@ -137,7 +137,7 @@ import Testing
         let path = directory.appendingPathComponent("hello").path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         var request = EditRequest()
-        request.runPath = .set("$ORIGIN/" + String(repeating: "x", count: 200))
+        request.runPath = .set(Array(("$ORIGIN/" + String(repeating: "x", count: 200)).utf8))
         let result = try Rewriter().rewrite(path: path, request: request)
         #expect(result.changed)
         let edited = try ELFFile(path: path)
@@ -165,7 +165,7 @@ import Testing
         let path = directory.appendingPathComponent("hello").path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         var request = EditRequest()
-        request.runPath = .set("$ORIGIN/" + String(repeating: "x", count: 200))
+        request.runPath = .set(Array(("$ORIGIN/" + String(repeating: "x", count: 200)).utf8))
         let result = try Rewriter().rewrite(path: path, request: request)
         #expect(result.changed)
         let after = StructureVerifier(file: try ELFFile(path: path)).problems()

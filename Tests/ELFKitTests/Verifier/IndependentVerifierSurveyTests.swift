@@ -15,7 +15,7 @@ import Testing
             var requests = PlannerTests.requests
             var r = EditRequest(); r.removeNeeded = ["libunused.so", "libm.so.6"]; requests.append(("remove-needed", r))
             r = EditRequest(); r.replaceNeeded = [(old: "libgreet.so.1", new: "libgreetalt.so.1")]; requests.append(("replace-needed", r))
-            r = EditRequest(); r.addNeeded = (0..<12).map { "libmany\($0).so" }; requests.append(("add-many", r))
+            r = EditRequest(); r.addNeeded = (0..<12).map { Array("libmany\($0).so".utf8) }; requests.append(("add-many", r))
             r = EditRequest(); r.renameSymbols = ["greet": "greet_renamed_long", "puts": "puts_x", "ver_new": "ver_newer"]; requests.append(("rename", r))
             r = EditRequest(); r.clearSymbolVersions = ["ver_new", "puts"]; requests.append(("clear-version", r))
             r = EditRequest(); r.runPath = .shrink(allowedPrefixes: []); requests.append(("shrink", r))

@@ -83,7 +83,7 @@ import Testing
             let edited = try image(base, plan)
             guard let dynamic = try edited.dynamic(), let stringTable = dynamic.stringTableOffset else { return [] }
             let touched = Set(request.addNeeded + request.removeNeeded + request.replaceNeeded.flatMap { [$0.old, $0.new] })
-            guard let value = dynamic.all(.needed).first(where: { !touched.contains((try? dynamic.string(at: $0)) ?? "") }) else { return [] }
+            guard let value = dynamic.all(.needed).first(where: { !touched.contains((try? dynamic.rawString(at: $0)) ?? []) }) else { return [] }
             let byte = try edited.source.bytes(at: stringTable + value, count: 1, "byte")[0]
             return [overlay(plan, at: stringTable + value, [byte == 0x41 ? 0x42 : 0x41])].compactMap { $0 }
         }),
@@ -137,7 +137,7 @@ import Testing
         request.removeNeeded = ["libunused.so"]
         requests.append(("remove-needed", request))
         request = EditRequest()
-        request.addNeeded = (0 ..< 12).map { "libmany\($0).so" }
+        request.addNeeded = (0 ..< 12).map { Array("libmany\($0).so".utf8) }
         requests.append(("add-many", request))
 
         var instances: [String: Int] = [:]

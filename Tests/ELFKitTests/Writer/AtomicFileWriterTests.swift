@@ -24,7 +24,7 @@ import Testing
     private func plan(for path: String) throws -> (FileByteSource, RewritePlan) {
         let source = try FileByteSource(path: path)
         var request = EditRequest()
-        request.runPath = .set("$ORIGIN/" + String(repeating: "g", count: 120))
+        request.runPath = .set(Array(("$ORIGIN/" + String(repeating: "g", count: 120)).utf8))
         let plan = try Rewriter().plan(file: try ELFFile(source: source), request: request)
         #expect(!plan.appended.isEmpty, "the edit should grow the file")
         return (source, plan)
@@ -37,7 +37,7 @@ import Testing
         let (source, plan) = try plan(for: path)
         var checked = false
         #expect(throws: Refused.self) {
-            try AtomicFileWriter().write(plan: plan, input: source, to: path) { written in
+            try AtomicFileWriter().write(plan: plan, input: source, to: FilePath(path)) { written in
                 checked = true
                 #expect(written.size == plan.newSize)
                 throw Refused()
@@ -53,7 +53,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let (source, plan) = try plan(for: path)
         let expected = try PlannedByteSource(base: source, plan: plan).readBytes(at: 0, count: Int(plan.newSize))
-        try AtomicFileWriter().write(plan: plan, input: source, to: path) { written in
+        try AtomicFileWriter().write(plan: plan, input: source, to: FilePath(path)) { written in
             #expect(WrittenImageCheck(plan: plan, written: written).problems().isEmpty)
         }
         #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) == expected)

@@ -135,7 +135,7 @@ import Testing
 
     private var growingRequest: EditRequest {
         var request = EditRequest()
-        request.runPath = .set("$ORIGIN/" + String(repeating: "f", count: 200))
+        request.runPath = .set(Array(("$ORIGIN/" + String(repeating: "f", count: 200)).utf8))
         return request
     }
 
