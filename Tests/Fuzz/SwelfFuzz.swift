@@ -2,7 +2,8 @@
 // does not see this directory). Each input is an ELF file: it goes through the reader
 // (every table the commands read), the structure verifier, and read → edit → plan →
 // verify for one edit request chosen from the input's size, as `Rewriter.rewrite` does
-// before it writes. A Swift trap, an ASan report or a timeout is a crash.
+// before it writes. A Swift trap, an ASan report or a timeout is a crash. The requests
+// are in Tests/ELFKitTests/Support/FuzzRequests.swift (FixtureTests replays them too).
 import ELFKit
 
 /// As Tests/ELFKitTests/ByteLiterals.swift: a string literal where the library takes bytes
@@ -13,29 +14,6 @@ extension Array: @retroactive ExpressibleByUnicodeScalarLiteral, @retroactive Ex
     public init(unicodeScalarLiteral value: String) { self = Array(value.utf8) }
     public init(extendedGraphemeClusterLiteral value: String) { self = Array(value.utf8) }
 }
-
-private let requests: [EditRequest] = {
-    var list: [EditRequest] = []
-    func make(_ body: (inout EditRequest) -> Void) { var request = EditRequest(); body(&request); list.append(request) }
-    make { $0.runPath = .set("/opt/fuzz/lib:$ORIGIN") }
-    make { $0.runPath = .add("/opt/fuzz/lib") }
-    make { $0.runPath = .remove }
-    make { $0.runPath = .shrink(allowedPrefixes: []) }
-    make { $0.interpreter = "/lib/ld-fuzz-with-a-much-longer-name-than-any-real-loader.so.1" }
-    make { $0.soname = "libfuzz.so.7" }
-    make { $0.addNeeded = ["libfuzz.so.1"] }
-    make { $0.removeNeeded = ["libc.so.6"] }
-    make { $0.replaceNeeded = [("libc.so.6", "libfuzz-c.so.6")] }
-    make { $0.noDefaultLib = true }
-    make { $0.osABI = OSABI(rawValue: 3) }
-    make { $0.executableStack = true }
-    make { $0.executableStack = false }
-    make { $0.addDebugTag = true }
-    make { $0.clearSymbolVersions = ["puts", "ver_new"] }
-    make { $0.renameSymbols = ["puts": "fuzz_puts", "greet": "greet2", "ver_new": "ver_fuzz"] }
-    make { $0.runPath = .set("/a"); $0.forceRPath = true; $0.addNeeded = ["libx.so"]; $0.pageSize = 0x10000 }
-    return list
-}()
 
 private func exercise(_ bytes: [UInt8]) {
     guard let file = try? ELFFile(source: MemoryByteSource(bytes)) else { return }
@@ -53,7 +31,7 @@ private func exercise(_ bytes: [UInt8]) {
     }
     _ = StructureVerifier(file: file).problems()
 
-    let request = requests[bytes.count % requests.count]
+    let request = FuzzRequests.all[bytes.count % FuzzRequests.all.count]
     guard let plan = try? Rewriter().plan(file: file, request: request), !plan.isEmpty,
           let planned = try? ELFFile(source: PlannedByteSource(base: file.source, plan: plan)) else { return }
     _ = EditCheck(original: file, request: request).problems(edited: planned)
