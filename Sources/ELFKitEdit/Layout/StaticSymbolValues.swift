@@ -29,42 +29,52 @@ extension PlanState {
             guard entrySize >= format.symbolSize else {
                 throw EditError.refused(".symtab (section \(tableIndex)) has sh_entsize 0x\(hex(entrySize)), smaller than a symbol")
             }
-            let raw = try file.source.bytes(at: table.offset, count: table.size, ".symtab")
             let extended = try extendedSectionIndices(of: tableIndex)
-            let names = dynamicMove == nil || Int(table.link) >= file.sectionHeaders.count ? nil
-                : try? file.source.bytes(at: file.sectionHeaders[Int(table.link)].offset,
-                                         count: file.sectionHeaders[Int(table.link)].size, ".strtab")
-            let count = Int(table.size / entrySize)
-            for position in 0 ..< count {
-                let start = position * Int(entrySize)
-                var decoder = ByteDecoder(Array(raw[start ..< start + Int(format.symbolSize)]), format: format,
-                                          baseOffset: table.offset + UInt64(start))
-                var symbol = try Symbol.decode(&decoder)
-                var sectionIndex = Int(symbol.sectionIndex)
-                if symbol.sectionIndex == Self.sectionIndexExtended {
-                    guard let extended else {
-                        throw EditError.refused("symbol \(position) of section \(tableIndex) has st_shndx SHN_XINDEX but no SHT_SYMTAB_SHNDX section gives its section")
+            let names = dynamicMove == nil || Int(table.link) >= file.sectionHeaders.count ? nil : file.sectionHeaders[Int(table.link)]
+            guard Checked.fits(start: table.offset, length: table.size, within: file.source.size) else {
+                throw EditError.refused(".symtab (section \(tableIndex)) of 0x\(hex(table.size)) bytes at 0x\(hex(table.offset)) extends past the end of the file")
+            }
+            // A window of symbols at a time: an unstripped 200 MiB program has a 7 MiB .symtab.
+            let count = table.size / entrySize
+            let window: UInt64 = 16384
+            var first: UInt64 = 0
+            while first < count {
+                let windowCount = min(window, count - first)
+                let windowOffset = table.offset + first * entrySize
+                let raw = try file.source.bytes(at: windowOffset, count: windowCount * entrySize, ".symtab")
+                var decoder = ByteDecoder(raw, format: format, baseOffset: windowOffset)
+                for slot in 0 ..< Int(windowCount) {
+                    let position = Int(first) + slot
+                    let start = UInt64(slot) * entrySize
+                    decoder.position = Int(start)
+                    var symbol = try Symbol.decode(&decoder)
+                    var sectionIndex = Int(symbol.sectionIndex)
+                    if symbol.sectionIndex == Self.sectionIndexExtended {
+                        guard let extended else {
+                            throw EditError.refused("symbol \(position) of section \(tableIndex) has st_shndx SHN_XINDEX but no SHT_SYMTAB_SHNDX section gives its section")
+                        }
+                        guard position < extended.count else {
+                            throw EditError.refused("SHT_SYMTAB_SHNDX of section \(tableIndex) has no entry for symbol \(position)")
+                        }
+                        sectionIndex = Int(extended[position])
+                    } else if symbol.sectionIndex >= Self.sectionIndexReservedStart {
+                        guard symbol.sectionIndex == Self.sectionIndexAbsolute, let (from, to) = dynamicMove, symbol.value == from,
+                              let names, isDynamicName(symbol.nameOffset, in: names) else { continue }
+                        symbol.value = to
+                        var encoder = ByteEncoder(format: format)
+                        try symbol.encode(into: &encoder)
+                        extraPatches.append(RewritePlan.Patch(offset: windowOffset + start, bytes: encoder.bytes))
+                        changed += 1
+                        continue
                     }
-                    guard position < extended.count else {
-                        throw EditError.refused("SHT_SYMTAB_SHNDX of section \(tableIndex) has no entry for symbol \(position)")
-                    }
-                    sectionIndex = Int(extended[position])
-                } else if symbol.sectionIndex >= Self.sectionIndexReservedStart {
-                    guard symbol.sectionIndex == Self.sectionIndexAbsolute, let (from, to) = dynamicMove, symbol.value == from,
-                          let names, Self.name(at: symbol.nameOffset, in: names) == Array("_DYNAMIC".utf8) else { continue }
-                    symbol.value = to
+                    guard let old = moved[sectionIndex], symbol.value >= old.address, symbol.value - old.address <= old.size else { continue }
+                    symbol.value = (symbol.value &- old.address &+ sectionHeaders[sectionIndex].address) & format.maximumWord
                     var encoder = ByteEncoder(format: format)
                     try symbol.encode(into: &encoder)
-                    extraPatches.append(RewritePlan.Patch(offset: table.offset + UInt64(start), bytes: encoder.bytes))
+                    extraPatches.append(RewritePlan.Patch(offset: windowOffset + start, bytes: encoder.bytes))
                     changed += 1
-                    continue
                 }
-                guard let old = moved[sectionIndex], symbol.value >= old.address, symbol.value - old.address <= old.size else { continue }
-                symbol.value = (symbol.value &- old.address &+ sectionHeaders[sectionIndex].address) & format.maximumWord
-                var encoder = ByteEncoder(format: format)
-                try symbol.encode(into: &encoder)
-                extraPatches.append(RewritePlan.Patch(offset: table.offset + UInt64(start), bytes: encoder.bytes))
-                changed += 1
+                first += windowCount
             }
         }
         if changed > 0 { log.append(".symtab: \(changed) symbol value(s) follow their moved sections") }
@@ -72,10 +82,14 @@ extension PlanState {
 
     static let sectionIndexAbsolute: UInt16 = 0xfff1   // SHN_ABS
 
-    /// The NUL-terminated string at `offset` of a string table, without its NUL.
-    static func name(at offset: UInt32, in table: [UInt8]) -> [UInt8]? {
-        guard Int(offset) < table.count, let end = table[Int(offset)...].firstIndex(of: 0) else { return nil }
-        return Array(table[Int(offset) ..< end])
+    /// Whether the string at `offset` of string table `names` is `_DYNAMIC`: nine bytes read,
+    /// not the whole table (29 MiB in an unstripped 200 MiB program).
+    private func isDynamicName(_ offset: UInt32, in names: SectionHeader) -> Bool {
+        let wanted = Array("_DYNAMIC\0".utf8)
+        guard UInt64(offset) < names.size, names.size - UInt64(offset) >= UInt64(wanted.count),
+              let bytes = try? file.source.bytes(at: names.offset &+ UInt64(offset), count: UInt64(wanted.count), ".strtab")
+        else { return false }
+        return bytes == wanted
     }
 
     /// The section indices of SHT_SYMTAB_SHNDX linked to `.symtab` section `table`, if any.
