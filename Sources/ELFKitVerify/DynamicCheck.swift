@@ -177,26 +177,42 @@ struct DynamicCheck {
 
     private func checkVersionTables(_ old: DynamicSection, _ new: DynamicSection, _ expected: ExpectedDynamic,
                                     _ problems: inout [VerificationProblem]) throws {
-        // File names compared as bytes; the text is for the message.
-        func comparable(_ need: VersionNeed, file: [UInt8]) -> [String] {
-            ["\(String(decoding: file, as: UTF8.self)) v\(need.version) \(file)"]
-                + need.requirements.map { "\($0.name) \($0.hash) \($0.flags) \($0.index)" }
-        }
-        var wanted: [[String]] = []
+        var wanted: [ComparableNeed] = []
         for need in try old.versionNeeds() {
             let file = try old.rawString(at: UInt64(need.fileOffset))
             if expected.removedLibraries.contains(file) { continue }
-            wanted.append(comparable(need, file: expected.renamedLibraries[file] ?? file))
+            wanted.append(ComparableNeed(need, file: expected.renamedLibraries[file] ?? file))
         }
-        var actual: [[String]] = []
-        for need in try new.versionNeeds() { actual.append(comparable(need, file: try new.rawString(at: UInt64(need.fileOffset)))) }
+        var actual: [ComparableNeed] = []
+        for need in try new.versionNeeds() { actual.append(ComparableNeed(need, file: try new.rawString(at: UInt64(need.fileOffset)))) }
         if wanted != actual {
-            problems.append(VerificationProblem(.versions, ".gnu.version_r lists \(actual.map { $0[0] }), expected \(wanted.map { $0[0] })"))
+            problems.append(VerificationProblem(.versions, ".gnu.version_r lists \(actual.map(\.description)), expected \(wanted.map(\.description))"))
         }
         if try old.versionDefinitions() != new.versionDefinitions() {
             problems.append(VerificationProblem(.versions, ".gnu.version_d changed"))
         }
     }
+}
+
+/// One `Elf_Verneed` as the edit must keep it: the file name as bytes, the version, and
+/// each requirement without its string offset (strings may move). Compared as values,
+/// not as text: interpolating byte arrays costs a dynamic cast per byte.
+private struct ComparableNeed: Equatable {
+    let file: [UInt8]
+    let version: UInt16
+    let requirements: [VersionRequirement]
+
+    init(_ need: VersionNeed, file: [UInt8]) {
+        self.file = file
+        version = need.version
+        requirements = need.requirements.map { requirement in
+            var kept = requirement
+            kept.nameOffset = 0
+            return kept
+        }
+    }
+
+    var description: String { "\(String(decoding: file, as: UTF8.self)) v\(version)" }
 }
 
 /// `.dynsym` with names and version indices, read through the verifier's own table map.

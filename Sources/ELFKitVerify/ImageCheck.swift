@@ -98,7 +98,7 @@ struct ImageCheck {
             if let accounted { return !accounted.contains(address) }
             return false
         }
-        let chunk = 1 << 20
+        let chunk = 256 << 10
         let before = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
         let after = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
         defer {

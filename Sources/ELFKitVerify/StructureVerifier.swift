@@ -85,32 +85,33 @@ public struct StructureVerifier {
         let size = file.source.size
         var previous: ProgramHeader?
         for (index, segment) in file.programHeaders.enumerated() {
-            let name = "program header \(index) (\(segment.type))"
+            // Built only for a problem: interpolating the type name costs a dynamic cast.
+            func name() -> String { "program header \(index) (\(segment.type))" }
             if segment.type != .gnuStack, segment.fileSize > 0 {
                 guard let end = segment.fileEnd, end <= size else {
-                    problems.add(.segmentOutsideFile, segmentSubject(index), "\(name): file range 0x\(hex(segment.offset))+0x\(hex(segment.fileSize)) is outside the file (size 0x\(hex(size)))")
+                    problems.add(.segmentOutsideFile, segmentSubject(index), "\(name()): file range 0x\(hex(segment.offset))+0x\(hex(segment.fileSize)) is outside the file (size 0x\(hex(size)))")
                     continue
                 }
             }
             guard segment.type == .load else { continue }
             if segment.fileSize > segment.memorySize {
-                problems.add(.loadFileSizeExceedsMemorySize, segmentSubject(index), "\(name): p_filesz 0x\(hex(segment.fileSize)) exceeds p_memsz 0x\(hex(segment.memorySize))")
+                problems.add(.loadFileSizeExceedsMemorySize, segmentSubject(index), "\(name()): p_filesz 0x\(hex(segment.fileSize)) exceeds p_memsz 0x\(hex(segment.memorySize))")
             }
             if segment.alignment > 1 {
                 if segment.alignment & (segment.alignment - 1) != 0 {
-                    problems.add(.alignmentNotPowerOfTwo, segmentSubject(index), "\(name): p_align 0x\(hex(segment.alignment)) is not a power of two")
+                    problems.add(.alignmentNotPowerOfTwo, segmentSubject(index), "\(name()): p_align 0x\(hex(segment.alignment)) is not a power of two")
                 } else if segment.offset % segment.alignment != segment.virtualAddress % segment.alignment {
-                    problems.add(.offsetAddressIncongruent, segmentSubject(index), "\(name): p_offset 0x\(hex(segment.offset)) and p_vaddr 0x\(hex(segment.virtualAddress)) disagree modulo p_align 0x\(hex(segment.alignment))")
+                    problems.add(.offsetAddressIncongruent, segmentSubject(index), "\(name()): p_offset 0x\(hex(segment.offset)) and p_vaddr 0x\(hex(segment.virtualAddress)) disagree modulo p_align 0x\(hex(segment.alignment))")
                 }
             }
             if segment.memoryEnd == nil || segment.memoryEnd! > file.format.maximumWord {
-                problems.add(.memoryRangeOverflows, segmentSubject(index), "\(name): memory range overflows the address space")
+                problems.add(.memoryRangeOverflows, segmentSubject(index), "\(name()): memory range overflows the address space")
             }
             if let previous, let previousEnd = previous.memoryEnd {
                 if segment.virtualAddress < previous.virtualAddress {
-                    problems.add(.loadsNotSorted, segmentSubject(index), "\(name): PT_LOAD entries are not sorted by p_vaddr")
+                    problems.add(.loadsNotSorted, segmentSubject(index), "\(name()): PT_LOAD entries are not sorted by p_vaddr")
                 } else if segment.virtualAddress < previousEnd {
-                    problems.add(.loadsOverlap, segmentSubject(index), "\(name): memory range overlaps the previous PT_LOAD (ends at 0x\(hex(previousEnd)))")
+                    problems.add(.loadsOverlap, segmentSubject(index), "\(name()): memory range overlaps the previous PT_LOAD (ends at 0x\(hex(previousEnd)))")
                 }
             }
             previous = segment

@@ -57,7 +57,7 @@ public struct DynamicTag: NamedConstant {
     public static let auxiliary = DynamicTag(rawValue: 0x7fff_fffd)
     public static let filter = DynamicTag(rawValue: 0x7fff_ffff)
 
-    public static let names: [UInt64: String] = [
+    public static let names: KeyValuePairs<UInt64, String> = [
         0: "DT_NULL", 1: "DT_NEEDED", 2: "DT_PLTRELSZ", 3: "DT_PLTGOT", 4: "DT_HASH", 5: "DT_STRTAB",
         6: "DT_SYMTAB", 7: "DT_RELA", 8: "DT_RELASZ", 9: "DT_RELAENT", 10: "DT_STRSZ", 11: "DT_SYMENT",
         12: "DT_INIT", 13: "DT_FINI", 14: "DT_SONAME", 15: "DT_RPATH", 16: "DT_SYMBOLIC", 17: "DT_REL",

@@ -17,7 +17,7 @@ public struct OSABI: NamedConstant {
     public static let arm = OSABI(rawValue: 97)
     public static let standalone = OSABI(rawValue: 255)
 
-    public static let names: [UInt8: String] = [
+    public static let names: KeyValuePairs<UInt8, String> = [
         0: "ELFOSABI_SYSV", 1: "ELFOSABI_HPUX", 2: "ELFOSABI_NETBSD", 3: "ELFOSABI_GNU",
         4: "ELFOSABI_HURD", 6: "ELFOSABI_SOLARIS", 7: "ELFOSABI_AIX", 8: "ELFOSABI_IRIX",
         9: "ELFOSABI_FREEBSD", 10: "ELFOSABI_TRU64", 11: "ELFOSABI_MODESTO",
@@ -34,7 +34,7 @@ public struct FileType: NamedConstant {
     public static let executable = FileType(rawValue: 2)
     public static let sharedObject = FileType(rawValue: 3)
     public static let core = FileType(rawValue: 4)
-    public static let names: [UInt16: String] = [0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"]
+    public static let names: KeyValuePairs<UInt16, String> = [0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"]
 }
 
 /// `e_machine`.
@@ -55,7 +55,7 @@ public struct Machine: NamedConstant {
     public static let riscv = Machine(rawValue: 243)
     public static let loongArch = Machine(rawValue: 258)
 
-    public static let names: [UInt16: String] = [
+    public static let names: KeyValuePairs<UInt16, String> = [
         3: "EM_386", 4: "EM_68K", 8: "EM_MIPS", 20: "EM_PPC", 21: "EM_PPC64", 22: "EM_S390",
         40: "EM_ARM", 43: "EM_SPARCV9", 50: "EM_IA_64", 62: "EM_X86_64", 183: "EM_AARCH64",
         243: "EM_RISCV", 258: "EM_LOONGARCH",

@@ -5,11 +5,13 @@
 /// their ELF name (`DT_RUNPATH`) or, when unknown, the number.
 public protocol NamedConstant: RawRepresentable, Hashable, Sendable, CustomStringConvertible
 where RawValue: FixedWidthInteger & Sendable {
-    /// Known values and their ELF names.
-    static var names: [RawValue: String] { get }
+    /// Known values and their ELF names. Pairs searched in order, not a dictionary: a
+    /// `Dictionary` costs a run-time `Hashable` conformance lookup the first time one is
+    /// built, and a short call prints or logs a name or two.
+    static var names: KeyValuePairs<RawValue, String> { get }
 }
 
 extension NamedConstant {
-    public var name: String? { Self.names[rawValue] }
+    public var name: String? { Self.names.first { $0.key == rawValue }?.value }
     public var description: String { name ?? "0x" + String(rawValue, radix: 16) }
 }

@@ -20,7 +20,7 @@ public struct SectionType: NamedConstant {
     public static let gnuVerneed = SectionType(rawValue: 0x6fff_fffe)
     public static let gnuVersym = SectionType(rawValue: 0x6fff_ffff)
 
-    public static let names: [UInt32: String] = [
+    public static let names: KeyValuePairs<UInt32, String> = [
         0: "SHT_NULL", 1: "SHT_PROGBITS", 2: "SHT_SYMTAB", 3: "SHT_STRTAB", 4: "SHT_RELA",
         5: "SHT_HASH", 6: "SHT_DYNAMIC", 7: "SHT_NOTE", 8: "SHT_NOBITS", 9: "SHT_REL",
         11: "SHT_DYNSYM", 14: "SHT_INIT_ARRAY", 15: "SHT_FINI_ARRAY", 0x6fff_fff6: "SHT_GNU_HASH",

@@ -19,7 +19,7 @@ public struct SegmentType: NamedConstant {
     public static let armExidx = SegmentType(rawValue: 0x7000_0001)
     public static let riscvAttributes = SegmentType(rawValue: 0x7000_0003)
 
-    public static let names: [UInt32: String] = [
+    public static let names: KeyValuePairs<UInt32, String> = [
         0: "PT_NULL", 1: "PT_LOAD", 2: "PT_DYNAMIC", 3: "PT_INTERP", 4: "PT_NOTE", 5: "PT_SHLIB",
         6: "PT_PHDR", 7: "PT_TLS", 0x6474_e550: "PT_GNU_EH_FRAME", 0x6474_e551: "PT_GNU_STACK",
         0x6474_e552: "PT_GNU_RELRO", 0x6474_e553: "PT_GNU_PROPERTY",
