@@ -98,45 +98,41 @@ struct ImageCheck {
             if let accounted { return !accounted.contains(address) }
             return false
         }
-        let chunk = 256 << 10
-        let before = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
-        let after = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
-        defer {
-            before.deallocate()
-            after.deallocate()
-        }
-        var reported = 0
-        for load in context.oldMap.loads where load.fileSize > 0 {
-            var address = load.virtualAddress
-            let end = load.virtualAddress + load.fileSize  // fileEnd/memoryEnd checked by MemoryMap
-            while address < end, reported < 3 {
-                var count = Int(min(UInt64(chunk), end - address))
-                let a = UnsafeMutableRawBufferPointer(rebasing: before[..<count])
-                try context.original.source.read(at: load.offset + (address - load.virtualAddress), into: a)
-                if let target = context.newMap.fileBacked(address) {
-                    count = Int(min(UInt64(count), target.virtualAddress + target.fileSize - address))
-                    try context.edited.source.read(at: target.offset + (address - target.virtualAddress),
-                                                   into: UnsafeMutableRawBufferPointer(rebasing: after[..<count]))
-                } else if let target = context.newMap.mapped(address) {
-                    // Zero-filled memory (p_memsz beyond p_filesz) up to the end of the segment.
-                    count = Int(min(UInt64(count), target.virtualAddress + target.memorySize - address))
-                    UnsafeMutableRawBufferPointer(rebasing: after[..<count]).initializeMemory(as: UInt8.self, repeating: 0)
-                } else {
-                    if !mayChange(address) {
-                        problems.append(VerificationProblem(.image, "address 0x\(hex(address)) of the original image is no longer mapped"))
-                        reported += 1
+        let chunk = ComparisonWindows.size
+        try ComparisonWindows.with { before, after in
+            var reported = 0
+            for load in context.oldMap.loads where load.fileSize > 0 {
+                var address = load.virtualAddress
+                let end = load.virtualAddress + load.fileSize  // fileEnd/memoryEnd checked by MemoryMap
+                while address < end, reported < 3 {
+                    var count = Int(min(UInt64(chunk), end - address))
+                    let a = UnsafeMutableRawBufferPointer(rebasing: before[..<count])
+                    try context.original.source.read(at: load.offset + (address - load.virtualAddress), into: a)
+                    if let target = context.newMap.fileBacked(address) {
+                        count = Int(min(UInt64(count), target.virtualAddress + target.fileSize - address))
+                        try context.edited.source.read(at: target.offset + (address - target.virtualAddress),
+                                                       into: UnsafeMutableRawBufferPointer(rebasing: after[..<count]))
+                    } else if let target = context.newMap.mapped(address) {
+                        // Zero-filled memory (p_memsz beyond p_filesz) up to the end of the segment.
+                        count = Int(min(UInt64(count), target.virtualAddress + target.memorySize - address))
+                        UnsafeMutableRawBufferPointer(rebasing: after[..<count]).initializeMemory(as: UInt8.self, repeating: 0)
+                    } else {
+                        if !mayChange(address) {
+                            problems.append(VerificationProblem(.image, "address 0x\(hex(address)) of the original image is no longer mapped"))
+                            reported += 1
+                        }
+                        address += 1
+                        continue
                     }
-                    address += 1
-                    continue
-                }
-                if memcmp(before.baseAddress!, after.baseAddress!, count) != 0 {
-                    for index in 0 ..< count where before[index] != after[index] && !mayChange(address + UInt64(index)) {
-                        problems.append(VerificationProblem(.image, "the byte at address 0x\(hex(address + UInt64(index))) changed (0x\(hex(UInt64(before[index]))) -> 0x\(hex(UInt64(after[index])))) outside every table the edit may change"))
-                        reported += 1
-                        break
+                    if memcmp(before.baseAddress!, after.baseAddress!, count) != 0 {
+                        for index in 0 ..< count where before[index] != after[index] && !mayChange(address + UInt64(index)) {
+                            problems.append(VerificationProblem(.image, "the byte at address 0x\(hex(address + UInt64(index))) changed (0x\(hex(UInt64(before[index]))) -> 0x\(hex(UInt64(after[index])))) outside every table the edit may change"))
+                            reported += 1
+                            break
+                        }
                     }
+                    address += UInt64(count)
                 }
-                address += UInt64(count)
             }
         }
     }

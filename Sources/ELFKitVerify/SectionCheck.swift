@@ -67,22 +67,17 @@ struct SectionCheck {
     private func sameBytes(_ a: UInt64, _ b: UInt64, _ size: UInt64) throws -> Bool {
         guard Checked.fits(start: a, length: size, within: context.original.source.size),
               Checked.fits(start: b, length: size, within: context.edited.source.size) else { return false }
-        let window = 256 << 10
-        let before = UnsafeMutableRawBufferPointer.allocate(byteCount: window, alignment: 16)
-        let after = UnsafeMutableRawBufferPointer.allocate(byteCount: window, alignment: 16)
-        defer {
-            before.deallocate()
-            after.deallocate()
+        return try ComparisonWindows.with { before, after in
+            var done: UInt64 = 0
+            while done < size {
+                let count = Int(min(UInt64(ComparisonWindows.size), size - done))
+                try context.original.source.read(at: a + done, into: UnsafeMutableRawBufferPointer(rebasing: before[..<count]))
+                try context.edited.source.read(at: b + done, into: UnsafeMutableRawBufferPointer(rebasing: after[..<count]))
+                if memcmp(before.baseAddress!, after.baseAddress!, count) != 0 { return false }
+                done += UInt64(count)
+            }
+            return true
         }
-        var done: UInt64 = 0
-        while done < size {
-            let count = Int(min(UInt64(window), size - done))
-            try context.original.source.read(at: a + done, into: UnsafeMutableRawBufferPointer(rebasing: before[..<count]))
-            try context.edited.source.read(at: b + done, into: UnsafeMutableRawBufferPointer(rebasing: after[..<count]))
-            if memcmp(before.baseAddress!, after.baseAddress!, count) != 0 { return false }
-            done += UInt64(count)
-        }
-        return true
     }
 
     /// Every symbol keeps its name, type, binding, section and size; its value moves with
