@@ -322,9 +322,16 @@ public struct AtomicFileWriter {
 
     /// Links the anonymous file into `directory` under a fresh `.swelf-XXXXXX` name.
     private func giveName(to descriptor: Int32, in directory: FilePath) throws -> FilePath {
-        let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
         for _ in 0 ..< 100 {
-            let name = directory.appending(Array((".swelf-" + String((0 ..< 6).map { _ in letters.randomElement()! })).utf8))
+            // One random word for all six letters (one getrandom call, not one per letter).
+            var bits = UInt64.random(in: 0 ... .max)
+            var suffix: [UInt8] = []
+            for _ in 0 ..< 6 {
+                suffix.append(letters[Int(bits % UInt64(letters.count))])
+                bits /= UInt64(letters.count)
+            }
+            let name = directory.appending(Array(".swelf-".utf8) + suffix)
             if name.withCString({ system.name(descriptor, $0) }) == 0 { return name }
             guard errno == EEXIST else { throw WriteError("cannot link the new file into \(directory): \(systemErrorMessage(errno))") }
         }
