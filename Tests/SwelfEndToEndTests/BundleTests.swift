@@ -9,7 +9,7 @@ import XCTest
 final class BundleTests: XCTestCase {
     /// What the x86_64 subject prints: the chain (100 + 20 + 3), the versioned library,
     /// the C++ library, and the copy of the duplicated soname that the loader takes.
-    static let expected = "chain 123 ver 7 cxx 5 dup 1\n"
+    static let expected = "chain 123 ver 7 cxx 5 dup 1 abs 9\n"
 
     /// glibc's libraries a minimal x86_64 root holds, from this machine.
     static let glibcNames = ["libc.so.6", "libm.so.6", "libdl.so.2", "librt.so.1", "libpthread.so.0", "libresolv.so.2"]
@@ -53,13 +53,16 @@ final class BundleTests: XCTestCase {
             "cxx.cc": "#include <string>\n#include <stdexcept>\nextern \"C\" int cxx_value(void) {\n  try { throw std::runtime_error(std::string(\"hello\")); }\n  catch (const std::exception &e) { return (int)std::string(e.what()).size(); }\n}\n",
             "dup1.c": "int dup_value(void) { return 1; }\n",
             "dup2.c": "int dup_value(void) { return 2; }\n",
+            "abs.c": "int abs_value(void) { return 9; }\n",
+            "abs.map": "ABS_1 { global: abs_value; local: *; };\n",
+            "tool.c": "#include <stdio.h>\nint a_value(void); int dup_value(void);\nint main(void) { printf(\"tool %d %d\\n\", a_value(), dup_value()); return 0; }\n",
             "app.c": """
                 #include <stdio.h>
                 #include <dlfcn.h>
-                int a_value(void); int ver_value(void); int cxx_value(void); int dup_value(void);
+                int a_value(void); int ver_value(void); int cxx_value(void); int dup_value(void); int abs_value(void);
                 void *(*volatile keep)(const char *, int) = dlopen;
                 int main(void) {
-                  printf("chain %d ver %d cxx %d dup %d\\n", a_value(), ver_value(), cxx_value(), dup_value());
+                  printf("chain %d ver %d cxx %d dup %d abs %d\\n", a_value(), ver_value(), cxx_value(), dup_value(), abs_value());
                   return 0;
                 }
 
@@ -68,7 +71,7 @@ final class BundleTests: XCTestCase {
         for (file, text) in files { try text.write(to: src.appendingPathComponent(file), atomically: true, encoding: .utf8) }
         let b = build.path
         try sh("""
-            mkdir -p \(b)/a \(b)/b \(b)/c \(b)/ver \(b)/cxx \(b)/dup1 \(b)/dup2 \(b)/bin \(sandbox.url.path)/links
+            mkdir -p \(b)/a \(b)/b \(b)/c \(b)/ver \(b)/cxx \(b)/dup1 \(b)/dup2 \(b)/abs \(b)/bin \(sandbox.url.path)/links
             gcc -shared -fPIC -o \(b)/c/libc3.so.1.2.3 -Wl,-soname,libc3.so.1 ../src/c.c
             ln -s libc3.so.1.2.3 \(b)/c/libc3.so.1
             ln -s libc3.so.1 \(b)/c/libc3.so
@@ -78,7 +81,9 @@ final class BundleTests: XCTestCase {
             g++ -shared -fPIC -o \(b)/cxx/libcxx.so.1 -Wl,-soname,libcxx.so.1 ../src/cxx.cc
             gcc -shared -fPIC -o \(b)/dup1/libdup.so.1 -Wl,-soname,libdup.so.1 ../src/dup1.c
             gcc -shared -fPIC -o \(b)/dup2/libdup.so.1 -Wl,-soname,libdup.so.1 ../src/dup2.c
-            gcc -o \(b)/bin/app ../src/app.c \(b)/a/liba.so.1 \(b)/ver/libver.so.1 \(b)/cxx/libcxx.so.1 \(b)/dup1/libdup.so.1 \
+            gcc -shared -fPIC -o \(b)/abs/libabs.so -Wl,--version-script,../src/abs.map ../src/abs.c
+            gcc -o \(b)/bin/tool ../src/tool.c \(b)/a/liba.so.1 \(b)/dup2/libdup.so.1 -Wl,-rpath-link,\(b)/b:\(b)/c -Wl,-rpath,\(b)/a:\(b)/dup2
+            gcc -o \(b)/bin/app ../src/app.c \(b)/a/liba.so.1 \(b)/ver/libver.so.1 \(b)/cxx/libcxx.so.1 \(b)/dup1/libdup.so.1 \(b)/abs/libabs.so \
                 -Wl,-rpath-link,\(b)/b:\(b)/c -Wl,--enable-new-dtags,-rpath,\(b)/a:\(b)/ver:\(b)/cxx:\(b)/dup1:\(b)/dup2
             ln -s ../build/bin/app \(sandbox.url.path)/links/app-link
             """, cwd: src, "build the x86_64 subject")
@@ -148,8 +153,9 @@ final class BundleTests: XCTestCase {
         // regular file named by its soname (libc3.so.1, not the .1.2.3 it links to).
         XCTAssertEqual(regularFiles(out.appendingPathComponent("bin")), ["app-link"])
         XCTAssertEqual(regularFiles(out.appendingPathComponent("lib")),
-                       ["liba.so.1", "libb.so.1", "libc3.so.1", "libcxx.so.1", "libdup.so.1", "libgcc_s.so.1", "libstdc++.so.6", "libver.so.1"])
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("lib").path).count, 8,
+                       ["liba.so.1", "libabs.so", "libb.so.1", "libc3.so.1", "libcxx.so.1", "libdup.so.1", "libgcc_s.so.1",
+                        "libstdc++.so.6", "libver.so.1"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("lib").path).count, 9,
                        "no symbolic links, nothing else in lib/")
 
         // The report: decisions with reasons, the shadowed copy, the dlopen warning.
@@ -178,8 +184,15 @@ final class BundleTests: XCTestCase {
                 }
             }
         }
+        // A library without a soname, linked by its path: DT_NEEDED and vn_file named the
+        // build path; both now name the file in lib/.
+        let sourceNeeded = try dynamicValue(fixture.build.appendingPathComponent("bin/app"), tag: "NEEDED")
+        XCTAssertTrue(sourceNeeded.contains(fixture.build.path + "/abs/libabs.so"), "\(sourceNeeded)")
+        XCTAssertEqual(try dynamicValue(out.appendingPathComponent("bin/app-link"), tag: "NEEDED"),
+                       ["liba.so.1", "libver.so.1", "libcxx.so.1", "libdup.so.1", "libabs.so", "libc.so.6"])
         let appVersions = try readelf(["-V", out.appendingPathComponent("bin/app-link").path]).stdout
         XCTAssertTrue(appVersions.contains("File: libver.so.1") && appVersions.contains("Name: VER_1"), appVersions)
+        XCTAssertTrue(appVersions.contains("File: libabs.so") && appVersions.contains("Name: ABS_1"), appVersions)
 
         // Sources untouched; a second run and a bundle of the bundle are byte-identical.
         XCTAssertEqual(try hashes(fixture.build), sourcesBefore, "the sources changed")
@@ -248,10 +261,24 @@ final class BundleTests: XCTestCase {
         let out = fixture.sandbox.url.appendingPathComponent("dist")
         let r = try swelf(["bundle", "--policy", policy.path, "-o", out.path, fixture.link.path])
         XCTAssertEqual(r.status, 0, r.summary)
-        XCTAssertEqual(regularFiles(out.appendingPathComponent("lib")), ["liba.so.1", "libcxx.so.1", "libdup.so.1", "libver.so.1"])
+        XCTAssertEqual(regularFiles(out.appendingPathComponent("lib")), ["liba.so.1", "libabs.so", "libcxx.so.1", "libdup.so.1", "libver.so.1"])
         XCTAssertTrue(r.stdout.contains("excluded  libb.so.1 (needed by liba.so.1): provided by the platform team's base image [\(policy.path):2: exclude libb.so.*]"), r.stdout)
         XCTAssertFalse(r.stdout.contains("libc3"), "libb's own dependency was walked:\n\(r.stdout)")
         XCTAssertTrue(r.stdout.contains("\(policy.path):3: exclude libnothing.so.7 matches no library"), r.stdout)
+
+        // A directory: every program under it; shared libraries copied once; two programs
+        // that need different files under one name get the first and a warning.
+        let tree = fixture.sandbox.url.appendingPathComponent("dist-tree")
+        let t = try swelf(["bundle", "--include-libstdcxx", "-o", tree.path, fixture.build.appendingPathComponent("bin").path])
+        XCTAssertEqual(t.status, 0, t.summary)
+        XCTAssertEqual(regularFiles(tree.appendingPathComponent("bin")), ["app", "tool"])
+        XCTAssertEqual(regularFiles(tree.appendingPathComponent("lib")),
+                       ["liba.so.1", "libabs.so", "libb.so.1", "libc3.so.1", "libcxx.so.1", "libdup.so.1", "libgcc_s.so.1",
+                        "libstdc++.so.6", "libver.so.1"])
+        XCTAssertTrue(t.stdout.contains("two different files are needed as libdup.so.1: \(fixture.build.path)/dup1/libdup.so.1 is bundled, \(fixture.build.path)/dup2/libdup.so.1 (for bin/tool) is not"), t.stdout)
+        XCTAssertEqual(t.stdout.components(separatedBy: "lib/liba.so.1 <-").count, 2, "liba.so.1 listed once:\n\(t.stdout)")
+        let tool = try runTool(tree.appendingPathComponent("bin/tool").path, [])
+        XCTAssertEqual(tool.stdout, "tool 123 1\n", "the bundled tool gets the one libdup.so.1 in lib/: \(tool.summary)")
 
         try "exclude\n".write(to: policy, atomically: true, encoding: .utf8)
         let bad = try swelf(["bundle", "--policy", policy.path, "-o", out.path, fixture.link.path])
