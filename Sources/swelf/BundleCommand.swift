@@ -68,6 +68,7 @@ struct BundleCommand {
         }
 
         let out = terminal.standardOutput
+        var leftovers: [String] = []
         do {
             let bin = try BundleCommand.makeDirectory(output, "bin")
             let lib = try BundleCommand.makeDirectory(output, "lib")
@@ -79,19 +80,21 @@ struct BundleCommand {
                     request.replaceNeeded = replacements(plan, "bin/\(program.name)")
                 }
                 try write(rewriter, program.source, request, to: bin + "/" + program.name)
+                leftovers += BundleCommand.leftoverPaths(source: program.source, copy: bin + "/" + program.name, shownAs: "bin/\(program.name)")
             }
             for library in plan.libraries {
                 var request = EditRequest()
                 request.runPath = .set(Array(BundleCommand.libraryRunPath.utf8))
                 request.replaceNeeded = replacements(plan, "lib/\(library.name)")
                 try write(rewriter, library.source, request, to: lib + "/" + library.name)
+                leftovers += BundleCommand.leftoverPaths(source: library.source, copy: lib + "/" + library.name, shownAs: "lib/\(library.name)")
             }
         } catch {
             out.flush()
             terminal.error("bundle: \(error)")
             return .failure
         }
-        out.write(BundleReport(plan: plan, output: output).text)
+        out.write(BundleReport(plan: plan, output: output, leftovers: leftovers).text)
         // HOOK(portability): the bundle ends with the portability report of the bundle:
         // run it here over `output` (every file in bin/ and lib/) and print it after the
         // decisions; its exit status does not change the bundle's. See issue 9.
@@ -117,6 +120,40 @@ struct BundleCommand {
         } catch {
             throw BundleError("\(source) -> \(destination): \(error)")
         }
+    }
+
+    /// The build-machine paths of `source` (its run path, DT_NEEDED names with a '/')
+    /// whose bytes are still in `copy` as a whole string: unreferenced, in the old place
+    /// of a string table that had to move (swelf does not overwrite old table bytes), but
+    /// visible to `strings`. Reported, so the promise "no build-machine path remains" is
+    /// never broken silently.
+    static func leftoverPaths(source: String, copy: String, shownAs name: String) -> [String] {
+        guard let original = try? ELFFile(path: FilePath(source)), let dynamic = (try? original.dynamic()) ?? nil,
+              let written = try? FileByteSource(path: FilePath(copy)),
+              let bytes = try? written.bytes(at: 0, count: written.size, copy) else { return [] }
+        var paths: [String] = []
+        if let runpath = (try? dynamic.runpath()) ?? nil { paths.append(runpath) }
+        if let rpath = (try? dynamic.rpath()) ?? nil { paths.append(rpath) }
+        paths += ((try? dynamic.needed()) ?? []).filter { $0.contains("/") }
+        var result: [String] = []
+        for path in paths where path.contains("/") && !path.hasPrefix("$ORIGIN") && !path.hasPrefix("${ORIGIN}") {
+            let framed = [0] + ByteText.bytes(path) + [0]
+            if BundleCommand.contains(bytes, framed) {
+                result.append("\(name): the old string '\(path)' remains as unreferenced bytes (a string table that grew was moved; its old bytes are not overwritten)")
+            }
+        }
+        return result
+    }
+
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+        var start = 0
+        while start <= haystack.count - needle.count {
+            guard let first = haystack[start...].firstIndex(of: needle[0]), first <= haystack.count - needle.count else { return false }
+            if haystack[first ..< first + needle.count].elementsEqual(needle) { return true }
+            start = first + 1
+        }
+        return false
     }
 
     struct BundleError: Error, CustomStringConvertible {
@@ -181,6 +218,7 @@ struct BundleCommand {
 struct BundleReport {
     let plan: BundlePlan
     let output: String
+    var leftovers: [String] = []
 
     var text: String {
         var lines: [String] = ["bundle: \(output)", "programs:"]
@@ -202,9 +240,9 @@ struct BundleReport {
             let padded = decision.outcome.rawValue + String(repeating: " ", count: max(0, 9 - decision.outcome.rawValue.count))
             lines.append("  \(padded) \(decision.name) (needed by \(decision.neededBy)): \(decision.reason)")
         }
-        if !plan.warnings.isEmpty {
+        if !plan.warnings.isEmpty || !leftovers.isEmpty {
             lines.append("warnings:")
-            for warning in plan.warnings { lines.append("  \(warning)") }
+            for warning in plan.warnings + leftovers { lines.append("  \(warning)") }
         }
         return lines.joined(separator: "\n") + "\n"
     }

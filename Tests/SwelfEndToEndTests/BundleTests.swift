@@ -297,6 +297,35 @@ final class BundleTests: XCTestCase {
         XCTAssertEqual(usage.status, 64, usage.summary)
     }
 
+    /// A build path shorter than `$ORIGIN/../lib`: the string table grows and moves, and
+    /// the old bytes are not overwritten. The bundle must say so exactly when the bytes
+    /// are there (a warning naming the file and the path), and the program still runs.
+    func testShortBuildPathLeftInOldBytesIsReported() throws {
+        try requireSwelf()
+        var template = Array("/tmp/bXXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw MissingTool(path: "/tmp", hint: "mkdtemp failed") }
+        let short = String(cString: made)
+        defer { try? FileManager.default.removeItem(atPath: short) }
+        let sandbox = try Sandbox("bundle-short")
+        try sh("""
+            printf 'int s_value(void) { return 5; }\\n' > s.c
+            printf '#include <stdio.h>\\nint s_value(void);\\nint main(void) { printf("short %%d\\\\n", s_value()); return 0; }\\n' > app.c
+            gcc -shared -fPIC -o \(short)/libs.so.1 -Wl,-soname,libs.so.1 s.c
+            gcc -o app app.c \(short)/libs.so.1 -Wl,-rpath,\(short)
+            """, cwd: sandbox.url, "build the short-path subject")
+        let out = sandbox.url.appendingPathComponent("dist")
+        let r = try swelf(["bundle", "-o", out.path, sandbox.url.appendingPathComponent("app").path])
+        XCTAssertEqual(r.status, 0, r.summary)
+        for name in ["bin/app", "lib/libs.so.1"] {
+            let present = try Data(contentsOf: out.appendingPathComponent(name)).range(of: Data([0] + Array(short.utf8) + [0])) != nil
+            let warned = r.stdout.contains("\(name): the old string '\(short)' remains as unreferenced bytes")
+            XCTAssertEqual(present, warned, "\(name): bytes present \(present), warned \(warned):\n\(r.stdout)")
+        }
+        XCTAssertTrue(r.stdout.contains("bin/app: the old string '\(short)' remains"), "the program's table had to grow:\n\(r.stdout)")
+        let run = try runTool(out.appendingPathComponent("bin/app").path, [])
+        XCTAssertEqual(run.stdout, "short 5\n", run.summary)
+    }
+
     /// An aarch64 program and its private library, built with the cross compiler on this
     /// machine, bundled here (nothing runs), moved into an aarch64 root holding only the
     /// loader and libc, and run there under qemu-user.
