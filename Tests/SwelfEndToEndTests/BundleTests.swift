@@ -362,6 +362,32 @@ final class BundleTests: XCTestCase {
         let doctor = try swelf(["doctor", "--root", root.path, root.appendingPathComponent("opt/newprefix/bin/app").path])
         XCTAssertEqual(doctor.status, 0, doctor.summary)
         XCTAssertTrue(doctor.stdout.contains("verdict: would start"), doctor.stdout)
+
+        // With --root the sysroot is the target system: a library only it holds
+        // (libatomic.so.1, not part of glibc) is found there and bundled; the private
+        // library is found through its $ORIGIN run path. Without --root it is not found.
+        try sh("""
+            mkdir -p rel/bin rel/private
+            printf 'int p_value(void) { return 8; }\\n' > p.c
+            printf '#include <stdio.h>\\nint p_value(void);\\nint main(void) { printf("root %%d\\\\n", p_value()); return 0; }\\n' > app2.c
+            \(cc) -shared -fPIC -o rel/private/libp.so.1 -Wl,-soname,libp.so.1 p.c
+            \(cc) -o rel/bin/app2 app2.c rel/private/libp.so.1 -Wl,--no-as-needed -latomic -Wl,--as-needed '-Wl,-rpath,$ORIGIN/../private'
+            """, cwd: sandbox.url, "build the aarch64 --root subject")
+        let app2 = sandbox.url.appendingPathComponent("rel/bin/app2").path
+        XCTAssertTrue(try dynamicValue(URL(fileURLWithPath: app2), tag: "NEEDED").contains("libatomic.so.1"))
+        let withoutRoot = try swelf(["bundle", "-o", sandbox.url.appendingPathComponent("dist-noroot").path, app2])
+        XCTAssertEqual(withoutRoot.status, 1, withoutRoot.summary)
+        XCTAssertTrue(withoutRoot.stderr.contains("libatomic.so.1, needed by bin/app2"), withoutRoot.summary)
+        let out2 = sandbox.url.appendingPathComponent("dist-root")
+        let r2 = try swelf(["bundle", "--root", sysroot, "-o", out2.path, app2])
+        XCTAssertEqual(r2.status, 0, r2.summary)
+        XCTAssertEqual(regularFiles(out2.appendingPathComponent("lib")), ["libatomic.so.1", "libp.so.1"])
+        XCTAssertTrue(r2.stdout.contains("excluded  libc.so.6 (needed by bin/app2): part of glibc"), r2.stdout)
+        try sh("mv \(out2.path) \(root.path)/opt/rootprefix", "move the --root bundle")
+        let run2 = try runInRoot(root, ["/qemu", "/opt/rootprefix/bin/app2"])
+        XCTAssertEqual(run2.stdout, "root 8\n", run2.summary)
+        let doctor2 = try swelf(["doctor", "--root", root.path, root.appendingPathComponent("opt/rootprefix/bin/app2").path])
+        XCTAssertEqual(doctor2.status, 0, doctor2.summary)
     }
 }
 
