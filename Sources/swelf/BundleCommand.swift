@@ -186,7 +186,8 @@ struct BundleCommand {
     }
 
     /// Every program under `directory`, in name order: regular files (symbolic links are
-    /// not followed, so nothing is taken twice) that are ELF and have a PT_INTERP.
+    /// not followed, so nothing is taken twice) that are ELF programs: a PT_INTERP, or
+    /// static (ET_EXEC, or static-pie). Shared libraries are left to the resolution.
     static func programsUnder(_ directory: String) -> [(path: String, name: String)] {
         var result: [(path: String, name: String)] = []
         var entries: [String] = []
@@ -205,7 +206,7 @@ struct BundleCommand {
             if status.st_mode & S_IFMT == S_IFDIR {
                 result += programsUnder(path)
             } else if status.st_mode & S_IFMT == S_IFREG, let file = try? ELFFile(path: FilePath(path)),
-                      ((try? file.interpreter()) ?? nil) != nil {
+                      ((try? file.interpreter()) ?? nil) != nil || file.header.type == .executable || file.isStaticPIE {
                 result.append((path, name))
             }
         }

@@ -55,7 +55,7 @@ final class BundleTests: XCTestCase {
             "dup2.c": "int dup_value(void) { return 2; }\n",
             "abs.c": "int abs_value(void) { return 9; }\n",
             "abs.map": "ABS_1 { global: abs_value; local: *; };\n",
-            "tool.c": "#include <stdio.h>\nint a_value(void); int dup_value(void);\nint main(void) { printf(\"tool %d %d\\n\", a_value(), dup_value()); return 0; }\n",
+            "tool.c": "#include <stdio.h>\n#include <pwd.h>\nint a_value(void); int dup_value(void);\nstruct passwd *(*volatile lookup)(const char *) = getpwnam;\nint main(void) { printf(\"tool %d %d\\n\", a_value(), dup_value()); return 0; }\n",
             "app.c": """
                 #include <stdio.h>
                 #include <dlfcn.h>
@@ -277,6 +277,8 @@ final class BundleTests: XCTestCase {
                         "libstdc++.so.6", "libver.so.1"])
         XCTAssertTrue(t.stdout.contains("two different files are needed as libdup.so.1: \(fixture.build.path)/dup1/libdup.so.1 is bundled, \(fixture.build.path)/dup2/libdup.so.1 (for bin/tool) is not"), t.stdout)
         XCTAssertEqual(t.stdout.components(separatedBy: "lib/liba.so.1 <-").count, 2, "liba.so.1 listed once:\n\(t.stdout)")
+        XCTAssertTrue(t.stdout.contains("bin/tool uses the name service: glibc loads the host's libnss_* modules at run time (they come with the host's glibc) (imports getpwnam)"), t.stdout)
+        XCTAssertFalse(t.stdout.contains("bin/app uses the name service"), t.stdout)
         let tool = try runTool(tree.appendingPathComponent("bin/tool").path, [])
         XCTAssertEqual(tool.stdout, "tool 123 1\n", "the bundled tool gets the one libdup.so.1 in lib/: \(tool.summary)")
 
