@@ -232,6 +232,7 @@ struct ArgumentParser {
                 case "--output", "-o": options.output = try value(for: option, at: position)
                 case "--policy": options.policyFile = try value(for: option, at: position)
                 case "--include-libstdcxx": options.includeCxxRuntime = true
+                case "--json": options.json = true
                 case "--root": options.root = try value(for: option, at: position)
                 case "--env":
                     let assignment = try value(for: option, at: position)

@@ -13,6 +13,7 @@ struct BundleOptions {
     var includeCxxRuntime = false
     var root: String?
     var environment: [(name: String, value: String)] = []
+    var json = false
 }
 
 /// `swelf bundle --output DIR PROGRAM_OR_DIR...`: copies the programs to DIR/bin and every
@@ -62,6 +63,10 @@ struct BundleCommand {
         let environment = HostProbe.loaderEnvironment(options: DoctorOptions(root: options.root, environment: options.environment))
         let plan = BundlePlanner(environment: environment, policy: policy).plan(programs: programs)
         if !plan.errors.isEmpty {
+            if options.json {
+                terminal.standardOutput.line(BundleReport(plan: plan, output: output, written: false).json.serialized())
+                terminal.standardOutput.flush()
+            }
             for error in plan.errors { terminal.error("bundle: \(error)") }
             terminal.error("bundle: nothing written to \(output)")
             return .failure
@@ -94,7 +99,12 @@ struct BundleCommand {
             terminal.error("bundle: \(error)")
             return .failure
         }
-        out.write(BundleReport(plan: plan, output: output, leftovers: leftovers).text)
+        let report = BundleReport(plan: plan, output: output, leftovers: leftovers)
+        if options.json {
+            out.line(report.json.serialized())
+        } else {
+            out.write(report.text)
+        }
         // HOOK(portability): the bundle ends with the portability report of the bundle:
         // run it here over `output` (every file in bin/ and lib/) and print it after the
         // decisions; its exit status does not change the bundle's. See issue 9.
@@ -220,6 +230,32 @@ struct BundleReport {
     let plan: BundlePlan
     let output: String
     var leftovers: [String] = []
+    var written = true
+
+    /// `--json`: the same facts, for scripts.
+    var json: JSON {
+        .object([
+            ("output", .string(output)),
+            ("written", .bool(written)),
+            ("programs", .array(plan.programs.map { program in
+                .object([("name", .string("bin/" + program.name)), ("source", .string(program.source)),
+                         ("run_path", program.isDynamic ? .string(BundleCommand.programRunPath) : .null)])
+            })),
+            ("libraries", .array(plan.libraries.map { library in
+                .object([("name", .string("lib/" + library.name)), ("source", .string(library.source)),
+                         ("canonical", .string(library.canonical)), ("soname", .optional(library.soname)),
+                         ("needed_by", .string(library.foundBy)), ("run_path", .string(BundleCommand.libraryRunPath)),
+                         ("shadowed", .array(library.shadowed.map(JSON.string)))])
+            })),
+            ("decisions", .array(plan.decisions.map { decision in
+                .object([("name", .string(decision.name)), ("needed_by", .string(decision.neededBy)),
+                         ("outcome", .string(decision.outcome.rawValue)), ("reason", .string(decision.reason)),
+                         ("path", .optional(decision.path))])
+            })),
+            ("warnings", .array((plan.warnings + leftovers).map(JSON.string))),
+            ("errors", .array(plan.errors.map(JSON.string))),
+        ])
+    }
 
     var text: String {
         var lines: [String] = ["bundle: \(output)", "programs:"]

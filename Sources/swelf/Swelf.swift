@@ -218,7 +218,7 @@ enum HelpText {
            swelf verify [--json] FILE...
            swelf doctor [--root DIR] [--env NAME=VALUE]... [--json] FILE
            swelf ldd [--root DIR] [--env NAME=VALUE]... FILE...
-           swelf bundle --output DIR [--policy FILE] [--include-libstdcxx] [--root DIR] PROGRAM_OR_DIR...
+           swelf bundle --output DIR [--policy FILE] [--include-libstdcxx] [--root DIR] [--json] PROGRAM_OR_DIR...
 
     Inspect and rewrite the dynamic-linking information of ELF files. Options and output
     follow NixOS patchelf, so swelf can replace it in scripts.
@@ -294,6 +294,8 @@ enum HelpText {
                                    libstdc++ and libgcc_s by default
         --include-libstdcxx        bundle libstdc++ and libgcc_s too
         --root DIR, --env NAME=VALUE   as for doctor
+        --json                     the report as one JSON object (programs, libraries,
+                                   decisions, warnings, errors)
         Example, ship a program to an older server:
           swelf bundle -o dist build/myapp && scp -r dist server:/opt/myapp
 

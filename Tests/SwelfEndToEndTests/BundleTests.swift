@@ -279,6 +279,17 @@ final class BundleTests: XCTestCase {
         XCTAssertEqual(t.stdout.components(separatedBy: "lib/liba.so.1 <-").count, 2, "liba.so.1 listed once:\n\(t.stdout)")
         XCTAssertTrue(t.stdout.contains("bin/tool uses the name service: glibc loads the host's libnss_* modules at run time (they come with the host's glibc) (imports getpwnam)"), t.stdout)
         XCTAssertFalse(t.stdout.contains("bin/app uses the name service"), t.stdout)
+        // The same run as JSON (files unchanged: the second run writes the same bytes).
+        let j = try swelf(["bundle", "--json", "--include-libstdcxx", "-o", tree.path, fixture.build.appendingPathComponent("bin").path])
+        XCTAssertEqual(j.status, 0, j.summary)
+        let document = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any], j.stdout)
+        XCTAssertEqual(document["written"] as? Bool, true)
+        let libraries = try XCTUnwrap(document["libraries"] as? [[String: Any]])
+        XCTAssertEqual(libraries.compactMap { $0["name"] as? String }.sorted(),
+                       regularFiles(tree.appendingPathComponent("lib")).map { "lib/" + $0 })
+        let decisions = try XCTUnwrap(document["decisions"] as? [[String: Any]])
+        XCTAssertTrue(decisions.contains { $0["name"] as? String == "libc.so.6" && $0["outcome"] as? String == "excluded" }, j.stdout)
+        XCTAssertTrue(((document["warnings"] as? [String]) ?? []).contains { $0.contains("two different files are needed as libdup.so.1") })
         let tool = try runTool(tree.appendingPathComponent("bin/tool").path, [])
         XCTAssertEqual(tool.stdout, "tool 123 1\n", "the bundled tool gets the one libdup.so.1 in lib/: \(tool.summary)")
 
@@ -293,6 +304,11 @@ final class BundleTests: XCTestCase {
         let failed = try swelf(["bundle", "-o", missing.path, fixture.link.path])
         XCTAssertEqual(failed.status, 1, failed.summary)
         XCTAssertTrue(failed.stderr.contains("libver.so.1, needed by bin/app-link"), failed.summary)
+        let failedJSON = try swelf(["bundle", "--json", "-o", missing.path, fixture.link.path])
+        XCTAssertEqual(failedJSON.status, 1, failedJSON.summary)
+        let failure = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(failedJSON.stdout.utf8)) as? [String: Any], failedJSON.summary)
+        XCTAssertEqual(failure["written"] as? Bool, false)
+        XCTAssertTrue(((failure["errors"] as? [String]) ?? []).contains { $0.hasPrefix("libver.so.1, needed by bin/app-link") }, failedJSON.stdout)
         XCTAssertFalse(FileManager.default.fileExists(atPath: missing.path))
 
         let usage = try swelf(["bundle", fixture.link.path])

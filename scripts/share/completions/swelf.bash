@@ -31,7 +31,7 @@ _swelf() {
             show|verify) COMPREPLY=($(compgen -W "--json --help" -- "$cur")) ;;
             doctor) COMPREPLY=($(compgen -W "--root --env --json --help" -- "$cur")) ;;
             ldd) COMPREPLY=($(compgen -W "--root --env --help" -- "$cur")) ;;
-            bundle) COMPREPLY=($(compgen -W "--output --policy --include-libstdcxx --root --env --help" -- "$cur")) ;;
+            bundle) COMPREPLY=($(compgen -W "--output --policy --include-libstdcxx --root --env --json --help" -- "$cur")) ;;
             *) COMPREPLY=($(compgen -W "$patch_options" -- "$cur")) ;;
         esac
         return
