@@ -50,7 +50,7 @@ struct BundleCommand {
                 return .failure
             }
             if status.st_mode & S_IFMT == S_IFDIR {
-                programs += BundleCommand.programsUnder(input)
+                programs += BundleCommand.programsUnder(input, skipping: BundleCommand.realPath(output))
             } else {
                 programs.append((input, BundleCommand.lastComponent(input)))
             }
@@ -198,7 +198,15 @@ struct BundleCommand {
     /// Every program under `directory`, in name order: regular files (symbolic links are
     /// not followed, so nothing is taken twice) that are ELF programs: a PT_INTERP, or
     /// static (ET_EXEC, or static-pie). Shared libraries are left to the resolution.
-    static func programsUnder(_ directory: String) -> [(path: String, name: String)] {
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = FilePath(path).withCString({ realpath($0, nil) }) else { return nil }
+        defer { free(resolved) }
+        return FilePath(cString: resolved).description
+    }
+
+    /// `skipping`: the bundle's own directory (canonical), when it lies inside an input
+    /// directory: its programs are the previous run's copies, not inputs.
+    static func programsUnder(_ directory: String, skipping output: String?) -> [(path: String, name: String)] {
         var result: [(path: String, name: String)] = []
         var entries: [String] = []
         guard let stream = FilePath(directory).withCString({ opendir($0) }) else { return [] }
@@ -214,7 +222,8 @@ struct BundleCommand {
             var status = stat()
             guard FilePath(path).withCString({ lstat($0, &status) }) == 0 else { continue }
             if status.st_mode & S_IFMT == S_IFDIR {
-                result += programsUnder(path)
+                if let output, realPath(path) == output { continue }
+                result += programsUnder(path, skipping: output)
             } else if status.st_mode & S_IFMT == S_IFREG, let file = try? ELFFile(path: FilePath(path)),
                       ((try? file.interpreter()) ?? nil) != nil || file.header.type == .executable || file.isStaticPIE {
                 result.append((path, name))

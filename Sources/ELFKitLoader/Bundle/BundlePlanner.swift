@@ -114,13 +114,12 @@ public struct BundlePlanner {
                         names.append(soname)
                     }
                     let isLoader = lookup.object != nil && lookup.object == resolution.interpreterIndex
-                    let rule = isLoader ? BundlePolicy.glibcRules.last { $0.matches(searchedName) } ?? BundlePolicy.glibcRules[0]
-                                        : policy.decide(names)
+                    let rule = isLoader ? BundlePolicy.loaderRule : policy.decide(names)
                     if let rule, let userIndex = policy.rules.firstIndex(where: { $0.pattern == rule.pattern && $0.source == rule.source }) {
                         usedRules.insert(userIndex)
                     }
                     if let rule, rule.action == .exclude {
-                        let reason = isLoader ? "the dynamic loader: PT_INTERP names the host's copy" : rule.reason
+                        let reason = rule.reason
                         if decided.insert(searchedName + "\u{0}excluded").inserted {
                             plan.decisions.append(BundlePlan.Decision(
                                 name: searchedName, neededBy: requesterName, outcome: .excluded,

@@ -143,6 +143,10 @@ public struct BundlePolicy: Sendable {
         return names.map { Rule(.exclude, $0, reason, source: .glibc) } + loaders.map { Rule(.exclude, $0, loader, source: .glibc) }
     }()
 
+    /// The rule for a name the loader answers to itself (the interpreter, under whatever
+    /// name a library needs it).
+    public static let loaderRule = Rule(.exclude, "ld-*", "the dynamic loader: PT_INTERP names the host's copy", source: .glibc)
+
     /// The built-in defaults after the user's rules. The GPU stack follows linuxdeploy's
     /// exclude list (and AppImage's `excludelist`): those libraries talk to the host's
     /// kernel driver and must come from the host. libcrypt.so.1 was glibc's own up to
