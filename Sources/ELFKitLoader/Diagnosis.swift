@@ -273,26 +273,7 @@ public struct Diagnosis {
     /// Uses defaults for the file's architecture when the machine's loader is not the
     /// one that would load it (another architecture, or a `--root` tree).
     private mutating func choosePlatform(for file: ELFFile) {
-        let host = environment.platform
-        let sameArchitecture = host.machine == file.header.machine && host.is64 == file.format.is64
-        if sameArchitecture && environment.fileSystem.root == nil { return }
-        let fileSystem = environment.fileSystem
-        let triplet = LoaderPlatform.multiarchTriplet(machine: file.header.machine, is64: file.format.is64,
-                                                      isBigEndian: file.format.isBigEndian, elfFlags: file.header.flags)
-        let hasMultiarch = triplet.map {
-            fileSystem.isDirectory(fileSystem.targetPath("/lib/\($0)")) || fileSystem.isDirectory(fileSystem.targetPath("/usr/lib/\($0)"))
-        } ?? false
-        var platform = LoaderPlatform.defaults(
-            machine: file.header.machine, is64: file.format.is64, isBigEndian: file.format.isBigEndian,
-            elfFlags: file.header.flags, hasMultiarch: hasMultiarch, hasLib64: fileSystem.isDirectory(fileSystem.targetPath("/lib64")))
-        if sameArchitecture {
-            // The CPU decides the hwcaps subdirectories, whatever the tree.
-            platform.hwcapsSubdirectories = host.hwcapsSubdirectories
-            platform.legacySubdirectories = host.legacySubdirectories
-            platform.platformName = host.platformName
-            platform.source = "defaults for \(file.header.machine.commonName) under \(fileSystem.root ?? "/"), this CPU's hwcaps"
-        }
-        environment.platform = platform
+        environment = environment.adapted(for: file)
     }
 
     // MARK: 2. Architecture

@@ -96,6 +96,7 @@ enum Command {
     case verify(files: [FilePath], json: Bool)
     case doctor(DoctorOptions)
     case ldd(DoctorOptions)
+    case bundle(BundleOptions)
 }
 
 /// Reads an option value the way patchelf does: `@FILE` stands for the contents of FILE.
@@ -140,6 +141,8 @@ struct ArgumentParser {
             case "ldd":
                 let options = try parseDoctor(Array(arguments.dropFirst()), name: "ldd", allowsJSON: false)
                 return options.map(Command.ldd) ?? .help
+            case "bundle":
+                return try parseBundle(Array(arguments.dropFirst())).map(Command.bundle) ?? .help
             default: break
             }
         }
@@ -205,6 +208,45 @@ struct ArgumentParser {
         if name == "doctor" && options.files.count > 1 {
             throw UsageError(message: "doctor: one file at a time (its exit status is that file's verdict)")
         }
+        return options
+    }
+
+    /// `bundle --output DIR [--policy FILE] [--include-libstdcxx] [--root DIR]
+    /// [--env NAME=VALUE]... PROGRAM_OR_DIR...`. nil means `--help`.
+    private func parseBundle(_ arguments: [[UInt8]]) throws -> BundleOptions? {
+        var options = BundleOptions()
+        var tokens = TokenStream(arguments)
+        func value(for option: String, at position: Int) throws -> String {
+            guard let value = tokens.nextValue(), !value.isEmpty else {
+                throw UsageError(message: "bundle: option '\(option)' (argument \(position + 2)) needs a value")
+            }
+            return ByteText.string(value)
+        }
+        while let token = tokens.next() {
+            switch token {
+            case .terminator: continue
+            case .value(let input, _): options.inputs.append(ByteText.string(input))
+            case .option(let option, let position):
+                switch option {
+                case "--help", "-h": return nil
+                case "--output", "-o": options.output = try value(for: option, at: position)
+                case "--policy": options.policyFile = try value(for: option, at: position)
+                case "--include-libstdcxx": options.includeCxxRuntime = true
+                case "--json": options.json = true
+                case "--root": options.root = try value(for: option, at: position)
+                case "--env":
+                    let assignment = try value(for: option, at: position)
+                    guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
+                        throw UsageError(message: "bundle: --env expects NAME=VALUE, got '\(assignment)' (argument \(position + 3))")
+                    }
+                    options.environment.append((String(assignment[..<equals]), String(assignment[assignment.index(after: equals)...])))
+                default:
+                    throw UsageError(message: "bundle: unknown option '\(option)' (argument \(position + 2))")
+                }
+            }
+        }
+        if options.output == nil { throw UsageError(message: "bundle: --output DIR is required") }
+        if options.inputs.isEmpty { throw UsageError(message: "bundle: no programs given") }
         return options
     }
 

@@ -57,6 +57,8 @@ struct Swelf {
             return DoctorCommand(terminal: terminal, options: options).run()
         case .ldd(let options):
             return LddCommand(terminal: terminal, options: options).run()
+        case .bundle(let options):
+            return BundleCommand(terminal: terminal, options: options).run()
         }
     }
 
@@ -216,6 +218,7 @@ enum HelpText {
            swelf verify [--json] FILE...
            swelf doctor [--root DIR] [--env NAME=VALUE]... [--json] FILE
            swelf ldd [--root DIR] [--env NAME=VALUE]... FILE...
+           swelf bundle --output DIR [--policy FILE] [--include-libstdcxx] [--root DIR] [--json] PROGRAM_OR_DIR...
 
     Inspect and rewrite the dynamic-linking information of ELF files. Options and output
     follow NixOS patchelf, so swelf can replace it in scripts.
@@ -275,6 +278,26 @@ enum HelpText {
                                    and system directories
         --env NAME=VALUE           assume this environment variable (repeatable; default:
                                    swelf's own environment)
+      bundle PROGRAM_OR_DIR...     ship programs to another machine: copy them to DIR/bin and
+                                   every library they load that is not base system to DIR/lib,
+                                   each copy with its own $ORIGIN RUNPATH; libraries resolved
+                                   as doctor resolves them (nothing runs; any architecture);
+                                   prints each decision and why, and warnings for what is
+                                   loaded at run time (NSS, iconv, dlopen). A directory
+                                   argument stands for every program (ELF with PT_INTERP)
+                                   under it. Sources are never changed; reruns are identical.
+        -o, --output DIR           the bundle directory (required)
+        --policy FILE              extra rules, first match wins, one per line:
+                                   "exclude PATTERN REASON" or "bundle PATTERN REASON"
+                                   (PATTERN a file name with * and ?); glibc and the loader
+                                   are always excluded; the GPU stack, libcrypt.so.1,
+                                   libstdc++ and libgcc_s by default
+        --include-libstdcxx        bundle libstdc++ and libgcc_s too
+        --root DIR, --env NAME=VALUE   as for doctor
+        --json                     the report as one JSON object (programs, libraries,
+                                   decisions, warnings, errors)
+        Example, ship a program to an older server:
+          swelf bundle -o dist build/myapp && scp -r dist server:/opt/myapp
 
       --help                       this text
       --version                    swelf's version

@@ -15,8 +15,21 @@ extension PlanState {
         for index in entries.indices {
             guard case .string(let value) = entries[index].value else { continue }
             if let offset = table.find(value) {
-                resolvedStrings[index] = offset
-                continue
+                // Found as the tail of the very string it replaces ("/build/lib/libfoo.so"
+                // for "libfoo.so"): reusing it would keep the old prefix, often a
+                // build-machine path, in the file; that string is overwritten below instead
+                // when nothing else uses it (same size, no growth either way).
+                var insideReplaced = false
+                if let originalIndex = entries[index].originalIndex, originalIndex < dynamic.entries.count,
+                   case let old = dynamic.entries[originalIndex], old.tag.isStringOffset, offset > old.value,
+                   let oldLength = table.length(at: old.value), offset <= old.value + oldLength {
+                    insideReplaced = try isExclusive(offset: old.value, length: oldLength, entry: index, originalIndex: originalIndex,
+                                                     table: table, references: &references, dynamic: dynamic)
+                }
+                if !insideReplaced {
+                    resolvedStrings[index] = offset
+                    continue
+                }
             }
             // The string this entry replaces, if nothing else uses its bytes, is either
             // overwritten (when the new one fits) or, when it ends the table (typically a
@@ -100,8 +113,14 @@ extension PlanState {
             references.append(StringReference(offset: UInt64(try decoder.getInteger(at: position, as: UInt32.self)), owner: .symbol))
             position += entrySize
         }
+        let renamedFiles = outcome.renamedVersionFiles
         for need in try dynamic.versionNeeds() {
-            references.append(StringReference(offset: UInt64(need.fileOffset), owner: .version))
+            // A vn_file renamed with its DT_NEEDED (`--replace-needed`) is pointed at the new
+            // string (VersionEdits), so it does not keep the old bytes in use: the old name,
+            // often a build-machine path, can be overwritten.
+            if renamedFiles[Array(need.file.utf8)] == nil {
+                references.append(StringReference(offset: UInt64(need.fileOffset), owner: .version))
+            }
             for requirement in need.requirements {
                 references.append(StringReference(offset: UInt64(requirement.nameOffset), owner: .version))
             }

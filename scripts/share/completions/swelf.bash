@@ -16,10 +16,10 @@ _swelf() {
     local command=${words[0]##*/}
     local sub=
     if [[ $command != patchelf && $cword -gt 1 ]]; then
-        case ${words[1]} in show|verify|doctor|ldd) sub=${words[1]} ;; esac
+        case ${words[1]} in show|verify|doctor|ldd|bundle) sub=${words[1]} ;; esac
     fi
     case $prev in
-        --set-interpreter|--interpreter|--output|--rename-dynamic-symbols|--root)
+        --set-interpreter|--interpreter|--output|-o|--rename-dynamic-symbols|--root|--policy)
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --set-os-abi)
             COMPREPLY=($(compgen -W "sysv hp-ux netbsd linux gnu hurd solaris aix irix freebsd tru64 openbsd openvms" -- "$cur")); return ;;
@@ -31,12 +31,13 @@ _swelf() {
             show|verify) COMPREPLY=($(compgen -W "--json --help" -- "$cur")) ;;
             doctor) COMPREPLY=($(compgen -W "--root --env --json --help" -- "$cur")) ;;
             ldd) COMPREPLY=($(compgen -W "--root --env --help" -- "$cur")) ;;
+            bundle) COMPREPLY=($(compgen -W "--output --policy --include-libstdcxx --root --env --json --help" -- "$cur")) ;;
             *) COMPREPLY=($(compgen -W "$patch_options" -- "$cur")) ;;
         esac
         return
     fi
     if [[ $command != patchelf && $cword -eq 1 ]]; then
-        COMPREPLY=($(compgen -W "show verify doctor ldd" -- "$cur") $(compgen -f -- "$cur"))
+        COMPREPLY=($(compgen -W "show verify doctor ldd bundle" -- "$cur") $(compgen -f -- "$cur"))
         return
     fi
     COMPREPLY=($(compgen -f -- "$cur"))
