@@ -132,8 +132,17 @@ public struct IndependentVerifier {
         }
         // Notes, properties and processor segments read the same wherever they are now.
         for (old, new) in zip(headers(original, .note), headers(edited, .note)) {
-            let before = try readNotes(original, old), after = try readNotes(edited, new)
-            if before != after { report("the notes of the PT_NOTE at 0x\(hex(old.virtualAddress)) changed") }
+            let same: Bool
+            if let before = try? readNotes(original, old) {
+                same = (try? readNotes(edited, new)) == before
+            } else {
+                // Notes that do not parse at the segment's alignment (a linker script can put a
+                // 4-aligned note and an 8-aligned one in one PT_NOTE) are compared byte for byte.
+                let before = try original.source.bytes(at: old.offset, count: old.fileSize, "PT_NOTE")
+                let after = try edited.source.bytes(at: new.offset, count: new.fileSize, "PT_NOTE")
+                same = before == after
+            }
+            if !same { report("the notes of the PT_NOTE at 0x\(hex(old.virtualAddress)) changed") }
         }
         for type in [SegmentType.gnuProperty, .mipsReginfo, .mipsABIFlags] where type == .gnuProperty || original.header.machine == .mips {
             for (old, new) in zip(headers(original, type), headers(edited, type)) {

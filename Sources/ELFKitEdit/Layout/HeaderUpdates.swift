@@ -47,7 +47,9 @@ extension PlanState {
         }
         var encoder = ByteEncoder(format: format)
         for entry in resolved { try entry.encode(into: &encoder) }
-        let used = (resolved.count + 1) * Int(entrySize)
+        // The DT_NULL, unless the entries fill every slot of a .dynamic that stays (only an
+        // unchanged list can: a longer one moves).
+        let used = min(resolved.count + 1, max(resolved.count, dynamicCapacity)) * Int(entrySize)
         let total = max(dynamicCapacity * Int(entrySize), used)
         encoder.append([UInt8](repeating: 0, count: total - resolved.count * Int(entrySize)))
         encodedDynamic = encoder.bytes

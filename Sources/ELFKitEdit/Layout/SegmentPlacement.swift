@@ -50,6 +50,11 @@ extension PlanState {
         var count = entries.count
         count -= entries.filter { droppedVersionTags.contains($0.tag) }.count
         dynamicCapacity = dynamic.capacity
+        // An unchanged list keeps its slots as they are, DT_NULL or not: .dynamic is never
+        // moved (nor a segment added for it) when the edit changes no entry.
+        let unchanged = droppedVersionTags.isEmpty
+            && entries == dynamic.entries.enumerated().map { PlannedEntry(tag: $1.tag, value: .raw($1.value), originalIndex: $0) }
+        if unchanged && count <= dynamic.capacity { return }
         if count + 1 > dynamic.capacity {
             dynamicCapacity = count + 1 + LayoutPlanner.spareDynamicSlots
             mustMove.insert(.dynamic)
