@@ -43,11 +43,12 @@ struct FilePrinter {
         }
     }
 
-    /// The dynamic section; nil when the file records one that holds no entry the loader
-    /// could read (an empty PT_DYNAMIC, as `objcopy --only-keep-debug` leaves with a
-    /// SHT_NOBITS .dynamic: patchelf prints nothing for it, successfully).
+    /// The dynamic section; as patchelf, through the section header when PT_DYNAMIC is
+    /// empty or absent. Nil when the file records one that holds nothing (an empty
+    /// PT_DYNAMIC and a SHT_NOBITS .dynamic, as `objcopy --only-keep-debug` leaves them:
+    /// patchelf prints nothing for it, successfully).
     private func requireDynamic() throws -> DynamicSection? {
-        if let dynamic = try file.dynamic() { return dynamic }
+        if let dynamic = try file.dynamic() ?? DynamicSection.readThroughSectionHeader(from: file) { return dynamic }
         guard file.firstSegment(.dynamic) != nil || file.sectionHeaders.contains(where: { $0.type == .dynamic }) else {
             throw CommandError("cannot find section '.dynamic'. The input file is most likely statically linked")
         }

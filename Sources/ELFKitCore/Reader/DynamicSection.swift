@@ -19,9 +19,8 @@ public struct DynamicSection {
     /// `l_ldnum = p_memsz / sizeof (Dyn)`) and refuses a shared object whose l_ld is 0 with
     /// "object file has no dynamic section"; a linker script that assigns no section to
     /// PT_DYNAMIC leaves exactly that (offset 0, size 0). Such a file has no dynamic
-    /// section the loader can read, whatever a section header says (`unusedDynamicSection`).
+    /// section the loader can read, whatever a section header says (`unusedSectionReason`).
     package static func read(from file: ELFFile) throws(ELFError) -> DynamicSection? {
-        let format = file.format
         var location: (offset: UInt64, address: UInt64, size: UInt64)?
         if let segment = file.firstSegment(.dynamic) {
             guard segment.fileSize > 0 else { return nil }
@@ -30,6 +29,19 @@ public struct DynamicSection {
             location = (section.offset, section.address, section.size)
         }
         guard let location else { return nil }
+        return try read(from: file, at: location)
+    }
+
+    /// The dynamic section as its SHT_DYNAMIC section header places it, whatever the
+    /// program headers say: what patchelf reads (it works from section headers), for a
+    /// file whose PT_DYNAMIC is empty or absent. The loader never reads it there.
+    package static func readThroughSectionHeader(from file: ELFFile) throws(ELFError) -> DynamicSection? {
+        guard let section = file.sectionHeaders.first(where: { $0.type == .dynamic }) else { return nil }
+        return try read(from: file, at: (section.offset, section.address, section.size))
+    }
+
+    private static func read(from file: ELFFile, at location: (offset: UInt64, address: UInt64, size: UInt64)) throws(ELFError) -> DynamicSection {
+        let format = file.format
         let raw = try file.source.bytes(at: location.offset, count: location.size, "dynamic section")
         let capacity = Int(location.size / format.dynamicEntrySize)
         var decoder = ByteDecoder(raw, format: format, baseOffset: location.offset)
