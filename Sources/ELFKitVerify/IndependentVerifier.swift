@@ -98,6 +98,24 @@ public struct IndependentVerifier {
         expected.programHeaderCount = edited.header.programHeaderCount
         if original.header.sectionHeaderOffset != 0 { expected.sectionHeaderOffset = edited.header.sectionHeaderOffset }
         if let abi = request.osABI { expected.osABI = abi }
+        if edited.header.programHeaderOffset != original.header.programHeaderOffset {
+            // The table may move where the kernel still finds it: AT_PHDR is the first
+            // PT_LOAD's load address plus e_phoff before Linux 5.18 and in qemu-user, the
+            // address of e_phoff in the PT_LOAD holding it since; both agree only when that
+            // PT_LOAD has the first one's p_vaddr - p_offset.
+            let loads = edited.programHeaders.filter { $0.type == .load }
+            let tableSize = UInt64(edited.programHeaders.count) * edited.format.programHeaderSize
+            let holder = loads.first { load in
+                load.offset <= edited.header.programHeaderOffset
+                    && Checked.fits(start: edited.header.programHeaderOffset - load.offset, length: tableSize, within: load.fileSize)
+            }
+            if let first = loads.first, let holder,
+               holder.virtualAddress &- holder.offset == first.virtualAddress &- first.offset {
+                expected.programHeaderOffset = edited.header.programHeaderOffset
+            } else {
+                problems.append(VerificationProblem(.header, "the program header table moved to offset 0x\(hex(edited.header.programHeaderOffset)), where AT_PHDR would not find it"))
+            }
+        }
         if expected != edited.header {
             problems.append(VerificationProblem(.header, "the ELF header changed beyond the edit"))
         }
@@ -118,6 +136,16 @@ public struct IndependentVerifier {
         var newTypes = edited.programHeaders.map(\.type).filter { $0 != .null && $0 != .load }
         if request.executableStack != nil, !oldTypes.contains(.gnuStack), let index = newTypes.lastIndex(of: .gnuStack) {
             newTypes.remove(at: index)
+        }
+        // A file whose .dynamic only a section header located gets the PT_DYNAMIC the loader
+        // needs to read it (its entries are compared through it, DynamicCheck).
+        if !oldTypes.contains(.dynamic), original.sectionHeaders.contains(where: { $0.type == .dynamic }),
+           let index = newTypes.firstIndex(of: .dynamic) {
+            newTypes.remove(at: index)
+            if let added = headers(edited, .dynamic).first, try edited.dynamic()?.address != added.virtualAddress
+                || !edited.sectionHeaders.contains(where: { $0.type == .dynamic && $0.address == added.virtualAddress && $0.size == added.fileSize }) {
+                report("the added PT_DYNAMIC does not describe the .dynamic section")
+            }
         }
         if oldTypes != newTypes {
             report("the program headers other than PT_LOAD changed: \(oldTypes.map(\.description)) became \(newTypes.map(\.description))")

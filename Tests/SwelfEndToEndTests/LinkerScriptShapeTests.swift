@@ -21,6 +21,7 @@ final class LinkerScriptShapeTests: XCTestCase {
             return (0 ..< count).map { phoff + $0 * 56 }.filter { u($0, 4) == type }
         }
         func write(to url: URL) throws { try Data(bytes).write(to: url) }
+        static func type(of entry: [UInt8]) -> Int { entry[..<4].reversed().reduce(0) { $0 << 8 | Int($1) } }
     }
 
     static let ptDynamic = 2, ptNote = 4, ptLoad = 1
@@ -218,6 +219,78 @@ final class LinkerScriptShapeTests: XCTestCase {
         if try patch(["--set-rpath", "/" + String(repeating: "x", count: 300)], grown, "grown") {
             XCTAssertEqual(try interpreter(grown), loader)
             try assertRuns(grown, like: subject, expecting: expected, "grown")
+        }
+    }
+
+    // MARK: phdr-corruption: no PT_DYNAMIC, no room after the program header table
+
+    /// A library with a .dynamic section and no PT_DYNAMIC: the loader refuses it ("object
+    /// file has no dynamic section"). patchelf edits .dynamic through its section header;
+    /// swelf does too and adds the PT_DYNAMIC: the loader then loads the library and the
+    /// program runs, which proves the added header.
+    func testLibraryWithoutDynamicSegmentGetsOne() throws {
+        let box = try Sandbox("nodyn")
+        let subject = try Manifest.subject("x86_64/hello")
+        let (program, lib) = try box.stage(arch: "x86_64", program: "hello")
+        let library = lib.appendingPathComponent("libgreet.so.1")
+        var image = try Image(library)
+        let phoff = image.u(32, 8), count = image.u(56, 2)
+        let entries = (0 ..< count).map { Array(image.bytes[phoff + $0 * 56 ..< phoff + ($0 + 1) * 56]) }
+        let kept = entries.filter { Image.type(of: $0) != Self.ptDynamic }
+        XCTAssertEqual(kept.count, count - 1)
+        image.bytes.replaceSubrange(phoff ..< phoff + count * 56, with: kept.joined() + [UInt8](repeating: 0, count: 56))
+        image.put(kept.count, at: 56, 2)
+        try image.write(to: library)
+        let before = try runTool("/usr/bin/env", ["LD_LIBRARY_PATH=\(lib.path)", program.path], cwd: lib)
+        XCTAssertTrue(before.status != 0 && before.stderr.contains("no dynamic section"), "the fixture loads:\n\(before.summary)")
+
+        guard try patch(["--set-rpath", "/opt/nowhere"], library, "no PT_DYNAMIC") else { return }
+        let dynamic = try segments(library).filter { $0.type == "DYNAMIC" }
+        let section = try XCTUnwrap(try self.section(".dynamic", of: library))
+        XCTAssertTrue(dynamic.count == 1 && dynamic[0].offset == UInt64(section.offset) && dynamic[0].fileSize == UInt64(section.size),
+                      "PT_DYNAMIC: \(dynamic), .dynamic: \(section)")
+        XCTAssertEqual(try dynamicValue(library, tag: "RUNPATH"), ["/opt/nowhere"])
+        try SegmentViews.assertRuns(program, libraries: lib, like: subject, expecting: subject.expectedStdout, "after")
+    }
+
+    /// When nothing after the program header table can move (interp-note: a note follows
+    /// the interpreter string inside PT_INTERP), the table itself moves to the new
+    /// read-only segment, placed at the first PT_LOAD's distance between address and
+    /// offset so that AT_PHDR is right whichever way the kernel (or qemu-user) computes it.
+    /// PT_PHDR follows; the program runs and prints its note.
+    func testProgramHeaderTableMovesWhenNothingAfterItCan() throws {
+        let box = try Sandbox("phtmove")
+        forEachArch { arch in
+            let ctx = "\(arch)/interp-note"
+            let subject = try Manifest.subject("\(arch)/interp-note")
+            let program = try box.copy("\(arch)/interp-note", into: try box.dir(arch))
+            let before = try Image(program)
+            // MIPS's linker leaves a PT_NULL: the new PT_LOAD takes it, and the table stays.
+            let spareSlot = try segments(program).contains { $0.type == "NULL" }
+            guard try patch(["--set-rpath", "/" + String(repeating: "x", count: 300)], program, ctx) else { return }
+            let after = try Image(program)
+            let is64 = after.bytes[4] == 2, little = after.bytes[5] == 1
+            func field(_ image: Image, _ offset: Int, _ width: Int) -> Int {
+                let raw = Array(image.bytes[offset ..< offset + width])
+                return (little ? raw.reversed() : raw).reduce(0) { $0 << 8 | Int($1) }
+            }
+            let phoff = is64 ? field(after, 32, 8) : field(after, 28, 4)
+            let oldOffset = is64 ? field(before, 32, 8) : field(before, 28, 4)
+            if spareSlot {
+                XCTAssertEqual(phoff, oldOffset, "[\(ctx)] the table moved though a PT_NULL was free")
+            } else {
+                XCTAssertNotEqual(phoff, oldOffset, "[\(ctx)] the table did not move")
+            }
+            let rows = try segments(program)
+            let phdr = rows.first { $0.type == "PHDR" }
+            XCTAssertEqual(phdr.map { Int($0.offset) }, phoff, "[\(ctx)] PT_PHDR does not follow the table")
+            let loads = rows.filter { $0.type == "LOAD" }
+            if let first = loads.first, let holder = loads.first(where: { $0.offset <= UInt64(phoff) && UInt64(phoff) < $0.offset + $0.fileSize }) {
+                XCTAssertEqual(holder.address &- holder.offset, first.address &- first.offset, "[\(ctx)] AT_PHDR would be wrong")
+            } else {
+                XCTFail("[\(ctx)] the table is in no PT_LOAD")
+            }
+            try assertRuns(program, like: subject, ctx)
         }
     }
 }

@@ -25,7 +25,13 @@ public struct DynamicSection {
         if let segment = file.firstSegment(.dynamic) {
             guard segment.fileSize > 0 else { return nil }
             location = (segment.offset, segment.virtualAddress, segment.fileSize)
-        } else if file.programHeaders.isEmpty, let section = file.sectionHeaders.first(where: { $0.type == .dynamic }) {
+        } else if let section = file.sectionHeaders.first(where: { $0.type == .dynamic }),
+                  file.programHeaders.isEmpty || file.programHeaders.contains(where: {
+                      $0.type == .load && $0.containsInFile(address: section.address, length: section.size)
+                          && section.offset &- $0.offset == section.address &- $0.virtualAddress
+                  }) {
+            // No PT_DYNAMIC at all, yet a loaded .dynamic section: what patchelf edits (it
+            // works from section headers). An edit adds the PT_DYNAMIC the loader needs.
             location = (section.offset, section.address, section.size)
         }
         guard let location else { return nil }
