@@ -98,6 +98,24 @@ public struct IndependentVerifier {
         expected.programHeaderCount = edited.header.programHeaderCount
         if original.header.sectionHeaderOffset != 0 { expected.sectionHeaderOffset = edited.header.sectionHeaderOffset }
         if let abi = request.osABI { expected.osABI = abi }
+        if edited.header.programHeaderOffset != original.header.programHeaderOffset {
+            // The table may move where the kernel still finds it: AT_PHDR is the first
+            // PT_LOAD's load address plus e_phoff before Linux 5.18 and in qemu-user, the
+            // address of e_phoff in the PT_LOAD holding it since; both agree only when that
+            // PT_LOAD has the first one's p_vaddr - p_offset.
+            let loads = edited.programHeaders.filter { $0.type == .load }
+            let tableSize = UInt64(edited.programHeaders.count) * edited.format.programHeaderSize
+            let holder = loads.first { load in
+                load.offset <= edited.header.programHeaderOffset
+                    && Checked.fits(start: edited.header.programHeaderOffset - load.offset, length: tableSize, within: load.fileSize)
+            }
+            if let first = loads.first, let holder,
+               holder.virtualAddress &- holder.offset == first.virtualAddress &- first.offset {
+                expected.programHeaderOffset = edited.header.programHeaderOffset
+            } else {
+                problems.append(VerificationProblem(.header, "the program header table moved to offset 0x\(hex(edited.header.programHeaderOffset)), where AT_PHDR would not find it"))
+            }
+        }
         if expected != edited.header {
             problems.append(VerificationProblem(.header, "the ELF header changed beyond the edit"))
         }
@@ -119,6 +137,16 @@ public struct IndependentVerifier {
         if request.executableStack != nil, !oldTypes.contains(.gnuStack), let index = newTypes.lastIndex(of: .gnuStack) {
             newTypes.remove(at: index)
         }
+        // A file whose .dynamic only a section header located gets the PT_DYNAMIC the loader
+        // needs to read it (its entries are compared through it, DynamicCheck).
+        if !oldTypes.contains(.dynamic), original.sectionHeaders.contains(where: { $0.type == .dynamic }),
+           let index = newTypes.firstIndex(of: .dynamic) {
+            newTypes.remove(at: index)
+            if let added = headers(edited, .dynamic).first, try edited.dynamic()?.address != added.virtualAddress
+                || !edited.sectionHeaders.contains(where: { $0.type == .dynamic && $0.address == added.virtualAddress && $0.size == added.fileSize }) {
+                report("the added PT_DYNAMIC does not describe the .dynamic section")
+            }
+        }
         if oldTypes != newTypes {
             report("the program headers other than PT_LOAD changed: \(oldTypes.map(\.description)) became \(newTypes.map(\.description))")
             return
@@ -132,8 +160,17 @@ public struct IndependentVerifier {
         }
         // Notes, properties and processor segments read the same wherever they are now.
         for (old, new) in zip(headers(original, .note), headers(edited, .note)) {
-            let before = try readNotes(original, old), after = try readNotes(edited, new)
-            if before != after { report("the notes of the PT_NOTE at 0x\(hex(old.virtualAddress)) changed") }
+            let same: Bool
+            if let before = try? readNotes(original, old) {
+                same = (try? readNotes(edited, new)) == before
+            } else {
+                // Notes that do not parse at the segment's alignment (a linker script can put a
+                // 4-aligned note and an 8-aligned one in one PT_NOTE) are compared byte for byte.
+                let before = try original.source.bytes(at: old.offset, count: old.fileSize, "PT_NOTE")
+                let after = try edited.source.bytes(at: new.offset, count: new.fileSize, "PT_NOTE")
+                same = before == after
+            }
+            if !same { report("the notes of the PT_NOTE at 0x\(hex(old.virtualAddress)) changed") }
         }
         for type in [SegmentType.gnuProperty, .mipsReginfo, .mipsABIFlags] where type == .gnuProperty || original.header.machine == .mips {
             for (old, new) in zip(headers(original, type), headers(edited, type)) {

@@ -67,11 +67,15 @@ struct TableMap {
             case .interp:
                 guard ordinal == 0 else { continue }
                 let raw = try file.source.bytes(at: segment.offset, count: segment.fileSize, "PT_INTERP")
-                // The string, its NUL and the zero padding after it: a linker script may put
-                // other data after the string in the same PT_INTERP range, and that data is
-                // not the interpreter's.
+                // The kernel reads PT_INTERP whole but uses only the string up to the first
+                // NUL, ld.so the string alone: the rest is the interpreter's to overwrite if it
+                // is only zeros and more NUL-terminated paths (glibc's
+                // __invoke_dynamic_linker__ adds one). Other data a linker script put after the
+                // string (a note the program reads) is not the interpreter's.
                 var length = UInt64(raw.firstIndex(of: 0).map { $0 + 1 } ?? raw.count)
-                if raw[Int(length)...].allSatisfy({ $0 == 0 }) { length = UInt64(raw.count) }
+                let rest = raw[Int(length)...]
+                let control = rest.contains { $0 != 0 && ($0 < 0x20 || $0 == 0x7f) }
+                if !control && rest.last.map({ $0 == 0 }) ?? true { length = UInt64(raw.count) }
                 try set(.interpreter, segment.virtualAddress, length)
             case .note:
                 try set(.notes(ordinal), segment.virtualAddress, segment.fileSize)

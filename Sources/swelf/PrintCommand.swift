@@ -22,7 +22,7 @@ struct FilePrinter {
                 output.line(bytes: try dynamic.rawString(at: offset))
             }
         case .rpath:
-            let dynamic = try requireDynamic()
+            guard let dynamic = try requireDynamic() else { return }
             // DT_RUNPATH wins when both are present: it is the one the loader uses.
             if let offset = dynamic.first(.runpath) ?? dynamic.first(.rpath) {
                 output.line(bytes: try dynamic.rawString(at: offset))
@@ -30,7 +30,7 @@ struct FilePrinter {
                 output.line("")
             }
         case .needed:
-            let dynamic = try requireDynamic()
+            guard let dynamic = try requireDynamic() else { return }
             for offset in dynamic.all(.needed) { output.line(bytes: try dynamic.rawString(at: offset)) }
         case .execstack:
             let state: String
@@ -43,11 +43,16 @@ struct FilePrinter {
         }
     }
 
-    private func requireDynamic() throws -> DynamicSection {
-        guard let dynamic = try file.dynamic() else {
+    /// The dynamic section; as patchelf, through the section header when PT_DYNAMIC is
+    /// empty or absent. Nil when the file records one that holds nothing (an empty
+    /// PT_DYNAMIC and a SHT_NOBITS .dynamic, as `objcopy --only-keep-debug` leaves them:
+    /// patchelf prints nothing for it, successfully).
+    private func requireDynamic() throws -> DynamicSection? {
+        if let dynamic = try file.dynamic() ?? DynamicSection.readThroughSectionHeader(from: file) { return dynamic }
+        guard file.firstSegment(.dynamic) != nil || file.sectionHeaders.contains(where: { $0.type == .dynamic }) else {
             throw CommandError("cannot find section '.dynamic'. The input file is most likely statically linked")
         }
-        return dynamic
+        return nil
     }
 }
 

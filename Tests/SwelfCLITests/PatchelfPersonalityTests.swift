@@ -138,19 +138,20 @@ import Testing
     /// The shape of patchelf's pht-collision test, made from x86_64/libgreet.so.1: the first
     /// PT_LOAD is extended over its zero padding and the program header table copied to its
     /// end, right before .init. There is no room to add a program header and the code after
-    /// the table cannot move. patchelf moves the table to the end of the file (unsafe: old
-    /// kernels and qemu-user derive AT_PHDR from it); swelf refuses and leaves the file as it
-    /// was, as swelf and as patchelf (a deliberate difference, listed in the README).
-    @Test func programHeaderTableCollisionIsRefused() throws {
+    /// the table cannot move. patchelf moves the table past the end of the file; swelf moves
+    /// it into its new read-only segment, at the first PT_LOAD's distance between address
+    /// and offset (so AT_PHDR is right for every kernel and qemu-user), as swelf and as
+    /// patchelf. The code after the old table is untouched and the library still works.
+    @Test func programHeaderTableCollisionMovesTheTable() throws {
         let link = try Link()
         var bytes = [UInt8](try Data(contentsOf: Repo.testBinaries.appendingPathComponent("x86_64/libgreet.so.1")))
-        func u64(_ offset: Int) -> Int { (0 ..< 8).reversed().reduce(0) { $0 << 8 | Int(bytes[offset + $1]) } }
+        func u64(_ bytes: [UInt8], _ offset: Int) -> Int { (0 ..< 8).reversed().reduce(0) { $0 << 8 | Int(bytes[offset + $1]) } }
         func put64(_ value: Int, at offset: Int) { for index in 0 ..< 8 { bytes[offset + index] = UInt8((value >> (8 * index)) & 0xff) } }
-        let phoff = u64(32), count = Int(bytes[56]) | Int(bytes[57]) << 8, tableSize = count * 56
+        let phoff = u64(bytes, 32), count = Int(bytes[56]) | Int(bytes[57]) << 8, tableSize = count * 56
         let loads = (0 ..< count).map { phoff + $0 * 56 }.filter { bytes[$0] == 1 }
         let first = try #require(loads.first), second = try #require(loads.dropFirst().first)
-        let end = u64(second + 8)  // the second PT_LOAD's offset: .init follows the padding
-        #expect(bytes[u64(first + 32) ..< end].allSatisfy { $0 == 0 }, "the padding is not zero")
+        let end = u64(bytes, second + 8)  // the second PT_LOAD's offset: .init follows the padding
+        #expect(bytes[u64(bytes, first + 32) ..< end].allSatisfy { $0 == 0 }, "the padding is not zero")
         put64(end, at: first + 32)
         put64(end, at: first + 40)
         bytes.replaceSubrange(end - tableSize ..< end, with: Array(bytes[phoff ..< phoff + tableSize]))
@@ -164,22 +165,34 @@ import Testing
         for name in ["hello", "libunused.so"] {
             try FileManager.default.copyItem(at: Repo.testBinaries.appendingPathComponent("x86_64/\(name)"), to: run.appendingPathComponent(name))
         }
-        try Data(bytes).write(to: run.appendingPathComponent("libgreet.so.1"))
-        let hello = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(run.path)", run.appendingPathComponent("hello").path])
-        #expect(hello.status == 0 && hello.stdout.contains("hello from libgreet"), "\(hello.stderr)")
+        func helloRuns(with library: [UInt8]) throws -> Bool {
+            try Data(library).write(to: run.appendingPathComponent("libgreet.so.1"))
+            let hello = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(run.path)", run.appendingPathComponent("hello").path])
+            return hello.status == 0 && hello.stdout.contains("hello from libgreet")
+        }
+        #expect(try helloRuns(with: bytes))
 
         // patchelf: succeeds by moving the table past the end of the original file.
         let theirs = try link.copy(original, as: "theirs.so")
         #expect(try Patchelf.run(["--add-needed", "libfoo.so", theirs]).status == 0)
         let moved = [UInt8](try Data(contentsOf: URL(fileURLWithPath: theirs)))
-        #expect((0 ..< 8).reversed().reduce(0) { $0 << 8 | Int(moved[32 + $1]) } >= bytes.count, "patchelf kept the table in place")
+        #expect(u64(moved, 32) >= bytes.count, "patchelf kept the table in place")
 
         for (name, runner) in [("patchelf", link.run), ("swelf", Swelf.run)] as [(String, ([String]) throws -> Swelf.Result)] {
             let ours = try link.copy(original, as: "ours-\(name).so")
-            let result = try runner(["--add-needed", "libfoo.so", ours])
-            #expect(result.status == 1, "\(name)")
-            #expect(result.stderr.contains("program header"), "\(name): \(result.stderr)")
-            #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: ours))) == bytes, "\(name) changed the file")
+            let result = try runner(["--set-rpath", "/opt/" + String(repeating: "x", count: 100), ours])
+            #expect(result.status == 0, "\(name): \(result.stderr)")
+            let edited = [UInt8](try Data(contentsOf: URL(fileURLWithPath: ours)))
+            let newOffset = u64(edited, 32), newCount = Int(edited[56]) | Int(edited[57]) << 8
+            #expect(newOffset >= bytes.count && newCount == count + 1, "\(name): the table did not move (e_phoff 0x\(String(newOffset, radix: 16)))")
+            // The PT_LOAD holding it has the first PT_LOAD's p_vaddr - p_offset.
+            let editedLoads = (0 ..< newCount).map { newOffset + $0 * 56 }.filter { edited[$0] == 1 }
+            let holder = editedLoads.first { u64(edited, $0 + 8) <= newOffset && newOffset < u64(edited, $0 + 8) + u64(edited, $0 + 32) }
+            #expect(holder.map { u64(edited, $0 + 16) - u64(edited, $0 + 8) } == u64(edited, editedLoads[0] + 16) - u64(edited, editedLoads[0] + 8),
+                    "\(name): AT_PHDR would be wrong")
+            let code = end ..< end + u64(bytes, second + 32)  // the PT_LOAD right after the old table
+            #expect(Array(edited[code]) == Array(bytes[code]), "\(name): the code after the old table changed")
+            #expect(try helloRuns(with: edited), "\(name): the library no longer works")
         }
     }
 

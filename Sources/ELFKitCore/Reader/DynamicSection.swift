@@ -14,15 +14,40 @@ public struct DynamicSection {
     /// Not the `ELFFile`: it caches this value, and a reference back would be a cycle.
     private let image: LoadedImage
 
+    /// A PT_DYNAMIC with no bytes (p_filesz 0) locates nothing: glibc's loader takes the
+    /// dynamic section's address from PT_DYNAMIC alone (elf/dl-load.c: `l_ld = p_vaddr`,
+    /// `l_ldnum = p_memsz / sizeof (Dyn)`) and refuses a shared object whose l_ld is 0 with
+    /// "object file has no dynamic section"; a linker script that assigns no section to
+    /// PT_DYNAMIC leaves exactly that (offset 0, size 0). Such a file has no dynamic
+    /// section the loader can read, whatever a section header says (`unusedSectionReason`).
     package static func read(from file: ELFFile) throws(ELFError) -> DynamicSection? {
-        let format = file.format
         var location: (offset: UInt64, address: UInt64, size: UInt64)?
         if let segment = file.firstSegment(.dynamic) {
+            guard segment.fileSize > 0 else { return nil }
             location = (segment.offset, segment.virtualAddress, segment.fileSize)
-        } else if file.programHeaders.isEmpty, let section = file.sectionHeaders.first(where: { $0.type == .dynamic }) {
+        } else if let section = file.sectionHeaders.first(where: { $0.type == .dynamic }),
+                  file.programHeaders.isEmpty || file.programHeaders.contains(where: {
+                      $0.type == .load && $0.containsInFile(address: section.address, length: section.size)
+                          && section.offset &- $0.offset == section.address &- $0.virtualAddress
+                  }) {
+            // No PT_DYNAMIC at all, yet a loaded .dynamic section: what patchelf edits (it
+            // works from section headers). An edit adds the PT_DYNAMIC the loader needs.
             location = (section.offset, section.address, section.size)
         }
         guard let location else { return nil }
+        return try read(from: file, at: location)
+    }
+
+    /// The dynamic section as its SHT_DYNAMIC section header places it, whatever the
+    /// program headers say: what patchelf reads (it works from section headers), for a
+    /// file whose PT_DYNAMIC is empty or absent. The loader never reads it there.
+    package static func readThroughSectionHeader(from file: ELFFile) throws(ELFError) -> DynamicSection? {
+        guard let section = file.sectionHeaders.first(where: { $0.type == .dynamic }) else { return nil }
+        return try read(from: file, at: (section.offset, section.address, section.size))
+    }
+
+    private static func read(from file: ELFFile, at location: (offset: UInt64, address: UInt64, size: UInt64)) throws(ELFError) -> DynamicSection {
+        let format = file.format
         let raw = try file.source.bytes(at: location.offset, count: location.size, "dynamic section")
         let capacity = Int(location.size / format.dynamicEntrySize)
         var decoder = ByteDecoder(raw, format: format, baseOffset: location.offset)
@@ -47,6 +72,18 @@ public struct DynamicSection {
         return DynamicSection(entries: entries, capacity: capacity, fileOffset: location.offset, address: location.address,
                               stringTableOffset: stringOffset, stringTableAddress: stringAddress,
                               stringTableSize: stringSize, image: file.image)
+    }
+
+    /// Why a file whose `dynamic()` is nil still has a `.dynamic` section header: the
+    /// loader does not read that section (PT_DYNAMIC is empty or absent). Nil when there
+    /// is no such section, or when the file has a dynamic section the loader reads.
+    package static func unusedSectionReason(in file: ELFFile) -> String? {
+        guard file.firstSegment(.dynamic).map({ $0.fileSize == 0 }) ?? !file.programHeaders.isEmpty,
+              let section = file.sectionHeaders.first(where: { $0.type == .dynamic }) else { return nil }
+        let segmentText = file.firstSegment(.dynamic).map {
+            "PT_DYNAMIC is empty (offset 0x\(hex($0.offset)), p_filesz 0)"
+        } ?? "no PT_DYNAMIC program header locates it"
+        return "the .dynamic section at offset 0x\(hex(section.offset)) is not used by the loader: \(segmentText)"
     }
 
     // MARK: Entries

@@ -70,6 +70,9 @@ public struct DynamicEditor {
             || request.addDebugTag || !request.clearSymbolVersions.isEmpty || !request.renameSymbols.isEmpty
         guard needsDynamic else { return outcome }
         guard let dynamic else {
+            if let reason = DynamicSection.unusedSectionReason(in: file) {
+                throw .refused("cannot edit dynamic entries: \(reason), so an edit there would change nothing the loader reads")
+            }
             throw .refused("cannot find section '.dynamic'. The input file is most likely statically linked")
         }
         var editor = EntryList(entries: outcome.entries, dynamic: dynamic)

@@ -147,11 +147,18 @@ public struct FileObjectCatalog {
 
     public func object(_ kind: FileObject.Kind) -> FileObject? { objects.first { $0.kind == kind } }
 
-    /// The interpreter is the string and its NUL: a linker script may place other content
-    /// (a note, say) after it inside the PT_INTERP range, even inside the .interp section.
-    /// Zero bytes after the NUL belong to it too when nothing else can be there: up to the
-    /// end of a .interp section that starts with the string (or of PT_INTERP without one),
-    /// when every byte up to there is zero (the padding a shorter interpreter left).
+    /// The interpreter is the string, its NUL, and what follows up to the end of PT_INTERP
+    /// (or of a .interp section that starts with the string) when that is interpreter text.
+    ///
+    /// No one reads PT_INTERP's bytes after the first NUL: the kernel reads p_filesz bytes,
+    /// requires the last to be NUL and opens the string up to the first NUL
+    /// (fs/binfmt_elf.c), and ld.so takes the string at p_vaddr (elf/rtld.c). Those bytes
+    /// are the interpreter's to overwrite when it changes, as long as they hold only
+    /// interpreter text: zero padding (a shorter interpreter left it) or further
+    /// NUL-terminated paths (a second `.interp` input section, as glibc's
+    /// `__invoke_dynamic_linker__` in libc.so, which patchelf's test programs copy). Anything
+    /// else there (a note or other data a linker script put after the string, which the
+    /// program itself may read) is not the interpreter's: the object then ends at the NUL.
     static func interpreterSize(file: ELFFile, segment: ProgramHeader) throws(ELFError) -> UInt64 {
         let bytes = try file.source.bytes(at: segment.offset, count: min(segment.fileSize, 0x1_0000), "PT_INTERP")
         guard let nul = bytes.firstIndex(of: 0) else { return segment.fileSize }
@@ -161,7 +168,12 @@ public struct FileObjectCatalog {
         }) {
             end = Int(section.size)
         }
-        return bytes[nul ..< end].allSatisfy { $0 == 0 } ? UInt64(end) : UInt64(nul) + 1
+        return isInterpreterText(bytes[nul ..< end]) ? UInt64(end) : UInt64(nul) + 1
+    }
+
+    /// Zero bytes and NUL-terminated runs of path characters (no control character).
+    static func isInterpreterText(_ tail: ArraySlice<UInt8>) -> Bool {
+        tail.last == 0 && tail.allSatisfy { $0 == 0 || ($0 >= 0x20 && $0 != 0x7f) }
     }
 
     private mutating func addDynamic(_ kind: FileObject.Kind, address: UInt64, size: UInt64, alignment: UInt64,

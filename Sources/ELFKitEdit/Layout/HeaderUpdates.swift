@@ -47,7 +47,9 @@ extension PlanState {
         }
         var encoder = ByteEncoder(format: format)
         for entry in resolved { try entry.encode(into: &encoder) }
-        let used = (resolved.count + 1) * Int(entrySize)
+        // The DT_NULL, unless the entries fill every slot of a .dynamic that stays (only an
+        // unchanged list can: a longer one moves).
+        let used = min(resolved.count + 1, max(resolved.count, dynamicCapacity)) * Int(entrySize)
         let total = max(dynamicCapacity * Int(entrySize), used)
         encoder.append([UInt8](repeating: 0, count: total - resolved.count * Int(entrySize)))
         encodedDynamic = encoder.bytes
@@ -115,11 +117,31 @@ extension PlanState {
                 headers.insert(segment, at: lastLoad + 1)
             }
         }
+        if addDynamicHeader, let dynamic = location(.dynamic) {
+            let flags = headers.first {
+                $0.type == .load && $0.containsInMemory(address: dynamic.address, length: max(dynamic.size, 1))
+            }?.flags.intersection([.read, .write]) ?? [.read, .write]
+            let entry = ProgramHeader(type: .dynamic, flags: flags, offset: dynamic.offset, virtualAddress: dynamic.address,
+                                      physicalAddress: dynamic.address, fileSize: dynamic.size, memorySize: dynamic.size,
+                                      alignment: format.wordSize)
+            let lastLoad = headers.lastIndex(where: { $0.type == .load }) ?? headers.count - 1
+            if let slot = headers.firstIndex(where: { $0.type == .null }) { headers[slot] = entry } else { headers.insert(entry, at: lastLoad + 1) }
+            log.append("added PT_DYNAMIC at offset 0x\(hex(dynamic.offset)) for .dynamic")
+        }
         if spareProgramHeader {
             headers.append(ProgramHeader(type: .null, flags: [], offset: 0, virtualAddress: 0, physicalAddress: 0,
                                          fileSize: 0, memorySize: 0, alignment: 0))
         }
         let tableSize = UInt64(headers.count) * format.programHeaderSize
+        if let room = relocatedTableEntries, let placed = tablePlacement {
+            guard headers.count <= room else { throw EditError.refused("internal: the moved program header table has room for \(room) entries, not \(headers.count)") }
+            header.programHeaderOffset = placed.offset
+            for index in headers.indices where headers[index].type == .phdr {
+                headers[index].offset = placed.offset
+                headers[index].physicalAddress = headers[index].physicalAddress &+ (placed.address &- headers[index].virtualAddress)
+                headers[index].virtualAddress = placed.address
+            }
+        }
         for index in headers.indices where headers[index].type == .phdr {
             headers[index].fileSize = tableSize
             headers[index].memorySize = tableSize
@@ -225,7 +247,14 @@ extension PlanState {
         try patch(0, header.encode())
         var encoder = ByteEncoder(format: format)
         for segment in programHeaders { try segment.encode(into: &encoder) }
-        try patch(header.programHeaderOffset, encoder.bytes)
+        var appendedContent = segmentContent
+        if let placed = tablePlacement, let segment = newSegment {
+            // The moved table lies in the appended segment; its old bytes stay as they were.
+            let start = Int(placed.offset - segment.offset)
+            appendedContent.replaceSubrange(start ..< start + encoder.bytes.count, with: encoder.bytes)
+        } else {
+            try patch(header.programHeaderOffset, encoder.bytes)
+        }
         if !sectionHeaders.isEmpty && !relocateSectionTable {
             var sections = ByteEncoder(format: format)
             for section in sectionHeaders { try section.encode(into: &sections) }
@@ -244,7 +273,7 @@ extension PlanState {
         if let segment = newSegment {
             if !ownSegmentIndices.isEmpty { plan.keptPrefix = segment.offset }
             plan.appendOffset = segment.offset
-            plan.appended = segmentContent
+            plan.appended = appendedContent
         }
         if relocateSectionTable {
             if newSegment == nil { plan.appendOffset = trailerOffset }

@@ -115,6 +115,15 @@ struct PlanState {
     /// The section header table moves to the end of the file (it sat where the program
     /// header table must grow, as Go's linker puts it, or after a rebuilt segment).
     var relocateSectionTable = false
+    /// The file has no PT_DYNAMIC, only a `.dynamic` section header (what patchelf edits):
+    /// an edit of its entries adds the PT_DYNAMIC without which the loader never reads them.
+    var addDynamicHeader = false
+    /// No room after the program header table: it moves to the start of the read-only
+    /// appended segment (see `SegmentPlacement.relocatedTableSegment`), with room for this
+    /// many entries.
+    var relocatedTableEntries: Int?
+    /// Where the moved program header table went.
+    var tablePlacement: (offset: UInt64, address: UInt64)?
 
     var renamedFileOffsets: [[UInt8]: UInt64] = [:]
     /// `.dynstr` offsets of new symbol names.

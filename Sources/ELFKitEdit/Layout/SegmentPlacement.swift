@@ -50,6 +50,15 @@ extension PlanState {
         var count = entries.count
         count -= entries.filter { droppedVersionTags.contains($0.tag) }.count
         dynamicCapacity = dynamic.capacity
+        // An unchanged list keeps its slots as they are, DT_NULL or not: .dynamic is never
+        // moved (nor a segment added for it) when the edit changes no entry.
+        let unchanged = droppedVersionTags.isEmpty
+            && entries == dynamic.entries.enumerated().map { PlannedEntry(tag: $1.tag, value: .raw($1.value), originalIndex: $0) }
+        if !unchanged && file.firstSegment(.dynamic) == nil && !file.programHeaders.isEmpty {
+            addDynamicHeader = true
+            log.append("no PT_DYNAMIC: .dynamic found through its section header; a PT_DYNAMIC is added for it")
+        }
+        if unchanged && count <= dynamic.capacity { return }
         if count + 1 > dynamic.capacity {
             dynamicCapacity = count + 1 + LayoutPlanner.spareDynamicSlots
             mustMove.insert(.dynamic)
@@ -121,7 +130,8 @@ extension PlanState {
     mutating func decideSegment(pageSize: UInt64) throws {
         try refuseUnsafeSelfRelocatingEdit()
         let needStack = outcome.executableStack != nil && file.firstSegment(.gnuStack) == nil
-        guard !mustMove.isEmpty || needStack else { return }
+        let newHeaders = (needStack ? 1 : 0) + (addDynamicHeader ? 1 : 0)
+        guard !mustMove.isEmpty || newHeaders > 0 else { return }
         ownSegmentIndices = mustMove.isEmpty ? [] : findOwnSegments()
         if let first = ownSegmentIndices.first {
             for own in ownSegmentIndices {
@@ -136,14 +146,29 @@ extension PlanState {
         }
         // Program headers to add, and room for them after the table.
         var roomMoves: Set<FileObject.Kind> = []
-        for _ in 0 ..< 3 {
-            var added = needStack ? 1 : 0
-            added += max(0, segmentCount(for: mustMove.union(roomMoves)) - ownSegmentIndices.count)
-            let nullSlots = programHeaders.filter { $0.type == .null }.count
-            let required = max(0, added - nullSlots)
-            let moves = try objectsInTheWay(ofEntries: required)
-            if moves == roomMoves { break }
-            roomMoves = moves
+        let tableIsInRebuiltSegment = ownSegmentIndices.first.map { header.programHeaderOffset >= programHeaders[$0].offset } ?? false
+        do {
+            guard !tableIsInRebuiltSegment else { throw EditError.refused("the program header table is in a segment being rebuilt") }
+            for _ in 0 ..< 3 {
+                var added = newHeaders
+                added += max(0, segmentCount(for: mustMove.union(roomMoves)) - ownSegmentIndices.count)
+                let nullSlots = programHeaders.filter { $0.type == .null }.count
+                let required = max(0, added - nullSlots)
+                let moves = try objectsInTheWay(ofEntries: required)
+                if moves == roomMoves { break }
+                roomMoves = moves
+            }
+        } catch let refusal as EditError {
+            // No room after the table: it moves, where the kernel still finds it.
+            if let reason = relocatedTableRefusal(pageSize: pageSize) {
+                guard case .refused(let text) = refusal, !tableIsInRebuiltSegment else { throw refusal }
+                throw EditError.refused("\(text); nor can the program header table move: \(reason)")
+            }
+            roomMoves = []
+            // Its own read-only segment, and a writable one for a moved .dynamic.
+            let segments = 1 + (mustMove.contains(.dynamic) && dynamicIsWritable ? 1 : 0)
+            relocatedTableEntries = programHeaders.count + newHeaders + max(0, segments - ownSegmentIndices.count)
+            log.append("\(refusal); the program header table moves to a new read-only segment instead")
         }
         // When tables move out of the way anyway, make room for one more program header and
         // keep a PT_NULL there: a later edit that moves .dynamic needs a second segment, and
@@ -151,7 +176,7 @@ extension PlanState {
         // may move one or two more small tables, never the section header table.
         if !roomMoves.isEmpty && dynamicIsWritable && segmentCount(for: mustMove.union(roomMoves)) < 2 {
             var trial = self
-            let added = (needStack ? 1 : 0) + max(0, segmentCount(for: mustMove.union(roomMoves)) - ownSegmentIndices.count)
+            let added = newHeaders + max(0, segmentCount(for: mustMove.union(roomMoves)) - ownSegmentIndices.count)
             let required = max(0, added - programHeaders.filter { $0.type == .null }.count)
             if let moves = try? trial.objectsInTheWay(ofEntries: required + 1), moves.isSuperset(of: roomMoves),
                !moves.contains(.dynamic), trial.relocateSectionTable == relocateSectionTable {
@@ -169,8 +194,55 @@ extension PlanState {
         if mustMove.contains(.dynamic) && dynamicCapacity == 0, let dynamic = try file.dynamic() {
             dynamicCapacity = dynamic.capacity
         }
-        guard !mustMove.isEmpty else { return }
+        guard !mustMove.isEmpty || relocatedTableEntries != nil else { return }
         try placeMovedObjects(pageSize: pageSize)
+    }
+
+    /// Why the program header table cannot move to an appended segment; nil when it can.
+    ///
+    /// The kernel tells the program where its headers are (AT_PHDR): before Linux 5.18, and
+    /// in qemu-user, as the first PT_LOAD's load address plus e_phoff, which is right only
+    /// where the table's segment has the first PT_LOAD's p_vaddr - p_offset. The read-only
+    /// segment then starts on a page boundary at that same distance (`relocatedTableSegment`),
+    /// after zero padding if the addresses in use reach further than the file. PT_PHDR, if
+    /// any, must describe the table now, and goes with it.
+    func relocatedTableRefusal(pageSize: UInt64) -> String? {
+        guard let first = programHeaders.first(where: { $0.type == .load }) else { return "there is no PT_LOAD" }
+        let delta = first.virtualAddress &- first.offset
+        guard delta % pageSize == 0 else { return "the first PT_LOAD's p_vaddr - p_offset is not a multiple of the page size" }
+        let tableSize = UInt64(programHeaders.count) * format.programHeaderSize
+        for phdr in programHeaders where phdr.type == .phdr {
+            guard phdr.offset == header.programHeaderOffset, phdr.fileSize == tableSize,
+                  phdr.virtualAddress &- phdr.offset == delta else { return "PT_PHDR does not describe the program header table" }
+        }
+        guard let segment = try? relocatedTableSegment(pageSize: pageSize) else { return "no address for it" }
+        let contentEnd = ownSegmentIndices.first.map { programHeaders[$0].offset } ?? file.source.size
+        let padding = segment.offset > contentEnd ? segment.offset - contentEnd : 0
+        guard padding <= Self.maximumTablePadding else {
+            return "it would need 0x\(hex(padding)) bytes of padding"
+        }
+        return nil
+    }
+
+    /// Padding allowed before a segment that carries the moved program header table.
+    static let maximumTablePadding: UInt64 = 16 << 20
+
+    /// Offset and address of the read-only appended segment when it carries the program
+    /// header table: page-aligned, above every PT_LOAD, at the first PT_LOAD's distance
+    /// between address and offset.
+    func relocatedTableSegment(pageSize: UInt64) throws -> (offset: UInt64, address: UInt64) {
+        guard let first = programHeaders.first(where: { $0.type == .load }) else { throw EditError.refused("there is no PT_LOAD") }
+        let delta = first.virtualAddress &- first.offset
+        var highest: UInt64 = 0
+        for (index, segment) in programHeaders.enumerated() where segment.type == .load && !ownSegmentIndices.contains(index) {
+            guard let end = segment.memoryEnd else { throw EditError.refused("a PT_LOAD's memory range overflows") }
+            highest = max(highest, end)
+        }
+        let fileEnd = ownSegmentIndices.first.map { programHeaders[$0].offset } ?? file.source.size
+        let lowestAddress = try Checked.alignUp(highest, to: pageSize, "new segment address")
+        guard lowestAddress >= delta else { throw EditError.refused("no address for the program header table") }
+        let offset = max(try Checked.alignUp(fileEnd, to: pageSize, "new segment offset"), lowestAddress - delta)
+        return (offset, try Checked.add(offset, delta, "new segment address"))
     }
 
     /// A file with PT_DYNAMIC that runs without an interpreter (a static PIE, or a dynamic
@@ -273,12 +345,14 @@ extension PlanState {
             guard let end = segment.memoryEnd else { throw EditError.refused("a PT_LOAD's memory range overflows") }
             highest = max(highest, end)
         }
-        let start: UInt64
+        var start: UInt64
         if let first = ownSegmentIndices.first {
             start = programHeaders[first].offset
         } else {
             start = try Checked.alignUp(file.source.size, to: 16, "new segment offset")
         }
+        let tableSegment = relocatedTableEntries == nil ? nil : try relocatedTableSegment(pageSize: pageSize)
+        if let tableSegment { start = tableSegment.offset }
         let writable: [FileObject.Kind] = mustMove.contains(.dynamic) && dynamicIsWritable ? [.dynamic] : []
         let readOnly = mustMove.filter { !writable.contains($0) }.sorted {
             (catalog.object($0)?.offset ?? 0, $0.description) < (catalog.object($1)?.offset ?? 0, $1.description)
@@ -287,13 +361,21 @@ extension PlanState {
         var content: [UInt8] = []
         var segments: [ProgramHeader] = []
         var memoryEnd = highest
-        for (kinds, flags) in groups where !kinds.isEmpty {
+        for (kinds, flags) in groups where !kinds.isEmpty || (flags == [.read] && tableSegment != nil) {
             content += [UInt8](repeating: 0, count: (16 - content.count % 16) % 16)
             let offset = try Checked.add(start, UInt64(content.count), "new segment offset")
-            let address = try Checked.add(try Checked.alignUp(memoryEnd, to: pageSize, "new segment address"),
+            var address = try Checked.add(try Checked.alignUp(memoryEnd, to: pageSize, "new segment address"),
                                           offset % pageSize, "new segment address")
             let segmentStart = content.count
             content += LayoutPlanner.appendedSegmentMark
+            if flags == [.read], let tableSegment, let count = relocatedTableEntries {
+                address = tableSegment.address
+                // The table first, 8-aligned (the offsets are page-aligned).
+                let position = UInt64(content.count - segmentStart)
+                tablePlacement = (offset + position, address + position)
+                content += [UInt8](repeating: 0, count: count * Int(format.programHeaderSize))
+                log.append("program header table placed at offset 0x\(hex(offset + position)), address 0x\(hex(address + position)) (\(count) entries)")
+            }
             for kind in kinds {
                 guard let object = catalog.object(kind) else { continue }
                 let bytes: [UInt8]

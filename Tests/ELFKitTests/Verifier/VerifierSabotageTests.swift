@@ -119,6 +119,23 @@ import Testing
             headers[index].physicalAddress = headers[index].virtualAddress
             return [overlay(plan, at: edited.header.programHeaderOffset, try encode(headers, edited.format))].compactMap { $0 }
         }),
+        ("the segment holding a moved program header table at another address", { base, plan, _ in
+            // AT_PHDR is right only where that segment has the first PT_LOAD's distance
+            // between address and offset: one page more breaks it (PT_PHDR follows along).
+            let edited = try image(base, plan)
+            let phoff = edited.header.programHeaderOffset
+            guard phoff != base.header.programHeaderOffset else { return [] }
+            var headers = edited.programHeaders
+            guard let index = headers.indices.first(where: {
+                headers[$0].type == .load && headers[$0].offset <= phoff && phoff < headers[$0].offset + headers[$0].fileSize
+            }) else { return [] }
+            let page = max(headers[index].alignment, 0x1000)
+            for i in headers.indices where i == index || headers[i].type == .phdr {
+                headers[i].virtualAddress += page
+                headers[i].physicalAddress += page
+            }
+            return [overlay(plan, at: phoff, try encode(headers, edited.format))].compactMap { $0 }
+        }),
         ("a byte of code changed", { base, plan, _ in
             // The last byte of the executable segment's file image is code (or its padding),
             // never one of the tables an edit may rewrite: they come before the code.
