@@ -96,6 +96,7 @@ enum Command {
     case verify(files: [FilePath], json: Bool)
     case doctor(DoctorOptions)
     case ldd(DoctorOptions)
+    case portability(DoctorOptions)
 }
 
 /// Reads an option value the way patchelf does: `@FILE` stands for the contents of FILE.
@@ -140,6 +141,9 @@ struct ArgumentParser {
             case "ldd":
                 let options = try parseDoctor(Array(arguments.dropFirst()), name: "ldd", allowsJSON: false)
                 return options.map(Command.ldd) ?? .help
+            case "portability":
+                let options = try parseDoctor(Array(arguments.dropFirst()), name: "portability", allowsJSON: true)
+                return options.map(Command.portability) ?? .help
             default: break
             }
         }
@@ -186,6 +190,11 @@ struct ArgumentParser {
                 switch option {
                 case "--help", "-h": return nil
                 case "--json" where allowsJSON: options.json = true
+                case "--floor" where name == "portability":
+                    switch PortabilityReport.Limits.parse(try value(for: option, at: position)) {
+                    case .success(let limits): options.limits = limits
+                    case .failure(let error): throw UsageError(message: "\(name): --floor: \(error.message)")
+                    }
                 case "--root":
                     let root = try value(for: option, at: position)
                     guard !root.isEmpty else { throw UsageError(message: "\(name): --root needs a directory") }

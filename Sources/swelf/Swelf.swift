@@ -57,6 +57,8 @@ struct Swelf {
             return DoctorCommand(terminal: terminal, options: options).run()
         case .ldd(let options):
             return LddCommand(terminal: terminal, options: options).run()
+        case .portability(let options):
+            return PortabilityCommand(terminal: terminal, options: options).run()
         }
     }
 
