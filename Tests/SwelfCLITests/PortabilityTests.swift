@@ -1,0 +1,277 @@
+import Foundation
+import Testing
+
+/// `swelf portability` against an oracle that shares no code with it: binutils
+/// `readelf -V` (version needs and definitions) and `readelf --dyn-syms` (each undefined
+/// symbol's `@VERSION`), parsed here, with this file's own version order and its own
+/// list of glibc's libraries.
+@Suite(.serialized) struct PortabilityTests {
+    // MARK: The oracle
+
+    /// `2.10` > `2.9`: number by number, a missing number counting as 0.
+    static func numbers(_ text: some StringProtocol) -> [Int]? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false).map { Int($0) }
+        return parts.isEmpty || parts.contains(nil) ? nil : parts.map { $0! }
+    }
+
+    static func newer(_ a: [Int], than b: [Int]) -> Bool {
+        for index in 0 ..< max(a.count, b.count) {
+            let x = index < a.count ? a[index] : 0, y = index < b.count ? b[index] : 0
+            if x != y { return x > y }
+        }
+        return false
+    }
+
+    /// glibc's libraries and loaders, as this test knows them.
+    static func isGlibc(_ file: String) -> Bool {
+        ["libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libresolv.so.2", "libutil.so.1", "libanl.so.1",
+         "libnsl.so.1", "libmvec.so.1", "libthread_db.so.1", "libc_malloc_debug.so.0", "libBrokenLocale.so.1"].contains(file)
+            || file.hasPrefix("libnss_") || file.hasPrefix("ld-linux") || file.hasPrefix("ld64.so.") || file.hasPrefix("ld.so.")
+    }
+
+    /// `readelf -V -W`: the version needs as (file, name) and the definitions' names
+    /// (BASE excluded). Empty without section headers (readelf prints nothing then).
+    static func readelfVersions(_ path: String) throws -> (needs: [(file: String, name: String)], definitions: [String]) {
+        let result = try Tool.run("readelf", ["-V", "-W", path])
+        var needs: [(String, String)] = []
+        var definitions: [String] = []
+        var section = "", file = ""
+        for line in result.stdout.split(separator: "\n") {
+            if line.hasPrefix("Version needs section") { section = "needs"; continue }
+            if line.hasPrefix("Version definition section") { section = "definitions"; continue }
+            if line.hasPrefix("Version symbols section") { section = ""; continue }
+            if section == "needs" {
+                if let match = line.firstMatch(of: /File: (\S+)\s+Cnt:/) { file = String(match.1) }
+                else if let match = line.firstMatch(of: /Name: (\S+)\s+Flags:/) { needs.append((file, String(match.1))) }
+            } else if section == "definitions", let match = line.firstMatch(of: /Flags: (\S+)\s+Index: \d+\s+Cnt: \d+\s+Name: (\S+)/) {
+                if match.1 != "BASE" { definitions.append(String(match.2)) }
+            }
+        }
+        return (needs, definitions)
+    }
+
+    /// The newest `GLIBC_x.y` a file needs of glibc's libraries, by readelf.
+    static func newestGlibc(_ needs: [(file: String, name: String)]) -> [Int]? {
+        var best: [Int]?
+        for need in needs where isGlibc(need.file) && need.name.hasPrefix("GLIBC_") {
+            guard let version = numbers(need.name.dropFirst(6)) else { continue }
+            if best == nil || newer(version, than: best!) { best = version }
+        }
+        return best
+    }
+
+    static func document(_ arguments: [String]) throws -> (status: Int32, json: [String: Any], stdout: String) {
+        let result = try Swelf.run(["portability", "--json", "--env", "LD_LIBRARY_PATH="] + arguments)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdoutBytes)) as? [String: Any], "\(result.stdout) \(result.stderr)")
+        return (result.status, json, result.stdout)
+    }
+
+    static func floor(_ json: [String: Any], machine: String, component: String) -> String? {
+        let platforms = json["platforms"] as? [[String: Any]] ?? []
+        let platform = platforms.first { $0["machine"] as? String == machine }
+        let floors = platform?["floors"] as? [[String: Any]] ?? []
+        return floors.first { $0["component"] as? String == component }?["release"] as? String
+    }
+
+    // MARK: /usr/bin
+
+    /// Every program in /usr/bin: the same files, each file's newest GLIBC_ need and
+    /// every (library, version) need equal to readelf's, and the floor is the newest of
+    /// them all (or x86_64's baseline).
+    @Test func usrBinAgreesWithReadelf() throws {
+        let (status, json, _) = try Self.document(["/usr/bin"])
+        #expect(status == 0)
+        let files = json["files"] as? [[String: Any]] ?? []
+        let inputs = Set(files.filter { $0["input"] as? Bool == true }.compactMap { $0["path"] as? String })
+
+        // The ELF files under /usr/bin, found here: regular files (not links) starting \x7fELF.
+        var expected = Set<String>()
+        let manager = FileManager.default
+        for name in try manager.subpathsOfDirectory(atPath: "/usr/bin") {
+            let path = "/usr/bin/" + name
+            guard let type = try? manager.attributesOfItem(atPath: path)[.type] as? FileAttributeType, type == .typeRegular,
+                  let handle = FileHandle(forReadingAtPath: path) else { continue }
+            let magic = try handle.read(upToCount: 4) ?? Data()
+            try handle.close()
+            if magic == Data([0x7f, 0x45, 0x4c, 0x46]) { expected.insert(path) }
+        }
+        #expect(inputs == expected, "only swelf: \(inputs.subtracting(expected).sorted().prefix(5)); only here: \(expected.subtracting(inputs).sorted().prefix(5))")
+        #expect(inputs.count > 100, "\(inputs.count) programs")
+
+        // Requirements per file, as swelf reports them.
+        var reported: [String: Set<String>] = [:]
+        for use in json["requirements"] as? [[String: Any]] ?? [] {
+            guard let file = use["required_by"] as? String, let library = use["library"] as? String,
+                  let version = use["version"] as? String else { continue }
+            reported[file, default: []].insert(library + " " + version)
+        }
+        var overall: [Int] = [2, 2, 5]
+        var compared = 0
+        var privateUsers = Set<String>()
+        for path in files.compactMap({ $0["path"] as? String }) {
+            let needs = try Self.readelfVersions(path).needs
+            let system = needs.filter { Self.isGlibc($0.file) || $0.file.hasPrefix("libstdc++.so.") || $0.file.hasPrefix("libgcc_s.so.") }
+            #expect(Set(system.map { $0.file + " " + $0.name }) == reported[path] ?? [], "\(path)")
+            let mine = (reported[path] ?? []).compactMap { entry -> [Int]? in
+                let parts = entry.split(separator: " ")
+                guard Self.isGlibc(String(parts[0])), parts[1].hasPrefix("GLIBC_") else { return nil }
+                return Self.numbers(parts[1].dropFirst(6))
+            }.reduce(nil as [Int]?) { best, next in best.map { Self.newer(next, than: $0) ? next : $0 } ?? next }
+            let theirs = Self.newestGlibc(needs)
+            #expect(mine == theirs, "\(path): swelf \(mine ?? []), readelf \(theirs ?? [])")
+            if let theirs, Self.newer(theirs, than: overall) { overall = theirs }
+            if needs.contains(where: { $0.name == "GLIBC_PRIVATE" }) { privateUsers.insert(path) }
+            compared += 1
+        }
+        // GLIBC_ABI_DT_RELR would lift the floor to 2.36; readelf shows it as a need too.
+        let relr = files.compactMap { $0["path"] as? String }.contains { path in
+            (reported[path] ?? []).contains { $0.hasSuffix(" GLIBC_ABI_DT_RELR") }
+        }
+        if relr && Self.newer([2, 36], than: overall) { overall = [2, 36] }
+        let floor = Self.floor(json, machine: "x86_64", component: "glibc")
+        #expect(floor == overall.map(String.init).joined(separator: "."), "readelf says \(overall), \(compared) files compared")
+        let notes = (json["notes"] as? [[String: Any]] ?? []).compactMap { $0["message"] as? String }
+        for path in privateUsers {
+            #expect(notes.contains { $0.hasPrefix(path + " requires GLIBC_PRIVATE") }, "\(path)")
+        }
+    }
+
+    // MARK: Across architectures
+
+    static let architectures: [(directory: String, machine: String, libc: String)] = [
+        ("x86_64", "x86_64", "/lib/x86_64-linux-gnu/libc.so.6"),
+        ("i386", "i386", "/usr/i686-linux-gnu/lib/libc.so.6"),
+        ("aarch64", "aarch64", "/usr/aarch64-linux-gnu/lib/libc.so.6"),
+        ("armhf", "armhf", "/usr/arm-linux-gnueabihf/lib/libc.so.6"),
+        ("riscv64", "riscv64", "/usr/riscv64-linux-gnu/lib/libc.so.6"),
+        ("s390x", "s390x", "/usr/s390x-linux-gnu/lib/libc.so.6"),
+        ("ppc64", "ppc64", "/usr/powerpc64-linux-gnu/lib/libc.so.6"),
+        ("mips", "mips", "/usr/mips-linux-gnu/lib/libc.so.6"),
+    ]
+
+    /// Each architecture's test programs: the glibc floor is the newest GLIBC_ need
+    /// readelf finds, or the oldest version node of that architecture's own libc.so.6
+    /// (the cross sysroot's), whichever is newer; aarch64's is at least 2.17.
+    @Test(arguments: architectures.map(\.directory))
+    func testBinariesFloorPerArchitecture(directory: String) throws {
+        let architecture = try #require(Self.architectures.first { $0.directory == directory })
+        let folder = Repo.testBinaries.appendingPathComponent(directory).path
+        let (status, json, _) = try Self.document([folder])
+        #expect(status == 0)
+        let definitions = try Self.readelfVersions(architecture.libc).definitions
+        let baseline = try #require(definitions.filter { $0.hasPrefix("GLIBC_") }.compactMap { Self.numbers($0.dropFirst(6)) }
+            .min { Self.newer($1, than: $0) }, "no GLIBC_ definitions in \(architecture.libc)")
+        var expected = baseline
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder) {
+            let needs = try Self.readelfVersions(folder + "/" + name).needs
+            if let newest = Self.newestGlibc(needs), Self.newer(newest, than: expected) { expected = newest }
+        }
+        let platforms = json["platforms"] as? [[String: Any]] ?? []
+        #expect(platforms.map { $0["machine"] as? String } == [architecture.machine])
+        #expect(platforms.first?["glibc_baseline"] as? String == baseline.map(String.init).joined(separator: "."))
+        let floor = try #require(Self.floor(json, machine: architecture.machine, component: "glibc"))
+        #expect(floor == expected.map(String.init).joined(separator: "."), "readelf: \(expected)")
+        if directory == "aarch64" { #expect(!Self.newer([2, 17], than: Self.numbers(floor) ?? [])) }
+    }
+
+    /// Static programs need no libc, a static Go program is said to be one, a cgo
+    /// program is a glibc program, and a musl program has no glibc floor (the manifest
+    /// gives each subject's kind).
+    @Test func staticGoAndMusl() throws {
+        let (_, json, _) = try Self.document([Repo.testBinaries.appendingPathComponent("x86_64").path])
+        let files = json["files"] as? [[String: Any]] ?? []
+        func entry(_ name: String) -> [String: Any]? { files.first { ($0["path"] as? String)?.hasSuffix("/x86_64/" + name) == true } }
+        for name in ["static", "static-pie", "go-nocgo"] {
+            #expect(entry(name)?["libc"] as? String == "none", "\(name)")
+        }
+        #expect(entry("go-nocgo")?["go"] as? Bool == true)
+        #expect(entry("go-cgo")?["libc"] as? String == "glibc")
+        #expect(entry("go-cgo")?["cgo"] as? Bool == true)
+        #expect(entry("hello-musl")?["libc"] as? String == "musl")
+        #expect(entry("hello")?["libc"] as? String == "glibc")
+        let notes = (json["notes"] as? [[String: Any]] ?? []).compactMap { $0["message"] as? String }
+        #expect(notes.contains { $0.hasSuffix("/go-nocgo: a Go program built without cgo, statically linked: it needs no libc") })
+        #expect(notes.contains { $0.hasSuffix("/go-cgo: a Go program using cgo: its floor comes from its libc references") })
+        // go-cgo's own libc references are counted.
+        let uses = (json["requirements"] as? [[String: Any]] ?? []).filter { ($0["required_by"] as? String)?.hasSuffix("/go-cgo") == true }
+        #expect(!uses.isEmpty)
+    }
+
+    // MARK: --floor
+
+    /// `readelf --dyn-syms`: each undefined `symbol@VERSION`.
+    static func undefinedVersioned(_ path: String) throws -> [String] {
+        let result = try Tool.run("readelf", ["--dyn-syms", "-W", path])
+        return result.stdout.split(separator: "\n").compactMap { line in
+            guard let match = line.firstMatch(of: /\sUND\s+(\S+@\S+)/) else { return nil }
+            return String(match.1)
+        }
+    }
+
+    /// The gate names exactly the undefined `symbol@version`s beyond the floor that
+    /// readelf lists, and exits 1; a floor it meets exits 0.
+    @Test func floorGateNamesEachOffendingSymbol() throws {
+        let path = Repo.testBinaries.appendingPathComponent("x86_64/hello-cxx").path
+        let (status, json, _) = try Self.document(["--floor", "glibc=2.17,glibcxx=3.4.19", path])
+        #expect(status == 1)
+        let floor = try #require(json["floor"] as? [String: Any])
+        #expect(floor["met"] as? Bool == false)
+        let named = Set((floor["violations"] as? [[String: Any]] ?? []).map { "\($0["symbol"] as? String ?? "-")@\($0["version"] as? String ?? "")" })
+        let expected = Set(try Self.undefinedVersioned(path).filter { symbol in
+            let version = symbol.split(separator: "@").last.map(String.init) ?? ""
+            if version.hasPrefix("GLIBC_"), let numbers = Self.numbers(version.dropFirst(6)) { return Self.newer(numbers, than: [2, 17]) }
+            if version.hasPrefix("GLIBCXX_"), let numbers = Self.numbers(version.dropFirst(8)) { return Self.newer(numbers, than: [3, 4, 19]) }
+            return false
+        })
+        #expect(!expected.isEmpty)
+        #expect(named == expected)
+
+        let text = try Swelf.run(["portability", "--env", "LD_LIBRARY_PATH=", "--floor", "glibc=2.17,glibcxx=3.4.19", path])
+        #expect(text.status == 1)
+        for symbol in expected { #expect(text.stdout.contains("  \(symbol) of "), "\(symbol)") }
+
+        let met = try Swelf.run(["portability", "--env", "LD_LIBRARY_PATH=", "--floor", "glibc=2.34,glibcxx=3.4.21,cxxabi=1.3,gcc=3.0", path])
+        #expect(met.status == 0, "\(met.stdout)")
+        #expect(met.stdout.contains("floor glibc=2.34,glibcxx=3.4.21,cxxabi=1.3,gcc=3.0: met"))
+    }
+
+    @Test(arguments: ["", "glibc", "glibc=two", "musl=1.2", "glibc=2..3"])
+    func badFloorIsAUsageError(floor: String) throws {
+        let result = try Swelf.run(["portability", "--floor", floor, "/usr/bin/true"])
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderr.contains("--floor"))
+    }
+
+    @Test func missingFileFails() throws {
+        let result = try Swelf.run(["portability", "/nonexistent/program"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("/nonexistent/program does not exist"))
+    }
+
+    /// A requirement no symbol uses still counts: GLIBC_ABI_DT_RELR (ld -z
+    /// pack-relative-relocs) has none, and means glibc 2.36 or later. readelf shows the
+    /// need; the program runs here (glibc 2.36+ loader).
+    @Test func symbolLessRequirementCounts() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-relr-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let source = directory.appendingPathComponent("relr.c").path
+        try "#include <stdio.h>\nstatic const char *p = \"relr ran\"; const char **q = &p;\nint main(void) { puts(*q); return 0; }\n"
+            .write(toFile: source, atomically: true, encoding: .utf8)
+        let program = directory.appendingPathComponent("relr").path
+        let built = try Tool.run("gcc", ["-O2", "-fPIE", "-pie", "-Wl,-z,pack-relative-relocs", source, "-o", program])
+        try #require(built.status == 0, "\(built.stderr)")
+        try #require(Self.readelfVersions(program).needs.contains { $0.name == "GLIBC_ABI_DT_RELR" }, "this ld adds no GLIBC_ABI_DT_RELR")
+        #expect(try Tool.run(program, []).stdout == "relr ran\n")
+
+        let (status, json, _) = try Self.document([program])
+        #expect(status == 0)
+        #expect(Self.floor(json, machine: "x86_64", component: "glibc") == "2.36")
+        let relr = (json["requirements"] as? [[String: Any]] ?? []).first { $0["version"] as? String == "GLIBC_ABI_DT_RELR" }
+        #expect((relr?["symbols"] as? [Any])?.isEmpty == true)
+
+        let text = try Swelf.run(["portability", "--floor", "glibc=2.35", program])
+        #expect(text.status == 1)
+        #expect(text.stdout.contains("GLIBC_ABI_DT_RELR (no symbol uses it; the loader checks it all the same) of libc.so.6 in \(program)"), "\(text.stdout)")
+    }
+}
