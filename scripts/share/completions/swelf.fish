@@ -1,6 +1,6 @@
 # fish completion for swelf (and for swelf installed as patchelf: patchelf.fish sources this)
 for cmd in swelf patchelf
-    set -l patch "__fish_use_subcommand; or not __fish_seen_subcommand_from show verify doctor ldd"
+    set -l patch "__fish_use_subcommand; or not __fish_seen_subcommand_from show verify doctor ldd portability"
     if test $cmd = patchelf
         set patch "true"
     else
@@ -8,9 +8,11 @@ for cmd in swelf patchelf
         complete -c swelf -n __fish_use_subcommand -a verify -d 'structural checks'
         complete -c swelf -n __fish_use_subcommand -a doctor -d 'would this program start here?'
         complete -c swelf -n __fish_use_subcommand -a ldd -d 'resolved libraries and the rule that found each'
-        complete -c swelf -n '__fish_seen_subcommand_from show verify doctor' -l json -d 'JSON output'
-        complete -c swelf -n '__fish_seen_subcommand_from doctor ldd' -l root -r -F -d 'analyse a foreign tree'
-        complete -c swelf -n '__fish_seen_subcommand_from doctor ldd' -l env -x -d 'assume NAME=VALUE'
+        complete -c swelf -n __fish_use_subcommand -a portability -d 'oldest glibc/libstdc++/libgcc_s it runs on, and why'
+        complete -c swelf -n '__fish_seen_subcommand_from show verify doctor portability' -l json -d 'JSON output'
+        complete -c swelf -n '__fish_seen_subcommand_from doctor ldd portability' -l root -r -F -d 'analyse a foreign tree'
+        complete -c swelf -n '__fish_seen_subcommand_from doctor ldd portability' -l env -x -d 'assume NAME=VALUE'
+        complete -c swelf -n '__fish_seen_subcommand_from portability' -l floor -x -d 'exit 1 beyond glibc=X.Y,glibcxx=…,cxxabi=…,gcc=…'
     end
     complete -c $cmd -n $patch -l print-interpreter -d 'print the PT_INTERP path'
     complete -c $cmd -n $patch -l print-os-abi -d 'print the EI_OSABI field'
