@@ -197,6 +197,53 @@ import Testing
         #expect(!uses.isEmpty)
     }
 
+    // MARK: Everything they load
+
+    /// A program needing GLIBC_2.34 (its start-up code) whose private library, found
+    /// through `$ORIGIN`, needs arc4random@GLIBC_2.36: the library sets the floor and is
+    /// named; glibc's own libraries are loaded but not counted. Built here for x86_64
+    /// and, with the cross compiler, for aarch64 (analysed under `--root` of its sysroot).
+    @Test(arguments: [("gcc", "x86_64", nil), ("aarch64-linux-gnu-gcc", "aarch64", "/usr/aarch64-linux-gnu")] as [(String, String, String?)])
+    func privateLibrarySetsTheFloor(compiler: String, machine: String, root: String?) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-portability-\(machine)-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let base = directory.path
+        try "#include <stdlib.h>\nunsigned priv_random(void) { return arc4random(); }\n".write(toFile: base + "/priv.c", atomically: true, encoding: .utf8)
+        try "#include <stdio.h>\nunsigned priv_random(void);\nint main(void) { printf(\"%u\\n\", priv_random() & 0); return 0; }\n"
+            .write(toFile: base + "/main.c", atomically: true, encoding: .utf8)
+        let library = try Tool.run(compiler, ["-shared", "-fPIC", "-Wl,-soname,libpriv.so.1", base + "/priv.c", "-o", base + "/libpriv.so.1"])
+        try #require(library.status == 0, "\(library.stderr)")
+        let program = try Tool.run(compiler, [base + "/main.c", "-o", base + "/app", "-L" + base, "-l:libpriv.so.1", "-Wl,-rpath,$ORIGIN"])
+        try #require(program.status == 0, "\(program.stderr)")
+        // The oracle: readelf's needs of each file.
+        let libraryNewest = try #require(Self.newestGlibc(try Self.readelfVersions(base + "/libpriv.so.1").needs))
+        let programNewest = try #require(Self.newestGlibc(try Self.readelfVersions(base + "/app").needs))
+        try #require(Self.newer(libraryNewest, than: programNewest), "the library should need more than the program")
+
+        let (status, json, _) = try Self.document((root.map { ["--root", $0] } ?? []) + [base + "/app"])
+        #expect(status == 0)
+        let files = json["files"] as? [[String: Any]] ?? []
+        let libraryEntry = files.first { ($0["path"] as? String)?.hasSuffix("/libpriv.so.1") == true }
+        #expect(libraryEntry?["input"] as? Bool == false, "\(files)")
+        #expect(Self.floor(json, machine: machine, component: "glibc") == libraryNewest.map(String.init).joined(separator: "."))
+        let platform = (json["platforms"] as? [[String: Any]])?.first
+        let glibcFloor = (platform?["floors"] as? [[String: Any]])?.first { $0["component"] as? String == "glibc" }
+        #expect((glibcFloor?["required_by"] as? String)?.hasSuffix("/libpriv.so.1") == true)
+        #expect(glibcFloor?["symbol"] as? String == "arc4random")
+        // Nothing counted from glibc's own files.
+        let requirers = Set((json["requirements"] as? [[String: Any]] ?? []).compactMap { $0["required_by"] as? String })
+        #expect(requirers.allSatisfy { $0.hasPrefix(base + "/") }, "\(requirers)")
+
+        let gate = try Swelf.run(["portability", "--env", "LD_LIBRARY_PATH="] + (root.map { ["--root", $0] } ?? [])
+                                 + ["--floor", "glibc=2.35", base + "/app"])
+        #expect(gate.status == 1)
+        #expect(gate.stdout.contains("  arc4random@GLIBC_2.36 of libc.so.6 in \(base)/libpriv.so.1: newer than glibc 2.35"), "\(gate.stdout)")
+        if machine == "x86_64" {
+            #expect(try Tool.run(base + "/app", []).stdout == "0\n")   // it does run here (glibc 2.36)
+        }
+    }
+
     // MARK: --floor
 
     /// `readelf --dyn-syms`: each undefined `symbol@VERSION`.

@@ -126,6 +126,8 @@ public struct PortabilityReport: Sendable {
         var seen: [String: Int] = [:]          // path → index in files
         var platformFiles: [String: (Machine, Bool, Bool, [String])] = [:]
         var platformOrder: [String] = []
+        var missing: [String: [String]] = [:]   // library not found → who needs it
+        var missingOrder: [String] = []
 
         /// Counts the file's requirements; returns its platform name.
         func record(_ file: ELFFile, path: String) -> String {
@@ -184,8 +186,8 @@ public struct PortabilityReport: Sendable {
             guard let resolution = diagnosis.resolution else { continue }
             for lookup in resolution.lookups {
                 guard case .notFound = lookup.outcome, !PortabilityFacts.isSystemLibrary(lookup.name) else { continue }
-                report.notes.append(Note(severity: .warning,
-                    message: "\(lookup.name) (needed by \(resolution.objects[lookup.requester].path)) is not found: its own requirements are not counted"))
+                if missing[lookup.name] == nil { missingOrder.append(lookup.name) }
+                missing[lookup.name, default: []].append(resolution.objects[lookup.requester].path)
             }
             for object in resolution.objects.dropFirst() where object.index != resolution.interpreterIndex {
                 let names = [object.requestedName, object.soname ?? "", PathText.lastComponent(of: object.path)]
@@ -196,6 +198,11 @@ public struct PortabilityReport: Sendable {
                 seen[object.path] = report.files.count
                 report.files.append(library)
             }
+        }
+        for name in missingOrder {
+            let requesters = missing[name]!.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            let others = requesters.count > 1 ? " and \(requesters.count - 1) other\(requesters.count == 2 ? "" : "s")" : ""
+            report.notes.append(Note(severity: .warning, message: "\(name) (needed by \(requesters[0])\(others)) is not found: its own requirements are not counted"))
         }
         for machine in platformOrder {
             let (cpu, is64, bigEndian, files) = platformFiles[machine]!
