@@ -144,6 +144,9 @@ public struct PortabilityReport: Sendable {
                 report.notes.append(Note(severity: .warning, message: "\(path): its symbol versions cannot be read: \(error)"))
                 return machine
             }
+            if let problem = imports.symbolProblem {
+                report.notes.append(Note(severity: .warning, message: "\(path): its symbols cannot be matched to their versions (\(problem)): its version requirements are counted without symbols"))
+            }
             for requirement in imports.requirements where PortabilityFacts.isSystemLibrary(requirement.library) {
                 report.uses.append(Use(library: requirement.library, version: requirement.version, weak: requirement.weak,
                                        symbols: requirement.symbols, requiredBy: path, machine: machine))

@@ -19,8 +19,12 @@ public struct VersionedImports: Sendable {
     }
 
     public var requirements: [Requirement] = []
+    /// Why the symbols could not be bound to the requirements (a damaged `.dynsym` or
+    /// `.gnu.version`); the requirements themselves still count, without symbols.
+    public var symbolProblem: ELFError?
 
-    /// Reads `file`'s requirements. A file with no `.gnu.version_r` has none.
+    /// Reads `file`'s requirements; throws when `.gnu.version_r` cannot be read. A file
+    /// with no `.gnu.version_r` has none.
     public init(file: ELFFile) throws(ELFError) {
         guard let dynamic = try file.dynamic() else { return }
         let needs = try dynamic.versionNeeds()
@@ -33,6 +37,16 @@ public struct VersionedImports: Sendable {
                                                 weak: requirement.flags & 0x2 != 0, symbols: []))
             }
         }
+        do {
+            try bindSymbols(file: file, dynamic: dynamic, byIndex: byIndex)
+        } catch {
+            symbolProblem = error
+            for index in requirements.indices { requirements[index].symbols = [] }
+        }
+    }
+
+    /// Each undefined symbol's `.gnu.version` entry names the requirement it binds to.
+    private mutating func bindSymbols(file: ELFFile, dynamic: DynamicSection, byIndex: [UInt16: Int]) throws(ELFError) {
         guard let symbolTable = dynamic.first(.symtab), let versionTable = dynamic.first(.versym),
               let count = try SymbolTableGeometry(file: file, dynamic: dynamic).symbolCount, count > 1 else { return }
         let entrySize = dynamic.first(.symEntrySize) ?? (file.format.is64 ? 24 : 16)
