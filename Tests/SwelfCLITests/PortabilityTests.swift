@@ -244,6 +244,33 @@ import Testing
         }
     }
 
+    /// Every undefined `symbol@version` on a system library, as swelf binds them, equals
+    /// readelf's `--dyn-syms` list: on `hello` and `hello-nogh` (no .gnu.hash: the count
+    /// from .hash) of each architecture, and on `hello-noshdr` (no section headers: the
+    /// count from the hash tables alone), judged by readelf on `hello`, which it was made
+    /// from.
+    @Test(arguments: architectures.map(\.directory))
+    func symbolsMatchReadelfDynSyms(directory: String) throws {
+        let folder = Repo.testBinaries.appendingPathComponent(directory).path
+        for (subject, judgedBy) in [("hello", "hello"), ("hello-nogh", "hello-nogh"), ("hello-noshdr", "hello")] {
+            let path = folder + "/" + subject
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            let (_, json, _) = try Self.document([path])
+            var mine = Set<String>()
+            for use in json["requirements"] as? [[String: Any]] ?? [] where use["required_by"] as? String == path {
+                for symbol in use["symbols"] as? [String] ?? [] { mine.insert(symbol + "@" + (use["version"] as? String ?? "")) }
+            }
+            let system = Set(try Self.readelfVersions(folder + "/" + judgedBy).needs.filter {
+                Self.isGlibc($0.file) || $0.file.hasPrefix("libstdc++.so.") || $0.file.hasPrefix("libgcc_s.so.")
+            }.map(\.name))
+            let theirs = Set(try Self.undefinedVersioned(folder + "/" + judgedBy).filter { symbol in
+                system.contains(String(symbol.split(separator: "@").last ?? ""))
+            })
+            #expect(!theirs.isEmpty, "\(directory)/\(judgedBy)")
+            #expect(mine == theirs, "\(directory)/\(subject)")
+        }
+    }
+
     // MARK: --floor
 
     /// `readelf --dyn-syms`: each undefined `symbol@VERSION`.

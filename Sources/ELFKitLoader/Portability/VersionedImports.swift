@@ -47,8 +47,9 @@ public struct VersionedImports: Sendable {
 
     /// Each undefined symbol's `.gnu.version` entry names the requirement it binds to.
     private mutating func bindSymbols(file: ELFFile, dynamic: DynamicSection, byIndex: [UInt16: Int]) throws(ELFError) {
-        guard let symbolTable = dynamic.first(.symtab), let versionTable = dynamic.first(.versym),
-              let count = try SymbolTableGeometry(file: file, dynamic: dynamic).symbolCount, count > 1 else { return }
+        guard let symbolTable = dynamic.first(.symtab), let versionTable = dynamic.first(.versym) else { return }
+        let count = try VersionedImports.importCount(file: file, dynamic: dynamic)
+        guard count > 1 else { return }
         let entrySize = dynamic.first(.symEntrySize) ?? (file.format.is64 ? 24 : 16)
         guard entrySize >= (file.format.is64 ? 24 : 16) else {
             throw ELFError(.invalid, "DT_SYMENT is smaller than a symbol", value: entrySize)
@@ -67,5 +68,28 @@ public struct VersionedImports: Sendable {
             guard !symbol.isDefined else { continue }
             requirements[slot].symbols.append(try dynamic.rawString(at: UInt64(symbol.nameOffset)))
         }
+    }
+
+    /// How many `.dynsym` entries to look at for imports. The table's size is not stated;
+    /// the largest of these bounds covers every undefined symbol:
+    /// - the count from `.hash`, `.gnu.hash` or the `.dynsym` section header
+    ///   (`SymbolTableGeometry`, as the planner uses it);
+    /// - `.gnu.hash`'s `symoffset`: the link editor puts every symbol it does not hash
+    ///   (the undefined ones) before it; an executable that exports nothing hashes
+    ///   nothing, and then this is the only count the hash table gives;
+    /// - the highest symbol index a dynamic relocation names, plus one;
+    /// - MIPS `DT_MIPS_SYMTABNO`, the number of `.dynsym` entries.
+    static func importCount(file: ELFFile, dynamic: DynamicSection) throws(ELFError) -> UInt64 {
+        var count = try SymbolTableGeometry(file: file, dynamic: dynamic).symbolCount ?? 0
+        if let address = dynamic.first(.gnuHash) {
+            count = max(count, try SymbolTableGeometry.walkGNUHash(file: file, address: address).0)
+        }
+        if let relocations = try? file.dynamicRelocations(dynamic), let highest = relocations.map(\.info.symbol).max() {
+            count = max(count, highest &+ 1)   // highest < 2^32 (r_info's symbol field): no overflow
+        }
+        if file.header.machine == .mips, let symbols = dynamic.first(DynamicTag(rawValue: 0x7000_0011)) {
+            count = max(count, symbols)
+        }
+        return count
     }
 }
