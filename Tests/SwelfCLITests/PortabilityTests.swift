@@ -271,6 +271,71 @@ import Testing
         }
     }
 
+    /// The floor is exactly what the program needs of glibc, by the real loader: a root
+    /// whose glibc lacks every version newer than the floor (renamed in copies of libc.so.6
+    /// and ld.so) starts the program, under the real loader and by `doctor --root`;
+    /// the same root without the floor version too fails on that version, in both. A
+    /// floor reported too low or too high fails one of the two.
+    @Test func aRootAtTheFloorRunsAndOneBelowFails() throws {
+        let program = "/usr/bin/true"
+        let (_, json, _) = try Self.document([program])
+        let platform = try #require((json["platforms"] as? [[String: Any]])?.first)
+        let glibcFloor = try #require((platform["floors"] as? [[String: Any]])?.first { $0["component"] as? String == "glibc" })
+        let version = try #require(glibcFloor["version"] as? String)
+        let floor = try #require(Self.numbers(version.dropFirst(6)))
+        let libcPath = "/lib/x86_64-linux-gnu/libc.so.6"
+        let loaderFile = URL(fileURLWithPath: "/lib64/ld-linux-x86-64.so.2").resolvingSymlinksInPath()
+        let defined = try Self.readelfVersions(libcPath).definitions.filter { $0.hasPrefix("GLIBC_") }
+
+        for below in [false, true] {
+            // Versions to take away: those newer than the floor, and with `below` the floor too.
+            let removed = defined.filter { name in
+                guard let numbers = Self.numbers(name.dropFirst(6)) else { return false }
+                return Self.newer(numbers, than: floor) || (below && numbers == floor)
+            }
+            #expect(!below || removed.contains(version))
+            let root = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-oldroot-\(below)-\(getpid())")
+            defer { try? FileManager.default.removeItem(at: root) }
+            for directory in ["lib64", "lib/x86_64-linux-gnu", "usr/bin"] {
+                try FileManager.default.createDirectory(at: root.appendingPathComponent(directory), withIntermediateDirectories: true)
+            }
+            // Each removed name gets the same length and a distinct last letter, in both
+            // libc.so.6 and ld.so (libc requires some of ld.so's versions by these names).
+            func strip(_ data: Data) -> Data {
+                var data = data
+                for (index, name) in removed.enumerated() {
+                    let old = Data([0]) + Data(name.utf8) + Data([0])
+                    let new = Data([0]) + Data(name.dropLast().utf8) + Data([UInt8(ascii: "a") + UInt8(index % 26)]) + Data([0])
+                    while let range = data.range(of: old) { data.replaceSubrange(range, with: new) }
+                }
+                return data
+            }
+            let loader = strip(try Data(contentsOf: loaderFile))
+            for target in ["/lib64/ld-linux-x86-64.so.2", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"] {
+                try loader.write(to: URL(fileURLWithPath: root.path + target))
+                chmod(root.path + target, 0o755)
+            }
+            try strip(try Data(contentsOf: URL(fileURLWithPath: libcPath))).write(to: URL(fileURLWithPath: root.path + "/lib/x86_64-linux-gnu/libc.so.6"))
+            try Data(contentsOf: URL(fileURLWithPath: program)).write(to: URL(fileURLWithPath: root.path + "/usr/bin/true"))
+            chmod(root.path + "/usr/bin/true", 0o755)
+            let inRoot = root.path + "/usr/bin/true"
+
+            let doctor = try Swelf.run(["doctor", "--root", root.path, "--env", "LD_LIBRARY_PATH=", inRoot])
+            let run = try Tool.run("env", ["-i", root.path + "/lib64/ld-linux-x86-64.so.2",
+                                           "--library-path", root.path + "/lib/x86_64-linux-gnu", inRoot])
+            let missing = "version `\(version)' not found"
+            if below {
+                #expect(doctor.status == 1)
+                #expect(doctor.stdout.contains(missing), "\(doctor.stdout)")
+                #expect(run.status != 0)
+                #expect(run.stderr.contains(missing), "\(run.stderr)")
+            } else {
+                #expect(doctor.status == 0, "\(doctor.stdout)")
+                #expect(run.status == 0, "removed \(removed): \(run.stderr)")
+            }
+        }
+    }
+
     // MARK: --floor
 
     /// `readelf --dyn-syms`: each undefined `symbol@VERSION`.
