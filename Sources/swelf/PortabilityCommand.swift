@@ -30,7 +30,7 @@ struct PortabilityCommand {
     }
 
     static func releaseName(_ floor: PortabilityReport.Floor) -> String {
-        floor.component == .glibc ? release(floor.release) : "GCC " + release(floor.release)
+        floor.component == .glibc ? release(floor.release) : "GCC " + (floor.beyondTable ? "> " : "") + release(floor.release)
     }
 
     func text(_ report: PortabilityReport, violations: [PortabilityReport.Violation]?) -> String {
@@ -143,6 +143,7 @@ struct PortabilityCommand {
                             ("symbol", symbol(floor.symbol)),
                             ("required_by", .optional(floor.requiredBy)),
                             ("reason", .string(floor.reason)),
+                            ("beyond_table", .bool(floor.beyondTable)),
                         ])
                     })),
                     ("distributions", .array(platform.distributions.map { distribution in

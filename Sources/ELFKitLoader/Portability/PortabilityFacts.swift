@@ -123,6 +123,17 @@ public enum PortabilityFacts {
         return numbers
     }
 
+    /// For a numbered `GLIBCXX_`/`CXXABI_` version newer than every one of its family in
+    /// the table, the newest the table knows; nil otherwise (known, older, or another family).
+    public static func newestKnown(like version: VersionName) -> (version: String, gcc: [Int])? {
+        guard version.family == "GLIBCXX_" || version.family == "CXXABI_", !version.numbers.isEmpty else { return nil }
+        let known = libstdcxxReleases.map { (VersionName($0.version), $0.gcc) }.filter { $0.0.family == version.family }
+        guard let newest = known.max(by: { VersionName.compare($0.0.numbers, $1.0.numbers) < 0 }),
+              VersionName.compare(version.numbers, newest.0.numbers) > 0,
+              let gcc = VersionName.numbers(of: newest.1) else { return nil }
+        return (newest.0.name, gcc)
+    }
+
     // MARK: Distributions
 
     /// A distribution release and the glibc it ships.

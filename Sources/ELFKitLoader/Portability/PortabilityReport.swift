@@ -76,6 +76,9 @@ public struct PortabilityReport: Sendable {
         public var requiredBy: String?
         /// A sentence on where the floor comes from.
         public var reason: String
+        /// The version is newer than every one swelf's table knows: the floor is a
+        /// release after `release`, the newest the table lists.
+        public var beyondTable = false
     }
 
     public struct Note: Sendable {
@@ -253,6 +256,19 @@ public struct PortabilityReport: Sendable {
             }
         }
 
+        // glibc's libraries (libc, then its loader, then the rest), libstdc++, libgcc_s.
+        func rank(_ newest: Newest) -> (Int, Int, String) {
+            let library = newest.library
+            if library.hasPrefix("libc.so.") { return (0, 0, library) }
+            if PortabilityFacts.isGlibcLoader(library) { return (0, 1, library) }
+            if PortabilityFacts.isGlibcLibrary(library) { return (0, 2, library) }
+            return (PortabilityFacts.isLibstdcxx(library) ? 1 : 2, 0, library)
+        }
+        platform.newest = platform.newest.enumerated().sorted { a, b in
+            let (x, y) = (rank(a.element), rank(b.element))
+            return x != y ? x < y : a.offset < b.offset
+        }.map(\.element)
+
         // glibc: the newest GLIBC_x.y of glibc's libraries, a marker's floor, or the baseline.
         let usesGlibc = mine.contains { $0.component == .glibc }
         if usesGlibc {
@@ -279,11 +295,22 @@ public struct PortabilityReport: Sendable {
         }
         for component in [Component.libstdcxx, .libgcc] {
             var best: Floor?
+            func consider(_ candidate: Floor) {
+                guard let current = best else { best = candidate; return }
+                let order = VersionName.compare(candidate.release, current.release)
+                if order > 0 || order == 0 && candidate.beyondTable && !current.beyondTable { best = candidate }
+            }
             for use in mine where use.component == component {
-                guard let release = PortabilityFacts.gccRelease(for: use.version.name) else { continue }
-                if best == nil || VersionName.compare(release, best!.release) > 0 {
-                    best = Floor(component: component, release: release, version: use.version, symbol: use.symbols.first,
-                                 requiredBy: use.requiredBy, reason: "\(use.version.name) of \(use.library) came with GCC \(release.map(String.init).joined(separator: "."))")
+                if let release = PortabilityFacts.gccRelease(for: use.version.name) {
+                    consider(Floor(component: component, release: release, version: use.version, symbol: use.symbols.first,
+                                   requiredBy: use.requiredBy, reason: "\(use.version.name) of \(use.library) came with GCC \(release.map(String.init).joined(separator: "."))"))
+                } else if let newest = PortabilityFacts.newestKnown(like: use.version) {
+                    // GLIBCXX_3.4.34 when the table ends at 3.4.33: a GCC after the newest listed.
+                    var floor = Floor(component: component, release: newest.gcc, version: use.version, symbol: use.symbols.first,
+                                      requiredBy: use.requiredBy,
+                                      reason: "\(use.version.name) of \(use.library) is newer than swelf's table (\(newest.version), GCC \(newest.gcc.map(String.init).joined(separator: "."))): a later GCC")
+                    floor.beyondTable = true
+                    consider(floor)
                 }
             }
             if let best { platform.floors.append(best) }
@@ -303,11 +330,19 @@ public struct PortabilityReport: Sendable {
                 result.append(Note(severity: .warning, message: "\(use.requiredBy) requires GLIBC_PRIVATE of \(use.library) (\(symbols)): never portable, it binds to the exact glibc build it was linked with"))
             } else if use.component == .glibc && use.version.numbers.isEmpty && PortabilityFacts.markerFloors[use.version.name] == nil {
                 result.append(Note(severity: .warning, message: "\(use.requiredBy) requires \(use.version.name) of \(use.library): unknown to swelf's table, not ranked"))
-            } else if use.component != .glibc && use.component != nil && PortabilityFacts.gccRelease(for: use.version.name) == nil {
+            } else if use.component == .libstdcxx || use.component == .libgcc, isUnranked(use.version) {
                 result.append(Note(severity: .warning, message: "\(use.requiredBy) requires \(use.version.name) of \(use.library): unknown to swelf's table, not ranked"))
             }
         }
         return result
+    }
+
+    /// A libstdc++ or libgcc_s version the floor cannot place: not in the table and not
+    /// newer than all of it (`GLIBCXX_LDBL_3.4`, `CXXABI_FLOAT128`, …). Other families
+    /// (libgcc_s's compatibility `GLIBC_2.0` on i386) say nothing about GCC.
+    func isUnranked(_ version: VersionName) -> Bool {
+        guard PortabilityFacts.gccRelease(for: version.name) == nil, PortabilityFacts.newestKnown(like: version) == nil else { return false }
+        return version.name.hasPrefix("GLIBCXX") || version.name.hasPrefix("CXXABI") || version.name.hasPrefix("GCC_")
     }
 
     // MARK: Floor check

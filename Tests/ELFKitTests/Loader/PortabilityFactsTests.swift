@@ -140,4 +140,39 @@ import Testing
         #expect(platform.floor(.libgcc)?.release == [4, 2, 0])
         #expect(platform.newest.first { $0.library == "libc.so.6" }?.version.name == "GLIBC_2.10")
     }
+
+    /// A libstdc++ version newer than the table (GCC 15's GLIBCXX_3.4.34) is not
+    /// dropped: the floor is "a GCC after the newest listed". An unplaceable one
+    /// (GLIBCXX_LDBL_3.4) is named in a note; libgcc_s's GLIBC_2.0 says nothing.
+    @Test func versionsBeyondTheTable() {
+        var report = PortabilityReport()
+        func use(_ library: String, _ version: String) -> PortabilityReport.Use {
+            PortabilityReport.Use(library: library, version: VersionName(version), weak: false, symbols: [], requiredBy: "/p", machine: "x86_64")
+        }
+        report.uses = [use("libstdc++.so.6", "GLIBCXX_3.4.21"), use("libstdc++.so.6", "GLIBCXX_3.4.34"),
+                       use("libstdc++.so.6", "GLIBCXX_LDBL_3.4"), use("libgcc_s.so.1", "GLIBC_2.0"), use("libgcc_s.so.1", "GCC_3.0")]
+        let platform = report.platform("x86_64", baseline: [2, 2, 5], files: ["/p"])
+        let floor = platform.floor(.libstdcxx)
+        #expect(floor?.version?.name == "GLIBCXX_3.4.34")
+        #expect(floor?.beyondTable == true)
+        #expect(floor?.release == [14, 1, 0])
+        #expect(platform.floor(.libgcc)?.release == [3, 0, 0])
+        let notes = report.useNotes.map(\.message)
+        #expect(notes.count == 1 && notes.first?.contains("GLIBCXX_LDBL_3.4") == true, "\(notes)")
+        #expect(PortabilityFacts.newestKnown(like: VersionName("GLIBCXX_3.4.30")) == nil)
+        #expect(PortabilityFacts.newestKnown(like: VersionName("CXXABI_1.3.16"))?.version == "CXXABI_1.3.15")
+    }
+
+    /// The newest-version list: libc first, then the loader, glibc's other libraries,
+    /// libstdc++, libgcc_s, whatever order the files name them in.
+    @Test func newestListOrder() {
+        var report = PortabilityReport()
+        for (library, version) in [("libgcc_s.so.1", "GCC_3.0"), ("libm.so.6", "GLIBC_2.29"), ("libstdc++.so.6", "GLIBCXX_3.4"),
+                                   ("ld-linux-x86-64.so.2", "GLIBC_2.3"), ("libc.so.6", "GLIBC_2.34")] {
+            report.uses.append(PortabilityReport.Use(library: library, version: VersionName(version), weak: false, symbols: [],
+                                                     requiredBy: "/p", machine: "x86_64"))
+        }
+        let order = report.platform("x86_64", baseline: nil, files: ["/p"]).newest.map(\.library)
+        #expect(order == ["libc.so.6", "ld-linux-x86-64.so.2", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1"])
+    }
 }
