@@ -336,6 +336,22 @@ import Testing
         }
     }
 
+    /// glibc's own files named as inputs are reported but not counted (their
+    /// GLIBC_PRIVATE needs are glibc's business); a file named twice, or through a
+    /// symbolic link to a library another input loads, is counted once.
+    @Test func systemLibrariesAndDuplicatesAreNotCounted() throws {
+        let libc = "/lib/x86_64-linux-gnu/libc.so.6"
+        let (status, json, _) = try Self.document([libc, "/usr/bin/true", "/usr/bin/true"])
+        #expect(status == 0)
+        let files = json["files"] as? [[String: Any]] ?? []
+        #expect(files.filter { $0["path"] as? String == "/usr/bin/true" }.count == 1)
+        let requirers = Set((json["requirements"] as? [[String: Any]] ?? []).compactMap { $0["required_by"] as? String })
+        #expect(requirers == ["/usr/bin/true"])
+        let notes = (json["notes"] as? [[String: Any]] ?? []).compactMap { $0["message"] as? String }
+        #expect(notes.contains("\(libc): libc.so.6 is a system library: the target's own copy is used, its requirements are not counted"))
+        #expect(!notes.contains { $0.contains("GLIBC_PRIVATE") })
+    }
+
     // MARK: --floor
 
     /// `readelf --dyn-syms`: each undefined `symbol@VERSION`.

@@ -126,20 +126,27 @@ public struct PortabilityReport: Sendable {
             if found.isEmpty { report.notes.append(Note(severity: .warning, message: "\(path): no ELF file under it")) }
             paths += found
         }
-        var seen: [String: Int] = [:]          // path → index in files
+        // Inputs are told apart by path (two hard links named are two inputs); a loaded
+        // library by identity, so one met under another name (/lib and /usr/lib, or
+        // an input's path) is not counted again.
+        var seen: [String: Int] = [:]          // "path:…" or "id:…" → index in files
+        func key(_ path: String, _ identity: FileIdentity?) -> String {
+            identity.map { "id:\($0.device):\($0.inode)" } ?? "path:" + path
+        }
         var platformFiles: [String: (Machine, Bool, Bool, [String])] = [:]
         var platformOrder: [String] = []
         var missing: [String: [String]] = [:]   // library not found → who needs it
         var missingOrder: [String] = []
 
         /// Counts the file's requirements; returns its platform name.
-        func record(_ file: ELFFile, path: String) -> String {
+        func record(_ file: ELFFile, path: String, counted: Bool = true) -> String {
             let machine = platformName(file)
             if platformFiles[machine] == nil {
                 platformFiles[machine] = (file.header.machine, file.format.is64, file.format.isBigEndian, [])
                 platformOrder.append(machine)
             }
             platformFiles[machine]!.3.append(path)
+            guard counted else { return machine }
             let imports: VersionedImports
             do {
                 imports = try VersionedImports(file: file)
@@ -158,6 +165,13 @@ public struct PortabilityReport: Sendable {
         }
 
         for path in paths {
+            let inputKey = "path:" + path
+            let identityKey = key(path, environment.fileSystem.status(path)?.identity)
+            if let index = seen[inputKey] ?? seen[identityKey].flatMap({ report.files[$0].isInput ? nil : $0 }) {
+                // Named twice, or already met as a library another input loads.
+                report.files[index].isInput = true
+                continue
+            }
             let diagnosis = Diagnosis.run(path: path, environment: environment, host: host)
             guard let file = diagnosis.file else {
                 let reason = diagnosis.checks.first?.findings.first { $0.severity == .fatal }?.message ?? "\(path): cannot be read"
@@ -165,7 +179,6 @@ public struct PortabilityReport: Sendable {
                 report.failed = true
                 continue
             }
-            guard seen[path] == nil else { continue }
             var entry = FileEntry(path: path, isInput: true, linking: diagnosis.linking)
             entry.isGo = diagnosis.goBuildInfo != nil
             entry.cgo = diagnosis.goBuildInfo?.cgoEnabled
@@ -185,8 +198,16 @@ public struct PortabilityReport: Sendable {
             if entry.isGo && entry.libc == "glibc" {
                 report.notes.append(Note(severity: .info, message: "\(path): a Go program using cgo: its floor comes from its libc references"))
             }
-            entry.machine = record(file, path: path)
-            seen[path] = report.files.count
+            // A system library named as an input (a directory holding libc.so.6): the
+            // target's own copy is used, so its requirements are not counted either.
+            let soname = ((try? file.dynamic()?.soname()) ?? nil) ?? ""
+            let isSystem = PortabilityFacts.isSystemLibrary(soname)
+            if isSystem {
+                report.notes.append(Note(severity: .info, message: "\(path): \(soname) is a system library: the target's own copy is used, its requirements are not counted"))
+            }
+            entry.machine = record(file, path: path, counted: !isSystem)
+            seen[inputKey] = report.files.count
+            seen[identityKey] = seen[identityKey] ?? report.files.count
             report.files.append(entry)
 
             guard let resolution = diagnosis.resolution else { continue }
@@ -198,10 +219,11 @@ public struct PortabilityReport: Sendable {
             for object in resolution.objects.dropFirst() where object.index != resolution.interpreterIndex {
                 let names = [object.requestedName, object.soname ?? "", PathText.lastComponent(of: object.path)]
                 guard !names.contains(where: { !$0.isEmpty && PortabilityFacts.isSystemLibrary($0) }) else { continue }
-                guard seen[object.path] == nil else { continue }
+                let libraryKey = key(object.path, object.identity)
+                guard seen[libraryKey] == nil else { continue }
                 var library = FileEntry(path: object.path, isInput: false, linking: "shared library")
                 library.machine = record(object.file, path: object.path)
-                seen[object.path] = report.files.count
+                seen[libraryKey] = report.files.count
                 report.files.append(library)
             }
         }
