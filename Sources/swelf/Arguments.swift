@@ -97,6 +97,7 @@ enum Command {
     case doctor(DoctorOptions)
     case ldd(DoctorOptions)
     case bundle(BundleOptions)
+    case portability(DoctorOptions)
 }
 
 /// Reads an option value the way patchelf does: `@FILE` stands for the contents of FILE.
@@ -143,6 +144,9 @@ struct ArgumentParser {
                 return options.map(Command.ldd) ?? .help
             case "bundle":
                 return try parseBundle(Array(arguments.dropFirst())).map(Command.bundle) ?? .help
+            case "portability":
+                let options = try parseDoctor(Array(arguments.dropFirst()), name: "portability", allowsJSON: true)
+                return options.map(Command.portability) ?? .help
             default: break
             }
         }
@@ -189,6 +193,11 @@ struct ArgumentParser {
                 switch option {
                 case "--help", "-h": return nil
                 case "--json" where allowsJSON: options.json = true
+                case "--floor" where name == "portability":
+                    switch PortabilityReport.Limits.parse(try value(for: option, at: position)) {
+                    case .success(let limits): options.limits = limits
+                    case .failure(let error): throw UsageError(message: "\(name): --floor: \(error.message)")
+                    }
                 case "--root":
                     let root = try value(for: option, at: position)
                     guard !root.isEmpty else { throw UsageError(message: "\(name): --root needs a directory") }

@@ -12,6 +12,8 @@ struct DoctorOptions {
     /// `--env NAME=VALUE` in order; a later one wins.
     var environment: [(name: String, value: String)] = []
     var json = false
+    /// `portability --floor`: the oldest versions accepted.
+    var limits: PortabilityReport.Limits?
 }
 
 /// Gathers the facts about this machine that the core takes as values: the loader's

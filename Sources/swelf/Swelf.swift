@@ -59,6 +59,8 @@ struct Swelf {
             return LddCommand(terminal: terminal, options: options).run()
         case .bundle(let options):
             return BundleCommand(terminal: terminal, options: options).run()
+        case .portability(let options):
+            return PortabilityCommand(terminal: terminal, options: options).run()
         }
     }
 
@@ -219,6 +221,7 @@ enum HelpText {
            swelf doctor [--root DIR] [--env NAME=VALUE]... [--json] FILE
            swelf ldd [--root DIR] [--env NAME=VALUE]... FILE...
            swelf bundle --output DIR [--policy FILE] [--include-libstdcxx] [--root DIR] [--json] PROGRAM_OR_DIR...
+           swelf portability [--floor LIMITS] [--root DIR] [--env NAME=VALUE]... [--json] FILE|DIR...
 
     Inspect and rewrite the dynamic-linking information of ELF files. Options and output
     follow NixOS patchelf, so swelf can replace it in scripts.
@@ -274,8 +277,16 @@ enum HelpText {
                                    exit 0 would start, 1 would not
       ldd FILE...                  the resolved libraries in ldd's format, with the rule that
                                    found each where ldd prints the load address
-        --root DIR                 analyse a foreign tree (rootfs, sysroot): its ld.so.cache
-                                   and system directories
+      portability FILE|DIR...      which systems the files (and everything they load) run on:
+                                   per system library (glibc, its loader, libstdc++,
+                                   libgcc_s) the newest symbol@version required and the file
+                                   requiring it; the oldest glibc, libstdc++ and libgcc_s
+                                   releases; the distributions that meet them. A directory
+                                   means every ELF file under it. Nothing is run.
+        --floor LIMITS             glibc=2.28[,glibcxx=3.4.24][,cxxabi=1.3.11][,gcc=4.8.0]:
+                                   exit 1 naming each symbol@version and file beyond it
+        --root DIR                 (doctor, ldd, portability) analyse a foreign tree
+                                   (rootfs, sysroot): its ld.so.cache and system directories
         --env NAME=VALUE           assume this environment variable (repeatable; default:
                                    swelf's own environment)
       bundle PROGRAM_OR_DIR...     ship programs to another machine: copy them to DIR/bin and
@@ -298,6 +309,11 @@ enum HelpText {
                                    decisions, warnings, errors)
         Example, ship a program to an older server:
           swelf bundle -o dist build/myapp && scp -r dist server:/opt/myapp
+
+    Examples:
+      swelf portability ./app      my binary needs GLIBC_2.34; where does that come from?
+      swelf portability --floor glibc=2.17 dist/
+                                   gate a release tree on CentOS 7's glibc
 
       --help                       this text
       --version                    swelf's version

@@ -53,6 +53,10 @@ import Testing
         let documents = try #require(parsed as? [[String: Any]])
         let failures = json.stderr.split(separator: "\n").count
         #expect(documents.count + failures == paths.count)
+        // portability reads .gnu.version_r, .gnu.version and .dynsym of each, and resolves their libraries.
+        let portability = try Swelf.run(["portability", "--json", "--env", "LD_LIBRARY_PATH="] + paths)
+        #expect(portability.status == 0 || portability.status == 1, "portability --json: exit \(portability.status) \(portability.stderr)")
+        #expect(try JSONSerialization.jsonObject(with: Data(portability.stdoutBytes)) is [String: Any])
         print("CLI mutation test: \(paths.count) damaged files, \(documents.count) shown, \(failures) refused")
     }
 }

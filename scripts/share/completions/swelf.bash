@@ -16,7 +16,7 @@ _swelf() {
     local command=${words[0]##*/}
     local sub=
     if [[ $command != patchelf && $cword -gt 1 ]]; then
-        case ${words[1]} in show|verify|doctor|ldd|bundle) sub=${words[1]} ;; esac
+        case ${words[1]} in show|verify|doctor|ldd|bundle|portability) sub=${words[1]} ;; esac
     fi
     case $prev in
         --set-interpreter|--interpreter|--output|-o|--rename-dynamic-symbols|--root|--policy)
@@ -25,6 +25,8 @@ _swelf() {
             COMPREPLY=($(compgen -W "sysv hp-ux netbsd linux gnu hurd solaris aix irix freebsd tru64 openbsd openvms" -- "$cur")); return ;;
         --set-soname|--set-rpath|--add-rpath|--allowed-rpath-prefixes|--add-needed|--remove-needed|--replace-needed|--clear-symbol-version|--page-size|--jobs|-j|--env)
             return ;;
+        --floor)
+            [[ $sub == portability ]] && COMPREPLY=($(compgen -W "glibc=2.17 glibc=2.28 glibc=2.31 glibc=2.34 glibcxx= cxxabi= gcc=" -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
         case $sub in
@@ -32,12 +34,13 @@ _swelf() {
             doctor) COMPREPLY=($(compgen -W "--root --env --json --help" -- "$cur")) ;;
             ldd) COMPREPLY=($(compgen -W "--root --env --help" -- "$cur")) ;;
             bundle) COMPREPLY=($(compgen -W "--output --policy --include-libstdcxx --root --env --json --help" -- "$cur")) ;;
+            portability) COMPREPLY=($(compgen -W "--floor --root --env --json --help" -- "$cur")) ;;
             *) COMPREPLY=($(compgen -W "$patch_options" -- "$cur")) ;;
         esac
         return
     fi
     if [[ $command != patchelf && $cword -eq 1 ]]; then
-        COMPREPLY=($(compgen -W "show verify doctor ldd bundle" -- "$cur") $(compgen -f -- "$cur"))
+        COMPREPLY=($(compgen -W "show verify doctor ldd bundle portability" -- "$cur") $(compgen -f -- "$cur"))
         return
     fi
     COMPREPLY=($(compgen -f -- "$cur"))

@@ -1,6 +1,6 @@
 # fish completion for swelf (and for swelf installed as patchelf: patchelf.fish sources this)
 for cmd in swelf patchelf
-    set -l patch "__fish_use_subcommand; or not __fish_seen_subcommand_from show verify doctor ldd bundle"
+    set -l patch "__fish_use_subcommand; or not __fish_seen_subcommand_from show verify doctor ldd bundle portability"
     if test $cmd = patchelf
         set patch "true"
     else
@@ -9,12 +9,14 @@ for cmd in swelf patchelf
         complete -c swelf -n __fish_use_subcommand -a doctor -d 'would this program start here?'
         complete -c swelf -n __fish_use_subcommand -a ldd -d 'resolved libraries and the rule that found each'
         complete -c swelf -n __fish_use_subcommand -a bundle -d 'copy programs and their private libraries into a relocatable tree'
-        complete -c swelf -n '__fish_seen_subcommand_from show verify doctor bundle' -l json -d 'JSON output'
+        complete -c swelf -n '__fish_seen_subcommand_from show verify doctor bundle portability' -l json -d 'JSON output'
         complete -c swelf -n '__fish_seen_subcommand_from bundle' -s o -l output -r -a '(__fish_complete_directories)' -d 'the bundle directory'
         complete -c swelf -n '__fish_seen_subcommand_from bundle' -l policy -r -F -d 'policy file: exclude/bundle rules'
         complete -c swelf -n '__fish_seen_subcommand_from bundle' -l include-libstdcxx -d 'bundle libstdc++ and libgcc_s too'
-        complete -c swelf -n '__fish_seen_subcommand_from doctor ldd bundle' -l root -r -F -d 'analyse a foreign tree'
-        complete -c swelf -n '__fish_seen_subcommand_from doctor ldd bundle' -l env -x -d 'assume NAME=VALUE'
+        complete -c swelf -n '__fish_seen_subcommand_from doctor ldd bundle portability' -l root -r -F -d 'analyse a foreign tree'
+        complete -c swelf -n '__fish_seen_subcommand_from doctor ldd bundle portability' -l env -x -d 'assume NAME=VALUE'
+        complete -c swelf -n __fish_use_subcommand -a portability -d 'oldest glibc/libstdc++/libgcc_s it runs on, and why'
+        complete -c swelf -n '__fish_seen_subcommand_from portability' -l floor -x -d 'exit 1 beyond glibc=X.Y,glibcxx=…,cxxabi=…,gcc=…'
     end
     complete -c $cmd -n $patch -l print-interpreter -d 'print the PT_INTERP path'
     complete -c $cmd -n $patch -l print-os-abi -d 'print the EI_OSABI field'

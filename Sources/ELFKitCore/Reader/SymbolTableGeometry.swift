@@ -1,14 +1,14 @@
-import ELFKitCore
-
 /// Sizes of the dynamic symbol table and its hash tables, which the file does not state
 /// directly: the symbol count comes from `.hash`'s nchain or by walking `.gnu.hash`.
-struct SymbolTableGeometry {
-    var symbolCount: UInt64?
-    var hashSize: UInt64?
-    var hashEntrySize: UInt64 = 4
-    var gnuHashSize: UInt64?
+/// In the core because the planner (table sizes) and the loader's portability report
+/// (every undefined symbol's version) both need the count.
+package struct SymbolTableGeometry {
+    package var symbolCount: UInt64?
+    package var hashSize: UInt64?
+    package var hashEntrySize: UInt64 = 4
+    package var gnuHashSize: UInt64?
 
-    init(file: ELFFile, dynamic: DynamicSection) throws(ELFError) {
+    package init(file: ELFFile, dynamic: DynamicSection) throws(ELFError) {
         let format = file.format
         // s390x and Alpha use 8-byte .hash entries (their ABIs say so; binutils agrees).
         if format.is64 && file.header.machine == .s390 { hashEntrySize = 8 }
@@ -47,7 +47,7 @@ struct SymbolTableGeometry {
 
     /// Walks `.gnu.hash` to find the highest symbol index it covers; returns the symbol
     /// count, the table's size in bytes, and whether any symbol is hashed at all.
-    static func walkGNUHash(file: ELFFile, address: UInt64) throws(ELFError) -> (UInt64, UInt64, Bool) {
+    package static func walkGNUHash(file: ELFFile, address: UInt64) throws(ELFError) -> (UInt64, UInt64, Bool) {
         let format = file.format
         let headerRaw = try file.bytes(atAddress: address, length: 16, ".gnu.hash header")
         let header = ByteDecoder(headerRaw, format: format, baseOffset: 0)
