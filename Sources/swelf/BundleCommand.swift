@@ -100,14 +100,23 @@ struct BundleCommand {
             return .failure
         }
         let report = BundleReport(plan: plan, output: output, leftovers: leftovers)
+        // The bundle ends with the portability report of what it wrote (bin/ and lib/,
+        // resolved as they will be: private libraries through their $ORIGIN run paths, the
+        // base system where --root/--env say). Its verdict does not change the bundle's
+        // exit status; `swelf portability --floor` gates on it.
+        let portabilityOptions = DoctorOptions(files: [output], root: options.root, environment: options.environment)
+        let portabilityCommand = PortabilityCommand(terminal: terminal, options: portabilityOptions)
+        let portability = PortabilityReport.analyze(paths: [output], environment: environment, host: HostProbe.hostFacts())
         if options.json {
-            out.line(report.json.serialized())
+            guard case .object(var members) = report.json else { return .failure }
+            members.append(("portability", portabilityCommand.json(portability, violations: nil)))
+            out.line(JSON.object(members).serialized())
         } else {
             out.write(report.text)
+            out.line("")
+            out.line("Portability of the bundle:")
+            out.write(portabilityCommand.text(portability, violations: nil))
         }
-        // HOOK(portability): the bundle ends with the portability report of the bundle:
-        // run it here over `output` (every file in bin/ and lib/) and print it after the
-        // decisions; its exit status does not change the bundle's. See issue 9.
         return .success
     }
 

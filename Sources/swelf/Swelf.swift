@@ -297,6 +297,7 @@ enum HelpText {
                                    loaded at run time (NSS, iconv, dlopen). A directory
                                    argument stands for every program (ELF with PT_INTERP)
                                    under it. Sources are never changed; reruns are identical.
+                                   Ends with the portability report of the bundle.
         -o, --output DIR           the bundle directory (required)
         --policy FILE              extra rules, first match wins, one per line:
                                    "exclude PATTERN REASON" or "bundle PATTERN REASON"

@@ -165,6 +165,20 @@ final class BundleTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("lib/libc3.so.1 <- \(fixture.build.path)/c/libc3.so.1 -> \(fixture.build.path)/c/libc3.so.1.2.3"), r.stdout)
         XCTAssertTrue(r.stdout.contains("bin/app-link loads code with dlopen"), r.stdout)
         XCTAssertFalse(r.stdout.contains("libgcc_s.so.1 (needed by bin/app-link)"), "libgcc_s is needed by libcxx/libstdc++, not the program")
+        // It ends with the portability report of the bundle itself: the files in the output
+        // directory, and the glibc floor read from them (readelf -V as the oracle).
+        let portability = try XCTUnwrap(r.stdout.components(separatedBy: "Portability of the bundle:\n").last.flatMap {
+            r.stdout.contains("Portability of the bundle:") ? $0 : nil }, "no portability report:\n\(r.stdout)")
+        XCTAssertTrue(portability.contains(out.appendingPathComponent("bin/app-link").path), portability)
+        var newestGlibc = [0, 0]
+        for file in regularFiles(out.appendingPathComponent("lib")).map({ "lib/" + $0 }) + ["bin/app-link"] {
+            for match in try readelf(["-V", out.appendingPathComponent(file).path]).stdout.split(separator: " ")
+                where match.hasPrefix("GLIBC_2.") {
+                let numbers = match.dropFirst("GLIBC_".count).split(separator: ".").compactMap { Int($0) }
+                if numbers.count >= 2, numbers.lexicographicallyPrecedes(newestGlibc) == false { newestGlibc = Array(numbers.prefix(2)) }
+            }
+        }
+        XCTAssertTrue(portability.contains("glibc      \(newestGlibc[0]).\(newestGlibc[1])"), "floor should be glibc \(newestGlibc):\n\(portability)")
 
         // Each file: its own $ORIGIN RUNPATH, no RPATH, no byte of the build path, and
         // every vn_file of its version needs names one of its DT_NEEDED entries.
@@ -284,6 +298,8 @@ final class BundleTests: XCTestCase {
         XCTAssertEqual(j.status, 0, j.summary)
         let document = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(j.stdout.utf8)) as? [String: Any], j.stdout)
         XCTAssertEqual(document["written"] as? Bool, true)
+        let portabilityJSON = try XCTUnwrap(document["portability"] as? [String: Any], "no portability report in --json")
+        XCTAssertFalse(((portabilityJSON["platforms"] as? [Any]) ?? []).isEmpty, j.stdout)
         let libraries = try XCTUnwrap(document["libraries"] as? [[String: Any]])
         XCTAssertEqual(libraries.compactMap { $0["name"] as? String }.sorted(),
                        regularFiles(tree.appendingPathComponent("lib")).map { "lib/" + $0 })
