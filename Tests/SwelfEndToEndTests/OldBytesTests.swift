@@ -65,6 +65,19 @@ final class OldBytesTests: XCTestCase {
             XCTAssertEqual(try count("hello-with-a-soname.so", in: exe), 1, "[\(arch)] the soname")
             XCTAssertEqual(try dynamicValue(exe, tag: "RUNPATH"), [second], "[\(arch)]")
             try assertRuns(exe, like: subject, "\(arch) with the longer run path")
+
+            // patchelf's shared-rpath case: the first run path ends swelf's copy of .dynstr
+            // when the longer one replaces it. It is dropped, not kept as a dead string
+            // (patchelf keeps it, overwritten with 'X's): the file grows by the difference.
+            let direct = try box.copy("\(arch)/hello", into: exe.deletingLastPathComponent(), as: "hello-direct")
+            guard try patch(["--set-rpath", first], direct, "\(arch) first run path, direct") else { return }
+            let before = try fileSize(direct)
+            guard try patch(["--set-rpath", second], direct, "\(arch) longer run path, direct") else { return }
+            XCTAssertEqual(try count(Self.oldRunPath, in: direct), 0, "[\(arch)] the replaced run path stays in the file")
+            XCTAssertEqual(try count("XXXXXXXX", in: direct), 0, "[\(arch)] a dead string stays in the file")
+            XCTAssertLessThanOrEqual(try fileSize(direct) - before, second.utf8.count - first.utf8.count + 16,
+                                     "[\(arch)] the dead run path was kept")
+            try assertRuns(direct, like: subject, "\(arch) direct")
         }
     }
 
