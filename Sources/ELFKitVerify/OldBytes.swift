@@ -11,6 +11,8 @@ import ELFKitCore
 ///   section uses, or be a cleared (zero) byte of a string that no symbol and no version
 ///   record of the original uses: the obsolete run path or library name, never the
 ///   symbol name a run path shared its bytes with;
+/// - a table the request retires (`ExpectedDynamic.retiredTables`) is read by nothing:
+///   its bytes may change, as before;
 /// - where the edited file has no table any more (the table moved away), the bytes are
 ///   obsolete: they may be cleared to zero or covered by the grown program header table,
 ///   nothing else; with `EditRequest.keepOldBytes` they must not change at all.
@@ -23,6 +25,9 @@ struct OldBytes {
     }
 
     private let keepOldBytes: Bool
+    /// Tables whose tags the request drops (the last `.gnu.version_r` entry removed): they
+    /// stay where they were, interpreted by nothing, and may hold anything.
+    private let retired: Set<TableMap.Kind>
     private let oldRegions: [(kind: TableMap.Kind, region: TableMap.Region)]
     private let newTables: IntervalSet
     /// The edited program header table, by address.
@@ -35,6 +40,7 @@ struct OldBytes {
 
     init(context: IndependentVerifier.Context) throws {
         keepOldBytes = context.request.keepOldBytes
+        retired = context.expected?.retiredTables ?? []
         oldRegions = context.oldTables.regions.map { ($0.key, $0.value) }.sorted { $0.kind < $1.kind }
         newTables = IntervalSet(context.newTables.regions.values.map { ($0.address, $0.end) })
         let edited = context.edited
@@ -96,7 +102,7 @@ struct OldBytes {
             }
             return byte == 0 ? .allowed : .refused("in a .dynstr string nothing uses any more: it may only be cleared")
         }
-        if newTables.contains(address) { return .allowed }
+        if newTables.contains(address) || retired.contains(old.kind) { return .allowed }
         // The table moved away: its old place is obsolete.
         if keepOldBytes { return .refused("in the old place of \(old.kind), which --no-clobber-old-sections keeps") }
         if programHeaderTable.contains(address) || byte == 0 { return .allowed }

@@ -12,8 +12,11 @@ extension PlanState {
         // String entries of the original that are gone (removed run path, removed library).
         let kept = Set(entries.compactMap(\.originalIndex))
         let removed = dynamic.entries.indices.filter { !kept.contains($0) && dynamic.entries[$0].tag.isStringOffset }
-        guard hasNewStrings || !renames.isEmpty || !outcome.renamedSymbols.isEmpty || !removed.isEmpty else { return }
-        var table = StringTableBuilder(original: try dynamic.stringTable().bytes)
+        let needsTable = hasNewStrings || !renames.isEmpty || !outcome.renamedSymbols.isEmpty
+        guard needsTable || !removed.isEmpty else { return }
+        // Clearing alone never makes an edit fail: without a readable table it is skipped.
+        guard let original = needsTable ? try dynamic.stringTable().bytes : try? dynamic.stringTable().bytes else { return }
+        var table = StringTableBuilder(original: original)
         var references: [StringReference]?
 
         for index in entries.indices {
