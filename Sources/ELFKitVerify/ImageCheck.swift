@@ -19,13 +19,14 @@ struct ImageCheck {
 
     /// Addresses of the original image whose bytes an edit may change: the headers, the
     /// tables the loader reaches through program headers and `DT_*` tags (they may be
-    /// rewritten or moved; their content is compared where they are now), bytes no section
-    /// or segment accounts for, and a segment an earlier swelf run appended.
+    /// rewritten or moved; their content is compared where they are now; see `OldBytes`
+    /// for what their old places may hold), bytes no section or segment accounts for, and
+    /// a segment an earlier swelf run appended.
     private func changeableAddresses() throws -> (IntervalSet, accountedFor: IntervalSet?) {
         let original = context.original
         let format = original.format
         let map = context.oldMap
-        var ranges: [(UInt64, UInt64)] = context.oldTables.regions.values.map { ($0.address, $0.end) }
+        var ranges: [(UInt64, UInt64)] = []
         func addFileRange(_ offset: UInt64, _ size: UInt64) {
             guard size > 0, Checked.fits(start: offset, length: size, within: original.source.size) else { return }
             // A header table may straddle segments; map it byte range by byte range.
@@ -55,13 +56,17 @@ struct ImageCheck {
         }
         // Zero padding of less than 16 bytes between two of those is alignment, not data:
         // the program header table may grow over it.
-        let merged = IntervalSet(ranges).ranges
+        let merged = IntervalSet(ranges + context.oldTables.regions.values.map { ($0.address, $0.end) }).ranges
+        var padding: [(UInt64, UInt64)] = []
         for (a, b) in zip(merged, merged.dropFirst()) where b.start - a.end < 16 {
             if let load = map.fileBacked(a.end), load.containsInFile(address: a.end, length: b.start - a.end),
                try original.bytes(atAddress: a.end, length: b.start - a.end, "padding").allSatisfy({ $0 == 0 }) {
-                ranges.append((a.end, b.start))
+                padding.append((a.end, b.start))
             }
         }
+        // The tables themselves are judged by `OldBytes`: what is still a table is compared
+        // where it is now, and what the edit made obsolete may only be cleared.
+        ranges += padding
         // With section headers, the sections and the non-PT_LOAD segments account for every
         // byte the program uses; a byte outside all of them is free (patchelf leaves such
         // gaps where it moved tables away).
@@ -93,8 +98,16 @@ struct ImageCheck {
 
     private func checkLoadedBytes(_ problems: inout [VerificationProblem]) throws {
         let (changeable, accounted) = try changeableAddresses()
-        func mayChange(_ address: UInt64) -> Bool {
+        let oldBytes = try OldBytes(context: context)
+        var objection: String?
+        func mayChange(_ address: UInt64, to byte: UInt8) -> Bool {
+            objection = nil
             if changeable.contains(address) { return true }
+            switch oldBytes.judge(address, byte) {
+            case .allowed: return true
+            case .refused(let reason): objection = reason; return false
+            case .notATable: break
+            }
             if let accounted { return !accounted.contains(address) }
             return false
         }
@@ -117,7 +130,7 @@ struct ImageCheck {
                         count = Int(min(UInt64(count), target.virtualAddress + target.memorySize - address))
                         UnsafeMutableRawBufferPointer(rebasing: after[..<count]).initializeMemory(as: UInt8.self, repeating: 0)
                     } else {
-                        if !mayChange(address) {
+                        if !mayChange(address, to: 0) {
                             problems.append(VerificationProblem(.image, "address 0x\(hex(address)) of the original image is no longer mapped"))
                             reported += 1
                         }
@@ -125,8 +138,8 @@ struct ImageCheck {
                         continue
                     }
                     if memcmp(before.baseAddress!, after.baseAddress!, count) != 0 {
-                        for index in 0 ..< count where before[index] != after[index] && !mayChange(address + UInt64(index)) {
-                            problems.append(VerificationProblem(.image, "the byte at address 0x\(hex(address + UInt64(index))) changed (0x\(hex(UInt64(before[index]))) -> 0x\(hex(UInt64(after[index])))) outside every table the edit may change"))
+                        for index in 0 ..< count where before[index] != after[index] && !mayChange(address + UInt64(index), to: after[index]) {
+                            problems.append(VerificationProblem(.image, "the byte at address 0x\(hex(address + UInt64(index))) changed (0x\(hex(UInt64(before[index]))) -> 0x\(hex(UInt64(after[index])))) " + (objection ?? "outside every table the edit may change")))
                             reported += 1
                             break
                         }

@@ -77,9 +77,6 @@ struct PatchInvocation {
         return files.count == 1 ? outputs.last : outputs[index]
     }
     var debug = false
-    /// `--no-clobber-old-sections`: the old bytes of every moved section must stay where
-    /// they were; an edit that would overwrite them is refused.
-    var keepOldSections = false
     var files: [FilePath] = []
     /// `-j N`, `--jobs N`: how many files are worked on at once (default: one per processor).
     var jobs: Int?
@@ -348,7 +345,7 @@ struct ArgumentParser {
                 case "--no-durability":
                     if asPatchelf { throw UsageError(message: "unrecognized option '\(option)'") }
                     invocation.durable = false
-                case "--no-clobber-old-sections": invocation.keepOldSections = true
+                case "--no-clobber-old-sections": invocation.edits.keepOldBytes = true
                 case "--no-sort": break  // swelf never sorts program or section headers: this is what it always does
                 case "--build-resolution-cache":
                     throw UsageError(message: "--build-resolution-cache is not implemented by swelf: it would write a .note.nixos.ldcache note; use patchelf for it")

@@ -195,7 +195,7 @@ struct Swelf {
             let printer = FilePrinter(file: file, output: terminal.standardOutput)
             for request in invocation.prints.sorted() { try printer.print(request) }
             if !invocation.edits.isEmpty || output != nil {
-                let command = PatchCommand(terminal: terminal, debug: invocation.debug, keepOldSections: invocation.keepOldSections,
+                let command = PatchCommand(terminal: terminal, debug: invocation.debug,
                                            durable: invocation.durable)
                 if batched && output == nil {
                     return FileOutcome(prepared: try command.prepare(path: path, edits: invocation.edits))
@@ -261,8 +261,9 @@ enum HelpText {
                                    failure or kernel crash an edited file may be empty or
                                    old (never half-written); for trees rebuilt anyway
       --debug                      explain layout decisions on stderr
-      --no-clobber-old-sections    refuse an edit that would overwrite the old bytes of a
-                                   table it moves (swelf never fills them in otherwise)
+      --no-clobber-old-sections    keep the old bytes of every table the edit moves (by
+                                   default they are cleared); refuse an edit that would
+                                   overwrite them
       --no-sort                    swelf never sorts program or section headers; accepted
       --build-resolution-cache     patchelf's .note.nixos.ldcache: not implemented, refused
 

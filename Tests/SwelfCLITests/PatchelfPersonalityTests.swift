@@ -298,8 +298,10 @@ import Testing
     }
 
     /// --no-clobber-old-sections: an edit that moves tables keeps their old bytes in place
-    /// or is refused, never silently overwrites them. On x86_64/hello the program header
-    /// table grows over .interp (refused); on mips/hello there is room (done, old bytes kept).
+    /// or is refused, never silently overwrites them (the planner obeys the request's
+    /// keepOldBytes). On x86_64/hello the program header table grows over .interp (refused);
+    /// on mips/hello there is room (done, old bytes kept). Without the option the same edits
+    /// clear the old places.
     @Test(arguments: [("x86_64/hello", false), ("mips/hello", true)])
     func noClobberOldSections(subject: String, succeeds: Bool) throws {
         let link = try Link()
@@ -320,6 +322,15 @@ import Testing
             }
             #expect(moved > 0, "the edit was meant to move tables")
             #expect(try link.run(["--print-rpath", file]).stdout == long + "\n")
+            // Without the option: the old places are cleared.
+            let cleared = try link.copy(input, as: "cleared")
+            #expect(try link.run(["--set-rpath", long, cleared]).status == 0)
+            let clearedBytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: cleared)))
+            for (old, new) in zip(try Readelf.sections(of: input), try Readelf.sections(of: cleared))
+            where old.offset != new.offset && old.type != "NOBITS" && old.size > 0 {
+                let range = Int(old.offset) ..< Int(old.offset + old.size)
+                #expect(clearedBytes[range].allSatisfy { $0 == 0 }, "old place of \(old.name) not cleared")
+            }
         } else {
             #expect(result.status == 1)
             #expect(result.stderr.contains("--no-clobber-old-sections"), "\(result.stderr)")
@@ -328,7 +339,7 @@ import Testing
             let explained = try Swelf.run(["--debug", "--no-clobber-old-sections", "--set-rpath", long, file])
             #expect(explained.status == 1)
             #expect(explained.stderr.contains("placed at offset"), "\(explained.stderr)")
-            #expect(explained.stderr.contains("--no-clobber-old-sections: this edit moves section"), "\(explained.stderr)")
+            #expect(explained.stderr.contains("--no-clobber-old-sections: this edit moves .interp and the program header table"), "\(explained.stderr)")
             // Without the option the same edit is made.
             #expect(try link.run(["--set-rpath", long, file]).status == 0)
         }

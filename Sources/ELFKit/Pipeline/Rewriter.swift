@@ -14,21 +14,38 @@ public struct Rewriter {
     }
 
     let writer: AtomicFileWriter
+    /// Called with the planner's reasoning for each file, as soon as it is planned: before
+    /// the verifier judges the result, and also when the planner refuses (`--debug`).
+    let explain: ((_ decisions: [String]) -> Void)?
 
-    public init() { writer = AtomicFileWriter() }
+    public init() {
+        writer = AtomicFileWriter()
+        explain = nil
+    }
     /// `durable: false`: see `AtomicFileWriter.durable` (what `--no-durability` gives up).
-    public init(durable: Bool) {
+    public init(durable: Bool, explain: ((_ decisions: [String]) -> Void)? = nil) {
         var writer = AtomicFileWriter()
         writer.durable = durable
         self.writer = writer
+        self.explain = explain
     }
     /// A rewriter whose file-system calls are `writer`'s (tests inject failures there).
-    package init(writer: AtomicFileWriter) { self.writer = writer }
+    package init(writer: AtomicFileWriter) {
+        self.writer = writer
+        explain = nil
+    }
 
     /// Plans the edit of an open file without writing anything.
     public func plan(file: ELFFile, request: EditRequest) throws(EditError) -> RewritePlan {
+        var log: [String] = []
+        return try plan(file: file, request: request, log: &log)
+    }
+
+    /// `plan(file:request:)`, with the reasoning in `log` even when the edit is refused.
+    public func plan(file: ELFFile, request: EditRequest, log: inout [String]) throws(EditError) -> RewritePlan {
         let outcome = try DynamicEditor(file: file).apply(request)
-        return try LayoutPlanner(file: file, outcome: outcome, pageSize: request.pageSize).plan()
+        log = outcome.log
+        return try LayoutPlanner(file: file, outcome: outcome, pageSize: request.pageSize).plan(log: &log)
     }
 
     /// Edits the file at `path`, writing to `output` (default: replacing `path`).
@@ -113,7 +130,10 @@ public struct Rewriter {
     private func edit(source: FileByteSource, request: EditRequest, destination: FilePath,
                       durableNow: Bool) throws -> (result: Result, pending: AtomicFileWriter.PendingReplacement?) {
         let file = try ELFFile(source: source)
-        let plan = try self.plan(file: file, request: request)
+        var decisions: [String] = []
+        let planned = Swift.Result { () throws(EditError) -> RewritePlan in try self.plan(file: file, request: request, log: &decisions) }
+        explain?(decisions)
+        let plan = try planned.get()
         let check = EditCheck(original: file, request: request)
         if plan.isEmpty && writer.names(destination, file: source) {
             // Nothing to change is right only if the file already says what was asked.

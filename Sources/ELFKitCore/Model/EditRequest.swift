@@ -32,6 +32,12 @@ public struct EditRequest: Equatable, Sendable {
     public var renameSymbols: [[UInt8]: [UInt8]] = [:]
     /// Alignment of new segments; nil means the architecture's maximum page size.
     public var pageSize: UInt64?
+    /// `--no-clobber-old-sections`: the old place of every table the edit moves keeps its
+    /// bytes. By default that place is zero-filled (see `LayoutPlanner`), so that no stale
+    /// copy of a string (a build machine's run path, a store path) stays in the file; an
+    /// edit that can only be made by overwriting those bytes otherwise (the program header
+    /// table growing over them) is refused with this set.
+    public var keepOldBytes = false
 
     public init() {}
 
@@ -48,6 +54,6 @@ public struct EditRequest: Equatable, Sendable {
             && a.replaceNeeded.map(\.new) == b.replaceNeeded.map(\.new)
             && a.noDefaultLib == b.noDefaultLib && a.osABI == b.osABI && a.executableStack == b.executableStack
             && a.addDebugTag == b.addDebugTag && a.clearSymbolVersions == b.clearSymbolVersions
-            && a.renameSymbols == b.renameSymbols && a.pageSize == b.pageSize
+            && a.renameSymbols == b.renameSymbols && a.pageSize == b.pageSize && a.keepOldBytes == b.keepOldBytes
     }
 }

@@ -22,6 +22,8 @@ public struct EditOutcome: Sendable {
     /// New PT_INTERP contents (NUL-terminated), nil when unchanged.
     public var interpreter: [UInt8]?
     public var osABI: OSABI?
+    /// `EditRequest.keepOldBytes`: the old places of moved tables keep their bytes.
+    public var keepOldBytes = false
     public var executableStack: Bool?
     /// Libraries whose `.gnu.version_r` entries must go.
     public var removedVersionFiles: Set<[UInt8]> = []
@@ -51,6 +53,7 @@ public struct DynamicEditor {
         let dynamic: DynamicSection?
         do { dynamic = try file.dynamic() } catch { throw .format(error) }
         var outcome = EditOutcome(entries: [])
+        outcome.keepOldBytes = request.keepOldBytes
         if let dynamic {
             outcome.entries = dynamic.entries.enumerated().map { PlannedEntry(tag: $1.tag, value: .raw($1.value), originalIndex: $0) }
         }

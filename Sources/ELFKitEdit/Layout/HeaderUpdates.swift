@@ -265,6 +265,17 @@ extension PlanState {
             try patch(object.offset, bytes)
         }
         for extra in extraPatches { try patch(extra.offset, extra.bytes) }
+        // The old places of moved tables: cleared, or with keepOldBytes kept (see OldPlaces).
+        let keptPrefix = ownSegmentIndices.isEmpty ? file.source.size : (newSegment?.offset ?? file.source.size)
+        if outcome.keepOldBytes {
+            try refuseOverwrittenOldPlaces(keptPrefix: keptPrefix, patches: patches)
+        } else {
+            let cleared = try clearedOldPlaces(keptPrefix: keptPrefix, written: patches)
+            if !cleared.isEmpty {
+                plan.log.append("old places of moved tables cleared: " + cleared.map { "0x\(hex($0.offset))+0x\(hex($0.bytes.count))" }.joined(separator: ", "))
+            }
+            patches += cleared
+        }
         plan.patches = patches.sorted { $0.offset < $1.offset }
         // Patches must not overlap: two changes to the same bytes mean a planning bug.
         for (a, b) in zip(plan.patches, plan.patches.dropFirst()) where a.offset + UInt64(a.bytes.count) > b.offset {

@@ -41,7 +41,14 @@ public struct LayoutPlanner {
     }
 
     public func plan() throws(EditError) -> RewritePlan {
-        do { return try makePlan() } catch let error as ELFError { throw .format(error) } catch let error as EditError { throw error } catch {
+        var log: [String] = []
+        return try plan(log: &log)
+    }
+
+    /// `plan()`, with the decisions made so far in `log` even when it then refuses the edit
+    /// (`--debug` shows why).
+    public func plan(log: inout [String]) throws(EditError) -> RewritePlan {
+        do { return try makePlan(log: &log) } catch let error as ELFError { throw .format(error) } catch let error as EditError { throw error } catch {
             throw .refused("\(error)")
         }
     }
@@ -56,8 +63,9 @@ public struct LayoutPlanner {
         return max(largest, 0x1000)
     }
 
-    private func makePlan() throws -> RewritePlan {
+    private func makePlan(log: inout [String]) throws -> RewritePlan {
         var work = PlanState(file: file, catalog: catalog, outcome: outcome)
+        defer { log = work.log }
         if let abi = outcome.osABI {
             work.header.osABI = abi
             work.log.append("EI_OSABI set to \(abi.rawValue)")
@@ -73,7 +81,9 @@ public struct LayoutPlanner {
         work.updateInterpreterHeader()
         work.updateSectionHeaders()
         try work.updateStaticSymbolValues()
-        return try work.emit()
+        let plan = try work.emit()
+        work.log = plan.log
+        return plan
     }
 }
 

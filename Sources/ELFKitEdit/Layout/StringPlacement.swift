@@ -8,8 +8,15 @@ extension PlanState {
     mutating func placeStrings() throws {
         let renames = outcome.renamedVersionFiles
         let hasNewStrings = entries.contains { if case .string = $0.value { return true } else { return false } }
-        guard hasNewStrings || !renames.isEmpty || !outcome.renamedSymbols.isEmpty, let dynamic = try file.dynamic() else { return }
-        var table = StringTableBuilder(original: try dynamic.stringTable().bytes)
+        guard let dynamic = try file.dynamic() else { return }
+        // String entries of the original that are gone (removed run path, removed library).
+        let kept = Set(entries.compactMap(\.originalIndex))
+        let removed = dynamic.entries.indices.filter { !kept.contains($0) && dynamic.entries[$0].tag.isStringOffset }
+        let needsTable = hasNewStrings || !renames.isEmpty || !outcome.renamedSymbols.isEmpty
+        guard needsTable || !removed.isEmpty else { return }
+        // Clearing alone never makes an edit fail: without a readable table it is skipped.
+        guard let original = needsTable ? try dynamic.stringTable().bytes : try? dynamic.stringTable().bytes else { return }
+        var table = StringTableBuilder(original: original)
         var references: [StringReference]?
 
         for index in entries.indices {
@@ -50,9 +57,23 @@ extension PlanState {
                 if old.value + oldLength + 1 == UInt64(table.original.count), table.appendedCount == 0 {
                     table.truncate(to: old.value)
                     log.append("\(entries[index].tag): the old string at the end of .dynstr is dropped")
+                } else {
+                    // Nothing refers to it any more: no copy of it stays in the table.
+                    table.overwrite(at: old.value, with: [], oldLength: oldLength)
+                    log.append("\(entries[index].tag): the old string at .dynstr+0x\(hex(old.value)) is cleared")
                 }
             }
             resolvedStrings[index] = table.append(value)
+        }
+        // The strings of removed entries that nothing else uses are cleared too.
+        for originalIndex in removed {
+            let old = dynamic.entries[originalIndex]
+            guard let oldLength = table.length(at: old.value), oldLength > 0,
+                  try isExclusive(offset: old.value, length: oldLength, entry: -1, originalIndex: originalIndex,
+                                  table: table, references: &references, dynamic: dynamic)
+            else { continue }
+            table.overwrite(at: old.value, with: [], oldLength: oldLength)
+            log.append("\(old.tag) removed: its string at .dynstr+0x\(hex(old.value)) is cleared")
         }
         var renamedOffsets: [[UInt8]: UInt64] = [:]
         for (_, new) in renames { renamedOffsets[new] = table.find(new) ?? table.append(new) }
@@ -81,6 +102,7 @@ extension PlanState {
         guard let known = references, catalog.symbolRangeBound != nil else { return false }
         let others = known.filter { $0.offset != offset || $0.owner != .entry(originalIndex) }
             + currentRawStringReferences(except: index, dynamic: dynamic)
+            + resolvedStrings.filter { $0.key != index }.map { StringReference(offset: $0.value, owner: .entry(-3)) }
         return !others.contains { other in
             // An offset past the table cannot reach into it (entries read past the real
             // end of .dynsym give such values).

@@ -57,8 +57,23 @@ import Testing
                 return overlay(plan, at: offset, [byte ^ 0x20])
             }
         }),
-        ("a patch dropped", { _, plan, _ in
-            plan.patches.indices.map { index in
+        ("a patch dropped", { base, plan, _ in
+            // Except a patch that only clears obsolete bytes (the old place of a moved table, a
+            // string of .dynstr nothing uses): without it the file keeps a stale copy, which
+            // is no error of structure. The end-to-end tests look for such copies.
+            var obsolete = plan.moves.map { ($0.from.offset, $0.from.fileEnd) }
+            if let dynamic = try base.dynamic(), let start = dynamic.stringTableOffset {
+                obsolete.append((start, start + dynamic.stringTableSize))
+            }
+            func clearsOnly(_ patch: RewritePlan.Patch) throws -> Bool {
+                let before = try base.source.bytes(at: patch.offset, count: UInt64(patch.bytes.count), "patched")
+                return patch.bytes.indices.allSatisfy { index in
+                    let offset = patch.offset + UInt64(index)
+                    return before[index] == patch.bytes[index]
+                        || patch.bytes[index] == 0 && obsolete.contains { $0.0 <= offset && offset < $0.1 }
+                }
+            }
+            return try plan.patches.indices.filter { try !clearsOnly(plan.patches[$0]) }.map { index in
                 var broken = plan
                 broken.patches.remove(at: index)
                 return broken
@@ -145,6 +160,47 @@ import Testing
             let byte = try base.source.bytes(at: offset, count: 1, "code")[0]
             return [overlay(plan, at: offset, [~byte])].compactMap { $0 }
         }),
+        ("the old place of a moved table given other bytes", { base, plan, request in
+            // Obsolete bytes may only be cleared (or, with keepOldBytes, must stay as they
+            // were); the grown program header table is left alone here.
+            let edited = try image(base, plan)
+            let table = edited.header.programHeaderOffset ..< edited.header.programHeaderOffset
+                + UInt64(edited.programHeaders.count) * edited.format.programHeaderSize
+            return try plan.moves.compactMap { move -> RewritePlan? in
+                let old = move.from
+                guard old.size > 0, old.fileEnd <= plan.keptPrefix else { return nil }
+                guard let offset = (old.offset ..< old.fileEnd).reversed().first(where: { !table.contains($0) }) else { return nil }
+                let now = try edited.source.bytes(at: offset, count: 1, "old place")[0]
+                let wrong: UInt8 = request.keepOldBytes ? ~(try base.source.bytes(at: offset, count: 1, "old place")[0])
+                    : (now == 0x5a ? 0x41 : 0x5a)
+                return overlay(plan, at: offset, [wrong])
+            }
+        }),
+        ("a cleared string of .dynstr kept in place refilled", { base, plan, _ in
+            // Where the plan clears an obsolete string in .dynstr, write 'X's instead.
+            guard !plan.moves.contains(where: { $0.from.kind == .dynamicStrings }),
+                  let dynamic = try base.dynamic(), let start = dynamic.stringTableOffset else { return [] }
+            let end = start + dynamic.stringTableSize
+            for patch in plan.patches where patch.offset < end && start < patch.offset + UInt64(patch.bytes.count) {
+                for (index, byte) in patch.bytes.enumerated() where byte == 0 {
+                    let offset = patch.offset + UInt64(index)
+                    guard offset >= start, offset < end, try base.source.bytes(at: offset, count: 1, "string")[0] != 0 else { continue }
+                    return [overlay(plan, at: offset, [0x58])].compactMap { $0 }
+                }
+            }
+            return []
+        }),
+        ("a byte of a symbol's name in .dynstr cleared", { base, plan, _ in
+            let edited = try image(base, plan)
+            guard let dynamic = try edited.dynamic(), let table = dynamic.stringTableOffset,
+                  let symbols = try FileObjectCatalog(file: edited).object(.dynamicSymbols), symbols.size >= 2 * edited.format.symbolSize
+            else { return [] }
+            // Symbol 1's st_name, the first field of the record in both classes.
+            let raw = try edited.source.bytes(at: symbols.offset + edited.format.symbolSize, count: 4, "st_name")
+            let name = edited.format.isBigEndian ? raw.reduce(0) { $0 << 8 | UInt64($1) } : raw.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+            guard name > 0, try edited.source.bytes(at: table + name, count: 1, "name")[0] != 0 else { return [] }
+            return [overlay(plan, at: table + name, [0])].compactMap { $0 }
+        }),
     ]
 
     @Test("every sabotaged plan is rejected")
@@ -156,6 +212,13 @@ import Testing
         request = EditRequest()
         request.addNeeded = (0 ..< 12).map { Array("libmany\($0).so".utf8) }
         requests.append(("add-many", request))
+        request = EditRequest()
+        request.runPath = .remove
+        requests.append(("remove-rpath", request))
+        request = EditRequest()
+        request.runPath = .set(Array(("$ORIGIN/" + String(repeating: "long/", count: 60)).utf8))
+        request.keepOldBytes = true
+        requests.append(("set-rpath 300, keeping old bytes", request))
 
         var instances: [String: Int] = [:]
         var correctPlans = 0
