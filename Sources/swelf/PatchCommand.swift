@@ -27,6 +27,7 @@ struct PatchCommand {
         // A device or FIFO given as --output is written in place by the writer, never
         // renamed over (see AtomicFileWriter).
         let result = try Rewriter(durable: durable).rewrite(path: path, request: edits, output: output)
+        warn(result.plan.warnings, file: path)
         if debug && !result.changed {
             terminal.error("nothing to change; file left untouched", file: path)
         }
@@ -42,10 +43,22 @@ struct PatchCommand {
         }
         if keepOldSections { try checkOldSectionsKept(path: path, edits: edits) }
         let prepared = try Rewriter(durable: durable).prepare(path: path, request: edits)
+        warn(prepared.result.plan.warnings, file: path)
         if debug && !prepared.result.changed {
             terminal.error("nothing to change; file left untouched", file: path)
         }
         return prepared
+    }
+
+    /// Warnings as patchelf prints them (`warning: …`), or as swelf's own messages.
+    private func warn(_ warnings: [String], file: FilePath) {
+        for warning in warnings {
+            if terminal.programName == "patchelf" {
+                terminal.standardError.line("warning: \(warning)")
+            } else {
+                terminal.error("warning: \(warning)", file: file)
+            }
+        }
     }
 
     /// `--no-clobber-old-sections`: every section the edit moves must keep its old bytes

@@ -258,7 +258,9 @@ enum HelpText {
       --no-clobber-old-sections    refuse an edit that would overwrite the old bytes of a
                                    table it moves (swelf never fills them in otherwise)
       --no-sort                    swelf never sorts program or section headers; accepted
-      --build-resolution-cache     patchelf's .note.nixos.ldcache: not implemented, refused
+      --build-resolution-cache     record where each DT_NEEDED name resolves against the final
+                                   run path in a .note.nixos.ldcache note (patchelf's);
+                                   a later run-path or DT_NEEDED change drops the note
 
     An option value written @FILE is read from FILE.
 

@@ -62,6 +62,8 @@ public struct LayoutPlanner {
             work.header.osABI = abi
             work.log.append("EI_OSABI set to \(abi.rawValue)")
         }
+        try work.dropResolutionCache()
+        work.addResolutionCache()
         try work.placeStrings()
         try work.editVersionTables()
         try work.renameSymbols()
@@ -72,6 +74,7 @@ public struct LayoutPlanner {
         try work.updateProgramHeaders(pageSize: pageSize)
         work.updateInterpreterHeader()
         work.updateSectionHeaders()
+        try work.addResolutionCacheSection()
         try work.updateStaticSymbolValues()
         return try work.emit()
     }
@@ -115,6 +118,13 @@ struct PlanState {
     /// The section header table moves to the end of the file (it sat where the program
     /// header table must grow, as Go's linker puts it, or after a rebuilt segment).
     var relocateSectionTable = false
+    /// The section-name table with a new name appended; written before the relocated
+    /// section header table.
+    var newSectionNames: [UInt8]?
+    /// PT_NOTE objects of a dropped resolution cache note: never moved.
+    var droppedNoteKinds: Set<FileObject.Kind> = []
+    /// The bytes of a dropped resolution cache note, zeroed where they stay in the file.
+    var zeroedRange: (offset: UInt64, size: UInt64)?
 
     var renamedFileOffsets: [[UInt8]: UInt64] = [:]
     /// `.dynstr` offsets of new symbol names.

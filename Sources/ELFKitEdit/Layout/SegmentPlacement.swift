@@ -77,9 +77,15 @@ extension PlanState {
             else { return [] }
         }
         let start = programHeaders[first].offset
-        // It ends the file, or only the section header table (moved there by swelf) follows it.
-        let tableBytes = UInt64(sectionHeaders.count) * format.sectionHeaderSize
-        let tableFollows = header.sectionHeaderOffset >= lastEnd && header.sectionHeaderOffset - lastEnd < 16
+        // It ends the file, or only the section header table (moved there by swelf) follows
+        // it, maybe after the section-name table (moved there with a new name).
+        let tableBytes = UInt64(file.sectionHeaders.count) * format.sectionHeaderSize
+        var tableMayStart = lastEnd
+        if let names = file.sectionNameTableIndex.map({ file.sectionHeaders[$0] }), names.offset >= lastEnd,
+           names.offset - lastEnd < 16, let end = Checked.fits(start: names.offset, length: names.size, within: file.source.size) ? names.offset + names.size : nil {
+            tableMayStart = end
+        }
+        let tableFollows = header.sectionHeaderOffset >= tableMayStart && header.sectionHeaderOffset - tableMayStart < 16
             && header.sectionHeaderOffset + tableBytes == file.source.size
         guard lastEnd == file.source.size || tableFollows else { return [] }
         for (other, load) in programHeaders.enumerated() where load.type == .load && !own.contains(other) {
@@ -126,18 +132,23 @@ extension PlanState {
         if let first = ownSegmentIndices.first {
             for own in ownSegmentIndices {
                 let segment = programHeaders[own]
-                for object in catalog.objects where object.offset >= segment.offset && object.fileEnd <= segment.fileEnd! {
+                for object in catalog.objects where object.offset >= segment.offset && object.fileEnd <= segment.fileEnd!
+                    && !droppedNoteKinds.contains(object.kind) {
                     mustMove.insert(object.kind)
                 }
             }
             let start = programHeaders[first].offset
             log.append("rebuilding the \(ownSegmentIndices.count == 1 ? "segment" : "segments") an earlier swelf run appended at offset 0x\(hex(start))")
             if !sectionHeaders.isEmpty && header.sectionHeaderOffset >= start { relocateSectionTable = true }
+            // A section-name table swelf moved after the segments goes with the table.
+            if let index = file.sectionNameTableIndex, file.sectionHeaders[index].offset >= start {
+                newSectionNames = try original(sectionNames: index)
+            }
         }
         // Program headers to add, and room for them after the table.
         var roomMoves: Set<FileObject.Kind> = []
         for _ in 0 ..< 3 {
-            var added = needStack ? 1 : 0
+            var added = (needStack ? 1 : 0) + resolutionCacheProgramHeaders
             added += max(0, segmentCount(for: mustMove.union(roomMoves)) - ownSegmentIndices.count)
             let nullSlots = programHeaders.filter { $0.type == .null }.count
             let required = max(0, added - nullSlots)
@@ -151,7 +162,7 @@ extension PlanState {
         // may move one or two more small tables, never the section header table.
         if !roomMoves.isEmpty && dynamicIsWritable && segmentCount(for: mustMove.union(roomMoves)) < 2 {
             var trial = self
-            let added = (needStack ? 1 : 0) + max(0, segmentCount(for: mustMove.union(roomMoves)) - ownSegmentIndices.count)
+            let added = (needStack ? 1 : 0) + resolutionCacheProgramHeaders + max(0, segmentCount(for: mustMove.union(roomMoves)) - ownSegmentIndices.count)
             let required = max(0, added - programHeaders.filter { $0.type == .null }.count)
             if let moves = try? trial.objectsInTheWay(ofEntries: required + 1), moves.isSuperset(of: roomMoves),
                !moves.contains(.dynamic), trial.relocateSectionTable == relocateSectionTable {
@@ -281,7 +292,7 @@ extension PlanState {
         }
         let writable: [FileObject.Kind] = mustMove.contains(.dynamic) && dynamicIsWritable ? [.dynamic] : []
         let readOnly = mustMove.filter { !writable.contains($0) }.sorted {
-            (catalog.object($0)?.offset ?? 0, $0.description) < (catalog.object($1)?.offset ?? 0, $1.description)
+            (catalog.object($0)?.offset ?? UInt64.max, $0.description) < (catalog.object($1)?.offset ?? UInt64.max, $1.description)
         }
         let groups: [([FileObject.Kind], SegmentFlags)] = [(readOnly, [.read]), (writable, [.read, .write])]
         var content: [UInt8] = []
@@ -295,7 +306,14 @@ extension PlanState {
             let segmentStart = content.count
             content += LayoutPlanner.appendedSegmentMark
             for kind in kinds {
-                guard let object = catalog.object(kind) else { continue }
+                let objectAlignment: UInt64
+                if let object = catalog.object(kind) {
+                    objectAlignment = object.alignment
+                } else if kind == .resolutionCache {
+                    objectAlignment = 4
+                } else {
+                    continue
+                }
                 let bytes: [UInt8]
                 if kind == .dynamic {
                     bytes = [UInt8](repeating: 0, count: dynamicCapacity * Int(format.dynamicEntrySize))
@@ -304,7 +322,7 @@ extension PlanState {
                 }
                 // Segments start 16-aligned in the file and congruent in memory, so padding
                 // within the content aligns both (object alignments are at most 16).
-                let alignment = max(object.alignment, 1)
+                let alignment = max(objectAlignment, 1)
                 let padding = (alignment - UInt64(content.count) % alignment) % alignment
                 content += [UInt8](repeating: 0, count: Int(padding))
                 let position = UInt64(content.count - segmentStart)
