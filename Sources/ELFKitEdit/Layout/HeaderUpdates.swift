@@ -230,7 +230,7 @@ extension PlanState {
             var sections = ByteEncoder(format: format)
             for section in sectionHeaders { try section.encode(into: &sections) }
             trailer += sections.bytes
-            plan.log.append("section header table moved to offset 0x\(hex(trailerOffset))")
+            plan.log.append("section header table moved to offset 0x\(hex(header.sectionHeaderOffset))")
         }
         try patch(0, header.encode())
         var encoder = ByteEncoder(format: format)
