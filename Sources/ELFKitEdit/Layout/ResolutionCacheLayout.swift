@@ -48,13 +48,13 @@ extension PlanState {
     /// Program headers a new note adds besides its segment: its PT_NOTE.
     var resolutionCacheProgramHeaders: Int { outcome.resolutionCacheNote == nil ? 0 : 1 }
 
-    /// The new note's PT_NOTE, in a PT_NULL slot after the last PT_LOAD or at the end.
+    /// The new note's PT_NOTE, in a PT_NULL slot (preferably one after the last PT_LOAD),
+    /// else at the end (the room for it was made in `decideSegment`).
     mutating func addResolutionCacheProgramHeader(_ headers: inout [ProgramHeader]) {
         guard let placed = placements[.resolutionCache] else { return }
         let note = ProgramHeader(type: .note, flags: [.read], offset: placed.offset, virtualAddress: placed.address,
                                  physicalAddress: placed.address, fileSize: placed.size, memorySize: placed.size, alignment: 4)
-        let lastLoad = headers.lastIndex(where: { $0.type == .load }) ?? 0
-        if let slot = headers.lastIndex(where: { $0.type == .null }), slot > lastLoad {
+        if let slot = headers.lastIndex(where: { $0.type == .null }) {
             headers[slot] = note
         } else {
             headers.append(note)

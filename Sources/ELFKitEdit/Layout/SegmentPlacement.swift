@@ -85,8 +85,12 @@ extension PlanState {
            names.offset - lastEnd < 16, let end = Checked.fits(start: names.offset, length: names.size, within: file.source.size) ? names.offset + names.size : nil {
             tableMayStart = end
         }
+        // A dropped last section header leaves one entry of zeros after the table.
+        let tableEnd = header.sectionHeaderOffset &+ tableBytes
         let tableFollows = header.sectionHeaderOffset >= tableMayStart && header.sectionHeaderOffset - tableMayStart < 16
-            && header.sectionHeaderOffset + tableBytes == file.source.size
+            && tableEnd <= file.source.size && file.source.size - tableEnd <= format.sectionHeaderSize
+            && (tableEnd == file.source.size
+                || (try? file.source.bytes(at: tableEnd, count: file.source.size - tableEnd, "after the section headers"))?.allSatisfy { $0 == 0 } == true)
         guard lastEnd == file.source.size || tableFollows else { return [] }
         for (other, load) in programHeaders.enumerated() where load.type == .load && !own.contains(other) {
             guard let end = load.fileEnd, end <= start else { return [] }
