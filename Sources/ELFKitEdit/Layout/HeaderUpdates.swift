@@ -258,6 +258,7 @@ extension PlanState {
         }
         if let segment = newSegment {
             if !ownSegmentIndices.isEmpty { plan.keptPrefix = segment.offset }
+            if let table = reclaimedSectionTableOffset { plan.keptPrefix = table }
             plan.appendOffset = segment.offset
             plan.appended = segmentContent
         }

@@ -273,6 +273,22 @@ extension PlanState {
         }
     }
 
+    /// The offset of the section header table when it is the last thing in the file: past
+    /// every segment's and every section's bytes, ending exactly at the end of the file.
+    private var sectionTableEndingTheFile: UInt64? {
+        guard !file.sectionHeaders.isEmpty else { return nil }
+        let table = header.sectionHeaderOffset
+        let size = UInt64(file.sectionHeaders.count) * format.sectionHeaderSize
+        guard Checked.fits(start: table, length: size, within: file.source.size), table + size == file.source.size else { return nil }
+        for segment in file.programHeaders where segment.fileSize > 0 {
+            guard let end = segment.fileEnd, end <= table else { return nil }
+        }
+        for section in file.sectionHeaders where section.hasFileData && section.size > 0 {
+            guard let end = section.fileEnd, end <= table else { return nil }
+        }
+        return table
+    }
+
     /// Lays the moved objects out in new PT_LOADs after the end of the file (or where
     /// the segments being rebuilt began): first a read-only one with every table that was
     /// read-only, in original file order, then a read-write one holding `.dynamic` alone.
@@ -291,6 +307,14 @@ extension PlanState {
         let start: UInt64
         if let first = ownSegmentIndices.first {
             start = programHeaders[first].offset
+        } else if let table = sectionTableEndingTheFile {
+            // The section header table ends the file (as linkers and patchelf leave it, and
+            // as tools such as patchelf's pad-to-page expect): the segment takes its place
+            // and the table follows it, still last.
+            start = try Checked.alignUp(table, to: 16, "new segment offset")
+            reclaimedSectionTableOffset = table
+            relocateSectionTable = true
+            log.append("the section header table at 0x\(hex(table)) ends the file: the new segment takes its place, the table follows it")
         } else {
             start = try Checked.alignUp(file.source.size, to: 16, "new segment offset")
         }
