@@ -67,7 +67,9 @@ struct ResolutionCacheExpectation {
     /// definition (see `ResolutionCacheNote`), not taken from the editor.
     static func resolve(runPath: [UInt8], needed: [[UInt8]], probe: any VerifierPathProbe) -> [UInt8]? {
         var found: [[UInt8]: [[UInt8]]] = [:]
-        let names = Set(needed.filter { !$0.contains(UInt8(ascii: "/")) })
+        // Each DT_NEEDED entry counts, a repeated name too (its entries then repeat, as
+        // patchelf writes them).
+        let names = needed.filter { !$0.contains(UInt8(ascii: "/")) }
         for directory in runPath.split(separator: UInt8(ascii: ":")).map(Array.init) {
             let searchOnly = directory.contains(UInt8(ascii: "$")) || probe.exists(directory + Array("/glibc-hwcaps".utf8))
             for name in names {

@@ -258,7 +258,6 @@ extension PlanState {
         }
         if let segment = newSegment {
             if !ownSegmentIndices.isEmpty { plan.keptPrefix = segment.offset }
-            if let table = reclaimedSectionTableOffset { plan.keptPrefix = table }
             plan.appendOffset = segment.offset
             plan.appended = segmentContent
         }

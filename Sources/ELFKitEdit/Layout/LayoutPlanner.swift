@@ -118,9 +118,6 @@ struct PlanState {
     /// The section header table moves to the end of the file (it sat where the program
     /// header table must grow, as Go's linker puts it, or after a rebuilt segment).
     var relocateSectionTable = false
-    /// The section header table ended the file and the new segment starts in its place:
-    /// the original is kept only up to here.
-    var reclaimedSectionTableOffset: UInt64?
     /// The section-name table with a new name appended; written before the relocated
     /// section header table.
     var newSectionNames: [UInt8]?

@@ -307,16 +307,15 @@ extension PlanState {
         let start: UInt64
         if let first = ownSegmentIndices.first {
             start = programHeaders[first].offset
-        } else if let table = sectionTableEndingTheFile {
-            // The section header table ends the file (as linkers and patchelf leave it, and
-            // as tools such as patchelf's pad-to-page expect): the segment takes its place
-            // and the table follows it, still last.
-            start = try Checked.alignUp(table, to: 16, "new segment offset")
-            reclaimedSectionTableOffset = table
-            relocateSectionTable = true
-            log.append("the section header table at 0x\(hex(table)) ends the file: the new segment takes its place, the table follows it")
         } else {
             start = try Checked.alignUp(file.source.size, to: 16, "new segment offset")
+            // The section header table ended the file (as linkers and patchelf leave it, and
+            // as tools such as patchelf's pad-to-page expect): a copy of it follows the new
+            // segment, still last. The original's bytes all stay where they are.
+            if let table = sectionTableEndingTheFile {
+                relocateSectionTable = true
+                log.append("the section header table at 0x\(hex(table)) ended the file: it follows the new segment")
+            }
         }
         let writable: [FileObject.Kind] = mustMove.contains(.dynamic) && dynamicIsWritable ? [.dynamic] : []
         let readOnly = mustMove.filter { !writable.contains($0) }.sorted {
