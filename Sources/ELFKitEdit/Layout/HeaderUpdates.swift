@@ -215,6 +215,10 @@ extension PlanState {
         var header = self.header
         var trailer: [UInt8] = []
         var trailerOffset: UInt64 = 0
+        // A table that ended the file and changes follows the new segment (an unchanged one
+        // stays where it is: no byte of it would differ).
+        let relocateSectionTable = relocateSectionTable
+            || sectionTableEndedFile && newSegment != nil && sectionHeaders != file.sectionHeaders
         if relocateSectionTable {
             let end = newSegment.map { $0.offset + UInt64(segmentContent.count) } ?? file.source.size
             trailerOffset = try Checked.alignUp(end, to: 8, "section header table offset")

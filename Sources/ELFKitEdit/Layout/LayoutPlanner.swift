@@ -118,6 +118,9 @@ struct PlanState {
     /// The section header table moves to the end of the file (it sat where the program
     /// header table must grow, as Go's linker puts it, or after a rebuilt segment).
     var relocateSectionTable = false
+    /// The section header table ended the original file and a segment is appended: a
+    /// changed table is written after it (`emit`).
+    var sectionTableEndedFile = false
     /// The section-name table with a new name appended; written before the relocated
     /// section header table.
     var newSectionNames: [UInt8]?

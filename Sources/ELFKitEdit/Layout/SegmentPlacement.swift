@@ -310,12 +310,9 @@ extension PlanState {
         } else {
             start = try Checked.alignUp(file.source.size, to: 16, "new segment offset")
             // The section header table ended the file (as linkers and patchelf leave it, and
-            // as tools such as patchelf's pad-to-page expect): a copy of it follows the new
-            // segment, still last. The original's bytes all stay where they are.
-            if let table = sectionTableEndingTheFile {
-                relocateSectionTable = true
-                log.append("the section header table at 0x\(hex(table)) ended the file: it follows the new segment")
-            }
+            // as tools such as patchelf's pad-to-page expect): when it changes, a copy of it
+            // follows the new segment, still last (`emit`). The original's bytes all stay.
+            sectionTableEndedFile = sectionTableEndingTheFile != nil
         }
         let writable: [FileObject.Kind] = mustMove.contains(.dynamic) && dynamicIsWritable ? [.dynamic] : []
         let readOnly = mustMove.filter { !writable.contains($0) }.sorted {
