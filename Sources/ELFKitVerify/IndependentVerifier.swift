@@ -3,7 +3,7 @@ import ELFKitCore
 /// One thing the verifier found wrong with an edited file.
 public struct VerificationProblem: Hashable, Sendable, CustomStringConvertible {
     public enum Check: String, Sendable {
-        case header, segments, image, permissions, mapping, dynamic, symbols, versions, hashTables, relocations, sections
+        case header, segments, image, permissions, mapping, dynamic, symbols, versions, hashTables, relocations, sections, notes
     }
     public let check: Check
     public let message: String
@@ -33,15 +33,18 @@ public struct IndependentVerifier {
     let original: ELFFile
     let edited: ELFFile
     let request: EditRequest
+    let probe: any VerifierPathProbe
 
     /// The first 16 bytes of every PT_LOAD swelf appends: how a later run recognises the
     /// segment as its own (and only then may drop and rebuild it).
     public static let appendedSegmentMark: [UInt8] = Array("swelf appended\0\0".utf8)
 
-    public init(original: ELFFile, edited: ELFFile, request: EditRequest) {
+    /// `probe` answers the access(2) questions of `--build-resolution-cache`.
+    public init(original: ELFFile, edited: ELFFile, request: EditRequest, probe: any VerifierPathProbe = AccessPathProbe()) {
         self.original = original
         self.edited = edited
         self.request = request
+        self.probe = probe
     }
 
     public func problems() -> [VerificationProblem] {
@@ -55,12 +58,15 @@ public struct IndependentVerifier {
             let expected = try original.dynamic().map { try ExpectedDynamic(original: original, dynamic: $0, request: request) }
             let context = Context(original: original, edited: edited, request: request, expected: expected,
                                   oldTables: oldTables, newTables: newTables,
-                                  oldMap: MemoryMap(file: original), newMap: MemoryMap(file: edited))
+                                  oldMap: MemoryMap(file: original), newMap: MemoryMap(file: edited),
+                                  resolutionCache: try ResolutionCacheExpectation(original: original, edited: edited,
+                                                                                  request: request, probe: probe))
             checkHeader(context, &problems)
             try checkProgramHeaders(context, &problems)
             try ImageCheck(context: context).run(&problems)
             try DynamicCheck(context: context).run(&problems)
             try SectionCheck(context: context).run(&problems)
+            try ResolutionCacheCheck(context: context).run(&problems)
         } catch {
             problems.append(VerificationProblem(.header, "verification could not read a file: \(error)"))
         }
@@ -78,6 +84,37 @@ public struct IndependentVerifier {
         let newTables: TableMap
         let oldMap: MemoryMap
         let newMap: MemoryMap
+        let resolutionCache: ResolutionCacheExpectation
+
+        /// The edited file's section count: one fewer when a dropped note's header was
+        /// the last (else it is an SHT_NULL header), one more for a new note.
+        var expectedSectionCounts: Set<Int> {
+            var counts: Set<Int> = [original.sectionHeaders.count]
+            if resolutionCache.dropped, let index = resolutionCache.originalSection?.index, index == original.sectionHeaders.count - 1 {
+                counts = [index]
+            }
+            if resolutionCache.isNew && !original.sectionHeaders.isEmpty { counts = Set(counts.map { $0 + 1 }) }
+            return counts
+        }
+
+        /// The original's section index of a dropped note.
+        var droppedSectionIndex: Int? { resolutionCache.dropped ? resolutionCache.originalSection?.index : nil }
+
+        /// PT_NOTE and PT_LOAD headers that cover exactly a dropped note (original) or a
+        /// new note (edited): they are the note's own, not the file's.
+        func isOwnNoteHeader(_ segment: ProgramHeader, edited inEdited: Bool) -> Bool {
+            guard segment.type == .note || segment.type == .load else { return false }
+            let section: SectionHeader?
+            if inEdited {
+                guard resolutionCache.isNew else { return false }
+                section = edited.section(named: ResolutionCacheNote.sectionName)?.header
+            } else {
+                guard resolutionCache.dropped else { return false }
+                section = resolutionCache.originalSection?.header
+            }
+            guard let section, section.size > 0 else { return false }
+            return segment.offset == section.offset && segment.fileSize == section.size
+        }
 
         /// Original PT_LOADs that a swelf run appended (they start with the mark and end the
         /// loaded part of the file): the only existing segments an edit may replace.
@@ -96,6 +133,9 @@ public struct IndependentVerifier {
     private func checkHeader(_ context: Context, _ problems: inout [VerificationProblem]) {
         var expected = original.header
         expected.programHeaderCount = edited.header.programHeaderCount
+        if context.expectedSectionCounts.contains(Int(edited.header.sectionHeaderCount)) {
+            expected.sectionHeaderCount = edited.header.sectionHeaderCount
+        }
         if original.header.sectionHeaderOffset != 0 { expected.sectionHeaderOffset = edited.header.sectionHeaderOffset }
         if let abi = request.osABI { expected.osABI = abi }
         if edited.header.programHeaderOffset != original.header.programHeaderOffset {
@@ -119,7 +159,7 @@ public struct IndependentVerifier {
         if expected != edited.header {
             problems.append(VerificationProblem(.header, "the ELF header changed beyond the edit"))
         }
-        if edited.sectionHeaders.count != original.sectionHeaders.count {
+        if !context.expectedSectionCounts.contains(edited.sectionHeaders.count) {
             problems.append(VerificationProblem(.header, "the number of section headers changed from \(original.sectionHeaders.count) to \(edited.sectionHeaders.count)"))
         }
     }
@@ -128,12 +168,15 @@ public struct IndependentVerifier {
         func report(_ message: String) { problems.append(VerificationProblem(.segments, message)) }
         let own = context.ownOriginalSegments
         let newLoads = edited.programHeaders.filter { $0.type == .load }
-        for load in original.programHeaders where load.type == .load && !own.contains(load) && !newLoads.contains(load) {
+        for load in original.programHeaders where load.type == .load && !own.contains(load) && !newLoads.contains(load)
+            && !context.isOwnNoteHeader(load, edited: false) {
             report("the PT_LOAD at offset 0x\(hex(load.offset)), address 0x\(hex(load.virtualAddress)) changed or disappeared")
         }
         // Other headers keep their order; an edit adds PT_LOADs and at most a PT_GNU_STACK.
-        let oldTypes = original.programHeaders.map(\.type).filter { $0 != .null && $0 != .load }
-        var newTypes = edited.programHeaders.map(\.type).filter { $0 != .null && $0 != .load }
+        let oldTypes = original.programHeaders.filter { !context.isOwnNoteHeader($0, edited: false) }
+            .map(\.type).filter { $0 != .null && $0 != .load }
+        var newTypes = edited.programHeaders.filter { !context.isOwnNoteHeader($0, edited: true) }
+            .map(\.type).filter { $0 != .null && $0 != .load }
         if request.executableStack != nil, !oldTypes.contains(.gnuStack), let index = newTypes.lastIndex(of: .gnuStack) {
             newTypes.remove(at: index)
         }
@@ -151,7 +194,9 @@ public struct IndependentVerifier {
             report("the program headers other than PT_LOAD changed: \(oldTypes.map(\.description)) became \(newTypes.map(\.description))")
             return
         }
-        func headers(_ file: ELFFile, _ type: SegmentType) -> [ProgramHeader] { file.programHeaders.filter { $0.type == type } }
+        func headers(_ file: ELFFile, _ type: SegmentType) -> [ProgramHeader] {
+            file.programHeaders.filter { $0.type == type && !context.isOwnNoteHeader($0, edited: file === edited) }
+        }
 
         // The interpreter string.
         let expectedInterpreter = try request.interpreter ?? original.rawInterpreter()

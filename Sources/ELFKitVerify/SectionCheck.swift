@@ -12,14 +12,27 @@ struct SectionCheck {
 
     func run(_ problems: inout [VerificationProblem]) throws {
         let old = context.original.sectionHeaders, new = context.edited.sectionHeaders
-        guard !old.isEmpty, old.count == new.count else { return }  // a count change is a header problem
+        // A count change is a header problem (beyond a resolution cache note's own header).
+        guard !old.isEmpty, context.expectedSectionCounts.contains(new.count) else { return }
         func report(_ message: String) { problems.append(VerificationProblem(.sections, message)) }
         let names = context.original.sectionNames()
         func name(_ index: Int) -> String { "section \(index) (\(names[index] ?? "?"))" }
         let newDynamic = try context.edited.dynamic()
 
+        let namesIndex = context.original.sectionNameTableIndex
         for index in 1 ..< old.count {
+            if index == context.droppedSectionIndex {
+                // Gone with the last place, or an empty SHT_NULL header in the middle.
+                let empty = SectionHeader(nameOffset: 0, type: .null, flags: [], address: 0, offset: 0, size: 0,
+                                          link: 0, info: 0, alignment: 0, entrySize: 0)
+                // A new note may take the last place again (judged by ResolutionCacheCheck).
+                let retaken = context.resolutionCache.isNew && index == new.count - 1
+                if index < new.count && new[index] != empty && !retaken { report("\(name(index)): the dropped resolution cache note's header remains") }
+                continue
+            }
+            guard index < new.count else { report("\(name(index)) is missing"); continue }
             let (before, after) = (old[index], new[index])
+            if index == namesIndex, try checkGrownNames(before, after, report) { continue }
             var expected = before
             if before.flags.contains(.alloc), before.type != .nobits, let (kind, region) = table(holding: before) {
                 if let now = context.newTables[kind] {
@@ -52,6 +65,31 @@ struct SectionCheck {
                 report("the content of \(name(index)) changed")
             }
         }
+    }
+
+    /// The section-name table may move (it is not loaded; swelf moves it with the section
+    /// header table) and gain one name, `.note.nixos.ldcache`, for a new resolution cache
+    /// note; true when it did (and was judged here).
+    private func checkGrownNames(_ before: SectionHeader, _ after: SectionHeader, _ report: (String) -> Void) throws -> Bool {
+        guard after.size > before.size || after.offset != before.offset else { return false }
+        var expected = before
+        expected.offset = after.offset
+        expected.size = after.size
+        let name = ResolutionCacheNote.sectionNameBytes + [0]
+        let grownBy = after.size &- before.size
+        guard after == expected, after.size >= before.size,
+              grownBy == 0 || context.resolutionCache.isNew && (grownBy == UInt64(name.count) || grownBy == UInt64(name.count + 1))
+        else {
+            report("the section-name table says offset 0x\(hex(after.offset)), size 0x\(hex(after.size)); only a new name may be added to it")
+            return true
+        }
+        let oldBytes = try context.original.source.bytes(at: before.offset, count: before.size, "section names")
+        let newBytes = try context.edited.source.bytes(at: after.offset, count: after.size, "section names")
+        let tail = Array(newBytes[oldBytes.count...])
+        if !newBytes.starts(with: oldBytes) || !(tail.isEmpty || tail == name || tail == [0] + name) {
+            report("the section-name table changed beyond the new name .note.nixos.ldcache")
+        }
+        return true
     }
 
     /// The smallest table of the original that holds the whole section.
@@ -99,7 +137,8 @@ struct SectionCheck {
         let entrySize = before.entrySize
         // By section index: how far the section's address moved (0: it did not).
         let shift: [UInt64] = original.sectionHeaders.indices.map { section in
-            edited.sectionHeaders[section].address &- original.sectionHeaders[section].address
+            // A dropped resolution cache note may leave the edited file one header short.
+            section < edited.sectionHeaders.count ? edited.sectionHeaders[section].address &- original.sectionHeaders[section].address : 0
         }
         // _DYNAMIC is the address of .dynamic, often as an absolute symbol: it follows PT_DYNAMIC.
         let oldDynamic = original.firstSegment(.dynamic)?.virtualAddress

@@ -347,8 +347,7 @@ struct ArgumentParser {
                     invocation.durable = false
                 case "--no-clobber-old-sections": invocation.edits.keepOldBytes = true
                 case "--no-sort": break  // swelf never sorts program or section headers: this is what it always does
-                case "--build-resolution-cache":
-                    throw UsageError(message: "--build-resolution-cache is not implemented by swelf: it would write a .note.nixos.ldcache note; use patchelf for it")
+                case "--build-resolution-cache": invocation.edits.buildResolutionCache = true
                 default:
                     throw UsageError(message: "internal error: option '\(option)' has no meaning")
                 }
@@ -362,6 +361,9 @@ struct ArgumentParser {
             && (asPatchelf || invocation.outputs.count != invocation.files.count) {
             throw UsageError(message: asPatchelf ? "--output option only allowed with single input file"
                 : "--output option only allowed with single input file, or once per input file")
+        }
+        if invocation.edits.forceRPath && invocation.edits.buildResolutionCache {
+            throw UsageError(message: "--build-resolution-cache cannot be combined with --force-rpath")
         }
         if setRunPath != nil && addRunPath != nil {
             throw UsageError(message: "--set-rpath option not allowed with --add-rpath")

@@ -31,6 +31,7 @@ struct PatchCommand {
         // A device or FIFO given as --output is written in place by the writer, never
         // renamed over (see AtomicFileWriter).
         let result = try rewriter(for: path).rewrite(path: path, request: edits, output: output)
+        warn(result.plan.warnings, file: path)
         if debug && !result.changed {
             terminal.error("nothing to change; file left untouched", file: path)
         }
@@ -40,10 +41,22 @@ struct PatchCommand {
     /// makes many files durable at once. The file stays locked until then.
     func prepare(path: FilePath, edits: EditRequest) throws -> Rewriter.Prepared {
         let prepared = try rewriter(for: path).prepare(path: path, request: edits)
+        warn(prepared.result.plan.warnings, file: path)
         if debug && !prepared.result.changed {
             terminal.error("nothing to change; file left untouched", file: path)
         }
         return prepared
+    }
+
+    /// Warnings as patchelf prints them (`warning: …`), or as swelf's own messages.
+    private func warn(_ warnings: [String], file: FilePath) {
+        for warning in warnings {
+            if terminal.programName == "patchelf" {
+                terminal.standardError.line("warning: \(warning)")
+            } else {
+                terminal.error("warning: \(warning)", file: file)
+            }
+        }
     }
 }
 

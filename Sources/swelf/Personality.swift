@@ -111,7 +111,7 @@ enum PatchelfHelp {
           [--no-sort]\t\tDo not sort program and section headers (swelf never sorts them)
           [--clear-symbol-version SYMBOL]
           [--add-debug-tag]
-          [--build-resolution-cache]\t\tNot implemented by swelf: refused
+          [--build-resolution-cache]\t\tRecords where each needed library resolves against the run path in a .note.nixos.ldcache note
           [--print-execstack]\t\tPrints whether the object asks for an executable stack
           [--clear-execstack]
           [--set-execstack]

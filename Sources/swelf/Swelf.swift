@@ -265,7 +265,9 @@ enum HelpText {
                                    default they are cleared); refuse an edit that would
                                    overwrite them
       --no-sort                    swelf never sorts program or section headers; accepted
-      --build-resolution-cache     patchelf's .note.nixos.ldcache: not implemented, refused
+      --build-resolution-cache     record where each DT_NEEDED name resolves against the final
+                                   run path in a .note.nixos.ldcache note (patchelf's);
+                                   a later run-path or DT_NEEDED change drops the note
 
     An option value written @FILE is read from FILE.
 

@@ -222,22 +222,68 @@ import Testing
         #expect(try Readelf.sections(of: unsorted).map(\.name) == Readelf.sections(of: hello).map(\.name))
     }
 
-    /// patchelf takes an unknown option for a file name; swelf refuses it by name, and
-    /// refuses --build-resolution-cache, which it does not implement, in both personalities.
+    /// patchelf takes an unknown option for a file name; swelf refuses it by name in both
+    /// personalities.
     @Test func refusals() throws {
         let link = try Link()
         let file = try link.copy(hello, as: "hello")
         let before = try Data(contentsOf: URL(fileURLWithPath: file))
-        for arguments in [["--frob", file], ["--build-resolution-cache", file], ["--set-rpath", "/x", "--build-resolution-cache", file]] {
-            let asPatchelf = try link.run(arguments)
-            #expect(asPatchelf.status == 1, "\(arguments)")
-            #expect(asPatchelf.stderr.hasPrefix("patchelf: "), "\(arguments)")
-            let asSwelf = try Swelf.run(arguments)
-            #expect(asSwelf.status == 64, "\(arguments)")
-            #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == before, "\(arguments) changed the file")
+        let arguments = ["--frob", file]
+        let asPatchelf = try link.run(arguments)
+        #expect(asPatchelf.status == 1)
+        #expect(asPatchelf.stderr == "patchelf: unrecognized option '--frob'\n")
+        #expect(try Swelf.run(arguments).status == 64)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == before, "\(arguments) changed the file")
+    }
+
+    /// --build-resolution-cache as patchelf 0.19 does it, in both personalities: the note
+    /// names the library found in the run path; nothing to resolve is a warning and no
+    /// change; with --force-rpath it is a usage error; a note that no longer matches is
+    /// refused; a run-path change drops it. readelf is the oracle.
+    @Test func buildResolutionCache() throws {
+        let link = try Link()
+        let libraries = link.directory.appendingPathComponent("libs")
+        try FileManager.default.createDirectory(at: libraries, withIntermediateDirectories: true)
+        _ = try link.copy(Repo.testBinaries.appendingPathComponent("x86_64/libgreet.so.1").path, as: "libs/libgreet.so.1")
+        for (name, run) in [("patchelf", link.run), ("swelf", Swelf.run)] as [(String, ([String]) throws -> Swelf.Result)] {
+            let file = try link.copy(hello, as: "hello-\(name)")
+            let before = try Data(contentsOf: URL(fileURLWithPath: file))
+            let nothing = try run(["--build-resolution-cache", file])
+            #expect(nothing.status == 0, "\(name): \(nothing.stderr)")
+            #expect(nothing.stderr.contains("warning: --build-resolution-cache: no DT_NEEDED entries or run path to resolve; no cache written"), "\(name): \(nothing.stderr)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == before, "\(name): a warning changed the file")
+            let forced = try run(["--force-rpath", "--build-resolution-cache", file])
+            #expect(forced.status == (name == "patchelf" ? 1 : 64))
+            #expect(forced.stderr.contains("--build-resolution-cache cannot be combined with --force-rpath"), "\(name): \(forced.stderr)")
+
+            let built = try run(["--set-rpath", libraries.path, "--build-resolution-cache", file])
+            #expect(built.status == 0, "\(name): \(built.stderr)")
+            let dump = try Tool.run("readelf", ["-p", ".note.nixos.ldcache", file]).stdout
+            #expect(dump.contains("libgreet.so.1") && dump.contains("=\(libraries.path)/libgreet.so.1"), "\(name): \(dump)")
+            #expect(!dump.contains("libunused.so"), "\(name): a library not in the run path was resolved: \(dump)")
+            let notes = try Tool.run("readelf", ["-nW", file])
+            #expect(notes.stdout.contains("NixOS") && notes.stdout.contains("0x63a86cb6"), "\(name): \(notes.stdout)")
+            #expect(!(notes.stdout + notes.stderr).localizedCaseInsensitiveContains("warning"), "\(name): \(notes.stderr)")
+            // Again: unchanged (idempotent).
+            let again = try Data(contentsOf: URL(fileURLWithPath: file))
+            #expect(try run(["--build-resolution-cache", file]).status == 0)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == again, "\(name): rebuilding an up-to-date note changed the file")
+            // The library gone: the note no longer matches and is refused.
+            try FileManager.default.moveItem(atPath: libraries.appendingPathComponent("libgreet.so.1").path,
+                                             toPath: link.directory.appendingPathComponent("libgreet.so.1").path)
+            let stale = try run(["--build-resolution-cache", file])
+            try FileManager.default.moveItem(atPath: link.directory.appendingPathComponent("libgreet.so.1").path,
+                                             toPath: libraries.appendingPathComponent("libgreet.so.1").path)
+            #expect(stale.status == 1)
+            #expect(stale.stderr.contains("--build-resolution-cache: a resolution cache note is already present; rebuild from an unpatched binary"), "\(name): \(stale.stderr)")
+            #expect(!stale.stderr.contains("No such file"))
+            // A run-path change drops it: no section, no PT_NOTE of NixOS, no stale path left in the file.
+            #expect(try run(["--set-rpath", "/nowhere", file]).status == 0)
+            #expect(try !Readelf.sections(of: file).contains { $0.name == ".note.nixos.ldcache" })
+            #expect(try !Tool.run("readelf", ["-nW", file]).stdout.contains("NixOS"))
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+            #expect(bytes.firstRange(of: Array("=\(libraries.path)/libgreet.so.1".utf8)) == nil, "\(name): the stale path is still in the file")
         }
-        #expect(try link.run(["--frob", file]).stderr == "patchelf: unrecognized option '--frob'\n")
-        #expect(try link.run(["--build-resolution-cache", file]).stderr.contains("not implemented"))
     }
 
     /// --add-needed, --remove-needed and --replace-needed as patchelf orders them: each

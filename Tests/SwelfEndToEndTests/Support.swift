@@ -283,10 +283,20 @@ enum LintAll {
         "libz|section [#] '.rela.plt': relocation #: read-only section modified but text relocation flag not set",
     ]
 
+    /// Complaints about what eu-elflint does not know, whatever the file: the resolution
+    /// cache note (`--build-resolution-cache`, patchelf's `.note.nixos.ldcache`) has owner
+    /// "NixOS" and type 0x63a86cb6, which eu-elflint's list of object-file note types lacks
+    /// (it says the same of patchelf 0.19's output). Its content is checked by the verifier
+    /// and by readelf in ResolutionCacheTests.
+    static let knownAnywhere: Set<String> = [
+        "phdr[#]: unknown object file note type # with owner name 'NixOS' at offset #",
+        "section [#] '.note.nixos.ldcache': unknown object file note type # with owner name 'NixOS' at offset #",
+    ]
+
     static func check(before: [String], output: URL, _ arguments: [String], _ context: String,
                       file: StaticString, line: UInt) throws {
         let fresh = ELFLint.newComplaints(input: before, output: try ELFLint.complaints(output))
-            .filter { !known.contains("\(context)|\($0.normalised)") }
+            .filter { !known.contains("\(context)|\($0.normalised)") && !knownAnywhere.contains($0.normalised) }
         if let log, let handle = FileHandle(forWritingAtPath: log) ?? {
             _ = FileManager.default.createFile(atPath: log, contents: nil); return FileHandle(forWritingAtPath: log)
         }() {

@@ -38,13 +38,17 @@ public struct EditRequest: Equatable, Sendable {
     /// edit that can only be made by overwriting those bytes otherwise (the program header
     /// table growing over them) is refused with this set.
     public var keepOldBytes = false
+    /// patchelf's `--build-resolution-cache`: resolve every DT_NEEDED name against the
+    /// final run path and record the result in a `.note.nixos.ldcache` note
+    /// (`ResolutionCacheNote`). Any run-path or DT_NEEDED change drops such a note.
+    public var buildResolutionCache = false
 
     public init() {}
 
     public var isEmpty: Bool {
         interpreter == nil && soname == nil && runPath == nil && addNeeded.isEmpty && removeNeeded.isEmpty
             && replaceNeeded.isEmpty && !noDefaultLib && osABI == nil && executableStack == nil && !addDebugTag
-            && clearSymbolVersions.isEmpty && renameSymbols.isEmpty
+            && clearSymbolVersions.isEmpty && renameSymbols.isEmpty && !buildResolutionCache
     }
 
     public static func == (a: EditRequest, b: EditRequest) -> Bool {
@@ -55,5 +59,6 @@ public struct EditRequest: Equatable, Sendable {
             && a.noDefaultLib == b.noDefaultLib && a.osABI == b.osABI && a.executableStack == b.executableStack
             && a.addDebugTag == b.addDebugTag && a.clearSymbolVersions == b.clearSymbolVersions
             && a.renameSymbols == b.renameSymbols && a.pageSize == b.pageSize && a.keepOldBytes == b.keepOldBytes
+            && a.buildResolutionCache == b.buildResolutionCache
     }
 }

@@ -11,6 +11,20 @@ public struct SectionHeader: Hashable, Sendable {
     public var alignment: UInt64
     public var entrySize: UInt64
 
+    public init(nameOffset: UInt32, type: SectionType, flags: SectionFlags, address: UInt64, offset: UInt64,
+                size: UInt64, link: UInt32, info: UInt32, alignment: UInt64, entrySize: UInt64) {
+        self.nameOffset = nameOffset
+        self.type = type
+        self.flags = flags
+        self.address = address
+        self.offset = offset
+        self.size = size
+        self.link = link
+        self.info = info
+        self.alignment = alignment
+        self.entrySize = entrySize
+    }
+
     package static func decode(_ decoder: inout ByteDecoder) throws(ELFError) -> SectionHeader {
         SectionHeader(
             nameOffset: try decoder.readU32(),

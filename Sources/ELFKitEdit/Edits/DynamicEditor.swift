@@ -35,6 +35,12 @@ public struct EditOutcome: Sendable {
     public var renamedSymbols: [[UInt8]: [UInt8]] = [:]
     /// What the editor decided and why, for `--debug`.
     public var log: [String] = []
+    /// Messages for the user that do not stop the edit (patchelf's `warning: …`).
+    public var warnings: [String] = []
+    /// A resolution cache note to add (`--build-resolution-cache`): the whole note.
+    public var resolutionCacheNote: [UInt8]?
+    /// A resolution cache note the edit makes stale: its section, headers and bytes go.
+    public var droppedResolutionCache: DroppedResolutionCache?
 }
 
 /// Turns an `EditRequest` into an `EditOutcome` for a file. Pure: reads the file,
@@ -43,13 +49,25 @@ public struct DynamicEditor {
     let file: ELFFile
     /// Tells whether a directory holds a library, for `--shrink-rpath`.
     let libraryProbe: LibraryProbe
+    /// Answers `--build-resolution-cache`'s access(2) questions.
+    let resolutionProbe: any ResolutionProbe
 
-    public init(file: ELFFile, libraryProbe: LibraryProbe = LibraryProbe()) {
+    public init(file: ELFFile, libraryProbe: LibraryProbe = LibraryProbe(),
+                resolutionProbe: any ResolutionProbe = FileSystemResolutionProbe()) {
         self.file = file
         self.libraryProbe = libraryProbe
+        self.resolutionProbe = resolutionProbe
     }
 
+    /// The edits, then the resolution cache: it is resolved from the final run path and
+    /// needed list, after every other edit of the same request.
     public func apply(_ request: EditRequest) throws(EditError) -> EditOutcome {
+        var outcome = try applyEdits(request)
+        try applyResolutionCache(request, &outcome)
+        return outcome
+    }
+
+    private func applyEdits(_ request: EditRequest) throws(EditError) -> EditOutcome {
         let dynamic: DynamicSection?
         do { dynamic = try file.dynamic() } catch { throw .format(error) }
         var outcome = EditOutcome(entries: [])

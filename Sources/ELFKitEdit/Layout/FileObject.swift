@@ -18,6 +18,8 @@ public struct FileObject: Hashable, Sendable {
         case versionSymbols
         case versionNeeds
         case versionDefinitions
+        /// A new `.note.nixos.ldcache` note (`--build-resolution-cache`); not in the original.
+        case resolutionCache
 
         public var description: String {
             switch self {
@@ -32,6 +34,7 @@ public struct FileObject: Hashable, Sendable {
             case .versionSymbols: return ".gnu.version"
             case .versionNeeds: return ".gnu.version_r"
             case .versionDefinitions: return ".gnu.version_d"
+            case .resolutionCache: return ResolutionCacheNote.sectionName
             }
         }
 

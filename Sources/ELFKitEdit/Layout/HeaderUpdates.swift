@@ -128,6 +128,7 @@ extension PlanState {
             if let slot = headers.firstIndex(where: { $0.type == .null }) { headers[slot] = entry } else { headers.insert(entry, at: lastLoad + 1) }
             log.append("added PT_DYNAMIC at offset 0x\(hex(dynamic.offset)) for .dynamic")
         }
+        addResolutionCacheProgramHeader(&headers)
         if spareProgramHeader {
             headers.append(ProgramHeader(type: .null, flags: [], offset: 0, virtualAddress: 0, physicalAddress: 0,
                                          fileSize: 0, memorySize: 0, alignment: 0))
@@ -223,6 +224,7 @@ extension PlanState {
     func emit() throws -> RewritePlan {
         var plan = RewritePlan(originalSize: file.source.size)
         plan.log = log
+        plan.warnings = outcome.warnings
         var patches: [RewritePlan.Patch] = []
 
         func patch(_ offset: UInt64, _ bytes: [UInt8]) throws {
@@ -235,14 +237,26 @@ extension PlanState {
         var header = self.header
         var trailer: [UInt8] = []
         var trailerOffset: UInt64 = 0
+        // A table that ended the file and changes follows the new segment (an unchanged one
+        // stays where it is: no byte of it would differ).
+        let relocateSectionTable = relocateSectionTable
+            || sectionTableEndedFile && newSegment != nil && sectionHeaders != file.sectionHeaders
         if relocateSectionTable {
             let end = newSegment.map { $0.offset + UInt64(segmentContent.count) } ?? file.source.size
             trailerOffset = try Checked.alignUp(end, to: 8, "section header table offset")
-            header.sectionHeaderOffset = trailerOffset
+            var sectionHeaders = self.sectionHeaders
+            if let names = newSectionNames, let index = file.sectionNameTableIndex {
+                // The names first, then the table, 8-aligned after them.
+                sectionHeaders[index].offset = trailerOffset
+                sectionHeaders[index].size = UInt64(names.count)
+                trailer = names + [UInt8](repeating: 0, count: (8 - names.count % 8) % 8)
+                plan.log.append("section-name table moved to offset 0x\(hex(trailerOffset))")
+            }
+            header.sectionHeaderOffset = trailerOffset + UInt64(trailer.count)
             var sections = ByteEncoder(format: format)
             for section in sectionHeaders { try section.encode(into: &sections) }
-            trailer = sections.bytes
-            plan.log.append("section header table moved to offset 0x\(hex(trailerOffset))")
+            trailer += sections.bytes
+            plan.log.append("section header table moved to offset 0x\(hex(header.sectionHeaderOffset))")
         }
         try patch(0, header.encode())
         var encoder = ByteEncoder(format: format)
@@ -258,7 +272,12 @@ extension PlanState {
         if !sectionHeaders.isEmpty && !relocateSectionTable {
             var sections = ByteEncoder(format: format)
             for section in sectionHeaders { try section.encode(into: &sections) }
-            try patch(header.sectionHeaderOffset, sections.bytes)
+            // A dropped last entry leaves zeros, not a stale header, after the table.
+            let dropped = (file.sectionHeaders.count - sectionHeaders.count) * Int(format.sectionHeaderSize)
+            try patch(header.sectionHeaderOffset, sections.bytes + [UInt8](repeating: 0, count: max(dropped, 0)))
+        }
+        if let (offset, size) = zeroedRange, offset + size <= (newSegment.map { ownSegmentIndices.isEmpty ? file.source.size : $0.offset } ?? file.source.size) {
+            try patch(offset, [UInt8](repeating: 0, count: Int(size)))
         }
         for (kind, bytes) in contents where placements[kind] == nil {
             guard let object = catalog.object(kind) else { continue }

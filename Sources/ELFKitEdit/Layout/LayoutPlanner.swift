@@ -70,6 +70,8 @@ public struct LayoutPlanner {
             work.header.osABI = abi
             work.log.append("EI_OSABI set to \(abi.rawValue)")
         }
+        try work.dropResolutionCache()
+        work.addResolutionCache()
         try work.placeStrings()
         try work.editVersionTables()
         try work.renameSymbols()
@@ -80,6 +82,7 @@ public struct LayoutPlanner {
         try work.updateProgramHeaders(pageSize: pageSize)
         work.updateInterpreterHeader()
         work.updateSectionHeaders()
+        try work.addResolutionCacheSection()
         try work.updateStaticSymbolValues()
         let plan = try work.emit()
         work.log = plan.log
@@ -134,6 +137,16 @@ struct PlanState {
     var relocatedTableEntries: Int?
     /// Where the moved program header table went.
     var tablePlacement: (offset: UInt64, address: UInt64)?
+    /// The section header table ended the original file and a segment is appended: a
+    /// changed table is written after it (`emit`).
+    var sectionTableEndedFile = false
+    /// The section-name table with a new name appended; written before the relocated
+    /// section header table.
+    var newSectionNames: [UInt8]?
+    /// PT_NOTE objects of a dropped resolution cache note: never moved.
+    var droppedNoteKinds: Set<FileObject.Kind> = []
+    /// The bytes of a dropped resolution cache note, zeroed where they stay in the file.
+    var zeroedRange: (offset: UInt64, size: UInt64)?
 
     var renamedFileOffsets: [[UInt8]: UInt64] = [:]
     /// `.dynstr` offsets of new symbol names.

@@ -26,6 +26,8 @@ public struct RewritePlan: Sendable {
     public var appended: [UInt8] = []
     public var moves: [Move] = []
     public var log: [String] = []
+    /// Messages for the user that do not stop the edit (patchelf's `warning: …`).
+    public var warnings: [String] = []
 
     init(originalSize: UInt64) {
         self.originalSize = originalSize

@@ -86,10 +86,20 @@ extension PlanState {
             else { return [] }
         }
         let start = programHeaders[first].offset
-        // It ends the file, or only the section header table (moved there by swelf) follows it.
-        let tableBytes = UInt64(sectionHeaders.count) * format.sectionHeaderSize
-        let tableFollows = header.sectionHeaderOffset >= lastEnd && header.sectionHeaderOffset - lastEnd < 16
-            && header.sectionHeaderOffset + tableBytes == file.source.size
+        // It ends the file, or only the section header table (moved there by swelf) follows
+        // it, maybe after the section-name table (moved there with a new name).
+        let tableBytes = UInt64(file.sectionHeaders.count) * format.sectionHeaderSize
+        var tableMayStart = lastEnd
+        if let names = file.sectionNameTableIndex.map({ file.sectionHeaders[$0] }), names.offset >= lastEnd,
+           names.offset - lastEnd < 16, let end = Checked.fits(start: names.offset, length: names.size, within: file.source.size) ? names.offset + names.size : nil {
+            tableMayStart = end
+        }
+        // A dropped last section header leaves one entry of zeros after the table.
+        let tableEnd = header.sectionHeaderOffset &+ tableBytes
+        let tableFollows = header.sectionHeaderOffset >= tableMayStart && header.sectionHeaderOffset - tableMayStart < 16
+            && tableEnd <= file.source.size && file.source.size - tableEnd <= format.sectionHeaderSize
+            && (tableEnd == file.source.size
+                || (try? file.source.bytes(at: tableEnd, count: file.source.size - tableEnd, "after the section headers"))?.allSatisfy { $0 == 0 } == true)
         guard lastEnd == file.source.size || tableFollows else { return [] }
         for (other, load) in programHeaders.enumerated() where load.type == .load && !own.contains(other) {
             guard let end = load.fileEnd, end <= start else { return [] }
@@ -130,19 +140,24 @@ extension PlanState {
     mutating func decideSegment(pageSize: UInt64) throws {
         try refuseUnsafeSelfRelocatingEdit()
         let needStack = outcome.executableStack != nil && file.firstSegment(.gnuStack) == nil
-        let newHeaders = (needStack ? 1 : 0) + (addDynamicHeader ? 1 : 0)
+        let newHeaders = (needStack ? 1 : 0) + (addDynamicHeader ? 1 : 0) + resolutionCacheProgramHeaders
         guard !mustMove.isEmpty || newHeaders > 0 else { return }
         ownSegmentIndices = mustMove.isEmpty ? [] : findOwnSegments()
         if let first = ownSegmentIndices.first {
             for own in ownSegmentIndices {
                 let segment = programHeaders[own]
-                for object in catalog.objects where object.offset >= segment.offset && object.fileEnd <= segment.fileEnd! {
+                for object in catalog.objects where object.offset >= segment.offset && object.fileEnd <= segment.fileEnd!
+                    && !droppedNoteKinds.contains(object.kind) {
                     mustMove.insert(object.kind)
                 }
             }
             let start = programHeaders[first].offset
             log.append("rebuilding the \(ownSegmentIndices.count == 1 ? "segment" : "segments") an earlier swelf run appended at offset 0x\(hex(start))")
             if !sectionHeaders.isEmpty && header.sectionHeaderOffset >= start { relocateSectionTable = true }
+            // A section-name table swelf moved after the segments goes with the table.
+            if let index = file.sectionNameTableIndex, file.sectionHeaders[index].offset >= start {
+                newSectionNames = try original(sectionNames: index)
+            }
         }
         // Program headers to add, and room for them after the table.
         var roomMoves: Set<FileObject.Kind> = []
@@ -330,6 +345,22 @@ extension PlanState {
         }
     }
 
+    /// The offset of the section header table when it is the last thing in the file: past
+    /// every segment's and every section's bytes, ending exactly at the end of the file.
+    private var sectionTableEndingTheFile: UInt64? {
+        guard !file.sectionHeaders.isEmpty else { return nil }
+        let table = header.sectionHeaderOffset
+        let size = UInt64(file.sectionHeaders.count) * format.sectionHeaderSize
+        guard Checked.fits(start: table, length: size, within: file.source.size), table + size == file.source.size else { return nil }
+        for segment in file.programHeaders where segment.fileSize > 0 {
+            guard let end = segment.fileEnd, end <= table else { return nil }
+        }
+        for section in file.sectionHeaders where section.hasFileData && section.size > 0 {
+            guard let end = section.fileEnd, end <= table else { return nil }
+        }
+        return table
+    }
+
     /// Lays the moved objects out in new PT_LOADs after the end of the file (or where
     /// the segments being rebuilt began): first a read-only one with every table that was
     /// read-only, in original file order, then a read-write one holding `.dynamic` alone.
@@ -350,12 +381,16 @@ extension PlanState {
             start = programHeaders[first].offset
         } else {
             start = try Checked.alignUp(file.source.size, to: 16, "new segment offset")
+            // The section header table ended the file (as linkers and patchelf leave it, and
+            // as tools such as patchelf's pad-to-page expect): when it changes, a copy of it
+            // follows the new segment, still last (`emit`). The original's bytes all stay.
+            sectionTableEndedFile = sectionTableEndingTheFile != nil
         }
         let tableSegment = relocatedTableEntries == nil ? nil : try relocatedTableSegment(pageSize: pageSize)
         if let tableSegment { start = tableSegment.offset }
         let writable: [FileObject.Kind] = mustMove.contains(.dynamic) && dynamicIsWritable ? [.dynamic] : []
         let readOnly = mustMove.filter { !writable.contains($0) }.sorted {
-            (catalog.object($0)?.offset ?? 0, $0.description) < (catalog.object($1)?.offset ?? 0, $1.description)
+            (catalog.object($0)?.offset ?? UInt64.max, $0.description) < (catalog.object($1)?.offset ?? UInt64.max, $1.description)
         }
         let groups: [([FileObject.Kind], SegmentFlags)] = [(readOnly, [.read]), (writable, [.read, .write])]
         var content: [UInt8] = []
@@ -377,7 +412,14 @@ extension PlanState {
                 log.append("program header table placed at offset 0x\(hex(offset + position)), address 0x\(hex(address + position)) (\(count) entries)")
             }
             for kind in kinds {
-                guard let object = catalog.object(kind) else { continue }
+                let objectAlignment: UInt64
+                if let object = catalog.object(kind) {
+                    objectAlignment = object.alignment
+                } else if kind == .resolutionCache {
+                    objectAlignment = 4
+                } else {
+                    continue
+                }
                 let bytes: [UInt8]
                 if kind == .dynamic {
                     bytes = [UInt8](repeating: 0, count: dynamicCapacity * Int(format.dynamicEntrySize))
@@ -386,7 +428,7 @@ extension PlanState {
                 }
                 // Segments start 16-aligned in the file and congruent in memory, so padding
                 // within the content aligns both (object alignments are at most 16).
-                let alignment = max(object.alignment, 1)
+                let alignment = max(objectAlignment, 1)
                 let padding = (alignment - UInt64(content.count) % alignment) % alignment
                 content += [UInt8](repeating: 0, count: Int(padding))
                 let position = UInt64(content.count - segmentStart)

@@ -252,3 +252,107 @@ import Testing
         #expect(failures.isEmpty, "\(failures.count) sabotaged plans accepted:\n\(failures.prefix(20).joined(separator: "\n"))")
     }
 }
+
+// MARK: - The resolution cache note
+
+/// A file system of a few paths, for the editor and the verifier alike: no real files.
+struct FakePaths: ResolutionProbe, VerifierPathProbe {
+    var readable: Set<[UInt8]> = []
+    var directories: Set<[UInt8]> = []
+    func exists(_ path: [UInt8]) -> Bool { readable.contains(path) || directories.contains(path) }
+    func isReadable(_ path: [UInt8]) -> Bool { readable.contains(path) }
+}
+
+extension VerifierSabotageTests {
+    static func planned(_ file: ELFFile, _ request: EditRequest, _ paths: FakePaths) throws -> (RewritePlan, ELFFile) {
+        let outcome = try DynamicEditor(file: file, resolutionProbe: paths).apply(request)
+        let plan = try LayoutPlanner(file: file, outcome: outcome, pageSize: request.pageSize).plan()
+        let image = try self.image(file, plan)
+        return (plan, try ELFFile(source: MemoryByteSource(image.source.bytes(at: 0, count: image.source.size, "image"))))
+    }
+
+    static func noteSection(_ file: ELFFile) -> SectionHeader? { ResolutionCacheNote.section(in: file)?.header }
+
+    /// Builds a note from fake paths on every dynamic subject (the verifier must accept it),
+    /// then breaks it: a descriptor byte flipped, its PT_NOTE dropped, the verifier's world
+    /// changed. Then drops it with a run-path edit and breaks that: the bytes or the PT_NOTE
+    /// kept; and rebuilds it against a new directory with the old descriptor kept (a stale entry).
+    @Test("sabotaged resolution cache notes are rejected")
+    func sabotagedResolutionCacheIsRejected() throws {
+        var checked = 0
+        var failures: [String] = []
+        for subject in PlannerTests.dynamicSubjects {
+            let file = try ELFFile(source: MemoryByteSource(try subject.contents()))
+            guard let dynamic = try file.dynamic(), let first = dynamic.all(.needed).first,
+                  file.firstSegment(.interp) != nil, !file.sectionHeaders.isEmpty else { continue }
+            let library = try dynamic.rawString(at: first)
+            let paths = FakePaths(readable: [Array("/fake/a/".utf8) + library, Array("/fake/b/".utf8) + library])
+            var request = EditRequest()
+            request.runPath = .set(Array("/fake/a".utf8))
+            request.buildResolutionCache = true
+            // A file with no room for two more program headers is refused (as for any new segment).
+            guard let (plan, built) = try? Self.planned(file, request, paths) else { continue }
+            func verify(_ original: ELFFile, _ edited: ELFFile, _ request: EditRequest, _ world: FakePaths = paths) -> [VerificationProblem] {
+                IndependentVerifier(original: original, edited: edited, request: request, probe: world).problems()
+            }
+            let accepted = verify(file, built, request)
+            guard accepted.isEmpty, let note = Self.noteSection(built) else {
+                failures.append("\(subject): correct note rejected: \(accepted)"); continue
+            }
+            checked += 1
+            func rejects(_ what: String, _ broken: RewritePlan?, _ original: ELFFile = file, _ request: EditRequest = request) {
+                guard let broken else { return failures.append("\(subject): '\(what)' could not be made") }
+                guard let edited = try? Self.image(original, broken) else { return }
+                if verify(original, edited, request).isEmpty { failures.append("\(subject): '\(what)' was accepted") }
+            }
+            // A descriptor byte flipped (the first byte of the library name's entry).
+            let descriptorStart = note.offset + 12 + 8
+            let byte = try built.source.bytes(at: descriptorStart + UInt64(library.count) + 2, count: 1, "descriptor")[0]
+            rejects("a descriptor byte flipped", Self.overlay(plan, at: descriptorStart + UInt64(library.count) + 2, [byte ^ 0x01]))
+            // Its PT_NOTE dropped.
+            var headers = built.programHeaders
+            if let index = headers.firstIndex(where: { $0.type == .note && $0.offset == note.offset }) {
+                headers[index] = ProgramHeader(type: .null, flags: [], offset: 0, virtualAddress: 0, physicalAddress: 0,
+                                               fileSize: 0, memorySize: 0, alignment: 0)
+                rejects("the note's PT_NOTE dropped", Self.overlay(plan, at: built.header.programHeaderOffset, try Self.encode(headers, built.format)))
+            } else {
+                failures.append("\(subject): no PT_NOTE for the note")
+            }
+            // The world changed: the library is no longer readable there.
+            if verify(file, built, request, FakePaths()).isEmpty { failures.append("\(subject): a note naming a missing library was accepted") }
+
+            // Dropped by a run-path change: accepted as planned; bytes or PT_NOTE kept: rejected.
+            var change = EditRequest()
+            change.runPath = .set(Array("/fake/b".utf8))
+            guard let (dropPlan, dropped) = try? Self.planned(built, change, paths) else {
+                failures.append("\(subject): no plan to drop the note"); continue
+            }
+            let droppedProblems = verify(built, dropped, change)
+            if !droppedProblems.isEmpty || Self.noteSection(dropped) != nil {
+                failures.append("\(subject): dropping the note was not accepted: \(droppedProblems)"); continue
+            }
+            var keptBytes = dropPlan
+            keptBytes.patches.removeAll { $0.offset == note.offset && $0.bytes.allSatisfy { $0 == 0 } }
+            rejects("the dropped note's bytes kept", keptBytes.patches.count < dropPlan.patches.count ? keptBytes : nil, built, change)
+            var keptHeaders = dropped.programHeaders
+            if let slot = keptHeaders.firstIndex(where: { $0.type == .null }),
+               let old = built.programHeaders.first(where: { $0.type == .note && $0.offset == note.offset }) {
+                keptHeaders[slot] = old
+                rejects("the dropped note's PT_NOTE kept",
+                        Self.overlay(dropPlan, at: dropped.header.programHeaderOffset, try Self.encode(keptHeaders, dropped.format)), built, change)
+            }
+
+            // Rebuilt against /fake/b: the old descriptor (naming /fake/a) kept is a stale entry.
+            change.buildResolutionCache = true
+            guard let (rebuildPlan, rebuilt) = try? Self.planned(built, change, paths), let newNote = Self.noteSection(rebuilt),
+                  verify(built, rebuilt, change).isEmpty else {
+                failures.append("\(subject): rebuilding the note was not accepted"); continue
+            }
+            let oldNote = try built.source.bytes(at: note.offset, count: note.size, "old note")
+            rejects("a stale entry kept", oldNote.count == Int(newNote.size) ? Self.overlay(rebuildPlan, at: newNote.offset, oldNote) : nil,
+                    built, change)
+        }
+        #expect(checked >= 8, "too few subjects with a note: \(checked)")
+        #expect(failures.isEmpty, "\(failures.count) problems:\n\(failures.prefix(20).joined(separator: "\n"))")
+    }
+}

@@ -49,7 +49,7 @@ for cmd in swelf patchelf
     complete -c $cmd -n $patch -l no-durability -d 'no fsync: a crash may leave an edited file empty or old'
     complete -c $cmd -n $patch -l no-clobber-old-sections -d 'refuse to overwrite old bytes of moved tables'
     complete -c $cmd -n $patch -l no-sort -d 'accepted; swelf never sorts headers'
-    complete -c $cmd -n $patch -l build-resolution-cache -d 'not implemented; refused'
+    complete -c $cmd -n $patch -l build-resolution-cache -d 'record where each needed library resolves (.note.nixos.ldcache)'
     complete -c $cmd -n $patch -l debug -d 'explain layout decisions on stderr'
     complete -c $cmd -l help -s h -d 'show help'
     complete -c $cmd -l version -d 'show the version'
