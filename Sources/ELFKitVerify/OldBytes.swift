@@ -72,7 +72,13 @@ struct OldBytes {
         let symbols = try SymbolList(file: context.original, dynamic: oldDynamic, tables: context.oldTables)
         for symbol in symbols.symbols { name(UInt64(symbol.nameOffset)) }
         for need in try oldDynamic.versionNeeds() {
-            name(UInt64(need.fileOffset))
+            // A need whose library the request renames or removes no longer names its old
+            // file (DynamicCheck holds the edited vn_file to the new name): that string is
+            // as obsolete as the DT_NEEDED it shared.
+            let file = try? oldDynamic.rawString(at: UInt64(need.fileOffset))
+            let followsTheRequest = file.map { context.expected?.renamedLibraries[$0] != nil
+                || context.expected?.removedLibraries.contains($0) == true } ?? false
+            if !followsTheRequest { name(UInt64(need.fileOffset)) }
             for requirement in need.requirements { name(UInt64(requirement.nameOffset)) }
         }
         // Version definitions are read by name: every place a name occurs counts.

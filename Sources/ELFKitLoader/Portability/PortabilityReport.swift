@@ -137,6 +137,7 @@ public struct PortabilityReport: Sendable {
         var platformOrder: [String] = []
         var missing: [String: [String]] = [:]   // library not found → who needs it
         var missingOrder: [String] = []
+        var shippedRuntimes: Set<String> = []   // "platform|soname" of a GCC runtime named as an input
 
         /// Counts the file's requirements; returns its platform name.
         func record(_ file: ELFFile, path: String, counted: Bool = true) -> String {
@@ -198,14 +199,21 @@ public struct PortabilityReport: Sendable {
             if entry.isGo && entry.libc == "glibc" {
                 report.notes.append(Note(severity: .info, message: "\(path): a Go program using cgo: its floor comes from its libc references"))
             }
-            // A system library named as an input (a directory holding libc.so.6): the
-            // target's own copy is used, so its requirements are not counted either.
+            // A glibc library named as an input (a directory holding libc.so.6): the
+            // target's own copy is used, so its requirements are not counted either. The GCC
+            // runtime (libstdc++, libgcc_s) named as an input is shipped with the files (a
+            // bundle's lib/): that copy is loaded, so its own requirements count, and what
+            // the other files require of it is met by it, not by the target.
             let soname = ((try? file.dynamic()?.soname()) ?? nil) ?? ""
-            let isSystem = PortabilityFacts.isSystemLibrary(soname)
-            if isSystem {
+            let isGlibc = PortabilityFacts.isGlibcLibrary(soname)
+            let isShippedRuntime = !isGlibc && PortabilityFacts.isSystemLibrary(soname)
+            if isGlibc {
                 report.notes.append(Note(severity: .info, message: "\(path): \(soname) is a system library: the target's own copy is used, its requirements are not counted"))
+            } else if isShippedRuntime {
+                report.notes.append(Note(severity: .info, message: "\(path): \(soname) is shipped with the files: its own requirements are counted, and the versions the others require of it are met by this copy"))
             }
-            entry.machine = record(file, path: path, counted: !isSystem)
+            entry.machine = record(file, path: path, counted: !isGlibc)
+            if isShippedRuntime, let machine = entry.machine { shippedRuntimes.insert(machine + "|" + soname) }
             seen[inputKey] = report.files.count
             seen[identityKey] = seen[identityKey] ?? report.files.count
             report.files.append(entry)
@@ -232,6 +240,7 @@ public struct PortabilityReport: Sendable {
             let others = requesters.count > 1 ? " and \(requesters.count - 1) other\(requesters.count == 2 ? "" : "s")" : ""
             report.notes.append(Note(severity: .warning, message: "\(name) (needed by \(requesters[0])\(others)) is not found: its own requirements are not counted"))
         }
+        report.uses.removeAll { shippedRuntimes.contains($0.machine + "|" + $0.library) }
         for machine in platformOrder {
             let (cpu, is64, bigEndian, files) = platformFiles[machine]!
             report.platforms.append(report.platform(machine, baseline: PortabilityFacts.glibcBaseline(machine: cpu, is64: is64, bigEndian: bigEndian), files: files))
