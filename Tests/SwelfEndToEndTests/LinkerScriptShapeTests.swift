@@ -291,6 +291,13 @@ final class LinkerScriptShapeTests: XCTestCase {
                 XCTFail("[\(ctx)] the table is in no PT_LOAD")
             }
             try assertRuns(program, like: subject, ctx)
+
+            // A second growing edit of the file whose table already moved: swelf's own
+            // segment (table included) is rebuilt, not trapped on (an arithmetic overflow
+            // once did), and the program still runs.
+            guard try patch(["--set-rpath", "/" + String(repeating: "y", count: 600)], program, "\(ctx) second edit") else { return }
+            XCTAssertTrue(try readelf(["-d", program.path]).stdout.contains(String(repeating: "y", count: 600)), "[\(ctx)] second run path")
+            try assertRuns(program, like: subject, "\(ctx) second edit")
         }
     }
 }
