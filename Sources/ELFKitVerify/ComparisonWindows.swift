@@ -1,12 +1,16 @@
 /// Two read buffers, one for the original and one for the edited file, reused window after
-/// window while the verifier compares bytes. 256 KiB each: large enough that
+/// window while the verifier compares bytes. At most 256 KiB each: large enough that
 /// `FileByteSource` reads straight into them (no block cache), small enough to stay in L2
 /// between the read and the compare.
 struct ComparisonWindows {
-    static let size = 256 << 10
+    static let maximumSize = 256 << 10
 
-    /// Runs `body` with the two buffers (original, edited), freed afterwards.
-    static func with<Result>(_ body: (UnsafeMutableRawBufferPointer, UnsafeMutableRawBufferPointer) throws -> Result) rethrows -> Result {
+    /// Runs `body` with the two buffers (original, edited), freed afterwards. They hold
+    /// `min(largest, maximumSize)` bytes (at least one page): a small library needs a few
+    /// KiB, and a 256 KiB allocation would cost two mmap/munmap pairs and their page faults.
+    static func with<Result>(comparingAtMost largest: UInt64,
+                             _ body: (UnsafeMutableRawBufferPointer, UnsafeMutableRawBufferPointer) throws -> Result) rethrows -> Result {
+        let size = Int(min(max(largest, 4096), UInt64(maximumSize)))
         let before = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
         let after = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
         defer {

@@ -111,8 +111,9 @@ struct ImageCheck {
             if let accounted { return !accounted.contains(address) }
             return false
         }
-        let chunk = ComparisonWindows.size
-        try ComparisonWindows.with { before, after in
+        let largest = context.oldMap.loads.map(\.fileSize).max() ?? 0
+        try ComparisonWindows.with(comparingAtMost: largest) { before, after in
+            let chunk = before.count
             var reported = 0
             for load in context.oldMap.loads where load.fileSize > 0 {
                 var address = load.virtualAddress

@@ -105,10 +105,10 @@ struct SectionCheck {
     private func sameBytes(_ a: UInt64, _ b: UInt64, _ size: UInt64) throws -> Bool {
         guard Checked.fits(start: a, length: size, within: context.original.source.size),
               Checked.fits(start: b, length: size, within: context.edited.source.size) else { return false }
-        return try ComparisonWindows.with { before, after in
+        return try ComparisonWindows.with(comparingAtMost: size) { before, after in
             var done: UInt64 = 0
             while done < size {
-                let count = Int(min(UInt64(ComparisonWindows.size), size - done))
+                let count = Int(min(UInt64(before.count), size - done))
                 try context.original.source.read(at: a + done, into: UnsafeMutableRawBufferPointer(rebasing: before[..<count]))
                 try context.edited.source.read(at: b + done, into: UnsafeMutableRawBufferPointer(rebasing: after[..<count]))
                 if memcmp(before.baseAddress!, after.baseAddress!, count) != 0 { return false }

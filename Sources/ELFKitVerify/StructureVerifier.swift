@@ -49,8 +49,13 @@ public struct StructureProblem: Hashable, Sendable, CustomStringConvertible {
 /// any file, and every write runs them on the new image before it replaces the old one.
 public struct StructureVerifier {
     let file: ELFFile
+    /// The PT_LOAD entries, in file order; the checks ask for them per section and per entry.
+    private let loads: [ProgramHeader]
 
-    public init(file: ELFFile) { self.file = file }
+    public init(file: ELFFile) {
+        self.file = file
+        loads = file.programHeaders.filter { $0.type == .load }
+    }
 
     /// Problems found, each naming the structure and the offending value.
     public func problems() -> [StructureProblem] {
@@ -73,8 +78,6 @@ public struct StructureVerifier {
         let type = file.programHeaders[index].type
         return .programHeader(type, rank: file.programHeaders[..<index].filter { $0.type == type }.count)
     }
-
-    private var loads: [ProgramHeader] { file.programHeaders.filter { $0.type == .load } }
 
     /// The PT_LOAD whose file image holds `[offset, offset + size)`, if the mapping agrees.
     private func loadContaining(offset: UInt64, size: UInt64) -> ProgramHeader? {

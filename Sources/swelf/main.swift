@@ -4,15 +4,22 @@ import Glibc
 import Musl
 #endif
 
-// argv as the kernel gave it: bytes, never decoded (a file name or a value need not be UTF-8).
-let rawArguments: [[UInt8]] = (0 ..< Int(CommandLine.argc)).map { index in
-    guard let argument = CommandLine.unsafeArgv[index] else { return [] }
-    return Array(UnsafeRawBufferPointer(start: argument, count: strlen(argument)))
+// Everything lives in a function, not in top-level globals: no global state, and nothing
+// here depends on the implicit main actor (the release binary is built without the
+// Concurrency module, whose start-up work and pages swelf does not need; see scripts/install).
+func runCommandLine() -> Never {
+    // argv as the kernel gave it: bytes, never decoded (a file name or a value need not be UTF-8).
+    let rawArguments: [[UInt8]] = (0 ..< Int(CommandLine.argc)).map { index in
+        guard let argument = CommandLine.unsafeArgv[index] else { return [] }
+        return Array(UnsafeRawBufferPointer(start: argument, count: strlen(argument)))
+    }
+    let invokedAs = rawArguments.first.map { String(decoding: $0, as: UTF8.self) } ?? "swelf"
+    let personality = Personality.forProgramName(invokedAs)
+    let terminal = Terminal(personality: personality, invokedAs: invokedAs)
+    let status = Swelf(terminal: terminal, personality: personality,
+                       debugFromEnvironment: getenv("PATCHELF_DEBUG") != nil).run(Array(rawArguments.dropFirst()))
+    terminal.flush()
+    exit(status.rawValue)
 }
-let invokedAs = rawArguments.first.map { String(decoding: $0, as: UTF8.self) } ?? "swelf"
-let personality = Personality.forProgramName(invokedAs)
-let terminal = Terminal(personality: personality, invokedAs: invokedAs)
-let status = Swelf(terminal: terminal, personality: personality,
-                   debugFromEnvironment: getenv("PATCHELF_DEBUG") != nil).run(Array(rawArguments.dropFirst()))
-terminal.flush()
-exit(status.rawValue)
+
+runCommandLine()

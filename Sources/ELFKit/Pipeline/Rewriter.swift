@@ -165,12 +165,10 @@ public struct Rewriter {
 package struct EditCheck {
     let original: ELFFile
     let request: EditRequest
-    let preexisting: Set<StructureProblem.Identity>
 
     package init(original: ELFFile, request: EditRequest) {
         self.original = original
         self.request = request
-        preexisting = Set(StructureVerifier(file: original).problems().map(\.identity))
     }
 
     package func problems(edited: ELFFile) -> [String] {
@@ -179,7 +177,12 @@ package struct EditCheck {
     }
 
     package func newStructureProblems(_ edited: ELFFile) -> [String] {
-        StructureVerifier(file: edited).problems().filter { !preexisting.contains($0.identity) }.map(\.description)
+        let found = StructureVerifier(file: edited).problems()
+        // The original is checked only when the edited file has problems (almost never):
+        // one problem the input already had is not the edit's.
+        guard !found.isEmpty else { return [] }
+        let preexisting = Set(StructureVerifier(file: original).problems().map(\.identity))
+        return found.filter { !preexisting.contains($0.identity) }.map(\.description)
     }
 }
 

@@ -14,6 +14,7 @@ public final class ELFFile {
     public let programHeaderTableOffset: UInt64
 
     private var cachedDynamic: DynamicSection??
+    private var cachedSectionNames: [String?]?
 
     public convenience init(path: String) throws(ELFError) {
         try self.init(source: FileByteSource(path: path))
@@ -91,11 +92,17 @@ public final class ELFFile {
     }
 
     /// Section names, or nil for every section when the name table is missing or bad.
+    /// Read once: the planner and the verifier look sections up by name many times.
     public func sectionNames() -> [String?] {
-        guard let index = sectionNameTableIndex,
-              let table = try? readStringTable(section: sectionHeaders[index])
-        else { return Array(repeating: nil, count: sectionHeaders.count) }
-        return sectionHeaders.map { try? table.string(at: UInt64($0.nameOffset)) }
+        if let cachedSectionNames { return cachedSectionNames }
+        let names: [String?]
+        if let index = sectionNameTableIndex, let table = try? readStringTable(section: sectionHeaders[index]) {
+            names = sectionHeaders.map { try? table.string(at: UInt64($0.nameOffset)) }
+        } else {
+            names = Array(repeating: nil, count: sectionHeaders.count)
+        }
+        cachedSectionNames = names
+        return names
     }
 
     /// The first section with the given name.
