@@ -52,8 +52,9 @@ public struct Rewriter {
     ///
     /// The file is locked while it is read, edited and replaced, so concurrent edits of
     /// one file are serialised and none is lost (see `AtomicFileWriter`).
-    /// The planned image is verified before a byte is written: it is read back through
-    /// `PlannedByteSource` and must pass every structural and semantic check. The written
+    /// The planned image is verified before a byte of the plan is written: it is read back
+    /// through `PlannedByteSource` and must pass every structural and semantic check (for
+    /// a large file, while the unchanged bulk is copied into a temporary file nobody sees). The written
     /// temporary file is then checked against the plan (size, every patched and appended
     /// byte, structure) before it replaces anything. On any failure the destination is
     /// left as it was and no temporary file remains.
@@ -141,9 +142,12 @@ public struct Rewriter {
             if !problems.isEmpty { throw EditError.verificationFailed(problems) }
             return (Result(changed: false, plan: plan), nil)
         }
-        let problems = check.problems(edited: try ELFFile(source: PlannedByteSource(base: source, plan: plan)))
-        if !problems.isEmpty { throw EditError.verificationFailed(problems) }
-
+        // The writer runs this before it writes a byte of the plan (for a large file, while
+        // it copies the unchanged bulk into a temporary file nobody can see yet).
+        let verifyPlan = {
+            let problems = check.problems(edited: try ELFFile(source: PlannedByteSource(base: source, plan: plan)))
+            if !problems.isEmpty { throw EditError.verificationFailed(problems) }
+        }
         let checkWritten = { (written: FileByteSource) throws in
             let problems = WrittenImageCheck(plan: plan, written: written).problems()
                 + check.newStructureProblems(try ELFFile(source: written))
@@ -151,10 +155,10 @@ public struct Rewriter {
         }
         let result = Result(changed: !plan.isEmpty, plan: plan)
         if durableNow {
-            try writer.write(plan: plan, input: source, to: destination, check: checkWritten)
+            try writer.write(plan: plan, input: source, to: destination, verifyPlan: verifyPlan, check: checkWritten)
             return (result, nil)
         }
-        return (result, try writer.prepare(plan: plan, input: source, to: destination, check: checkWritten))
+        return (result, try writer.prepare(plan: plan, input: source, to: destination, verifyPlan: verifyPlan, check: checkWritten))
     }
 }
 

@@ -62,6 +62,10 @@ public struct AtomicFileWriter {
     /// How many times a file replaced while waiting for its lock is reopened.
     static let maximumAttempts = 1000
 
+    /// The unchanged bulk from which the copy runs beside the plan's verification: about
+    /// 4 ms of copying, against some 50 µs to start and join a thread.
+    static let overlappedCopyMinimum: UInt64 = 8 << 20
+
     /// Opens `path`, locks it (exclusively when `exclusive`, for an edit that replaces it;
     /// shared when it is only read), and runs `body` on it while the lock is held. When
     /// the path turns out to name another file than the one locked, or `body` reports
@@ -119,13 +123,14 @@ public struct AtomicFileWriter {
         }
     }
 
-    /// Writes `plan` applied to `input` to `destination`. `check` reads the finished
-    /// temporary file and throws to abandon the write. When `destination` names the
+    /// Writes `plan` applied to `input` to `destination`. `verifyPlan` judges the plan
+    /// before any byte of it is written, and throws to abandon the write; `check` reads the
+    /// finished temporary file and throws to abandon it too. When `destination` names the
     /// input's inode it must still do so just before the rename, else the write is
     /// abandoned with `TargetReplaced` (and `withLockedFile` starts again).
     public func write(plan: RewritePlan, input: FileByteSource, to destination: FilePath,
-                      check: (FileByteSource) throws -> Void) throws {
-        guard let pending = try prepare(plan: plan, input: input, to: destination, check: check) else { return }
+                      verifyPlan: () throws -> Void = {}, check: (FileByteSource) throws -> Void) throws {
+        guard let pending = try prepare(plan: plan, input: input, to: destination, verifyPlan: verifyPlan, check: check) else { return }
         if durable {
             guard system.sync(pending.output) == 0 else { throw WriteError("fsync failed: \(systemErrorMessage(errno))") }
         }
@@ -138,7 +143,12 @@ public struct AtomicFileWriter {
     /// character device or FIFO, written in place). The pending file is finished by
     /// `commit`, together with others; dropped unfinished, it is removed.
     public func prepare(plan: RewritePlan, input: FileByteSource, to destination: FilePath,
-                        check: (FileByteSource) throws -> Void) throws -> PendingReplacement? {
+                        verifyPlan: () throws -> Void = {}, check: (FileByteSource) throws -> Void) throws -> PendingReplacement? {
+        // A large unchanged bulk is copied into the temporary file while `verifyPlan` runs
+        // (the copy writes only the new file; the verifier only reads the input). Below
+        // the threshold a thread costs more than it saves: verify first, then copy.
+        let overlap = plan.keptPrefix >= AtomicFileWriter.overlappedCopyMinimum
+        if !overlap { try verifyPlan() }
         var inputStatus = stat()
         guard system.status(input.descriptor, &inputStatus) == 0 else {
             throw WriteError("cannot stat the input: \(systemErrorMessage(errno))")
@@ -150,6 +160,7 @@ public struct AtomicFileWriter {
             throw WriteError("cannot stat \(target): \(systemErrorMessage(errno))")
         }
         if targetExists && (existing.st_mode & S_IFMT) != S_IFREG {
+            if overlap { try verifyPlan() }
             try writeInPlace(plan: plan, input: input, to: target, kind: existing.st_mode & S_IFMT)
             return nil
         }
@@ -159,7 +170,12 @@ public struct AtomicFileWriter {
                                          inPlace: inPlace, input: inputStatus, system: system)
         let output = pending.output
 
-        try copyPrefix(from: input.descriptor, to: output, count: plan.keptPrefix)
+        if overlap {
+            try Overlap.run(background: { try copyPrefix(from: input.descriptor, to: output, count: plan.keptPrefix) },
+                            foreground: verifyPlan)
+        } else {
+            try copyPrefix(from: input.descriptor, to: output, count: plan.keptPrefix)
+        }
         for patch in plan.patches {
             try writeAll(output, patch.bytes, at: patch.offset)
         }
@@ -425,9 +441,15 @@ public struct AtomicFileWriter {
             return
         }
         // EOPNOTSUPP, EXDEV, EINVAL, ENOTTY: this filesystem (pair) cannot. A clone is
-        // all or nothing; emptied anyway, so that no input byte is left past `count`.
-        guard system.truncate(output, 0) == 0 else {
-            throw WriteError("cannot size the output: \(systemErrorMessage(errno))")
+        // all or nothing; emptied anyway, so that no input byte is left past `count`, but
+        // only when it is not empty already: on ext4 a truncation to size 0 marks the file
+        // as replaced-by-truncate, and its close then writes back all of it (70 ms of a
+        // 256 MiB edit's 200, even with --no-durability).
+        var status = stat()
+        if system.status(output, &status) != 0 || status.st_size != 0 {
+            guard system.truncate(output, 0) == 0 else {
+                throw WriteError("cannot size the output: \(systemErrorMessage(errno))")
+            }
         }
         try copyRange(from: input, to: output, count: count)
     }

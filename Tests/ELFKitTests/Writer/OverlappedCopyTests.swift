@@ -1,0 +1,136 @@
+import Foundation
+import Testing
+@testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+
+/// A large file's unchanged bulk is copied while the plan is verified (`Overlap`). The
+/// promise stays the writer's: a refused plan or a failed copy leaves the original
+/// byte-identical and no temporary file; a passed one gives exactly the planned bytes.
+/// A small file is verified before anything is created.
+@Suite struct OverlappedCopyTests {
+    struct Refused: Error {}
+
+    /// Counts from both threads; read only after the write returned (the thread joined).
+    final class Counter: @unchecked Sendable {
+        var copies = 0
+        var temporaries = 0
+    }
+
+    /// x86_64/hello, followed by `padding` zero bytes that no section or segment refers
+    /// to: a file whose unchanged bulk is as large as wanted.
+    private func scratchFile(padding: Int) throws -> (directory: URL, path: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-overlap-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("subject").path
+        let program = try #require(Subject.all.first { $0.path == "x86_64/hello" }).contents()
+        try Data(program + [UInt8](repeating: 0, count: padding)).write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o755)
+        return (directory, path)
+    }
+
+    private func plan(for path: String) throws -> (FileByteSource, RewritePlan) {
+        let source = try FileByteSource(path: path)
+        var request = EditRequest()
+        request.runPath = .set(Array(("$ORIGIN/" + String(repeating: "o", count: 150)).utf8))
+        return (source, try Rewriter().plan(file: try ELFFile(source: source), request: request))
+    }
+
+    private func countingSystem(_ counter: Counter, failCopy: Bool = false) -> SystemCalls {
+        var system = SystemCalls()
+        let copy = system.copyFileRange!
+        system.copyFileRange = { input, inputOffset, output, outputOffset, count, flags in
+            counter.copies += 1
+            if failCopy { errno = ENOSPC; return -1 }
+            return copy(input, inputOffset, output, outputOffset, count, flags)
+        }
+        let anonymous = system.openAnonymous
+        system.openAnonymous = { directory in counter.temporaries += 1; return anonymous(directory) }
+        let named = system.makeTemporary
+        system.makeTemporary = { template in counter.temporaries += 1; return named(template) }
+        return system
+    }
+
+    private static let large = Int(AtomicFileWriter.overlappedCopyMinimum) + (1 << 20)
+
+    @Test func aRefusedPlanWhileCopyingLeavesTheFileAndNoTemporary() throws {
+        let (directory, path) = try scratchFile(padding: Self.large)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let (source, plan) = try plan(for: path)
+        #expect(plan.keptPrefix >= AtomicFileWriter.overlappedCopyMinimum, "the bulk must be large enough to overlap")
+        let counter = Counter()
+        var checked = false
+        #expect(throws: Refused.self) {
+            try AtomicFileWriter(system: countingSystem(counter)).write(
+                plan: plan, input: source, to: FilePath(path), verifyPlan: { throw Refused() }) { _ in checked = true }
+        }
+        #expect(counter.copies > 0, "the copy never ran beside the verification")
+        #expect(!checked, "a refused plan reached the written-file check")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["subject"])
+    }
+
+    @Test func aFailedCopyBesideAPassedPlanLeavesTheFileAndNoTemporary() throws {
+        let (directory, path) = try scratchFile(padding: Self.large)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let (source, plan) = try plan(for: path)
+        let counter = Counter()
+        var verified = false
+        #expect(throws: WriteError.self) {
+            try AtomicFileWriter(system: countingSystem(counter, failCopy: true)).write(
+                plan: plan, input: source, to: FilePath(path), verifyPlan: { verified = true }) { _ in }
+        }
+        #expect(verified && counter.copies > 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["subject"])
+    }
+
+    @Test func aPassedPlanGivesExactlyThePlannedBytes() throws {
+        let (directory, path) = try scratchFile(padding: Self.large)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (source, plan) = try plan(for: path)
+        let expected = try PlannedByteSource(base: source, plan: plan).readBytes(at: 0, count: Int(plan.newSize))
+        let counter = Counter()
+        var verifications = 0
+        try AtomicFileWriter(system: countingSystem(counter)).write(
+            plan: plan, input: source, to: FilePath(path), verifyPlan: { verifications += 1 }) { written in
+            #expect(WrittenImageCheck(plan: plan, written: written).problems().isEmpty)
+        }
+        #expect(verifications == 1 && counter.copies > 0)
+        #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+    }
+
+    /// Through the pipeline: the edited large file still runs.
+    @Test func theRewriterEditsALargeFileThatStillRuns() throws {
+        let (directory, path) = try scratchFile(padding: Self.large)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var request = EditRequest()
+        request.runPath = .set(Array("/opt/a/run/path/long/enough/to/move/the/string/table/somewhere/else".utf8))
+        #expect(try Rewriter().rewrite(path: path, request: request).changed)
+        let run = Process()
+        run.executableURL = URL(fileURLWithPath: path)
+        // libgreet.so.1 and libunused.so are next to the test program, not in the run path.
+        run.environment = ["LD_LIBRARY_PATH": Repo.testBinaries.appendingPathComponent("x86_64").path]
+        let output = Pipe()
+        run.standardOutput = output
+        try run.run()
+        run.waitUntilExit()
+        #expect(run.terminationStatus == 0)
+        #expect(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("hello main done"))
+    }
+
+    @Test func aSmallFileIsVerifiedBeforeAnythingIsCreated() throws {
+        let (directory, path) = try scratchFile(padding: 0)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (source, plan) = try plan(for: path)
+        #expect(plan.keptPrefix < AtomicFileWriter.overlappedCopyMinimum)
+        let counter = Counter()
+        #expect(throws: Refused.self) {
+            try AtomicFileWriter(system: countingSystem(counter)).write(
+                plan: plan, input: source, to: FilePath(path), verifyPlan: { throw Refused() }) { _ in }
+        }
+        #expect(counter.temporaries == 0 && counter.copies == 0, "a refused small plan created or copied a file")
+    }
+}
