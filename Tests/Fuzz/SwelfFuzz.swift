@@ -1,6 +1,7 @@
 // The libFuzzer target (scripts/fuzz builds it with -sanitize=fuzzer,address; SwiftPM
 // does not see this directory). Each input is an ELF file: it goes through the reader
-// (every table the commands read), the structure verifier, and read → edit → plan →
+// (every table the commands read), the structure verifier, the versioned imports that
+// `portability` reports, and read → edit → plan →
 // verify for one edit request chosen from the input's size, as `Rewriter.rewrite` does
 // before it writes. A Swift trap, an ASan report or a timeout is a crash. The requests
 // are in Tests/ELFKitTests/Support/FuzzRequests.swift (FixtureTests replays them too).
@@ -30,6 +31,8 @@ private func exercise(_ bytes: [UInt8]) {
         _ = try? dynamic.versionDefinitions()
     }
     _ = StructureVerifier(file: file).problems()
+    // What `swelf portability` reads of each file: every versioned import and its symbols.
+    _ = try? VersionedImports(file: file)
 
     let request = FuzzRequests.all[bytes.count % FuzzRequests.all.count]
     guard let plan = try? Rewriter().plan(file: file, request: request), !plan.isEmpty,

@@ -4,8 +4,9 @@ import Testing
 /// The structure-aware mutator of issue 8: for every TestBinaries subject, header and
 /// table fields set to boundary values (0, 1, size−1, size, 2³¹, 2³², 2⁶³, 2⁶⁴−1, their
 /// neighbours and the neighbours of the current value), and every command run on each
-/// result through the real CLI: each print, `show`, `show --json`, `verify`, `ldd` and
-/// `doctor` with a `--root`, and every edit in place and with `--output`.
+/// result through the real CLI: each print, `show`, `show --json`, `verify`, `ldd`,
+/// `doctor`, `portability` and `bundle` with a `--root`, and every edit in place and with
+/// `--output`.
 ///
 /// Many files share one process (swelf takes several files per call and goes on after
 /// an error; `--output` is given once per file), so the pairs go through the CLI code
@@ -69,6 +70,12 @@ import Testing
         list.append(Command(name: "verify") { files, _ in ["verify"] + files })
         list.append(Command(name: "ldd --root") { files, _ in ["ldd", "--root", root] + files })
         list.append(Command(name: "doctor --root", single: true) { files, _ in ["doctor", "--root", root, "--json"] + files })
+        list.append(Command(name: "portability --root --json") { files, _ in ["portability", "--root", root, "--json"] + files })
+        list.append(Command(name: "portability --floor") { files, _ in ["portability", "--floor", "glibc=2.17", "--root", root] + files })
+        // One program per bundle: it writes the program and its libraries into a new directory.
+        list.append(Command(name: "bundle --root", single: true) { files, outputs in
+            ["bundle", "--output", outputs[0] + ".bundle", "--root", root, "--json"] + files
+        })
         let edits: [[String]] = [
             ["--set-interpreter", "/lib/ld-mutant-with-a-longer-name.so.2"], ["--set-soname", "libmutant.so.3"],
             ["--set-rpath", "/opt/mutant/lib"], ["--add-rpath", "/opt/mutant/more"], ["--remove-rpath"], ["--shrink-rpath"],
