@@ -243,6 +243,65 @@ final class SegmentPlacementTests: XCTestCase {
             }
         }
     }
+
+    // MARK: patchelf's large-page-dynamic
+
+    /// patchelf 0.19's large-page-dynamic, which patchelf's suite runs only where its own
+    /// build is 32-bit (it skips on x86_64): a non-PIE program linked with
+    /// -z max-page-size=0x200000, whose .dynamic must move (eight --add-needed). The loader
+    /// writes DT_DEBUG into .dynamic, so the moved table must be in a writable PT_LOAD
+    /// (patchelf once put it in the read-only first one, and the program crashed). Built
+    /// here for i386 and mips under qemu-user, and x86_64; not armhf, whose 0x10000 image
+    /// base puts a 2 MiB-aligned PT_LOAD at address 0, below mmap_min_addr.
+    func testLargePageProgramWhoseDynamicSectionMovesStillRuns() throws {
+        let targets: [(arch: String, cc: String, qemu: String?, sysroot: String?)] = [
+            ("x86_64", "/usr/bin/gcc", nil, nil),
+            ("i386", "/usr/bin/i686-linux-gnu-gcc", "/usr/bin/qemu-i386-static", "/usr/i686-linux-gnu"),
+            ("mips", "/usr/bin/mips-linux-gnu-gcc", "/usr/bin/qemu-mips-static", "/usr/mips-linux-gnu"),
+        ]
+        let box = try Sandbox("large-page")
+        for target in targets {
+            let arch = target.arch
+            try requireTool(target.cc)
+            if let qemu = target.qemu { try requireTool(qemu) }
+            let dir = try box.dir(arch)
+            let build = try runTool("/bin/sh", ["-ec", """
+                printf 'int foo_value(void) { return 7; }\\n' > foo.c
+                printf '#include <stdio.h>\\nint main(void) { puts("large page"); return 0; }\\n' > app.c
+                \(target.cc) -shared -fPIC -o libfoo.so foo.c
+                \(target.cc) -fno-pie -no-pie -Wl,-z,max-page-size=0x200000 -o app app.c
+                for i in 2 3 4 5 6 7 8; do cp libfoo.so libfoo$i.so; done
+                """], cwd: dir, timeout: 300)
+            guard build.status == 0 else { XCTFail("[\(arch)] building the subject failed:\n\(build.summary)"); continue }
+            let app = dir.appendingPathComponent("app")
+            func run() throws -> RunResult {
+                var command = ["LD_LIBRARY_PATH=\(dir.path)"]
+                if let qemu = target.qemu, let sysroot = target.sysroot { command += [qemu, "-L", sysroot] }
+                return try runTool("/usr/bin/env", command + [app.path], cwd: dir)
+            }
+            let before = try run()
+            XCTAssertEqual(before.stdout, "large page\n", "[\(arch)] the unpatched program:\n\(before.summary)")
+            let dynamicBefore = try XCTUnwrap(try SegmentViews.segment(app, type: "DYNAMIC"), "[\(arch)] no PT_DYNAMIC")
+            let loadsBefore = try SegmentViews.loads(app)
+            XCTAssertTrue(loadsBefore.allSatisfy { $0.align == 0x200000 }, "[\(arch)] not linked with 2 MiB pages:\n\(loadsBefore)")
+            let holderBefore = loadsBefore.first { $0.vaddr <= dynamicBefore.vaddr && dynamicBefore.vaddr < $0.vaddr + $0.memSize }
+
+            // More entries than the linker's spare DT_NULL slots: .dynamic must move (patchelf
+            // moves it for one).
+            let libraries = ["libfoo.so"] + (2...8).map { "libfoo\($0).so" }
+            guard try patch(libraries.flatMap { ["--add-needed", $0] }, app, "\(arch) large-page --add-needed") else { continue }
+            XCTAssertEqual(try dynamicValue(app, tag: "NEEDED").first, "libfoo.so", "[\(arch)]")
+            let dynamic = try XCTUnwrap(try SegmentViews.segment(app, type: "DYNAMIC"), "[\(arch)] no PT_DYNAMIC after the edit")
+            XCTAssertNotEqual(dynamic.vaddr, dynamicBefore.vaddr, "[\(arch)] .dynamic did not move: the test no longer tests the move")
+            let holder = try SegmentViews.loads(app).first { $0.vaddr <= dynamic.vaddr && dynamic.vaddr + dynamic.memSize <= $0.vaddr + $0.memSize }
+            // It keeps the rights it had (MIPS's linker leaves .dynamic read-only; the
+            // loader does not write it there).
+            XCTAssertEqual(holder?.flags.contains("W"), holderBefore?.flags.contains("W"),
+                           "[\(arch)] .dynamic was in a \(holderBefore?.flags ?? "?") PT_LOAD and is now in \(holder?.flags ?? "none")")
+            let after = try run()
+            XCTAssertTrue(after.status == 0 && after.stdout == "large page\n", "[\(arch)] the patched program:\n\(after.summary)")
+        }
+    }
 }
 
 /// readelf and eu-elflint views the segment tests compare.
