@@ -535,10 +535,13 @@ public struct Diagnosis {
                 let weak = requirement.flags & 0x2 != 0  // VER_FLG_WEAK
                 let message = "\(requiredBy): \(provider.path): \(weak ? "weak " : "")version `\(requirement.name)' not found (required by \(requiredBy))"
                 var details: [String] = []
-                if let newest = Diagnosis.newestVersion(like: requirement.name, in: definitions.filter { !$0.isBase }.map(\.name)) {
-                    details.append("newest \(Diagnosis.versionFamily(requirement.name))* version in \(provider.path): \(newest)")
-                }
                 let available = definitions.filter { !$0.isBase }.map(\.name)
+                // The newest of the same family (GLIBC_2.36 among GLIBC_2.2.5 ...), number by number.
+                let wanted = VersionName(requirement.name)
+                if let newest = available.map(VersionName.init).filter({ $0.family == wanted.family && !$0.numbers.isEmpty })
+                    .max(by: { VersionName.compare($0.numbers, $1.numbers) < 0 }) {
+                    details.append("newest \(wanted.family)* version in \(provider.path): \(newest)")
+                }
                 if available.count <= 12 { details.append("defined there: \(available.joined(separator: ", "))") }
                 var fix = "use a \(provider.soname ?? PathText.lastComponent(of: provider.path)) that defines \(requirement.name), or rebuild \(PathText.lastComponent(of: requiredBy)) against the older one"
                 if requirement.name.hasPrefix("GLIBC_") {
@@ -548,22 +551,6 @@ public struct Diagnosis {
             }
         }
         return findings
-    }
-
-    /// `GLIBC_2.34` → `GLIBC_`: the name up to the first digit.
-    static func versionFamily(_ name: String) -> String {
-        String(name.prefix { !$0.isNumber })
-    }
-
-    /// The highest version of the same family (`GLIBC_2.36` among `GLIBC_2.2.5` …),
-    /// compared number by number.
-    static func newestVersion(like name: String, in names: [String]) -> String? {
-        let family = versionFamily(name)
-        func numbers(_ text: String) -> [Int] {
-            text.dropFirst(family.count).split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
-        }
-        return names.filter { $0.hasPrefix(family) && !numbers($0).isEmpty }
-            .max { numbers($0).lexicographicallyPrecedes(numbers($1)) }
     }
 
     /// The directory of `library` as a run-path entry for `requester`: `'$ORIGIN'` (or
