@@ -104,18 +104,17 @@ struct BundleCommand {
         // resolved as they will be: private libraries through their $ORIGIN run paths, the
         // base system where --root/--env say). Its verdict does not change the bundle's
         // exit status; `swelf portability --floor` gates on it.
-        let portabilityOptions = DoctorOptions(files: [output], root: options.root, environment: options.environment)
-        let portabilityCommand = PortabilityCommand(terminal: terminal, options: portabilityOptions)
+        let rendering = PortabilityRendering(limits: nil)
         let portability = PortabilityReport.analyze(paths: [output], environment: environment, host: HostProbe.hostFacts())
         if options.json {
             guard case .object(var members) = report.json else { return .failure }
-            members.append(("portability", portabilityCommand.json(portability, violations: nil)))
+            members.append(("portability", rendering.json(portability, violations: nil)))
             out.line(JSON.object(members).serialized())
         } else {
             out.write(report.text)
             out.line("")
             out.line("Portability of the bundle:")
-            out.write(portabilityCommand.text(portability, violations: nil))
+            out.write(rendering.text(portability, violations: nil))
         }
         return .success
     }

@@ -13,14 +13,22 @@ struct PortabilityCommand {
         let host = HostProbe.hostFacts()
         let report = PortabilityReport.analyze(paths: options.files, environment: environment, host: host)
         let violations = options.limits.map { report.violations(of: $0) }
+        let rendering = PortabilityRendering(limits: options.limits)
         if options.json {
-            terminal.standardOutput.line(json(report, violations: violations).serialized())
+            terminal.standardOutput.line(rendering.json(report, violations: violations).serialized())
         } else {
-            terminal.standardOutput.write(text(report, violations: violations))
+            terminal.standardOutput.write(rendering.text(report, violations: violations))
         }
         if report.failed || !(violations?.isEmpty ?? true) { return .failure }
         return .success
     }
+}
+
+/// A portability report as text and as JSON: the output of `swelf portability`, and the
+/// end of `swelf bundle`'s (which has no `--floor`, so no limits).
+struct PortabilityRendering {
+    /// The `--floor` the violations were found against.
+    let limits: PortabilityReport.Limits?
 
     static func release(_ numbers: [Int]) -> String { numbers.map(String.init).joined(separator: ".") }
 
@@ -50,16 +58,16 @@ struct PortabilityCommand {
                 for newest in platform.newest {
                     let name = newest.library == previous ? "" : newest.library
                     previous = newest.library
-                    out += "    " + name.padding(width) + PortabilityCommand.symbolAt(newest.symbol, newest.version)
+                    out += "    " + name.padding(width) + PortabilityRendering.symbolAt(newest.symbol, newest.version)
                         + "  (\(newest.requiredBy))\n"
                 }
             }
             if !platform.floors.isEmpty {
                 out += "  oldest releases it runs on:\n"
                 for floor in platform.floors {
-                    var line = "    " + floor.component.rawValue.padding(11) + PortabilityCommand.releaseName(floor).padding(12)
+                    var line = "    " + floor.component.rawValue.padding(11) + PortabilityRendering.releaseName(floor).padding(12)
                     if let version = floor.version {
-                        line += PortabilityCommand.symbolAt(floor.symbol, version)
+                        line += PortabilityRendering.symbolAt(floor.symbol, version)
                         if let file = floor.requiredBy { line += " in \(file)" }
                     } else {
                         line += floor.reason
@@ -69,10 +77,10 @@ struct PortabilityCommand {
             }
             if let glibc = platform.floor(.glibc) {
                 if platform.distributions.isEmpty {
-                    out += "  distributions with glibc \(PortabilityCommand.release(glibc.release)) or later: none in swelf's table\n"
+                    out += "  distributions with glibc \(PortabilityRendering.release(glibc.release)) or later: none in swelf's table\n"
                 } else {
-                    out += "  distributions with glibc \(PortabilityCommand.release(glibc.release)) or later: "
-                        + platform.distributions.map { "\($0.name) (\(PortabilityCommand.release($0.glibc)))" }.joined(separator: ", ") + "\n"
+                    out += "  distributions with glibc \(PortabilityRendering.release(glibc.release)) or later: "
+                        + platform.distributions.map { "\($0.name) (\(PortabilityRendering.release($0.glibc)))" }.joined(separator: ", ") + "\n"
                 }
             }
         }
@@ -83,14 +91,14 @@ struct PortabilityCommand {
                 out += "  " + note.severity.rawValue.padding(9) + note.message + "\n"
             }
         }
-        if let violations, let limits = options.limits {
-            let limitText = PortabilityCommand.limitsText(limits)
+        if let violations, let limits {
+            let limitText = PortabilityRendering.limitsText(limits)
             if violations.isEmpty {
                 out += "floor \(limitText): met\n"
             } else {
                 out += "floor \(limitText): \(violations.count) requirement\(violations.count == 1 ? "" : "s") beyond it\n"
                 for violation in violations {
-                    out += "  " + PortabilityCommand.symbolAt(violation.symbol, violation.version)
+                    out += "  " + PortabilityRendering.symbolAt(violation.symbol, violation.version)
                         + " of \(violation.library) in \(violation.requiredBy): \(violation.reason)\n"
                 }
             }
@@ -108,7 +116,7 @@ struct PortabilityCommand {
     }
 
     func json(_ report: PortabilityReport, violations: [PortabilityReport.Violation]?) -> JSON {
-        let release: ([Int]) -> JSON = { .string(PortabilityCommand.release($0)) }
+        let release: ([Int]) -> JSON = { .string(PortabilityRendering.release($0)) }
         let symbol: ([UInt8]?) -> JSON = { $0.map(JSON.bytes) ?? .null }
         var members: [(String, JSON)] = [
             ("files", .array(report.files.map { file in
@@ -169,9 +177,9 @@ struct PortabilityCommand {
                 .object([("severity", .string(note.severity.rawValue)), ("message", .string(note.message))])
             })),
         ]
-        if let violations, let limits = options.limits {
+        if let violations, let limits {
             members.append(("floor", .object([
-                ("limits", .string(PortabilityCommand.limitsText(limits))),
+                ("limits", .string(PortabilityRendering.limitsText(limits))),
                 ("met", .bool(violations.isEmpty)),
                 ("violations", .array(violations.map { violation in
                     .object([
