@@ -303,7 +303,14 @@ struct ArgumentParser {
                 case "--print-rpath": invocation.prints.insert(.rpath)
                 case "--print-needed": invocation.prints.insert(.needed)
                 case "--print-execstack": invocation.prints.insert(.execstack)
-                case "--set-interpreter", "--interpreter": invocation.edits.interpreter = try resolve(arguments[0])
+                case "--set-interpreter", "--interpreter":
+                    let interpreter = try resolve(arguments[0])
+                    // The kernel cannot start a program whose PT_INTERP is empty (patchelf
+                    // writes it all the same, e.g. from `--print-interpreter` of a static binary).
+                    guard !interpreter.isEmpty else {
+                        throw UsageError(message: "\(option) needs a path: with an empty interpreter the program could not start")
+                    }
+                    invocation.edits.interpreter = interpreter
                 case "--set-soname": invocation.edits.soname = try resolve(arguments[0])
                 case "--set-rpath": setRunPath = try resolve(arguments[0])
                 case "--add-rpath": addRunPath = try resolve(arguments[0])

@@ -30,6 +30,23 @@ import Testing
         #expect(result.stderr.hasPrefix("swelf: "))
     }
 
+    /// An empty interpreter would leave a program the kernel cannot start: refused before
+    /// the file is opened, under either name (patchelf writes it).
+    @Test func emptyInterpreterIsRefused() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-empty-interp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let copy = directory.appendingPathComponent("hello").path
+        try FileManager.default.copyItem(atPath: hello, toPath: copy)
+        let before = try Data(contentsOf: URL(fileURLWithPath: copy))
+        for option in ["--set-interpreter", "--interpreter"] {
+            let result = try Swelf.run([option, "", copy])
+            #expect(result.status == 64, "\(option): \(result.stderr)")
+            #expect(result.stderr.hasPrefix("swelf: \(option) needs a path"), "\(result.stderr)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == before)
+    }
+
     @Test func unknownOptionIsNamed() throws {
         let result = try Swelf.run(["--print-neded", hello])
         #expect(result.status == 64)
