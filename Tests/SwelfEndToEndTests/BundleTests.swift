@@ -111,6 +111,17 @@ final class BundleTests: XCTestCase {
 
     /// Runs `command` (a path inside `root`) chrooted there, with an empty environment, in
     /// a private mount namespace with /proc mounted.
+    /// A minimal root for this machine's programs: its x86_64 loader and glibc, nothing else.
+    func makeMinimalHostRoot(at root: URL, extra: [String]) throws {
+        try makeMinimalRoot(at: root, loaderPath: "/lib64/ld-linux-x86-64.so.2", libraryDirectory: "/lib/x86_64-linux-gnu",
+                            rootLibrary: "/lib/x86_64-linux-gnu", libraries: BundleTests.glibcNames, extra: extra)
+    }
+
+    /// `swelf doctor --root ROOT` on the program at `path` inside the root.
+    func doctorInRoot(_ root: URL, _ path: String) throws -> RunResult {
+        try swelf(["doctor", "--root", root.path, root.appendingPathComponent(path).path])
+    }
+
     func runInRoot(_ root: URL, _ command: [String]) throws -> RunResult {
         let quoted = command.map(shellQuote).joined(separator: " ")
         return try runTool("/usr/bin/unshare", ["--mount", "--fork", "/bin/sh", "-c",
@@ -222,16 +233,14 @@ final class BundleTests: XCTestCase {
 
         // Moved to a new prefix inside a root with only the loader and glibc.
         let root = fixture.sandbox.url.appendingPathComponent("root")
-        try makeMinimalRoot(at: root, loaderPath: "/lib64/ld-linux-x86-64.so.2", libraryDirectory: "/lib/x86_64-linux-gnu",
-                            rootLibrary: "/lib/x86_64-linux-gnu", libraries: BundleTests.glibcNames,
-                            extra: ["mv \(out.path) \(root.path)/opt/newprefix",
-                                    "ln -s /opt/newprefix/bin/app-link \(root.path)/usr/bin/app"])
+        try makeMinimalHostRoot(at: root, extra: ["mv \(out.path) \(root.path)/opt/newprefix",
+                                                 "ln -s /opt/newprefix/bin/app-link \(root.path)/usr/bin/app"])
         let run = try runInRoot(root, ["/opt/newprefix/bin/app-link"])
         XCTAssertEqual(run.stdout, BundleTests.expected, run.summary)
         XCTAssertEqual(run.status, 0, run.summary)
         let viaLink = try runInRoot(root, ["/usr/bin/app"])
         XCTAssertEqual(viaLink.stdout, BundleTests.expected, "run through a symbolic link: \(viaLink.summary)")
-        let doctor = try swelf(["doctor", "--root", root.path, root.appendingPathComponent("opt/newprefix/bin/app-link").path])
+        let doctor = try doctorInRoot(root, "opt/newprefix/bin/app-link")
         XCTAssertEqual(doctor.status, 0, doctor.summary)
         XCTAssertTrue(doctor.stdout.contains("verdict: would start"), doctor.stdout)
     }
@@ -248,13 +257,11 @@ final class BundleTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("excluded  libstdc++.so.6 (needed by libcxx.so.1): GCC runtime"), r.stdout)
         XCTAssertFalse(regularFiles(out.appendingPathComponent("lib")).contains("libstdc++.so.6"))
         let root = fixture.sandbox.url.appendingPathComponent("root")
-        try makeMinimalRoot(at: root, loaderPath: "/lib64/ld-linux-x86-64.so.2", libraryDirectory: "/lib/x86_64-linux-gnu",
-                            rootLibrary: "/lib/x86_64-linux-gnu", libraries: BundleTests.glibcNames,
-                            extra: ["mv \(out.path) \(root.path)/opt/newprefix"])
+        try makeMinimalHostRoot(at: root, extra: ["mv \(out.path) \(root.path)/opt/newprefix"])
         let run = try runInRoot(root, ["/opt/newprefix/bin/app-link"])
         XCTAssertNotEqual(run.status, 0, run.summary)
         XCTAssertTrue(run.stderr.contains("libstdc++.so.6"), run.summary)
-        let doctor = try swelf(["doctor", "--root", root.path, root.appendingPathComponent("opt/newprefix/bin/app-link").path])
+        let doctor = try doctorInRoot(root, "opt/newprefix/bin/app-link")
         XCTAssertEqual(doctor.status, 1, doctor.summary)
         XCTAssertTrue(doctor.stdout.contains("libstdc++.so.6"), doctor.stdout)
     }
@@ -397,7 +404,7 @@ final class BundleTests: XCTestCase {
         let run = try runInRoot(root, ["/qemu", "/opt/newprefix/bin/app"])
         XCTAssertEqual(run.stdout, "aarch64 42\n", run.summary)
         XCTAssertEqual(run.status, 0, run.summary)
-        let doctor = try swelf(["doctor", "--root", root.path, root.appendingPathComponent("opt/newprefix/bin/app").path])
+        let doctor = try doctorInRoot(root, "opt/newprefix/bin/app")
         XCTAssertEqual(doctor.status, 0, doctor.summary)
         XCTAssertTrue(doctor.stdout.contains("verdict: would start"), doctor.stdout)
 
@@ -424,7 +431,7 @@ final class BundleTests: XCTestCase {
         try sh("mv \(out2.path) \(root.path)/opt/rootprefix", "move the --root bundle")
         let run2 = try runInRoot(root, ["/qemu", "/opt/rootprefix/bin/app2"])
         XCTAssertEqual(run2.stdout, "root 8\n", run2.summary)
-        let doctor2 = try swelf(["doctor", "--root", root.path, root.appendingPathComponent("opt/rootprefix/bin/app2").path])
+        let doctor2 = try doctorInRoot(root, "opt/rootprefix/bin/app2")
         XCTAssertEqual(doctor2.status, 0, doctor2.summary)
     }
 }
