@@ -54,7 +54,7 @@ public struct StructureVerifier {
 
     public init(file: ELFFile) {
         self.file = file
-        loads = file.programHeaders.filter { $0.type == .load }
+        loads = file.loadSegments
     }
 
     /// Problems found, each naming the structure and the offending value.

@@ -54,8 +54,8 @@ public struct Rewriter {
     /// one file are serialised and none is lost (see `AtomicFileWriter`).
     /// The planned image is verified before a byte of the plan is written: it is read back
     /// through `PlannedByteSource` and must pass every structural and semantic check (for
-    /// a large file, while the unchanged bulk is copied into a temporary file nobody sees). The written
-    /// temporary file is then checked against the plan (size, every patched and appended
+    /// a large file, while the unchanged bulk is copied into a temporary file nobody sees).
+    /// The written temporary file is then checked against the plan (size, every patched and appended
     /// byte, structure) before it replaces anything. On any failure the destination is
     /// left as it was and no temporary file remains.
     public func rewrite(path: String, request: EditRequest, output: String? = nil) throws -> Result {
