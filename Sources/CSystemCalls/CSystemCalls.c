@@ -15,6 +15,10 @@ ssize_t swelf_copy_file_range(int input, off_t *input_offset, int output, off_t 
 
 int swelf_syncfs(int descriptor) { return syncfs(descriptor); }
 
+int swelf_start_writeback(int descriptor, off_t offset, off_t length) {
+    return sync_file_range(descriptor, offset, length, SYNC_FILE_RANGE_WRITE);
+}
+
 int swelf_clone(int input, int output) {
 #ifdef FICLONE
     return ioctl(output, FICLONE, input);

@@ -1,5 +1,5 @@
 // System calls that Swift's Glibc module does not import: they sit behind _GNU_SOURCE
-// (copy_file_range, syncfs) or in headers its module map leaves out (the xattr calls).
+// (copy_file_range, syncfs, sync_file_range) or in headers its module map leaves out (the xattr calls).
 //
 // They are called directly, not looked up with dlsym: in a fully static executable
 // (scripts/install builds swelf with -static-executable) dlsym(RTLD_DEFAULT, ...) finds
@@ -13,6 +13,9 @@
 ssize_t swelf_copy_file_range(int input, off_t *input_offset, int output, off_t *output_offset,
                               size_t length, unsigned int flags);
 int swelf_syncfs(int descriptor);
+/// sync_file_range(descriptor, offset, length, SYNC_FILE_RANGE_WRITE): starts writing the
+/// range's dirty pages to disk and returns without waiting (a hint; fsync still decides).
+int swelf_start_writeback(int descriptor, off_t offset, off_t length);
 /// ioctl(output, FICLONE, input): the output becomes the whole input, sharing its blocks
 /// (a reflink: btrfs, XFS, bcachefs); -1 with errno EOPNOTSUPP, EXDEV, EINVAL or ENOTTY
 /// where the filesystems cannot.

@@ -11,7 +11,7 @@ import CSystemCalls
 /// The seam costs an indirect call per system call and no global state: the writer
 /// holds its own copy. Each closure has the C function's signature and conventions
 /// (−1 and `errno` on failure), so the writer's checks are the ones it makes against
-/// the real calls. `copy_file_range`, `syncfs`, `FICLONE` and the xattr calls are not
+/// the real calls. `copy_file_range`, `syncfs`, `sync_file_range`, `FICLONE` and the xattr calls are not
 /// imported by Swift's Glibc module (they sit behind `_GNU_SOURCE` or in headers the
 /// module map leaves out); the small C target `CSystemCalls` calls them. (Looking them
 /// up with `dlsym` finds nothing in a fully static executable, which is how swelf is
@@ -41,6 +41,9 @@ package struct SystemCalls {
     package var sync: (Int32) -> Int32
     /// `syncfs(2)`: everything written to the filesystem holding the descriptor.
     package var syncFileSystem: (Int32) -> Int32
+    /// `sync_file_range(…, SYNC_FILE_RANGE_WRITE)`: starts the disk writes of a range
+    /// without waiting for them, so that they overlap the rest of the copy.
+    package var startWriteback: (Int32, off_t, off_t) -> Int32
     /// `ioctl(output, FICLONE, input)`: the output shares all the input's blocks.
     package var clone: (_ input: Int32, _ output: Int32) -> Int32
     package var changeOwner: (Int32, uid_t, gid_t) -> Int32
@@ -77,6 +80,7 @@ package struct SystemCalls {
         truncate = { Glibc.ftruncate($0, $1) }
         sync = { Glibc.fsync($0) }
         syncFileSystem = { swelf_syncfs($0) }
+        startWriteback = { swelf_start_writeback($0, $1, $2) }
         clone = { swelf_clone($0, $1) }
         changeOwner = { Glibc.fchown($0, $1, $2) }
         changeMode = { Glibc.fchmod($0, $1) }

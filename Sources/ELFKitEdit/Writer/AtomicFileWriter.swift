@@ -454,17 +454,29 @@ public struct AtomicFileWriter {
         try copyRange(from: input, to: output, count: count)
     }
 
+    /// Bytes copied between two starts of writeback when the copy is to be made durable.
+    /// Each chunk's disk writes then run while the next chunk is copied, and the final
+    /// fsync waits only for the last one: 256 MiB on ext4, copy then fsync 133 ms, copy
+    /// with a writeback start every 8-32 MiB 96-112 ms (the copy alone takes 63).
+    static let writebackChunk = 16 << 20
+
     private func copyRange(from input: Int32, to output: Int32, count: UInt64) throws {
         var inputOffset: off_t = 0
         var outputOffset: off_t = 0
         var remaining = count
         var kernelCopy = system.copyFileRange
+        // Without durability nothing waits for the disk, and early writeback would only
+        // slow the copy down (63 -> 93 ms for 256 MiB).
+        let chunkLimit = durable ? AtomicFileWriter.writebackChunk : 1 << 30
         while remaining > 0 {
-            let chunk = Int(min(remaining, 1 << 30))
+            let chunk = Int(min(remaining, UInt64(chunkLimit)))
             if let copy = kernelCopy {
+                let start = outputOffset
                 let copied = copy(input, &inputOffset, output, &outputOffset, chunk, 0)
                 if copied > 0 {
                     remaining -= UInt64(copied)
+                    // A hint: its failure changes nothing, and fsync reports write errors.
+                    if durable { _ = system.startWriteback(output, start, off_t(copied)) }
                     continue
                 }
                 if copied == 0 { throw WriteError("the input file ended early while copying") }

@@ -15,6 +15,7 @@ import Testing
     final class Counter: @unchecked Sendable {
         var copies = 0
         var temporaries = 0
+        var writebacks: [(offset: Int64, length: Int64, copiesBefore: Int)] = []
     }
 
     /// x86_64/hello, followed by `padding` zero bytes that no section or segment refers
@@ -132,5 +133,40 @@ import Testing
                 plan: plan, input: source, to: FilePath(path), verifyPlan: { throw Refused() }) { _ in }
         }
         #expect(counter.temporaries == 0 && counter.copies == 0, "a refused small plan created or copied a file")
+    }
+
+    /// A durable copy starts the disk writes of each chunk as soon as it is copied, so
+    /// the final fsync does not wait for the whole file; the start is only a hint, and
+    /// without durability there is none.
+    @Test(arguments: [true, false]) func aDurableCopyStartsWritebackChunkByChunk(durable: Bool) throws {
+        let bulk = 2 * AtomicFileWriter.writebackChunk + (1 << 20)
+        let (directory, path) = try scratchFile(padding: bulk)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (source, plan) = try plan(for: path)
+        let expected = try PlannedByteSource(base: source, plan: plan).readBytes(at: 0, count: Int(plan.newSize))
+        let counter = Counter()
+        var system = countingSystem(counter)
+        system.startWriteback = { _, offset, length in
+            counter.writebacks.append((Int64(offset), Int64(length), counter.copies))
+            errno = EIO
+            return -1   // a failed hint must not fail the write
+        }
+        var writer = AtomicFileWriter(system: system)
+        writer.durable = durable
+        try writer.write(plan: plan, input: source, to: FilePath(path)) { _ in }
+        let ranges = counter.writebacks
+        #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) == expected)
+        guard durable else {
+            #expect(ranges.isEmpty, "--no-durability started writeback")
+            return
+        }
+        #expect(ranges.count >= 3, "the bulk was not written back chunk by chunk")
+        var next: Int64 = 0
+        for (index, range) in ranges.enumerated() {
+            #expect(range.offset == next && range.length > 0 && range.length <= Int64(AtomicFileWriter.writebackChunk))
+            #expect(range.copiesBefore == index + 1, "writeback started before its chunk was copied")
+            next = range.offset + range.length
+        }
+        #expect(next == Int64(plan.keptPrefix), "the writeback ranges do not cover the copied bulk")
     }
 }
