@@ -466,8 +466,10 @@ public struct AtomicFileWriter {
         var remaining = count
         var kernelCopy = system.copyFileRange
         // Without durability nothing waits for the disk, and early writeback would only
-        // slow the copy down (63 -> 93 ms for 256 MiB).
-        let chunkLimit = durable ? AtomicFileWriter.writebackChunk : 1 << 30
+        // slow the copy down (63 -> 93 ms for 256 MiB). A copy of one chunk or less has
+        // nothing to overlap: the fsync (or a batch's syncfs) starts it.
+        let writeback = durable && count > UInt64(AtomicFileWriter.writebackChunk)
+        let chunkLimit = writeback ? AtomicFileWriter.writebackChunk : 1 << 30
         while remaining > 0 {
             let chunk = Int(min(remaining, UInt64(chunkLimit)))
             if let copy = kernelCopy {
@@ -476,7 +478,7 @@ public struct AtomicFileWriter {
                 if copied > 0 {
                     remaining -= UInt64(copied)
                     // A hint: its failure changes nothing, and fsync reports write errors.
-                    if durable { _ = system.startWriteback(output, start, off_t(copied)) }
+                    if writeback { _ = system.startWriteback(output, start, off_t(copied)) }
                     continue
                 }
                 if copied == 0 { throw WriteError("the input file ended early while copying") }

@@ -137,9 +137,9 @@ import Testing
 
     /// A durable copy starts the disk writes of each chunk as soon as it is copied, so
     /// the final fsync does not wait for the whole file; the start is only a hint, and
-    /// without durability there is none.
-    @Test(arguments: [true, false]) func aDurableCopyStartsWritebackChunkByChunk(durable: Bool) throws {
-        let bulk = 2 * AtomicFileWriter.writebackChunk + (1 << 20)
+    /// without durability, or for a bulk of one chunk or less, there is none.
+    @Test(arguments: [(true, 2), (false, 2), (true, 0)]) func aDurableCopyStartsWritebackChunkByChunk(durable: Bool, chunks: Int) throws {
+        let bulk = chunks * AtomicFileWriter.writebackChunk + (1 << 20)
         let (directory, path) = try scratchFile(padding: bulk)
         defer { try? FileManager.default.removeItem(at: directory) }
         let (source, plan) = try plan(for: path)
@@ -156,8 +156,8 @@ import Testing
         try writer.write(plan: plan, input: source, to: FilePath(path)) { _ in }
         let ranges = counter.writebacks
         #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) == expected)
-        guard durable else {
-            #expect(ranges.isEmpty, "--no-durability started writeback")
+        guard durable && chunks > 0 else {
+            #expect(ranges.isEmpty, "writeback started without durability or for a single chunk")
             return
         }
         #expect(ranges.count >= 3, "the bulk was not written back chunk by chunk")
