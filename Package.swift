@@ -24,7 +24,10 @@ let package = Package(
         .target(name: "ELFKitVerify", dependencies: ["ELFKitCore"]),
         .target(name: "ELFKitLoader", dependencies: ["ELFKitCore"]),
         .target(name: "ELFKit", dependencies: ["ELFKitCore", "ELFKitEdit", "ELFKitVerify", "ELFKitLoader"]),
-        .executableTarget(name: "swelf", dependencies: ["ELFKit"]),
+        // argc and argv kept from a constructor, so that the static executable does not
+        // take the Swift runtime's /proc/self/maps reader (see SwelfStartup.c).
+        .target(name: "SwelfStartup"),
+        .executableTarget(name: "swelf", dependencies: ["ELFKit", "SwelfStartup"]),
         .testTarget(name: "ELFKitTests", dependencies: ["ELFKit", "ELFKitCore", "ELFKitEdit", "ELFKitVerify", "ELFKitLoader"]),
         .testTarget(name: "SwelfCLITests", dependencies: ["ELFKit", "ELFKitCore", "ELFKitEdit", "ELFKitVerify", "ELFKitLoader"]),
         .testTarget(name: "SwelfEndToEndTests", dependencies: ["ELFKit"]),
