@@ -27,8 +27,9 @@ struct OldBytes {
     private let keepOldBytes: Bool
     /// Tables whose tags the request drops (the last `.gnu.version_r` entry removed): they
     /// stay where they were, interpreted by nothing, and may hold anything.
-    private let retired: Set<TableMap.Kind>
-    private let oldRegions: [(kind: TableMap.Kind, region: TableMap.Region)]
+    /// The original's tables, each with whether the request retires it: judged byte by
+    /// byte, so the answer is looked up once here rather than hashed per byte.
+    private let oldRegions: [(kind: TableMap.Kind, region: TableMap.Region, retired: Bool)]
     private let newTables: IntervalSet
     /// The edited program header table, by address.
     private let programHeaderTable: IntervalSet
@@ -40,8 +41,8 @@ struct OldBytes {
 
     init(context: IndependentVerifier.Context) throws {
         keepOldBytes = context.request.keepOldBytes
-        retired = context.expected?.retiredTables ?? []
-        oldRegions = context.oldTables.regions.map { ($0.key, $0.value) }.sorted { $0.kind < $1.kind }
+        let retired = context.expected?.retiredTables ?? []
+        oldRegions = context.oldTables.regions.map { ($0.key, $0.value, retired.contains($0.key)) }.sorted { $0.kind < $1.kind }
         newTables = IntervalSet(context.newTables.regions.values.map { ($0.address, $0.end) })
         let edited = context.edited
         let tableSize = UInt64(edited.programHeaders.count) * edited.format.programHeaderSize
@@ -108,7 +109,7 @@ struct OldBytes {
             }
             return byte == 0 ? .allowed : .refused("in a .dynstr string nothing uses any more: it may only be cleared")
         }
-        if newTables.contains(address) || retired.contains(old.kind) { return .allowed }
+        if newTables.contains(address) || old.retired { return .allowed }
         // The table moved away: its old place is obsolete.
         if keepOldBytes { return .refused("in the old place of \(old.kind), which --no-clobber-old-sections keeps") }
         if programHeaderTable.contains(address) || byte == 0 { return .allowed }

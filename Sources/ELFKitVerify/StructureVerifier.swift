@@ -208,7 +208,8 @@ public struct StructureVerifier {
         let size = file.source.size
         let names = file.sectionNames()
         for (index, section) in file.sectionHeaders.enumerated() where index > 0 {
-            let name = "section \(index) (\(names[index] ?? "?"))"
+            // Built only for a message: a file's thirty sections checked three times per edit.
+            var name: String { "section \(index) (\(names[index] ?? "?"))" }
             if section.hasFileData, section.size > 0, !Checked.fits(start: section.offset, length: section.size, within: size) {
                 problems.add(.sectionOutsideFile, .section(index), "\(name): extends past the end of the file")
                 continue

@@ -10,6 +10,10 @@
 /// `FilePath(String)` and the command line's output undo the mapping.
 public enum ByteText {
     public static func string(_ bytes: some Collection<UInt8>) -> String {
+        // Nearly every ELF name is ASCII, which is its own text and holds no escape; this
+        // path skips the copy and the walk over the scalars (a third of reading a table of
+        // section names).
+        if !bytes.contains(where: { $0 >= 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
         let bytes = Array(bytes)
         if let text = String(validating: bytes, as: UTF8.self), !text.unicodeScalars.contains(where: isEscape) {
             return text

@@ -291,7 +291,7 @@ extension PlanState {
         } else {
             let cleared = try clearedOldPlaces(keptPrefix: keptPrefix, written: patches)
             if !cleared.isEmpty {
-                plan.log.append("old places of moved tables cleared: " + cleared.map { "0x\(hex($0.offset))+0x\(hex($0.bytes.count))" }.joined(separator: ", "))
+                plan.log.append("old places of moved tables cleared: " + listed(cleared.map { "0x\(hex($0.offset))+0x\(hex($0.bytes.count))" }))
             }
             patches += cleared
         }

@@ -200,7 +200,7 @@ extension PlanState {
             }
         }
         if !roomMoves.isEmpty {
-            log.append("making room for program headers by moving " + roomMoves.map(\.description).sorted().joined(separator: ", "))
+            log.append("making room for program headers by moving " + listed(roomMoves.map(\.description).sorted()))
         }
         if roomMoves.contains(.dynamic) && relocatesItself {
             throw EditError.refused("cannot make room for a program header: .dynamic follows the program header table, and \(Self.selfRelocationReason)")
