@@ -1,6 +1,7 @@
-// The system work alone, for scripts/benchmark: what any tool that keeps swelf's promises
-// (a new file renamed over the old one, durable before the rename) pays on this machine,
-// whatever it does to the bytes. Built static with glibc, as swelf is.
+// The system work alone, for scripts/benchmark: what plain C code pays on this machine to
+// keep swelf's promises (a new file renamed over the old one, durable before the rename),
+// doing nothing to the bytes. Built static with glibc, as swelf is. A plain program, not a
+// proven lower bound.
 //
 //   benchmark-floors empty                     exits at once: a static glibc program's start-up
 //   benchmark-floors replace [--no-durability] FILE...
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,7 +45,7 @@ static void sync_directory(const char *path) {
     free(directory);
 }
 
-struct pending { const char *path; char temporary[4096]; int output; };
+struct pending { const char *path; char temporary[4096]; int input; int output; };
 
 static void write_new(struct pending *file) {
     int input = open(file->path, O_RDONLY);
@@ -52,7 +54,9 @@ static void write_new(struct pending *file) {
     if (fstat(input, &status) != 0) fail("stat", file->path);
     char *bytes = malloc(status.st_size ? status.st_size : 1);
     if (read(input, bytes, status.st_size) != status.st_size) fail("read", file->path);
-    close(input);
+    // Kept open until every file is renamed, as swelf keeps its locked inputs: the old
+    // inodes are freed together at the end, not one by one while new ones are allocated.
+    file->input = input;
     snprintf(file->temporary, sizeof file->temporary, "%s.floor-XXXXXX", file->path);
     file->output = mkstemp(file->temporary);
     if (file->output < 0) fail("mkstemp", file->temporary);
@@ -75,6 +79,11 @@ static void *worker(void *argument) {
 }
 
 static int replace(int count, char **paths, int durable) {
+    struct rlimit limit;   // two descriptors per file
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
     struct pending *files = calloc(count, sizeof *files);
     for (int i = 0; i < count; i++) files[i].path = paths[i];
     struct share share = { files, count, 0, PTHREAD_MUTEX_INITIALIZER };
@@ -91,6 +100,7 @@ static int replace(int count, char **paths, int durable) {
         if (rename(files[i].temporary, files[i].path) != 0) fail("rename", files[i].temporary);
         close(files[i].output);
     }
+    for (int i = 0; i < count; i++) close(files[i].input);
     // The files of one benchmark share a directory: one fsync, as swelf does per directory.
     if (durable) sync_directory(files[0].path);
     free(files);
