@@ -139,20 +139,10 @@ struct ImageCheck {
                         continue
                     }
                     if memcmp(before.baseAddress!, after.baseAddress!, count) != 0 {
-                        // Every changed byte, in order; eight equal bytes are passed over at once.
-                        var index = 0
-                        while index < count {
-                            if index + 8 <= count,
-                               before.loadUnaligned(fromByteOffset: index, as: UInt64.self) == after.loadUnaligned(fromByteOffset: index, as: UInt64.self) {
-                                index += 8
-                                continue
-                            }
-                            if before[index] != after[index] && !mayChange(address + UInt64(index), to: after[index]) {
-                                problems.append(VerificationProblem(.image, "the byte at address 0x\(hex(address + UInt64(index))) changed (0x\(hex(UInt64(before[index]))) -> 0x\(hex(UInt64(after[index])))) " + (objection ?? "outside every table the edit may change")))
-                                reported += 1
-                                break
-                            }
-                            index += 1
+                        for index in 0 ..< count where before[index] != after[index] && !mayChange(address + UInt64(index), to: after[index]) {
+                            problems.append(VerificationProblem(.image, "the byte at address 0x\(hex(address + UInt64(index))) changed (0x\(hex(UInt64(before[index]))) -> 0x\(hex(UInt64(after[index])))) " + (objection ?? "outside every table the edit may change")))
+                            reported += 1
+                            break
                         }
                     }
                     address += UInt64(count)
