@@ -109,8 +109,6 @@ final class BundleTests: XCTestCase {
         try sh(script, "make the minimal root")
     }
 
-    /// Runs `command` (a path inside `root`) chrooted there, with an empty environment, in
-    /// a private mount namespace with /proc mounted.
     /// A minimal root for this machine's programs: its x86_64 loader and glibc, nothing else.
     func makeMinimalHostRoot(at root: URL, extra: [String]) throws {
         try makeMinimalRoot(at: root, loaderPath: "/lib64/ld-linux-x86-64.so.2", libraryDirectory: "/lib/x86_64-linux-gnu",
@@ -122,6 +120,8 @@ final class BundleTests: XCTestCase {
         try swelf(["doctor", "--root", root.path, root.appendingPathComponent(path).path])
     }
 
+    /// Runs `command` (a path inside `root`) chrooted there, with an empty environment, in
+    /// a private mount namespace with /proc mounted.
     func runInRoot(_ root: URL, _ command: [String]) throws -> RunResult {
         let quoted = command.map(shellQuote).joined(separator: " ")
         return try runTool("/usr/bin/unshare", ["--mount", "--fork", "/bin/sh", "-c",
