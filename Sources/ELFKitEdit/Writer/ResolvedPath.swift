@@ -146,7 +146,8 @@ extension SystemCalls {
                     guard status(current, &directoryStatus) == 0 else { throw .system(errno) }
                     if protectedLinkRefused(link: link, directory: directoryStatus) {
                         throw .protectedLink(link: FilePath(bytes: shown + component), owner: link.st_uid,
-                                             directory: FilePath(bytes: shown.isEmpty ? [UInt8(ascii: ".")] : shown))
+                                             directory: FilePath(bytes: shown.isEmpty ? [UInt8(ascii: ".")]
+                                                                 : shown.count > 1 ? Array(shown.dropLast()) : shown))
                     }
                 }
                 followed += 1
