@@ -24,16 +24,29 @@ public struct LockBusy: Error {}
 ///
 /// - Edits of one file are serialised: `withLockedFile` takes an advisory lock
 ///   (`flock`) on the file before it is read and holds it until the new file has been
-///   renamed into place. Once the lock is held it checks that the path still names the
+///   renamed into place. Once the lock is held it checks that the name still names the
 ///   locked inode; if another process replaced the file meanwhile, it opens the new one
 ///   and starts again. So N concurrent edits of one file give all N results.
+/// - Every path is resolved once (`resolve`, `ResolvedPath`): its symbolic links are
+///   followed then, each once, to an open directory and a name. Everything after (open,
+///   lock check, temporary file, check, rename, the in-place write of a device) is an
+///   `*at` call on that directory that never follows a link in the name. A file swapped
+///   for a symbolic link during the edit is refused, or replaced as a link: its target
+///   is never touched. A link in a sticky world-writable directory owned by neither the
+///   caller nor the directory's owner is never followed (`fs.protected_symlinks`'s rule).
+/// - A file its user may not write (`access(W_OK)`, as patchelf's open for writing would
+///   find) is refused with `NotWritable` unless `allowReadOnly`; an immutable or
+///   append-only file is always refused.
 /// - The unchanged bulk of the original is copied by the kernel (`copy_file_range`,
 ///   which may share blocks on filesystems that support it); only patches and appended
 ///   bytes are written from memory.
 /// - Owner, group and mode (set-id bits included) are those of the file being replaced:
 ///   `fchown` first, then `fchmod` with the full mode (a chown clears set-id bits), then
-///   the extended attributes, and `fstat` checks the result. When they cannot all be
-///   kept (a user replacing a file another user owns) the write is refused.
+///   the extended attributes (the ACL among them, copied exactly), then the mode again,
+///   and `fstat` checks the result. When they cannot all be kept (a user replacing a
+///   file another user owns) the write is refused. An access ACL the new file inherited
+///   from its directory's default ACL is removed when the original had none. The
+///   `chattr` flags (`copiedFlags`) are kept where they can be set.
 /// - The new file is written next to the destination, anonymous (`O_TMPFILE`) where
 ///   the filesystem allows, and linked as `.swelf-XXXXXX` only just before the rename;
 ///   elsewhere it is a `.swelf-XXXXXX` from the start. It is fsynced and checked before
@@ -42,8 +55,9 @@ public struct LockBusy: Error {}
 ///   process killed with SIGKILL cannot remove a named one: it leaves nothing while the
 ///   file is anonymous, else one `.swelf-XXXXXX`, never a damaged original.
 /// - Renaming means a running executable can be patched (no "Text file busy"), and a
-///   symbolic link is followed, its target replaced, the link kept. A hard link's
-///   other names keep the old inode and so the old content.
+///   symbolic link (given in the path) is followed, its target replaced or, for a
+///   dangling one, created, the link kept. A hard link's other names keep the old inode
+///   and so the old content.
 /// - A destination that is not a regular file is never renamed over: a character
 ///   device (`/dev/null`) or a FIFO is opened and written in place, from start to end,
 ///   as patchelf does; anything else (a block device, a socket, a directory) is refused.
