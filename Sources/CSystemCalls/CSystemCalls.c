@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/xattr.h>
+#include <sys/vfs.h>
 #include <linux/fs.h>
 
 ssize_t swelf_copy_file_range(int input, off_t *input_offset, int output, off_t *output_offset,
@@ -38,3 +39,41 @@ ssize_t swelf_fgetxattr(int descriptor, const char *name, void *value, size_t si
 int swelf_fsetxattr(int descriptor, const char *name, const void *value, size_t size, int flags) {
     return fsetxattr(descriptor, name, value, size, flags);
 }
+
+int swelf_openat(int directory, const char *name, int flags, unsigned int mode) {
+    return openat(directory, name, flags, (mode_t)mode);
+}
+
+int swelf_faccessat(int directory, const char *name, int mode, int flags) {
+    return faccessat(directory, name, mode, flags);
+}
+
+int swelf_get_flags(int descriptor, int *flags) {
+#ifdef FS_IOC_GETFLAGS
+    return ioctl(descriptor, FS_IOC_GETFLAGS, flags);
+#else
+    (void)descriptor; (void)flags;
+    errno = ENOTTY;
+    return -1;
+#endif
+}
+
+int swelf_set_flags(int descriptor, int flags) {
+#ifdef FS_IOC_SETFLAGS
+    return ioctl(descriptor, FS_IOC_SETFLAGS, &flags);
+#else
+    (void)descriptor; (void)flags;
+    errno = ENOTTY;
+    return -1;
+#endif
+}
+
+int swelf_fremovexattr(int descriptor, const char *name) { return fremovexattr(descriptor, name); }
+
+long swelf_file_system_type(int descriptor) {
+    struct statfs result;
+    if (fstatfs(descriptor, &result) != 0) return -1;
+    return (long)result.f_type;
+}
+
+int swelf_path_flag(void) { return O_PATH; }

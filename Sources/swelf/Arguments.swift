@@ -82,6 +82,9 @@ struct PatchInvocation {
     var jobs: Int?
     /// False with `--no-durability`: no fsync (see `AtomicFileWriter.durable`).
     var durable = true
+    /// `--allow-read-only`: replace a file its user may not write (see
+    /// `AtomicFileWriter.allowReadOnly`).
+    var allowReadOnly = false
 }
 
 /// A parsed command line.
@@ -120,7 +123,7 @@ struct ArgumentParser {
         case "--print-interpreter", "--print-os-abi", "--print-soname", "--print-rpath", "--print-needed",
              "--print-execstack", "--remove-rpath", "--shrink-rpath", "--force-rpath", "--no-default-lib", "--no-sort",
              "--add-debug-tag", "--clear-execstack", "--set-execstack", "--no-clobber-old-sections", "--debug",
-             "--version", "--help", "-h", "--build-resolution-cache", "--no-durability":
+             "--version", "--help", "-h", "--build-resolution-cache", "--no-durability", "--allow-read-only":
             return 0
         default:
             return nil
@@ -352,6 +355,10 @@ struct ArgumentParser {
                 case "--no-durability":
                     if asPatchelf { throw UsageError(message: "unrecognized option '\(option)'") }
                     invocation.durable = false
+                case "--allow-read-only":
+                    // patchelf has no such option: it refuses a file it cannot open for writing.
+                    if asPatchelf { throw UsageError(message: "unrecognized option '\(option)'") }
+                    invocation.allowReadOnly = true
                 case "--no-clobber-old-sections": invocation.edits.keepOldBytes = true
                 case "--no-sort": break  // swelf never sorts program or section headers: this is what it always does
                 case "--build-resolution-cache": invocation.edits.buildResolutionCache = true

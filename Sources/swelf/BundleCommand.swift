@@ -77,7 +77,9 @@ struct BundleCommand {
         do {
             let bin = try BundleCommand.makeDirectory(output, "bin")
             let lib = try BundleCommand.makeDirectory(output, "lib")
-            let rewriter = Rewriter()
+            // The bundle's own copies keep their sources' modes, read-only ones from a
+            // store included; a rerun replaces them as the bundle's, not the user's, files.
+            let rewriter = Rewriter(durable: true, allowReadOnly: true)
             for program in plan.programs {
                 var request = EditRequest()
                 if program.isDynamic {

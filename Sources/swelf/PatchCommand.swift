@@ -12,13 +12,15 @@ struct PatchCommand {
     let debug: Bool
     /// False with `--no-durability`.
     var durable = true
+    /// True with `--allow-read-only`.
+    var allowReadOnly = false
 
     /// The pipeline for `path`; with `--debug` it shows the plan's reasoning as soon as the
     /// file is planned, so it is shown even when the planner or the verifier then refuses.
     private func rewriter(for path: FilePath) -> Rewriter {
-        guard debug else { return Rewriter(durable: durable) }
+        guard debug else { return Rewriter(durable: durable, allowReadOnly: allowReadOnly) }
         let terminal = self.terminal
-        return Rewriter(durable: durable, explain: { decisions in
+        return Rewriter(durable: durable, allowReadOnly: allowReadOnly, explain: { decisions in
             for line in decisions {
                 terminal.standardError.write(bytes: Array("\(terminal.programName): ".utf8) + path.bytes)
                 terminal.standardError.line(": \(line)")

@@ -133,7 +133,7 @@ struct Swelf {
                 outcome.messages = captured.standardError.take()
                 return outcome
             }
-            let errors = Rewriter(durable: invocation.durable).commit(outcomes.compactMap { $0.prepared })
+            let errors = Rewriter(durable: invocation.durable, allowReadOnly: invocation.allowReadOnly).commit(outcomes.compactMap { $0.prepared })
             var next = 0
             for index in outcomes.indices where outcomes[index].prepared != nil {
                 if let error = errors[next] {
@@ -166,13 +166,14 @@ struct Swelf {
         return status
     }
 
-    /// Files per batch: each pending file holds three descriptors (the locked input, the
-    /// duplicate it is read through, the new file) until its chunk is committed.
+    /// Files per batch: each pending file holds four descriptors (the locked input, the
+    /// duplicate it is read through, the new file, its directory) until its chunk is
+    /// committed, and a fifth while it is prepared (the directory of its path's walk).
     static func batchSize() -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 64 }
         let available = Int(clamping: limit.rlim_cur)   // RLIM_INFINITY is the largest value
-        return max(8, min(512, (available - 32) / 4))
+        return max(8, min(512, (available - 32) / 5))
     }
 
     /// What became of one file: its printed output and messages (when they were captured
@@ -196,7 +197,7 @@ struct Swelf {
             for request in invocation.prints.sorted() { try printer.print(request) }
             if !invocation.edits.isEmpty || output != nil {
                 let command = PatchCommand(terminal: terminal, debug: invocation.debug,
-                                           durable: invocation.durable)
+                                           durable: invocation.durable, allowReadOnly: invocation.allowReadOnly)
                 if batched && output == nil {
                     return FileOutcome(prepared: try command.prepare(path: path, edits: invocation.edits))
                 }
@@ -205,6 +206,11 @@ struct Swelf {
             return FileOutcome()
         } catch is LockBusy {
             return FileOutcome(busy: true)
+        } catch let refusal as NotWritable where terminal.programName == "patchelf" {
+            // patchelf opens the file for writing, and says only that this failed.
+            terminal.standardOutput.flush()
+            terminal.error("open: \(systemErrorMessage(refusal.code))")
+            return FileOutcome(failed: true)
         } catch {
             terminal.standardOutput.flush()
             terminal.error("\(error)", file: path)
@@ -260,6 +266,9 @@ enum HelpText {
       --no-durability              no fsync: faster on many files, but after a power
                                    failure or kernel crash an edited file may be empty or
                                    old (never half-written); for trees rebuilt anyway
+      --allow-read-only            also replace a file its user may not write (mode 0555,
+                                   a read-only store path); by default such a file is
+                                   refused ("Permission denied"), as patchelf refuses it
       --debug                      explain layout decisions on stderr
       --no-clobber-old-sections    keep the old bytes of every table the edit moves (by
                                    default they are cleared); refuse an edit that would

@@ -8,6 +8,10 @@ import Musl
 // here depends on the implicit main actor (the release binary is built without the
 // Concurrency module, whose start-up work and pages swelf does not need; see scripts/install).
 func runCommandLine() -> Never {
+    // Under a file-size limit (`ulimit -f`) a write past it would kill the process with
+    // SIGXFSZ and no message; ignored, the write fails with EFBIG, which is reported like
+    // any write error, and the input is left as it was.
+    signal(SIGXFSZ, SIG_IGN)
     // argv as the kernel gave it: bytes, never decoded (a file name or a value need not be UTF-8).
     let rawArguments: [[UInt8]] = (0 ..< Int(CommandLine.argc)).map { index in
         guard let argument = CommandLine.unsafeArgv[index] else { return [] }

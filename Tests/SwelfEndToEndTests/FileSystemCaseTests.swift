@@ -334,4 +334,116 @@ final class FileSystemCaseTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("identical"), "the original changed:\n\(r.summary)")
         XCTAssertTrue(r.stdout.contains("listing=hello \n"), "stray files left:\n\(r.summary)")
     }
+
+    // MARK: - Metadata (issue 17)
+
+    /// `getfacl --omit-header --absolute-names` of a file: its ACL entries, one per line.
+    func acl(_ url: URL) throws -> String {
+        let r = try runTool("/usr/bin/getfacl", ["--omit-header", "--absolute-names", url.path])
+        XCTAssertEqual(r.status, 0, r.summary)
+        return r.stdout
+    }
+
+    /// A directory with a default ACL (`setfacl -d -m u:nobody:rwx`): a new file made in
+    /// it inherits an access ACL. The file swelf writes must not: a 0750 file without an
+    /// ACL, edited in place or written with `--output`, still has no ACL and mode 0750 (not
+    /// nobody's rwx). A file with an ACL of its own keeps exactly that ACL.
+    func testDefaultACLOfTheDirectoryIsNotInherited() throws {
+        try requireTool("/usr/bin/setfacl", hint: "the acl package is needed; run scripts/install-test-deps")
+        try requireTool("/usr/bin/getfacl", hint: "the acl package is needed; run scripts/install-test-deps")
+        let box = try Sandbox("acl")
+        let input = try box.copy("x86_64/hello", into: box.url)
+        XCTAssertEqual(chmod(input.path, 0o750), 0)
+        let directory = try box.dir("inheriting")
+        let set = try runTool("/usr/bin/setfacl", ["-d", "-m", "u:nobody:rwx", directory.path])
+        guard set.status == 0 else { throw XCTSkip("this filesystem refuses ACLs (setfacl: \(set.stderr)); the case cannot arise here") }
+        let plain = "user::rwx\ngroup::r-x\nother::---\n\n"
+
+        let file = try box.copy("x86_64/hello", into: directory, as: "plain")
+        XCTAssertEqual(try runTool("/usr/bin/setfacl", ["-b", file.path]).status, 0)   // as if it came from elsewhere
+        XCTAssertEqual(chmod(file.path, 0o750), 0)
+        XCTAssertEqual(try acl(file), plain)
+        let output = directory.appendingPathComponent("output")
+        for (args, target, tag) in [(["--set-rpath", "/acl", file.path], file, "in place"),
+                                    (["--set-rpath", "/acl", "--output", output.path, input.path], output, "--output")] {
+            let r = try swelf(args)
+            XCTAssertEqual(r.status, 0, "[\(tag)] \(r.summary)")
+            XCTAssertEqual(try acl(target), plain, "[\(tag)] the new file inherited the directory's default ACL")
+            XCTAssertEqual(String(try XCTUnwrap(status(target.path)).st_mode & 0o7777, radix: 8), "750", "[\(tag)] mode")
+            XCTAssertEqual(try dynamicValue(target, tag: "RUNPATH"), ["/acl"], "[\(tag)]")
+        }
+
+        let own = try box.copy("x86_64/hello", into: directory, as: "own-acl")
+        XCTAssertEqual(try runTool("/usr/bin/setfacl", ["-b", own.path]).status, 0)
+        XCTAssertEqual(chmod(own.path, 0o750), 0)
+        XCTAssertEqual(try runTool("/usr/bin/setfacl", ["-m", "u:daemon:r-x", own.path]).status, 0)
+        let before = try acl(own), mode = try XCTUnwrap(status(own.path)).st_mode & 0o7777
+        XCTAssertTrue(before.contains("user:daemon:r-x"), before)
+        let r = try swelf(["--set-rpath", "/acl", own.path])
+        XCTAssertEqual(r.status, 0, r.summary)
+        XCTAssertEqual(try acl(own), before, "a file's own ACL was not kept exactly")
+        XCTAssertEqual(try XCTUnwrap(status(own.path)).st_mode & 0o7777, mode)
+    }
+
+    /// `lsattr -d`'s flag letters of a file ("--S--dA--------e-------").
+    func fileFlags(_ url: URL) throws -> String {
+        let r = try runTool("/usr/bin/lsattr", ["-d", url.path])
+        XCTAssertEqual(r.status, 0, r.summary)
+        return String(r.stdout.split(separator: " ").first ?? "")
+    }
+
+    /// The chattr flags nodump (d), noatime (A) and sync (S) are kept by an edit in place
+    /// and by an edit through `--output` over an existing file; immutable (i) and
+    /// append-only (a) files are refused and left alone. Needs a filesystem with these
+    /// flags (ext4, as /tmp is in CI); elsewhere it is skipped, saying so.
+    func testFileAttributeFlagsAreKept() throws {
+        try requireTool("/usr/bin/chattr", hint: "e2fsprogs is needed; run scripts/install-test-deps")
+        try requireTool("/usr/bin/lsattr", hint: "e2fsprogs is needed; run scripts/install-test-deps")
+        let box = try Sandbox("chattr")
+        let input = try box.copy("x86_64/hello", into: box.url)
+        let file = try box.copy("x86_64/hello", into: box.url, as: "flagged")
+        let set = try runTool("/usr/bin/chattr", ["+dAS", file.path])
+        guard set.status == 0 else {
+            throw XCTSkip("the filesystem of \(box.url.path) refuses FS_IOC_SETFLAGS (chattr: \(set.stderr)); this case cannot be checked here")
+        }
+        let flags = try fileFlags(file)
+        XCTAssertTrue(flags.contains("d") && flags.contains("A") && flags.contains("S"), flags)
+        var r = try swelf(["--set-rpath", "/flags", file.path])
+        XCTAssertEqual(r.status, 0, r.summary)
+        XCTAssertEqual(try fileFlags(file), flags, "the flags were not kept by an edit in place")
+        XCTAssertEqual(try dynamicValue(file, tag: "RUNPATH"), ["/flags"])
+        r = try swelf(["--set-rpath", "/other", "--output", file.path, input.path])
+        XCTAssertEqual(r.status, 0, r.summary)
+        XCTAssertEqual(try fileFlags(file), flags, "the flags were not kept by --output over the file")
+
+        guard geteuid() == 0 else { return }   // only root may set i and a
+        for flag in ["i", "a"] {
+            let locked = try box.copy("x86_64/hello", into: box.url, as: "locked-\(flag)")
+            XCTAssertEqual(try runTool("/usr/bin/chattr", ["+\(flag)", locked.path]).status, 0)
+            defer { _ = try? runTool("/usr/bin/chattr", ["-\(flag)", locked.path]) }
+            let before = try bytes(locked), names = try listing(box.url)
+            r = try swelf(["--set-rpath", "/x", locked.path])
+            XCTAssertEqual(r.status, 1, r.summary)
+            XCTAssertTrue(r.stderr.contains(flag == "i" ? "immutable" : "append-only"), r.summary)
+            XCTAssertEqual(try bytes(locked), before)
+            XCTAssertEqual(try listing(box.url), names, "stray files")
+        }
+    }
+
+    /// Under a file-size limit smaller than the new file (`ulimit -f`), the write fails
+    /// with EFBIG: one line of error, exit 1, the input byte-identical, no temporary.
+    /// (Before, SIGXFSZ killed swelf with no message.)
+    func testFileSizeLimitIsAnErrorNotASignal() throws {
+        let box = try Sandbox("fsize")
+        let file = try box.copy("x86_64/hello", into: box.url)
+        let before = try bytes(file), names = try listing(box.url)
+        XCTAssertGreaterThan(before.count, 8 * 1024)
+        // bash's ulimit -f counts 1024-byte blocks: 8 KiB, half of hello.
+        let r = try runTool("/bin/bash", ["-c", "ulimit -f 8; exec \"$0\" --set-rpath '$ORIGIN/lib' \"$1\"", E2E.swelf, file.path])
+        XCTAssertEqual(r.status, 1, "expected exit 1, not death by SIGXFSZ (Foundation reports the signal, 25):\n\(r.summary)")
+        XCTAssertTrue(r.stderr.contains("File too large"), r.summary)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "expected one line:\n\(r.summary)")
+        XCTAssertEqual(try bytes(file), before, "the input changed")
+        XCTAssertEqual(try listing(box.url), names, "stray files")
+    }
 }

@@ -23,9 +23,11 @@ public struct Rewriter {
         explain = nil
     }
     /// `durable: false`: see `AtomicFileWriter.durable` (what `--no-durability` gives up).
-    public init(durable: Bool, explain: ((_ decisions: [String]) -> Void)? = nil) {
+    /// `allowReadOnly`: see `AtomicFileWriter.allowReadOnly` (`--allow-read-only`).
+    public init(durable: Bool, allowReadOnly: Bool = false, explain: ((_ decisions: [String]) -> Void)? = nil) {
         var writer = AtomicFileWriter()
         writer.durable = durable
+        writer.allowReadOnly = allowReadOnly
         self.writer = writer
         self.explain = explain
     }
@@ -63,19 +65,30 @@ public struct Rewriter {
     }
 
     /// `rewrite(path:request:output:)` for paths as bytes (any bytes a Linux path may hold).
+    ///
+    /// Each path is resolved once, at the start (`AtomicFileWriter.resolve`): from then on
+    /// the input is locked, checked and replaced through the directory and name found
+    /// then, so a symbolic link swapped in meanwhile is never followed.
     public func rewrite(path: FilePath, request: EditRequest, output: FilePath? = nil) throws -> Result {
-        let destination = output ?? path
-        return try writer.withLockedFile(at: path, exclusive: writer.namesSameFile(destination, asOpen: path)) { source in
-            try rewrite(source: source, request: request, destination: destination, writer: writer)
+        let input = try writer.resolve(path, reading: true)
+        let destination = try output.map { try writer.resolve($0) } ?? input
+        return try rewrite(input: input, request: request, destination: destination)
+    }
+
+    private func rewrite(input: ResolvedPath, request: EditRequest, destination: ResolvedPath) throws -> Result {
+        try writer.withLockedFile(at: input, exclusive: writer.namesSameFile(destination, asOpen: input)) { locked in
+            try edit(source: locked.source, request: request, destination: destination, durableNow: true).result
         }
     }
 
     /// A file edited up to its replacement (`prepare`), waiting for `commit`.
     public struct Prepared: Sendable {
         public var result: Result
-        let path: FilePath
+        /// The input and the destination as resolved at the start: an edit started again
+        /// after a commit found the file replaced works on the same directory and name.
+        let input: ResolvedPath
         let request: EditRequest
-        let output: FilePath?
+        let destination: ResolvedPath
         /// nil when nothing is left to do (nothing to change, or written in place).
         let pending: AtomicFileWriter.PendingReplacement?
     }
@@ -91,11 +104,12 @@ public struct Rewriter {
 
     /// `prepare(path:request:output:)` for paths as bytes.
     public func prepare(path: FilePath, request: EditRequest, output: FilePath? = nil) throws -> Prepared {
-        let destination = output ?? path
-        return try writer.withLockedFile(at: path, exclusive: writer.namesSameFile(destination, asOpen: path), wait: false, holding: { locked in
+        let input = try writer.resolve(path, reading: true)
+        let destination = try output.map { try writer.resolve($0) } ?? input
+        return try writer.withLockedFile(at: input, exclusive: writer.namesSameFile(destination, asOpen: input), wait: false, holding: { locked in
             let (result, pending) = try edit(source: locked.source, request: request, destination: destination, durableNow: false)
             pending?.keepLocked = locked
-            return Prepared(result: result, path: path, request: request, output: output, pending: pending)
+            return Prepared(result: result, input: input, request: request, destination: destination, pending: pending)
         })
     }
 
@@ -111,7 +125,7 @@ public struct Rewriter {
             guard let error = outcomes[position] else { continue }
             if error is TargetReplaced {
                 do {
-                    _ = try rewrite(path: batch[index].path, request: batch[index].request, output: batch[index].output)
+                    _ = try rewrite(input: batch[index].input, request: batch[index].request, destination: batch[index].destination)
                 } catch {
                     errors[index] = error
                 }
@@ -122,13 +136,9 @@ public struct Rewriter {
         return errors
     }
 
-    private func rewrite(source: FileByteSource, request: EditRequest, destination: FilePath, writer: AtomicFileWriter) throws -> Result {
-        try edit(source: source, request: request, destination: destination, durableNow: true).result
-    }
-
     /// Reads, plans, verifies and writes; with `durableNow` also makes the new file
     /// durable and renames it, else returns it pending.
-    private func edit(source: FileByteSource, request: EditRequest, destination: FilePath,
+    private func edit(source: FileByteSource, request: EditRequest, destination: ResolvedPath,
                       durableNow: Bool) throws -> (result: Result, pending: AtomicFileWriter.PendingReplacement?) {
         let file = try ELFFile(source: source)
         var decisions: [String] = []
@@ -155,10 +165,11 @@ public struct Rewriter {
         }
         let result = Result(changed: !plan.isEmpty, plan: plan)
         if durableNow {
-            try writer.write(plan: plan, input: source, to: destination, verifyPlan: verifyPlan, check: checkWritten)
+            try writer.write(plan: plan, input: source, to: destination.path, resolved: destination, verifyPlan: verifyPlan, check: checkWritten)
             return (result, nil)
         }
-        return (result, try writer.prepare(plan: plan, input: source, to: destination, verifyPlan: verifyPlan, check: checkWritten))
+        return (result, try writer.prepare(plan: plan, input: source, to: destination.path, resolved: destination,
+                                           verifyPlan: verifyPlan, check: checkWritten))
     }
 }
 

@@ -11,7 +11,8 @@ import CSystemCalls
 /// The seam costs an indirect call per system call and no global state: the writer
 /// holds its own copy. Each closure has the C function's signature and conventions
 /// (−1 and `errno` on failure), so the writer's checks are the ones it makes against
-/// the real calls. `copy_file_range`, `syncfs`, `sync_file_range`, `FICLONE` and the xattr calls are not
+/// the real calls. `copy_file_range`, `syncfs`, `sync_file_range`, `FICLONE`, the `FS_IOC_*FLAGS`
+/// ioctls, `openat` with a mode, `faccessat` and the xattr calls are not
 /// imported by Swift's Glibc module (they sit behind `_GNU_SOURCE` or in headers the
 /// module map leaves out); the small C target `CSystemCalls` calls them. (Looking them
 /// up with `dlsym` finds nothing in a fully static executable, which is how swelf is
@@ -22,17 +23,33 @@ package struct SystemCalls {
     package typealias GetAttribute = (Int32, UnsafePointer<CChar>, UnsafeMutableRawPointer?, Int) -> Int
     package typealias SetAttribute = (Int32, UnsafePointer<CChar>, UnsafeRawPointer?, Int, Int32) -> Int32
 
-    package var open: (UnsafePointer<CChar>, Int32) -> Int32
-    /// `open(directory, O_TMPFILE | O_RDWR, 0600)`: a file with no name, which vanishes
-    /// when the last descriptor closes (−1 with `EOPNOTSUPP` where unsupported).
-    package var openAnonymous: (UnsafePointer<CChar>) -> Int32
-    /// Gives an anonymous file (`openAnonymous`) the name `path` (`linkat`).
-    package var name: (Int32, UnsafePointer<CChar>) -> Int32
-    package var makeTemporary: (UnsafeMutablePointer<CChar>) -> Int32
+    // Every call that takes a name takes it relative to a directory descriptor (the
+    // `*at` calls): the writer resolves a destination once, to an open directory and a
+    // name, and from then on nothing it does can be turned elsewhere by a symbolic link
+    // or a renamed directory (see `ResolvedPath`).
+
+    /// `openat(directory, name, flags, 0)`.
+    package var open: (_ directory: Int32, _ name: UnsafePointer<CChar>, _ flags: Int32) -> Int32
+    /// `openat(directory, ".", O_TMPFILE | O_RDWR, 0600)`: a file with no name, which
+    /// vanishes when the last descriptor closes (−1 with `EOPNOTSUPP` where unsupported).
+    package var openAnonymous: (_ directory: Int32) -> Int32
+    /// Gives an anonymous file (`openAnonymous`) the name `name` in `directory` (`linkat`).
+    package var name: (_ file: Int32, _ directory: Int32, _ name: UnsafePointer<CChar>) -> Int32
+    /// `openat(directory, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600)`: a new
+    /// named temporary file, where there is no `O_TMPFILE`.
+    package var makeTemporary: (_ directory: Int32, _ name: UnsafePointer<CChar>) -> Int32
     package var close: (Int32) -> Int32
     package var lock: (Int32, Int32) -> Int32
     package var status: (Int32, UnsafeMutablePointer<stat>) -> Int32
-    package var pathStatus: (UnsafePointer<CChar>, UnsafeMutablePointer<stat>) -> Int32
+    /// `fstatat(directory, name, result, flags)`.
+    package var pathStatus: (_ directory: Int32, _ name: UnsafePointer<CChar>, UnsafeMutablePointer<stat>, _ flags: Int32) -> Int32
+    /// `readlinkat(directory, name, buffer, size)`.
+    package var readLink: (_ directory: Int32, _ name: UnsafePointer<CChar>, UnsafeMutablePointer<CChar>, Int) -> Int
+    /// `faccessat(directory, name, mode, AT_EACCESS | AT_SYMLINK_NOFOLLOW)`: what the
+    /// kernel would answer to an open for `mode` by this process's effective ids.
+    package var access: (_ directory: Int32, _ name: UnsafePointer<CChar>, _ mode: Int32) -> Int32
+    /// `fstatfs`'s `f_type` (−1 on failure).
+    package var fileSystemType: (Int32) -> Int
     package var read: (Int32, UnsafeMutableRawPointer, Int, off_t) -> Int
     package var write: (Int32, UnsafeRawPointer, Int, off_t) -> Int
     /// `write(2)` at the current position, for outputs that cannot seek (a FIFO).
@@ -48,32 +65,41 @@ package struct SystemCalls {
     package var clone: (_ input: Int32, _ output: Int32) -> Int32
     package var changeOwner: (Int32, uid_t, gid_t) -> Int32
     package var changeMode: (Int32, mode_t) -> Int32
-    package var rename: (UnsafePointer<CChar>, UnsafePointer<CChar>) -> Int32
-    package var unlink: (UnsafePointer<CChar>) -> Int32
+    /// `renameat(directory, from, directory, to)`.
+    package var rename: (_ fromDirectory: Int32, _ from: UnsafePointer<CChar>, _ toDirectory: Int32, _ to: UnsafePointer<CChar>) -> Int32
+    /// `unlinkat(directory, name, 0)`.
+    package var unlink: (_ directory: Int32, _ name: UnsafePointer<CChar>) -> Int32
+    /// `FS_IOC_GETFLAGS` and `FS_IOC_SETFLAGS`: the flags `chattr` sets.
+    package var getFlags: (Int32, UnsafeMutablePointer<Int32>) -> Int32
+    package var setFlags: (Int32, Int32) -> Int32
     package var effectiveUser: () -> uid_t
     package var copyFileRange: CopyFileRange?
     package var listAttributes: ListAttributes?
     package var getAttribute: GetAttribute?
     package var setAttribute: SetAttribute?
+    package var removeAttribute: ((Int32, UnsafePointer<CChar>) -> Int32)?
 
     package init() {
-        open = { Glibc.open($0, $1) }
+        open = { swelf_openat($0, $1, $2, 0) }
         openAnonymous = { directory in
             guard let flag = anonymousFileFlag else { errno = EOPNOTSUPP; return -1 }
-            return Glibc.open(directory, O_RDWR | O_CLOEXEC | flag, 0o600)
+            return swelf_openat(directory, ".", O_RDWR | O_CLOEXEC | flag, 0o600)
         }
-        name = { descriptor, path in
+        name = { descriptor, directory, name in
             // Through /proc, which any user may do; without /proc, AT_EMPTY_PATH, which
             // needs CAP_DAC_READ_SEARCH.
-            if linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 { return 0 }
+            if linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", directory, name, AT_SYMLINK_FOLLOW) == 0 { return 0 }
             guard errno == ENOENT else { return -1 }
-            return linkat(descriptor, "", AT_FDCWD, path, atEmptyPath)
+            return linkat(descriptor, "", directory, name, atEmptyPath)
         }
-        makeTemporary = { Glibc.mkstemp($0) }
+        makeTemporary = { swelf_openat($0, $1, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
         close = { Glibc.close($0) }
         lock = systemFlock
         status = { Glibc.fstat($0, $1) }
-        pathStatus = systemStat
+        pathStatus = { Glibc.fstatat($0, $1, $2, $3) }
+        readLink = { Glibc.readlinkat($0, $1, $2, $3) }
+        access = { swelf_faccessat($0, $1, $2, AT_EACCESS | AT_SYMLINK_NOFOLLOW) }
+        fileSystemType = { Int(swelf_file_system_type($0)) }
         read = { Glibc.pread($0, $1, $2, $3) }
         write = { Glibc.pwrite($0, $1, $2, $3) }
         writeSequential = { Glibc.write($0, $1, $2) }
@@ -84,20 +110,22 @@ package struct SystemCalls {
         clone = { swelf_clone($0, $1) }
         changeOwner = { Glibc.fchown($0, $1, $2) }
         changeMode = { Glibc.fchmod($0, $1) }
-        rename = { Glibc.rename($0, $1) }
-        unlink = { Glibc.unlink($0) }
+        rename = { Glibc.renameat($0, $1, $2, $3) }
+        unlink = { Glibc.unlinkat($0, $1, 0) }
+        getFlags = { swelf_get_flags($0, $1) }
+        setFlags = { swelf_set_flags($0, $1) }
         effectiveUser = { Glibc.geteuid() }
         copyFileRange = { swelf_copy_file_range($0, $1, $2, $3, $4, $5) }
         listAttributes = { swelf_flistxattr($0, $1, $2) }
         getAttribute = { swelf_fgetxattr($0, $1, $2, $3) }
         setAttribute = { swelf_fsetxattr($0, $1, $2, $3, $4) }
+        removeAttribute = { swelf_fremovexattr($0, $1) }
     }
 }
 
-// `flock` and `stat` are also struct names; outside the struct's initialiser the calls
-// resolve to the functions.
+// `flock` is also a struct name; outside the struct's initialiser the call resolves to
+// the function.
 private func systemFlock(_ descriptor: Int32, _ operation: Int32) -> Int32 { flock(descriptor, operation) }
-private func systemStat(_ path: UnsafePointer<CChar>, _ result: UnsafeMutablePointer<stat>) -> Int32 { stat(path, result) }
 
 /// `O_TMPFILE` (not imported by Swift's Glibc module): `__O_TMPFILE | O_DIRECTORY`, with
 /// the asm-generic `__O_TMPFILE` that these architectures share. Elsewhere nil, and the
@@ -107,6 +135,10 @@ private let anonymousFileFlag: Int32? = 0o20000000 | O_DIRECTORY
 #else
 private let anonymousFileFlag: Int32? = nil
 #endif
+
+/// `O_PATH`: a descriptor that names a file or directory without opening it for reading,
+/// usable as the directory of the `*at` calls (it needs only search permission).
+package let pathOnlyFlag: Int32 = swelf_path_flag()
 
 /// `AT_EMPTY_PATH`, the same on every Linux architecture, not imported either.
 private let atEmptyPath: Int32 = 0x1000

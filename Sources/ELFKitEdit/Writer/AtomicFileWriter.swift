@@ -24,16 +24,29 @@ public struct LockBusy: Error {}
 ///
 /// - Edits of one file are serialised: `withLockedFile` takes an advisory lock
 ///   (`flock`) on the file before it is read and holds it until the new file has been
-///   renamed into place. Once the lock is held it checks that the path still names the
+///   renamed into place. Once the lock is held it checks that the name still names the
 ///   locked inode; if another process replaced the file meanwhile, it opens the new one
 ///   and starts again. So N concurrent edits of one file give all N results.
+/// - Every path is resolved once (`resolve`, `ResolvedPath`): its symbolic links are
+///   followed then, each once, to an open directory and a name. Everything after (open,
+///   lock check, temporary file, check, rename, the in-place write of a device) is an
+///   `*at` call on that directory that never follows a link in the name. A file swapped
+///   for a symbolic link during the edit is refused, or replaced as a link: its target
+///   is never touched. A link in a sticky world-writable directory owned by neither the
+///   caller nor the directory's owner is never followed (`fs.protected_symlinks`'s rule).
+/// - A file its user may not write (`access(W_OK)`, as patchelf's open for writing would
+///   find) is refused with `NotWritable` unless `allowReadOnly`; an immutable or
+///   append-only file is always refused.
 /// - The unchanged bulk of the original is copied by the kernel (`copy_file_range`,
 ///   which may share blocks on filesystems that support it); only patches and appended
 ///   bytes are written from memory.
 /// - Owner, group and mode (set-id bits included) are those of the file being replaced:
 ///   `fchown` first, then `fchmod` with the full mode (a chown clears set-id bits), then
-///   the extended attributes, and `fstat` checks the result. When they cannot all be
-///   kept (a user replacing a file another user owns) the write is refused.
+///   the extended attributes (the ACL among them, copied exactly), then the mode again,
+///   and `fstat` checks the result. When they cannot all be kept (a user replacing a
+///   file another user owns) the write is refused. An access ACL the new file inherited
+///   from its directory's default ACL is removed when the original had none. The
+///   `chattr` flags (`copiedFlags`) are kept where they can be set.
 /// - The new file is written next to the destination, anonymous (`O_TMPFILE`) where
 ///   the filesystem allows, and linked as `.swelf-XXXXXX` only just before the rename;
 ///   elsewhere it is a `.swelf-XXXXXX` from the start. It is fsynced and checked before
@@ -42,8 +55,9 @@ public struct LockBusy: Error {}
 ///   process killed with SIGKILL cannot remove a named one: it leaves nothing while the
 ///   file is anonymous, else one `.swelf-XXXXXX`, never a damaged original.
 /// - Renaming means a running executable can be patched (no "Text file busy"), and a
-///   symbolic link is followed, its target replaced, the link kept. A hard link's
-///   other names keep the old inode and so the old content.
+///   symbolic link (given in the path) is followed, its target replaced or, for a
+///   dangling one, created, the link kept. A hard link's other names keep the old inode
+///   and so the old content.
 /// - A destination that is not a regular file is never renamed over: a character
 ///   device (`/dev/null`) or a FIFO is opened and written in place, from start to end,
 ///   as patchelf does; anything else (a block device, a socket, a directory) is refused.
@@ -55,6 +69,13 @@ public struct AtomicFileWriter {
     /// process ever sees a partial file; but after a power failure or kernel crash the
     /// renamed file may be empty or old. For trees that are rebuilt anyway.
     public var durable = true
+
+    /// True (`--allow-read-only`): a file its user may not write (`access(W_OK)` fails:
+    /// mode 0555 for its owner, a read-only Nix store path) is replaced anyway, as far as
+    /// the directory allows. False: it is refused with `NotWritable`, as patchelf, which
+    /// opens the file for writing, refuses it. Root may write any file, so for root this
+    /// changes nothing but what the kernel itself refuses (a read-only filesystem).
+    public var allowReadOnly = false
 
     public init() { system = SystemCalls() }
     package init(system: SystemCalls) { self.system = system }
@@ -84,31 +105,68 @@ public struct AtomicFileWriter {
     /// wait for the other.
     public func withLockedFile<Result>(at path: FilePath, exclusive: Bool = true, wait: Bool = true,
                                        holding body: (LockedFile) throws -> Result) throws -> Result {
+        try withLockedFile(at: try resolve(path, reading: true), exclusive: exclusive, wait: wait, holding: body)
+    }
+
+    /// As `withLockedFile(at:exclusive:wait:holding:)`, on a path resolved once
+    /// (`resolve`). Each attempt opens the resolved directory's entry without following
+    /// a link (`O_NOFOLLOW`), and checks it with `fstatat(AT_SYMLINK_NOFOLLOW)`: a file
+    /// swapped for a symbolic link after the path was resolved is refused, never followed.
+    public func withLockedFile<Result>(at location: ResolvedPath, exclusive: Bool = true, wait: Bool = true,
+                                        holding body: (LockedFile) throws -> Result) throws -> Result {
         for _ in 0 ..< AtomicFileWriter.maximumAttempts {
             // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below);
-            // on a regular file the flag changes nothing.
-            let descriptor = path.withCString { system.open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
-            guard descriptor >= 0 else { throw ELFError(.io, "cannot open: \(systemErrorMessage(errno))") }
+            // on a regular file the flag changes nothing. A kernel link (/dev/stdin) can
+            // only be opened through the kernel; it is no regular file, and refused below.
+            let follow = location.kernelLink ? 0 : O_NOFOLLOW
+            let descriptor = location.withName { system.open(location.directory, $0, O_RDONLY | O_CLOEXEC | O_NONBLOCK | follow) }
+            guard descriptor >= 0 else {
+                let code = errno
+                if code == ELOOP { throw replacedByLink(location) }
+                throw ELFError(.io, "cannot open: \(systemErrorMessage(code))")
+            }
             // From here the descriptor is closed and unlocked when `file` goes.
             let file = LockedFile(descriptor: descriptor, system: system)
-            var opened = stat(), named = stat()
+            var opened = stat()
             guard system.status(descriptor, &opened) == 0 else { throw ELFError(.io, "cannot stat: \(systemErrorMessage(errno))") }
             guard (opened.st_mode & S_IFMT) == S_IFREG else { throw ELFError(.io, "not a regular file") }
             try lock(descriptor, exclusive: exclusive, wait: wait)
-            guard path.withCString({ system.pathStatus($0, &named) }) == 0 else {
+            guard let named = location.status() else {
                 let code = errno
                 if code == ENOENT { continue }   // removed or being replaced: open the name again
                 throw ELFError(.io, "cannot stat: \(systemErrorMessage(code))")
             }
             guard named.st_dev == opened.st_dev && named.st_ino == opened.st_ino else { continue }
-            file.source = try FileByteSource(duplicating: descriptor, path: path)
+            file.source = try FileByteSource(duplicating: descriptor, path: location.path)
             do {
                 return try body(file)
             } catch is TargetReplaced {
                 continue
             }
         }
-        throw WriteError("\(path) kept being replaced by other processes while swelf waited for it; gave up after \(AtomicFileWriter.maximumAttempts) attempts")
+        throw WriteError("\(location.path) kept being replaced by other processes while swelf waited for it; gave up after \(AtomicFileWriter.maximumAttempts) attempts")
+    }
+
+    /// Resolves `path` once, for `withLockedFile(at:…)` and `write(…, resolved:)`
+    /// (`ResolvedPath`): symbolic links are followed now, as the kernel would, except one
+    /// `protected_symlinks` refuses. `reading`: the input, whose errors read as a failed
+    /// open of the file (the command line names the file).
+    public func resolve(_ path: FilePath, reading: Bool = false) throws -> ResolvedPath {
+        do {
+            return try system.resolve(path)
+        } catch {
+            switch error {
+            case .system(let code):
+                if reading { throw ELFError(.io, "cannot open: \(systemErrorMessage(code))") }
+                throw WriteError("cannot open \(path): \(systemErrorMessage(code))")
+            case .protectedLink(let link, let owner, let directory):
+                throw WriteError("\(link) is a symbolic link owned by uid \(owner) in \(directory), a sticky world-writable directory that neither swelf's user nor uid \(owner) owns: not followed, as the kernel's fs.protected_symlinks rule refuses it (another user may have planted it to choose which file is replaced); name the file itself instead")
+            }
+        }
+    }
+
+    private func replacedByLink(_ location: ResolvedPath) -> WriteError {
+        WriteError("\(location.path) was replaced by a symbolic link after swelf resolved the path; the link is not followed, and nothing was changed")
     }
 
     private func lock(_ descriptor: Int32, exclusive: Bool, wait: Bool = true) throws {
@@ -128,21 +186,25 @@ public struct AtomicFileWriter {
     /// finished temporary file and throws to abandon it too. When `destination` names the
     /// input's inode it must still do so just before the rename, else the write is
     /// abandoned with `TargetReplaced` (and `withLockedFile` starts again).
-    public func write(plan: RewritePlan, input: FileByteSource, to destination: FilePath,
+    ///
+    /// `resolved` is `destination` resolved by `resolve` (the same `ResolvedPath` the
+    /// input was locked through, for an edit in place); nil resolves it now.
+    public func write(plan: RewritePlan, input: FileByteSource, to destination: FilePath, resolved: ResolvedPath? = nil,
                       verifyPlan: () throws -> Void = {}, check: (FileByteSource) throws -> Void) throws {
-        guard let pending = try prepare(plan: plan, input: input, to: destination, verifyPlan: verifyPlan, check: check) else { return }
+        guard let pending = try prepare(plan: plan, input: input, to: destination, resolved: resolved,
+                                        verifyPlan: verifyPlan, check: check) else { return }
         if durable {
             guard system.sync(pending.output) == 0 else { throw WriteError("fsync failed: \(systemErrorMessage(errno))") }
         }
         try replace(pending)
-        if durable { try syncDirectory(pending.directory, of: pending.target) }
+        if durable { try syncDirectory(pending.location) }
     }
 
     /// Everything `write` does before the new file is made durable: the new file is
     /// written, given its metadata and checked. nil when there is nothing left to do (a
     /// character device or FIFO, written in place). The pending file is finished by
     /// `commit`, together with others; dropped unfinished, it is removed.
-    public func prepare(plan: RewritePlan, input: FileByteSource, to destination: FilePath,
+    public func prepare(plan: RewritePlan, input: FileByteSource, to destination: FilePath, resolved: ResolvedPath? = nil,
                         verifyPlan: () throws -> Void = {}, check: (FileByteSource) throws -> Void) throws -> PendingReplacement? {
         // A large unchanged bulk is copied into the temporary file while `verifyPlan` runs
         // (the copy writes only the new file; the verifier only reads the input). Below
@@ -153,20 +215,47 @@ public struct AtomicFileWriter {
         guard system.status(input.descriptor, &inputStatus) == 0 else {
             throw WriteError("cannot stat the input: \(systemErrorMessage(errno))")
         }
-        let target = resolvedTarget(destination)
+        let location = try resolved ?? resolve(destination)
         var existing = stat()
-        let targetExists = target.withCString { system.pathStatus($0, &existing) } == 0
+        // The name only, never a link it may have become (a link in the user's path was
+        // followed once, by `resolve`); a kernel link (/dev/stdout) only through the kernel.
+        let targetExists = location.withName {
+            system.pathStatus(location.directory, $0, &existing, location.kernelLink ? 0 : AT_SYMLINK_NOFOLLOW)
+        } == 0
         if !targetExists && errno != ENOENT {
-            throw WriteError("cannot stat \(target): \(systemErrorMessage(errno))")
+            throw WriteError("cannot stat \(location): \(systemErrorMessage(errno))")
         }
-        if targetExists && (existing.st_mode & S_IFMT) != S_IFREG {
+        let kind = existing.st_mode & S_IFMT
+        if targetExists && kind == S_IFLNK { throw replacedByLink(location) }
+        if targetExists && location.kernelLink && kind == S_IFREG {
+            throw WriteError("\(destination) names a regular file through a link in /proc, which swelf cannot replace by its name; give the file's own path")
+        }
+        if targetExists && kind != S_IFREG {
             if overlap { try verifyPlan() }
-            try writeInPlace(plan: plan, input: input, to: target, kind: existing.st_mode & S_IFMT)
+            try writeInPlace(plan: plan, input: input, to: location, kind: kind)
             return nil
         }
         let inPlace = targetExists && existing.st_dev == inputStatus.st_dev && existing.st_ino == inputStatus.st_ino
-        let directory = parentDirectory(of: target)
-        let pending = PendingReplacement(temporary: try createTemporary(in: directory), target: target, directory: directory,
+        // Whose attributes, flags and ACL the new file takes: the file it replaces, or
+        // the input for a new file. Opened now, by name without following a link, and
+        // checked to be the inode just looked at.
+        var replacedFile: Int32 = -1
+        defer { if replacedFile >= 0 { _ = system.close(replacedFile) } }
+        if targetExists && !inPlace {
+            replacedFile = location.withName { system.open(location.directory, $0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) }
+            guard replacedFile >= 0 else {
+                let code = errno
+                if code == ELOOP { throw replacedByLink(location) }
+                throw WriteError("cannot open \(location) to read its attributes: \(systemErrorMessage(code))")
+            }
+            var opened = stat()
+            guard system.status(replacedFile, &opened) == 0, opened.st_dev == existing.st_dev, opened.st_ino == existing.st_ino else {
+                throw WriteError("\(location) was replaced while swelf read it; left alone")
+            }
+        }
+        let metadataSource = replacedFile >= 0 ? replacedFile : input.descriptor
+        if targetExists { try refuseUnwritable(location, file: metadataSource) }
+        let pending = PendingReplacement(temporary: try createTemporary(in: location), location: location,
                                          inPlace: inPlace, input: inputStatus, system: system)
         let output = pending.output
 
@@ -185,14 +274,24 @@ public struct AtomicFileWriter {
         if !plan.appended.isEmpty {
             try writeAll(output, plan.appended, at: plan.appendOffset)
         }
-        if targetExists {
-            try keepMetadata(of: existing, replacing: target, to: output)
-        } else {
-            try giveMetadata(of: inputStatus, to: output)
+        let expected = targetExists ? try keepMetadata(of: existing, replacing: location, to: output)
+                                    : try giveMetadata(of: inputStatus, to: output)
+        copyExtendedAttributes(from: metadataSource, to: output)
+        // A directory's default ACL was inherited by the new file when it was created: an
+        // access ACL the original did not have (it could grant another user rwx). Removed,
+        // and the mode set again, since the inherited ACL also set the group bits.
+        if !hasAttribute(metadataSource, AtomicFileWriter.accessACL) {
+            try removeAttribute(output, AtomicFileWriter.accessACL)
         }
-        try copyExtendedAttributes(from: inPlace || !targetExists ? input.descriptor : nil, target: target, to: output)
+        copyFlags(from: metadataSource, to: output)
+        guard system.changeMode(output, expected.mode) == 0 else {
+            throw WriteError("cannot set the mode of the new file: \(systemErrorMessage(errno))")
+        }
+        try confirm(output, owner: expected.owner, group: expected.group, mode: expected.mode,
+                    of: targetExists ? location.resolved : "the new file")
 
-        try check(try FileByteSource(duplicating: output, path: pending.temporary.name ?? directory.appending(Array("(new file)".utf8))))
+        try check(try FileByteSource(duplicating: output, path: pending.temporary.name.map { location.sibling($0) }
+                                        ?? location.sibling(Array("(new file)".utf8))))
         return pending
     }
 
@@ -201,17 +300,20 @@ public struct AtomicFileWriter {
     /// input while it was being patched (`TargetReplaced`). The data is on disk before
     /// the rename makes it visible, so a crash leaves either the old file or the new one.
     private func replace(_ pending: PendingReplacement) throws {
+        let location = pending.location
         if pending.inPlace {
-            var now = stat()
-            guard pending.target.withCString({ system.pathStatus($0, &now) }) == 0, now.st_dev == pending.inputStatus.st_dev,
-                  now.st_ino == pending.inputStatus.st_ino else {
+            guard let now = location.status(), now.st_dev == pending.inputStatus.st_dev, now.st_ino == pending.inputStatus.st_ino else {
                 throw TargetReplaced()
             }
         }
-        let name = try pending.temporary.name ?? giveName(to: pending.output, in: pending.directory)
+        let name = try pending.temporary.name ?? giveName(to: pending.output, in: location)
         pending.temporary.name = name
-        guard name.withCString({ from in pending.target.withCString { system.rename(from, $0) } }) == 0 else {
-            throw WriteError("cannot replace \(pending.target): \(systemErrorMessage(errno))")
+        // Both names relative to the directory resolved at the start: whatever the target's
+        // name has become since (even a symbolic link), the rename replaces that entry.
+        guard FilePath(bytes: name).withCString({ from in
+            location.withName { system.rename(location.directory, from, location.directory, $0) }
+        }) == 0 else {
+            throw WriteError("cannot replace \(location): \(systemErrorMessage(errno))")
         }
         pending.renamed = true
     }
@@ -241,17 +343,17 @@ public struct AtomicFileWriter {
         for (index, pending) in batch.enumerated() where errors[index] == nil {
             do {
                 try replace(pending)
-                directories[pending.directory, default: []].append(index)
+                directories[pending.location.resolved.directory, default: []].append(index)
             } catch {
                 errors[index] = error
             }
         }
-        for (directory, members) in directories.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) where durable {
+        for (_, members) in directories.sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) where durable {
             do {
-                try syncDirectory(directory, of: batch[members[0]].target)
+                try syncDirectory(batch[members[0]].location)
             } catch {
                 for index in members {
-                    errors[index] = WriteError("\(batch[index].target) was replaced, but its directory could not be made durable: \(error)")
+                    errors[index] = WriteError("\(batch[index].location) was replaced, but its directory could not be made durable: \(error)")
                 }
             }
         }
@@ -260,8 +362,8 @@ public struct AtomicFileWriter {
 
     struct Temporary {
         let descriptor: Int32
-        /// nil while the file is anonymous.
-        var name: FilePath?
+        /// Its name in the target's directory; nil while the file is anonymous.
+        var name: [UInt8]?
     }
 
     /// A file opened and locked by `withLockedFile(at:exclusive:holding:)`, unlocked and
@@ -294,8 +396,8 @@ public struct AtomicFileWriter {
     public final class PendingReplacement: @unchecked Sendable {
         var temporary: Temporary
         var output: Int32 { temporary.descriptor }
-        let target: FilePath
-        let directory: FilePath
+        /// The target: its directory (held open) and its name there.
+        let location: ResolvedPath
         let inPlace: Bool
         let inputStatus: stat
         let system: SystemCalls
@@ -303,10 +405,9 @@ public struct AtomicFileWriter {
         /// The locked input, kept so that its lock is held until the rename.
         public var keepLocked: LockedFile?
 
-        init(temporary: Temporary, target: FilePath, directory: FilePath, inPlace: Bool, input: stat, system: SystemCalls) {
+        init(temporary: Temporary, location: ResolvedPath, inPlace: Bool, input: stat, system: SystemCalls) {
             self.temporary = temporary
-            self.target = target
-            self.directory = directory
+            self.location = location
             self.inPlace = inPlace
             self.inputStatus = input
             self.system = system
@@ -314,30 +415,35 @@ public struct AtomicFileWriter {
 
         deinit {
             _ = system.close(temporary.descriptor)
-            if !renamed, let name = temporary.name { _ = name.withCString { system.unlink($0) } }
+            if !renamed, let name = temporary.name { _ = FilePath(bytes: name).withCString { system.unlink(location.directory, $0) } }
         }
     }
 
-    /// An anonymous file (`O_TMPFILE`) in `directory` where the filesystem supports it,
-    /// named only just before the rename, so a killed swelf leaves nothing behind; else
-    /// a named `.swelf-XXXXXX`.
-    private func createTemporary(in directory: FilePath) throws -> Temporary {
-        let anonymous = directory.withCString { system.openAnonymous($0) }
+    /// An anonymous file (`O_TMPFILE`) in the target's directory where the filesystem
+    /// supports it, named only just before the rename, so a killed swelf leaves nothing
+    /// behind; else a named `.swelf-XXXXXX`, created with `O_EXCL | O_NOFOLLOW`.
+    private func createTemporary(in location: ResolvedPath) throws -> Temporary {
+        let anonymous = system.openAnonymous(location.directory)
         if anonymous >= 0 { return Temporary(descriptor: anonymous, name: nil) }
         let code = errno
         guard code == EOPNOTSUPP || code == EISDIR || code == EINVAL else {
-            throw WriteError("cannot create a temporary file in \(directory): \(systemErrorMessage(code))")
+            throw WriteError("cannot create a temporary file in \(location.resolved.directory): \(systemErrorMessage(code))")
         }
-        var template = directory.appending(Array(".swelf-XXXXXX".utf8)).bytes.map { CChar(bitPattern: $0) } + [0]
-        let output = template.withUnsafeMutableBufferPointer { system.makeTemporary($0.baseAddress!) }
-        guard output >= 0 else {
-            throw WriteError("cannot create a temporary file in \(directory): \(systemErrorMessage(errno))")
+        var made: Int32 = -1
+        let name = try freshName(in: location) { name in
+            made = FilePath(bytes: name).withCString { system.makeTemporary(location.directory, $0) }
+            return made >= 0
         }
-        return Temporary(descriptor: output, name: FilePath(bytes: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }))
+        return Temporary(descriptor: made, name: name)
     }
 
-    /// Links the anonymous file into `directory` under a fresh `.swelf-XXXXXX` name.
-    private func giveName(to descriptor: Int32, in directory: FilePath) throws -> FilePath {
+    /// Links the anonymous file into the target's directory under a fresh `.swelf-XXXXXX` name.
+    private func giveName(to descriptor: Int32, in location: ResolvedPath) throws -> [UInt8] {
+        try freshName(in: location) { name in FilePath(bytes: name).withCString { system.name(descriptor, location.directory, $0) } == 0 }
+    }
+
+    /// Tries `.swelf-XXXXXX` names until `create` makes one (false with `EEXIST`: taken).
+    private func freshName(in location: ResolvedPath, _ create: ([UInt8]) -> Bool) throws -> [UInt8] {
         let letters = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
         for _ in 0 ..< 100 {
             // One random word for all six letters (one getrandom call, not one per letter).
@@ -347,38 +453,47 @@ public struct AtomicFileWriter {
                 suffix.append(letters[Int(bits % UInt64(letters.count))])
                 bits /= UInt64(letters.count)
             }
-            let name = directory.appending(Array(".swelf-".utf8) + suffix)
-            if name.withCString({ system.name(descriptor, $0) }) == 0 { return name }
-            guard errno == EEXIST else { throw WriteError("cannot link the new file into \(directory): \(systemErrorMessage(errno))") }
+            let name = Array(".swelf-".utf8) + suffix
+            if create(name) { return name }
+            guard errno == EEXIST else {
+                throw WriteError("cannot create a temporary file in \(location.resolved.directory): \(systemErrorMessage(errno))")
+            }
         }
-        throw WriteError("cannot link the new file into \(directory): every name tried exists")
+        throw WriteError("cannot create a temporary file in \(location.resolved.directory): every name tried exists")
     }
 
-    /// The rename is durable only once the directory is on disk.
-    private func syncDirectory(_ directory: FilePath, of target: FilePath) throws {
-        let descriptor = directory.withCString { system.open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+    /// The rename is durable only once the directory is on disk. The directory is the
+    /// one resolved at the start (an `O_PATH` handle cannot be fsynced: it is reopened).
+    private func syncDirectory(_ location: ResolvedPath) throws {
+        let descriptor = system.open(location.directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else {
-            throw WriteError("\(target) was replaced, but its directory cannot be opened to make that durable: \(systemErrorMessage(errno))")
+            throw WriteError("\(location) was replaced, but its directory cannot be opened to make that durable: \(systemErrorMessage(errno))")
         }
         defer { _ = system.close(descriptor) }
         guard system.sync(descriptor) == 0 else {
             let code = errno
             // Some filesystems cannot fsync a directory; they have nothing to flush.
             if code == EINVAL { return }
-            throw WriteError("\(target) was replaced, but fsync of its directory failed: \(systemErrorMessage(code))")
+            throw WriteError("\(location) was replaced, but fsync of its directory failed: \(systemErrorMessage(code))")
         }
     }
 
     /// A character device or a FIFO: opened (never created, truncated or renamed over)
     /// and written from start to end, since neither can be read back or seeked. Its
     /// mode and owner are left alone. Other kinds are refused.
-    private func writeInPlace(plan: RewritePlan, input: FileByteSource, to target: FilePath, kind: mode_t) throws {
+    private func writeInPlace(plan: RewritePlan, input: FileByteSource, to target: ResolvedPath, kind: mode_t) throws {
         guard kind == S_IFCHR || kind == S_IFIFO else {
             let name = kind == S_IFBLK ? "a block device" : kind == S_IFSOCK ? "a socket" : kind == S_IFDIR ? "a directory" : "not a regular file"
             throw WriteError("\(target) is \(name): swelf writes regular files (replaced), character devices and FIFOs (written in place), and leaves this alone")
         }
-        let output = target.withCString { system.open($0, O_WRONLY | O_NOCTTY | O_CLOEXEC) }
-        guard output >= 0 else { throw WriteError("cannot open \(target): \(systemErrorMessage(errno))") }
+        // Not through a link the name may have become since it was resolved.
+        let follow = target.kernelLink ? 0 : O_NOFOLLOW
+        let output = target.withName { system.open(target.directory, $0, O_WRONLY | O_NOCTTY | O_CLOEXEC | follow) }
+        guard output >= 0 else {
+            let code = errno
+            if code == ELOOP { throw replacedByLink(target) }
+            throw WriteError("cannot open \(target): \(systemErrorMessage(code))")
+        }
         defer { _ = system.close(output) }
         var opened = stat()
         guard system.status(output, &opened) == 0 else { throw WriteError("cannot stat \(target): \(systemErrorMessage(errno))") }
@@ -407,8 +522,15 @@ public struct AtomicFileWriter {
     /// True when `path` names the inode `file` has open (through any link).
     package func names(_ path: FilePath, file: FileByteSource) -> Bool {
         var named = stat(), opened = stat()
-        return path.withCString({ system.pathStatus($0, &named) }) == 0 && system.status(file.descriptor, &opened) == 0
+        return path.withCString({ stat($0, &named) }) == 0 && system.status(file.descriptor, &opened) == 0
             && named.st_dev == opened.st_dev && named.st_ino == opened.st_ino
+    }
+
+    /// True when the resolved name (not a link it may have become) is the inode `file` has open.
+    package func names(_ location: ResolvedPath, file: FileByteSource) -> Bool {
+        var opened = stat()
+        guard let named = location.status(), system.status(file.descriptor, &opened) == 0 else { return false }
+        return named.st_dev == opened.st_dev && named.st_ino == opened.st_ino
     }
 
     /// True when the two paths name one inode now, or are the same path (an edit in place,
@@ -416,19 +538,14 @@ public struct AtomicFileWriter {
     package func namesSameFile(_ destination: FilePath, asOpen path: FilePath) -> Bool {
         if destination == path { return true }
         var a = stat(), b = stat()
-        return destination.withCString({ system.pathStatus($0, &a) }) == 0 && path.withCString({ system.pathStatus($0, &b) }) == 0
+        return destination.withCString({ stat($0, &a) }) == 0 && path.withCString({ stat($0, &b) }) == 0
             && a.st_dev == b.st_dev && a.st_ino == b.st_ino
     }
 
-    /// The file a path names after following symbolic links; the path itself when it
-    /// does not exist yet (a new `--output` file).
-    package func resolvedTarget(_ path: FilePath) -> FilePath {
-        guard let resolved = path.withCString({ realpath($0, nil) }) else { return path }
-        defer { free(resolved) }
-        return FilePath(cString: resolved)
+    /// As `namesSameFile(_:asOpen:)` for resolved paths.
+    package func namesSameFile(_ destination: ResolvedPath, asOpen path: ResolvedPath) -> Bool {
+        destination.namesSameFile(as: path)
     }
-
-    package func parentDirectory(of path: FilePath) -> FilePath { path.directory }
 
     /// The unchanged bulk: a reflink of the whole input cut to `count` bytes where the
     /// filesystem shares blocks (no data is copied or written), else a copy.
@@ -517,11 +634,18 @@ public struct AtomicFileWriter {
         }
     }
 
+    /// The owner, group and mode the new file must end with.
+    struct Ownership {
+        let owner: uid_t
+        let group: gid_t
+        let mode: mode_t
+    }
+
     /// Replacing a file: the new one gets its owner, group and whole mode, or the write
     /// is refused. Owner and group first, since a chown clears the set-id bits; then the
     /// mode. Root can give any owner; another user can keep a file they own and a group
     /// they belong to, and nothing else.
-    private func keepMetadata(of existing: stat, replacing target: FilePath, to output: Int32) throws {
+    private func keepMetadata(of existing: stat, replacing target: ResolvedPath, to output: Int32) throws -> Ownership {
         let user = system.effectiveUser()
         if user != 0 && existing.st_uid != user {
             throw WriteError("cannot keep the owner of \(target) (uid \(existing.st_uid)): the new file would belong to uid \(user), and only root can give a file to another user; left alone")
@@ -533,13 +657,14 @@ public struct AtomicFileWriter {
         guard system.changeMode(output, mode) == 0 else {
             throw WriteError("cannot set the mode of the new file: \(systemErrorMessage(errno))")
         }
-        try confirm(output, owner: existing.st_uid, group: existing.st_gid, mode: mode, of: target)
+        try confirm(output, owner: existing.st_uid, group: existing.st_gid, mode: mode, of: target.resolved)
+        return Ownership(owner: existing.st_uid, group: existing.st_gid, mode: mode)
     }
 
     /// A new `--output` file, as `cp -p` makes it: the input's owner, group and mode when
     /// allowed; otherwise the caller's owner or group, and then without the set-user-id or
     /// set-group-id bit that belonged to the owner or group it could not keep.
-    private func giveMetadata(of input: stat, to output: Int32) throws {
+    private func giveMetadata(of input: stat, to output: Int32) throws -> Ownership {
         if system.changeOwner(output, input.st_uid, input.st_gid) != 0 {
             _ = system.changeOwner(output, uid_t.max, input.st_gid)   // uid -1: keep the caller's
         }
@@ -552,6 +677,7 @@ public struct AtomicFileWriter {
             throw WriteError("cannot set the mode of the new file: \(systemErrorMessage(errno))")
         }
         try confirm(output, owner: current.st_uid, group: current.st_gid, mode: mode, of: "the new file")
+        return Ownership(owner: current.st_uid, group: current.st_gid, mode: mode)
     }
 
     private func confirm(_ output: Int32, owner: uid_t, group: gid_t, mode: mode_t, of target: FilePath) throws {
@@ -562,18 +688,11 @@ public struct AtomicFileWriter {
         }
     }
 
-    /// The extended attributes of the file being replaced, or of the input for a new file.
-    private func copyExtendedAttributes(from open: Int32?, target: FilePath, to output: Int32) throws {
-        if let open {
-            copyExtendedAttributes(from: open, to: output)
-            return
-        }
-        let descriptor = target.withCString { system.open($0, O_RDONLY | O_CLOEXEC) }
-        guard descriptor >= 0 else { throw WriteError("cannot open \(target) to read its attributes: \(systemErrorMessage(errno))") }
-        defer { _ = system.close(descriptor) }
-        copyExtendedAttributes(from: descriptor, to: output)
-    }
+    /// The POSIX access ACL, kept by the filesystem as this extended attribute.
+    static let accessACL = "system.posix_acl_access"
 
+    /// The extended attributes of the file being replaced, or of the input for a new file
+    /// (its ACL among them: copied exactly).
     private func copyExtendedAttributes(from source: Int32, to output: Int32) {
         guard let list = system.listAttributes, let get = system.getAttribute, let set = system.setAttribute else { return }
         let listSize = list(source, nil, 0)
@@ -592,5 +711,79 @@ public struct AtomicFileWriter {
             // are skipped, as cp --preserve=xattr does.
             _ = value.withUnsafeBytes { set(output, name, $0.baseAddress, read, 0) }
         }
+    }
+
+    /// True when `descriptor` has the attribute `name`. An attribute that cannot be read
+    /// (no xattr support) counts as absent.
+    private func hasAttribute(_ descriptor: Int32, _ name: String) -> Bool {
+        guard let get = system.getAttribute else { return false }
+        return get(descriptor, name, nil, 0) >= 0
+    }
+
+    /// Removes an attribute the new file must not have. Absent already, or a filesystem
+    /// without attributes (hence without ACLs): nothing to do. Any other failure leaves
+    /// the new file with it, so the write is refused.
+    private func removeAttribute(_ descriptor: Int32, _ name: String) throws {
+        guard let remove = system.removeAttribute, remove(descriptor, name) != 0 else { return }
+        let code = errno
+        if code == ENODATA || code == EOPNOTSUPP || code == ENOTSUP { return }
+        throw WriteError("cannot remove the \(name) the new file inherited from its directory: \(systemErrorMessage(code))")
+    }
+
+    /// The `chattr` flags a replaced file keeps: those with a meaning for a file's
+    /// contents or handling (`s` secure deletion, `u` undeletable, `c` compressed, `S`
+    /// synchronous, `d` nodump, `A` noatime, `m` no compression, `j` data journalling,
+    /// `t` no tail-merging, `C` no copy-on-write, `x` DAX). Immutable (`i`) and
+    /// append-only (`a`) are never copied: such a file is refused (`refuseUnwritable`).
+    /// Flags the filesystem manages itself (extents, inline data, verity) are left to it.
+    static let copiedFlags: Int32 = 0x1 | 0x2 | 0x4 | 0x8 | 0x40 | 0x80 | 0x400 | 0x4000 | 0x8000 | 0x80_0000 | 0x200_0000
+    static let immutableFlag: Int32 = 0x10
+    static let appendOnlyFlag: Int32 = 0x20
+
+    /// Gives the new file the source's `copiedFlags`, those the filesystem and our
+    /// privileges allow (`j` needs CAP_SYS_RESOURCE; btrfs takes `C` only on an empty
+    /// file): all at once, else one by one. A flag that cannot be set is dropped, as
+    /// attributes are.
+    private func copyFlags(from source: Int32, to output: Int32) {
+        var flags: Int32 = 0
+        guard system.getFlags(source, &flags) == 0 else { return }
+        let wanted = flags & AtomicFileWriter.copiedFlags
+        guard wanted != 0 else { return }
+        var current: Int32 = 0
+        guard system.getFlags(output, &current) == 0 else { return }
+        if system.setFlags(output, current | wanted) == 0 { return }
+        for bit in 0 ..< 32 where wanted & (1 << bit) != 0 {
+            if system.setFlags(output, current | (1 << bit)) == 0 { current |= 1 << bit }
+        }
+    }
+
+    /// The file being replaced must be one its user may write, as it would be for
+    /// patchelf, which opens it for writing: a read-only file (a Nix store path, `chmod
+    /// a-w` by its own user) is left alone unless `allowReadOnly`. Root may write any
+    /// file, except where the kernel says no: an immutable or append-only file, which a
+    /// rename could replace anyway (it replaces the name, not the inode), is refused
+    /// even with `allowReadOnly`.
+    private func refuseUnwritable(_ location: ResolvedPath, file: Int32) throws {
+        var flags: Int32 = 0
+        if system.getFlags(file, &flags) == 0 && flags & (AtomicFileWriter.immutableFlag | AtomicFileWriter.appendOnlyFlag) != 0 {
+            let which = flags & AtomicFileWriter.immutableFlag != 0 ? "immutable (chattr +i)" : "append-only (chattr +a)"
+            throw WriteError("cannot replace \(location): it is \(which); left alone")
+        }
+        guard !allowReadOnly else { return }
+        guard location.withName({ system.access(location.directory, $0, W_OK) }) != 0 else { return }
+        let code = errno
+        throw NotWritable(path: location.path, code: code)
+    }
+}
+
+/// The file to be replaced is one the caller could not open for writing (`access(W_OK)`
+/// says no): left alone, as patchelf leaves it. `AtomicFileWriter.allowReadOnly` replaces
+/// it anyway.
+public struct NotWritable: Error, CustomStringConvertible, Sendable {
+    public let path: FilePath
+    /// `errno`: `EACCES`, `EROFS`, ….
+    public let code: Int32
+    public var description: String {
+        "cannot open \(path) for writing: \(systemErrorMessage(code)); a file its user may not write is left alone (--allow-read-only replaces it)"
     }
 }

@@ -47,7 +47,7 @@ import Testing
     static let faults: [Fault] = [
         Fault(name: "open") { system, counter in
             let real = system.open
-            system.open = { path, flags in counter.fired += 1; _ = real; return failing(EACCES) }
+            system.open = { _, _, _ in counter.fired += 1; _ = real; return failing(EACCES) }
         },
         Fault(name: "lock") { system, counter in
             system.lock = { _, operation in
@@ -59,10 +59,10 @@ import Testing
             system.openAnonymous = { _ in counter.fired += 1; return failing(EACCES) }
         },
         Fault(name: "create the named temporary file", temporary: .named) { system, counter in
-            system.makeTemporary = { _ in counter.fired += 1; return failing(EACCES) }
+            system.makeTemporary = { _, _ in counter.fired += 1; return failing(EACCES) }
         },
         Fault(name: "link the anonymous file into the directory", temporary: .anonymous) { system, counter in
-            system.name = { _, _ in counter.fired += 1; return failing(EACCES) }
+            system.name = { _, _, _ in counter.fired += 1; return failing(EACCES) }
         },
         Fault(name: "copy: half copied, then ENOSPC") { system, counter in
             let real = system.copyFileRange!
@@ -117,7 +117,7 @@ import Testing
             system.sync = { _ in counter.fired += 1; return failing(EIO) }
         },
         Fault(name: "rename") { system, counter in
-            system.rename = { _, _ in counter.fired += 1; return failing(EXDEV) }
+            system.rename = { _, _, _, _ in counter.fired += 1; return failing(EXDEV) }
         },
         Fault(name: "the owner cannot be kept (not root, another user's file)") { system, counter in
             system.effectiveUser = { counter.fired += 1; return 4242 }
@@ -202,9 +202,9 @@ import Testing
             return realSync(descriptor)
         }
         let realRename = system.rename
-        system.rename = { from, to in
+        system.rename = { fromDirectory, from, toDirectory, to in
             listings.seen.append((try? FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()) ?? [])
-            return realRename(from, to)
+            return realRename(fromDirectory, from, toDirectory, to)
         }
         _ = try Rewriter(writer: AtomicFileWriter(system: system)).rewrite(path: path, request: growingRequest)
         #expect(listings.seen.count == 3, "fsync of the file, rename, fsync of the directory")

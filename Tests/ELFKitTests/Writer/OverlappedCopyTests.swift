@@ -48,7 +48,7 @@ import Testing
         let anonymous = system.openAnonymous
         system.openAnonymous = { directory in counter.temporaries += 1; return anonymous(directory) }
         let named = system.makeTemporary
-        system.makeTemporary = { template in counter.temporaries += 1; return named(template) }
+        system.makeTemporary = { directory, name in counter.temporaries += 1; return named(directory, name) }
         return system
     }
 

@@ -11,7 +11,7 @@ _swelf() {
         --print-execstack --set-interpreter --interpreter --set-soname --set-rpath --add-rpath --remove-rpath
         --shrink-rpath --allowed-rpath-prefixes --force-rpath --add-needed --remove-needed --replace-needed
         --no-default-lib --set-os-abi --set-execstack --clear-execstack --add-debug-tag --clear-symbol-version
-        --rename-dynamic-symbols --page-size --output --jobs --no-durability --no-clobber-old-sections --no-sort
+        --rename-dynamic-symbols --page-size --output --jobs --no-durability --allow-read-only --no-clobber-old-sections --no-sort
         --build-resolution-cache --debug --help --version"
     local command=${words[0]##*/}
     local sub=
