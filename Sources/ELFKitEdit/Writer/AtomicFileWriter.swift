@@ -47,16 +47,16 @@ public struct LockBusy: Error {}
 /// - A destination that is not a regular file is never renamed over: a character
 ///   device (`/dev/null`) or a FIFO is opened and written in place, from start to end,
 ///   as patchelf does; anything else (a block device, a socket, a directory) is refused.
-public struct AtomicFileWriter {
+package struct AtomicFileWriter {
     let system: SystemCalls
 
     /// False (`--no-durability`): no fsync of the new file or its directory, no syncfs.
     /// The rename is still atomic and still follows the complete, checked write, so no
     /// process ever sees a partial file; but after a power failure or kernel crash the
     /// renamed file may be empty or old. For trees that are rebuilt anyway.
-    public var durable = true
+    package var durable = true
 
-    public init() { system = SystemCalls() }
+    package init() { system = SystemCalls() }
     package init(system: SystemCalls) { self.system = system }
 
     /// How many times a file replaced while waiting for its lock is reopened.
@@ -70,8 +70,8 @@ public struct AtomicFileWriter {
     /// shared when it is only read), and runs `body` on it while the lock is held. When
     /// the path turns out to name another file than the one locked, or `body` reports
     /// that the file was replaced before its own rename, it starts again.
-    public func withLockedFile<Result>(at path: FilePath, exclusive: Bool = true,
-                                       _ body: (FileByteSource) throws -> Result) throws -> Result {
+    package func withLockedFile<Result>(at path: FilePath, exclusive: Bool = true,
+                                        _ body: (FileByteSource) throws -> Result) throws -> Result {
         try withLockedFile(at: path, exclusive: exclusive, holding: { (file: LockedFile) in try body(file.source) })
     }
 
@@ -82,8 +82,8 @@ public struct AtomicFileWriter {
     /// With `wait: false` a lock held by another open file throws `LockBusy` at once: a
     /// batch that holds many locks must not wait for one, or two batches could each
     /// wait for the other.
-    public func withLockedFile<Result>(at path: FilePath, exclusive: Bool = true, wait: Bool = true,
-                                       holding body: (LockedFile) throws -> Result) throws -> Result {
+    package func withLockedFile<Result>(at path: FilePath, exclusive: Bool = true, wait: Bool = true,
+                                        holding body: (LockedFile) throws -> Result) throws -> Result {
         for _ in 0 ..< AtomicFileWriter.maximumAttempts {
             // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below);
             // on a regular file the flag changes nothing.
@@ -128,8 +128,8 @@ public struct AtomicFileWriter {
     /// finished temporary file and throws to abandon it too. When `destination` names the
     /// input's inode it must still do so just before the rename, else the write is
     /// abandoned with `TargetReplaced` (and `withLockedFile` starts again).
-    public func write(plan: RewritePlan, input: FileByteSource, to destination: FilePath,
-                      verifyPlan: () throws -> Void = {}, check: (FileByteSource) throws -> Void) throws {
+    package func write(plan: RewritePlan, input: FileByteSource, to destination: FilePath,
+                       verifyPlan: () throws -> Void, check: (FileByteSource) throws -> Void) throws {
         guard let pending = try prepare(plan: plan, input: input, to: destination, verifyPlan: verifyPlan, check: check) else { return }
         if durable {
             guard system.sync(pending.output) == 0 else { throw WriteError("fsync failed: \(systemErrorMessage(errno))") }
@@ -142,8 +142,8 @@ public struct AtomicFileWriter {
     /// written, given its metadata and checked. nil when there is nothing left to do (a
     /// character device or FIFO, written in place). The pending file is finished by
     /// `commit`, together with others; dropped unfinished, it is removed.
-    public func prepare(plan: RewritePlan, input: FileByteSource, to destination: FilePath,
-                        verifyPlan: () throws -> Void = {}, check: (FileByteSource) throws -> Void) throws -> PendingReplacement? {
+    package func prepare(plan: RewritePlan, input: FileByteSource, to destination: FilePath,
+                         verifyPlan: () throws -> Void, check: (FileByteSource) throws -> Void) throws -> PendingReplacement? {
         // A large unchanged bulk is copied into the temporary file while `verifyPlan` runs
         // (the copy writes only the new file; the verifier only reads the input). Below
         // the threshold a thread costs more than it saves: verify first, then copy.
@@ -224,7 +224,7 @@ public struct AtomicFileWriter {
     /// durable, and a file that fails at any step keeps its original. Returns each file's
     /// error, nil when it was replaced; `TargetReplaced` asks the caller to edit the new
     /// file at that path again.
-    public func commit(_ batch: [PendingReplacement]) -> [(any Error)?] {
+    package func commit(_ batch: [PendingReplacement]) -> [(any Error)?] {
         var errors = [(any Error)?](repeating: nil, count: batch.count)
         var syncedFileSystems = Set<UInt64>()
         for pending in batch where durable {
@@ -269,9 +269,9 @@ public struct AtomicFileWriter {
     ///
     /// `@unchecked Sendable`: it is made on one thread and may be handed to another (a
     /// batch is committed by the thread that started it), never used by two at once.
-    public final class LockedFile: @unchecked Sendable {
+    package final class LockedFile: @unchecked Sendable {
         /// The file's contents, read through a duplicate of the locked descriptor.
-        public fileprivate(set) var source: FileByteSource!
+        package fileprivate(set) var source: FileByteSource!
         let descriptor: Int32
         let system: SystemCalls
 
@@ -291,7 +291,7 @@ public struct AtomicFileWriter {
     ///
     /// `@unchecked Sendable`: made on one thread, finished on another, never used by two
     /// at once.
-    public final class PendingReplacement: @unchecked Sendable {
+    package final class PendingReplacement: @unchecked Sendable {
         var temporary: Temporary
         var output: Int32 { temporary.descriptor }
         let target: FilePath
@@ -301,7 +301,7 @@ public struct AtomicFileWriter {
         let system: SystemCalls
         var renamed = false
         /// The locked input, kept so that its lock is held until the rename.
-        public var keepLocked: LockedFile?
+        package var keepLocked: LockedFile?
 
         init(temporary: Temporary, target: FilePath, directory: FilePath, inPlace: Bool, input: stat, system: SystemCalls) {
             self.temporary = temporary
