@@ -120,7 +120,7 @@ struct VersionTables {
 
         private mutating func record(at address: UInt64, size: UInt64) throws -> Record {
             guard budget > 0 else {
-                throw ELFError(.invalid, "\(table) has more records than the file could hold", value: address)
+                throw ELFError(.invalid, "\(table): the walk exceeds its budget (one record per 8 bytes of the file)", value: address)
             }
             budget -= 1
             return Record(bytes: try file.bytes(atAddress: address, length: size, table), bigEndian: file.format.isBigEndian)
