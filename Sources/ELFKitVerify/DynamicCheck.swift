@@ -94,7 +94,7 @@ struct DynamicCheck {
         let cleared = Set(request.clearSymbolVersions)
         // Version indices whose library is removed fall back to "global".
         var removedIndices: Set<UInt16> = []
-        for need in try oldDynamic.versionNeeds() where expected.removedLibraries.contains(try oldDynamic.rawString(at: UInt64(need.fileOffset))) {
+        for need in try VersionTables(file: original, dynamic: oldDynamic).needs() where expected.removedLibraries.contains(need.file) {
             for requirement in need.requirements { removedIndices.insert(requirement.index & 0x7fff) }
         }
         func expectedVersion(_ index: Int) -> UInt16? {
@@ -178,17 +178,17 @@ struct DynamicCheck {
     private func checkVersionTables(_ old: DynamicSection, _ new: DynamicSection, _ expected: ExpectedDynamic,
                                     _ problems: inout [VerificationProblem]) throws {
         var wanted: [ComparableNeed] = []
-        for need in try old.versionNeeds() {
-            let file = try old.rawString(at: UInt64(need.fileOffset))
-            if expected.removedLibraries.contains(file) { continue }
-            wanted.append(ComparableNeed(need, file: expected.renamedLibraries[file] ?? file))
+        let (oldVersions, newVersions) = (VersionTables(file: original, dynamic: old), VersionTables(file: edited, dynamic: new))
+        for need in try oldVersions.needs() {
+            if expected.removedLibraries.contains(need.file) { continue }
+            wanted.append(ComparableNeed(need, file: expected.renamedLibraries[need.file] ?? need.file))
         }
         var actual: [ComparableNeed] = []
-        for need in try new.versionNeeds() { actual.append(ComparableNeed(need, file: try new.rawString(at: UInt64(need.fileOffset)))) }
+        for need in try newVersions.needs() { actual.append(ComparableNeed(need, file: need.file)) }
         if wanted != actual {
             problems.append(VerificationProblem(.versions, ".gnu.version_r lists \(actual.map(\.description)), expected \(wanted.map(\.description))"))
         }
-        if try old.versionDefinitions() != new.versionDefinitions() {
+        if try oldVersions.definitions() != newVersions.definitions() {
             problems.append(VerificationProblem(.versions, ".gnu.version_d changed"))
         }
     }
@@ -200,9 +200,9 @@ struct DynamicCheck {
 private struct ComparableNeed: Equatable {
     let file: [UInt8]
     let version: UInt16
-    let requirements: [VersionRequirement]
+    let requirements: [VersionTables.Requirement]
 
-    init(_ need: VersionNeed, file: [UInt8]) {
+    init(_ need: VersionTables.Need, file: [UInt8]) {
         self.file = file
         version = need.version
         requirements = need.requirements.map { requirement in
@@ -256,7 +256,7 @@ struct SymbolList {
             if UInt64(index) >= symbolOffset {
                 guard buckets > 0, bloomCount > 0, shift < 32 else { return ".gnu.hash" }
                 let width = file.format.wordSize
-                let hash = UInt64(gnuHash(name))
+                let hash = UInt64(SymbolHash.gnu(name))
                 let bits = width * 8
                 let bloomAddress = address + 16 + ((hash / bits) % bloomCount) * width
                 let bloom = try TableMap.words(file, bloomAddress, count: 1, width: width, "bloom word")[0]
@@ -279,7 +279,7 @@ struct SymbolList {
             let width: UInt64 = file.format.is64 && file.header.machine == .s390 ? 8 : 4
             let header = try TableMap.words(file, address, count: 2, width: width, ".hash header")
             guard header[0] > 0 else { return ".hash" }
-            var candidate = try TableMap.words(file, address + (2 + UInt64(elfHash(name)) % header[0]) * width, count: 1, width: width, ".hash")[0]
+            var candidate = try TableMap.words(file, address + (2 + UInt64(SymbolHash.sysv(name)) % header[0]) * width, count: 1, width: width, ".hash")[0]
             var steps = 0
             while candidate != 0 && candidate < UInt64(symbols.count) && steps <= symbols.count {
                 if candidate == UInt64(index) { return nil }

@@ -110,7 +110,7 @@ struct ExpectedDynamic {
         // Version needs of removed libraries go; when none remain, so do their tags.
         if !removedLibraries.isEmpty {
             var remaining = 0
-            for need in try dynamic.versionNeeds() where !removedLibraries.contains(try dynamic.rawString(at: UInt64(need.fileOffset))) {
+            for need in try VersionTables(file: file, dynamic: dynamic).needs() where !removedLibraries.contains(need.file) {
                 remaining += 1
             }
             if remaining == 0 {

@@ -28,7 +28,9 @@ public struct VerificationProblem: Hashable, Sendable, CustomStringConvertible {
 /// - permissions and mapping: nothing read-only becomes writable or executable, PT_LOADs
 ///   ascend, do not overlap and are congruent (`checkPermissions`, `checkMapping`);
 /// - the headers, the dynamic entries (strings by value, tables by content), symbols,
-///   versions, hash lookups, relocations, section headers and `.symtab`.
+///   versions, hash lookups, relocations, section headers and `.symtab`;
+/// - the bytes nothing describes (no header, segment or section covers them): each is the
+///   original's byte at that offset, or zero (`UnaccountedBytesCheck`).
 public struct IndependentVerifier {
     let original: ELFFile
     let edited: ELFFile
@@ -67,6 +69,7 @@ public struct IndependentVerifier {
             try DynamicCheck(context: context).run(&problems)
             try SectionCheck(context: context).run(&problems)
             try ResolutionCacheCheck(context: context).run(&problems)
+            try UnaccountedBytesCheck(context: context).run(&problems)
         } catch {
             problems.append(VerificationProblem(.header, "verification could not read a file: \(error)"))
         }

@@ -72,21 +72,21 @@ struct OldBytes {
         }
         let symbols = try SymbolList(file: context.original, dynamic: oldDynamic, tables: context.oldTables)
         for symbol in symbols.symbols { name(UInt64(symbol.nameOffset)) }
-        for need in try oldDynamic.versionNeeds() {
+        let oldVersions = VersionTables(file: context.original, dynamic: oldDynamic)
+        for need in try oldVersions.needs() {
             // A need whose library the request renames or removes no longer names its old
             // file (DynamicCheck holds the edited vn_file to the new name): that string is
             // as obsolete as the DT_NEEDED it shared.
-            let file = try? oldDynamic.rawString(at: UInt64(need.fileOffset))
-            let followsTheRequest = file.map { context.expected?.renamedLibraries[$0] != nil
-                || context.expected?.removedLibraries.contains($0) == true } ?? false
+            let followsTheRequest = context.expected?.renamedLibraries[need.file] != nil
+                || context.expected?.removedLibraries.contains(need.file) == true
             if !followsTheRequest { name(UInt64(need.fileOffset)) }
             for requirement in need.requirements { name(UInt64(requirement.nameOffset)) }
         }
         // Version definitions are read by name: every place a name occurs counts.
         let table = try oldDynamic.stringTable().bytes
-        for definition in try oldDynamic.versionDefinitions() {
+        for definition in try oldVersions.definitions() {
             for definitionName in definition.names {
-                let wanted = Array(definitionName.utf8) + [0]
+                let wanted = definitionName + [0]
                 var start = 0
                 while start + wanted.count <= table.count {
                     if table[start ..< start + wanted.count].elementsEqual(wanted) {

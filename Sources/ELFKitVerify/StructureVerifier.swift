@@ -193,11 +193,13 @@ public struct StructureVerifier {
             }
         }
         do {
-            let needed = Set(try dynamic.needed())
-            for need in try dynamic.versionNeeds() where !needed.contains(need.file) {
-                problems.add(.versionNeedNotNeeded, .versionNeed(file: need.file), ".gnu.version_r names \(need.file), which is not a DT_NEEDED library (glibc asserts on this)")
+            let needed = Set(try dynamic.all(.needed).map { try dynamic.rawString(at: $0) })
+            let versions = VersionTables(file: file, dynamic: dynamic)
+            for need in try versions.needs() where !needed.contains(need.file) {
+                let name = String(decoding: need.file, as: UTF8.self)
+                problems.add(.versionNeedNotNeeded, .versionNeed(file: name), ".gnu.version_r names \(name), which is not a DT_NEEDED library (glibc asserts on this)")
             }
-            _ = try dynamic.versionDefinitions()
+            _ = try versions.definitions()
             _ = try TableMap(file: file)
         } catch {
             problems.add(.symbolTablesUnreadable, .dynamicSection, "symbol tables: \(error)")

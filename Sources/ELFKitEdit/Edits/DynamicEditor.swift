@@ -45,14 +45,14 @@ public struct EditOutcome: Sendable {
 
 /// Turns an `EditRequest` into an `EditOutcome` for a file. Pure: reads the file,
 /// changes nothing.
-public struct DynamicEditor {
+package struct DynamicEditor {
     let file: ELFFile
     /// Tells whether a directory holds a library, for `--shrink-rpath`.
     let libraryProbe: LibraryProbe
     /// Answers `--build-resolution-cache`'s access(2) questions.
     let resolutionProbe: any ResolutionProbe
 
-    public init(file: ELFFile, libraryProbe: LibraryProbe = LibraryProbe(),
+    package init(file: ELFFile, libraryProbe: LibraryProbe = LibraryProbe(),
                 resolutionProbe: any ResolutionProbe = FileSystemResolutionProbe()) {
         self.file = file
         self.libraryProbe = libraryProbe
@@ -61,7 +61,7 @@ public struct DynamicEditor {
 
     /// The edits, then the resolution cache: it is resolved from the final run path and
     /// needed list, after every other edit of the same request.
-    public func apply(_ request: EditRequest) throws(EditError) -> EditOutcome {
+    package func apply(_ request: EditRequest) throws(EditError) -> EditOutcome {
         var outcome = try applyEdits(request)
         try applyResolutionCache(request, &outcome)
         return outcome

@@ -18,7 +18,7 @@ import ELFKitCore
 ///    before 5.18 and qemu-user derive AT_PHDR from its file offset); it grows into the
 ///    space of the objects that follow it (interpreter, notes, hash tables, …), which
 ///    move into the new segment with every reference to them updated.
-public struct LayoutPlanner {
+package struct LayoutPlanner {
     let file: ELFFile
     let catalog: FileObjectCatalog
     let outcome: EditOutcome
@@ -31,23 +31,23 @@ public struct LayoutPlanner {
     /// The first bytes of every PT_LOAD swelf appends: "swelf appended" and two NULs.
     /// Only a segment whose file bytes start with it (and which ends the file) is
     /// recognised as swelf's own and rebuilt by a later edit.
-    public static let appendedSegmentMark: [UInt8] = Array("swelf appended".utf8) + [0, 0]
+    package static let appendedSegmentMark: [UInt8] = Array("swelf appended".utf8) + [0, 0]
 
-    public init(file: ELFFile, outcome: EditOutcome, pageSize: UInt64? = nil) throws(EditError) {
+    package init(file: ELFFile, outcome: EditOutcome, pageSize: UInt64? = nil) throws(EditError) {
         self.file = file
         self.outcome = outcome
         self.pageSize = pageSize ?? Self.segmentAlignment(of: file)
         do { catalog = try FileObjectCatalog(file: file) } catch { throw .format(error) }
     }
 
-    public func plan() throws(EditError) -> RewritePlan {
+    package func plan() throws(EditError) -> RewritePlan {
         var log: [String] = []
         return try plan(log: &log)
     }
 
     /// `plan()`, with the decisions made so far in `log` even when it then refuses the edit
     /// (`--debug` shows why).
-    public func plan(log: inout [String]) throws(EditError) -> RewritePlan {
+    package func plan(log: inout [String]) throws(EditError) -> RewritePlan {
         do { return try makePlan(log: &log) } catch let error as ELFError { throw .format(error) } catch let error as EditError { throw error } catch {
             throw .refused("\(error)")
         }

@@ -43,18 +43,18 @@ public struct RewritePlan: Sendable {
 
 /// The edited file as a `ByteSource`, read through the plan without writing anything.
 /// The verifier reads the new image this way before a single byte is written.
-public final class PlannedByteSource: ByteSource {
+package final class PlannedByteSource: ByteSource {
     let base: any ByteSource
     let plan: RewritePlan
 
-    public init(base: any ByteSource, plan: RewritePlan) {
+    package init(base: any ByteSource, plan: RewritePlan) {
         self.base = base
         self.plan = plan
     }
 
-    public var size: UInt64 { plan.newSize }
+    package var size: UInt64 { plan.newSize }
 
-    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError) {
+    package func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError) {
         let count = buffer.count
         guard Checked.fits(start: offset, length: UInt64(count), within: size) else {
             throw ELFError(.truncated, "read past the end of the planned file", offset: offset)

@@ -61,23 +61,23 @@ public struct LockBusy: Error {}
 /// - A destination that is not a regular file is never renamed over: a character
 ///   device (`/dev/null`) or a FIFO is opened and written in place, from start to end,
 ///   as patchelf does; anything else (a block device, a socket, a directory) is refused.
-public struct AtomicFileWriter {
+package struct AtomicFileWriter {
     let system: SystemCalls
 
     /// False (`--no-durability`): no fsync of the new file or its directory, no syncfs.
     /// The rename is still atomic and still follows the complete, checked write, so no
     /// process ever sees a partial file; but after a power failure or kernel crash the
     /// renamed file may be empty or old. For trees that are rebuilt anyway.
-    public var durable = true
+    package var durable = true
 
     /// True (`--allow-read-only`): a file its user may not write (`access(W_OK)` fails:
     /// mode 0555 for its owner, a read-only Nix store path) is replaced anyway, as far as
     /// the directory allows. False: it is refused with `NotWritable`, as patchelf, which
     /// opens the file for writing, refuses it. Root may write any file, so for root this
     /// changes nothing but what the kernel itself refuses (a read-only filesystem).
-    public var allowReadOnly = false
+    package var allowReadOnly = false
 
-    public init() { system = SystemCalls() }
+    package init() { system = SystemCalls() }
     package init(system: SystemCalls) { self.system = system }
 
     /// How many times a file replaced while waiting for its lock is reopened.
@@ -91,8 +91,8 @@ public struct AtomicFileWriter {
     /// shared when it is only read), and runs `body` on it while the lock is held. When
     /// the path turns out to name another file than the one locked, or `body` reports
     /// that the file was replaced before its own rename, it starts again.
-    public func withLockedFile<Result>(at path: FilePath, exclusive: Bool = true,
-                                       _ body: (FileByteSource) throws -> Result) throws -> Result {
+    package func withLockedFile<Result>(at path: FilePath, exclusive: Bool = true,
+                                        _ body: (FileByteSource) throws -> Result) throws -> Result {
         try withLockedFile(at: path, exclusive: exclusive, holding: { (file: LockedFile) in try body(file.source) })
     }
 
@@ -103,8 +103,8 @@ public struct AtomicFileWriter {
     /// With `wait: false` a lock held by another open file throws `LockBusy` at once: a
     /// batch that holds many locks must not wait for one, or two batches could each
     /// wait for the other.
-    public func withLockedFile<Result>(at path: FilePath, exclusive: Bool = true, wait: Bool = true,
-                                       holding body: (LockedFile) throws -> Result) throws -> Result {
+    package func withLockedFile<Result>(at path: FilePath, exclusive: Bool = true, wait: Bool = true,
+                                        holding body: (LockedFile) throws -> Result) throws -> Result {
         try withLockedFile(at: try resolve(path, reading: true), exclusive: exclusive, wait: wait, holding: body)
     }
 
@@ -112,7 +112,7 @@ public struct AtomicFileWriter {
     /// (`resolve`). Each attempt opens the resolved directory's entry without following
     /// a link (`O_NOFOLLOW`), and checks it with `fstatat(AT_SYMLINK_NOFOLLOW)`: a file
     /// swapped for a symbolic link after the path was resolved is refused, never followed.
-    public func withLockedFile<Result>(at location: ResolvedPath, exclusive: Bool = true, wait: Bool = true,
+    package func withLockedFile<Result>(at location: ResolvedPath, exclusive: Bool = true, wait: Bool = true,
                                         holding body: (LockedFile) throws -> Result) throws -> Result {
         for _ in 0 ..< AtomicFileWriter.maximumAttempts {
             // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below);
@@ -151,7 +151,7 @@ public struct AtomicFileWriter {
     /// (`ResolvedPath`): symbolic links are followed now, as the kernel would, except one
     /// `protected_symlinks` refuses. `reading`: the input, whose errors read as a failed
     /// open of the file (the command line names the file).
-    public func resolve(_ path: FilePath, reading: Bool = false) throws -> ResolvedPath {
+    package func resolve(_ path: FilePath, reading: Bool = false) throws -> ResolvedPath {
         do {
             return try system.resolve(path)
         } catch {
@@ -189,8 +189,8 @@ public struct AtomicFileWriter {
     ///
     /// `resolved` is `destination` resolved by `resolve` (the same `ResolvedPath` the
     /// input was locked through, for an edit in place); nil resolves it now.
-    public func write(plan: RewritePlan, input: FileByteSource, to destination: FilePath, resolved: ResolvedPath? = nil,
-                      verifyPlan: () throws -> Void = {}, check: (FileByteSource) throws -> Void) throws {
+    package func write(plan: RewritePlan, input: FileByteSource, to destination: FilePath, resolved: ResolvedPath? = nil,
+                       verifyPlan: () throws -> Void, check: (FileByteSource) throws -> Void) throws {
         guard let pending = try prepare(plan: plan, input: input, to: destination, resolved: resolved,
                                         verifyPlan: verifyPlan, check: check) else { return }
         if durable {
@@ -204,8 +204,8 @@ public struct AtomicFileWriter {
     /// written, given its metadata and checked. nil when there is nothing left to do (a
     /// character device or FIFO, written in place). The pending file is finished by
     /// `commit`, together with others; dropped unfinished, it is removed.
-    public func prepare(plan: RewritePlan, input: FileByteSource, to destination: FilePath, resolved: ResolvedPath? = nil,
-                        verifyPlan: () throws -> Void = {}, check: (FileByteSource) throws -> Void) throws -> PendingReplacement? {
+    package func prepare(plan: RewritePlan, input: FileByteSource, to destination: FilePath, resolved: ResolvedPath? = nil,
+                         verifyPlan: () throws -> Void, check: (FileByteSource) throws -> Void) throws -> PendingReplacement? {
         // A large unchanged bulk is copied into the temporary file while `verifyPlan` runs
         // (the copy writes only the new file; the verifier only reads the input). Below
         // the threshold a thread costs more than it saves: verify first, then copy.
@@ -326,7 +326,7 @@ public struct AtomicFileWriter {
     /// durable, and a file that fails at any step keeps its original. Returns each file's
     /// error, nil when it was replaced; `TargetReplaced` asks the caller to edit the new
     /// file at that path again.
-    public func commit(_ batch: [PendingReplacement]) -> [(any Error)?] {
+    package func commit(_ batch: [PendingReplacement]) -> [(any Error)?] {
         var errors = [(any Error)?](repeating: nil, count: batch.count)
         var syncedFileSystems = Set<UInt64>()
         for pending in batch where durable {
@@ -371,9 +371,9 @@ public struct AtomicFileWriter {
     ///
     /// `@unchecked Sendable`: it is made on one thread and may be handed to another (a
     /// batch is committed by the thread that started it), never used by two at once.
-    public final class LockedFile: @unchecked Sendable {
+    package final class LockedFile: @unchecked Sendable {
         /// The file's contents, read through a duplicate of the locked descriptor.
-        public fileprivate(set) var source: FileByteSource!
+        package fileprivate(set) var source: FileByteSource!
         let descriptor: Int32
         let system: SystemCalls
 
@@ -393,7 +393,7 @@ public struct AtomicFileWriter {
     ///
     /// `@unchecked Sendable`: made on one thread, finished on another, never used by two
     /// at once.
-    public final class PendingReplacement: @unchecked Sendable {
+    package final class PendingReplacement: @unchecked Sendable {
         var temporary: Temporary
         var output: Int32 { temporary.descriptor }
         /// The target: its directory (held open) and its name there.
@@ -403,7 +403,7 @@ public struct AtomicFileWriter {
         let system: SystemCalls
         var renamed = false
         /// The locked input, kept so that its lock is held until the rename.
-        public var keepLocked: LockedFile?
+        package var keepLocked: LockedFile?
 
         init(temporary: Temporary, location: ResolvedPath, inPlace: Bool, input: stat, system: SystemCalls) {
             self.temporary = temporary

@@ -21,13 +21,13 @@ import ELFKitCore
 /// directory (`/tmp`) whose owner is neither the follower (the effective user) nor the
 /// directory's owner. Another user planted it; following it would let them choose which
 /// file root replaces.
-public final class ResolvedPath: @unchecked Sendable, CustomStringConvertible {
+package final class ResolvedPath: @unchecked Sendable, CustomStringConvertible {
     /// `pathOnlyFlag | O_DIRECTORY`, closed when the value goes.
     package let directory: Int32
     /// One path component, never empty, `.` or `..`.
     package let name: [UInt8]
     /// As the user gave it.
-    public let path: FilePath
+    package let path: FilePath
     /// The directory's path (from /proc) and the name, for messages.
     package let resolved: FilePath
     /// The name is a link in /proc (`/dev/stdout` ends in `/proc/self/fd/1`, whose text
@@ -55,7 +55,7 @@ public final class ResolvedPath: @unchecked Sendable, CustomStringConvertible {
     deinit { _ = system.close(directory) }
 
     /// The resolved path (the directory as /proc shows it, and the name).
-    public var description: String { resolved.description }
+    package var description: String { resolved.description }
 
     /// `name` in the same directory, for messages.
     package func sibling(_ name: [UInt8]) -> FilePath {

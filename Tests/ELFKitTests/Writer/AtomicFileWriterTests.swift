@@ -37,7 +37,7 @@ import Testing
         let (source, plan) = try plan(for: path)
         var checked = false
         #expect(throws: Refused.self) {
-            try AtomicFileWriter().write(plan: plan, input: source, to: FilePath(path)) { written in
+            try AtomicFileWriter().write(plan: plan, input: source, to: FilePath(path), verifyPlan: {}) { written in
                 checked = true
                 #expect(written.size == plan.newSize)
                 throw Refused()
@@ -53,7 +53,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let (source, plan) = try plan(for: path)
         let expected = try PlannedByteSource(base: source, plan: plan).readBytes(at: 0, count: Int(plan.newSize))
-        try AtomicFileWriter().write(plan: plan, input: source, to: FilePath(path)) { written in
+        try AtomicFileWriter().write(plan: plan, input: source, to: FilePath(path), verifyPlan: {}) { written in
             #expect(WrittenImageCheck(plan: plan, written: written).problems().isEmpty)
         }
         #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) == expected)

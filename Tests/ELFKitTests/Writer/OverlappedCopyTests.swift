@@ -153,7 +153,7 @@ import Testing
         }
         var writer = AtomicFileWriter(system: system)
         writer.durable = durable
-        try writer.write(plan: plan, input: source, to: FilePath(path)) { _ in }
+        try writer.write(plan: plan, input: source, to: FilePath(path), verifyPlan: {}) { _ in }
         let ranges = counter.writebacks
         #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) == expected)
         guard durable && chunks > 0 else {

@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+@testable import ELFKit
+@testable import ELFKitCore
+@testable import ELFKitEdit
+
+/// The verifier's last word is on the bytes that are renamed into place, not on the plan:
+/// each case lets the writer produce its temporary file, then changes one byte of it on
+/// disk, after every write of the plan and after the plan was verified (from the writer's
+/// `fchmod` of the new file, its last step before the written-file check), and the edit
+/// must be refused with the original byte-identical, the same inode and no temporary left.
+///
+/// The kept prefix is copied by the kernel and the zero gap before the appended bytes is
+/// made by `ftruncate`: neither was compared with anything before the written file was
+/// verified in full, so the kept-prefix and gap cases failed there.
+@Suite struct WrittenFileSabotageTests {
+    final class Hook: @unchecked Sendable {
+        var corruption: (offset: UInt64, byte: UInt8)?
+        var fired = 0
+    }
+
+    struct Case: CustomTestStringConvertible, Sendable {
+        let name: String
+        /// Zero bytes added after the program, none of them referred to: one makes the file's
+        /// size odd, so that the appended bytes (aligned) leave a gap after it; with 9 MiB
+        /// more the bulk is copied beside the plan's verification (`overlappedCopyMinimum`).
+        let padding: Int
+        /// The offset to corrupt, from the original file and the plan; nil: no corruption (the control).
+        let offset: @Sendable (ELFFile, RewritePlan) throws -> UInt64?
+        var testDescription: String { name + (padding > 1 ? ", large file (copied beside the plan's verification)" : "") }
+    }
+
+    static let large = Int(AtomicFileWriter.overlappedCopyMinimum) + (1 << 20) + 1
+
+    static let cases: [Case] = [1, large].flatMap { padding in [
+        Case(name: "no corruption (control)", padding: padding) { _, _ in nil },
+        Case(name: "a byte of code in the kept prefix", padding: padding) { file, plan in
+            let text = try #require(file.programHeaders.first { $0.type == .load && $0.flags.contains(.execute) })
+            return try unpatched(text.offset + text.fileSize / 2, plan)
+        },
+        Case(name: "a byte of a non-loaded section in the kept prefix (.comment)", padding: padding) { file, plan in
+            let comment = try #require(file.section(named: ".comment")?.header)
+            return try unpatched(comment.offset + comment.size / 2, plan)
+        },
+        Case(name: "a byte of the zero gap between the old end and the appended bytes", padding: padding) { _, plan in
+            try #require(plan.appendOffset > plan.keptPrefix && !plan.appended.isEmpty, "the plan leaves no gap")
+            return plan.keptPrefix + (plan.appendOffset - plan.keptPrefix) / 2
+        },
+        Case(name: "a patched byte", padding: padding) { _, plan in
+            // The dynamic entry that now points at the new run path is among the patches; the
+            // first patch is the one whose bytes are the program header table or .dynamic.
+            let patch = try #require(plan.patches.first)
+            return patch.offset + UInt64(patch.bytes.count) / 2
+        },
+        Case(name: "an appended byte", padding: padding) { _, plan in
+            try #require(!plan.appended.isEmpty)
+            return plan.appendOffset + UInt64(plan.appended.count) / 2
+        },
+    ] } + [
+        Case(name: "a zero byte of padding in the kept prefix that nothing refers to", padding: large) { file, plan in
+            try unpatched(file.source.size - 4096, plan)
+        },
+    ]
+
+    /// `offset`, after checking that no patch covers it (it is copied, not written).
+    static func unpatched(_ offset: UInt64, _ plan: RewritePlan) throws -> UInt64 {
+        try #require(offset < plan.keptPrefix)
+        try #require(!plan.patches.contains { $0.offset <= offset && offset < $0.offset + UInt64($0.bytes.count) })
+        return offset
+    }
+
+    private func scratchFile(padding: Int) throws -> (directory: URL, path: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-written-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("subject").path
+        let program = try #require(Subject.all.first { $0.path == "x86_64/hello" }).contents()
+        try Data(program + [UInt8](repeating: 0, count: padding)).write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o755)
+        return (directory, path)
+    }
+
+    /// A run path long enough that .dynstr moves to an appended segment.
+    static var request: EditRequest {
+        var request = EditRequest()
+        request.runPath = .set(Array(("$ORIGIN/" + String(repeating: "w", count: 200)).utf8))
+        return request
+    }
+
+    /// The writer's system calls, with one byte of the new file changed just before its
+    /// `fchmod` returns: every byte of the plan is written by then, the plan verified, and
+    /// the written-file check not yet run.
+    static func corrupting(_ hook: Hook) -> SystemCalls {
+        var system = SystemCalls()
+        let changeMode = system.changeMode
+        system.changeMode = { descriptor, mode in
+            if let (offset, byte) = hook.corruption {
+                var value = byte
+                if pwrite(descriptor, &value, 1, off_t(offset)) == 1 { hook.fired += 1 }
+            }
+            return changeMode(descriptor, mode)
+        }
+        return system
+    }
+
+    @Test(arguments: cases) func aByteChangedInTheWrittenFileIsRefused(case: Case) throws {
+        let (directory, path) = try scratchFile(padding: `case`.padding)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        var status = stat()
+        #expect(stat(path, &status) == 0)
+        let inode = status.st_ino
+
+        let source = try FileByteSource(path: path)
+        let file = try ELFFile(source: source)
+        let plan = try Rewriter().plan(file: file, request: Self.request)
+        #expect((plan.keptPrefix >= AtomicFileWriter.overlappedCopyMinimum) == (`case`.padding > 1))
+        let hook = Hook()
+        if let offset = try `case`.offset(file, plan) {
+            let now = try PlannedByteSource(base: source, plan: plan).bytes(at: offset, count: 1, "sabotaged byte")[0]
+            hook.corruption = (offset, now == 0 ? 0x5a : ~now)
+        }
+        let rewriter = Rewriter(writer: AtomicFileWriter(system: Self.corrupting(hook)))
+        guard hook.corruption != nil else {
+            #expect(try rewriter.rewrite(path: path, request: Self.request).changed)
+            return
+        }
+        do {
+            _ = try rewriter.rewrite(path: path, request: Self.request)
+            Issue.record("the corrupted file was accepted")
+        } catch EditError.verificationFailed(let problems) {
+            #expect(!problems.isEmpty)
+        }
+        #expect(hook.fired == 1, "the corruption was not written")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before, "the original changed")
+        #expect(stat(path, &status) == 0 && status.st_ino == inode, "the original was replaced")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["subject"], "a temporary file was left")
+    }
+}
