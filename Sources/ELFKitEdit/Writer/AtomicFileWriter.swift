@@ -181,9 +181,10 @@ package struct AtomicFileWriter {
         }
     }
 
-    /// Writes `plan` applied to `input` to `destination`. `verifyPlan` judges the plan
-    /// before any byte of it is written, and throws to abandon the write; `check` reads the
-    /// finished temporary file and throws to abandon it too. When `destination` names the
+    /// Writes `plan` applied to `input` to `destination`. `verifyPlan` judges the plan and
+    /// throws to abandon the write: beside the copy of a large unchanged bulk, and before a
+    /// character device or FIFO is written in place. `check` reads the finished temporary
+    /// file and throws to abandon it: the last word on every regular file. When `destination` names the
     /// input's inode it must still do so just before the rename, else the write is
     /// abandoned with `TargetReplaced` (and `withLockedFile` starts again).
     ///
@@ -206,11 +207,13 @@ package struct AtomicFileWriter {
     /// `commit`, together with others; dropped unfinished, it is removed.
     package func prepare(plan: RewritePlan, input: FileByteSource, to destination: FilePath, resolved: ResolvedPath? = nil,
                          verifyPlan: () throws -> Void, check: (FileByteSource) throws -> Void) throws -> PendingReplacement? {
-        // A large unchanged bulk is copied into the temporary file while `verifyPlan` runs
-        // (the copy writes only the new file; the verifier only reads the input). Below
-        // the threshold a thread costs more than it saves: verify first, then copy.
+        // `verifyPlan` runs only where it costs nothing or where nothing else would judge:
+        // beside the copy of a large unchanged bulk (the copy writes only the new file, the
+        // verifier only reads the input), and before a character device or FIFO is written
+        // in place (it cannot be read back). A regular file's plan is not judged twice:
+        // `check` verifies the written file in full before the rename, and a refused plan
+        // costs only an anonymous file that is never named.
         let overlap = plan.keptPrefix >= AtomicFileWriter.overlappedCopyMinimum
-        if !overlap { try verifyPlan() }
         var inputStatus = stat()
         guard system.status(input.descriptor, &inputStatus) == 0 else {
             throw WriteError("cannot stat the input: \(systemErrorMessage(errno))")
@@ -231,7 +234,7 @@ package struct AtomicFileWriter {
             throw WriteError("\(destination) names a regular file through a link in /proc, which swelf cannot replace by its name; give the file's own path")
         }
         if targetExists && kind != S_IFREG {
-            if overlap { try verifyPlan() }
+            try verifyPlan()
             try writeInPlace(plan: plan, input: input, to: location, kind: kind)
             return nil
         }

@@ -86,16 +86,20 @@ import Testing
         return request
     }
 
-    /// The writer's system calls, with one byte of the new file changed just before its
-    /// `fchmod` returns: every byte of the plan is written by then, the plan verified, and
-    /// the written-file check not yet run.
+    /// The writer's system calls, with one byte of the new file changed at its first
+    /// `fchmod` (the writer sets the mode again after the extended attributes; a second
+    /// flip would undo the first): every byte of the plan is written by then, a large
+    /// file's plan verified, and the written-file check not yet run.
     static func corrupting(_ hook: Hook) -> SystemCalls {
         var system = SystemCalls()
         let changeMode = system.changeMode
         system.changeMode = { descriptor, mode in
             if let (offset, byte) = hook.corruption {
                 var value = byte
-                if pwrite(descriptor, &value, 1, off_t(offset)) == 1 { hook.fired += 1 }
+                if pwrite(descriptor, &value, 1, off_t(offset)) == 1 {
+                    hook.fired += 1
+                    hook.corruption = nil
+                }
             }
             return changeMode(descriptor, mode)
         }

@@ -62,6 +62,27 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["subject"])
     }
 
+    /// Where the plan is judged before the write: never twice for a small regular file
+    /// (the written file's check is the judgement), always before a character device is
+    /// written in place (it cannot be read back), and there a refusal writes nothing.
+    @Test func thePlanIsJudgedWhereNothingElseCanBe() throws {
+        let (directory, path) = try scratchCopy(of: "x86_64/hello")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (source, plan) = try plan(for: path)
+        var planJudged = false, writtenJudged = false
+        try AtomicFileWriter().write(plan: plan, input: source, to: FilePath(directory.appendingPathComponent("out").path),
+                                     verifyPlan: { planJudged = true }, check: { _ in writtenJudged = true })
+        #expect(!planJudged && writtenJudged, "a small regular file: the written file alone is judged")
+
+        planJudged = false
+        writtenJudged = false
+        #expect(throws: Refused.self) {
+            try AtomicFileWriter().write(plan: plan, input: source, to: FilePath("/dev/null"),
+                                         verifyPlan: { planJudged = true; throw Refused() }, check: { _ in writtenJudged = true })
+        }
+        #expect(planJudged && !writtenJudged, "a character device: the plan is judged, and its refusal stops the write")
+    }
+
     /// A FIFO as the file to edit is refused at once: opening it does not wait for a
     /// writer that never comes, and it is never locked or read.
     @Test(.timeLimit(.minutes(1))) func aFIFOInputIsRefusedWithoutWaiting() throws {

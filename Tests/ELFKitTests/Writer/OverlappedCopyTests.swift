@@ -122,19 +122,6 @@ import Testing
         #expect(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).contains("hello main done"))
     }
 
-    @Test func aSmallFileIsVerifiedBeforeAnythingIsCreated() throws {
-        let (directory, path) = try scratchFile(padding: 0)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let (source, plan) = try plan(for: path)
-        #expect(plan.keptPrefix < AtomicFileWriter.overlappedCopyMinimum)
-        let counter = Counter()
-        #expect(throws: Refused.self) {
-            try AtomicFileWriter(system: countingSystem(counter)).write(
-                plan: plan, input: source, to: FilePath(path), verifyPlan: { throw Refused() }) { _ in }
-        }
-        #expect(counter.temporaries == 0 && counter.copies == 0, "a refused small plan created or copied a file")
-    }
-
     /// A durable copy starts the disk writes of each chunk as soon as it is copied, so
     /// the final fsync does not wait for the whole file; the start is only a hint, and
     /// without durability, or for a bulk of one chunk or less, there is none.
