@@ -96,13 +96,13 @@ import Testing
 
     /// One call under the limits; nil when it stayed within them (exit 0 or 1, lines on
     /// stderr each starting with "swelf: "), else what went wrong.
-    static func call(_ arguments: [String]) throws -> (problem: String?, stderr: String) {
+    static func call(_ arguments: [String], seconds: Int = secondsPerCall, memoryKiB: Int = memoryLimitKiB) throws -> (problem: String?, stderr: String) {
         guard let swelf = Swelf.path else { throw Swelf.NotBuilt() }
-        let script = "ulimit -v \(memoryLimitKiB); exec timeout -s KILL \(secondsPerCall) \"$0\" \"$@\""
+        let script = "ulimit -v \(memoryKiB); exec timeout -s KILL \(seconds) \"$0\" \"$@\""
         let result = try Tool.run("/bin/bash", ["-c", script, swelf] + arguments)
         switch result.status {
         case 0, 1: break
-        case 124, 128 + 9: return ("no result within \(secondsPerCall) s (hang?)", result.stderr)
+        case 124, 128 + 9: return ("no result within \(seconds) s (hang?)", result.stderr)
         default: return ("exit \(result.status)\(result.status > 128 ? " (signal \(result.status - 128))" : ""): \(result.stderr.suffix(600))", result.stderr)
         }
         for line in result.stderr.split(separator: "\n") where !line.hasPrefix("swelf: ") {
