@@ -23,7 +23,7 @@ import Testing
 ///   disk).
 enum LargeFixtures {
     /// Bump when the generator changes what it makes.
-    static let generatorVersion = "large-fixtures-1"
+    static let generatorVersion = "large-fixtures-2"
     static let sectionCount = 70_000
     static let symbolCount = 100_000
     static let neededCount = 10_000
