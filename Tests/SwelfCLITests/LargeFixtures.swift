@@ -144,7 +144,8 @@ enum LargeFixtures {
             try handle.close()
             chmod(url.path, 0o755)
         }
-        return Fixture(name: "sparse4G", path: directory.appendingPathComponent("sparse4G").path, runnable: true, libraryPath: nil)
+        return Fixture(name: "sparse4G", path: directory.appendingPathComponent("sparse4G").path, runnable: true,
+                       libraryPath: Repo.testBinaries.appendingPathComponent("x86_64").path)  // hello needs libgreet.so.1
     }
 
     // MARK: Synthetic steps (ELF64 little-endian, which is all these fixtures are)
