@@ -149,7 +149,7 @@ import Testing
         }
         print("large input: \(name): \(commands.count) commands, \(judged) edits judged by readelf, \(failures.count) failures")
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
-        #expect(judged >= 5, "only \(judged) edits succeeded on \(name)")
+        #expect(judged >= (sparse ? 4 : 5), "only \(judged) edits succeeded on \(name)")
         if fixture.runnable { #expect(try Self.runProblem(fixture.path, fixture) == nil) }
     }
 
