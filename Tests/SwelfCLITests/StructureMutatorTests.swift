@@ -96,13 +96,13 @@ import Testing
 
     /// One call under the limits; nil when it stayed within them (exit 0 or 1, lines on
     /// stderr each starting with "swelf: "), else what went wrong.
-    static func call(_ arguments: [String]) throws -> (problem: String?, stderr: String) {
+    static func call(_ arguments: [String], seconds: Int = secondsPerCall, memoryKiB: Int = memoryLimitKiB) throws -> (problem: String?, stderr: String) {
         guard let swelf = Swelf.path else { throw Swelf.NotBuilt() }
-        let script = "ulimit -v \(memoryLimitKiB); exec timeout -s KILL \(secondsPerCall) \"$0\" \"$@\""
+        let script = "ulimit -v \(memoryKiB); exec timeout -s KILL \(seconds) \"$0\" \"$@\""
         let result = try Tool.run("/bin/bash", ["-c", script, swelf] + arguments)
         switch result.status {
         case 0, 1: break
-        case 124, 128 + 9: return ("no result within \(secondsPerCall) s (hang?)", result.stderr)
+        case 124, 128 + 9: return ("no result within \(seconds) s (hang?)", result.stderr)
         default: return ("exit \(result.status)\(result.status > 128 ? " (signal \(result.status - 128))" : ""): \(result.stderr.suffix(600))", result.stderr)
         }
         for line in result.stderr.split(separator: "\n") where !line.hasPrefix("swelf: ") {
@@ -271,6 +271,88 @@ import Testing
         if target >= StructureMutatorTests.defaultFiles {
             #expect(tally.pairs >= 100_000, "only \(tally.pairs) pairs")
         }
+    }
+
+    /// The large fixtures of issue 17 (`LargeFixtures`, not the sparse 4 GiB one: its
+    /// copies would cost 4 GiB each) through the same mutator, with few mutants and the
+    /// commands that do not rewrite in place, so the run stays within minutes in a debug
+    /// build: the ELF header, every program header, the dynamic entries, the hash and
+    /// version counts, and section 0's fields, which carry the counts of extended
+    /// numbering (sh_size, sh_link, sh_info). SWELF_MUTATOR_LARGE_FILES (default 3 per
+    /// fixture) scales it. ldd, doctor and portability run once per fixture in
+    /// LargeInputTests, not here: on 10,000 DT_NEEDED entries they take 45-75 s each in a
+    /// debug build (every name searched for in every directory), more than two minutes on
+    /// some mutants of a loaded machine.
+    @Test func largeFixturesOnBoundaryValues() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let perFixture = environment["SWELF_MUTATOR_LARGE_FILES"].flatMap(Int.init) ?? 3
+        let seed = environment["SWELF_MUTATOR_SEED"].flatMap(UInt64.init) ?? 8
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-mutator-large-\(UUID().uuidString)")
+        let inputs = scratch.appendingPathComponent("inputs")
+        try FileManager.default.createDirectory(at: inputs, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let root = scratch.appendingPathComponent("root")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("usr/lib"), withIntermediateDirectories: true)
+        let map = scratch.appendingPathComponent("rename.map")
+        try Data("puts mutant_puts\nf99999 mutant_f99999\n".utf8).write(to: map)
+
+        var mutants: [Mutant] = []
+        var written: [String: [UInt8]] = [:]
+        for fixture in [try LargeFixtures.sections70k(), try LargeFixtures.symbols100k(), try LargeFixtures.needed10k()] {
+            let editor = ELFFieldEditor([UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture.path))))
+            var fields = editor.headerFields + editor.hashCountFields + editor.versionNeedFields
+            for base in editor.programHeaderOffsets {
+                fields += ["p_offset", "p_vaddr", "p_filesz", "p_memsz", "p_align"].map { editor.programHeaderField(base, $0) }
+            }
+            for entry in editor.dynamicEntryOffsets.prefix(64) { fields += [editor.dynamicTagField(entry), editor.dynamicValueField(entry)] }
+            let section0 = Int(clamping: editor.get(editor.header("e_shoff")))
+            var preferred: [ELFFieldEditor.Field] = []
+            if section0 > 0 {
+                // e_shnum 0: the count is in section 0 (ELFFieldEditor's own list stops at e_shnum).
+                preferred = ["sh_size", "sh_link", "sh_info"].map { editor.sectionHeaderField(section0, $0) }
+            }
+            var rng = SplitMix64(seed: seed ^ UInt64(mutants.count))
+            var pairs = fields.shuffled(using: &rng).flatMap { field in editor.boundaryValues(for: field).map { (field, $0) } }
+            pairs.shuffle(using: &rng)
+            let extended = editor.get(editor.header("e_shnum")) == 0
+            let chosen = (extended ? preferred.map { ($0, editor.boundaryValues(for: $0).shuffled(using: &rng)[0]) } : []) + pairs
+            for (field, value) in chosen.prefix(perFixture) {
+                var mutant = editor
+                mutant.set(field, value)
+                let url = inputs.appendingPathComponent("\(mutants.count)-\(fixture.name)-\(field.name)=\(hexString(value))"
+                    .replacingOccurrences(of: "[", with: "_").replacingOccurrences(of: "]", with: ""))
+                try Data(mutant.bytes).write(to: url)
+                chmod(url.path, 0o755)
+                written[url.path] = mutant.bytes
+                mutants.append(Mutant(subject: fixture.name, field: field.name, offset: field.offset, width: field.width, value: value, path: url.path))
+            }
+        }
+        let commands = StructureMutatorTests.commands(root: root.path, map: map.path).filter { command in
+            !command.inPlace && !["bundle", "ldd", "doctor", "portability"].contains { command.name.hasPrefix($0) }
+                && !["--remove-rpath", "--shrink-rpath", "--no-default-lib", "--set-execstack", "--add-debug-tag", "--force-rpath", "--add-rpath"]
+                    .contains { command.name.hasPrefix($0) }
+        }
+        let started = Date()
+        var failures: [String] = []
+        let work = scratch.appendingPathComponent("work")
+        for command in commands {
+            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+            for mutant in mutants {
+                let output = work.appendingPathComponent("output").path
+                let (problem, _) = try StructureMutatorTests.call(command.arguments([mutant.path], [output]), seconds: 120, memoryKiB: 4 << 20)
+                if let problem {
+                    StructureMutatorTests.keep(mutant)
+                    failures.append("\(command.name) on \(URL(fileURLWithPath: mutant.path).lastPathComponent): \(problem)")
+                }
+            }
+            try? FileManager.default.removeItem(at: work)
+        }
+        let modified = try mutants.filter { try [UInt8](Data(contentsOf: URL(fileURLWithPath: $0.path))) != written[$0.path] }
+        print("structure mutator, large fixtures: \(mutants.count) files x \(commands.count) commands, \(failures.count) failures, "
+              + "\(modified.count) modified inputs; \(Int(Date().timeIntervalSince(started))) s")
+        #expect(failures.isEmpty, "\(failures.prefix(10).joined(separator: "\n"))")
+        #expect(modified.isEmpty)
+        #expect(mutants.count == 3 * perFixture)
     }
 
     /// `--output` once per input file pairs them in order; a count that matches neither

@@ -37,6 +37,20 @@ package enum Checked {
         return result
     }
 
+    /// A value narrowed into a smaller field of the output (a 16-bit count, a 32-bit
+    /// string offset, an ELF32 word): an error naming the field and carrying the value
+    /// when it does not fit, never a truncation or a trap.
+    @inline(__always)
+    package static func narrow<Wide: BinaryInteger, Narrow: FixedWidthInteger>(
+        _ value: Wide, to _: Narrow.Type, _ what: @autoclosure () -> String, at offset: UInt64? = nil
+    ) throws(ELFError) -> Narrow {
+        guard let result = Narrow(exactly: value) else {
+            throw ELFError(.overflow, "\(what()) does not fit its \(Narrow.bitWidth)-bit field", offset: offset,
+                           value: UInt64(truncatingIfNeeded: value))
+        }
+        return result
+    }
+
     /// Is `[start, start + length)` inside `[0, limit)`? Checked by subtraction so the
     /// test itself cannot overflow.
     @inline(__always)

@@ -26,6 +26,7 @@ extension PlanState {
             case .mipsRldMapRel:
                 // Relative to the entry's own address: keep the target, recompute the distance.
                 if let originalIndex = planned.originalIndex {
+                    // Addresses and a signed distance, all modulo 2^64 as the loader computes them.
                     let target = dynamic.address &+ UInt64(originalIndex) &* entrySize &+ value
                     value = target &- (newDynamicAddress &+ UInt64(resolved.count) &* entrySize)
                     // A negative distance is two's complement in the class's word, not in 64 bits.
@@ -37,7 +38,7 @@ extension PlanState {
             for (kind, placed) in placements {
                 if let tag = kind.addressTag, tag == planned.tag, let old = catalog.object(kind) {
                     if planned.tag == .verneed {
-                        value = placed.address &+ (value &- old.address)
+                        value = placed.address &+ (value &- old.address)  // the same shift as the table's, modulo 2^64
                     } else if value == old.address {
                         value = placed.address
                     }
@@ -80,6 +81,8 @@ extension PlanState {
             let delta = segment.offset - old.offset
             headers[index].offset = placed.offset + delta
             headers[index].virtualAddress = placed.address + delta
+            // p_paddr takes p_vaddr's shift, modulo 2^64 (a wrapped delta for a move down);
+            // an ELF32 result past 32 bits is refused by the encoder.
             headers[index].physicalAddress = segment.physicalAddress &+ (placed.address &- old.address)
             if delta == 0 && (old.kind == .interpreter || old.kind == .dynamic) {
                 headers[index].fileSize = placed.size
@@ -139,6 +142,7 @@ extension PlanState {
             header.programHeaderOffset = placed.offset
             for index in headers.indices where headers[index].type == .phdr {
                 headers[index].offset = placed.offset
+                // The same shift as p_vaddr's, modulo 2^64 (see above).
                 headers[index].physicalAddress = headers[index].physicalAddress &+ (placed.address &- headers[index].virtualAddress)
                 headers[index].virtualAddress = placed.address
             }
@@ -147,19 +151,15 @@ extension PlanState {
             headers[index].fileSize = tableSize
             headers[index].memorySize = tableSize
         }
-        guard headers.count < Int(FileHeader.extendedNumbering) else {
-            throw EditError.refused("too many program headers")
-        }
-        header.programHeaderCount = UInt16(headers.count)
-        programHeaders = headers
+        programHeaders = headers  // e_phnum (or section 0's sh_info): encodeHeaderCounts
     }
 
-    mutating func updateSectionHeaders() {
+    mutating func updateSectionHeaders() throws {
         for (index, section) in file.sectionHeaders.enumerated()
         where section.flags.contains(.alloc) && section.hasFileData {
             guard let end = Checked.fits(start: section.offset, length: section.size, within: UInt64.max) ? section.offset + section.size : nil,
                   let (old, placed) = movedObject(holding: section.offset, end: end, emptyAtStartOnly: section.size == 0),
-                  section.address &- old.address == section.offset - old.offset
+                  section.address &- old.address == section.offset - old.offset  // a distance modulo 2^64, compared only
             else { continue }
             let delta = section.offset - old.offset
             sectionHeaders[index].offset = placed.offset + delta
@@ -168,7 +168,7 @@ extension PlanState {
                 sectionHeaders[index].size = placed.size
             }
         }
-        updateVersionNeedSection()
+        try updateVersionNeedSection()
     }
 
     /// `.gnu.version_r`'s header describes the table left after entries were removed:
@@ -181,12 +181,12 @@ extension PlanState {
     /// .gnu.versym_d or .gnu.versym_r"), and a zero-sized one would leave the bytes to
     /// nobody. So such a header becomes an unnamed SHT_PROGBITS over the same bytes:
     /// still allocated, still accounted for, interpreted by no tool.
-    private mutating func updateVersionNeedSection() {
+    private mutating func updateVersionNeedSection() throws {
         guard let count = verneedCount, let size = verneedSize, let old = catalog.object(.versionNeeds) else { return }
         var retired: [(SectionType, UInt64)] = []
         for index in sectionHeaders.indices
         where file.sectionHeaders[index].type == .gnuVerneed && file.sectionHeaders[index].address == old.address {
-            sectionHeaders[index].info = UInt32(count)
+            sectionHeaders[index].info = try Checked.narrow(count, to: UInt32.self, ".gnu.version_r entry count (sh_info)")
             sectionHeaders[index].size = size
             if count == 0 { retired.append((.gnuVerneed, old.address)) }
         }

@@ -81,9 +81,10 @@ package struct LayoutPlanner {
         try work.resolveDynamicEntries()
         try work.updateProgramHeaders(pageSize: pageSize)
         work.updateInterpreterHeader()
-        work.updateSectionHeaders()
+        try work.updateSectionHeaders()
         try work.addResolutionCacheSection()
         try work.updateStaticSymbolValues()
+        try work.encodeHeaderCounts()
         let plan = try work.emit()
         work.log = plan.log
         return plan

@@ -25,6 +25,10 @@ extension PlanState {
     /// File ranges the edited file still uses, in the kept part.
     private func liveRanges(written: [RewritePlan.Patch]) -> [(UInt64, UInt64)] {
         var live: [(UInt64, UInt64)] = [(0, format.fileHeaderSize)]
+        // Both tables lie in the file (read from it, or placed in it with checked
+        // arithmetic), so offset + count * entry size is at most the output's size: the
+        // wrapping adds cannot wrap. A section table that stays has at most its original
+        // count (a table with an added header is relocated).
         live.append((header.programHeaderOffset,
                      header.programHeaderOffset &+ UInt64(programHeaders.count) * format.programHeaderSize))
         if !sectionHeaders.isEmpty && !relocateSectionTable {
@@ -72,7 +76,7 @@ extension PlanState {
     /// `keepOldBytes`: refuses a plan whose changes overwrite the old place of a moved object.
     func refuseOverwrittenOldPlaces(keptPrefix: UInt64, patches: [RewritePlan.Patch]) throws {
         let tableStart = header.programHeaderOffset
-        let tableEnd = tableStart &+ UInt64(programHeaders.count) * format.programHeaderSize
+        let tableEnd = tableStart &+ UInt64(programHeaders.count) * format.programHeaderSize  // in the file: see liveRanges
         for place in oldPlaces(keptPrefix: keptPrefix) {
             for patch in patches {
                 let start = max(patch.offset, place.start), end = min(patch.offset + UInt64(patch.bytes.count), place.end)

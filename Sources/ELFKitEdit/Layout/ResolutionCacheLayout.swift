@@ -24,9 +24,10 @@ extension PlanState {
             log.append("resolution cache: program header \(index) (\(segment.type)) dropped")
         }
         let index = dropped.sectionIndex
-        if index == sectionHeaders.count - 1 && index != file.sectionNameTableIndex {
-            sectionHeaders.removeLast()
-            header.sectionHeaderCount = UInt16(sectionHeaders.count)
+        // Section 0 stays even when it is the note (a malformed file): it holds the counts
+        // of extended numbering, and a table without it could not say it is empty.
+        if index > 0 && index == sectionHeaders.count - 1 && index != file.sectionNameTableIndex {
+            sectionHeaders.removeLast()  // e_shnum (or section 0's sh_size): encodeHeaderCounts
         } else {
             sectionHeaders[index] = SectionHeader(nameOffset: 0, type: .null, flags: [], address: 0, offset: 0, size: 0,
                                                   link: 0, info: 0, alignment: 0, entrySize: 0)
@@ -80,14 +81,11 @@ extension PlanState {
             names += wanted
             newSectionNames = names
         }
-        guard let name = UInt32(exactly: nameOffset), sectionHeaders.count + 1 < 0xff00 else {
-            throw EditError.refused("--build-resolution-cache: no room for another section header")
-        }
+        let name = try Checked.narrow(nameOffset, to: UInt32.self, "--build-resolution-cache: the new section's name offset (sh_name)")
         sectionHeaders.append(SectionHeader(nameOffset: name, type: .note, flags: .alloc, address: placed.address,
                                             offset: placed.offset, size: placed.size, link: 0, info: 0, alignment: 4,
                                             entrySize: 0))
-        header.sectionHeaderCount = UInt16(sectionHeaders.count)
-        relocateSectionTable = true
+        relocateSectionTable = true  // e_shnum (or section 0's sh_size): encodeHeaderCounts
     }
 
     func original(sectionNames index: Int) throws -> [UInt8] {

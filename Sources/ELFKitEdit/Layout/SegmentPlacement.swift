@@ -36,6 +36,7 @@ extension PlanState {
         for index in programHeaders.indices where programHeaders[index].type == .interp {
             let segment = programHeaders[index]
             guard segment.offset == old.offset || segment.offset == placed.offset else { continue }
+            // p_paddr follows p_vaddr's shift, modulo 2^64 (a move down is a wrapped delta).
             let physicalShift = segment.offset == old.offset ? placed.address &- old.address : 0
             programHeaders[index].offset = placed.offset
             programHeaders[index].virtualAddress = placed.address
@@ -95,6 +96,7 @@ extension PlanState {
             tableMayStart = end
         }
         // A dropped last section header leaves one entry of zeros after the table.
+        // The table was read from the file at this offset: the sum is at most its size.
         let tableEnd = header.sectionHeaderOffset &+ tableBytes
         let tableFollows = header.sectionHeaderOffset >= tableMayStart && header.sectionHeaderOffset - tableMayStart < 16
             && tableEnd <= file.source.size && file.source.size - tableEnd <= format.sectionHeaderSize
@@ -223,6 +225,8 @@ extension PlanState {
     /// any, must describe the table now, and goes with it.
     func relocatedTableRefusal(pageSize: UInt64) -> String? {
         guard let first = programHeaders.first(where: { $0.type == .load }) else { return "there is no PT_LOAD" }
+        // p_vaddr - p_offset as a distance modulo 2^64 (p_vaddr may be below p_offset);
+        // only compared with other such distances.
         let delta = first.virtualAddress &- first.offset
         guard delta % pageSize == 0 else { return "the first PT_LOAD's p_vaddr - p_offset is not a multiple of the page size" }
         let tableSize = UInt64(programHeaders.count) * format.programHeaderSize
@@ -247,7 +251,7 @@ extension PlanState {
     /// between address and offset.
     func relocatedTableSegment(pageSize: UInt64) throws -> (offset: UInt64, address: UInt64) {
         guard let first = programHeaders.first(where: { $0.type == .load }) else { throw EditError.refused("there is no PT_LOAD") }
-        let delta = first.virtualAddress &- first.offset
+        let delta = first.virtualAddress &- first.offset  // a distance modulo 2^64, as in relocatedTableRefusal
         var highest: UInt64 = 0
         for (index, segment) in programHeaders.enumerated() where segment.type == .load && !ownSegmentIndices.contains(index) {
             guard let end = segment.memoryEnd else { throw EditError.refused("a PT_LOAD's memory range overflows") }

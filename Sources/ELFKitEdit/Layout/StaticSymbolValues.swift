@@ -68,6 +68,8 @@ extension PlanState {
                         continue
                     }
                     guard let old = moved[sectionIndex], symbol.value >= old.address, symbol.value - old.address <= old.size else { continue }
+                    // An address shift, modulo the class's word: symbol.value >= old.address
+                    // (checked above), and the mask keeps an ELF32 result in 32 bits.
                     symbol.value = (symbol.value &- old.address &+ sectionHeaders[sectionIndex].address) & format.maximumWord
                     var encoder = ByteEncoder(format: format)
                     try symbol.encode(into: &encoder)
@@ -87,6 +89,7 @@ extension PlanState {
     private func isDynamicName(_ offset: UInt32, in names: SectionHeader) -> Bool {
         let wanted = Array("_DYNAMIC\0".utf8)
         guard UInt64(offset) < names.size, names.size - UInt64(offset) >= UInt64(wanted.count),
+              // offset < sh_size; a wrapped sum is refused by bytes(at:) as outside the file.
               let bytes = try? file.source.bytes(at: names.offset &+ UInt64(offset), count: UInt64(wanted.count), ".strtab")
         else { return false }
         return bytes == wanted

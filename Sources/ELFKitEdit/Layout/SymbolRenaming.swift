@@ -39,7 +39,7 @@ extension PlanState {
         var renamed = 0
         for index in symbols.indices {
             guard let new = outcome.renamedSymbols[names[index]], let offset = symbolNameOffsets[new] else { continue }
-            symbols[index].nameOffset = UInt32(offset)
+            symbols[index].nameOffset = try Checked.narrow(offset, to: UInt32.self, "new name of dynamic symbol \(index): its .dynstr offset (st_name)")
             names[index] = new
             renamed += 1
         }
@@ -107,20 +107,22 @@ extension PlanState {
         let wide = format.is64 && file.header.machine == .s390
         let width = wide ? 8 : 4
         let decoder = ByteDecoder(bytes, format: format, baseOffset: 0)
-        let bucketCount = wide ? Int(try decoder.getInteger(at: 0, as: UInt64.self)) : Int(try decoder.getInteger(at: 0, as: UInt32.self))
-        guard bucketCount > 0, (2 + bucketCount + names.count) * width <= bytes.count else {
-            throw EditError.refused(".hash does not match the symbol count")
+        let rawBucketCount = wide ? try decoder.getInteger(at: 0, as: UInt64.self) : UInt64(try decoder.getInteger(at: 0, as: UInt32.self))
+        // Compared by division first: (2 + nbucket + nchain) * width must not overflow.
+        guard rawBucketCount > 0, rawBucketCount <= UInt64(bytes.count / width),
+              case let bucketCount = Int(rawBucketCount), (2 + bucketCount + names.count) * width <= bytes.count else {
+            throw EditError.refused(".hash (nbucket 0x\(hex(rawBucketCount))) does not match the symbol count \(names.count)")
         }
         var buckets = [UInt64](repeating: 0, count: bucketCount)
         var chains = [UInt64](repeating: 0, count: names.count)
         for index in (1 ..< max(names.count, 1)).reversed() where index < names.count {
-            let bucket = Int(elfHash(names[index]) % UInt32(bucketCount))
+            let bucket = Int(elfHash(names[index]) % UInt32(rawBucketCount))  // 0 < nbucket <= 0xffffffff on every .hash read
             chains[index] = buckets[bucket]
             buckets[bucket] = UInt64(index)
         }
         var encoder = ByteEncoder(format: format)
         for value in [UInt64(bucketCount), UInt64(names.count)] + buckets + chains {
-            if wide { encoder.writeU64(value) } else { encoder.writeU32(UInt32(value)) }
+            if wide { encoder.writeU64(value) } else { encoder.writeU32(try Checked.narrow(value, to: UInt32.self, ".hash entry")) }
         }
         return encoder.bytes + bytes[encoder.bytes.count...]
     }
@@ -166,6 +168,12 @@ struct GNUHashLayout {
         bloomShift = try decoder.getInteger(at: 12)
         size = bytes.count
         guard bucketCount > 0, bloomCount > 0 else { throw EditError.refused(".gnu.hash has no buckets or no bloom filter") }
+        // The arrays `rebuilt` allocates must lie in the table: a bloom or bucket count
+        // read from the file is not an allocation size (0xffffffff words is 32 GiB).
+        let fixed = 16 + UInt64(bloomCount) * format.wordSize + UInt64(bucketCount) * 4  // < 2^37: no overflow
+        guard fixed <= UInt64(size) else {
+            throw EditError.refused(".gnu.hash at offset 0x\(hex(offset)): \(bloomCount) bloom words and \(bucketCount) buckets need 0x\(hex(fixed)) bytes, the table has 0x\(hex(size))")
+        }
     }
 
     /// No buckets or no bloom filter: the table hashes nothing and stays as it is.
@@ -186,8 +194,8 @@ struct GNUHashLayout {
             bloom[word] |= 1 << UInt64(hash % wordBits)
             bloom[word] |= 1 << UInt64((hash >> bloomShift) % wordBits)
             let bucket = Int(hash % bucketCount)
-            if buckets[bucket] == 0 { buckets[bucket] = UInt32(index) }
-            let isLast = index + 1 == hashedEnd || gnuHash(names[index + 1]) % bucketCount != UInt32(bucket)
+            if buckets[bucket] == 0 { buckets[bucket] = try Checked.narrow(index, to: UInt32.self, ".gnu.hash bucket (symbol index)") }
+            let isLast = index + 1 == hashedEnd || gnuHash(names[index + 1]) % bucketCount != hash % bucketCount
             chains[index - first] = (hash & ~1) | (isLast ? 1 : 0)
         }
         var encoder = ByteEncoder(format: format)

@@ -32,8 +32,9 @@ extension PlanState {
                 }
                 var keptNeed = need
                 if let new = renames[name], let offset = renamedFileOffsets[new] {
-                    blob.replaceSubrange(positions[index] + 4 ..< positions[index] + 8, with: encodeU32(UInt32(offset)))
-                    keptNeed.fileOffset = UInt32(offset)
+                    let fileOffset = try Checked.narrow(offset, to: UInt32.self, ".gnu.version_r: the .dynstr offset of \(need.file)'s new name (vn_file)")
+                    blob.replaceSubrange(positions[index] + 4 ..< positions[index] + 8, with: encodeU32(fileOffset))
+                    keptNeed.fileOffset = fileOffset
                     log.append(".gnu.version_r: \(need.file) renamed")
                 }
                 kept.append(positions[index])
@@ -85,13 +86,14 @@ extension PlanState {
     private func encodeVersionNeeds(_ needs: [VersionNeed]) throws -> [UInt8] {
         var encoder = ByteEncoder(format: format)
         for (number, need) in needs.enumerated() {
-            guard need.requirements.count < 0x1_0000 else { throw EditError.refused(".gnu.version_r: too many requirements") }
-            let size = 16 + 16 * need.requirements.count
+            let count = try Checked.narrow(need.requirements.count, to: UInt16.self, ".gnu.version_r: requirements of \(need.file) (vn_cnt)")
+            // At most 16 + 16 * 0xffff bytes: a 32-bit vn_next always holds it.
+            let size = UInt32(16 + 16 * Int(count))
             encoder.writeU16(need.version)
-            encoder.writeU16(UInt16(need.requirements.count))
+            encoder.writeU16(count)
             encoder.writeU32(need.fileOffset)
             encoder.writeU32(need.requirements.isEmpty ? 0 : 16)
-            encoder.writeU32(number + 1 < needs.count ? UInt32(size) : 0)
+            encoder.writeU32(number + 1 < needs.count ? size : 0)
             for (position, requirement) in need.requirements.enumerated() {
                 encoder.writeU32(requirement.hash)
                 encoder.writeU16(requirement.flags)
