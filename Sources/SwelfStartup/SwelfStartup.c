@@ -34,6 +34,11 @@ static void keepArguments(int argc, char **argv, char **envp) {
     startArguments = argv;
 }
 
+char *const *swelf_start_arguments(int *count) {
+    *count = startCount;
+    return startArguments;
+}
+
 // The runtime's signatures, Swift calling convention included
 // (stdlib/public/CommandLineSupport/CommandLine.cpp).
 __attribute__((swiftcall)) char **_swift_stdlib_getUnsafeArgvArgc(int *outArgLen);
@@ -56,6 +61,11 @@ __attribute__((swiftcall)) char **_swift_stdlib_getUnsafeArgvArgc(int *outArgLen
 __attribute__((swiftcall)) void _swift_stdlib_overrideUnsafeArgvArgc(char **argv, int argc) {
     overrideArguments = argv;
     overrideCount = argc;
+}
+#else
+char *const *swelf_start_arguments(int *count) {
+    *count = 0;
+    return NULL;
 }
 #endif
 
