@@ -12,7 +12,9 @@
 // defining it (and `_swift_stdlib_overrideUnsafeArgvArgc`, the other symbol of that
 // runtime object) here means the static link never takes the runtime's object, and its
 // constructor is gone with it. In a dynamically linked build the runtime library binds
-// its own hidden definition, and these are unused.
+// its own hidden definition, and these are unused; there main.swift asks
+// swelf_start_arguments instead of CommandLine, whose /proc/self/maps reader finds no
+// arguments at all where there is no /proc (a chroot, early boot).
 //
 // Only with glibc: musl does not pass the arguments to constructors, and there the
 // runtime's own definitions stay.
