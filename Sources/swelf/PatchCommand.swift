@@ -63,6 +63,12 @@ struct PatchCommand {
 }
 
 /// `swelf verify`: the structural checks of the round-trip verifier, on any file.
+///
+/// A file that passes prints `FILE: ok` on stdout. Every problem is printed on stderr
+/// (`swelf: FILE: problem`), so a script that keeps stdout sees only the files that
+/// passed, and the status is 1. A file no loader maps (a core dump, an object file, a
+/// kernel module) is not judged as a program: verify says what it is, on stderr, and
+/// fails, since "ok" would claim it is a consistent, loadable file.
 struct VerifyCommand {
     let terminal: Terminal
     let json: Bool
@@ -73,7 +79,12 @@ struct VerifyCommand {
         for path in files {
             var problems: [String]
             do {
-                problems = StructureVerifier(file: try ELFFile(path: path)).problems().map(\.description)
+                let file = try ELFFile(path: path)
+                if let kind = UnloadableKind(file) {
+                    problems = ["\(kind): verify checks only those"]
+                } else {
+                    problems = StructureVerifier(file: file).problems().map(\.description)
+                }
             } catch {
                 problems = ["\(error)"]
             }
@@ -84,7 +95,9 @@ struct VerifyCommand {
             } else if problems.isEmpty {
                 terminal.standardOutput.line(bytes: path.bytes + Array(": ok".utf8))
             } else {
-                for problem in problems { terminal.standardOutput.line(bytes: path.bytes + Array(": \(problem)".utf8)) }
+                // stdout first, so the two streams stay in file order on a terminal.
+                terminal.standardOutput.flush()
+                for problem in problems { terminal.error(problem, file: path) }
             }
         }
         if json { terminal.standardOutput.line((reports.count == 1 ? reports[0] : .array(reports)).serialized()) }

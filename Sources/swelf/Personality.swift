@@ -83,6 +83,19 @@ enum PatchelfInputCheck {
     }
 }
 
+/// patchelf's `--set-interpreter` goes through the section named `.interp`; a file that
+/// has section headers but no such section (a static program, a shared library) makes it
+/// stop with its "cannot find section" text. A file without section headers is swelf's
+/// (see `PatchelfStructureCheck`): it goes on to swelf's own judgement.
+enum PatchelfInterpreterCheck {
+    static let message = "cannot find section '.interp'. The input file is most likely statically linked"
+
+    static func sectionMissing(path: FilePath) -> Bool {
+        guard let file = try? ELFFile(path: path) else { return false }  // swelf's reader reports it
+        return !file.sectionHeaders.isEmpty && file.section(named: ".interp") == nil
+    }
+}
+
 enum PatchelfHelp {
     /// patchelf's usage summary, with swelf's words for what each option does; printed
     /// on stderr as patchelf prints it.

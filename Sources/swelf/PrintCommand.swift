@@ -9,9 +9,7 @@ struct FilePrinter {
     func print(_ request: PrintRequest) throws {
         switch request {
         case .interpreter:
-            guard let interpreter = try file.rawInterpreter() else {
-                throw CommandError("cannot find section '.interp'. The input file is most likely statically linked")
-            }
+            guard let interpreter = try file.rawInterpreter() else { throw CommandError(FilePrinter.missing(".interp", in: file)) }
             output.line(bytes: interpreter)
         case .osABI:
             output.line(OSABINames.name(of: file.header.osABI) ?? "0x\(String(file.header.osABI.rawValue, radix: 16))")
@@ -50,9 +48,18 @@ struct FilePrinter {
     private func requireDynamic() throws -> DynamicSection? {
         if let dynamic = try file.dynamic() ?? DynamicSection.readThroughSectionHeader(from: file) { return dynamic }
         guard file.firstSegment(.dynamic) != nil || file.sectionHeaders.contains(where: { $0.type == .dynamic }) else {
-            throw CommandError("cannot find section '.dynamic'. The input file is most likely statically linked")
+            throw CommandError(FilePrinter.missing(".dynamic", in: file))
         }
         return nil
+    }
+
+    /// patchelf's message for a missing section. patchelf guesses "most likely statically
+    /// linked"; it never meets anything else, since it refuses every type but ET_EXEC and
+    /// ET_DYN. swelf reads any ELF file, so for a core dump or an object file it names
+    /// what the file is. The start of the message stays patchelf's, for scripts that match it.
+    static func missing(_ section: String, in file: ELFFile) -> String {
+        if let kind = UnloadableKind(file) { return "cannot find section '\(section)'. The input file is \(kind)" }
+        return "cannot find section '\(section)'. The input file is most likely statically linked"
     }
 }
 

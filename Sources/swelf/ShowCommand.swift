@@ -41,6 +41,8 @@ struct FileSummary {
     let osABI: OSABI
     let interpreter: [UInt8]?
     let linking: String
+    /// What the file is when no loader maps it (a core dump, an object file).
+    let kind: UnloadableKind?
     let pie: Bool
     let soname: [UInt8]?
     let needed: [[UInt8]]
@@ -60,7 +62,12 @@ struct FileSummary {
         osABI = file.header.osABI
         interpreter = try file.rawInterpreter()
         let dynamic = try file.dynamic()
-        if file.firstSegment(.interp) != nil {
+        kind = UnloadableKind(file)
+        if kind != nil {
+            // A core dump or an object file is not linked at all: "static" would send
+            // the reader looking for a static program.
+            linking = "none"
+        } else if file.firstSegment(.interp) != nil {
             linking = "dynamic"
         } else if dynamic != nil && type == .sharedObject && file.isStaticPIE {
             linking = "static-pie"
@@ -102,7 +109,7 @@ struct FileSummary {
         case .sharedObject:
             if pie { return "ET_DYN (position-independent executable)" }
             return linking == "static-pie" ? "ET_DYN (static-pie executable)" : "ET_DYN (shared object)"
-        case .relocatable: return "ET_REL (relocatable object)"
+        case .relocatable: return kind == .kernelModule ? "ET_REL (kernel module)" : "ET_REL (relocatable object)"
         case .core: return "ET_CORE (core dump)"
         default: return type.description
         }

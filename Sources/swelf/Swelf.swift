@@ -105,6 +105,24 @@ struct Swelf {
                 terminal.error("\(error)", file: path)
                 return .failure
             }
+            if invocation.edits.interpreter != nil && PatchelfInterpreterCheck.sectionMissing(path: path) {
+                // patchelf sets the interpreter through the section named .interp, after
+                // printing the interpreter, the OS ABI and the soname and before every other
+                // print; without that section (a static program, a shared library) it stops there.
+                if let file = try? ELFFile(path: path) {
+                    let printer = FilePrinter(file: file, output: terminal.standardOutput)
+                    for request in invocation.prints.sorted() where request <= .soname {
+                        do { try printer.print(request) } catch {
+                            terminal.standardOutput.flush()
+                            terminal.error("\(error)")
+                            return .failure
+                        }
+                    }
+                }
+                terminal.standardOutput.flush()
+                terminal.error(PatchelfInterpreterCheck.message)
+                return .failure
+            }
             if Swelf.work(on: path, output: invocation.output(for: index), invocation, terminal: terminal).failed { return .failure }
         }
         return .success
@@ -213,7 +231,10 @@ struct Swelf {
             return FileOutcome(failed: true)
         } catch {
             terminal.standardOutput.flush()
-            terminal.error("\(error)", file: path)
+            let message = "\(error)"
+            // As patchelf, patchelf's own texts come as patchelf prints them: without the file name.
+            let patchelfText = terminal.programName == "patchelf" && message.hasPrefix("cannot find section '")
+            terminal.error(message, file: patchelfText ? nil : path)
             return FileOutcome(failed: true)
         }
     }
@@ -282,7 +303,10 @@ enum HelpText {
 
     Commands:
       show FILE...                 summary: class, machine, type, interpreter, needed, run-path
-      verify FILE...               check that a file is a consistent, loadable ELF file
+      verify FILE...               check that a file is a consistent, loadable ELF file:
+                                   "FILE: ok" on stdout, or each problem on stderr and
+                                   exit 1; a core dump, an object file or a kernel module
+                                   is not loadable: verify says what it is and fails
       doctor FILE                  explain, without running it, whether FILE would start here:
                                    file, architecture, interpreter, libraries (resolved as
                                    glibc's ld.so does), symbol versions, environment hazards;

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import SwelfStartup
 
 // Everything lives in a function, not in top-level globals: no global state, and nothing
 // here depends on the implicit main actor (the release binary is built without the
@@ -13,8 +14,14 @@ func runCommandLine() -> Never {
     // any write error, and the input is left as it was.
     signal(SIGXFSZ, SIG_IGN)
     // argv as the kernel gave it: bytes, never decoded (a file name or a value need not be UTF-8).
-    let rawArguments: [[UInt8]] = (0 ..< Int(CommandLine.argc)).map { index in
-        guard let argument = CommandLine.unsafeArgv[index] else { return [] }
+    // From SwelfStartup's constructor where there is one: a dynamically linked build's
+    // CommandLine comes from the runtime library's /proc/self/maps reader, which finds no
+    // arguments at all without /proc (a chroot, early boot).
+    var startCount: Int32 = 0
+    let start = swelf_start_arguments(&startCount)
+    let count = start == nil ? Int(CommandLine.argc) : Int(startCount)
+    let rawArguments: [[UInt8]] = (0 ..< count).map { index in
+        guard let argument = start.map({ $0[index] }) ?? CommandLine.unsafeArgv[index] else { return [] }
         return Array(UnsafeRawBufferPointer(start: argument, count: strlen(argument)))
     }
     let invokedAs = rawArguments.first.map { String(decoding: $0, as: UTF8.self) } ?? "swelf"

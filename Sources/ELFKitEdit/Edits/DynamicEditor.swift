@@ -81,6 +81,7 @@ package struct DynamicEditor {
         if let interpreter = request.interpreter {
             let current = (try? file.rawInterpreter()) ?? nil
             guard current != nil else {
+                if let kind = UnloadableKind(file) { throw .refused("cannot set the interpreter: the file is \(kind)") }
                 throw .refused("cannot set the interpreter: the file has no PT_INTERP (statically linked or a shared library)")
             }
             if current! != interpreter { outcome.interpreter = interpreter + [0] }
@@ -94,6 +95,8 @@ package struct DynamicEditor {
             if let reason = DynamicSection.unusedSectionReason(in: file) {
                 throw .refused("cannot edit dynamic entries: \(reason), so an edit there would change nothing the loader reads")
             }
+            // patchelf's words, except for a file that was never linked (an object file, a core dump).
+            if let kind = UnloadableKind(file) { throw .refused("cannot find section '.dynamic'. The input file is \(kind)") }
             throw .refused("cannot find section '.dynamic'. The input file is most likely statically linked")
         }
         var editor = EntryList(entries: outcome.entries, dynamic: dynamic)
