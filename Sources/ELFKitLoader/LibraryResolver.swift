@@ -256,6 +256,11 @@ struct ResolverState {
     /// entries times search directories is a product of two counts, each bounded by the
     /// file's size (10⁵ entries and a 10⁵-element DT_RPATH in 2 MB).
     let budget: SearchBudget
+    /// `searchSteps(for:)` of each loader already asked: the steps depend only on the
+    /// loader chain, which never changes once an object is loaded, and a program with
+    /// 10,000 DT_NEEDED entries asked 10,000 times (each a walk over its dynamic section:
+    /// 32 s of a debug `ldd`).
+    var searchStepsByLoader: [Int: [Step]] = [:]
 
     var environment: LoaderEnvironment { resolver.environment }
 
@@ -395,7 +400,7 @@ struct ResolverState {
         } else {
             // A secure-mode preload skips the cache and takes only set-user-ID files.
             let secureLoad = preload && environment.secure
-            let search = searchSteps(for: loader).filter { !(secureLoad && $0.rule == .cache) }
+            let search = cachedSearchSteps(for: loader).filter { !(secureLoad && $0.rule == .cache) }
             outer: for step in search {
                 for (path, verdict) in candidates(step, name: searched, loader: loader) {
                     var result = verdict
@@ -505,6 +510,13 @@ struct ResolverState {
     }
 
     /// The search steps for a name needed by `loader`, in ld.so's order.
+    mutating func cachedSearchSteps(for loader: Int) -> [Step] {
+        if let steps = searchStepsByLoader[loader] { return steps }
+        let steps = searchSteps(for: loader)
+        searchStepsByLoader[loader] = steps
+        return steps
+    }
+
     func searchSteps(for loader: Int) -> [Step] {
         var steps: [Step] = []
         let loaderObject = resolution.objects[loader]

@@ -136,7 +136,12 @@ public struct IndependentVerifier {
     private func checkHeader(_ context: Context, _ problems: inout [VerificationProblem]) {
         var expected = original.header
         expected.programHeaderCount = edited.header.programHeaderCount
-        if context.expectedSectionCounts.contains(Int(edited.header.sectionHeaderCount)) {
+        // e_shnum holds the count below SHN_LORESERVE (0xff00) sections and 0 from there on,
+        // the count then in section 0's sh_size (the gABI's extended numbering): an edit that
+        // adds or drops a section across the line changes the field's form, not its meaning.
+        let rawCount = Int(edited.header.sectionHeaderCount)
+        if context.expectedSectionCounts.contains(edited.sectionHeaders.count),
+           rawCount == edited.sectionHeaders.count || (rawCount == 0 && edited.sectionHeaders.count >= 0xff00) {
             expected.sectionHeaderCount = edited.header.sectionHeaderCount
         }
         if original.header.sectionHeaderOffset != 0 { expected.sectionHeaderOffset = edited.header.sectionHeaderOffset }

@@ -55,6 +55,8 @@ package struct SystemCalls {
     /// `write(2)` at the current position, for outputs that cannot seek (a FIFO).
     package var writeSequential: (Int32, UnsafeRawPointer, Int) -> Int
     package var truncate: (Int32, off_t) -> Int32
+    /// lseek(2); the writer asks it for SEEK_DATA and SEEK_HOLE.
+    package var seek: (Int32, off_t, Int32) -> off_t
     package var sync: (Int32) -> Int32
     /// `syncfs(2)`: everything written to the filesystem holding the descriptor.
     package var syncFileSystem: (Int32) -> Int32
@@ -104,6 +106,7 @@ package struct SystemCalls {
         write = { Glibc.pwrite($0, $1, $2, $3) }
         writeSequential = { Glibc.write($0, $1, $2) }
         truncate = { Glibc.ftruncate($0, $1) }
+        seek = { Glibc.lseek($0, $1, $2) }
         sync = { Glibc.fsync($0) }
         syncFileSystem = { swelf_syncfs($0) }
         startWriteback = { swelf_start_writeback($0, $1, $2) }

@@ -571,7 +571,43 @@ package struct AtomicFileWriter {
                 throw WriteError("cannot size the output: \(systemErrorMessage(errno))")
             }
         }
-        try copyRange(from: input, to: output, count: count)
+        let extents = dataExtents(of: input, count: count)
+        for extent in extents {
+            try copyRange(from: input, to: output, start: extent.start, count: extent.count)
+        }
+        // A hole at the end of the prefix: the size says where the prefix ends.
+        if extents.last.map({ $0.start + $0.count }) != count {
+            guard system.truncate(output, off_t(count)) == 0 else {
+                throw WriteError("cannot size the output: \(systemErrorMessage(errno))")
+            }
+        }
+    }
+
+    /// The ranges of the input's first `count` bytes that hold data. A sparse file's holes
+    /// are left out: the new file gets the same holes (reading them gives zeros, as in the
+    /// input) instead of gigabytes of written zeros, which `copy_file_range` without shared
+    /// blocks would write (a 4 GiB sparse program took 6-90 s and 4 GiB of disk per edit).
+    /// Where the filesystem cannot tell (no SEEK_DATA), the whole prefix is one range.
+    private func dataExtents(of input: Int32, count: UInt64) -> [(start: UInt64, count: UInt64)] {
+        let seekData: Int32 = 3, seekHole: Int32 = 4   // SEEK_DATA, SEEK_HOLE (not in Swift's Glibc)
+        var extents: [(start: UInt64, count: UInt64)] = []
+        var position: UInt64 = 0
+        while position < count {
+            let data = system.seek(input, off_t(position), seekData)
+            if data < 0 {
+                // ENXIO: no data from here on; anything else: the filesystem cannot say.
+                if errno == ENXIO { break }
+                return [(0, count)]
+            }
+            let start = UInt64(data)
+            guard start < count else { break }
+            let hole = system.seek(input, data, seekHole)
+            guard hole > data else { return [(0, count)] }
+            let end = min(UInt64(hole), count)
+            extents.append((start, end - start))
+            position = end
+        }
+        return extents
     }
 
     /// Bytes copied between two starts of writeback when the copy is to be made durable.
@@ -580,9 +616,9 @@ package struct AtomicFileWriter {
     /// with a writeback start every 8-32 MiB 96-112 ms (the copy alone takes 63).
     static let writebackChunk = 16 << 20
 
-    private func copyRange(from input: Int32, to output: Int32, count: UInt64) throws {
-        var inputOffset: off_t = 0
-        var outputOffset: off_t = 0
+    private func copyRange(from input: Int32, to output: Int32, start: UInt64, count: UInt64) throws {
+        var inputOffset = off_t(start)
+        var outputOffset = off_t(start)
         var remaining = count
         var kernelCopy = system.copyFileRange
         // Without durability nothing waits for the disk, and early writeback would only
