@@ -113,3 +113,16 @@ let allFormats: [ELFFormat] = [
     ELFFormat(is64: false, isBigEndian: false), ELFFormat(is64: false, isBigEndian: true),
     ELFFormat(is64: true, isBigEndian: false), ELFFormat(is64: true, isBigEndian: true),
 ]
+
+/// x86_64/hello followed by `padding` zero bytes that no section or segment refers to (a
+/// file whose unchanged bulk is as large as wanted), mode 0755, alone in a new directory
+/// named `swelf-<purpose>-<uuid>` under the temporary directory.
+func paddedHelloScratchFile(padding: Int, purpose: String) throws -> (directory: URL, path: String) {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-\(purpose)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let path = directory.appendingPathComponent("subject").path
+    let program = try #require(Subject.all.first { $0.path == "x86_64/hello" }).contents()
+    try Data(program + [UInt8](repeating: 0, count: padding)).write(to: URL(fileURLWithPath: path))
+    chmod(path, 0o755)
+    return (directory, path)
+}

@@ -70,13 +70,7 @@ import Testing
     }
 
     private func scratchFile(padding: Int) throws -> (directory: URL, path: String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-written-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let path = directory.appendingPathComponent("subject").path
-        let program = try #require(Subject.all.first { $0.path == "x86_64/hello" }).contents()
-        try Data(program + [UInt8](repeating: 0, count: padding)).write(to: URL(fileURLWithPath: path))
-        chmod(path, 0o755)
-        return (directory, path)
+        try paddedHelloScratchFile(padding: padding, purpose: "written")
     }
 
     /// A run path long enough that .dynstr moves to an appended segment.

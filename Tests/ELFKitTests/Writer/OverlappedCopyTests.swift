@@ -18,16 +18,8 @@ import Testing
         var writebacks: [(offset: Int64, length: Int64, copiesBefore: Int)] = []
     }
 
-    /// x86_64/hello, followed by `padding` zero bytes that no section or segment refers
-    /// to: a file whose unchanged bulk is as large as wanted.
     private func scratchFile(padding: Int) throws -> (directory: URL, path: String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-overlap-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let path = directory.appendingPathComponent("subject").path
-        let program = try #require(Subject.all.first { $0.path == "x86_64/hello" }).contents()
-        try Data(program + [UInt8](repeating: 0, count: padding)).write(to: URL(fileURLWithPath: path))
-        chmod(path, 0o755)
-        return (directory, path)
+        try paddedHelloScratchFile(padding: padding, purpose: "overlap")
     }
 
     private func plan(for path: String) throws -> (FileByteSource, RewritePlan) {
