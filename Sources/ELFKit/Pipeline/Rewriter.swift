@@ -54,12 +54,11 @@ public struct Rewriter {
     ///
     /// The file is locked while it is read, edited and replaced, so concurrent edits of
     /// one file are serialised and none is lost (see `AtomicFileWriter`).
-    /// The planned image is verified before a byte of the plan is written: it is read
-    /// through `PlannedByteSource` and must pass every structural and semantic check (for
-    /// a large file, while the unchanged bulk is copied into a temporary file nobody sees).
-    /// The written temporary file is then read back from disk and verified in full, the
-    /// same checks on the bytes themselves, before it replaces anything. On any failure
-    /// the destination is left as it was and no temporary file remains.
+    /// The written temporary file is read back from disk and must pass every structural
+    /// and semantic check before it replaces anything. A large file's planned image
+    /// (`PlannedByteSource`) is also verified while its unchanged bulk is copied, so a
+    /// wrong plan stops before a byte of it is written. On any failure the destination is
+    /// left as it was and no temporary file remains.
     public func rewrite(path: String, request: EditRequest, output: String? = nil) throws -> Result {
         try rewrite(path: FilePath(path), request: request, output: output.map { FilePath($0) })
     }
