@@ -33,7 +33,7 @@ struct PatchCommand {
         // A device or FIFO given as --output is written in place by the writer, never
         // renamed over (see AtomicFileWriter).
         let result = try rewriter(for: path).rewrite(path: path, request: edits, output: output)
-        warn(result.plan.warnings, file: path)
+        warn(result.warnings, file: path)
         if debug && !result.changed {
             terminal.error("nothing to change; file left untouched", file: path)
         }
@@ -43,7 +43,7 @@ struct PatchCommand {
     /// makes many files durable at once. The file stays locked until then.
     func prepare(path: FilePath, edits: EditRequest) throws -> Rewriter.Prepared {
         let prepared = try rewriter(for: path).prepare(path: path, request: edits)
-        warn(prepared.result.plan.warnings, file: path)
+        warn(prepared.result.warnings, file: path)
         if debug && !prepared.result.changed {
             terminal.error("nothing to change; file left untouched", file: path)
         }

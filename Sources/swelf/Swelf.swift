@@ -222,9 +222,9 @@ struct Swelf {
                 try command.patch(path: path, edits: invocation.edits, output: output)
             }
             return FileOutcome()
-        } catch is LockBusy {
+        } catch RewriteError.busy {
             return FileOutcome(busy: true)
-        } catch let refusal as NotWritable where terminal.programName == "patchelf" {
+        } catch RewriteError.notWritable(let refusal) where terminal.programName == "patchelf" {
             // patchelf opens the file for writing, and says only that this failed.
             terminal.standardOutput.flush()
             terminal.error("open: \(systemErrorMessage(refusal.code))")

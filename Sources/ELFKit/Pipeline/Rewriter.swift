@@ -2,15 +2,33 @@ import ELFKitCore
 import ELFKitEdit
 import ELFKitVerify
 
-/// The whole edit pipeline for library users: read, plan, write, verify.
+/// The whole edit pipeline: read, plan, write, verify, replace.
 ///
-///     let result = try Rewriter().rewrite(path: "app", request: request)
+///     var request = EditRequest()
+///     request.runPath = .set("$ORIGIN/../lib")
+///     let result = try Rewriter().rewrite(path: "dist/bin/app", request: request)
 ///
+/// Every file it writes was read back from disk and judged by an independent verifier
+/// before it replaced anything (see `rewrite(path:request:output:)`). A `Rewriter` holds
+/// nothing but its settings, so edits through one value are independent of each other;
+/// it is not `Sendable` only because its `explain` closure need not be: make one per
+/// thread.
 public struct Rewriter {
+    /// What an edit did, or would do (`preview`).
     public struct Result: Sendable {
         /// False when the file already said what was asked and was left untouched.
         public var changed: Bool
-        public var plan: RewritePlan
+        /// Messages for the user that did not stop the edit (patchelf's `warning: …`).
+        public var warnings: [String] { plan.warnings }
+        /// The size of the input.
+        public var originalSize: UInt64 { plan.originalSize }
+        /// The size of the edited file (larger when tables had to move).
+        public var newSize: UInt64 { plan.newSize }
+        /// The tables that had to move to make room, as "name: old range -> new range".
+        public var movedTables: [String] { plan.moves.map { "\($0.from) -> \($0.to)" } }
+        /// The planner's reasoning, step by step (what `swelf --debug` prints).
+        public var decisions: [String] { plan.log }
+        package var plan: RewritePlan
     }
 
     let writer: AtomicFileWriter
@@ -18,12 +36,23 @@ public struct Rewriter {
     /// the verifier judges the result, and also when the planner refuses (`--debug`).
     let explain: ((_ decisions: [String]) -> Void)?
 
+    /// A rewriter that makes every new file durable (`fsync` of the file and its
+    /// directory) before and after renaming it into place, and leaves read-only files alone.
     public init() {
         writer = AtomicFileWriter()
         explain = nil
     }
-    /// `durable: false`: see `AtomicFileWriter.durable` (what `--no-durability` gives up).
-    /// `allowReadOnly`: see `AtomicFileWriter.allowReadOnly` (`--allow-read-only`).
+    /// A rewriter with chosen settings.
+    ///
+    /// - Parameters:
+    ///   - durable: false skips the `fsync` calls: a crash soon after may leave the old
+    ///     file or the new one, never a mixture, but the new one may not be on disk yet
+    ///     (`swelf --no-durability`).
+    ///   - allowReadOnly: true replaces files whose mode forbids their user to write them,
+    ///     as long as the directory allows it (`swelf --allow-read-only`); false refuses
+    ///     them with `RewriteError.notWritable`, as patchelf does.
+    ///   - explain: called with the planner's reasoning for each file as soon as it is
+    ///     planned, also when the edit is then refused.
     public init(durable: Bool, allowReadOnly: Bool = false, explain: ((_ decisions: [String]) -> Void)? = nil) {
         var writer = AtomicFileWriter()
         writer.durable = durable
@@ -37,14 +66,40 @@ public struct Rewriter {
         explain = nil
     }
 
+    /// The edit of `path`, planned and verified in memory, without writing anything: what
+    /// `rewrite(path:request:output:)` would do.
+    ///
+    /// The planned image is judged by the same verifier as a written file, so an edit
+    /// `preview` accepts is one `rewrite` makes (unless the file changes meanwhile).
+    /// - Parameters:
+    ///   - path: the file to read.
+    ///   - request: the changes to make.
+    /// - Returns: whether the file would change, its new size, the warnings.
+    /// - Throws: `RewriteError`: `.invalidInput`, `.refused` or `.verificationFailed`.
+    public func preview(path: String, request: EditRequest) throws(RewriteError) -> Result {
+        do {
+            let file = try ELFFile(path: path)
+            var decisions: [String] = []
+            let planned = Swift.Result { () throws(EditError) -> RewritePlan in try self.plan(file: file, request: request, log: &decisions) }
+            explain?(decisions)
+            let plan = try planned.get()
+            let failures = EditCheck(original: file, request: request)
+                .problems(edited: plan.isEmpty ? file : try ELFFile(source: PlannedByteSource(base: file.source, plan: plan)))
+            if !failures.isEmpty { throw VerificationFailures(failures: failures) }
+            return Result(changed: !plan.isEmpty, plan: plan)
+        } catch {
+            throw RewriteError(error, path: path)
+        }
+    }
+
     /// Plans the edit of an open file without writing anything.
-    public func plan(file: ELFFile, request: EditRequest) throws(EditError) -> RewritePlan {
+    package func plan(file: ELFFile, request: EditRequest) throws(EditError) -> RewritePlan {
         var log: [String] = []
         return try plan(file: file, request: request, log: &log)
     }
 
     /// `plan(file:request:)`, with the reasoning in `log` even when the edit is refused.
-    public func plan(file: ELFFile, request: EditRequest, log: inout [String]) throws(EditError) -> RewritePlan {
+    package func plan(file: ELFFile, request: EditRequest, log: inout [String]) throws(EditError) -> RewritePlan {
         let outcome = try DynamicEditor(file: file).apply(request)
         log = outcome.log
         return try LayoutPlanner(file: file, outcome: outcome, pageSize: request.pageSize).plan(log: &log)
@@ -53,25 +108,41 @@ public struct Rewriter {
     /// Edits the file at `path`, writing to `output` (default: replacing `path`).
     ///
     /// The file is locked while it is read, edited and replaced, so concurrent edits of
-    /// one file are serialised and none is lost (see `AtomicFileWriter`).
-    /// The written temporary file is read back from disk and must pass every structural
-    /// and semantic check before it replaces anything. A large file's planned image
-    /// (`PlannedByteSource`) is also verified while its unchanged bulk is copied, so a
-    /// wrong plan stops before a byte of it is written. On any failure the destination is
-    /// left as it was and no temporary file remains.
-    public func rewrite(path: String, request: EditRequest, output: String? = nil) throws -> Result {
+    /// one file are serialised and none is lost. The new file is written next to the
+    /// destination, read back from disk and judged by the independent verifier (the
+    /// change is exactly the one requested, the file is still a valid, loadable ELF file)
+    /// before it is renamed over the destination, keeping its owner, group and mode.
+    /// On any failure the destination is left as it was and no temporary file remains.
+    /// - Parameters:
+    ///   - path: the file to edit.
+    ///   - request: the changes to make.
+    ///   - output: where to write the result; nil replaces `path`.
+    /// - Returns: whether the file changed (false when it already said what was asked,
+    ///   and then nothing is written), its new size, the warnings.
+    /// - Throws: `RewriteError`, which says why nothing was written.
+    public func rewrite(path: String, request: EditRequest, output: String? = nil) throws(RewriteError) -> Result {
         try rewrite(path: FilePath(path), request: request, output: output.map { FilePath($0) })
     }
 
     /// `rewrite(path:request:output:)` for paths as bytes (any bytes a Linux path may hold).
     ///
-    /// Each path is resolved once, at the start (`AtomicFileWriter.resolve`): from then on
-    /// the input is locked, checked and replaced through the directory and name found
-    /// then, so a symbolic link swapped in meanwhile is never followed.
-    public func rewrite(path: FilePath, request: EditRequest, output: FilePath? = nil) throws -> Result {
-        let input = try writer.resolve(path, reading: true)
-        let destination = try output.map { try writer.resolve($0) } ?? input
-        return try rewrite(input: input, request: request, destination: destination)
+    /// Each path is resolved once, at the start: from then on the input is locked, checked
+    /// and replaced through the directory and name found then, so a symbolic link swapped
+    /// in meanwhile is never followed.
+    /// - Parameters:
+    ///   - path: the file to edit.
+    ///   - request: the changes to make.
+    ///   - output: where to write the result; nil replaces `path`.
+    /// - Returns: whether the file changed, its new size, the warnings.
+    /// - Throws: `RewriteError`, which says why nothing was written.
+    public func rewrite(path: FilePath, request: EditRequest, output: FilePath? = nil) throws(RewriteError) -> Result {
+        do {
+            let input = try writer.resolve(path, reading: true)
+            let destination = try output.map { try writer.resolve($0) } ?? input
+            return try rewrite(input: input, request: request, destination: destination)
+        } catch {
+            throw RewriteError(error, path: path.description)
+        }
     }
 
     private func rewrite(input: ResolvedPath, request: EditRequest, destination: ResolvedPath) throws -> Result {
@@ -80,8 +151,10 @@ public struct Rewriter {
         }
     }
 
-    /// A file edited up to its replacement (`prepare`), waiting for `commit`.
+    /// A file edited up to its replacement (`prepare`), waiting for `commit`. It holds
+    /// the input's lock and the new file until it is committed or dropped.
     public struct Prepared: Sendable {
+        /// What the edit does.
         public var result: Result
         /// The input and the destination as resolved at the start: an edit started again
         /// after a commit found the file replaced works on the same directory and name.
@@ -93,43 +166,66 @@ public struct Rewriter {
     }
 
     /// Everything `rewrite` does except making the new file durable and renaming it over
-    /// the destination. The input stays locked until the `Prepared` value is dropped;
-    /// dropped without `commit`, the edit is abandoned and the new file removed. A file
-    /// locked by anyone else throws `LockBusy` at once (edit it alone later, with
-    /// `rewrite`), so that batches holding many locks never wait for each other.
-    public func prepare(path: String, request: EditRequest, output: String? = nil) throws -> Prepared {
+    /// the destination: the first half of an edit of many files with one durability
+    /// barrier for all (`commit`).
+    ///
+    /// The input stays locked until the `Prepared` value is dropped; dropped without
+    /// `commit`, the edit is abandoned and the new file removed. A file locked by anyone
+    /// else throws `RewriteError.busy` at once (edit it alone later, with `rewrite`), so
+    /// that batches holding many locks never wait for each other.
+    /// - Parameters:
+    ///   - path: the file to edit.
+    ///   - request: the changes to make.
+    ///   - output: where to write the result; nil replaces `path`.
+    /// - Returns: the edit, verified and written to a temporary file, waiting for `commit`.
+    /// - Throws: `RewriteError`, which says why nothing was written.
+    public func prepare(path: String, request: EditRequest, output: String? = nil) throws(RewriteError) -> Prepared {
         try prepare(path: FilePath(path), request: request, output: output.map { FilePath($0) })
     }
 
     /// `prepare(path:request:output:)` for paths as bytes.
-    public func prepare(path: FilePath, request: EditRequest, output: FilePath? = nil) throws -> Prepared {
-        let input = try writer.resolve(path, reading: true)
-        let destination = try output.map { try writer.resolve($0) } ?? input
-        return try writer.withLockedFile(at: input, exclusive: writer.namesSameFile(destination, asOpen: input), wait: false, holding: { locked in
-            let (result, pending) = try edit(source: locked.source, request: request, destination: destination, durableNow: false)
-            pending?.keepLocked = locked
-            return Prepared(result: result, input: input, request: request, destination: destination, pending: pending)
-        })
+    /// - Parameters:
+    ///   - path: the file to edit.
+    ///   - request: the changes to make.
+    ///   - output: where to write the result; nil replaces `path`.
+    /// - Returns: the edit, verified and written to a temporary file, waiting for `commit`.
+    /// - Throws: `RewriteError`, which says why nothing was written.
+    public func prepare(path: FilePath, request: EditRequest, output: FilePath? = nil) throws(RewriteError) -> Prepared {
+        do {
+            let input = try writer.resolve(path, reading: true)
+            let destination = try output.map { try writer.resolve($0) } ?? input
+            return try writer.withLockedFile(at: input, exclusive: writer.namesSameFile(destination, asOpen: input), wait: false, holding: { locked in
+                let (result, pending) = try edit(source: locked.source, request: request, destination: destination, durableNow: false)
+                pending?.keepLocked = locked
+                return Prepared(result: result, input: input, request: request, destination: destination, pending: pending)
+            })
+        } catch {
+            throw RewriteError(error, path: path.description)
+        }
     }
 
-    /// Finishes prepared edits together, with one durability barrier for all of them
-    /// (`AtomicFileWriter.commit`): no file is renamed before its data is on disk. Returns
-    /// each file's error, nil where the file was replaced or had nothing to change. A file
-    /// that another program renamed over the path meanwhile is edited again, by itself.
-    public func commit(_ batch: [Prepared]) -> [(any Error)?] {
+    /// Finishes prepared edits together, with one durability barrier for all of them: no
+    /// file is renamed before its data is on disk, and each file system is synced once.
+    /// A file that another program renamed over the path meanwhile is edited again, by
+    /// itself.
+    /// - Parameter batch: the prepared edits; each one's lock is released by dropping it.
+    /// - Returns: each file's error, in the order of `batch`; nil where the file was
+    ///   replaced or had nothing to change.
+    public func commit(_ batch: [Prepared]) -> [RewriteError?] {
         let waiting = batch.indices.filter { batch[$0].pending != nil }
         let outcomes = writer.commit(waiting.map { batch[$0].pending! })
-        var errors = [(any Error)?](repeating: nil, count: batch.count)
+        var errors = [RewriteError?](repeating: nil, count: batch.count)
         for (position, index) in waiting.enumerated() {
             guard let error = outcomes[position] else { continue }
+            let path = batch[index].input.path.description
             if error is TargetReplaced {
                 do {
                     _ = try rewrite(input: batch[index].input, request: batch[index].request, destination: batch[index].destination)
                 } catch {
-                    errors[index] = error
+                    errors[index] = RewriteError(error, path: path)
                 }
             } else {
-                errors[index] = error
+                errors[index] = RewriteError(error, path: path)
             }
         }
         return errors
@@ -147,8 +243,8 @@ public struct Rewriter {
         let check = EditCheck(original: file, request: request)
         if plan.isEmpty && writer.names(destination, file: source) {
             // Nothing to change is right only if the file already says what was asked.
-            let problems = check.problems(edited: file)
-            if !problems.isEmpty { throw EditError.verificationFailed(problems) }
+            let failures = check.problems(edited: file)
+            if !failures.isEmpty { throw VerificationFailures(failures: failures) }
             return (Result(changed: false, plan: plan), nil)
         }
         // The plan's image, read through `PlannedByteSource`. The writer runs it where it
@@ -159,8 +255,8 @@ public struct Rewriter {
         // library's --set-rpath (callgrind, release build) verifying both the plan and the
         // written file cost 8.77 M instructions, against 8.22 M for the plan alone.
         let verifyPlan = {
-            let problems = check.problems(edited: try ELFFile(source: PlannedByteSource(base: source, plan: plan)))
-            if !problems.isEmpty { throw EditError.verificationFailed(problems) }
+            let failures = check.problems(edited: try ELFFile(source: PlannedByteSource(base: source, plan: plan)))
+            if !failures.isEmpty { throw VerificationFailures(failures: failures) }
         }
         // The last word is on the bytes that will be renamed into place: the temporary file,
         // read back from disk through its own descriptor (the kept prefix as the kernel
@@ -172,9 +268,9 @@ public struct Rewriter {
         let checkWritten = { (written: FileByteSource) throws in
             // First the writer against the plan (the patched and appended bytes, a few KiB):
             // a writer's mistake is named as one rather than as whatever the verifier finds.
-            var problems = WrittenImageCheck(plan: plan, written: written).problems()
-            if problems.isEmpty { problems = check.problems(edited: try ELFFile(source: written)) }
-            if !problems.isEmpty { throw EditError.verificationFailed(problems) }
+            var failures = WrittenImageCheck(plan: plan, written: written).problems()
+            if failures.isEmpty { failures = check.problems(edited: try ELFFile(source: written)) }
+            if !failures.isEmpty { throw VerificationFailures(failures: failures) }
         }
         let result = Result(changed: !plan.isEmpty, plan: plan)
         if durableNow {
@@ -199,18 +295,18 @@ package struct EditCheck {
         self.request = request
     }
 
-    package func problems(edited: ELFFile) -> [String] {
+    package func problems(edited: ELFFile) -> [VerificationFailure] {
         newStructureProblems(edited)
-            + IndependentVerifier(original: original, edited: edited, request: request).problems().map(\.description)
+            + IndependentVerifier(original: original, edited: edited, request: request).problems().map(VerificationFailure.change)
     }
 
-    package func newStructureProblems(_ edited: ELFFile) -> [String] {
+    package func newStructureProblems(_ edited: ELFFile) -> [VerificationFailure] {
         let found = StructureVerifier(file: edited).problems()
         // The original is checked only when the edited file has problems (almost never):
         // one problem the input already had is not the edit's.
         guard !found.isEmpty else { return [] }
         let preexisting = Set(StructureVerifier(file: original).problems().map(\.identity))
-        return found.filter { !preexisting.contains($0.identity) }.map(\.description)
+        return found.filter { !preexisting.contains($0.identity) }.map(VerificationFailure.structure)
     }
 }
 
@@ -221,15 +317,15 @@ struct WrittenImageCheck {
     let plan: RewritePlan
     let written: any ByteSource
 
-    func problems() -> [String] {
+    func problems() -> [VerificationFailure] {
         guard written.size == plan.newSize else {
-            return ["the written file has 0x\(hex(written.size)) bytes, the plan 0x\(hex(plan.newSize))"]
+            return [.writtenFileDiffers(offset: nil, expectedSize: plan.newSize, actualSize: written.size)]
         }
         var regions = plan.patches.map { ($0.offset, $0.bytes) }
         if !plan.appended.isEmpty { regions.append((plan.appendOffset, plan.appended)) }
         for (offset, bytes) in regions {
             guard let actual = try? written.bytes(at: offset, count: UInt64(bytes.count), "written bytes"), actual == bytes else {
-                return ["the written file differs from the plan at offset 0x\(hex(offset))"]
+                return [.writtenFileDiffers(offset: offset, expectedSize: plan.newSize, actualSize: written.size)]
             }
         }
         return []

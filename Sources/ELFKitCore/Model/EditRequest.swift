@@ -62,3 +62,45 @@ public struct EditRequest: Equatable, Sendable {
             && a.buildResolutionCache == b.buildResolutionCache
     }
 }
+
+// Strings for the common case. ELF strings and Linux paths are bytes; these take a
+// `String` and store its UTF-8 bytes, which is what a path typed by a person is.
+extension EditRequest.RunPathChange {
+    /// Replaces the run path with `path`, a colon-separated list of directories that may
+    /// use `$ORIGIN`, `$LIB` and `$PLATFORM`: `.set("$ORIGIN/../lib")`.
+    /// - Parameter path: the new run path, stored as its UTF-8 bytes.
+    /// - Returns: the change.
+    public static func set(_ path: String) -> Self { .set(Array(path.utf8)) }
+
+    /// Appends `path` to the run path, unless it is already there.
+    /// - Parameter path: the directories to add, stored as their UTF-8 bytes.
+    /// - Returns: the change.
+    public static func add(_ path: String) -> Self { .add(Array(path.utf8)) }
+}
+
+extension EditRequest {
+    /// A request given as strings, stored as their UTF-8 bytes; the other fields can be
+    /// set afterwards.
+    ///
+    ///     let request = EditRequest(runPath: .set("$ORIGIN/../lib"), addNeeded: ["libz.so.1"])
+    ///
+    /// - Parameters:
+    ///   - interpreter: the new program interpreter (`PT_INTERP`), for programs only.
+    ///   - soname: the new `DT_SONAME`, for shared libraries.
+    ///   - runPath: what to do with the run path.
+    ///   - forceRPath: write `DT_RPATH` instead of `DT_RUNPATH`.
+    ///   - addNeeded: libraries to add to `DT_NEEDED`, in this order.
+    ///   - removeNeeded: libraries to remove from `DT_NEEDED`.
+    ///   - replaceNeeded: `DT_NEEDED` names to replace, each by its new name.
+    public init(interpreter: String? = nil, soname: String? = nil, runPath: RunPathChange? = nil, forceRPath: Bool = false,
+                addNeeded: [String] = [], removeNeeded: [String] = [], replaceNeeded: [(old: String, new: String)] = []) {
+        self.init()
+        self.interpreter = interpreter.map { Array($0.utf8) }
+        self.soname = soname.map { Array($0.utf8) }
+        self.runPath = runPath
+        self.forceRPath = forceRPath
+        self.addNeeded = addNeeded.map { Array($0.utf8) }
+        self.removeNeeded = removeNeeded.map { Array($0.utf8) }
+        self.replaceNeeded = replaceNeeded.map { (Array($0.old.utf8), Array($0.new.utf8)) }
+    }
+}

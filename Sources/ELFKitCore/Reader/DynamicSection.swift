@@ -1,5 +1,7 @@
 /// The dynamic section of a file, located through PT_DYNAMIC, and the dynamic string
 /// table located through DT_STRTAB/DT_STRSZ.
+///
+/// Not thread-safe, as the `ELFFile` it reads through: use it on that file's thread.
 public struct DynamicSection {
     /// Entries before the first DT_NULL.
     public let entries: [DynamicEntry]

@@ -3,6 +3,10 @@
 /// Everything is found through program headers and `DT_*` tags, so a file whose
 /// section headers were removed reads as well as a normal one; section headers are
 /// used only as an extra (names for `show`, and the layout of files without segments).
+///
+/// Not thread-safe: an `ELFFile` caches what it has read (the dynamic section, section
+/// names) without locks, and reads through a `ByteSource` that may cache blocks. Use one
+/// per thread; opening a file is cheap (only its headers are read).
 public final class ELFFile {
     public let source: any ByteSource
     public let header: FileHeader
@@ -276,3 +280,7 @@ package struct LoadedImage {
         return try source.bytes(at: offset, count: length, what())
     }
 }
+
+/// See `ELFFile`: one per thread.
+@available(*, unavailable, message: "an ELFFile caches without locks; open one per thread")
+extension ELFFile: Sendable {}

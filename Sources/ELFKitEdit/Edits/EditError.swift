@@ -6,15 +6,11 @@ public enum EditError: Error, CustomStringConvertible, Sendable {
     case format(ELFError)
     /// The file is valid but the edit cannot be applied to it (said why).
     case refused(String)
-    /// The result failed the round-trip verifier; nothing was written.
-    case verificationFailed([String])
 
     public var description: String {
         switch self {
         case .format(let error): return error.description
         case .refused(let reason): return reason
-        case .verificationFailed(let problems):
-            return "refusing to write: the result failed verification: " + problems.joined(separator: "; ")
         }
     }
 }

@@ -5,11 +5,31 @@ import Musl
 #endif
 import ELFKitCore
 
-/// A failure of the file system while producing the output.
+/// A failure of the file system while producing the output, or a file that changed under
+/// swelf so that it left it alone.
 public struct WriteError: Error, CustomStringConvertible, Sendable {
+    /// What swelf was doing or found, without the system's reason: "cannot open /x".
     public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+    /// The `errno` of the system call that failed (`EACCES`, `ENOSPC`, …); nil when no
+    /// call failed (the file changed kind, a name kept being replaced, …).
+    public let code: Int32?
+    /// Words that follow the system's reason in `description` ("; left alone").
+    public let trailer: String
+
+    /// - Parameters:
+    ///   - message: what failed, without the system's reason.
+    ///   - code: the `errno` of the failed call, if one failed.
+    ///   - trailer: words printed after the system's reason.
+    public init(_ message: String, code: Int32? = nil, trailer: String = "") {
+        self.message = message
+        self.code = code
+        self.trailer = trailer
+    }
+
+    /// The message, the system's reason for `code` after a colon, then the trailer.
+    public var description: String {
+        message + (code.map { ": " + systemErrorMessage($0) } ?? "") + trailer
+    }
 }
 
 /// The path no longer names the file that was read and locked: someone renamed another
@@ -158,7 +178,7 @@ package struct AtomicFileWriter {
             switch error {
             case .system(let code):
                 if reading { throw ELFError(.io, "cannot open: \(systemErrorMessage(code))") }
-                throw WriteError("cannot open \(path): \(systemErrorMessage(code))")
+                throw WriteError("cannot open \(path)", code: code)
             case .protectedLink(let link, let owner, let directory):
                 throw WriteError("\(link) is a symbolic link owned by uid \(owner) in \(directory), a sticky world-writable directory that neither swelf's user nor uid \(owner) owns: not followed, as the kernel's fs.protected_symlinks rule refuses it (another user may have planted it to choose which file is replaced); name the file itself instead")
             }
@@ -177,7 +197,7 @@ package struct AtomicFileWriter {
             // A filesystem without locks (some network filesystems): no serialisation
             // is possible, the rest of the safety (temporary file, rename) still holds.
             if code == ENOLCK || code == EOPNOTSUPP || code == EBADF { return }
-            throw WriteError("cannot lock the file: \(systemErrorMessage(code))")
+            throw WriteError("cannot lock the file", code: code)
         }
     }
 
@@ -195,7 +215,7 @@ package struct AtomicFileWriter {
         guard let pending = try prepare(plan: plan, input: input, to: destination, resolved: resolved,
                                         verifyPlan: verifyPlan, check: check) else { return }
         if durable {
-            guard system.sync(pending.output) == 0 else { throw WriteError("fsync failed: \(systemErrorMessage(errno))") }
+            guard system.sync(pending.output) == 0 else { throw WriteError("fsync failed", code: errno) }
         }
         try replace(pending)
         if durable { try syncDirectory(pending.location) }
@@ -216,7 +236,7 @@ package struct AtomicFileWriter {
         let overlap = plan.keptPrefix >= AtomicFileWriter.overlappedCopyMinimum
         var inputStatus = stat()
         guard system.status(input.descriptor, &inputStatus) == 0 else {
-            throw WriteError("cannot stat the input: \(systemErrorMessage(errno))")
+            throw WriteError("cannot stat the input", code: errno)
         }
         let location = try resolved ?? resolve(destination)
         var existing = stat()
@@ -226,7 +246,7 @@ package struct AtomicFileWriter {
             system.pathStatus(location.directory, $0, &existing, location.kernelLink ? 0 : AT_SYMLINK_NOFOLLOW)
         } == 0
         if !targetExists && errno != ENOENT {
-            throw WriteError("cannot stat \(location): \(systemErrorMessage(errno))")
+            throw WriteError("cannot stat \(location)", code: errno)
         }
         let kind = existing.st_mode & S_IFMT
         if targetExists && kind == S_IFLNK { throw replacedByLink(location) }
@@ -249,7 +269,7 @@ package struct AtomicFileWriter {
             guard replacedFile >= 0 else {
                 let code = errno
                 if code == ELOOP { throw replacedByLink(location) }
-                throw WriteError("cannot open \(location) to read its attributes: \(systemErrorMessage(code))")
+                throw WriteError("cannot open \(location) to read its attributes", code: code)
             }
             var opened = stat()
             guard system.status(replacedFile, &opened) == 0, opened.st_dev == existing.st_dev, opened.st_ino == existing.st_ino else {
@@ -272,7 +292,7 @@ package struct AtomicFileWriter {
             try writeAll(output, patch.bytes, at: patch.offset)
         }
         guard system.truncate(output, off_t(plan.newSize)) == 0 else {
-            throw WriteError("cannot size the output: \(systemErrorMessage(errno))")
+            throw WriteError("cannot size the output", code: errno)
         }
         if !plan.appended.isEmpty {
             try writeAll(output, plan.appended, at: plan.appendOffset)
@@ -288,7 +308,7 @@ package struct AtomicFileWriter {
         }
         copyFlags(from: metadataSource, to: output)
         guard system.changeMode(output, expected.mode) == 0 else {
-            throw WriteError("cannot set the mode of the new file: \(systemErrorMessage(errno))")
+            throw WriteError("cannot set the mode of the new file", code: errno)
         }
         try confirm(output, owner: expected.owner, group: expected.group, mode: expected.mode,
                     of: targetExists ? location.resolved : "the new file")
@@ -316,7 +336,7 @@ package struct AtomicFileWriter {
         guard FilePath(bytes: name).withCString({ from in
             location.withName { system.rename(location.directory, from, location.directory, $0) }
         }) == 0 else {
-            throw WriteError("cannot replace \(location): \(systemErrorMessage(errno))")
+            throw WriteError("cannot replace \(location)", code: errno)
         }
         pending.renamed = true
     }
@@ -340,7 +360,7 @@ package struct AtomicFileWriter {
             }
         }
         for (index, pending) in batch.enumerated() where durable && system.sync(pending.output) != 0 {
-            errors[index] = WriteError("fsync failed: \(systemErrorMessage(errno))")
+            errors[index] = WriteError("fsync failed", code: errno)
         }
         var directories: [FilePath: [Int]] = [:]
         for (index, pending) in batch.enumerated() where errors[index] == nil {
@@ -356,7 +376,9 @@ package struct AtomicFileWriter {
                 try syncDirectory(batch[members[0]].location)
             } catch {
                 for index in members {
-                    errors[index] = WriteError("\(batch[index].location) was replaced, but its directory could not be made durable: \(error)")
+                    let failure = error as? WriteError
+                    errors[index] = WriteError("\(batch[index].location) was replaced, but its directory could not be made durable: \(failure?.message ?? "\(error)")",
+                                               code: failure?.code, trailer: failure?.trailer ?? "")
                 }
             }
         }
@@ -430,7 +452,7 @@ package struct AtomicFileWriter {
         if anonymous >= 0 { return Temporary(descriptor: anonymous, name: nil) }
         let code = errno
         guard code == EOPNOTSUPP || code == EISDIR || code == EINVAL else {
-            throw WriteError("cannot create a temporary file in \(location.resolved.directory): \(systemErrorMessage(code))")
+            throw WriteError("cannot create a temporary file in \(location.resolved.directory)", code: code)
         }
         var made: Int32 = -1
         let name = try freshName(in: location) { name in
@@ -459,7 +481,7 @@ package struct AtomicFileWriter {
             let name = Array(".swelf-".utf8) + suffix
             if create(name) { return name }
             guard errno == EEXIST else {
-                throw WriteError("cannot create a temporary file in \(location.resolved.directory): \(systemErrorMessage(errno))")
+                throw WriteError("cannot create a temporary file in \(location.resolved.directory)", code: errno)
             }
         }
         throw WriteError("cannot create a temporary file in \(location.resolved.directory): every name tried exists")
@@ -470,14 +492,14 @@ package struct AtomicFileWriter {
     private func syncDirectory(_ location: ResolvedPath) throws {
         let descriptor = system.open(location.directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else {
-            throw WriteError("\(location) was replaced, but its directory cannot be opened to make that durable: \(systemErrorMessage(errno))")
+            throw WriteError("\(location) was replaced, but its directory cannot be opened to make that durable", code: errno)
         }
         defer { _ = system.close(descriptor) }
         guard system.sync(descriptor) == 0 else {
             let code = errno
             // Some filesystems cannot fsync a directory; they have nothing to flush.
             if code == EINVAL { return }
-            throw WriteError("\(location) was replaced, but fsync of its directory failed: \(systemErrorMessage(code))")
+            throw WriteError("\(location) was replaced, but fsync of its directory failed", code: code)
         }
     }
 
@@ -495,11 +517,11 @@ package struct AtomicFileWriter {
         guard output >= 0 else {
             let code = errno
             if code == ELOOP { throw replacedByLink(target) }
-            throw WriteError("cannot open \(target): \(systemErrorMessage(code))")
+            throw WriteError("cannot open \(target)", code: code)
         }
         defer { _ = system.close(output) }
         var opened = stat()
-        guard system.status(output, &opened) == 0 else { throw WriteError("cannot stat \(target): \(systemErrorMessage(errno))") }
+        guard system.status(output, &opened) == 0 else { throw WriteError("cannot stat \(target)", code: errno) }
         guard (opened.st_mode & S_IFMT) == kind else {
             throw WriteError("\(target) changed its kind while being opened; left alone")
         }
@@ -513,7 +535,7 @@ package struct AtomicFileWriter {
                 let written = chunk.withUnsafeBytes { system.writeSequential(output, $0.baseAddress! + done, count - done) }
                 if written < 0 {
                     if errno == EINTR { continue }
-                    throw WriteError("write to \(target) failed: \(systemErrorMessage(errno))")
+                    throw WriteError("write to \(target) failed", code: errno)
                 }
                 guard written > 0 else { throw WriteError("write to \(target) wrote nothing") }
                 done += written
@@ -556,7 +578,7 @@ package struct AtomicFileWriter {
         guard count > 0 else { return }
         if system.clone(input, output) == 0 {
             guard system.truncate(output, off_t(count)) == 0 else {
-                throw WriteError("cannot size the output: \(systemErrorMessage(errno))")
+                throw WriteError("cannot size the output", code: errno)
             }
             return
         }
@@ -568,7 +590,7 @@ package struct AtomicFileWriter {
         var status = stat()
         if system.status(output, &status) != 0 || status.st_size != 0 {
             guard system.truncate(output, 0) == 0 else {
-                throw WriteError("cannot size the output: \(systemErrorMessage(errno))")
+                throw WriteError("cannot size the output", code: errno)
             }
         }
         let extents = dataExtents(of: input, count: count)
@@ -578,7 +600,7 @@ package struct AtomicFileWriter {
         // A hole at the end of the prefix: the size says where the prefix ends.
         if extents.last.map({ $0.start + $0.count }) != count {
             guard system.truncate(output, off_t(count)) == 0 else {
-                throw WriteError("cannot size the output: \(systemErrorMessage(errno))")
+                throw WriteError("cannot size the output", code: errno)
             }
         }
     }
@@ -643,7 +665,7 @@ package struct AtomicFileWriter {
                 // Not supported across these filesystems: copy through memory. Any other
                 // failure (no space, I/O error) is an error.
                 guard code == EXDEV || code == ENOSYS || code == EOPNOTSUPP || code == EINVAL || code == EBADF else {
-                    throw WriteError("copy failed: \(systemErrorMessage(code))")
+                    throw WriteError("copy failed", code: code)
                 }
                 kernelCopy = nil
                 continue
@@ -652,7 +674,7 @@ package struct AtomicFileWriter {
             var buffer = [UInt8](repeating: 0, count: size)
             let got = buffer.withUnsafeMutableBytes { system.read(input, $0.baseAddress!, size, inputOffset) }
             if got < 0 && errno == EINTR { continue }
-            guard got > 0 else { throw WriteError("cannot read the input: \(got < 0 ? systemErrorMessage(errno) : "unexpected end")") }
+            guard got > 0 else { throw got < 0 ? WriteError("cannot read the input", code: errno) : WriteError("cannot read the input: unexpected end") }
             try writeAll(output, Array(buffer[..<got]), at: UInt64(outputOffset))
             inputOffset += off_t(got)
             outputOffset += off_t(got)
@@ -666,7 +688,7 @@ package struct AtomicFileWriter {
             let written = bytes.withUnsafeBytes { system.write(descriptor, $0.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done)) }
             if written < 0 {
                 if errno == EINTR { continue }
-                throw WriteError("write failed: \(systemErrorMessage(errno))")
+                throw WriteError("write failed", code: errno)
             }
             guard written > 0 else { throw WriteError("write failed: no progress") }
             done += written
@@ -690,11 +712,11 @@ package struct AtomicFileWriter {
             throw WriteError("cannot keep the owner of \(target) (uid \(existing.st_uid)): the new file would belong to uid \(user), and only root can give a file to another user; left alone")
         }
         guard system.changeOwner(output, existing.st_uid, existing.st_gid) == 0 else {
-            throw WriteError("cannot keep the owner and group of \(target) (uid \(existing.st_uid), gid \(existing.st_gid)): \(systemErrorMessage(errno)); left alone")
+            throw WriteError("cannot keep the owner and group of \(target) (uid \(existing.st_uid), gid \(existing.st_gid))", code: errno, trailer: "; left alone")
         }
         let mode = existing.st_mode & 0o7777
         guard system.changeMode(output, mode) == 0 else {
-            throw WriteError("cannot set the mode of the new file: \(systemErrorMessage(errno))")
+            throw WriteError("cannot set the mode of the new file", code: errno)
         }
         try confirm(output, owner: existing.st_uid, group: existing.st_gid, mode: mode, of: target.resolved)
         return Ownership(owner: existing.st_uid, group: existing.st_gid, mode: mode)
@@ -708,12 +730,12 @@ package struct AtomicFileWriter {
             _ = system.changeOwner(output, uid_t.max, input.st_gid)   // uid -1: keep the caller's
         }
         var current = stat()
-        guard system.status(output, &current) == 0 else { throw WriteError("cannot stat the new file: \(systemErrorMessage(errno))") }
+        guard system.status(output, &current) == 0 else { throw WriteError("cannot stat the new file", code: errno) }
         var mode = input.st_mode & 0o7777
         if current.st_uid != input.st_uid { mode &= ~mode_t(S_ISUID) }
         if current.st_gid != input.st_gid { mode &= ~mode_t(S_ISGID) }
         guard system.changeMode(output, mode) == 0 else {
-            throw WriteError("cannot set the mode of the new file: \(systemErrorMessage(errno))")
+            throw WriteError("cannot set the mode of the new file", code: errno)
         }
         try confirm(output, owner: current.st_uid, group: current.st_gid, mode: mode, of: "the new file")
         return Ownership(owner: current.st_uid, group: current.st_gid, mode: mode)
@@ -721,7 +743,7 @@ package struct AtomicFileWriter {
 
     private func confirm(_ output: Int32, owner: uid_t, group: gid_t, mode: mode_t, of target: FilePath) throws {
         var result = stat()
-        guard system.status(output, &result) == 0 else { throw WriteError("cannot stat the new file: \(systemErrorMessage(errno))") }
+        guard system.status(output, &result) == 0 else { throw WriteError("cannot stat the new file", code: errno) }
         guard result.st_uid == owner, result.st_gid == group, result.st_mode & 0o7777 == mode else {
             throw WriteError("the new file did not keep the owner, group and mode of \(target) (uid \(owner) gid \(group) mode \(String(mode, radix: 8)); got uid \(result.st_uid) gid \(result.st_gid) mode \(String(result.st_mode & 0o7777, radix: 8))); left alone")
         }
@@ -766,7 +788,7 @@ package struct AtomicFileWriter {
         guard let remove = system.removeAttribute, remove(descriptor, name) != 0 else { return }
         let code = errno
         if code == ENODATA || code == EOPNOTSUPP || code == ENOTSUP { return }
-        throw WriteError("cannot remove the \(name) the new file inherited from its directory: \(systemErrorMessage(code))")
+        throw WriteError("cannot remove the \(name) the new file inherited from its directory", code: code)
     }
 
     /// The `chattr` flags a replaced file keeps: those with a meaning for a file's

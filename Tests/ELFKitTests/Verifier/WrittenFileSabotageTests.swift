@@ -125,7 +125,7 @@ import Testing
         do {
             _ = try rewriter.rewrite(path: path, request: Self.request)
             Issue.record("the corrupted file was accepted")
-        } catch EditError.verificationFailed(let problems) {
+        } catch .verificationFailed(let problems) {
             #expect(!problems.isEmpty)
         }
         #expect(hook.fired == 1, "the corruption was not written")
