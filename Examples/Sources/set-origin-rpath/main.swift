@@ -3,15 +3,14 @@
 import ELFKit
 import Glibc
 
-var request = EditRequest()
-request.runPath = .set(Array("$ORIGIN/lib".utf8))
+let request = EditRequest(runPath: .set("$ORIGIN/lib"))
 do {
     // Reads, plans, writes a temporary file, verifies it, and only then renames it over.
     let result = try Rewriter().rewrite(path: CommandLine.arguments[1], request: request)
     print(result.changed ? "RUNPATH set to $ORIGIN/lib" : "RUNPATH was already $ORIGIN/lib")
 } catch {
-    // ELFError (not ELF, malformed), EditError (refused, failed verification), WriteError
-    // (I/O): in every case the file is as it was.
+    // A RewriteError: invalid input, refused, failed verification, busy, not writable, or a
+    // file-system error with its errno. In every case the file is as it was.
     print("unchanged: \(error)")
     exit(1)
 }
