@@ -62,10 +62,10 @@ final class DynamicReferenceTests: XCTestCase {
     /// DT_NEEDED string: the new name fits over "libm.so.6", but DT_AUXILIARY must still
     /// say libm.so.6. libq.so.1 is a copy of libunused.so, so the program still runs.
     func testReplaceNeededKeepsAuxiliaryString() throws {
-        let box = try Sandbox("auxiliary")
+        let box = try ScratchDirectory("auxiliary")
         forEachArch { arch in
             let ctx = "\(arch)/libaux.so --replace-needed"
-            let subject = try Manifest.subject("\(arch)/useaux")
+            let subject = try Subject.named("\(arch)/useaux")
             let (program, lib) = try box.stage(arch: arch, program: "useaux", libraries: ["libaux.so"])
             try box.copy("\(arch)/libunused.so", into: lib, as: "libq.so.1")
             // DT_RPATH also serves libaux.so's own DT_NEEDED. (patchelf 0.19.3 cannot set it on mips.)
@@ -93,10 +93,10 @@ final class DynamicReferenceTests: XCTestCase {
     /// versioned cos: readelf -V no longer lists libm, the section header describes the
     /// new table, and the program runs without libm.
     func testRemoveNeededRewritesVersionNeedSection() throws {
-        let box = try Sandbox("weakcos")
+        let box = try ScratchDirectory("weakcos")
         forEachArch { arch in
             let ctx = "\(arch)/weakcos --remove-needed"
-            let subject = try Manifest.subject("\(arch)/weakcos")
+            let subject = try Subject.named("\(arch)/weakcos")
             let program = try box.copy("\(arch)/weakcos", into: try box.dir(arch))
             try assertRuns(program, like: subject, ctx + " (before)")
             XCTAssertTrue(try versionNeedFiles(program).contains("libm.so.6"), "[\(ctx)] subject has no libm version need")
@@ -122,10 +122,10 @@ final class DynamicReferenceTests: XCTestCase {
     /// index the missing version list through DT_VERSYM and crash. The section headers
     /// no longer claim version tables, and the program runs.
     func testRemovingEveryVersionNeed() throws {
-        let box = try Sandbox("allversions")
+        let box = try ScratchDirectory("allversions")
         forEachArch { arch in
             let ctx = "\(arch)/libgreet.so.1 --remove-needed libc.so.6"
-            let subject = try Manifest.subject("\(arch)/hello")
+            let subject = try Subject.named("\(arch)/hello")
             let (program, lib) = try box.stage(arch: arch, program: "hello")
             guard try patch(["--set-rpath", "$ORIGIN/lib"], program, ctx + " setup") else { return }
             let library = lib.appendingPathComponent("libgreet.so.1")
@@ -151,11 +151,11 @@ final class DynamicReferenceTests: XCTestCase {
     /// distance (readelf -S before and after gives the distance), every other symbol
     /// keeps its value, and eu-elflint finds no symbol out of bounds.
     func testSymtabValuesFollowMovedSections() throws {
-        let box = try Sandbox("symtab")
+        let box = try ScratchDirectory("symtab")
         let long = PerArchitectureTests.rpath(ofLength: 300)
         forEachArch { arch in
             let ctx = "\(arch)/hello long rpath, .symtab"
-            let subject = try Manifest.subject("\(arch)/hello")
+            let subject = try Subject.named("\(arch)/hello")
             let (program, _) = try box.stage(arch: arch, program: "hello")
             let lint = try elflintComplaints(program)
             let oldSymbols = try staticSymbols(program)
@@ -216,10 +216,10 @@ final class DynamicReferenceTests: XCTestCase {
     /// DT_GNU_HASH points at a zeroed table (strip --remove-section=.gnu.hash): swelf
     /// edits the program and the library as patchelf does, and the program runs.
     func testZeroedGnuHash() throws {
-        let box = try Sandbox("nogh")
+        let box = try ScratchDirectory("nogh")
         forEachArch(E2E.architectures.filter { $0 != "mips" }) { arch in
             let ctx = "\(arch)/hello-nogh"
-            let subject = try Manifest.subject("\(arch)/hello-nogh")
+            let subject = try Subject.named("\(arch)/hello-nogh")
             let (program, lib) = try box.stage(arch: arch, program: "hello-nogh",
                                                libraries: ["libgreet.so.1", "libunused.so", "libctor-nogh.so"])
             let newInterpreter = try longerInterpreter(program)
@@ -249,10 +249,10 @@ final class DynamicReferenceTests: XCTestCase {
     /// or is refused when no program header can be added, leaving the file as it was.
     /// Either way the note the program prints is intact.
     func testInterpreterWiderThanItsString() throws {
-        let box = try Sandbox("interpnote")
+        let box = try ScratchDirectory("interpnote")
         forEachArch { arch in
             let ctx = "\(arch)/interp-note"
-            let subject = try Manifest.subject("\(arch)/interp-note")
+            let subject = try Subject.named("\(arch)/interp-note")
             let directory = try box.dir(arch)
             let program = try box.copy("\(arch)/interp-note", into: directory)
             try assertRuns(program, like: subject, ctx + " (before)")

@@ -25,11 +25,11 @@ final class PerArchitectureTests: XCTestCase {
 
     /// 1. Libraries in lib/, `--set-rpath '$ORIGIN/lib'` → runs. Same on hello-noshdr.
     func testSetRpathOriginRuns() throws {
-        let box = try Sandbox("setrpath")
+        let box = try ScratchDirectory("setrpath")
         forEachArch { arch in
             for program in ["hello", "hello-noshdr"] {
                 let ctx = "\(arch)/\(program)"
-                let subject = try Manifest.subject("\(arch)/\(program)")
+                let subject = try Subject.named("\(arch)/\(program)")
                 let (exe, _) = try box.stage(arch: arch, program: program)
                 // Without an rpath the loader cannot find libgreet: the patch is what makes it run.
                 let before = try runProgram(exe, like: subject)
@@ -43,13 +43,13 @@ final class PerArchitectureTests: XCTestCase {
 
     /// 2. A 300-character rpath → runs; readelf -d shows RUNPATH equal to it.
     func testLongRpath() throws {
-        let box = try Sandbox("longrpath")
+        let box = try ScratchDirectory("longrpath")
         let long = Self.rpath(ofLength: 300)
         XCTAssertEqual(long.count, 300)
         forEachArch { arch in
             for program in ["hello", "hello-noshdr"] {
                 let ctx = "\(arch)/\(program) long rpath (\(long.count) chars)"
-                let subject = try Manifest.subject("\(arch)/\(program)")
+                let subject = try Subject.named("\(arch)/\(program)")
                 let (exe, _) = try box.stage(arch: arch, program: program)
                 guard try patch(["--set-rpath", long], exe, ctx) else { continue }
                 XCTAssertEqual(try dynamicValue(exe, tag: "RUNPATH"), [long], "[\(ctx)]")
@@ -60,10 +60,10 @@ final class PerArchitectureTests: XCTestCase {
 
     /// 3. `--force-rpath --set-rpath` → DT_RPATH, no DT_RUNPATH; runs.
     func testForceRpath() throws {
-        let box = try Sandbox("forcerpath")
+        let box = try ScratchDirectory("forcerpath")
         forEachArch { arch in
             let ctx = "\(arch)/hello --force-rpath"
-            let subject = try Manifest.subject("\(arch)/hello")
+            let subject = try Subject.named("\(arch)/hello")
             let (exe, _) = try box.stage(arch: arch, program: "hello")
             guard try patch(["--force-rpath", "--set-rpath", Self.origin], exe, ctx) else { return }
             XCTAssertEqual(try dynamicValue(exe, tag: "RPATH"), [Self.origin], "[\(ctx)]")
@@ -74,11 +74,11 @@ final class PerArchitectureTests: XCTestCase {
 
     /// 4. After set-rpath, `--remove-rpath` → libgreet is no longer found.
     func testRemoveRpath() throws {
-        let box = try Sandbox("removerpath")
+        let box = try ScratchDirectory("removerpath")
         forEachArch { arch in
             for program in ["hello", "hello-noshdr"] {
                 let ctx = "\(arch)/\(program) --remove-rpath"
-                let subject = try Manifest.subject("\(arch)/\(program)")
+                let subject = try Subject.named("\(arch)/\(program)")
                 let (exe, _) = try box.stage(arch: arch, program: program)
                 guard try patch(["--set-rpath", Self.origin], exe, ctx) else { continue }
                 try assertRuns(exe, like: subject, ctx + " (before removal)")
@@ -93,11 +93,11 @@ final class PerArchitectureTests: XCTestCase {
 
     /// 5. `--add-needed libctor.so` → the constructor runs first.
     func testAddNeeded() throws {
-        let box = try Sandbox("addneeded")
+        let box = try ScratchDirectory("addneeded")
         forEachArch { arch in
             for program in ["hello", "hello-noshdr"] {
                 let ctx = "\(arch)/\(program) --add-needed"
-                let subject = try Manifest.subject("\(arch)/\(program)")
+                let subject = try Subject.named("\(arch)/\(program)")
                 let (exe, _) = try box.stage(arch: arch, program: program)
                 guard try patch(["--set-rpath", Self.origin, "--add-needed", "libctor.so"], exe, ctx) else { continue }
                 let needed = try dynamicValue(exe, tag: "NEEDED")
@@ -111,11 +111,11 @@ final class PerArchitectureTests: XCTestCase {
 
     /// 6. `--remove-needed libunused.so` → runs without it, even once the file is deleted.
     func testRemoveNeeded() throws {
-        let box = try Sandbox("removeneeded")
+        let box = try ScratchDirectory("removeneeded")
         forEachArch { arch in
             for program in ["hello", "hello-noshdr"] {
                 let ctx = "\(arch)/\(program) --remove-needed"
-                let subject = try Manifest.subject("\(arch)/\(program)")
+                let subject = try Subject.named("\(arch)/\(program)")
                 let (exe, lib) = try box.stage(arch: arch, program: program)
                 guard try patch(["--set-rpath", Self.origin, "--remove-needed", "libunused.so"], exe, ctx) else { continue }
                 let needed = try dynamicValue(exe, tag: "NEEDED")
@@ -130,11 +130,11 @@ final class PerArchitectureTests: XCTestCase {
 
     /// 7. `--replace-needed libgreet.so.1 libgreetalt.so.1` → the other library's greet() runs.
     func testReplaceNeeded() throws {
-        let box = try Sandbox("replaceneeded")
+        let box = try ScratchDirectory("replaceneeded")
         forEachArch { arch in
             for program in ["hello", "hello-noshdr"] {
                 let ctx = "\(arch)/\(program) --replace-needed"
-                let subject = try Manifest.subject("\(arch)/\(program)")
+                let subject = try Subject.named("\(arch)/\(program)")
                 let (exe, lib) = try box.stage(arch: arch, program: program)
                 guard try patch(["--set-rpath", Self.origin, "--replace-needed", "libgreet.so.1", "libgreetalt.so.1"],
                                 exe, ctx) else { continue }
@@ -149,10 +149,10 @@ final class PerArchitectureTests: XCTestCase {
 
     /// 8. `--set-soname libnew.so.7` on a libgreet copy → SONAME changes; hello still runs with it.
     func testSetSoname() throws {
-        let box = try Sandbox("soname")
+        let box = try ScratchDirectory("soname")
         forEachArch { arch in
             let ctx = "\(arch)/libgreet.so.1 --set-soname"
-            let subject = try Manifest.subject("\(arch)/hello")
+            let subject = try Subject.named("\(arch)/hello")
             let (exe, lib) = try box.stage(arch: arch, program: "hello")
             let library = lib.appendingPathComponent("libgreet.so.1")
             guard try patch(["--set-soname", "libnew.so.7"], library, ctx) else { return }
@@ -169,10 +169,10 @@ final class PerArchitectureTests: XCTestCase {
     /// back to the host path, so a host symlink to SYSROOT/<loader> works for every arch.
     func testSetLongerInterpreterThenStrip() throws {
         try requireTool(E2E.strip)
-        let box = try Sandbox("interp")
+        let box = try ScratchDirectory("interp")
         forEachArch { arch in
             let ctx = "\(arch)/hello --set-interpreter"
-            let subject = try Manifest.subject("\(arch)/hello")
+            let subject = try Subject.named("\(arch)/hello")
             let (exe, _) = try box.stage(arch: arch, program: "hello")
             let printed = try swelf(["--print-interpreter", exe.path])
             XCTAssertEqual(printed.status, 0, "[\(ctx)] \(printed.summary)")
@@ -203,10 +203,10 @@ final class PerArchitectureTests: XCTestCase {
     /// interpreter: strip must understand swelf's layout.
     func testStripAfterRpathAndNeeded() throws {
         try requireTool(E2E.strip)
-        let box = try Sandbox("strip")
+        let box = try ScratchDirectory("strip")
         forEachArch { arch in
             let ctx = "\(arch)/hello set-rpath+add-needed then strip"
-            let subject = try Manifest.subject("\(arch)/hello")
+            let subject = try Subject.named("\(arch)/hello")
             let (exe, _) = try box.stage(arch: arch, program: "hello")
             guard try patch(["--set-rpath", Self.origin, "--add-needed", "libctor.so"], exe, ctx) else { return }
             let s = try runTool(E2E.strip, [exe.path])
@@ -219,10 +219,10 @@ final class PerArchitectureTests: XCTestCase {
     /// needver: a program with symbol-version requirements still resolves VER_1/VER_2 after
     /// its dynamic section and string table move.
     func testNeedverAfterSetRpath() throws {
-        let box = try Sandbox("needver")
+        let box = try ScratchDirectory("needver")
         forEachArch { arch in
             let ctx = "\(arch)/needver --set-rpath"
-            let subject = try Manifest.subject("\(arch)/needver")
+            let subject = try Subject.named("\(arch)/needver")
             let (exe, _) = try box.stage(arch: arch, program: "needver", libraries: ["libver.so.1"])
             guard try patch(["--set-rpath", Self.origin], exe, ctx) else { return }
             try assertRuns(exe, like: subject, ctx)

@@ -30,9 +30,9 @@ final class ResolutionCacheTests: XCTestCase {
     }
 
     func testBuildRunAndInvalidate() throws {
-        let box = try Sandbox("ldcache")
+        let box = try ScratchDirectory("ldcache")
         forEachArch(Self.architectures) { arch in
-            let subject = try Manifest.subject("\(arch)/hello")
+            let subject = try Subject.named("\(arch)/hello")
             for invalidation in [["--remove-needed", "libunused.so"], ["--set-rpath", "$ORIGIN/lib"]] {
                 let ctx = "\(arch)/hello ldcache"
                 let (exe, lib) = try box.stage(arch: arch, program: "hello")
