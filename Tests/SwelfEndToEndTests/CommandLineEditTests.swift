@@ -3,11 +3,7 @@ import XCTest
 
 /// Command-line behaviours of edits: `@FILE` values, `--page-size`, several files in one
 /// call (one failing), `--output` with edits, and `--debug`.
-final class CommandLineEditTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+final class CommandLineEditTests: EndToEndTestCase {
 
     func testValueFromFile() throws {
         let box = try ScratchDirectory("atfile")

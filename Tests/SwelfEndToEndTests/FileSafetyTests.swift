@@ -7,11 +7,7 @@ private func linkOwner(_ path: String, _ uid: uid_t) -> Int32 { lchown(path, uid
 
 /// What happens to the file on disk: failures leave it untouched, --output keeps the input,
 /// a running executable can be patched, symlinks stay symlinks, the mode is kept.
-final class FileSafetyTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+final class FileSafetyTests: EndToEndTestCase {
 
     func directoryListing(_ url: URL) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: url.path).sorted()

@@ -11,11 +11,7 @@ private func lockFile(_ descriptor: Int32, _ operation: Int32) -> Int32 { flock(
 /// root and as an ordinary user, concurrent edits, a file replaced while swelf waits for
 /// it, hard links, a full file system. (A read-only directory, symbolic links and a
 /// running executable are in FileSafetyTests.)
-final class FileSystemCaseTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+final class FileSystemCaseTests: EndToEndTestCase {
 
     func status(_ path: String) -> stat? {
         var result = stat()

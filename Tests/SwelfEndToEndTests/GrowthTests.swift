@@ -2,11 +2,7 @@ import Foundation
 import XCTest
 
 /// Item 12: idempotence and bounded growth, with patchelf 0.19.3's figures alongside.
-final class GrowthTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+final class GrowthTests: EndToEndTestCase {
 
     /// The same `--set-rpath` twice: the second run leaves the file byte-identical, mtime included.
     func testSetRpathTwiceIsIdempotent() throws {

@@ -7,11 +7,7 @@ import XCTest
 /// the user who removed it expects it gone). `--no-clobber-old-sections` keeps the old
 /// places. Oracles: the file's bytes (searched like `grep -c`), readelf's section table of
 /// the input, the program run natively or under qemu-user, and eu-elflint (through `patch`).
-final class OldBytesTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+final class OldBytesTests: EndToEndTestCase {
 
     /// Occurrences of `needle` in the file's bytes.
     func count(_ needle: String, in url: URL) throws -> Int {

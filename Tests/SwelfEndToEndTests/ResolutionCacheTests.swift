@@ -5,11 +5,7 @@ import XCTest
 /// of the private directory the run path names, the program still runs (under qemu-user
 /// for foreign architectures, big-endian ones included), and an edit of the needed list or
 /// the run path removes the note: no section, no PT_NOTE, and no stale path in the file.
-final class ResolutionCacheTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+final class ResolutionCacheTests: EndToEndTestCase {
 
     /// x86_64 natively; aarch64, s390x, ppc64 and mips (big-endian, 32-bit) under qemu-user.
     static let architectures = ["x86_64", "aarch64", "s390x", "ppc64", "mips"]

@@ -4,12 +4,8 @@ import XCTest
 /// Issue 7, cases 1, 4, 5 and 9: where new segments go, what they are, and which segments
 /// swelf may rebuild. Every expectation is read from readelf, eu-elflint and the running
 /// program, never from swelf's own plan.
-final class SegmentPlacementTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-        try requireTool(ELFLint.path)
-    }
+final class SegmentPlacementTests: EndToEndTestCase {
+    override class var requiredTools: [String] { [ELFLint.path] }
 
     // MARK: Case 1: marked segments
 

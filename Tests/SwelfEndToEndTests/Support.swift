@@ -26,6 +26,18 @@ func requireSwelf() throws {
     try requireTool(E2E.swelf, hint: "swelf is not built: run `swift build` in \(Repo.root.path) first")
 }
 
+/// The base of the end-to-end test classes: every test needs the built swelf, readelf and
+/// the tools its class names in `requiredTools`, and fails (never skips) without them.
+class EndToEndTestCase: XCTestCase {
+    class var requiredTools: [String] { [] }
+
+    override func setUpWithError() throws {
+        try requireSwelf()
+        try requireTool(E2E.readelf)
+        for tool in Self.requiredTools { try requireTool(tool) }
+    }
+}
+
 // MARK: - Running processes
 
 /// `ChildProcess.run` with the end-to-end tests' limit: a program that hangs fails the
@@ -222,6 +234,37 @@ func interpreter(_ url: URL) throws -> String? {
     guard let line = r.stdout.split(separator: "\n").first(where: { $0.contains("Requesting program interpreter:") }),
           let colon = line.range(of: "interpreter: "), let close = line.lastIndex(of: "]") else { return nil }
     return String(line[colon.upperBound..<close])
+}
+
+/// One architecture's fresh copy of a test program, staged by `forEachStaged`.
+struct StagedProgram {
+    let arch: String
+    /// The program's manifest row (`ARCH/PROGRAM`): how to run it and what it prints.
+    let subject: Subject
+    /// The copy, in `directory`.
+    let program: URL
+    /// ARCH/: the copy's directory, where `$ORIGIN` points.
+    let directory: URL
+    /// ARCH/lib/, holding copies of the libraries asked for.
+    let lib: URL
+    /// `ARCH/PROGRAM`, the start of a failure message's context.
+    var name: String { subject.path }
+}
+
+/// The per-architecture scaffold of the end-to-end tests: for each architecture and each of
+/// `programs`, a fresh copy of ARCH/PROGRAM in `box`'s ARCH/ with copies of `libraries` in
+/// ARCH/lib/ (which the programs find only through a run path swelf writes), handed to
+/// `body` with its subject. A thrown error fails that architecture and the loop goes on.
+func forEachStaged(_ box: ScratchDirectory, programs: [String] = ["hello"], libraries: [String] = E2E.standardLibraries,
+                   architectures: [String] = E2E.architectures, file: StaticString = #filePath, line: UInt = #line,
+                   _ body: (StagedProgram) throws -> Void) {
+    forEachArch(architectures, file: file, line: line) { arch in
+        for name in programs {
+            let subject = try Subject.named("\(arch)/\(name)")
+            let (program, lib) = try box.stage(arch: arch, program: name, libraries: libraries)
+            try body(StagedProgram(arch: arch, subject: subject, program: program, directory: program.deletingLastPathComponent(), lib: lib))
+        }
+    }
 }
 
 /// Runs `body` once per architecture, prefixing failures with the architecture; a thrown error

@@ -4,11 +4,7 @@ import XCTest
 /// The remaining edits, on every architecture: --rename-dynamic-symbols (program and library
 /// renamed together still run; the old name is gone), --clear-symbol-version,
 /// --no-default-lib, --add-debug-tag and --shrink-rpath.
-final class SymbolAndFlagTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+final class SymbolAndFlagTests: EndToEndTestCase {
 
     private func dynamicSymbolNames(_ url: URL) throws -> [String] {
         let r = try readelf(["--dyn-syms", "-W", url.path])

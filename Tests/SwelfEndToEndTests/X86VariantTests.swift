@@ -3,11 +3,7 @@ import XCTest
 
 /// The special subjects: x86_64 link variants (non-PIE, static-pie, musl, C++, Go with cgo,
 /// separate-code layouts, stripped, existing RPATH/RUNPATH) and aarch64 64K/4K page sizes.
-final class VariantTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+final class VariantTests: EndToEndTestCase {
 
     /// The growing edits on one program: set-rpath + add-needed, then a longer interpreter,
     /// then strip — running it after every step.
