@@ -421,9 +421,9 @@ import Testing
     /// pack-relative-relocs) has none, and means glibc 2.36 or later. readelf shows the
     /// need; the program runs here (glibc 2.36+ loader).
     @Test func symbolLessRequirementCounts() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-relr-\(getpid())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let scratch = try ScratchDirectory("relr")
+        defer { withExtendedLifetime(scratch) {} }
+        let directory = scratch.url
         let source = directory.appendingPathComponent("relr.c").path
         try "#include <stdio.h>\nstatic const char *p = \"relr ran\"; const char **q = &p;\nint main(void) { puts(*q); return 0; }\n"
             .write(toFile: source, atomically: true, encoding: .utf8)

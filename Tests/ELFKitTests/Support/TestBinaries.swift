@@ -25,18 +25,11 @@ struct MissingTool: Error, CustomStringConvertible {
     var description: String { "required tool missing: \(path) — \(hint)" }
 }
 
-/// One row of TestBinaries/manifest.tsv.
+/// One row of TestBinaries/manifest.tsv: the path (relative to TestBinaries), the
+/// architecture, the kind, how to run it (`qemu`: "native" or the qemu-ARCH-static that
+/// runs it, with `sysroot`, "-" for native), what it prints, notes.
 struct Subject: CustomStringConvertible, Sendable {
-    /// Relative to TestBinaries.
-    let path: String
-    let arch: String
-    let kind: String
-    /// "native", or the qemu-ARCH-static that runs it.
-    let qemu: String
-    /// "-" for native.
-    let sysroot: String
-    let expectedStdout: String
-    let notes: String
+    let path, arch, kind, qemu, sysroot, expectedStdout, notes: String
 
     var url: URL { Repo.testBinaries.appendingPathComponent(path) }
     var description: String { path }

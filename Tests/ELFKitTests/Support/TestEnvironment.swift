@@ -26,15 +26,21 @@ let allFormats: [ELFFormat] = [
     ELFFormat(is64: true, isBigEndian: false), ELFFormat(is64: true, isBigEndian: true),
 ]
 
-/// x86_64/hello followed by `padding` zero bytes that no section or segment refers to (a
-/// file whose unchanged bulk is as large as wanted), mode 0755, alone in a new directory
-/// named `swelf-<purpose>-<uuid>` under the temporary directory.
-func paddedHelloScratchFile(padding: Int, purpose: String) throws -> (directory: URL, path: String) {
+/// A copy of the subject `subject` followed by `padding` zero bytes that no section or
+/// segment refers to (a file whose unchanged bulk is as large as wanted), with `mode`,
+/// named `subject` alone in a new directory `swelf-<purpose>-<uuid>` under the temporary
+/// directory.
+func scratchCopy(of subject: String, padding: Int = 0, mode: mode_t = 0o755, purpose: String) throws -> (directory: URL, path: String) {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-\(purpose)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let path = directory.appendingPathComponent("subject").path
-    let program = try Subject.named("x86_64/hello").contents()
+    let program = try Subject.named(subject).contents()
     try Data(program + [UInt8](repeating: 0, count: padding)).write(to: URL(fileURLWithPath: path))
-    chmod(path, 0o755)
+    chmod(path, mode)
     return (directory, path)
+}
+
+/// x86_64/hello padded with `padding` zero bytes, mode 0755 (see `scratchCopy`).
+func paddedHelloScratchFile(padding: Int, purpose: String) throws -> (directory: URL, path: String) {
+    try scratchCopy(of: "x86_64/hello", padding: padding, purpose: purpose)
 }
