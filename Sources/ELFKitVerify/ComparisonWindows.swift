@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Two read buffers, one for the original and one for the edited file, reused window after
 /// window while the verifier compares bytes. At most 256 KiB each: large enough that
 /// `FileByteSource` reads straight into them (no block cache), small enough to stay in L2
@@ -18,5 +24,11 @@ struct ComparisonWindows {
             after.deallocate()
         }
         return try body(before, after)
+    }
+
+    /// Whether the first `count` bytes of the two buffers are the same (memcmp: the
+    /// windows are compared whole before a differing byte is looked for).
+    static func same(_ before: UnsafeMutableRawBufferPointer, _ after: UnsafeMutableRawBufferPointer, _ count: Int) -> Bool {
+        memcmp(before.baseAddress!, after.baseAddress!, count) == 0
     }
 }

@@ -27,24 +27,12 @@ struct DynamicCheck {
 
     private func checkEntries(_ expected: ExpectedDynamic, _ new: DynamicSection, _ problems: inout [VerificationProblem]) throws {
         func report(_ message: String) { problems.append(VerificationProblem(.dynamic, message)) }
-        let entrySize = edited.format.dynamicEntrySize
         var actual: [ExpectedDynamic.Entry] = []
         for (index, entry) in new.entries.enumerated() {
-            let meaning: ExpectedDynamic.Meaning
-            if ExpectedDynamic.stringTags.contains(entry.tag) {
-                guard let string = try? new.rawString(at: entry.value) else {
-                    report("\(entry.tag) 0x\(hex(entry.value)) does not point at a string in .dynstr")
-                    continue
-                }
-                meaning = .string(string)
-            } else if ExpectedDynamic.movableTableTags.contains(entry.tag) {
-                meaning = .table
-            } else if entry.tag == .strsz {
-                meaning = .anySize
-            } else if entry.tag == .mipsRldMapRel {
-                meaning = .relativeTarget((new.address &+ UInt64(index) &* entrySize &+ entry.value) & edited.format.maximumWord)
-            } else {
-                meaning = .value(entry.value)
+            // Only a string entry throws: one that no longer points into .dynstr.
+            guard let meaning = try? ExpectedDynamic.meaning(ofEntry: index, in: new, format: edited.format) else {
+                report("\(entry.tag) 0x\(hex(entry.value)) does not point at a string in .dynstr")
+                continue
             }
             actual.append(ExpectedDynamic.Entry(tag: entry.tag, meaning: meaning))
         }
@@ -85,94 +73,95 @@ struct DynamicCheck {
 
     private func checkSymbols(_ old: SymbolList, _ new: SymbolList, _ oldDynamic: DynamicSection, _ newDynamic: DynamicSection,
                               _ expected: ExpectedDynamic, _ problems: inout [VerificationProblem]) throws {
-        func report(_ check: VerificationProblem.Check, _ message: String) { problems.append(VerificationProblem(check, message)) }
         guard old.symbols.count == new.symbols.count else {
-            report(.symbols, ".dynsym has \(new.symbols.count) symbols, the original \(old.symbols.count)")
+            problems.append(VerificationProblem(.symbols, ".dynsym has \(new.symbols.count) symbols, the original \(old.symbols.count)"))
             return
         }
-        let renames = request.renameSymbols
-        let cleared = Set(request.clearSymbolVersions)
-        // Version indices whose library is removed fall back to "global".
-        var removedIndices: Set<UInt16> = []
-        for need in try VersionTables(file: original, dynamic: oldDynamic).needs() where expected.removedLibraries.contains(need.file) {
-            for requirement in need.requirements { removedIndices.insert(requirement.index & 0x7fff) }
+        let symbols = try ExpectedSymbols(old: old, new: new, request: request, expected: expected,
+                                          versionNeeds: VersionTables(file: original, dynamic: oldDynamic).needs())
+        if request.renameSymbols.isEmpty {
+            // Nothing reorders the symbols: compare them one by one, and the hash tables byte for byte.
+            checkSymbolsInOrder(symbols, &problems)
+            try checkHashTablesUnchanged(&problems)
+        } else {
+            checkRenamedSymbols(symbols, &problems)
+            try checkRenamedSymbolsAreFound(symbols, &problems)
+            try checkRelocations(symbols, oldDynamic, newDynamic, &problems)
         }
-        func expectedVersion(_ index: Int) -> UInt16? {
-            guard !expected.retiredTables.contains(.versionSymbols), let version = old.versions?[index] else { return nil }
-            if cleared.contains(old.names[index]) { return 1 }
-            if version & 0x7fff > 1 && removedIndices.contains(version & 0x7fff) { return 1 }
-            return version
-        }
-        struct Key: Hashable { var name: [UInt8]; var info: UInt8; var other: UInt8; var section: UInt16; var value: UInt64; var size: UInt64; var version: UInt16? }
-        func key(_ list: SymbolList, _ index: Int, name: [UInt8], version: UInt16?) -> Key {
-            let symbol = list.symbols[index]
-            return Key(name: name, info: symbol.info, other: symbol.other, section: symbol.sectionIndex,
-                       value: symbol.value, size: symbol.size, version: version)
-        }
+    }
 
-        if renames.isEmpty {
-            // Nothing reorders the symbols: compare them one by one.
-            for index in old.symbols.indices {
-                let wanted = key(old, index, name: old.names[index], version: expectedVersion(index))
-                let actual = key(new, index, name: new.names[index], version: new.versions?[index])
-                if wanted != actual {
-                    let what = wanted.version != actual.version ? "its version index" : "it"
-                    report(wanted.version != actual.version ? .versions : .symbols,
-                           "dynamic symbol \(index) '\(String(decoding: old.names[index], as: UTF8.self))': \(what) changed")
-                    break
-                }
-            }
-            // Hash tables hold no addresses: unmoved or moved, their bytes are the same.
-            for kind in [TableMap.Kind.hash, .gnuHash] {
-                guard let before = context.oldTables[kind] else { continue }
-                guard let after = context.newTables[kind], after.size == before.size,
-                      try original.bytes(atAddress: before.address, length: before.size, "\(kind)")
-                      == edited.bytes(atAddress: after.address, length: after.size, "\(kind)")
-                else {
-                    report(.hashTables, "\(kind) no longer holds the same table")
-                    continue
-                }
-            }
+    /// Each symbol, one by one: the same fields, name and (expected) version.
+    private func checkSymbolsInOrder(_ symbols: ExpectedSymbols, _ problems: inout [VerificationProblem]) {
+        for index in symbols.old.symbols.indices {
+            let (wanted, actual) = (symbols.wanted(index), symbols.actual(index))
+            guard wanted != actual else { continue }
+            let what = wanted.version != actual.version ? "its version index" : "it"
+            problems.append(VerificationProblem(wanted.version != actual.version ? .versions : .symbols,
+                                                "dynamic symbol \(index) '\(String(decoding: symbols.old.names[index], as: UTF8.self))': \(what) changed"))
             return
         }
+    }
 
-        // Renaming may reorder .dynsym (.gnu.hash sorts by hash): compare as multisets.
-        var wanted: [Key: Int] = [:]
-        for index in old.symbols.indices {
-            let name = renames[old.names[index]] ?? old.names[index]
-            wanted[key(old, index, name: name, version: expectedVersion(index)), default: 0] += 1
+    /// Hash tables hold no addresses: unmoved or moved, their bytes are the same.
+    private func checkHashTablesUnchanged(_ problems: inout [VerificationProblem]) throws {
+        for kind in [TableMap.Kind.hash, .gnuHash] {
+            guard let before = context.oldTables[kind] else { continue }
+            guard let after = context.newTables[kind], after.size == before.size,
+                  try original.bytes(atAddress: before.address, length: before.size, "\(kind)")
+                  == edited.bytes(atAddress: after.address, length: after.size, "\(kind)")
+            else {
+                problems.append(VerificationProblem(.hashTables, "\(kind) no longer holds the same table"))
+                continue
+            }
         }
-        var actual: [Key: Int] = [:]
-        for index in new.symbols.indices { actual[key(new, index, name: new.names[index], version: new.versions?[index]), default: 0] += 1 }
-        if wanted != actual { report(.symbols, "the renamed .dynsym does not hold exactly the expected symbols and versions") }
+    }
+
+    /// Renaming may reorder .dynsym (.gnu.hash sorts by hash): the symbols compared as multisets.
+    private func checkRenamedSymbols(_ symbols: ExpectedSymbols, _ problems: inout [VerificationProblem]) {
+        var wanted: [ExpectedSymbols.Key: Int] = [:]
+        for index in symbols.old.symbols.indices { wanted[symbols.wanted(index), default: 0] += 1 }
+        var actual: [ExpectedSymbols.Key: Int] = [:]
+        for index in symbols.new.symbols.indices { actual[symbols.actual(index), default: 0] += 1 }
+        if wanted != actual {
+            problems.append(VerificationProblem(.symbols, "the renamed .dynsym does not hold exactly the expected symbols and versions"))
+        }
+        let new = symbols.new
         if new.symbols.first.map({ $0.info != 0 || $0.value != 0 || !new.names[0].isEmpty }) ?? false {
-            report(.symbols, "dynamic symbol 0 is no longer the null symbol")
+            problems.append(VerificationProblem(.symbols, "dynamic symbol 0 is no longer the null symbol"))
         }
-        // Every symbol the loader could find before, it finds by its (new) name. (The
-        // loader looks up named global and weak symbols; locals and section symbols are
-        // never looked up and are not in .gnu.hash. A symbol the original's tables could
-        // not find — a zeroed .gnu.hash — need not be found now.)
-        var newIndex: [Key: Int] = [:]
-        for index in new.symbols.indices { newIndex[key(new, index, name: new.names[index], version: new.versions?[index])] = index }
+    }
+
+    /// Every symbol the loader could find before, it finds by its (new) name. (The loader
+    /// looks up named global and weak symbols; locals and section symbols are never looked
+    /// up and are not in .gnu.hash. A symbol the original's tables could not find — a
+    /// zeroed .gnu.hash — need not be found now.)
+    private func checkRenamedSymbolsAreFound(_ symbols: ExpectedSymbols, _ problems: inout [VerificationProblem]) throws {
+        let (old, new) = (symbols.old, symbols.new)
+        var newIndex: [ExpectedSymbols.Key: Int] = [:]
+        for index in new.symbols.indices { newIndex[symbols.actual(index)] = index }
         for index in old.symbols.indices where index > 0 && old.symbols[index].isDefined && !old.names[index].isEmpty
             && old.symbols[index].info >> 4 != 0 {
             guard try old.hashTableMissing(index) == nil else { continue }
-            let name = renames[old.names[index]] ?? old.names[index]
-            guard let now = newIndex[key(old, index, name: name, version: expectedVersion(index))] else { continue }  // reported above
+            guard let now = newIndex[symbols.wanted(index)] else { continue }  // reported by checkRenamedSymbols
             if let table = try new.hashTableMissing(now) {
-                report(.hashTables, "'\(String(decoding: name, as: UTF8.self))' cannot be found through \(table)")
-                break
+                let name = symbols.name(index)
+                problems.append(VerificationProblem(.hashTables, "'\(String(decoding: name, as: UTF8.self))' cannot be found through \(table)"))
+                return
             }
         }
-        // Every relocation still applies at the same place, of the same type, to a symbol of the same (new) name.
-        let before = try RelocationList(file: original, dynamic: oldDynamic, names: old.names).entries
-        let after = try RelocationList(file: edited, dynamic: newDynamic, names: new.names).entries
+    }
+
+    /// Every relocation still applies at the same place, of the same type, to a symbol of the same (new) name.
+    private func checkRelocations(_ symbols: ExpectedSymbols, _ oldDynamic: DynamicSection, _ newDynamic: DynamicSection,
+                                  _ problems: inout [VerificationProblem]) throws {
+        let before = try RelocationList(file: original, dynamic: oldDynamic, names: symbols.old.names).entries
+        let after = try RelocationList(file: edited, dynamic: newDynamic, names: symbols.new.names).entries
         let mapped = before.map { entry in
             var entry = entry
-            entry.name = renames[entry.name] ?? entry.name
+            entry.name = symbols.renames[entry.name] ?? entry.name
             return entry
         }
-        if mapped != after { report(.relocations, "the relocations no longer say what they said") }
+        if mapped != after { problems.append(VerificationProblem(.relocations, "the relocations no longer say what they said")) }
     }
 
     private func checkVersionTables(_ old: DynamicSection, _ new: DynamicSection, _ expected: ExpectedDynamic,
@@ -336,5 +325,57 @@ struct RelocationList {
                 position += step
             }
         }
+    }
+}
+
+/// What the request makes of each of the original's dynamic symbols: its (new) name and
+/// its version index, in the form the symbol checks compare.
+private struct ExpectedSymbols {
+    /// The fields of a dynamic symbol the checks compare.
+    struct Key: Hashable { var name: [UInt8]; var info: UInt8; var other: UInt8; var section: UInt16; var value: UInt64; var size: UInt64; var version: UInt16? }
+
+    let old: SymbolList
+    let new: SymbolList
+    let renames: [[UInt8]: [UInt8]]
+    private let cleared: Set<[UInt8]>
+    /// Version indices whose library is removed: they fall back to "global".
+    private let removedIndices: Set<UInt16>
+    private let versionSymbolsRetired: Bool
+
+    init(old: SymbolList, new: SymbolList, request: EditRequest, expected: ExpectedDynamic, versionNeeds: [VersionTables.Need]) {
+        self.old = old
+        self.new = new
+        renames = request.renameSymbols
+        cleared = Set(request.clearSymbolVersions)
+        var removed: Set<UInt16> = []
+        for need in versionNeeds where expected.removedLibraries.contains(need.file) {
+            for requirement in need.requirements { removed.insert(requirement.index & 0x7fff) }
+        }
+        removedIndices = removed
+        versionSymbolsRetired = expected.retiredTables.contains(.versionSymbols)
+    }
+
+    /// The original symbol's name after the renames.
+    func name(_ index: Int) -> [UInt8] { renames[old.names[index]] ?? old.names[index] }
+
+    /// The original symbol's version index after the request: none once the table is
+    /// retired, "global" (1) where its version is cleared or its library removed.
+    func version(_ index: Int) -> UInt16? {
+        guard !versionSymbolsRetired, let version = old.versions?[index] else { return nil }
+        if cleared.contains(old.names[index]) { return 1 }
+        if version & 0x7fff > 1 && removedIndices.contains(version & 0x7fff) { return 1 }
+        return version
+    }
+
+    /// The original's symbol `index` as the edited file should hold it.
+    func wanted(_ index: Int) -> Key { Self.key(old, index, name: name(index), version: version(index)) }
+
+    /// The edited file's symbol `index` as it is.
+    func actual(_ index: Int) -> Key { Self.key(new, index, name: new.names[index], version: new.versions?[index]) }
+
+    private static func key(_ list: SymbolList, _ index: Int, name: [UInt8], version: UInt16?) -> Key {
+        let symbol = list.symbols[index]
+        return Key(name: name, info: symbol.info, other: symbol.other, section: symbol.sectionIndex,
+                   value: symbol.value, size: symbol.size, version: version)
     }
 }

@@ -57,22 +57,23 @@ struct ExpectedDynamic {
     /// Tags holding the address of a table the edit may move.
     static let movableTableTags: Set<DynamicTag> = [.strtab, .symtab, .hash, .gnuHash, .versym, .verneed, .verdef]
 
+    /// What entry `index` of `dynamic` means, the same in the original and the edited
+    /// file: a string, a movable table, .dynstr's size, a target relative to the entry,
+    /// or the value itself. A string entry that points outside .dynstr throws.
+    static func meaning(ofEntry index: Int, in dynamic: DynamicSection, format: ELFFormat) throws -> Meaning {
+        let entry = dynamic.entries[index]
+        if stringTags.contains(entry.tag) { return .string(try dynamic.rawString(at: entry.value)) }
+        if movableTableTags.contains(entry.tag) { return .table }
+        if entry.tag == .strsz { return .anySize }
+        if entry.tag == .mipsRldMapRel {
+            return .relativeTarget((dynamic.address &+ UInt64(index) &* format.dynamicEntrySize &+ entry.value) & format.maximumWord)
+        }
+        return .value(entry.value)
+    }
+
     init(original file: ELFFile, dynamic: DynamicSection, request: EditRequest) throws {
-        let entrySize = file.format.dynamicEntrySize
-        for (index, entry) in dynamic.entries.enumerated() {
-            let meaning: Meaning
-            if ExpectedDynamic.stringTags.contains(entry.tag) {
-                meaning = .string(try dynamic.rawString(at: entry.value))
-            } else if ExpectedDynamic.movableTableTags.contains(entry.tag) {
-                meaning = .table
-            } else if entry.tag == .strsz {
-                meaning = .anySize
-            } else if entry.tag == .mipsRldMapRel {
-                meaning = .relativeTarget((dynamic.address &+ UInt64(index) &* entrySize &+ entry.value) & file.format.maximumWord)
-            } else {
-                meaning = .value(entry.value)
-            }
-            entries.append(Entry(tag: entry.tag, meaning: meaning))
+        for index in dynamic.entries.indices {
+            entries.append(Entry(tag: dynamic.entries[index].tag, meaning: try Self.meaning(ofEntry: index, in: dynamic, format: file.format)))
         }
         if let soname = request.soname { setString(.soname, soname) }
         if let change = request.runPath { try changeRunPath(change, force: request.forceRPath) }

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import ELFKitCore
 
 /// The loaded image, its permissions and its mapping.
@@ -138,7 +133,7 @@ struct ImageCheck {
                         address += 1
                         continue
                     }
-                    if memcmp(before.baseAddress!, after.baseAddress!, count) != 0 {
+                    if !ComparisonWindows.same(before, after, count) {
                         for index in 0 ..< count where before[index] != after[index] && !mayChange(address + UInt64(index), to: after[index]) {
                             problems.append(VerificationProblem(.image, "the byte at address 0x\(hex(address + UInt64(index))) changed (0x\(hex(UInt64(before[index]))) -> 0x\(hex(UInt64(after[index])))) " + (objection ?? "outside every table the edit may change")))
                             reported += 1

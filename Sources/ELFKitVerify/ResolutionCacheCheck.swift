@@ -5,6 +5,9 @@ import Musl
 #endif
 import ELFKitCore
 
+// Mirrors ResolutionProbe/FileSystemResolutionProbe in ELFKitEdit/Edits/ResolutionCacheBuilder.swift
+// because the verifier depends on the core alone and asks the file system itself, not
+// through the probe of the editor it judges (its tests can give the two different answers).
 /// The verifier's own access(2) questions for `--build-resolution-cache`, behind a seam
 /// so that its tests need no real files. It does not share the editor's probe.
 public protocol VerifierPathProbe: Sendable {

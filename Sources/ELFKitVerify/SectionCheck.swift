@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import ELFKitCore
 
 /// (d) Section headers describe the same content at its new place, and `.symtab` values
@@ -111,7 +106,7 @@ struct SectionCheck {
                 let count = Int(min(UInt64(before.count), size - done))
                 try context.original.source.read(at: a + done, into: UnsafeMutableRawBufferPointer(rebasing: before[..<count]))
                 try context.edited.source.read(at: b + done, into: UnsafeMutableRawBufferPointer(rebasing: after[..<count]))
-                if memcmp(before.baseAddress!, after.baseAddress!, count) != 0 { return false }
+                if !ComparisonWindows.same(before, after, count) { return false }
                 done += UInt64(count)
             }
             return true

@@ -7,6 +7,8 @@ import ELFKitCore
 /// comes from program headers, `DT_*` tags and (when present) section headers, through
 /// the reader alone.
 struct TableMap {
+    // Mirrors FileObject.Kind in ELFKitEdit/Layout/FileObject.swift because the verifier
+    // depends on the core alone and must name the tables without the planner it judges.
     enum Kind: Hashable, Comparable, CustomStringConvertible {
         case interpreter
         /// The n-th PT_NOTE header (counted among PT_NOTE headers only).

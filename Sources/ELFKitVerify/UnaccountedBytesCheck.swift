@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import ELFKitCore
 
 /// (g) Bytes of the edited file that nothing describes: no header table, no segment and
@@ -56,7 +51,7 @@ struct UnaccountedBytesCheck {
                     if kept < count {
                         UnsafeMutableRawBufferPointer(rebasing: before[kept ..< count]).initializeMemory(as: UInt8.self, repeating: 0)
                     }
-                    if memcmp(before.baseAddress!, after.baseAddress!, count) != 0 {
+                    if !ComparisonWindows.same(before, after, count) {
                         for index in 0 ..< count where after[index] != 0 && after[index] != before[index] {
                             problems.append(VerificationProblem(.image, "the byte at offset 0x\(hex(offset + UInt64(index))), which no header, segment or section covers, is 0x\(hex(UInt64(after[index]))): neither the original's byte there nor zero"))
                             return

@@ -51,16 +51,41 @@ struct VersionTables {
         self.dynamic = dynamic
     }
 
-    /// `Elf_Verneed` (16 bytes in both classes): vn_version u16, vn_cnt u16, vn_file u32,
-    /// vn_aux u32, vn_next u32; `Elf_Vernaux` (16): vna_hash u32, vna_flags u16, vna_other
-    /// u16, vna_name u32, vna_next u32.
-    func needs() throws -> [Need] {
-        guard let address = dynamic.first(.verneed) else { return [] }
-        var walk = Walk(file: file, table: ".gnu.version_r")
+    /// Where a version table is and where its records keep their counts and links.
+    struct Shape {
+        let table: String
+        let addressTag: DynamicTag
+        let countTag: DynamicTag
+        let entrySize: UInt64
+        let auxSize: UInt64
+        /// Offsets in an entry of its auxiliaries' count, the first auxiliary's distance, the next entry's distance.
+        let countAt: Int, auxAt: Int, nextAt: Int
+        /// Offset in an auxiliary of the next one's distance.
+        let auxNextAt: Int
+
+        /// `Elf_Verneed` (16 bytes in both classes): vn_version u16, vn_cnt u16, vn_file u32,
+        /// vn_aux u32, vn_next u32; `Elf_Vernaux` (16): vna_hash u32, vna_flags u16, vna_other
+        /// u16, vna_name u32, vna_next u32.
+        static let needs = Shape(table: ".gnu.version_r", addressTag: .verneed, countTag: .verneedNum, entrySize: 16, auxSize: 16,
+                                 countAt: 2, auxAt: 8, nextAt: 12, auxNextAt: 12)
+        /// `Elf_Verdef` (20 bytes): vd_version u16, vd_flags u16, vd_ndx u16, vd_cnt u16,
+        /// vd_hash u32, vd_aux u32, vd_next u32; `Elf_Verdaux` (8): vda_name u32, vda_next u32.
+        static let definitions = Shape(table: ".gnu.version_d", addressTag: .verdef, countTag: .verdefNum, entrySize: 20, auxSize: 8,
+                                       countAt: 6, auxAt: 12, nextAt: 16, auxNextAt: 4)
+    }
+
+    /// Each entry of the table `shape` describes (none when the dynamic section names no
+    /// such table), with its auxiliaries, and the string table their names are in.
+    private func walk(_ shape: Shape, _ body: (Record, [Record], Strings) throws -> Void) throws {
+        guard let address = dynamic.first(shape.addressTag) else { return }
+        var walk = Walk(file: file, table: shape.table)
         let strings = try Strings(file: file, dynamic: dynamic)
+        try walk.entries(from: address, count: dynamic.first(shape.countTag) ?? 0, shape: shape) { try body($0, $1, strings) }
+    }
+
+    func needs() throws -> [Need] {
         var result: [Need] = []
-        try walk.entries(from: address, count: dynamic.first(.verneedNum) ?? 0, entrySize: 16, auxSize: 16,
-                         countAt: 2, auxAt: 8, nextAt: 12, auxNextAt: 12) { entry, auxiliaries in
+        try walk(.needs) { entry, auxiliaries, strings in
             let fileName = entry.u32(4)
             var need = Need(version: entry.u16(0), fileOffset: fileName, file: try strings.string(at: fileName), requirements: [])
             for aux in auxiliaries {
@@ -73,15 +98,9 @@ struct VersionTables {
         return result
     }
 
-    /// `Elf_Verdef` (20 bytes): vd_version u16, vd_flags u16, vd_ndx u16, vd_cnt u16,
-    /// vd_hash u32, vd_aux u32, vd_next u32; `Elf_Verdaux` (8): vda_name u32, vda_next u32.
     func definitions() throws -> [Definition] {
-        guard let address = dynamic.first(.verdef) else { return [] }
-        var walk = Walk(file: file, table: ".gnu.version_d")
-        let strings = try Strings(file: file, dynamic: dynamic)
         var result: [Definition] = []
-        try walk.entries(from: address, count: dynamic.first(.verdefNum) ?? 0, entrySize: 20, auxSize: 8,
-                         countAt: 6, auxAt: 12, nextAt: 16, auxNextAt: 4) { entry, auxiliaries in
+        try walk(.definitions) { entry, auxiliaries, strings in
             result.append(Definition(version: entry.u16(0), flags: entry.u16(2), index: entry.u16(4), hash: entry.u32(8),
                                      names: try auxiliaries.map { try strings.string(at: $0.u32(0)) }))
         }
@@ -132,27 +151,25 @@ struct VersionTables {
             return next
         }
 
-        mutating func entries(from start: UInt64, count: UInt64, entrySize: UInt64, auxSize: UInt64,
-                              countAt: Int, auxAt: Int, nextAt: Int, auxNextAt: Int,
-                              _ body: (Record, [Record]) throws -> Void) throws {
+        mutating func entries(from start: UInt64, count: UInt64, shape: Shape, _ body: (Record, [Record]) throws -> Void) throws {
             var address = start
             var remaining = count
             while remaining > 0 {
                 remaining -= 1
-                let entry = try record(at: address, size: entrySize)
+                let entry = try record(at: address, size: shape.entrySize)
                 var auxiliaries: [Record] = []
-                var auxAddress = try advance(address, by: entry.u32(auxAt))
-                var auxLeft = entry.u16(countAt)
+                var auxAddress = try advance(address, by: entry.u32(shape.auxAt))
+                var auxLeft = entry.u16(shape.countAt)
                 while auxLeft > 0 {
                     auxLeft -= 1
-                    let aux = try record(at: auxAddress, size: auxSize)
+                    let aux = try record(at: auxAddress, size: shape.auxSize)
                     auxiliaries.append(aux)
-                    let next = aux.u32(auxNextAt)
+                    let next = aux.u32(shape.auxNextAt)
                     if next == 0 { break }
                     auxAddress = try advance(auxAddress, by: next)
                 }
                 try body(entry, auxiliaries)
-                let next = entry.u32(nextAt)
+                let next = entry.u32(shape.nextAt)
                 if next == 0 { break }
                 address = try advance(address, by: next)
             }

@@ -7,29 +7,6 @@ import Testing
 /// through Foundation's `Process` (it takes Strings), so each case is a `/bin/sh` script
 /// that makes its bytes with `printf '\ooo'` and runs swelf and patchelf on copies.
 @Suite struct BytesTests {
-    /// A scratch directory with `$SWELF`, `$PATCHELF`, `$T` (TestBinaries/x86_64) and
-    /// `$D` (this directory) for the scripts.
-    final class Scratch {
-        let directory: URL
-        init() throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-bytes-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        }
-        deinit { try? FileManager.default.removeItem(at: directory) }
-
-        /// Runs `script` with `sh -c`; its stdout as bytes.
-        func sh(_ script: String) throws -> (status: Int32, stdout: [UInt8], stderr: String) {
-            guard let swelf = Swelf.path else { throw Swelf.NotBuilt() }
-            let prelude = "SWELF='\(swelf)'; PATCHELF='\(Patchelf.path)'; T='\(Repo.testBinaries.path)/x86_64'; D='\(directory.path)'; set -e\n"
-            let result = try Tool.run("/bin/sh", ["-c", prelude + script])
-            return (result.status, result.stdoutBytes, result.stderr)
-        }
-
-        func contents(_ name: String) throws -> [UInt8] {
-            [UInt8](try Data(contentsOf: directory.appendingPathComponent(name)))
-        }
-    }
-
     static func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
     /// Whether `haystack` holds `needle` followed by NUL (a string in a string table).
     static func holdsString(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
@@ -52,7 +29,7 @@ import Testing
         ("--set-interpreter", "hello", "--print-interpreter", #"/lib64/ld-linux-x86-64.so.2\351"#),
     ])
     func invalidUTF8ValueWrittenByteExact(option: String, subject: String, print: String, value: String) throws {
-        let scratch = try Scratch()
+        let scratch = try ScratchDirectory("bytes")
         let run = try scratch.sh("""
             cp "$T/\(subject)" "$D/ours"; cp "$T/\(subject)" "$D/theirs"; chmod u+w "$D/ours" "$D/theirs"
             "$SWELF" \(option) "$(printf '\(value)')" "$D/ours"
@@ -80,7 +57,7 @@ import Testing
     /// A file whose name is not UTF-8 is opened, edited in place and via `--output`,
     /// printed, shown, and named byte for byte in an error message.
     @Test func fileNameWithInvalidUTF8() throws {
-        let scratch = try Scratch()
+        let scratch = try ScratchDirectory("bytes")
         let run = try scratch.sh("""
             name="$D/$(printf 'caf\\351')"; out="$D/$(printf 'out\\377')"
             cp "$T/hello" "$name"; chmod u+w "$name"
@@ -95,19 +72,19 @@ import Testing
         #expect(run.status == 0, "\(run.stderr)")
         #expect(try scratch.contents("rpath") == BytesTests.bytes("/edited\n"))
         #expect(try scratch.contents("needed").starts(with: BytesTests.bytes("libx.so\n")))
-        let name = BytesTests.bytes(scratch.directory.path + "/caf") + [0xe9]
+        let name = BytesTests.bytes(scratch.url.path + "/caf") + [0xe9]
         #expect(try scratch.contents("show").starts(with: name + BytesTests.bytes(":\n")))
         #expect(try scratch.contents("verify") == name + BytesTests.bytes(": ok\n"))
         #expect(try scratch.contents("status") == BytesTests.bytes("failed\n"))
         let error = try scratch.contents("error")
-        #expect(BytesTests.holdsString(error + [0], BytesTests.bytes("swelf: " + scratch.directory.path + "/missing") + [0xe9]
+        #expect(BytesTests.holdsString(error + [0], BytesTests.bytes("swelf: " + scratch.url.path + "/missing") + [0xe9]
                                          + BytesTests.bytes(": cannot open: No such file or directory\n")), "\(String(decoding: error, as: UTF8.self))")
     }
 
     /// A CRLF map file renames `greet` to `hello`, not to `hello\r`, as patchelf does; an
     /// `@FILE` value keeps its CR LF, as patchelf does.
     @Test func crlfArgumentFiles() throws {
-        let scratch = try Scratch()
+        let scratch = try ScratchDirectory("bytes")
         let run = try scratch.sh("""
             printf 'greet hello\\r\\n\\r\\n' > "$D/map"
             printf '/x\\r\\n' > "$D/rpath"
@@ -132,7 +109,7 @@ import Testing
     /// An option that takes a value takes the next argument whatever it looks like:
     /// `--add-needed -weird`, `--add-needed --`, `--replace-needed -a -b`, as patchelf.
     @Test func valueThatLooksLikeAnOption() throws {
-        let scratch = try Scratch()
+        let scratch = try ScratchDirectory("bytes")
         let run = try scratch.sh("""
             for who in SWELF PATCHELF; do
                 eval tool=\\$$who
@@ -152,7 +129,7 @@ import Testing
     /// shown with U+FFFD and its exact bytes are in `raw_bytes` (hex); a consumer gets
     /// every name back exactly. Decoded here by Python and by Foundation's strict parser.
     @Test func jsonRawBytesRoundTrip() throws {
-        let scratch = try Scratch()
+        let scratch = try ScratchDirectory("bytes")
         let run = try scratch.sh("""
             name="$D/$(printf 'j\\351\\303\\251\\200')"
             cp "$T/hello" "$name"; chmod u+w "$name"
@@ -190,7 +167,7 @@ import Testing
     /// edited program runs and finds the library; `ldd` prints the names and the path
     /// byte for byte, and `doctor --json` gives them back exactly through `raw_bytes`.
     @Test func loaderKeepsBytes() throws {
-        let scratch = try Scratch()
+        let scratch = try ScratchDirectory("bytes")
         let run = try scratch.sh("""
             lib="$D/lib$(printf '\\351')"; app="$D/app$(printf '\\351')"; name="libgr$(printf '\\377').so"
             mkdir "$lib"; cp "$T/libgreet.so.1" "$lib/$name"; cp "$T/libunused.so" "$lib/"; cp "$T/hello" "$app"; chmod u+w "$app"
@@ -223,5 +200,21 @@ import Testing
         #expect(found, "\(String(decoding: ldd, as: UTF8.self))")
         let json = try scratch.contents("json")
         #expect(try scratch.contents("decoded") == scratch.contents("expected"), "\(String(decoding: json, as: UTF8.self))")
+    }
+}
+
+/// The scratch directory of a BytesTests case, with `$SWELF`, `$PATCHELF`, `$T`
+/// (TestBinaries/x86_64) and `$D` (this directory) for its scripts.
+fileprivate extension ScratchDirectory {
+    /// Runs `script` with `sh -c`; its stdout as bytes.
+    func sh(_ script: String) throws -> (status: Int32, stdout: [UInt8], stderr: String) {
+        guard let swelf = Swelf.path else { throw Swelf.NotBuilt() }
+        let prelude = "SWELF='\(swelf)'; PATCHELF='\(Patchelf.path)'; T='\(Repo.testBinaries.path)/x86_64'; D='\(url.path)'; set -e\n"
+        let result = try ChildProcess.run("/bin/sh", ["-c", prelude + script])
+        return (result.status, result.stdoutBytes, result.stderr)
+    }
+
+    func contents(_ name: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: url.appendingPathComponent(name)))
     }
 }

@@ -6,7 +6,7 @@ import Testing
 @Suite struct DoctorGoTests {
     /// `go version -m FILE` as (version, [(word, rest)]): "path", "mod", "dep", "build" lines.
     static func goVersion(_ path: String) throws -> (version: String, lines: [(String, String)]) {
-        let result = try Tool.run("go", ["version", "-m", path])
+        let result = try ChildProcess.run("go", ["version", "-m", path])
         #expect(result.status == 0, "go version -m: \(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
         let version = String(lines.first?.split(separator: " ").last ?? "")
@@ -57,8 +57,8 @@ import Testing
         try "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hi\") }\n"
             .write(to: directory.appendingPathComponent("hello.go"), atomically: true, encoding: .utf8)
         let program = directory.appendingPathComponent("hello-arm64").path
-        let build = try Tool.run("/usr/bin/env", ["GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0", "GO111MODULE=off",
-                                                  try #require(Tool.path("go"), "go not found: run scripts/install-test-deps"),
+        let build = try ChildProcess.run("/usr/bin/env", ["GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0", "GO111MODULE=off",
+                                                  try #require(ChildProcess.path("go"), "go not found: run scripts/install-test-deps"),
                                                   "build", "-o", program, directory.appendingPathComponent("hello.go").path])
         #expect(build.status == 0, "go build: \(build.stderr)")
         let result = try Swelf.run(["doctor", "--env", "LD_LIBRARY_PATH=", program])
@@ -81,7 +81,7 @@ import Testing
 
         """.write(to: source, atomically: true, encoding: .utf8)
         let program = directory.appendingPathComponent("nss-static").path
-        let build = try Tool.run("gcc", ["-static", "-o", program, source.path])
+        let build = try ChildProcess.run("gcc", ["-static", "-o", program, source.path])
         #expect(build.status == 0, "\(build.stderr)")
 
         let host = try Swelf.run(["doctor", "--env", "LD_LIBRARY_PATH=", program])
@@ -106,7 +106,7 @@ import Testing
         let map = directory.appendingPathComponent("fake.map")
         try "int fake_libc(void) { return 0; }\n".write(to: source, atomically: true, encoding: .utf8)
         try "GLIBC_2.2.5 { global: fake_libc; local: *; };\n".write(to: map, atomically: true, encoding: .utf8)
-        let build = try Tool.run("gcc", ["-shared", "-fPIC", "-nostdlib", "-o", directory.appendingPathComponent("libc.so.6").path,
+        let build = try ChildProcess.run("gcc", ["-shared", "-fPIC", "-nostdlib", "-o", directory.appendingPathComponent("libc.so.6").path,
                                          source.path, "-Wl,-soname,libc.so.6", "-Wl,--version-script,\(map.path)"])
         #expect(build.status == 0, "\(build.stderr)")
         let program = Repo.testBinaries.appendingPathComponent("x86_64/go-cgo").path

@@ -9,7 +9,7 @@ import Testing
     /// The environment the subjects are analysed with: no LD_LIBRARY_PATH unless a test sets one.
     static let noLibraryPath = ["--env", "LD_LIBRARY_PATH="]
 
-    static func doctor(_ arguments: [String]) throws -> Swelf.Result {
+    static func doctor(_ arguments: [String]) throws -> ProcessResult {
         try Swelf.run(["doctor"] + noLibraryPath + arguments)
     }
 
@@ -61,7 +61,7 @@ import Testing
         #expect(tried.contains("/lib/libgreet.so.1"), "\(tried)")
 
         // The loader says the same when the program is run.
-        let run = try Tool.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", Self.hello])
+        let run = try ChildProcess.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", Self.hello])
         #expect(run.status == 127)
         #expect(run.stderr.contains("libgreet.so.1: cannot open shared object file: No such file or directory"), "\(run.stderr)")
     }
@@ -86,7 +86,7 @@ import Testing
                 "\(result.stdout)")
         #expect(result.stdout.contains("fix: swelf --set-interpreter /lib64/ld-linux-x86-64.so.2 \(copy)"), "\(result.stdout)")
         // The kernel agrees: ENOENT for a file that exists.
-        let run = try Tool.run("/usr/bin/env", [copy])
+        let run = try ChildProcess.run("/usr/bin/env", [copy])
         #expect(run.status == 127)
         #expect(run.stderr.contains("No such file or directory"), "\(run.stderr)")
     }
@@ -127,7 +127,7 @@ import Testing
         #expect(result.stdout.contains("FATAL    " + expected), "\(result.stdout)")
         #expect(result.stdout.contains("newest VER_* version in \(old)/libver.so.1: VER_1"), "\(result.stdout)")
         // Word for word what the loader prints when the program is run.
-        let run = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(old)", needver])
+        let run = try ChildProcess.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(old)", needver])
         #expect(run.status != 0)
         #expect(run.stderr.trimmingCharacters(in: .newlines) == expected)
     }
@@ -136,7 +136,7 @@ import Testing
         let directory = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
         let ls = "/bin/ls"
-        let reference = try Tool.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", "ldd", ls])
+        let reference = try ChildProcess.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", "ldd", ls])
         let libc = try #require(reference.stdout.split(separator: "\n").first { $0.contains("libc.so.6 =>") })
         let systemCopy = String(libc.split(separator: " ")[2])
         try FileManager.default.copyItem(atPath: systemCopy, toPath: directory.appendingPathComponent("libc.so.6").path)
@@ -146,7 +146,7 @@ import Testing
         #expect(result.stdout.contains("LD_LIBRARY_PATH shadows libc.so.6: \(directory.path)/libc.so.6 is loaded instead of \(systemCopy) (ld.so.cache)"),
                 "\(result.stdout)")
         // The loader picks the shadowing copy too.
-        let traced = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(directory.path)", "ldd", ls])
+        let traced = try ChildProcess.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(directory.path)", "ldd", ls])
         #expect(traced.stdout.contains("libc.so.6 => \(directory.path)/libc.so.6"), "\(traced.stdout)")
     }
 
@@ -186,7 +186,7 @@ import Testing
         let ours = ldd.stdout.split(separator: "\n").map { line in
             String(line[..<(line.range(of: " (", options: .backwards)?.lowerBound ?? line.endIndex)])
         }
-        let qemu = try Tool.run("qemu-aarch64-static", ["-L", root, "-E", "LD_LIBRARY_PATH=\(libraryPath)",
+        let qemu = try ChildProcess.run("qemu-aarch64-static", ["-L", root, "-E", "LD_LIBRARY_PATH=\(libraryPath)",
                                                         "-E", "LD_TRACE_LOADED_OBJECTS=1", program])
         let reference = qemu.stdout.split(separator: "\n").map { line in
             String(line[..<(line.range(of: " (0x", options: .backwards)?.lowerBound ?? line.endIndex)])
@@ -202,10 +202,10 @@ import Testing
     @Test func noexecMount() throws {
         let directory = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let mount = try Tool.run("mount", ["-t", "tmpfs", "-o", "noexec", "tmpfs", directory.path])
+        let mount = try ChildProcess.run("mount", ["-t", "tmpfs", "-o", "noexec", "tmpfs", directory.path])
         #expect(mount.status == 0, "mount -o noexec needs root: \(mount.stderr)")
         guard mount.status == 0 else { return }
-        defer { _ = try? Tool.run("umount", [directory.path]) }
+        defer { _ = try? ChildProcess.run("umount", [directory.path]) }
         for name in ["hello", "libgreet.so.1", "libunused.so"] {
             try FileManager.default.copyItem(at: Self.x86.appendingPathComponent(name), to: directory.appendingPathComponent(name))
         }
@@ -218,7 +218,7 @@ import Testing
         #expect(libraries.status == 1)
         let expected = "\(Self.hello): error while loading shared libraries: libgreet.so.1: failed to map segment from shared object"
         #expect(libraries.stdout.contains(expected), "\(libraries.stdout)")
-        let run = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(directory.path)", Self.hello])
+        let run = try ChildProcess.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(directory.path)", Self.hello])
         #expect(run.stderr.trimmingCharacters(in: .newlines) == expected)
     }
 
@@ -243,7 +243,7 @@ import Testing
         let root = "/usr/aarch64-linux-gnu"
         #expect(FileManager.default.currentDirectoryPath == Repo.root.path, "the CLI tests run from the package root")
         func qemu(_ arguments: [String]) throws -> String {
-            try Tool.run("qemu-aarch64-static", ["-L", root] + arguments).stderr.trimmingCharacters(in: .newlines)
+            try ChildProcess.run("qemu-aarch64-static", ["-L", root] + arguments).stderr.trimmingCharacters(in: .newlines)
         }
 
         // Missing library: every path tried is inside the root.
@@ -291,7 +291,7 @@ import Testing
         for program in programs {
             let ours = try Swelf.run(["ldd", "--env", "LD_LIBRARY_PATH=", program])
             #expect(ours.status == 0)
-            let reference = try Tool.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", "ldd", program])
+            let reference = try ChildProcess.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", "ldd", program])
             let strip: (Substring) -> String = { line in
                 String(line[..<(line.range(of: " (", options: .backwards)?.lowerBound ?? line.endIndex)])
             }

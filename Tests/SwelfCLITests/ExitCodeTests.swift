@@ -33,10 +33,9 @@ import Testing
     /// An empty interpreter would leave a program the kernel cannot start: refused before
     /// the file is opened, under either name (patchelf writes it).
     @Test func emptyInterpreterIsRefused() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-empty-interp-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let copy = directory.appendingPathComponent("hello").path
+        let scratch = try ScratchDirectory("empty-interp")
+        defer { withExtendedLifetime(scratch) {} }
+        let copy = scratch.path("hello")
         try FileManager.default.copyItem(atPath: hello, toPath: copy)
         let before = try Data(contentsOf: URL(fileURLWithPath: copy))
         for option in ["--set-interpreter", "--interpreter"] {

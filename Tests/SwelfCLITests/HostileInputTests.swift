@@ -137,7 +137,7 @@ import Testing
     static func runLimited(_ arguments: [String], seconds: Int = 10) throws -> (status: Int32, stdout: String, stderr: String, elapsed: Double) {
         guard let swelf = Swelf.path else { throw Swelf.NotBuilt() }
         let start = Date()
-        let result = try Tool.run("/bin/bash", ["-c", "ulimit -v 1048576; exec timeout -s KILL \(seconds) \"$0\" \"$@\"", swelf] + arguments)
+        let result = try ChildProcess.run("/bin/bash", ["-c", "ulimit -v 1048576; exec timeout -s KILL \(seconds) \"$0\" \"$@\"", swelf] + arguments)
         return (result.status, result.stdout, result.stderr, Date().timeIntervalSince(start))
     }
 

@@ -47,7 +47,7 @@ enum LargeFixtures {
     static let root = Repo.root.appendingPathComponent(".build/large-fixtures")
 
     /// The tool's version line, part of each key.
-    static let compilerVersion: String = (try? Tool.run("gcc", ["--version"]))?.stdout.split(separator: "\n").first.map(String.init) ?? "?"
+    static let compilerVersion: String = (try? ChildProcess.run("gcc", ["--version"]))?.stdout.split(separator: "\n").first.map(String.init) ?? "?"
 
     /// FNV-1a, 64 bits: a content key, not a security hash.
     static func key(_ parts: [String]) -> String {
@@ -73,7 +73,7 @@ enum LargeFixtures {
     }
 
     static func run(_ tool: String, _ arguments: [String], in directory: URL) throws {
-        let result = try Tool.run("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", directory.path, tool] + arguments)
+        let result = try ChildProcess.run("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", directory.path, tool] + arguments)
         guard result.status == 0 else { throw GenerationFailed(what: "\(tool) \(arguments.prefix(6).joined(separator: " ")): \(result.stderr.prefix(800))") }
     }
 

@@ -41,7 +41,7 @@ import Testing
         let sectionList: String
 
         init(_ path: String) throws {
-            let result = try Tool.run("readelf", ["-h", "-S", "-d", "-W", path])
+            let result = try ChildProcess.run("readelf", ["-h", "-S", "-d", "-W", path])
             guard result.status == 0, !result.stderr.contains("Warning"), !result.stderr.contains("Error") else {
                 throw Judgement(what: "readelf -h -S -d -W \(path): status \(result.status): \(result.stderr.prefix(400))")
             }
@@ -70,7 +70,7 @@ import Testing
     static func runProblem(_ path: String, _ fixture: LargeFixtures.Fixture) throws -> String? {
         var arguments = [path]
         if let libraries = fixture.libraryPath { arguments = ["LD_LIBRARY_PATH=\(libraries)", path] }
-        let result = try Tool.run("/usr/bin/env", arguments)
+        let result = try ChildProcess.run("/usr/bin/env", arguments)
         return result.status == 0 ? nil : "\(path) exited \(result.status): \(result.stderr.prefix(300))"
     }
 
@@ -197,12 +197,12 @@ import Testing
         try Data(try LargeFixtures.appendingEmptySections(to: hello, total: 0xff00 - 1)).write(to: URL(fileURLWithPath: plain))
         chmod(plain, 0o755)
         #expect(try ReadelfView(plain).sections == 0xff00 - 1)
-        #expect(try Tool.run("readelf", ["-h", plain]).stdout.contains("Number of section headers:         65279"))
+        #expect(try ChildProcess.run("readelf", ["-h", plain]).stdout.contains("Number of section headers:         65279"))
 
         let withNote = directory.appendingPathComponent("with-note").path
         let added = try Swelf.run(["--set-rpath", "/lib/x86_64-linux-gnu", "--build-resolution-cache", "--output", withNote, plain])
         #expect(added.status == 0, "\(added.stderr.prefix(600))")
-        let header = try Tool.run("readelf", ["-h", withNote]).stdout
+        let header = try ChildProcess.run("readelf", ["-h", withNote]).stdout
         #expect(header.contains("Number of section headers:         0 (65280)"), "\(header)")
         let view = try ReadelfView(withNote)
         #expect(view.sectionList.contains("[65279] .note.nixos.ldcache"))
@@ -211,7 +211,7 @@ import Testing
         let dropped = directory.appendingPathComponent("dropped").path
         let removed = try Swelf.run(["--set-rpath", "/opt/y", "--output", dropped, withNote])
         #expect(removed.status == 0, "\(removed.stderr.prefix(600))")
-        #expect(try Tool.run("readelf", ["-h", dropped]).stdout.contains("Number of section headers:         65279"))
+        #expect(try ChildProcess.run("readelf", ["-h", dropped]).stdout.contains("Number of section headers:         65279"))
         #expect(!(try ReadelfView(dropped).sectionList.contains(".note.nixos.ldcache")))
         // Section 0's sh_size is 0 again (the gABI: "Otherwise, the sh_size member of the
         // initial entry contains the value zero"), read from the bytes.

@@ -17,9 +17,8 @@ import Testing
             path = directory.appendingPathComponent("patchelf").path
             try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: swelf)
         }
-        func run(_ arguments: [String]) throws -> Swelf.Result {
-            let result = try Tool.run(path, arguments)
-            return Swelf.Result(status: result.status, stdout: result.stdout, stderr: result.stderr, stdoutBytes: result.stdoutBytes)
+        func run(_ arguments: [String]) throws -> ProcessResult {
+            try ChildProcess.run(path, arguments)
         }
         func copy(_ file: String, as name: String) throws -> String {
             let destination = directory.appendingPathComponent(name).path
@@ -37,7 +36,7 @@ import Testing
         #expect(line.hasPrefix("patchelf 0.19.3"))
         #expect(line.contains("swelf"))
         // auditwheel 6: re.match(r"patchelf\s+(\d+(.\d+(.\d+)?)?)", version), then ints >= (0, 14, 5).
-        let python = try Tool.run("python3", ["-c", """
+        let python = try ChildProcess.run("python3", ["-c", """
             import re, sys
             m = re.match(r"patchelf\\s+(\\d+(.\\d+(.\\d+)?)?)", sys.argv[1])
             print(m and tuple(int(x) for x in m.group(1).split(".")) >= (0, 14, 5))
@@ -198,7 +197,7 @@ import Testing
         }
         func helloRuns(with library: [UInt8]) throws -> Bool {
             try Data(library).write(to: run.appendingPathComponent("libgreet.so.1"))
-            let hello = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(run.path)", run.appendingPathComponent("hello").path])
+            let hello = try ChildProcess.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(run.path)", run.appendingPathComponent("hello").path])
             return hello.status == 0 && hello.stdout.contains("hello from libgreet")
         }
         #expect(try helloRuns(with: bytes))
@@ -209,7 +208,7 @@ import Testing
         let moved = [UInt8](try Data(contentsOf: URL(fileURLWithPath: theirs)))
         #expect(u64(moved, 32) >= bytes.count, "patchelf kept the table in place")
 
-        for (name, runner) in [("patchelf", link.run), ("swelf", Swelf.run)] as [(String, ([String]) throws -> Swelf.Result)] {
+        for (name, runner) in [("patchelf", link.run), ("swelf", Swelf.run)] as [(String, ([String]) throws -> ProcessResult)] {
             let ours = try link.copy(original, as: "ours-\(name).so")
             let result = try runner(["--set-rpath", "/opt/" + String(repeating: "x", count: 100), ours])
             #expect(result.status == 0, "\(name): \(result.stderr)")
@@ -238,7 +237,7 @@ import Testing
         #expect(try link.run(["--no-sort", "--set-rpath", long, unsorted]).status == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: plain)) == Data(contentsOf: URL(fileURLWithPath: unsorted)))
         func segmentTypes(_ path: String) throws -> [String] {
-            try Tool.run("readelf", ["-lW", path]).stdout.split(separator: "\n")
+            try ChildProcess.run("readelf", ["-lW", path]).stdout.split(separator: "\n")
                 .compactMap { $0.firstMatch(of: #/^  ([A-Z][A-Z_]+)\s+0x/#).map { String($0.1) } }
                 // A PT_NULL swelf keeps free for a later second segment (see README, "Appended segments").
                 .filter { $0 != "NULL" }
@@ -276,7 +275,7 @@ import Testing
         let libraries = link.directory.appendingPathComponent("libs")
         try FileManager.default.createDirectory(at: libraries, withIntermediateDirectories: true)
         _ = try link.copy(Repo.testBinaries.appendingPathComponent("x86_64/libgreet.so.1").path, as: "libs/libgreet.so.1")
-        for (name, run) in [("patchelf", link.run), ("swelf", Swelf.run)] as [(String, ([String]) throws -> Swelf.Result)] {
+        for (name, run) in [("patchelf", link.run), ("swelf", Swelf.run)] as [(String, ([String]) throws -> ProcessResult)] {
             let file = try link.copy(hello, as: "hello-\(name)")
             let before = try Data(contentsOf: URL(fileURLWithPath: file))
             let nothing = try run(["--build-resolution-cache", file])
@@ -289,10 +288,10 @@ import Testing
 
             let built = try run(["--set-rpath", libraries.path, "--build-resolution-cache", file])
             #expect(built.status == 0, "\(name): \(built.stderr)")
-            let dump = try Tool.run("readelf", ["-p", ".note.nixos.ldcache", file]).stdout
+            let dump = try ChildProcess.run("readelf", ["-p", ".note.nixos.ldcache", file]).stdout
             #expect(dump.contains("libgreet.so.1") && dump.contains("=\(libraries.path)/libgreet.so.1"), "\(name): \(dump)")
             #expect(!dump.contains("libunused.so"), "\(name): a library not in the run path was resolved: \(dump)")
-            let notes = try Tool.run("readelf", ["-nW", file])
+            let notes = try ChildProcess.run("readelf", ["-nW", file])
             #expect(notes.stdout.contains("NixOS") && notes.stdout.contains("0x63a86cb6"), "\(name): \(notes.stdout)")
             #expect(!(notes.stdout + notes.stderr).localizedCaseInsensitiveContains("warning"), "\(name): \(notes.stderr)")
             // Again: unchanged (idempotent).
@@ -311,7 +310,7 @@ import Testing
             // A run-path change drops it: no section, no PT_NOTE of NixOS, no stale path left in the file.
             #expect(try run(["--set-rpath", "/nowhere", file]).status == 0)
             #expect(try !Readelf.sections(of: file).contains { $0.name == ".note.nixos.ldcache" })
-            #expect(try !Tool.run("readelf", ["-nW", file]).stdout.contains("NixOS"))
+            #expect(try !ChildProcess.run("readelf", ["-nW", file]).stdout.contains("NixOS"))
             let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
             #expect(bytes.firstRange(of: Array("=\(libraries.path)/libgreet.so.1".utf8)) == nil, "\(name): the stale path is still in the file")
         }
@@ -358,12 +357,9 @@ import Testing
         let fifo = link.directory.appendingPathComponent("fifo").path
         #expect(mkfifo(fifo, 0o600) == 0)
         let received = link.directory.appendingPathComponent("received").path
-        let reader = Process()
-        reader.executableURL = URL(fileURLWithPath: "/bin/sh")
-        reader.arguments = ["-c", "cat \"$0\" > \"$1\"", fifo, received]
-        try reader.run()
+        let reader = try ChildProcess("/bin/sh", ["-c", "cat \"$0\" > \"$1\"", fifo, received])
         let result = try link.run(["--set-rpath", "/x", "--output", fifo, hello])
-        reader.waitUntilExit()
+        _ = reader.wait()
         #expect(result.status == 0, "\(result.stderr)")
         var status = stat()
         #expect(lstat(fifo, &status) == 0 && (status.st_mode & S_IFMT) == S_IFIFO, "the FIFO was replaced")
@@ -428,7 +424,7 @@ enum Readelf {
     struct Section { let name: String; let type: String; let offset: UInt64; let size: UInt64 }
 
     static func sections(of path: String) throws -> [Section] {
-        let output = try Tool.run("readelf", ["-SW", path]).stdout
+        let output = try ChildProcess.run("readelf", ["-SW", path]).stdout
         var result: [Section] = []
         for line in output.split(separator: "\n") {
             guard let match = line.firstMatch(of: #/\[\s*\d+\]\s+(\S*)\s+(\S+)\s+[0-9a-f]+\s+([0-9a-f]+)\s+([0-9a-f]+)/#) else { continue }

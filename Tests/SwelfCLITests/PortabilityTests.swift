@@ -32,7 +32,7 @@ import Testing
     /// `readelf -V -W`: the version needs as (file, name) and the definitions' names
     /// (BASE excluded). Empty without section headers (readelf prints nothing then).
     static func readelfVersions(_ path: String) throws -> (needs: [(file: String, name: String)], definitions: [String]) {
-        let result = try Tool.run("readelf", ["-V", "-W", path])
+        let result = try ChildProcess.run("readelf", ["-V", "-W", path])
         var needs: [(String, String)] = []
         var definitions: [String] = []
         var section = "", file = ""
@@ -212,9 +212,9 @@ import Testing
         try "#include <stdlib.h>\nunsigned priv_random(void) { return arc4random(); }\n".write(toFile: base + "/priv.c", atomically: true, encoding: .utf8)
         try "#include <stdio.h>\nunsigned priv_random(void);\nint main(void) { printf(\"%u\\n\", priv_random() & 0); return 0; }\n"
             .write(toFile: base + "/main.c", atomically: true, encoding: .utf8)
-        let library = try Tool.run(compiler, ["-shared", "-fPIC", "-Wl,-soname,libpriv.so.1", base + "/priv.c", "-o", base + "/libpriv.so.1"])
+        let library = try ChildProcess.run(compiler, ["-shared", "-fPIC", "-Wl,-soname,libpriv.so.1", base + "/priv.c", "-o", base + "/libpriv.so.1"])
         try #require(library.status == 0, "\(library.stderr)")
-        let program = try Tool.run(compiler, [base + "/main.c", "-o", base + "/app", "-L" + base, "-l:libpriv.so.1", "-Wl,-rpath,$ORIGIN"])
+        let program = try ChildProcess.run(compiler, [base + "/main.c", "-o", base + "/app", "-L" + base, "-l:libpriv.so.1", "-Wl,-rpath,$ORIGIN"])
         try #require(program.status == 0, "\(program.stderr)")
         // The oracle: readelf's needs of each file.
         let libraryNewest = try #require(Self.newestGlibc(try Self.readelfVersions(base + "/libpriv.so.1").needs))
@@ -240,7 +240,7 @@ import Testing
         #expect(gate.status == 1)
         #expect(gate.stdout.contains("  arc4random@GLIBC_2.36 of libc.so.6 in \(base)/libpriv.so.1: newer than glibc 2.35"), "\(gate.stdout)")
         if machine == "x86_64" {
-            #expect(try Tool.run(base + "/app", []).stdout == "0\n")   // it does run here (glibc 2.36)
+            #expect(try ChildProcess.run(base + "/app", []).stdout == "0\n")   // it does run here (glibc 2.36)
         }
     }
 
@@ -261,7 +261,7 @@ import Testing
                 let byDesign = directory == "mips" && subject == "hello-nogh"
                 #expect(byDesign, "\(directory)/\(subject) is missing: run scripts/build-test-binaries")
                 if byDesign {
-                    let dynamic = try Tool.run("readelf", ["-dW", folder + "/hello"]).stdout
+                    let dynamic = try ChildProcess.run("readelf", ["-dW", folder + "/hello"]).stdout
                     #expect(dynamic.contains("(HASH)") && !dynamic.contains("(GNU_HASH)"),
                             "mips/hello has a .gnu.hash: mips/hello-nogh is then a case of its own (scripts/build-test-binaries)")
                 }
@@ -335,7 +335,7 @@ import Testing
             let inRoot = root.path + "/usr/bin/true"
 
             let doctor = try Swelf.run(["doctor", "--root", root.path, "--env", "LD_LIBRARY_PATH=", inRoot])
-            let run = try Tool.run("env", ["-i", root.path + "/lib64/ld-linux-x86-64.so.2",
+            let run = try ChildProcess.run("env", ["-i", root.path + "/lib64/ld-linux-x86-64.so.2",
                                            "--library-path", root.path + "/lib/x86_64-linux-gnu", inRoot])
             let missing = "version `\(version)' not found"
             if below {
@@ -370,7 +370,7 @@ import Testing
 
     /// `readelf --dyn-syms`: each undefined `symbol@VERSION`.
     static func undefinedVersioned(_ path: String) throws -> [String] {
-        let result = try Tool.run("readelf", ["--dyn-syms", "-W", path])
+        let result = try ChildProcess.run("readelf", ["--dyn-syms", "-W", path])
         return result.stdout.split(separator: "\n").compactMap { line in
             guard let match = line.firstMatch(of: /\sUND\s+(\S+@\S+)/) else { return nil }
             return String(match.1)
@@ -421,17 +421,17 @@ import Testing
     /// pack-relative-relocs) has none, and means glibc 2.36 or later. readelf shows the
     /// need; the program runs here (glibc 2.36+ loader).
     @Test func symbolLessRequirementCounts() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-relr-\(getpid())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let scratch = try ScratchDirectory("relr")
+        defer { withExtendedLifetime(scratch) {} }
+        let directory = scratch.url
         let source = directory.appendingPathComponent("relr.c").path
         try "#include <stdio.h>\nstatic const char *p = \"relr ran\"; const char **q = &p;\nint main(void) { puts(*q); return 0; }\n"
             .write(toFile: source, atomically: true, encoding: .utf8)
         let program = directory.appendingPathComponent("relr").path
-        let built = try Tool.run("gcc", ["-O2", "-fPIE", "-pie", "-Wl,-z,pack-relative-relocs", source, "-o", program])
+        let built = try ChildProcess.run("gcc", ["-O2", "-fPIE", "-pie", "-Wl,-z,pack-relative-relocs", source, "-o", program])
         try #require(built.status == 0, "\(built.stderr)")
         try #require(Self.readelfVersions(program).needs.contains { $0.name == "GLIBC_ABI_DT_RELR" }, "this ld adds no GLIBC_ABI_DT_RELR")
-        #expect(try Tool.run(program, []).stdout == "relr ran\n")
+        #expect(try ChildProcess.run(program, []).stdout == "relr ran\n")
 
         let (status, json, _) = try Self.document([program])
         #expect(status == 0)

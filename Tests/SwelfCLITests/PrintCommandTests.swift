@@ -9,7 +9,7 @@ import Testing
 
     @Test func toolsArePresent() throws {
         #expect(Swelf.path != nil, "\(Swelf.NotBuilt())")
-        #expect(Tool.path("readelf") != nil, "readelf not found: run scripts/install-test-deps")
+        #expect(ChildProcess.path("readelf") != nil, "readelf not found: run scripts/install-test-deps")
         #expect(FileManager.default.isExecutableFile(atPath: Patchelf.path),
                 "\(Patchelf.path) not found: run scripts/install-test-deps")
         let version = try Patchelf.run(["--version"])

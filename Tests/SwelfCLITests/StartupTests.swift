@@ -20,7 +20,7 @@ import Testing
             try FileManager.default.copyItem(atPath: URL(fileURLWithPath: source).resolvingSymlinksInPath().path, toPath: target.path)
         }
         try copy(swelf, to: "swelf")
-        let libraries = try Tool.run("ldd", [swelf]).stdout.matches(of: #/(/[^ \t\n]+)/#).map { String($0.output.1) }
+        let libraries = try ChildProcess.run("ldd", [swelf]).stdout.matches(of: #/(/[^ \t\n]+)/#).map { String($0.output.1) }
         #expect(libraries.contains { $0.contains("libswiftCore.so") }, "not a dynamically linked build: \(libraries)")
         for library in Set(libraries) { try copy(library, to: String(library.dropFirst())) }
         try copy(Repo.testBinaries.appendingPathComponent("x86_64/hello-runpath").path, to: "hello")
@@ -28,11 +28,11 @@ import Testing
 
         let chroot = try #require(["/usr/sbin/chroot", "/sbin/chroot"].first { FileManager.default.isExecutableFile(atPath: $0) },
                                   "chroot not found")
-        let version = try Tool.run(chroot, [jail.path, "/swelf", "--version"])
+        let version = try ChildProcess.run(chroot, [jail.path, "/swelf", "--version"])
         #expect(version.status == 0 && version.stdout.hasPrefix("swelf "), "--version: exit \(version.status): \(version.stdout) \(version.stderr)")
-        let rpath = try Tool.run(chroot, [jail.path, "/swelf", "--print-rpath", "/hello"])
+        let rpath = try ChildProcess.run(chroot, [jail.path, "/swelf", "--print-rpath", "/hello"])
         #expect(rpath.status == 0 && rpath.stdout == "$ORIGIN/lib\n", "--print-rpath: exit \(rpath.status): \(rpath.stdout) \(rpath.stderr)")
-        let edit = try Tool.run(chroot, [jail.path, "/swelf", "--set-rpath", "/opt/x", "/hello"])
+        let edit = try ChildProcess.run(chroot, [jail.path, "/swelf", "--set-rpath", "/opt/x", "/hello"])
         #expect(edit.status == 0, "--set-rpath: exit \(edit.status): \(edit.stderr)")
         #expect(try Swelf.run(["--print-rpath", jail.appendingPathComponent("hello").path]).stdout == "/opt/x\n")
     }

@@ -99,7 +99,7 @@ import Testing
     static func call(_ arguments: [String], seconds: Int = secondsPerCall, memoryKiB: Int = memoryLimitKiB) throws -> (problem: String?, stderr: String) {
         guard let swelf = Swelf.path else { throw Swelf.NotBuilt() }
         let script = "ulimit -v \(memoryKiB); exec timeout -s KILL \(seconds) \"$0\" \"$@\""
-        let result = try Tool.run("/bin/bash", ["-c", script, swelf] + arguments)
+        let result = try ChildProcess.run("/bin/bash", ["-c", script, swelf] + arguments)
         switch result.status {
         case 0, 1: break
         case 124, 128 + 9: return ("no result within \(seconds) s (hang?)", result.stderr)

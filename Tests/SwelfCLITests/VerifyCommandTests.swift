@@ -5,17 +5,6 @@ import Testing
 /// object file, a kernel module. Each is made here, from the tools that make them
 /// (gcc -c, gdb's gcore on a sleeping process), so they are real files of their kind.
 @Suite struct VerifyCommandTests {
-    /// A scratch directory, removed at the end.
-    final class Scratch {
-        let directory: URL
-        init() throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-verify-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        }
-        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
-        deinit { try? FileManager.default.removeItem(at: directory) }
-    }
-
     struct Made {
         let path: String
         /// How the commands must name it.
@@ -24,7 +13,7 @@ import Testing
 
     /// gcc -c: an object file; the same with a .modinfo section: a kernel module as the
     /// kernel's build leaves it (ET_REL, .modinfo holding license=, name=…).
-    static func objects(in scratch: Scratch) throws -> [Made] {
+    static func objects(in scratch: ScratchDirectory) throws -> [Made] {
         let source = scratch.path("unit.c")
         try Data("int twice(int x) { return 2 * x; }\n".utf8).write(to: URL(fileURLWithPath: source))
         let module = scratch.path("module.c")
@@ -35,7 +24,7 @@ import Testing
 
             """.utf8).write(to: URL(fileURLWithPath: module))
         for (input, output) in [(source, "unit.o"), (module, "swelftest.ko")] {
-            let gcc = try Tool.run("gcc", ["-c", "-O1", input, "-o", scratch.path(output)])
+            let gcc = try ChildProcess.run("gcc", ["-c", "-O1", input, "-o", scratch.path(output)])
             #expect(gcc.status == 0, "gcc -c: \(gcc.stderr)")
         }
         return [Made(path: scratch.path("unit.o"), name: "a relocatable object (ET_REL)"),
@@ -44,13 +33,13 @@ import Testing
 
     /// gcore of a sleeping process (gdb writes section headers, one per segment), and the
     /// same file without its section header table, as the kernel writes a core dump.
-    static func coreDumps(in scratch: Scratch) throws -> [Made] {
+    static func coreDumps(in scratch: ScratchDirectory) throws -> [Made] {
         // The shell starts the sleeper and kills it as soon as gcore is done: a sleeper
         // left running holds the descriptors it inherited (this call's pipes among them,
         // so the read would wait for it). SIGKILL: the test runner's children may inherit
         // a signal mask that blocks SIGTERM.
         let prefix = scratch.path("core")
-        let gcore = try Tool.run("bash", ["-c", """
+        let gcore = try ChildProcess.run("bash", ["-c", """
             sleep 30 </dev/null >/dev/null 2>&1 & sleeper=$!
             gcore -o "$1" "$sleeper" >/dev/null 2>&1; status=$?
             kill -KILL "$sleeper"; echo "$sleeper"; exit "$status"
@@ -72,7 +61,7 @@ import Testing
     /// verify fails on each and says what the file is, on stderr; show says it is not
     /// linked; --print-* and edits name the kind instead of guessing "statically linked".
     @Test func filesNoLoaderMapsAreNamed() throws {
-        let scratch = try Scratch()
+        let scratch = try ScratchDirectory("verify")
         let files = try VerifyCommandTests.objects(in: scratch) + VerifyCommandTests.coreDumps(in: scratch)
         #expect(files.count == 4)
         for file in files {

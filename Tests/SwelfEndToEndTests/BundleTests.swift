@@ -15,7 +15,7 @@ final class BundleTests: XCTestCase {
     static let glibcNames = ["libc.so.6", "libm.so.6", "libdl.so.2", "librt.so.1", "libpthread.so.0", "libresolv.so.2"]
 
     struct Fixture {
-        let sandbox: Sandbox
+        let sandbox: ScratchDirectory
         let build: URL
         /// The program, given to swelf through a symbolic link.
         let link: URL
@@ -41,7 +41,7 @@ final class BundleTests: XCTestCase {
     func makeFixture(_ name: String) throws -> Fixture {
         try requireTool("/usr/bin/gcc", hint: "install gcc")
         try requireTool("/usr/bin/g++", hint: "install g++")
-        let sandbox = try Sandbox(name)
+        let sandbox = try ScratchDirectory(name)
         let build = try sandbox.dir("build")
         let src = try sandbox.dir("src")
         let files: [String: String] = [
@@ -116,13 +116,13 @@ final class BundleTests: XCTestCase {
     }
 
     /// `swelf doctor --root ROOT` on the program at `path` inside the root.
-    func doctorInRoot(_ root: URL, _ path: String) throws -> RunResult {
+    func doctorInRoot(_ root: URL, _ path: String) throws -> ProcessResult {
         try swelf(["doctor", "--root", root.path, root.appendingPathComponent(path).path])
     }
 
     /// Runs `command` (a path inside `root`) chrooted there, with an empty environment, in
     /// a private mount namespace with /proc mounted.
-    func runInRoot(_ root: URL, _ command: [String]) throws -> RunResult {
+    func runInRoot(_ root: URL, _ command: [String]) throws -> ProcessResult {
         let quoted = command.map(shellQuote).joined(separator: " ")
         return try runTool("/usr/bin/unshare", ["--mount", "--fork", "/bin/sh", "-c",
                                                 "mount -t proc proc \(shellQuote(root.path))/proc && exec /usr/bin/env -i /usr/sbin/chroot \(shellQuote(root.path)) \(quoted)"],
@@ -347,7 +347,7 @@ final class BundleTests: XCTestCase {
         guard let made = mkdtemp(&template) else { throw MissingTool(path: "/tmp", hint: "mkdtemp failed") }
         let short = String(cString: made)
         defer { try? FileManager.default.removeItem(atPath: short) }
-        let sandbox = try Sandbox("bundle-short")
+        let sandbox = try ScratchDirectory("bundle-short")
         try sh("""
             printf 'int s_value(void) { return 5; }\\n' > s.c
             printf '#include <stdio.h>\\nint s_value(void);\\nint main(void) { printf("short %%d\\\\n", s_value()); return 0; }\\n' > app.c
@@ -379,7 +379,7 @@ final class BundleTests: XCTestCase {
         let cc = "/usr/bin/aarch64-linux-gnu-gcc", qemu = "/usr/bin/qemu-aarch64-static", sysroot = "/usr/aarch64-linux-gnu"
         try requireTool(cc)
         try requireTool(qemu)
-        let sandbox = try Sandbox("bundle-aarch64")
+        let sandbox = try ScratchDirectory("bundle-aarch64")
         let b = try sandbox.dir("build").path
         try sh("""
             mkdir -p \(b)/x \(b)/y

@@ -3,15 +3,11 @@ import XCTest
 
 /// Command-line behaviours of edits: `@FILE` values, `--page-size`, several files in one
 /// call (one failing), `--output` with edits, and `--debug`.
-final class CommandLineEditTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+final class CommandLineEditTests: EndToEndTestCase {
 
     func testValueFromFile() throws {
-        let box = try Sandbox("atfile")
-        let subject = try Manifest.subject("x86_64/hello")
+        let box = try ScratchDirectory("atfile")
+        let subject = try Subject.named("x86_64/hello")
         let (exe, _) = try box.stage(arch: "x86_64", program: "hello")
         let value = box.url.appendingPathComponent("rpath.txt")
         try "$ORIGIN/lib".write(to: value, atomically: true, encoding: .utf8)
@@ -22,8 +18,8 @@ final class CommandLineEditTests: XCTestCase {
 
     /// --page-size sets the alignment of the appended segment; the program still runs.
     func testPageSize() throws {
-        let box = try Sandbox("pagesize")
-        let subject = try Manifest.subject("x86_64/hello")
+        let box = try ScratchDirectory("pagesize")
+        let subject = try Subject.named("x86_64/hello")
         let (exe, _) = try box.stage(arch: "x86_64", program: "hello")
         guard try patch(["--page-size", "65536", "--set-rpath", "$ORIGIN/lib:" + String(repeating: "/p", count: 100)],
                         exe, "page-size") else { return }
@@ -37,7 +33,7 @@ final class CommandLineEditTests: XCTestCase {
     /// A failing file does not stop the others; the exit status says something failed and
     /// the failing file is untouched.
     func testSeveralFilesOneFailing() throws {
-        let box = try Sandbox("several")
+        let box = try ScratchDirectory("several")
         let directory = try box.dir("x86_64")
         let first = try box.copy("x86_64/hello", into: directory, as: "first")
         let broken = try box.copy("x86_64/static", into: directory, as: "broken")
@@ -54,8 +50,8 @@ final class CommandLineEditTests: XCTestCase {
     /// --output with an edit writes the edited file there and leaves the input alone;
     /// --debug explains the layout on stderr.
     func testOutputWithEditAndDebug() throws {
-        let box = try Sandbox("output")
-        let subject = try Manifest.subject("x86_64/hello")
+        let box = try ScratchDirectory("output")
+        let subject = try Subject.named("x86_64/hello")
         let (exe, _) = try box.stage(arch: "x86_64", program: "hello")
         let before = try bytes(exe)
         let output = exe.deletingLastPathComponent().appendingPathComponent("hello.fixed")

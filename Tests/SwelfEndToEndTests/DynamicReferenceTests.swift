@@ -4,21 +4,15 @@ import XCTest
 /// Issue 7, cases 2, 3, 6, 7 and 8: edits that must leave every other reference intact.
 /// Each test patches a real subject on every architecture where the case applies, runs
 /// it, and compares readelf and eu-elflint before and after.
-final class DynamicReferenceTests: XCTestCase {
-    static let elflint = "/usr/bin/eu-elflint"
-
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-        try requireTool(Self.elflint)
-    }
+final class DynamicReferenceTests: EndToEndTestCase {
+    override class var requiredTools: [String] { [ELFLint.path] }
 
     // MARK: Oracles
 
     /// eu-elflint's complaints with numbers blanked, so a complaint the input already had
     /// still matches when an entry index or offset shifts.
     func elflintComplaints(_ url: URL) throws -> Set<String> {
-        let r = try runTool(Self.elflint, ["--gnu-ld", "--quiet", url.path])
+        let r = try runTool(ELFLint.path, ["--gnu-ld", "--quiet", url.path])
         let lines = (r.stdout + r.stderr).split(separator: "\n").map { line in
             String(line).replacingOccurrences(of: url.path, with: "FILE")
                 .replacingOccurrences(of: "(0x)?[0-9a-fA-F]*[0-9][0-9a-fA-F]*", with: "#", options: .regularExpression)
@@ -62,12 +56,11 @@ final class DynamicReferenceTests: XCTestCase {
     /// DT_NEEDED string: the new name fits over "libm.so.6", but DT_AUXILIARY must still
     /// say libm.so.6. libq.so.1 is a copy of libunused.so, so the program still runs.
     func testReplaceNeededKeepsAuxiliaryString() throws {
-        let box = try Sandbox("auxiliary")
-        forEachArch { arch in
-            let ctx = "\(arch)/libaux.so --replace-needed"
-            let subject = try Manifest.subject("\(arch)/useaux")
-            let (program, lib) = try box.stage(arch: arch, program: "useaux", libraries: ["libaux.so"])
-            try box.copy("\(arch)/libunused.so", into: lib, as: "libq.so.1")
+        let box = try ScratchDirectory("auxiliary")
+        forEachStaged(box, programs: ["useaux"], libraries: ["libaux.so"]) { staged in
+            let (program, lib, subject) = (staged.program, staged.lib, staged.subject)
+            let ctx = "\(staged.arch)/libaux.so --replace-needed"
+            try box.copy("\(staged.arch)/libunused.so", into: lib, as: "libq.so.1")
             // DT_RPATH also serves libaux.so's own DT_NEEDED. (patchelf 0.19.3 cannot set it on mips.)
             guard try patch(["--force-rpath", "--set-rpath", "$ORIGIN/lib"], program, ctx + " setup") else { return }
             try assertRuns(program, like: subject, ctx + " (before)")
@@ -93,11 +86,9 @@ final class DynamicReferenceTests: XCTestCase {
     /// versioned cos: readelf -V no longer lists libm, the section header describes the
     /// new table, and the program runs without libm.
     func testRemoveNeededRewritesVersionNeedSection() throws {
-        let box = try Sandbox("weakcos")
-        forEachArch { arch in
-            let ctx = "\(arch)/weakcos --remove-needed"
-            let subject = try Manifest.subject("\(arch)/weakcos")
-            let program = try box.copy("\(arch)/weakcos", into: try box.dir(arch))
+        forEachStaged(try ScratchDirectory("weakcos"), programs: ["weakcos"], libraries: []) { staged in
+            let (program, subject) = (staged.program, staged.subject)
+            let ctx = "\(staged.name) --remove-needed"
             try assertRuns(program, like: subject, ctx + " (before)")
             XCTAssertTrue(try versionNeedFiles(program).contains("libm.so.6"), "[\(ctx)] subject has no libm version need")
             let lint = try elflintComplaints(program)
@@ -122,11 +113,9 @@ final class DynamicReferenceTests: XCTestCase {
     /// index the missing version list through DT_VERSYM and crash. The section headers
     /// no longer claim version tables, and the program runs.
     func testRemovingEveryVersionNeed() throws {
-        let box = try Sandbox("allversions")
-        forEachArch { arch in
-            let ctx = "\(arch)/libgreet.so.1 --remove-needed libc.so.6"
-            let subject = try Manifest.subject("\(arch)/hello")
-            let (program, lib) = try box.stage(arch: arch, program: "hello")
+        forEachStaged(try ScratchDirectory("allversions")) { staged in
+            let (program, lib, subject) = (staged.program, staged.lib, staged.subject)
+            let ctx = "\(staged.arch)/libgreet.so.1 --remove-needed libc.so.6"
             guard try patch(["--set-rpath", "$ORIGIN/lib"], program, ctx + " setup") else { return }
             let library = lib.appendingPathComponent("libgreet.so.1")
             XCTAssertEqual(try versionNeedFiles(library), ["libc.so.6"], "[\(ctx)] subject")
@@ -151,12 +140,10 @@ final class DynamicReferenceTests: XCTestCase {
     /// distance (readelf -S before and after gives the distance), every other symbol
     /// keeps its value, and eu-elflint finds no symbol out of bounds.
     func testSymtabValuesFollowMovedSections() throws {
-        let box = try Sandbox("symtab")
         let long = PerArchitectureTests.rpath(ofLength: 300)
-        forEachArch { arch in
-            let ctx = "\(arch)/hello long rpath, .symtab"
-            let subject = try Manifest.subject("\(arch)/hello")
-            let (program, _) = try box.stage(arch: arch, program: "hello")
+        forEachStaged(try ScratchDirectory("symtab")) { staged in
+            let (arch, program, subject) = (staged.arch, staged.program, staged.subject)
+            let ctx = "\(staged.name) long rpath, .symtab"
             let lint = try elflintComplaints(program)
             let oldSymbols = try staticSymbols(program)
             let oldSections = try sectionExtents(program)
@@ -216,12 +203,11 @@ final class DynamicReferenceTests: XCTestCase {
     /// DT_GNU_HASH points at a zeroed table (strip --remove-section=.gnu.hash): swelf
     /// edits the program and the library as patchelf does, and the program runs.
     func testZeroedGnuHash() throws {
-        let box = try Sandbox("nogh")
-        forEachArch(E2E.architectures.filter { $0 != "mips" }) { arch in
-            let ctx = "\(arch)/hello-nogh"
-            let subject = try Manifest.subject("\(arch)/hello-nogh")
-            let (program, lib) = try box.stage(arch: arch, program: "hello-nogh",
-                                               libraries: ["libgreet.so.1", "libunused.so", "libctor-nogh.so"])
+        let box = try ScratchDirectory("nogh")
+        forEachStaged(box, programs: ["hello-nogh"], libraries: ["libgreet.so.1", "libunused.so", "libctor-nogh.so"],
+                      architectures: E2E.architectures.filter { $0 != "mips" }) { staged in
+            let (arch, program, lib, subject) = (staged.arch, staged.program, staged.lib, staged.subject)
+            let ctx = staged.name
             let newInterpreter = try longerInterpreter(program)
             let reference = try box.copy("\(arch)/hello-nogh", into: try box.dir("\(arch)-patchelf"))
             let patched = try patchelf(["--set-interpreter", newInterpreter, reference.path])
@@ -249,12 +235,10 @@ final class DynamicReferenceTests: XCTestCase {
     /// or is refused when no program header can be added, leaving the file as it was.
     /// Either way the note the program prints is intact.
     func testInterpreterWiderThanItsString() throws {
-        let box = try Sandbox("interpnote")
-        forEachArch { arch in
-            let ctx = "\(arch)/interp-note"
-            let subject = try Manifest.subject("\(arch)/interp-note")
-            let directory = try box.dir(arch)
-            let program = try box.copy("\(arch)/interp-note", into: directory)
+        let box = try ScratchDirectory("interpnote")
+        forEachStaged(box, programs: ["interp-note"], libraries: []) { staged in
+            let (arch, program, directory, subject) = (staged.arch, staged.program, staged.directory, staged.subject)
+            let ctx = staged.name
             try assertRuns(program, like: subject, ctx + " (before)")
             let loader = try XCTUnwrap(try interpreter(program))
             let longer = try longerInterpreter(program)

@@ -7,11 +7,7 @@ private func linkOwner(_ path: String, _ uid: uid_t) -> Int32 { lchown(path, uid
 
 /// What happens to the file on disk: failures leave it untouched, --output keeps the input,
 /// a running executable can be patched, symlinks stay symlinks, the mode is kept.
-final class FileSafetyTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+final class FileSafetyTests: EndToEndTestCase {
 
     func directoryListing(_ url: URL) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: url.path).sorted()
@@ -20,7 +16,7 @@ final class FileSafetyTests: XCTestCase {
     /// `--set-interpreter` on a static binary fails with exit 1; the file is byte-identical and
     /// not rewritten, and no temporary file is left behind. Same for a file that is not ELF.
     func testRefusedEditLeavesInputUntouched() throws {
-        let box = try Sandbox("refused")
+        let box = try ScratchDirectory("refused")
         let dir = try box.dir("d")
         let exe = try box.copy("x86_64/static", into: dir)
         let text = dir.appendingPathComponent("notes.txt")
@@ -37,13 +33,13 @@ final class FileSafetyTests: XCTestCase {
             XCTAssertTrue(mtime(file) == time, "[\(file.lastPathComponent)] input rewritten")
             XCTAssertEqual(try directoryListing(dir), listing, "[\(file.lastPathComponent)] stray files left")
         }
-        try assertRuns(exe, like: try Manifest.subject("x86_64/static"), "static after refused edit")
+        try assertRuns(exe, like: try Subject.named("x86_64/static"), "static after refused edit")
     }
 
     /// A directory swelf may not write to: an error, the file unchanged, no temporary file.
     /// As root (which ignores directory modes) swelf runs as nobody through setpriv.
     func testReadOnlyDirectory() throws {
-        let box = try Sandbox("readonly")
+        let box = try ScratchDirectory("readonly")
         let dir = try box.dir("ro")
         let exe = try box.copy("x86_64/hello", into: dir)
         chmod(exe.path, 0o666)      // the file itself is writable: only the directory says no
@@ -51,7 +47,7 @@ final class FileSafetyTests: XCTestCase {
         defer { chmod(dir.path, 0o755) }
         let before = try bytes(exe), listing = try directoryListing(dir)
         let args = ["--set-rpath", "$ORIGIN/lib", exe.path]
-        let r: RunResult
+        let r: ProcessResult
         if geteuid() == 0 {
             try requireTool("/usr/bin/setpriv", hint: "util-linux's setpriv is needed to drop root; run scripts/install-test-deps")
             chmod(box.url.path, 0o755)
@@ -68,8 +64,8 @@ final class FileSafetyTests: XCTestCase {
 
     /// `--output F` writes F (which runs) and leaves the input byte-identical.
     func testOutputKeepsInput() throws {
-        let box = try Sandbox("output")
-        let subject = try Manifest.subject("x86_64/hello")
+        let box = try ScratchDirectory("output")
+        let subject = try Subject.named("x86_64/hello")
         let (exe, _) = try box.stage(arch: "x86_64", program: "hello")
         let before = try bytes(exe), time = mtime(exe)
         let out = exe.deletingLastPathComponent().appendingPathComponent("hello-out")
@@ -86,7 +82,7 @@ final class FileSafetyTests: XCTestCase {
     /// and the patched file runs.
     func testPatchRunningExecutable() throws {
         try requireTool("/usr/bin/gcc")
-        let box = try Sandbox("running")
+        let box = try ScratchDirectory("running")
         let source = box.url.appendingPathComponent("sleeper.c")
         try Data("""
             #include <stdio.h>
@@ -105,26 +101,17 @@ final class FileSafetyTests: XCTestCase {
         XCTAssertEqual(cc.status, 0, cc.summary)
         guard cc.status == 0 else { return }
 
-        let out = box.url.appendingPathComponent("running.out")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: out)
-        let process = Process()
-        process.executableURL = exe
-        process.arguments = ["1500"]
-        process.standardOutput = handle
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
+        let process = try ChildProcess(exe.path, ["1500"])
         // Wait until it has really started (its text is mapped) before patching.
         let deadline = Date().addingTimeInterval(10)
-        while (try? String(contentsOf: out, encoding: .utf8))?.contains("started") != true && Date() < deadline { usleep(5_000) }
+        while !process.stdoutSoFar.contains("started") && Date() < deadline { usleep(5_000) }
         XCTAssertTrue(process.isRunning, "sleeper exited too early")
 
         let r = try swelf(["--set-rpath", "$ORIGIN/lib", "--add-needed", "libm.so.6", exe.path])
         XCTAssertEqual(r.status, 0, "patching a running executable failed:\n\(r.summary)")
-        process.waitUntilExit()
-        try handle.close()
-        XCTAssertEqual(process.terminationStatus, 0)
-        XCTAssertEqual(try String(contentsOf: out, encoding: .utf8), "started\ndone\n", "the running copy was disturbed")
+        let finished = process.wait(timeout: 60)
+        XCTAssertEqual(finished.status, 0, finished.summary)
+        XCTAssertEqual(finished.stdout, "started\ndone\n", "the running copy was disturbed")
         try assertCleanOutput(exe, "patched while running")
         XCTAssertEqual(try dynamicValue(exe, tag: "RUNPATH"), ["$ORIGIN/lib"])
         let again = try runTool(exe.path, ["0"])
@@ -134,8 +121,8 @@ final class FileSafetyTests: XCTestCase {
     /// Patching through a symlink patches its target; the link stays a link, and the target
     /// keeps its mode.
     func testSymlinkStaysSymlink() throws {
-        let box = try Sandbox("symlink")
-        let subject = try Manifest.subject("x86_64/hello")
+        let box = try ScratchDirectory("symlink")
+        let subject = try Subject.named("x86_64/hello")
         let (exe, _) = try box.stage(arch: "x86_64", program: "hello")
         chmod(exe.path, 0o750)
         let link = exe.deletingLastPathComponent().appendingPathComponent("hello-link")
@@ -153,8 +140,8 @@ final class FileSafetyTests: XCTestCase {
     /// A hard-linked file: patched in place semantics are not required, but the other name must
     /// still be a valid, runnable program (either old or new content).
     func testHardLinkOtherNameStillRuns() throws {
-        let box = try Sandbox("hardlink")
-        let subject = try Manifest.subject("x86_64/hello")
+        let box = try ScratchDirectory("hardlink")
+        let subject = try Subject.named("x86_64/hello")
         let (exe, _) = try box.stage(arch: "x86_64", program: "hello")
         let other = exe.deletingLastPathComponent().appendingPathComponent("hello-hard")
         try FileManager.default.linkItem(at: exe, to: other)
@@ -184,7 +171,7 @@ final class FileSafetyTests: XCTestCase {
     /// sysctl says).
     func testPlantedSymlinkInStickyDirectoryIsNotFollowed() throws {
         try requireRoot("plants links as another user")
-        let box = try Sandbox("sticky")
+        let box = try ScratchDirectory("sticky")
         let input = try box.copy("x86_64/hello", into: box.url)
         // An ELF file, so that the edit in place gets as far as the write.
         let rootOnly = try box.copy("x86_64/hello", into: box.url, as: "root-only")
@@ -238,7 +225,7 @@ final class FileSafetyTests: XCTestCase {
     /// a rename only ever replaces the name swelf resolved at the start. (Before, about one
     /// run in a thousand replaced the victim; patchelf has the same race.)
     func testFileSwappedForASymlinkDuringTheEditNeverReplacesTheVictim() throws {
-        let box = try Sandbox("swap")
+        let box = try ScratchDirectory("swap")
         let directory = try box.dir("d")
         let file = try box.copy("x86_64/hello", into: directory, as: "f")
         let fresh = try bytes(file)
@@ -321,8 +308,8 @@ final class FileSafetyTests: XCTestCase {
     /// stays a link. A link left dangling by a missing directory is an error, not a
     /// replaced link.
     func testOutputToADanglingSymlinkCreatesItsTarget() throws {
-        let box = try Sandbox("dangling")
-        let subject = try Manifest.subject("x86_64/hello")
+        let box = try ScratchDirectory("dangling")
+        let subject = try Subject.named("x86_64/hello")
         let (exe, _) = try box.stage(arch: "x86_64", program: "hello")
         let directory = exe.deletingLastPathComponent()
         let link = directory.appendingPathComponent("out-link")
@@ -350,11 +337,11 @@ final class FileSafetyTests: XCTestCase {
     func testReadOnlyFileIsRefusedUnlessAllowed() throws {
         try requireRoot("runs swelf as another user")
         try requireTool("/usr/bin/setpriv", hint: "util-linux's setpriv is needed to drop root; run scripts/install-test-deps")
-        let box = try Sandbox("readonly-file")
+        let box = try ScratchDirectory("readonly-file")
         chmod(box.url.path, 0o755)
         let home = try box.dir("home")
         XCTAssertEqual(chown(home.path, Self.nobody, gid_t.max), 0)
-        func asNobody(_ executable: String, _ arguments: [String]) throws -> RunResult {
+        func asNobody(_ executable: String, _ arguments: [String]) throws -> ProcessResult {
             try runTool("/usr/bin/setpriv", ["--reuid=\(Self.nobody)", "--regid=\(Self.nobody)", "--clear-groups", executable] + arguments)
         }
         let file = try box.copy("x86_64/hello", into: home, as: "store-file")

@@ -11,11 +11,7 @@ private func lockFile(_ descriptor: Int32, _ operation: Int32) -> Int32 { flock(
 /// root and as an ordinary user, concurrent edits, a file replaced while swelf waits for
 /// it, hard links, a full file system. (A read-only directory, symbolic links and a
 /// running executable are in FileSafetyTests.)
-final class FileSystemCaseTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+final class FileSystemCaseTests: EndToEndTestCase {
 
     func status(_ path: String) -> stat? {
         var result = stat()
@@ -26,27 +22,12 @@ final class FileSystemCaseTests: XCTestCase {
         try FileManager.default.contentsOfDirectory(atPath: url.path).sorted()
     }
 
-    /// Starts swelf without waiting for it; its output goes to files in `capture`.
-    func startSwelf(_ arguments: [String], capture: URL, tag: String) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: E2E.swelf)
-        process.arguments = arguments
-        let out = capture.appendingPathComponent("\(tag).out"), err = capture.appendingPathComponent("\(tag).err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        return process
-    }
-
     // MARK: - Non-regular outputs
 
     /// A FIFO is written in place, start to end: what a reader gets is byte for byte what
     /// `--output` to a regular file gives, and the FIFO is still a FIFO.
     func testFIFOOutputIsWrittenInPlace() throws {
-        let box = try Sandbox("fifo")
+        let box = try ScratchDirectory("fifo")
         let input = try box.copy("x86_64/hello", into: box.url)
         let regular = box.url.appendingPathComponent("regular")
         let args = ["--set-rpath", "$ORIGIN/" + String(repeating: "q", count: 100)]
@@ -54,12 +35,9 @@ final class FileSystemCaseTests: XCTestCase {
         let fifo = box.url.appendingPathComponent("fifo"), received = box.url.appendingPathComponent("received")
         XCTAssertEqual(mkfifo(fifo.path, 0o644), 0)
         let before = try XCTUnwrap(status(fifo.path))
-        let reader = Process()
-        reader.executableURL = URL(fileURLWithPath: "/bin/sh")
-        reader.arguments = ["-c", "cat \"$1\" > \"$2\"", "sh", fifo.path, received.path]
-        try reader.run()
+        let reader = try ChildProcess("/bin/sh", ["-c", "cat \"$1\" > \"$2\"", "sh", fifo.path, received.path])
         let r = try swelf(args + ["--output", fifo.path, input.path])
-        reader.waitUntilExit()
+        _ = reader.wait()
         XCTAssertEqual(r.status, 0, r.summary)
         let after = try XCTUnwrap(status(fifo.path))
         XCTAssertEqual(after.st_mode & S_IFMT, S_IFIFO, "the FIFO was replaced by a \(String(after.st_mode & S_IFMT, radix: 8))")
@@ -72,7 +50,7 @@ final class FileSystemCaseTests: XCTestCase {
     /// test makes its own node (mknod c 1 3, a private /dev/null) so a fault cannot hurt
     /// the system's; as a user it uses /dev/null, which a user cannot replace anyway.
     func testCharacterDeviceOutputStaysADevice() throws {
-        let box = try Sandbox("chardev")
+        let box = try ScratchDirectory("chardev")
         let input = try box.copy("x86_64/hello", into: box.url)
         let device: String
         if geteuid() == 0 {
@@ -95,7 +73,7 @@ final class FileSystemCaseTests: XCTestCase {
     /// A socket (and, as root, a block device) is refused with a message naming it, and
     /// left as it was.
     func testSocketAndBlockDeviceOutputsAreRefused() throws {
-        let box = try Sandbox("socket")
+        let box = try ScratchDirectory("socket")
         let input = try box.copy("x86_64/hello", into: box.url)
         let socketPath = box.url.appendingPathComponent("sock").path
         let server = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -139,7 +117,7 @@ final class FileSystemCaseTests: XCTestCase {
             XCTFail("this test gives files to other users and needs root (CI runs as root)")
             return
         }
-        let box = try Sandbox("setid")
+        let box = try ScratchDirectory("setid")
         for (uid, gid, mode) in [(uid_t(12345), gid_t(23456), mode_t(0o6755)), (0, 0, 0o4755), (54321, 0, 0o2711), (0, 23456, 0o6750)] {
             let exe = try box.copy("x86_64/hello", into: box.url, as: "setid-\(String(mode, radix: 8))-\(uid)")
             XCTAssertEqual(chown(exe.path, uid, gid), 0)
@@ -188,11 +166,11 @@ final class FileSystemCaseTests: XCTestCase {
         try requireTool("/usr/bin/setpriv")
         let (uid, primary, supplementary) = try ordinaryUser()
         XCTAssertNotEqual(primary, supplementary)
-        let box = try Sandbox("user")
+        let box = try ScratchDirectory("user")
         chmod(box.url.path, 0o755)
         let dir = try box.dir("home")
         XCTAssertEqual(chown(dir.path, uid, primary), 0)
-        func asUser(_ arguments: [String]) throws -> RunResult {
+        func asUser(_ arguments: [String]) throws -> ProcessResult {
             try runTool("/usr/bin/setpriv", ["--reuid=\(uid)", "--regid=\(primary)", "--init-groups", E2E.swelf] + arguments)
         }
 
@@ -234,21 +212,19 @@ final class FileSystemCaseTests: XCTestCase {
     /// Eight concurrent `--add-rpath /pN` on one file give all eight directories, five
     /// times over (without the lock, three of eight survived).
     func testConcurrentEditsAreAllKept() throws {
-        let box = try Sandbox("concurrent")
-        let subject = try Manifest.subject("x86_64/hello")
+        let box = try ScratchDirectory("concurrent")
+        let subject = try Subject.named("x86_64/hello")
         let (exe, _) = try box.stage(arch: "x86_64", program: "hello")
-        let capture = try box.dir("capture")
         let rounds = 5, writers = 8
         let started = Date()
         for round in 1 ... rounds {
             try? FileManager.default.removeItem(at: exe)
             try box.copy("x86_64/hello", into: exe.deletingLastPathComponent())
             XCTAssertTrue(try patch(["--set-rpath", "$ORIGIN/lib"], exe, "round \(round) start", checkOutput: false))
-            let processes = try (1 ... writers).map { try startSwelf(["--add-rpath", "/p\($0)", exe.path], capture: capture, tag: "\(round)-\($0)") }
+            let processes = try (1 ... writers).map { try ChildProcess(E2E.swelf, ["--add-rpath", "/p\($0)", exe.path]) }
             for (index, process) in processes.enumerated() {
-                process.waitUntilExit()
-                let err = (try? String(contentsOf: capture.appendingPathComponent("\(round)-\(index + 1).err"), encoding: .utf8)) ?? ""
-                XCTAssertEqual(process.terminationStatus, 0, "round \(round) writer \(index + 1): \(err)")
+                let result = process.wait()
+                XCTAssertEqual(result.status, 0, "round \(round) writer \(index + 1): \(result.stderr)")
             }
             let runPath = try dynamicValue(exe, tag: "RUNPATH").first ?? ""
             let entries = runPath.split(separator: ":").map(String.init)
@@ -265,7 +241,7 @@ final class FileSystemCaseTests: XCTestCase {
     /// over the path. Once the lock is released swelf sees that the path names another
     /// inode, and edits the new file: its content plus the edit, nothing of the old one.
     func testFileReplacedWhileWaitingForTheLock() throws {
-        let box = try Sandbox("replaced")
+        let box = try ScratchDirectory("replaced")
         let file = try box.copy("x86_64/hello", into: box.url, as: "f")
         let newcomer = box.url.appendingPathComponent("newcomer")
         XCTAssertEqual(try swelf(["--set-rpath", "/newcomer", "--output", newcomer.path, file.path]).status, 0)
@@ -274,17 +250,17 @@ final class FileSystemCaseTests: XCTestCase {
         let descriptor = open(file.path, O_RDONLY)
         XCTAssertGreaterThanOrEqual(descriptor, 0)
         XCTAssertEqual(lockFile(descriptor, LOCK_EX), 0)
-        let process = try startSwelf(["--add-rpath", "/edit", file.path], capture: box.url, tag: "swelf")
+        let process = try ChildProcess(E2E.swelf, ["--add-rpath", "/edit", file.path])
         usleep(400_000)
         XCTAssertTrue(process.isRunning, "swelf did not wait for the lock")
         XCTAssertEqual(rename(newcomer.path, file.path), 0)
         XCTAssertEqual(lockFile(descriptor, LOCK_UN), 0)
         close(descriptor)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
+        let result = process.wait()
+        XCTAssertEqual(result.status, 0, result.summary)
         XCTAssertEqual(try dynamicValue(file, tag: "RUNPATH"), ["/newcomer:/edit"], "the replacement was lost or not edited")
         try assertCleanOutput(file, "replaced while waiting")
-        XCTAssertEqual(try listing(box.url), ["f", "swelf.err", "swelf.out"])
+        XCTAssertEqual(try listing(box.url), ["f"])
     }
 
     // MARK: - Hard links
@@ -292,8 +268,8 @@ final class FileSystemCaseTests: XCTestCase {
     /// The edited name gets a new inode with the edit; every other hard link keeps the old
     /// inode and its content, byte for byte (documented in README, "File safety").
     func testHardLinkOtherNamesKeepTheOldContent() throws {
-        let box = try Sandbox("hardlinks")
-        let subject = try Manifest.subject("x86_64/hello")
+        let box = try ScratchDirectory("hardlinks")
+        let subject = try Subject.named("x86_64/hello")
         let (exe, _) = try box.stage(arch: "x86_64", program: "hello")
         let other = exe.deletingLastPathComponent().appendingPathComponent("hello-hard")
         try FileManager.default.linkItem(at: exe, to: other)
@@ -314,7 +290,7 @@ final class FileSystemCaseTests: XCTestCase {
     /// swelf fails with ENOSPC, the original is byte-identical, no temporary is left.
     func testNoSpaceLeftOnDevice() throws {
         try requireTool("/usr/bin/unshare")
-        let box = try Sandbox("enospc")
+        let box = try ScratchDirectory("enospc")
         let input = try box.copy("x86_64/hello", into: box.url)
         let small = try box.dir("small")
         // hello is 16 KB: it fits in 20 KB, its copy does not.
@@ -351,7 +327,7 @@ final class FileSystemCaseTests: XCTestCase {
     func testDefaultACLOfTheDirectoryIsNotInherited() throws {
         try requireTool("/usr/bin/setfacl", hint: "the acl package is needed; run scripts/install-test-deps")
         try requireTool("/usr/bin/getfacl", hint: "the acl package is needed; run scripts/install-test-deps")
-        let box = try Sandbox("acl")
+        let box = try ScratchDirectory("acl")
         let input = try box.copy("x86_64/hello", into: box.url)
         XCTAssertEqual(chmod(input.path, 0o750), 0)
         let directory = try box.dir("inheriting")
@@ -399,7 +375,7 @@ final class FileSystemCaseTests: XCTestCase {
     func testFileAttributeFlagsAreKept() throws {
         try requireTool("/usr/bin/chattr", hint: "e2fsprogs is needed; run scripts/install-test-deps")
         try requireTool("/usr/bin/lsattr", hint: "e2fsprogs is needed; run scripts/install-test-deps")
-        let box = try Sandbox("chattr")
+        let box = try ScratchDirectory("chattr")
         let input = try box.copy("x86_64/hello", into: box.url)
         let file = try box.copy("x86_64/hello", into: box.url, as: "flagged")
         let set = try runTool("/usr/bin/chattr", ["+dAS", file.path])
@@ -434,7 +410,7 @@ final class FileSystemCaseTests: XCTestCase {
     /// with EFBIG: one line of error, exit 1, the input byte-identical, no temporary.
     /// (Before, SIGXFSZ killed swelf with no message.)
     func testFileSizeLimitIsAnErrorNotASignal() throws {
-        let box = try Sandbox("fsize")
+        let box = try ScratchDirectory("fsize")
         let file = try box.copy("x86_64/hello", into: box.url)
         let before = try bytes(file), names = try listing(box.url)
         XCTAssertGreaterThan(before.count, 8 * 1024)

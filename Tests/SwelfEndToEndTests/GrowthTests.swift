@@ -2,15 +2,11 @@ import Foundation
 import XCTest
 
 /// Item 12: idempotence and bounded growth, with patchelf 0.19.3's figures alongside.
-final class GrowthTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+final class GrowthTests: EndToEndTestCase {
 
     /// The same `--set-rpath` twice: the second run leaves the file byte-identical, mtime included.
     func testSetRpathTwiceIsIdempotent() throws {
-        let box = try Sandbox("idempotent")
+        let box = try ScratchDirectory("idempotent")
         forEachArch { arch in
             for program in ["hello", "hello-noshdr"] {
                 let ctx = "\(arch)/\(program) set-rpath twice"
@@ -32,10 +28,10 @@ final class GrowthTests: XCTestCase {
     /// same bytes (swelf must not depend on hash-seed ordering), succeeds, and passes the checks.
     /// The second run rebuilds the segment the first run appended.
     func testSuccessiveEditsAreDeterministic() throws {
-        let box = try Sandbox("determinism")
+        let box = try ScratchDirectory("determinism")
         let repetitions = 6
         forEachArch { arch in
-            let subject = try Manifest.subject("\(arch)/hello")
+            let subject = try Subject.named("\(arch)/hello")
             let dir = try box.dir(arch)
             let interp = dir.path + "/a/considerably/longer/path/to/the/dynamic/loader/for/this/test/ld.so"
             let steps: [(String, [[String]])] = [
@@ -81,14 +77,14 @@ final class GrowthTests: XCTestCase {
     /// edit's growth plus the bytes the later nine add to the string table, plus 64 bytes of slack.
     /// The figures (and patchelf's for the same ops) go to the log and /tmp/notes/growth.txt.
     func testTenAddRpathEditsGrowBoundedly() throws {
-        let box = try Sandbox("growth")
+        let box = try ScratchDirectory("growth")
         var rows: [Row] = []
         let subjects = E2E.architectures.flatMap { ["\($0)/hello", "\($0)/hello-noshdr"] }
             + ["x86_64/hello-nopie", "x86_64/hello-cxx", "x86_64/go-cgo", "x86_64/hello-separate-code",
                "x86_64/hello-noseparate-code", "x86_64/libgreet.so.1", "x86_64/libgreet64k.so", "aarch64/hello-64k"]
         for path in subjects {
             do {
-                let subject = try Manifest.subject(path)
+                let subject = try Subject.named(path)
                 var row = Row(file: path)
                 let dir = try box.dir(path.replacingOccurrences(of: "/", with: "_"))
                 let mine = try box.copy(path, into: dir)

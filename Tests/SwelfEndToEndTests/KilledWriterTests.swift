@@ -12,7 +12,7 @@ final class KilledWriterTests: XCTestCase {
     func testSIGKILLAtRandomPointsNeverDamagesTheOriginal() throws {
         try requireSwelf()
         try requireTool("/usr/bin/gcc")
-        let box = try Sandbox("killed")
+        let box = try ScratchDirectory("killed")
         let source = box.url.appendingPathComponent("big.c")
         // 64 MB of initialised data: the program itself is large, and still runs.
         try Data("""
@@ -70,12 +70,7 @@ final class KilledWriterTests: XCTestCase {
                 // changes how long a run takes: the window shrinks when a run finishes first
                 // and widens a little with each kill.
                 let delay = Double.random(in: upper * 0.2 ... upper)
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: E2E.swelf)
-                process.arguments = edit + (withOutput ? ["--output", output.path] : []) + [file.path]
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
-                try process.run()
+                let process = try ChildProcess(E2E.swelf, edit + (withOutput ? ["--output", output.path] : []) + [file.path])
                 usleep(useconds_t(delay * 1_000_000))
                 if process.isRunning {
                     if writingNewFile(process.processIdentifier, in: dir) { killedWhileWriting += 1 }
@@ -87,7 +82,7 @@ final class KilledWriterTests: XCTestCase {
                     finishedFirst += 1
                     upper *= 0.8
                 }
-                process.waitUntilExit()
+                _ = process.wait()
                 let context = "\(withOutput ? "--output" : "in place") attempt \(attempt), killed after \(Int(delay * 1000)) ms"
 
                 let now = try bytes(file)

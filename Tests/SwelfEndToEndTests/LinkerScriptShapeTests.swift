@@ -57,7 +57,7 @@ final class LinkerScriptShapeTests: XCTestCase {
     /// dynamic edit is refused (it would change nothing the loader reads), and the print
     /// options answer as patchelf's do.
     func testEmptyDynamicSegmentIsNotADynamicSection() throws {
-        let box = try Sandbox("emptydyn")
+        let box = try ScratchDirectory("emptydyn")
         let directory = try box.dir("x86_64")
         let source = try box.copy("x86_64/hello", into: directory, as: "source")
         var image = try Image(source)
@@ -108,8 +108,8 @@ final class LinkerScriptShapeTests: XCTestCase {
     /// reads on to the DT_NULL after it, so the program runs): no slot is needed, nothing
     /// moves, no segment is added.
     func testDynamicSectionWithoutSpareSlotStaysForAnInterpreterEdit() throws {
-        let box = try Sandbox("fulldyn")
-        let subject = try Manifest.subject("x86_64/hello")
+        let box = try ScratchDirectory("fulldyn")
+        let subject = try Subject.named("x86_64/hello")
         let (program, lib) = try box.stage(arch: "x86_64", program: "hello")
         var image = try Image(program)
         let header = try XCTUnwrap(image.programHeaders(Self.ptDynamic).first)
@@ -132,8 +132,8 @@ final class LinkerScriptShapeTests: XCTestCase {
     /// notes then do not parse at the segment's alignment. Neither the kernel nor the loader
     /// minds (the program runs); an edit must keep the segment's bytes as they are.
     func testNotesThatDoNotParseAtTheirAlignmentAreKept() throws {
-        let box = try Sandbox("notealign")
-        let subject = try Manifest.subject("x86_64/hello")
+        let box = try ScratchDirectory("notealign")
+        let subject = try Subject.named("x86_64/hello")
         let (source, lib) = try box.stage(arch: "x86_64", program: "hello")
         var image = try Image(source)
         // The PT_NOTE of .note.gnu.build-id and .note.ABI-tag (p_align 4): say 8.
@@ -168,8 +168,8 @@ final class LinkerScriptShapeTests: XCTestCase {
     /// interpreter moves. The program must run after each edit.
     func testInterpreterTextAfterTheNulIsTheInterpreters() throws {
         try requireTool("/usr/bin/gcc")
-        let box = try Sandbox("interptail")
-        let subject = try Manifest.subject("x86_64/hello")
+        let box = try ScratchDirectory("interptail")
+        let subject = try Subject.named("x86_64/hello")
         let directory = try box.dir("x86_64")
         let c = directory.appendingPathComponent("tail.c")
         try """
@@ -229,8 +229,8 @@ final class LinkerScriptShapeTests: XCTestCase {
     /// swelf does too and adds the PT_DYNAMIC: the loader then loads the library and the
     /// program runs, which proves the added header.
     func testLibraryWithoutDynamicSegmentGetsOne() throws {
-        let box = try Sandbox("nodyn")
-        let subject = try Manifest.subject("x86_64/hello")
+        let box = try ScratchDirectory("nodyn")
+        let subject = try Subject.named("x86_64/hello")
         let (program, lib) = try box.stage(arch: "x86_64", program: "hello")
         let library = lib.appendingPathComponent("libgreet.so.1")
         var image = try Image(library)
@@ -259,10 +259,10 @@ final class LinkerScriptShapeTests: XCTestCase {
     /// offset so that AT_PHDR is right whichever way the kernel (or qemu-user) computes it.
     /// PT_PHDR follows; the program runs and prints its note.
     func testProgramHeaderTableMovesWhenNothingAfterItCan() throws {
-        let box = try Sandbox("phtmove")
+        let box = try ScratchDirectory("phtmove")
         forEachArch { arch in
             let ctx = "\(arch)/interp-note"
-            let subject = try Manifest.subject("\(arch)/interp-note")
+            let subject = try Subject.named("\(arch)/interp-note")
             let program = try box.copy("\(arch)/interp-note", into: try box.dir(arch))
             let before = try Image(program)
             // MIPS's linker leaves a PT_NULL: the new PT_LOAD takes it, and the table stays.

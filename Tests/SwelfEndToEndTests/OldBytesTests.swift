@@ -7,11 +7,7 @@ import XCTest
 /// the user who removed it expects it gone). `--no-clobber-old-sections` keeps the old
 /// places. Oracles: the file's bytes (searched like `grep -c`), readelf's section table of
 /// the input, the program run natively or under qemu-user, and eu-elflint (through `patch`).
-final class OldBytesTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+final class OldBytesTests: EndToEndTestCase {
 
     /// Occurrences of `needle` in the file's bytes.
     func count(_ needle: String, in url: URL) throws -> Int {
@@ -50,9 +46,9 @@ final class OldBytesTests: XCTestCase {
     /// run path: the first one sits inside swelf's own copy of .dynstr, used by nothing, and
     /// must be gone from the file. The program runs and finds its libraries after each step.
     func testAReplacedRunPathLeavesNoCopy() throws {
-        let box = try Sandbox("old-run-path")
+        let box = try ScratchDirectory("old-run-path")
         forEachArch { arch in
-            let subject = try Manifest.subject("\(arch)/hello")
+            let subject = try Subject.named("\(arch)/hello")
             let (exe, _) = try box.stage(arch: arch, program: "hello")
             let first = "$ORIGIN/lib:" + Self.oldRunPath
             let second = "$ORIGIN/lib:/opt/a/considerably/longer/run/path/than/the/first/one/had/lib64"
@@ -85,8 +81,8 @@ final class OldBytesTests: XCTestCase {
     /// its old place is cleared (all of it, but for the program header table), and the old
     /// run path is nowhere in the file; `--remove-rpath` clears it where it is.
     func testTheLinkersRunPathIsGoneAfterAnEdit() throws {
-        let box = try Sandbox("linker-run-path")
-        let subject = try Manifest.subject("x86_64/hello-rpath")
+        let box = try ScratchDirectory("linker-run-path")
+        let subject = try Subject.named("x86_64/hello-rpath")
         let (input, _) = try box.stage(arch: "x86_64", program: "hello-rpath")
         XCTAssertEqual(try count("/build/machine/lib", in: input), 1, "the subject's run path")
         let dynstr = try XCTUnwrap(try section(".dynstr", of: input))
@@ -113,11 +109,11 @@ final class OldBytesTests: XCTestCase {
     /// header table must grow over a table it moves), it is refused and the file untouched.
     /// Without the option the same place is cleared. Big-endian mips and s390x included.
     func testNoClobberOldSectionsKeepsTheOldBytes() throws {
-        let box = try Sandbox("no-clobber")
+        let box = try ScratchDirectory("no-clobber")
         let long = "$ORIGIN/lib:/" + String(repeating: "long-directory/", count: 20)
         var kept: [String] = []
         forEachArch { arch in
-            let subject = try Manifest.subject("\(arch)/hello")
+            let subject = try Subject.named("\(arch)/hello")
             let (exe, _) = try box.stage(arch: arch, program: "hello")
             let original = [UInt8](try bytes(exe))
             let dynstr = try XCTUnwrap(try section(".dynstr", of: exe), "[\(arch)]")

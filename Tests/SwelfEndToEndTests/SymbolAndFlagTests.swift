@@ -4,11 +4,7 @@ import XCTest
 /// The remaining edits, on every architecture: --rename-dynamic-symbols (program and library
 /// renamed together still run; the old name is gone), --clear-symbol-version,
 /// --no-default-lib, --add-debug-tag and --shrink-rpath.
-final class SymbolAndFlagTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+final class SymbolAndFlagTests: EndToEndTestCase {
 
     private func dynamicSymbolNames(_ url: URL) throws -> [String] {
         let r = try readelf(["--dyn-syms", "-W", url.path])
@@ -22,11 +18,11 @@ final class SymbolAndFlagTests: XCTestCase {
     /// The vendoring use: prefix a library's symbol and the program's import of it; the
     /// program still runs, and neither file mentions the old name.
     func testRenameDynamicSymbolsInProgramAndLibrary() throws {
-        let box = try Sandbox("rename")
+        let box = try ScratchDirectory("rename")
         let map = box.url.appendingPathComponent("map")
         try "greet vendored_greet\n".write(to: map, atomically: true, encoding: .utf8)
         forEachArch { arch in
-            let subject = try Manifest.subject("\(arch)/hello")
+            let subject = try Subject.named("\(arch)/hello")
             let (exe, lib) = try box.stage(arch: arch, program: "hello")
             let library = lib.appendingPathComponent("libgreet.so.1")
             guard try patch(["--set-rpath", "$ORIGIN/lib", "--rename-dynamic-symbols", map.path], exe, "\(arch) program"),
@@ -48,7 +44,7 @@ final class SymbolAndFlagTests: XCTestCase {
     /// reordered and relocations rewritten; the verifier (run on every write) looks every
     /// symbol up through the rebuilt hash tables, and readelf stays quiet.
     func testRenameManySymbolsInSystemLibrary() throws {
-        let box = try Sandbox("rename-many")
+        let box = try ScratchDirectory("rename-many")
         let source = URL(fileURLWithPath: "/usr/lib/x86_64-linux-gnu/libz.so.1").resolvingSymlinksInPath()
         let library = box.url.appendingPathComponent("libz.so.1")
         try FileManager.default.copyItem(at: source, to: library)
@@ -83,7 +79,7 @@ final class SymbolAndFlagTests: XCTestCase {
     }
 
     func testClearSymbolVersion() throws {
-        let box = try Sandbox("clearver")
+        let box = try ScratchDirectory("clearver")
         forEachArch { arch in
             let (exe, _) = try box.stage(arch: arch, program: "needver", libraries: ["libver.so.1"])
             let before = try readelf(["-V", "--dyn-syms", "-W", exe.path]).stdout
@@ -96,9 +92,9 @@ final class SymbolAndFlagTests: XCTestCase {
     }
 
     func testNoDefaultLibAndDebugTag() throws {
-        let box = try Sandbox("flags")
+        let box = try ScratchDirectory("flags")
         forEachArch { arch in
-            let subject = try Manifest.subject("\(arch)/hello")
+            let subject = try Subject.named("\(arch)/hello")
             let (exe, _) = try box.stage(arch: arch, program: "hello")
             guard try patch(["--set-rpath", "$ORIGIN/lib", "--no-default-lib", "--add-debug-tag"], exe, "\(arch)") else { return }
             let dynamic = try readelf(["-d", exe.path]).stdout
@@ -113,9 +109,9 @@ final class SymbolAndFlagTests: XCTestCase {
     }
 
     func testShrinkRpath() throws {
-        let box = try Sandbox("shrink")
+        let box = try ScratchDirectory("shrink")
         forEachArch { arch in
-            let subject = try Manifest.subject("\(arch)/hello")
+            let subject = try Subject.named("\(arch)/hello")
             let (exe, lib) = try box.stage(arch: arch, program: "hello")
             let empty = try box.dir("\(arch)/empty")
             let rpath = "\(empty.path):\(lib.path):/nonexistent/dir:$ORIGIN/rel"

@@ -49,7 +49,7 @@ final class ToolViewsTests: XCTestCase {
     /// Sabotage: a copy of `hello` whose .dynsym section header has sh_offset one byte off. The
     /// check must report new complaints on every architecture, and none for an untouched copy.
     func testSectionOffsetBytePatchIsCaught() throws {
-        let box = try Sandbox("lint-sabotage")
+        let box = try ScratchDirectory("lint-sabotage")
         forEachArch { arch in
             let dir = try box.dir(arch)
             let original = try box.copy("\(arch)/hello", into: dir)
@@ -72,7 +72,7 @@ final class ToolViewsTests: XCTestCase {
     /// call them new.
     func testShiftedPreexistingComplaintsAreNotNew() throws {
         try requireSwelf()
-        let box = try Sandbox("lint-shift")
+        let box = try ScratchDirectory("lint-shift")
         let dir = try box.dir("mips")
         let original = try box.copy("mips/hello", into: dir)
         let edited = try box.copy("mips/hello", into: dir, as: "hello-edited")
@@ -89,7 +89,7 @@ final class ToolViewsTests: XCTestCase {
 
     func testDynamicViewShowsSharedAuxiliaryString() throws {
         forEachArch { arch in
-            let url = try Manifest.subject("\(arch)/libaux.so").url
+            let url = try Subject.named("\(arch)/libaux.so").url
             let dyn = try ReadelfView.dynamic(url)
             XCTAssertTrue(dyn.contains(.init(tag: "AUXILIARY", value: "libm.so.6")), "[\(arch)] \(dyn)")
             XCTAssertTrue(dyn.contains(.init(tag: "NEEDED", value: "libm.so.6")), "[\(arch)] \(dyn)")
@@ -102,22 +102,22 @@ final class ToolViewsTests: XCTestCase {
 
     func testVersionViewListsTheLibmNeed() throws {
         forEachArch { arch in
-            let v = try ReadelfView.versions(try Manifest.subject("\(arch)/weakcos").url)
+            let v = try ReadelfView.versions(try Subject.named("\(arch)/weakcos").url)
             XCTAssertTrue(v.needs.contains("Version: 1 File: libm.so.6 Cnt: 1"), "[\(arch)] \(v.needs)")
             XCTAssertTrue(v.needs.contains { $0.hasPrefix("Version: 1 File: libc.so.6") }, "[\(arch)] \(v.needs)")
             XCTAssertTrue(v.symbols.contains("0 (*local*)"), "[\(arch)] \(v.symbols)")
-            let dynsyms = try ReadelfView.dynamicSymbols(try Manifest.subject("\(arch)/weakcos").url)
+            let dynsyms = try ReadelfView.dynamicSymbols(try Subject.named("\(arch)/weakcos").url)
             XCTAssertEqual(v.symbols.count, dynsyms.count, "[\(arch)] one versym per dynamic symbol")
             XCTAssertTrue(dynsyms.contains { $0.name.hasPrefix("cos@GLIBC_") && $0.bind == "WEAK" }, "[\(arch)] \(dynsyms)")
         }
-        let defs = try ReadelfView.versions(try Manifest.subject("x86_64/libver.so.1").url).definitions
+        let defs = try ReadelfView.versions(try Subject.named("x86_64/libver.so.1").url).definitions
         XCTAssertTrue(defs.contains { $0.contains("Name: VER_2") }, "\(defs)")
     }
 
     /// `.symtab` values are read relative to their sections: moving a section header's sh_addr
     /// (sabotage) changes the view of the symbols in it, and nothing else.
     func testSymtabViewIsRelativeToSections() throws {
-        let box = try Sandbox("symtab-view")
+        let box = try ScratchDirectory("symtab-view")
         var sectionSymbols = 0
         forEachArch { arch in
             let dir = try box.dir(arch)
@@ -175,7 +175,7 @@ final class ToolViewsTests: XCTestCase {
 extension ToolViewsTests {
     /// A snapshot equals itself for a copy, and names the view a sabotaged header changes.
     func testSnapshotDifferences() throws {
-        let box = try Sandbox("snapshot")
+        let box = try ScratchDirectory("snapshot")
         forEachArch { arch in
             let dir = try box.dir(arch)
             let original = try box.copy("\(arch)/needver", into: dir)

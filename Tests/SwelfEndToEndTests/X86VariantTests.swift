@@ -3,16 +3,12 @@ import XCTest
 
 /// The special subjects: x86_64 link variants (non-PIE, static-pie, musl, C++, Go with cgo,
 /// separate-code layouts, stripped, existing RPATH/RUNPATH) and aarch64 64K/4K page sizes.
-final class VariantTests: XCTestCase {
-    override func setUpWithError() throws {
-        try requireSwelf()
-        try requireTool(E2E.readelf)
-    }
+final class VariantTests: EndToEndTestCase {
 
     /// The growing edits on one program: set-rpath + add-needed, then a longer interpreter,
     /// then strip — running it after every step.
-    func growingEdits(_ path: String, libraries: [String] = E2E.standardLibraries, in box: Sandbox) throws {
-        let subject = try Manifest.subject(path)
+    func growingEdits(_ path: String, libraries: [String] = E2E.standardLibraries, in box: ScratchDirectory) throws {
+        let subject = try Subject.named(path)
         let arch = subject.arch
         let base = try box.dir(path.replacingOccurrences(of: "/", with: "_"))
         let lib = try box.dir(base.lastPathComponent + "/lib")
@@ -40,21 +36,21 @@ final class VariantTests: XCTestCase {
         try assertRuns(exe, like: subject, expecting: "libctor constructor ran\n" + subject.expectedStdout, "\(path) after strip")
     }
 
-    func testNonPIE() throws { try growingEdits("x86_64/hello-nopie", in: Sandbox("nopie")) }
-    func testSeparateCode() throws { try growingEdits("x86_64/hello-separate-code", in: Sandbox("sepcode")) }
-    func testNoSeparateCode() throws { try growingEdits("x86_64/hello-noseparate-code", in: Sandbox("nosepcode")) }
-    func testStrippedInput() throws { try growingEdits("x86_64/hello-stripped", in: Sandbox("stripped")) }
-    func testExistingRpath() throws { try growingEdits("x86_64/hello-rpath", in: Sandbox("hasrpath")) }
-    func testExistingRunpath() throws { try growingEdits("x86_64/hello-runpath", in: Sandbox("hasrunpath")) }
+    func testNonPIE() throws { try growingEdits("x86_64/hello-nopie", in: ScratchDirectory("nopie")) }
+    func testSeparateCode() throws { try growingEdits("x86_64/hello-separate-code", in: ScratchDirectory("sepcode")) }
+    func testNoSeparateCode() throws { try growingEdits("x86_64/hello-noseparate-code", in: ScratchDirectory("nosepcode")) }
+    func testStrippedInput() throws { try growingEdits("x86_64/hello-stripped", in: ScratchDirectory("stripped")) }
+    func testExistingRpath() throws { try growingEdits("x86_64/hello-rpath", in: ScratchDirectory("hasrpath")) }
+    func testExistingRunpath() throws { try growingEdits("x86_64/hello-runpath", in: ScratchDirectory("hasrunpath")) }
     func testAarch64PageSize64K() throws {
-        try growingEdits("aarch64/hello-64k", libraries: ["libgreet64k.so", "libunused.so", "libctor.so"], in: Sandbox("64k"))
+        try growingEdits("aarch64/hello-64k", libraries: ["libgreet64k.so", "libunused.so", "libctor.so"], in: ScratchDirectory("64k"))
     }
-    func testAarch64PageSize4K() throws { try growingEdits("aarch64/hello-4k", in: Sandbox("4k")) }
+    func testAarch64PageSize4K() throws { try growingEdits("aarch64/hello-4k", in: ScratchDirectory("4k")) }
 
     /// Existing DT_RPATH / DT_RUNPATH: the tag swelf writes is the tag patchelf 0.19.3 writes
     /// (plain --set-rpath turns DT_RPATH into DT_RUNPATH; --force-rpath writes DT_RPATH).
     func testSetRpathOnExistingRpathMatchesPatchelf() throws {
-        let box = try Sandbox("kind")
+        let box = try ScratchDirectory("kind")
         let value = "/somewhere/else/entirely/longer"
         for program in ["hello-rpath", "hello-runpath"] {
             for force in [false, true] {
@@ -74,9 +70,9 @@ final class VariantTests: XCTestCase {
 
     /// static-pie and static: only the edits that make sense (GNU_STACK flags, EI_OSABI).
     func testStaticExecstackAndOsAbi() throws {
-        let box = try Sandbox("static")
+        let box = try ScratchDirectory("static")
         for path in ["x86_64/static-pie", "x86_64/static", "x86_64/go-nocgo"] {
-            let subject = try Manifest.subject(path)
+            let subject = try Subject.named(path)
             let exe = try box.copy(path, into: box.url)
             guard try patch(["--set-execstack"], exe, "\(path) set-execstack") else { continue }
             XCTAssertEqual(try swelf(["--print-execstack", exe.path]).stdout, "execstack: X\n", "[\(path)]")
@@ -102,9 +98,9 @@ final class VariantTests: XCTestCase {
 
     /// musl: the interpreter moves to a longer symlink of /lib/ld-musl-x86_64.so.1.
     func testMuslLongerInterpreter() throws {
-        let box = try Sandbox("musl")
+        let box = try ScratchDirectory("musl")
         let path = "x86_64/hello-musl"
-        let subject = try Manifest.subject(path)
+        let subject = try Subject.named(path)
         let exe = try box.copy(path, into: box.url)
         let original = try XCTUnwrap(try interpreter(exe))
         XCTAssertTrue(FileManager.default.fileExists(atPath: original), "musl loader \(original) missing: run scripts/install-test-deps")
@@ -116,20 +112,20 @@ final class VariantTests: XCTestCase {
     }
 
     func testCxxSetRpath() throws {
-        let box = try Sandbox("cxx")
+        let box = try ScratchDirectory("cxx")
         let path = "x86_64/hello-cxx"
         let exe = try box.copy(path, into: box.url)
         _ = try box.dir("lib")
         guard try patch(["--set-rpath", "$ORIGIN/lib"], exe, path) else { return }
-        try assertRuns(exe, like: try Manifest.subject(path), path)
+        try assertRuns(exe, like: try Subject.named(path), path)
     }
 
     func testGoCgoSetRpath() throws {
-        let box = try Sandbox("gocgo")
+        let box = try ScratchDirectory("gocgo")
         let path = "x86_64/go-cgo"
         let exe = try box.copy(path, into: box.url)
         guard try patch(["--set-rpath", "$ORIGIN/lib"], exe, path) else { return }
         XCTAssertEqual(try dynamicValue(exe, tag: "RUNPATH"), ["$ORIGIN/lib"])
-        try assertRuns(exe, like: try Manifest.subject(path), path)
+        try assertRuns(exe, like: try Subject.named(path), path)
     }
 }

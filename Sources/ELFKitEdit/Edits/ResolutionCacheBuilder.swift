@@ -5,6 +5,7 @@ import Musl
 #endif
 import ELFKitCore
 
+// Mirrored by VerifierPathProbe/AccessPathProbe in ELFKitVerify/ResolutionCacheCheck.swift because the verifier asks the file system itself, not through the editor's probe.
 /// The file-system questions `--build-resolution-cache` asks, behind a seam so that unit
 /// tests need no real files (as `LibraryProbe` is for `--shrink-rpath`).
 public protocol ResolutionProbe: Sendable {

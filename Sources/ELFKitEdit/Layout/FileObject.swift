@@ -4,6 +4,7 @@ import ELFKitCore
 /// loader reaches through a program header or a `DT_*` address, so it can be found in
 /// files without section headers too.
 public struct FileObject: Hashable, Sendable {
+    // Mirrored by TableMap.Kind in ELFKitVerify/TableMap.swift because the verifier names the tables itself, never through the planner it judges.
     public enum Kind: Hashable, Sendable, CustomStringConvertible {
         case interpreter
         /// A PT_NOTE segment (several notes; PT_GNU_PROPERTY may point inside it).

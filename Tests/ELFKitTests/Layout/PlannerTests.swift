@@ -131,19 +131,24 @@ import Testing
         let before = StructureVerifier(file: damaged).problems().map(\.description)
         #expect(before.contains { $0.contains("PT_PHDR address") }, "\(before)")
 
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-quirk-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("hello").path
+        let edited = try Self.rewriteWithLongRunPath(bytes)
+        #expect(try edited.dynamic()?.runpath() == "$ORIGIN/" + String(repeating: "x", count: 200))
+        // The pre-existing problem is still reported, and nothing new.
+        #expect(Set(StructureVerifier(file: edited).problems().map(\.description)) == Set(before))
+    }
+
+    /// `bytes` as a file, given a 208-byte run path through the pipeline (the edit must
+    /// change it), read back.
+    static func rewriteWithLongRunPath(_ bytes: [UInt8]) throws -> ELFFile {
+        let scratch = try ScratchDirectory("quirk")
+        defer { withExtendedLifetime(scratch) {} }
+        let path = scratch.path("hello")
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         var request = EditRequest()
         request.runPath = .set(Array(("$ORIGIN/" + String(repeating: "x", count: 200)).utf8))
         let result = try Rewriter().rewrite(path: path, request: request)
         #expect(result.changed)
-        let edited = try ELFFile(path: path)
-        #expect(try edited.dynamic()?.runpath() == "$ORIGIN/" + String(repeating: "x", count: 200))
-        // The pre-existing problem is still reported, and nothing new.
-        #expect(Set(StructureVerifier(file: edited).problems().map(\.description)) == Set(before))
+        return try ELFFile(source: MemoryByteSource([UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))))
     }
 
     /// A problem the input had is recognised by its kind and the object it concerns, not
@@ -159,16 +164,7 @@ import Testing
         let before = StructureVerifier(file: damaged).problems()
         #expect(before.contains { $0.kind == .phdrDoesNotDescribeTable }, "\(before.map(\.description))")
 
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-quirk-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("hello").path
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        var request = EditRequest()
-        request.runPath = .set(Array(("$ORIGIN/" + String(repeating: "x", count: 200)).utf8))
-        let result = try Rewriter().rewrite(path: path, request: request)
-        #expect(result.changed)
-        let after = StructureVerifier(file: try ELFFile(path: path)).problems()
+        let after = StructureVerifier(file: try Self.rewriteWithLongRunPath(bytes)).problems()
         // Same problems by identity; the wording did change (the table grew by a header).
         #expect(Set(after.map(\.identity)) == Set(before.map(\.identity)))
         #expect(Set(after.map(\.description)) != Set(before.map(\.description)))

@@ -44,11 +44,11 @@ import Testing
     /// non-executable PT_LOAD, and the result is the same.
     @Test(arguments: goSubjects)
     func withoutSectionHeaders(path: String) throws {
-        guard Tool.path("go") != nil else { throw Tool.Missing(name: "go") }
+        guard ChildProcess.path("go") != nil else { throw ChildProcess.NotFound(name: "go") }
         let directory = try GoTemporaryDirectory()
         let stripped = directory.path + "/noshdr"
         let script = Repo.root.appendingPathComponent("scripts/strip-section-headers").path
-        let run = try Tool.run(script, [Self.subject(path).path, stripped])
+        let run = try ChildProcess.run(script, [Self.subject(path).path, stripped])
         try #require(run.status == 0, "strip-section-headers failed: \(run.stderr)")
 
         let strippedFile = try ELFFile(path: stripped)
@@ -62,7 +62,7 @@ import Testing
     /// A program built here: a dependency replaced by a local directory (`dep` and `=>`
     /// lines), build tags, and an -ldflags value that Go must quote.
     @Test func builtProgramWithReplacementTagsAndQuotedFlags() throws {
-        guard Tool.path("go") != nil else { throw Tool.Missing(name: "go") }
+        guard ChildProcess.path("go") != nil else { throw ChildProcess.NotFound(name: "go") }
         let directory = try GoTemporaryDirectory()
         let root = directory.path
         let files: [String: String] = [
@@ -96,7 +96,7 @@ import Testing
         }
         let output = root + "/app.bin"
         let ldflags = "-X \"main.suffix=a b\" -s"
-        let build = try Tool.run("env", [
+        let build = try ChildProcess.run("env", [
             "-C", root + "/app",
             "GOCACHE=\(root)/gocache", "GOPATH=\(root)/gopath", "GOFLAGS=-buildvcs=false", "GO111MODULE=on",
             "GOPROXY=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0",
@@ -391,7 +391,7 @@ struct GoVersionListing {
     let lines: [[String]]
 
     init(file: String) throws {
-        let run = try Tool.run("go", ["version", "-m", file])
+        let run = try ChildProcess.run("go", ["version", "-m", file])
         try #require(run.status == 0, "go version -m \(file) failed: \(run.stderr)")
         self.file = file
         text = run.stdout

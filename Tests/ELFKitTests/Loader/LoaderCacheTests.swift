@@ -46,7 +46,7 @@ import Testing
         try Data((inside + "\n").utf8).write(to: URL(fileURLWithPath: conf))
         let cacheFile = directory.path + "/etc/ld.so.cache"
         let arguments = chroot ? ["-c", format, "-r", directory.path] : ["-c", format, "-C", cacheFile, "-f", conf]
-        let run = try Tool.run("/sbin/ldconfig", arguments)
+        let run = try ChildProcess.run("/sbin/ldconfig", arguments)
         try #require(run.status == 0, "ldconfig failed: \(run.stderr)")
 
         let cache = try LoaderCache.load(path: cacheFile)
@@ -399,7 +399,7 @@ struct LdconfigListing {
     let generator: String?
 
     init(cacheFile: String) throws {
-        let run = try Tool.run("/sbin/ldconfig", ["-p", "-C", cacheFile])
+        let run = try ChildProcess.run("/sbin/ldconfig", ["-p", "-C", cacheFile])
         try #require(run.status == 0, "ldconfig -p failed: \(run.stderr)")
         let all = run.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let header = try #require(all.first)

@@ -34,9 +34,9 @@ import Testing
     }
 
     static func gcc(_ arguments: [String]) throws {
-        let result = try Tool.run("gcc", arguments)
+        let result = try ChildProcess.run("gcc", arguments)
         #expect(result.status == 0, "gcc \(arguments.joined(separator: " ")): \(result.stderr)")
-        if result.status != 0 { throw Tool.Missing(name: "a working gcc") }
+        if result.status != 0 { throw ChildProcess.NotFound(name: "a working gcc") }
     }
 
     /// The environment without LD_LIBRARY_PATH, so only the run paths decide.
@@ -49,7 +49,7 @@ import Testing
     static func referenceListing(_ path: String) throws -> [String] {
         // `env -u` so that an LD_LIBRARY_PATH of the test runner cannot change the answer.
         let loader = try HostLoader.interpreter()
-        let result = try Tool.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", "LD_TRACE_LOADED_OBJECTS=1", loader, path])
+        let result = try ChildProcess.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", "LD_TRACE_LOADED_OBJECTS=1", loader, path])
         return HostLoader.normalize(result.stdout)
     }
 
@@ -110,7 +110,7 @@ import Testing
         let diagnosis = Diagnosis.run(path: link, environment: try Self.environment(), host: HostLoader.host)
         #expect(diagnosis.wouldStart)
         let resolution = try #require(diagnosis.resolution)
-        let direct = try Tool.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", "LD_TRACE_LOADED_OBJECTS=1", link])
+        let direct = try ChildProcess.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", "LD_TRACE_LOADED_OBJECTS=1", link])
         #expect(HostLoader.listing(resolution) == HostLoader.normalize(direct.stdout))
         #expect(HostLoader.listing(resolution).contains("liba.so => \(directory.path)/lib/liba.so"))
     }
@@ -126,7 +126,7 @@ import Testing
         let libb = try #require(resolution.lookups.first { $0.name == "libb.so" })
         #expect(libb.object.map { resolution.objects[$0].rule } == .libraryPath)
         let loader = try HostLoader.interpreter()
-        let reference = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=/nonexistent;\(directory.path)/lib",
+        let reference = try ChildProcess.run("/usr/bin/env", ["LD_LIBRARY_PATH=/nonexistent;\(directory.path)/lib",
                                                       "LD_TRACE_LOADED_OBJECTS=1", loader, program])
         #expect(HostLoader.listing(resolution) == HostLoader.normalize(reference.stdout))
     }

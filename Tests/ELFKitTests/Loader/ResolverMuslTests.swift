@@ -13,7 +13,7 @@ import Testing
     static let loader = "/lib/ld-musl-x86_64.so.1"
 
     static func referenceListing(_ program: String) throws -> [String] {
-        let result = try Tool.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", loader, "--list", program])
+        let result = try ChildProcess.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", loader, "--list", program])
         return HostLoader.normalize(result.stdout)
     }
 
@@ -47,7 +47,7 @@ import Testing
             ["-o", "\(d)/app", "\(d)/app.c", "-L\(d)/lib", "-la", "-Wl,-rpath-link,\(d)/lib", "-Wl,-rpath,$ORIGIN/lib",
              "-Wl,--enable-new-dtags"],
         ] {
-            let result = try Tool.run("musl-gcc", arguments)
+            let result = try ChildProcess.run("musl-gcc", arguments)
             #expect(result.status == 0, "musl-gcc \(arguments): \(result.stderr)")
         }
         let program = "\(d)/app"

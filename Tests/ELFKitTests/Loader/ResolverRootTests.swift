@@ -34,7 +34,7 @@ import Testing
         }
         try manager.copyItem(at: Repo.testBinaries.appendingPathComponent("x86_64/hello"), to: root.appendingPathComponent("usr/bin/hello"))
         try "/opt/greet/lib\n".write(to: root.appendingPathComponent("etc/ld.so.conf"), atomically: true, encoding: .utf8)
-        let ldconfig = try Tool.run("ldconfig", ["-r", root.path])
+        let ldconfig = try ChildProcess.run("ldconfig", ["-r", root.path])
         #expect(ldconfig.status == 0, "ldconfig -r: \(ldconfig.stderr)")
 
         var variables = ProcessInfo.processInfo.environment
@@ -60,7 +60,7 @@ import Testing
 
         // The loader inside the root agrees (--list: every library is there, and the
         // root has no env to set LD_TRACE_LOADED_OBJECTS for it alone).
-        let inside = try Tool.run("chroot", [root.path, interpreter, "--list", "/usr/bin/hello"])
+        let inside = try ChildProcess.run("chroot", [root.path, interpreter, "--list", "/usr/bin/hello"])
         #expect(inside.status == 0, "\(inside.stderr)")
         let chrootListing = HostLoader.normalize(inside.stdout)
         let ours = HostLoader.listing(resolution, fileSystem: fileSystem)

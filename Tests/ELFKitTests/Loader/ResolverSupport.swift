@@ -18,17 +18,17 @@ enum HostLoader {
     static func platform() throws -> LoaderPlatform {
         let loader = try interpreter()
         let file = try ELFFile(path: loader)
-        let result = try Tool.run(loader, ["--list-diagnostics"])
+        let result = try ChildProcess.run(loader, ["--list-diagnostics"])
         #expect(result.status == 0, "\(loader) --list-diagnostics failed: \(result.stderr)")
         return try #require(LoaderPlatform.parseDiagnostics(result.stdout, machine: file.header.machine, is64: file.format.is64),
                             "cannot parse \(loader) --list-diagnostics")
     }
 
-    /// The environment the reference runs get: this process's, as `Tool.run` passes it.
+    /// The environment the reference runs get: this process's, as `ChildProcess` passes it.
     static func environment(variables: [String: String]? = nil, root: String? = nil) throws -> LoaderEnvironment {
         let fileSystem = LoaderFileSystem(root: root)
         let cache = LoaderEnvironment.loadCache(fileSystem: fileSystem)
-        var environmentVariables = variables ?? ProcessInfo.processInfo.environment
+        var environmentVariables = variables ?? ChildProcess.environment()
         environmentVariables["LC_ALL"] = "C"
         return LoaderEnvironment(
             variables: environmentVariables, secure: false, fileSystem: fileSystem,
@@ -49,7 +49,7 @@ enum HostLoader {
     static func referenceListing(_ path: String, environment: [String: String] = [:]) throws -> (status: Int32, lines: [String]) {
         let loader = try interpreter()
         let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        let result = try Tool.run("/usr/bin/env", ["LD_TRACE_LOADED_OBJECTS=1"] + assignments + [loader, path])
+        let result = try ChildProcess.run("/usr/bin/env", ["LD_TRACE_LOADED_OBJECTS=1"] + assignments + [loader, path])
         let lines = normalize(result.stdout)
         // ld.so says so for a file without DT_NEEDED; swelf's listing is then empty.
         return (result.status, lines == ["statically linked"] ? [] : lines)

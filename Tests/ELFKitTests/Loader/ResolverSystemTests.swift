@@ -123,7 +123,7 @@ import Testing
     /// The Swift toolchain running these tests: its programs and libraries find each
     /// other through `$ORIGIN` run paths, a good test of DST substitution.
     @Test func theSwiftToolchain() throws {
-        let swift = try #require(Tool.path("swift"), "swift not on PATH")
+        let swift = try #require(ChildProcess.path("swift"), "swift not on PATH")
         let toolchain = PathText.directory(of: PathText.directory(of: URL(fileURLWithPath: swift).resolvingSymlinksInPath().path))
         let environment = try HostLoader.environment()
         let interpreter = try HostLoader.interpreter()

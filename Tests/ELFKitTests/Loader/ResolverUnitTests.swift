@@ -65,7 +65,7 @@ import Testing
         let platform = try HostLoader.platform()
         let loader = try HostLoader.interpreter()
         let directory = "/nonexistent-swelf-\(getpid())"
-        let result = try Tool.run("/usr/bin/env", ["LD_DEBUG=libs", "LD_LIBRARY_PATH=\(directory)", loader, "--list", "/bin/true"])
+        let result = try ChildProcess.run("/usr/bin/env", ["LD_DEBUG=libs", "LD_LIBRARY_PATH=\(directory)", loader, "--list", "/bin/true"])
         let line = try #require(result.stderr.split(separator: "\n").first { $0.contains("search path=") && $0.contains("(LD_LIBRARY_PATH)") },
                                 "no LD_LIBRARY_PATH search path in LD_DEBUG=libs output:\n\(result.stderr)")
         let printed = line[line.range(of: "search path=")!.upperBound...].split(separator: "\t").first.map(String.init) ?? ""
@@ -162,7 +162,7 @@ import Testing
             return
         }
         #expect(message == directory.path + "/a/libgreet.so.1: invalid ELF header")
-        let run = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(libraryPath)", hello])
+        let run = try ChildProcess.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(libraryPath)", hello])
         #expect(run.stderr.contains("\(directory.path)/a/libgreet.so.1: invalid ELF header"), "\(run.stderr)")
 
         // A directory where a library is expected: open succeeds, read fails, loading stops.
@@ -175,7 +175,7 @@ import Testing
             return
         }
         #expect(directoryMessage == directory.path + "/a/libgreet.so.1: cannot read file data: Error 21 (it is a directory)")
-        let runDirectory = try Tool.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(libraryPath)", hello])
+        let runDirectory = try ChildProcess.run("/usr/bin/env", ["LD_LIBRARY_PATH=\(libraryPath)", hello])
         #expect(runDirectory.stderr.contains(directory.path + "/a/libgreet.so.1: cannot read file data: Error 21"), "\(runDirectory.stderr)")
     }
 
@@ -207,7 +207,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         try "int main(void) { return 0; }\n".write(toFile: directory.path + "/main.c", atomically: true, encoding: .utf8)
         let program = directory.path + "/nodeflib"
-        let build = try Tool.run("gcc", ["-o", program, directory.path + "/main.c", "-Wl,-z,nodefaultlib"])
+        let build = try ChildProcess.run("gcc", ["-o", program, directory.path + "/main.c", "-Wl,-z,nodefaultlib"])
         #expect(build.status == 0, "\(build.stderr)")
         var variables = ProcessInfo.processInfo.environment
         variables.removeValue(forKey: "LD_LIBRARY_PATH")
@@ -220,7 +220,7 @@ import Testing
         #expect(!libc.attempts.contains { $0.rule == .systemDirectory })
         #expect(!diagnosis.wouldStart)
         let loader = try HostLoader.interpreter()
-        let reference = try Tool.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", "-u", "LD_PRELOAD", "LD_TRACE_LOADED_OBJECTS=1", loader, program])
+        let reference = try ChildProcess.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", "-u", "LD_PRELOAD", "LD_TRACE_LOADED_OBJECTS=1", loader, program])
         #expect(HostLoader.listing(resolution) == HostLoader.normalize(reference.stdout))
     }
 

@@ -27,7 +27,7 @@ struct ReadelfFacts {
     var notes: [(String, UInt64)] = []
 
     init(path: String) throws {
-        let result = try Tool.run("readelf", ["-h", "-l", "-d", "-V", "-n", "-W", path])
+        let result = try ChildProcess.run("readelf", ["-h", "-l", "-d", "-V", "-n", "-W", path])
         guard result.status == 0 else { throw Failure(message: "readelf failed on \(path): \(result.stderr)") }
         var inProgramHeaders = false
         var inDynamic = false

@@ -21,7 +21,7 @@ import Testing
         source += "int main(void) { puts(\"large symtab\"); return 0; }\n"
         try source.write(toFile: directory.path + "/large.c", atomically: true, encoding: .utf8)
         let program = directory.path + "/large"
-        let build = try Tool.run("gcc", ["-O0", "-o", program, directory.path + "/large.c"])
+        let build = try ChildProcess.run("gcc", ["-O0", "-o", program, directory.path + "/large.c"])
         #expect(build.status == 0, "\(build.stderr)")
         return (directory, program)
     }

@@ -36,7 +36,7 @@ import Testing
 
     /// `readelf -V -W`'s version definitions and needs, field by field.
     static func readelfVersions(_ path: String) throws -> (needs: [Need], definitions: [Definition]) {
-        let result = try Tool.run("readelf", ["-V", "-W", path])
+        let result = try ChildProcess.run("readelf", ["-V", "-W", path])
         try #require(result.status == 0, "readelf failed on \(path): \(result.stderr)")
         func flags(_ text: Substring) throws -> UInt16 {
             if text == "none" { return 0 }

@@ -12,15 +12,6 @@ import Testing
 @Suite struct AtomicFileWriterTests {
     struct Refused: Error {}
 
-    private func scratchCopy(of subject: String) throws -> (directory: URL, path: String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-writer-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let path = directory.appendingPathComponent("subject").path
-        try Data(try #require(Subject.all.first { $0.path == subject }).contents()).write(to: URL(fileURLWithPath: path))
-        chmod(path, 0o751)
-        return (directory, path)
-    }
-
     private func plan(for path: String) throws -> (FileByteSource, RewritePlan) {
         let source = try FileByteSource(path: path)
         var request = EditRequest()
@@ -31,7 +22,7 @@ import Testing
     }
 
     @Test func aFailedCheckLeavesTheFileAndNoTemporary() throws {
-        let (directory, path) = try scratchCopy(of: "x86_64/hello")
+        let (directory, path) = try scratchCopy(of: "x86_64/hello", mode: 0o751, purpose: "writer")
         defer { try? FileManager.default.removeItem(at: directory) }
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         let (source, plan) = try plan(for: path)
@@ -49,7 +40,7 @@ import Testing
     }
 
     @Test func aPassedCheckWritesExactlyThePlan() throws {
-        let (directory, path) = try scratchCopy(of: "mips/hello")
+        let (directory, path) = try scratchCopy(of: "mips/hello", mode: 0o751, purpose: "writer")
         defer { try? FileManager.default.removeItem(at: directory) }
         let (source, plan) = try plan(for: path)
         let expected = try PlannedByteSource(base: source, plan: plan).readBytes(at: 0, count: Int(plan.newSize))
@@ -66,7 +57,7 @@ import Testing
     /// (the written file's check is the judgement), always before a character device is
     /// written in place (it cannot be read back), and there a refusal writes nothing.
     @Test func thePlanIsJudgedWhereNothingElseCanBe() throws {
-        let (directory, path) = try scratchCopy(of: "x86_64/hello")
+        let (directory, path) = try scratchCopy(of: "x86_64/hello", mode: 0o751, purpose: "writer")
         defer { try? FileManager.default.removeItem(at: directory) }
         let (source, plan) = try plan(for: path)
         var planJudged = false, writtenJudged = false

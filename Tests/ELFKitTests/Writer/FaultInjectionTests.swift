@@ -124,15 +124,6 @@ import Testing
         },
     ]
 
-    private func scratchCopy(of subject: String) throws -> (directory: URL, path: String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-faults-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let path = directory.appendingPathComponent("subject").path
-        try Data(try #require(Subject.all.first { $0.path == subject }).contents()).write(to: URL(fileURLWithPath: path))
-        chmod(path, 0o4755)
-        return (directory, path)
-    }
-
     private var growingRequest: EditRequest {
         var request = EditRequest()
         request.runPath = .set(Array(("$ORIGIN/" + String(repeating: "f", count: 200)).utf8))
@@ -147,7 +138,7 @@ import Testing
 
     @Test(arguments: cases) func aFailedStepLeavesTheOriginalAndNoTemporary(case: Case) throws {
         let fault = `case`.fault
-        let (directory, path) = try scratchCopy(of: "x86_64/hello")
+        let (directory, path) = try scratchCopy(of: "x86_64/hello", mode: 0o4755, purpose: "faults")
         defer { try? FileManager.default.removeItem(at: directory) }
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         var system = FaultInjectionTests.system(anonymous: `case`.anonymous)
@@ -166,7 +157,7 @@ import Testing
     /// Writes of a few bytes at a time are completed, not mistaken for the whole write:
     /// the result is exactly the planned image.
     @Test(arguments: [true, false]) func shortWritesAreCompleted(anonymous: Bool) throws {
-        let (directory, path) = try scratchCopy(of: "aarch64/hello")
+        let (directory, path) = try scratchCopy(of: "aarch64/hello", mode: 0o4755, purpose: "faults")
         defer { try? FileManager.default.removeItem(at: directory) }
         let source = try FileByteSource(path: path)
         let plan = try Rewriter().plan(file: try ELFFile(source: source), request: growingRequest)
@@ -192,7 +183,7 @@ import Testing
     /// Where the filesystem has `O_TMPFILE`, the new file has no name until just before
     /// the rename (so a killed swelf leaves nothing); the fallback's is named all along.
     @Test(arguments: [true, false]) func theTemporaryIsNamedOnlyForTheRename(anonymous: Bool) throws {
-        let (directory, path) = try scratchCopy(of: "x86_64/hello")
+        let (directory, path) = try scratchCopy(of: "x86_64/hello", mode: 0o4755, purpose: "faults")
         defer { try? FileManager.default.removeItem(at: directory) }
         var system = FaultInjectionTests.system(anonymous: anonymous)
         let listings = Listings()
@@ -219,7 +210,7 @@ import Testing
     /// edits the newcomer instead. Nothing is lost: the result is the newcomer's content
     /// with the edit.
     @Test func aFileReplacedWhilePatchedIsNoticedAndEditedAfresh() throws {
-        let (directory, path) = try scratchCopy(of: "x86_64/hello")
+        let (directory, path) = try scratchCopy(of: "x86_64/hello", mode: 0o4755, purpose: "faults")
         defer { try? FileManager.default.removeItem(at: directory) }
         let newcomer = directory.appendingPathComponent("newcomer").path
         try Data(try #require(Subject.all.first { $0.path == "x86_64/libgreet.so.1" }).contents())
@@ -249,7 +240,7 @@ import Testing
     /// A failed fsync of the directory comes after the rename: the new file is in place,
     /// and the error says so instead of claiming the file was left alone.
     @Test func aFailedDirectoryFsyncSaysTheFileWasReplaced() throws {
-        let (directory, path) = try scratchCopy(of: "x86_64/hello")
+        let (directory, path) = try scratchCopy(of: "x86_64/hello", mode: 0o4755, purpose: "faults")
         defer { try? FileManager.default.removeItem(at: directory) }
         var system = SystemCalls()
         let counter = Counter()

@@ -1,0 +1,1 @@
+../../ELFKitTests/Support/ChildProcess.swift
