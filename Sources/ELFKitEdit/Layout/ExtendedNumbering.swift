@@ -70,8 +70,8 @@ extension PlanState {
             let (field, info) = try ExtendedNumbering.programHeaderCount(programHeaders.count)
             if let info {
                 guard !sectionHeaders.isEmpty else {
-                    throw EditError.refused("the edit needs \(programHeaders.count) program headers: that many need PN_XNUM, "
-                                            + "whose count lives in section header 0, and the file has no section headers")
+                    throw EditError.refused(EditRefusal(.noRoomForProgramHeaders, "the edit needs \(programHeaders.count) program headers: that many need PN_XNUM, "
+                                            + "whose count lives in section header 0, and the file has no section headers"))
                 }
                 sectionHeaders[0].info = info
                 log.append("program header count \(programHeaders.count): e_phnum PN_XNUM, sh_info of section 0 \(info)")

@@ -138,7 +138,7 @@ extension PlanState {
         }
         let tableSize = UInt64(headers.count) * format.programHeaderSize
         if let room = relocatedTableEntries, let placed = tablePlacement {
-            guard headers.count <= room else { throw EditError.refused("internal: the moved program header table has room for \(room) entries, not \(headers.count)") }
+            guard headers.count <= room else { throw EditError.refused(EditRefusal(.internalError, "internal: the moved program header table has room for \(room) entries, not \(headers.count)")) }
             header.programHeaderOffset = placed.offset
             for index in headers.indices where headers[index].type == .phdr {
                 headers[index].offset = placed.offset
@@ -298,7 +298,7 @@ extension PlanState {
         plan.patches = patches.sorted { $0.offset < $1.offset }
         // Patches must not overlap: two changes to the same bytes mean a planning bug.
         for (a, b) in zip(plan.patches, plan.patches.dropFirst()) where a.offset + UInt64(a.bytes.count) > b.offset {
-            throw EditError.refused("internal: overlapping changes at offsets 0x\(hex(a.offset)) and 0x\(hex(b.offset))")
+            throw EditError.refused(EditRefusal(.internalError, "internal: overlapping changes at offsets 0x\(hex(a.offset)) and 0x\(hex(b.offset))", offset: b.offset))
         }
         if let segment = newSegment {
             if !ownSegmentIndices.isEmpty { plan.keptPrefix = segment.offset }
@@ -314,7 +314,7 @@ extension PlanState {
             if let old = catalog.object(kind) { plan.moves.append(RewritePlan.Move(from: old, to: placed)) }
         }
         if let last = plan.patches.last, last.offset + UInt64(last.bytes.count) > plan.keptPrefix {
-            throw EditError.refused("internal: a change lies inside the segment being rebuilt")
+            throw EditError.refused(EditRefusal(.internalError, "internal: a change lies inside the segment being rebuilt", offset: last.offset))
         }
         return plan
     }

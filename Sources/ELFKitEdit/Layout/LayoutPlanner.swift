@@ -49,7 +49,7 @@ package struct LayoutPlanner {
     /// (`--debug` shows why).
     package func plan(log: inout [String]) throws(EditError) -> RewritePlan {
         do { return try makePlan(log: &log) } catch let error as ELFError { throw .format(error) } catch let error as EditError { throw error } catch {
-            throw .refused("\(error)")
+            throw .refused(EditRefusal(.internalError, "\(error)"))
         }
     }
 
@@ -168,7 +168,7 @@ struct PlanState {
     }
 
     func original(_ kind: FileObject.Kind) throws -> [UInt8] {
-        guard let object = catalog.object(kind) else { throw EditError.refused("\(kind) not found") }
+        guard let object = catalog.object(kind) else { throw EditError.refused(EditRefusal(.internalError, "\(kind) not found")) }
         return try file.source.bytes(at: object.offset, count: object.size, kind.description)
     }
 }

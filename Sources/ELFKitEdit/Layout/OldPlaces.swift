@@ -87,7 +87,7 @@ extension PlanState {
                 let at = start + UInt64(first)
                 let what = at >= tableStart && at < tableEnd ? "the program header table, grown to make room for new segments,"
                     : "another change"
-                throw EditError.refused("--no-clobber-old-sections: this edit moves \(place.kind) and \(what) overwrites its old bytes at offset 0x\(hex(at)); refused (without the option the old place is cleared instead)")
+                throw EditError.refused(EditRefusal(.oldBytesOverwritten, "--no-clobber-old-sections: this edit moves \(place.kind) and \(what) overwrites its old bytes at offset 0x\(hex(at)); refused (without the option the old place is cleared instead)", offset: at))
             }
         }
     }

@@ -68,7 +68,7 @@ extension PlanState {
     mutating func addResolutionCacheSection() throws {
         guard let placed = placements[.resolutionCache], !sectionHeaders.isEmpty else { return }
         guard let namesIndex = file.sectionNameTableIndex else {
-            throw EditError.refused("--build-resolution-cache: the file has section headers but no section-name table")
+            throw EditError.refused(EditRefusal(.unsupportedLayout, "--build-resolution-cache: the file has section headers but no section-name table"))
         }
         var names = try newSectionNames ?? original(sectionNames: namesIndex)
         let wanted = ResolutionCacheNote.sectionNameBytes + [0]

@@ -165,7 +165,7 @@ extension PlanState {
         var roomMoves: Set<FileObject.Kind> = []
         let tableIsInRebuiltSegment = ownSegmentIndices.first.map { header.programHeaderOffset >= programHeaders[$0].offset } ?? false
         do {
-            guard !tableIsInRebuiltSegment else { throw EditError.refused("the program header table is in a segment being rebuilt") }
+            guard !tableIsInRebuiltSegment else { throw EditError.refused(EditRefusal(.noRoomForProgramHeaders, "the program header table is in a segment being rebuilt", offset: header.programHeaderOffset)) }
             for _ in 0 ..< 3 {
                 var added = newHeaders
                 added += max(0, segmentCount(for: mustMove.union(roomMoves)) - ownSegmentIndices.count)
@@ -178,8 +178,10 @@ extension PlanState {
         } catch let refusal as EditError {
             // No room after the table: it moves, where the kernel still finds it.
             if let reason = relocatedTableRefusal(pageSize: pageSize) {
-                guard case .refused(let text) = refusal, !tableIsInRebuiltSegment else { throw refusal }
-                throw EditError.refused("\(text); nor can the program header table move: \(reason)")
+                guard case .refused(var combined) = refusal, !tableIsInRebuiltSegment else { throw refusal }
+                // The first obstacle keeps its kind and offset; the text says both.
+                combined.detail += "; nor can the program header table move: \(reason)"
+                throw EditError.refused(combined)
             }
             roomMoves = []
             // Its own read-only segment, and a writable one for a moved .dynamic.
@@ -205,7 +207,7 @@ extension PlanState {
             log.append("making room for program headers by moving " + listed(roomMoves.map(\.description).sorted()))
         }
         if roomMoves.contains(.dynamic) && relocatesItself {
-            throw EditError.refused("cannot make room for a program header: .dynamic follows the program header table, and \(Self.selfRelocationReason)")
+            throw EditError.refused(EditRefusal(.selfRelocating, "cannot make room for a program header: .dynamic follows the program header table, and \(Self.selfRelocationReason)", offset: catalog.object(.dynamic)?.offset))
         }
         mustMove.formUnion(roomMoves)
         if mustMove.contains(.dynamic) && dynamicCapacity == 0, let dynamic = try file.dynamic() {
@@ -250,16 +252,16 @@ extension PlanState {
     /// header table: page-aligned, above every PT_LOAD, at the first PT_LOAD's distance
     /// between address and offset.
     func relocatedTableSegment(pageSize: UInt64) throws -> (offset: UInt64, address: UInt64) {
-        guard let first = programHeaders.first(where: { $0.type == .load }) else { throw EditError.refused("there is no PT_LOAD") }
+        guard let first = programHeaders.first(where: { $0.type == .load }) else { throw EditError.refused(EditRefusal(.noRoomForProgramHeaders, "there is no PT_LOAD")) }
         let delta = first.virtualAddress &- first.offset  // a distance modulo 2^64, as in relocatedTableRefusal
         var highest: UInt64 = 0
         for (index, segment) in programHeaders.enumerated() where segment.type == .load && !ownSegmentIndices.contains(index) {
-            guard let end = segment.memoryEnd else { throw EditError.refused("a PT_LOAD's memory range overflows") }
+            guard let end = segment.memoryEnd else { throw EditError.refused(EditRefusal(.inconsistentTable, "a PT_LOAD's memory range overflows")) }
             highest = max(highest, end)
         }
         let fileEnd = ownSegmentIndices.first.map { programHeaders[$0].offset } ?? file.source.size
         let lowestAddress = try Checked.alignUp(highest, to: pageSize, "new segment address")
-        guard lowestAddress >= delta else { throw EditError.refused("no address for the program header table") }
+        guard lowestAddress >= delta else { throw EditError.refused(EditRefusal(.noRoomForProgramHeaders, "no address for the program header table", offset: header.programHeaderOffset)) }
         let offset = max(try Checked.alignUp(fileEnd, to: pageSize, "new segment offset"), lowestAddress - delta)
         return (offset, try Checked.add(offset, delta, "new segment address"))
     }
@@ -282,11 +284,11 @@ extension PlanState {
     private func refuseUnsafeSelfRelocatingEdit() throws {
         guard relocatesItself, let dynamic = try file.dynamic() else { return }
         if mustMove.contains(.dynamic) {
-            throw EditError.refused(".dynamic has \(dynamic.capacity) slots and the edit needs \(dynamicCapacity - LayoutPlanner.spareDynamicSlots); \(Self.selfRelocationReason)")
+            throw EditError.refused(EditRefusal(.selfRelocating, ".dynamic has \(dynamic.capacity) slots and the edit needs \(dynamicCapacity - LayoutPlanner.spareDynamicSlots); \(Self.selfRelocationReason)", offset: dynamic.fileOffset))
         }
         let hadRunPath = dynamic.has(.runpath) || dynamic.has(.rpath)
         if file.isStaticPIE && !hadRunPath && entries.contains(where: { $0.tag == .runpath || $0.tag == .rpath }) {
-            throw EditError.refused("a static PIE cannot have DT_RUNPATH or DT_RPATH: glibc's start-up code asserts that it has none, and the program would die before main")
+            throw EditError.refused(EditRefusal(.selfRelocating, "a static PIE cannot have DT_RUNPATH or DT_RPATH: glibc's start-up code asserts that it has none, and the program would die before main"))
         }
     }
 
@@ -299,10 +301,10 @@ extension PlanState {
         guard let container = programHeaders.first(where: {
             $0.type == .load && $0.offset <= tableStart && ($0.fileEnd ?? 0) >= tableEnd
         }) else {
-            throw EditError.refused("the program header table is not inside a PT_LOAD; cannot add program headers")
+            throw EditError.refused(EditRefusal(.noRoomForProgramHeaders, "the program header table is not inside a PT_LOAD; cannot add program headers", offset: tableStart))
         }
         guard needed <= container.fileEnd! else {
-            throw EditError.refused("no room for \(count) more program header(s) in the first segment")
+            throw EditError.refused(EditRefusal(.noRoomForProgramHeaders, "no room for \(count) more program header(s) in the first segment", offset: tableStart))
         }
         var moves: Set<FileObject.Kind> = []
         var cursor = tableEnd
@@ -321,7 +323,7 @@ extension PlanState {
             guard let next = objects.first(where: { $0.fileEnd > cursor && $0.size > 0 }),
                   next.offset <= cursor || next.offset - cursor < max(next.alignment, 1) || gapIsFree(cursor, next.offset)
             else {
-                throw EditError.refused("cannot make room for \(count) more program header(s): the bytes at 0x\(hex(cursor)) after the program header table belong to nothing swelf can move")
+                throw EditError.refused(EditRefusal(.noRoomForProgramHeaders, "cannot make room for \(count) more program header(s): the bytes at 0x\(hex(cursor)) after the program header table belong to nothing swelf can move", offset: cursor))
             }
             if next.offset >= needed { break }
             moves.insert(next.kind)
@@ -330,12 +332,12 @@ extension PlanState {
         // With section headers, no other allocated section may sit in the space taken.
         for section in sectionHeaders where section.flags.contains(.alloc) && section.hasFileData && section.size > 0 {
             guard let end = section.fileEnd else {
-                throw EditError.refused("section at offset 0x\(hex(section.offset)) has a size that overflows")
+                throw EditError.refused(EditRefusal(.inconsistentTable, "section at offset 0x\(hex(section.offset)) has a size that overflows", offset: section.offset))
             }
             guard section.offset < needed && end > tableEnd else { continue }
             let covered = objects.contains { moves.contains($0.kind) && $0.offset <= section.offset && $0.fileEnd >= end }
             if !covered {
-                throw EditError.refused("cannot make room for program headers: section at offset 0x\(hex(section.offset)) follows the table and cannot be moved")
+                throw EditError.refused(EditRefusal(.noRoomForProgramHeaders, "cannot make room for program headers: section at offset 0x\(hex(section.offset)) follows the table and cannot be moved", offset: section.offset))
             }
         }
         return moves
@@ -377,7 +379,7 @@ extension PlanState {
     private mutating func placeMovedObjects(pageSize: UInt64) throws {
         var highest: UInt64 = 0
         for (index, segment) in programHeaders.enumerated() where segment.type == .load && !ownSegmentIndices.contains(index) {
-            guard let end = segment.memoryEnd else { throw EditError.refused("a PT_LOAD's memory range overflows") }
+            guard let end = segment.memoryEnd else { throw EditError.refused(EditRefusal(.inconsistentTable, "a PT_LOAD's memory range overflows")) }
             highest = max(highest, end)
         }
         var start: UInt64

@@ -27,12 +27,12 @@ extension PlanState {
         for (tableIndex, table) in file.sectionHeaders.enumerated() where table.type == .symtab && table.size > 0 {
             let entrySize = table.entrySize == 0 ? format.symbolSize : table.entrySize
             guard entrySize >= format.symbolSize else {
-                throw EditError.refused(".symtab (section \(tableIndex)) has sh_entsize 0x\(hex(entrySize)), smaller than a symbol")
+                throw EditError.refused(EditRefusal(.inconsistentTable, ".symtab (section \(tableIndex)) has sh_entsize 0x\(hex(entrySize)), smaller than a symbol", offset: table.offset))
             }
             let extended = try extendedSectionIndices(of: tableIndex)
             let names = dynamicMove == nil || Int(table.link) >= file.sectionHeaders.count ? nil : file.sectionHeaders[Int(table.link)]
             guard Checked.fits(start: table.offset, length: table.size, within: file.source.size) else {
-                throw EditError.refused(".symtab (section \(tableIndex)) of 0x\(hex(table.size)) bytes at 0x\(hex(table.offset)) extends past the end of the file")
+                throw EditError.refused(EditRefusal(.inconsistentTable, ".symtab (section \(tableIndex)) of 0x\(hex(table.size)) bytes at 0x\(hex(table.offset)) extends past the end of the file", offset: table.offset))
             }
             // A window of symbols at a time: an unstripped 200 MiB program has a 7 MiB .symtab.
             let count = table.size / entrySize
@@ -51,10 +51,10 @@ extension PlanState {
                     var sectionIndex = Int(symbol.sectionIndex)
                     if symbol.sectionIndex == Self.sectionIndexExtended {
                         guard let extended else {
-                            throw EditError.refused("symbol \(position) of section \(tableIndex) has st_shndx SHN_XINDEX but no SHT_SYMTAB_SHNDX section gives its section")
+                            throw EditError.refused(EditRefusal(.inconsistentTable, "symbol \(position) of section \(tableIndex) has st_shndx SHN_XINDEX but no SHT_SYMTAB_SHNDX section gives its section", offset: windowOffset + start))
                         }
                         guard position < extended.count else {
-                            throw EditError.refused("SHT_SYMTAB_SHNDX of section \(tableIndex) has no entry for symbol \(position)")
+                            throw EditError.refused(EditRefusal(.inconsistentTable, "SHT_SYMTAB_SHNDX of section \(tableIndex) has no entry for symbol \(position)", offset: windowOffset + start))
                         }
                         sectionIndex = Int(extended[position])
                     } else if symbol.sectionIndex >= Self.sectionIndexReservedStart {

@@ -125,7 +125,7 @@ extension PlanState {
         var references: [StringReference] = []
         guard let symbols = catalog.symbolRangeBound else {
             // Symbol names unknown: the caller treats every offset as used.
-            throw EditError.refused("internal: dynamic symbol table size unknown")
+            throw EditError.refused(EditRefusal(.internalError, "internal: dynamic symbol table size unknown"))
         }
         let raw = try file.source.bytes(at: symbols.offset, count: symbols.size, ".dynsym")
         let decoder = ByteDecoder(raw, format: format, baseOffset: symbols.offset)

@@ -15,7 +15,7 @@ extension PlanState {
 
     func readSymbols() throws -> [Symbol] {
         guard let object = catalog.object(.dynamicSymbols) else {
-            throw EditError.refused("the dynamic symbol table's size cannot be determined (no .hash, .gnu.hash or section header)")
+            throw EditError.refused(EditRefusal(.unsupportedLayout, "the dynamic symbol table's size cannot be determined (no .hash, .gnu.hash or section header)"))
         }
         let raw = try file.source.bytes(at: object.offset, count: object.size, ".dynsym")
         var decoder = ByteDecoder(raw, format: format, baseOffset: object.offset)
@@ -29,7 +29,7 @@ extension PlanState {
     mutating func renameSymbols() throws {
         guard !outcome.renamedSymbols.isEmpty, let dynamic = try file.dynamic() else { return }
         if let entrySize = dynamic.first(.symEntrySize), entrySize != format.symbolSize {
-            throw EditError.refused("DT_SYMENT is \(entrySize), expected \(format.symbolSize)")
+            throw EditError.refused(EditRefusal(.inconsistentTable, "DT_SYMENT is \(entrySize), expected \(format.symbolSize)"))
         }
         // Walked first: a relocation table the edit could not rewrite refuses it, moved
         // symbols or not.
@@ -56,7 +56,7 @@ extension PlanState {
             var layout = try GNUHashLayout(bytes: try original(.gnuHash), format: format, offset: object.offset)
             let start = Int(layout.symbolOffset)
             let end = hashesSymbols ? Int(count) : start
-            guard start <= end, end <= symbols.count else { throw EditError.refused(".gnu.hash does not match .dynsym") }
+            guard start <= end, end <= symbols.count else { throw EditError.refused(EditRefusal(.inconsistentTable, ".gnu.hash does not match .dynsym", offset: object.offset)) }
             layout.hashedEnd = end
             let hashed = order[start ..< end].sorted { a, b in
                 let (x, y) = (gnuHash(names[a]) % layout.bucketCount, gnuHash(names[b]) % layout.bucketCount)
@@ -68,9 +68,9 @@ extension PlanState {
         let moved = order.enumerated().contains { $0.offset != $0.element }
         if moved {
             guard file.header.machine != .mips else {
-                throw EditError.refused("renaming would reorder .dynsym, which MIPS forbids (its GOT follows the symbol order)")
+                throw EditError.refused(EditRefusal(.unsupportedLayout, "renaming would reorder .dynsym, which MIPS forbids (its GOT follows the symbol order)"))
             }
-            guard !dynamic.has(.symtabShndx) else { throw EditError.refused("DT_SYMTAB_SHNDX is not supported") }
+            guard !dynamic.has(.symtabShndx) else { throw EditError.refused(EditRefusal(.unsupportedLayout, "DT_SYMTAB_SHNDX is not supported")) }
             log.append(".dynsym reordered to keep .gnu.hash buckets contiguous")
         }
         var newIndex = [UInt64](repeating: 0, count: symbols.count)
@@ -111,7 +111,7 @@ extension PlanState {
         // Compared by division first: (2 + nbucket + nchain) * width must not overflow.
         guard rawBucketCount > 0, rawBucketCount <= UInt64(bytes.count / width),
               case let bucketCount = Int(rawBucketCount), (2 + bucketCount + names.count) * width <= bytes.count else {
-            throw EditError.refused(".hash (nbucket 0x\(hex(rawBucketCount))) does not match the symbol count \(names.count)")
+            throw EditError.refused(EditRefusal(.inconsistentTable, ".hash (nbucket 0x\(hex(rawBucketCount))) does not match the symbol count \(names.count)", offset: catalog.object(.hash)?.offset))
         }
         var buckets = [UInt64](repeating: 0, count: bucketCount)
         var chains = [UInt64](repeating: 0, count: names.count)
@@ -136,7 +136,7 @@ extension PlanState {
             var info = relocation.info
             guard info.symbol != 0 else { continue }
             guard info.symbol < UInt64(newIndex.count) else {
-                throw EditError.refused("relocation at offset 0x\(hex(relocation.infoOffset)) names symbol \(info.symbol), beyond .dynsym")
+                throw EditError.refused(EditRefusal(.inconsistentTable, "relocation at offset 0x\(hex(relocation.infoOffset)) names symbol \(info.symbol), beyond .dynsym", offset: relocation.infoOffset))
             }
             let target = newIndex[Int(info.symbol)]
             guard target != info.symbol else { continue }
@@ -167,12 +167,12 @@ struct GNUHashLayout {
         bloomCount = try decoder.getInteger(at: 8)
         bloomShift = try decoder.getInteger(at: 12)
         size = bytes.count
-        guard bucketCount > 0, bloomCount > 0 else { throw EditError.refused(".gnu.hash has no buckets or no bloom filter") }
+        guard bucketCount > 0, bloomCount > 0 else { throw EditError.refused(EditRefusal(.inconsistentTable, ".gnu.hash has no buckets or no bloom filter", offset: offset)) }
         // The arrays `rebuilt` allocates must lie in the table: a bloom or bucket count
         // read from the file is not an allocation size (0xffffffff words is 32 GiB).
         let fixed = 16 + UInt64(bloomCount) * format.wordSize + UInt64(bucketCount) * 4  // < 2^37: no overflow
         guard fixed <= UInt64(size) else {
-            throw EditError.refused(".gnu.hash at offset 0x\(hex(offset)): \(bloomCount) bloom words and \(bucketCount) buckets need 0x\(hex(fixed)) bytes, the table has 0x\(hex(size))")
+            throw EditError.refused(EditRefusal(.inconsistentTable, ".gnu.hash at offset 0x\(hex(offset)): \(bloomCount) bloom words and \(bucketCount) buckets need 0x\(hex(fixed)) bytes, the table has 0x\(hex(size))", offset: offset))
         }
     }
 
@@ -204,7 +204,7 @@ struct GNUHashLayout {
         for bucket in buckets { encoder.writeU32(bucket) }
         for chain in chains { encoder.writeU32(chain) }
         guard encoder.bytes.count == size else {
-            throw EditError.refused("rebuilt .gnu.hash has \(encoder.bytes.count) bytes, the original \(size)")
+            throw EditError.refused(EditRefusal(.internalError, "rebuilt .gnu.hash has \(encoder.bytes.count) bytes, the original \(size)"))
         }
         return encoder.bytes
     }

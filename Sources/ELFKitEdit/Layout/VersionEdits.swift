@@ -19,7 +19,7 @@ extension PlanState {
                 record.address >= object.address ? Int(exactly: record.address - object.address) : nil
             }
             guard positions.count == needs.count, positions.allSatisfy({ $0 <= blob.count - 16 }) else {
-                throw EditError.refused(".gnu.version_r: an entry lies outside the table")
+                throw EditError.refused(EditRefusal(.symbolVersions, ".gnu.version_r: an entry lies outside the table", offset: object.offset))
             }
             var kept: [Int] = []
             var keptNeeds: [VersionNeed] = []
@@ -46,7 +46,7 @@ extension PlanState {
                 // the section header can describe exactly the new table.
                 let table = try encodeVersionNeeds(keptNeeds)
                 guard table.count <= blob.count else {
-                    throw EditError.refused(".gnu.version_r: the kept entries need 0x\(hex(table.count)) bytes, the table has 0x\(hex(blob.count))")
+                    throw EditError.refused(EditRefusal(.symbolVersions, ".gnu.version_r: the kept entries need 0x\(hex(table.count)) bytes, the table has 0x\(hex(blob.count))", offset: object.offset))
                 }
                 blob = table + [UInt8](repeating: 0, count: blob.count - table.count)
                 verneedCount = kept.count
@@ -59,7 +59,7 @@ extension PlanState {
         // Without section headers or a hash table that counts the dynamic symbols, the end of
         // .gnu.version is unknown: guessing could clear bytes of the table after it.
         if !removedIndices.isEmpty || !cleared.isEmpty, dynamic.has(.versym), catalog.object(.versionSymbols) == nil {
-            throw EditError.refused("cannot change symbol versions: the number of dynamic symbols is unknown (no section headers, and no hash table that counts them)")
+            throw EditError.refused(EditRefusal(.symbolVersions, "cannot change symbol versions: the number of dynamic symbols is unknown (no section headers, and no hash table that counts them)"))
         }
         if !removedIndices.isEmpty || !cleared.isEmpty, catalog.object(.versionSymbols) != nil {
             var versions = try original(.versionSymbols)
