@@ -39,11 +39,19 @@ enum ExtendedNumbering {
     }
 }
 
-extension PlanState {
+extension PlanInput {
     /// Writes the final section and program header counts into the ELF header and,
     /// where extended numbering needs it, into section 0. Runs once, after every step
     /// that adds or removes headers.
-    mutating func encodeHeaderCounts() throws {
+    /// - Parameter tables: The headers as every other step left them.
+    /// - Parameter log: Collects the counts written to section 0.
+    /// - Returns: The headers with their counts encoded.
+    /// - Throws: `EditError.refused` (`.noRoomForProgramHeaders`) when a PN_XNUM count has
+    ///   no section 0 to live in; `ELFError` when a count does not fit its field.
+    func encodeHeaderCounts(_ tables: HeaderTables, log: inout [String]) throws -> HeaderTables {
+        var header = tables.header
+        let programHeaders = tables.programHeaders
+        var sectionHeaders = tables.sectionHeaders
         let sectionsChanged = sectionHeaders.count != file.sectionHeaders.count
         if sectionsChanged {
             let (field, size) = ExtendedNumbering.sectionCount(sectionHeaders.count)
@@ -80,5 +88,9 @@ extension PlanState {
             }
             header.programHeaderCount = field
         }
+        var encoded = tables
+        encoded.header = header
+        encoded.sectionHeaders = sectionHeaders
+        return encoded
     }
 }

@@ -6,7 +6,7 @@ import ELFKitCore
 /// section symbol, `__abi_tag`, a `$d` mapping symbol or `_DYNAMIC` left at the old
 /// address of a table that moved points at bytes that now belong to nothing
 /// (eu-elflint: "st_value out of bounds").
-extension PlanState {
+extension PlanInput {
     static let sectionIndexExtended: UInt16 = 0xffff   // SHN_XINDEX
     static let sectionIndexReservedStart: UInt16 = 0xff00   // SHN_LORESERVE
     static let symtabSectionIndexType = SectionType(rawValue: 18)   // SHT_SYMTAB_SHNDX
@@ -14,12 +14,19 @@ extension PlanState {
     /// A symbol whose st_shndx names a section that moved, and whose value lies in that
     /// section's old address range (its end included: end-of-section symbols), moves by
     /// the same distance. Symbols of other sections, absolute and common symbols stay.
-    mutating func updateStaticSymbolValues() throws {
+    /// - Parameter sectionHeaders: The section headers as the edit leaves them.
+    /// - Parameter placements: Where the moved objects went (`_DYNAMIC` follows `.dynamic`).
+    /// - Parameter log: Collects the count of symbols changed.
+    /// - Returns: Patches of the `.symtab` entries whose values change.
+    /// - Throws: `EditError.refused` (`.inconsistentTable`) for a `.symtab` that cannot be walked.
+    func updateStaticSymbolValues(sectionHeaders: [SectionHeader], placements: [FileObject.Kind: FileObject],
+                                  log: inout [String]) throws -> [RewritePlan.Patch] {
+        var patches: [RewritePlan.Patch] = []
         var moved: [Int: SectionHeader] = [:]
         for (index, old) in file.sectionHeaders.enumerated() where index < sectionHeaders.count {
             if old.flags.contains(.alloc) && sectionHeaders[index].address != old.address { moved[index] = old }
         }
-        guard !moved.isEmpty else { return }
+        guard !moved.isEmpty else { return patches }
         // The linker defines `_DYNAMIC` as an absolute symbol on most architectures (x86_64
         // gives it .dynamic's section index): it follows a moved .dynamic by its name.
         let dynamicMove = placements[.dynamic].flatMap { placed in catalog.object(.dynamic).map { ($0.address, placed.address) } }
@@ -63,7 +70,7 @@ extension PlanState {
                         symbol.value = to
                         var encoder = ByteEncoder(format: format)
                         try symbol.encode(into: &encoder)
-                        extraPatches.append(RewritePlan.Patch(offset: windowOffset + start, bytes: encoder.bytes))
+                        patches.append(RewritePlan.Patch(offset: windowOffset + start, bytes: encoder.bytes))
                         changed += 1
                         continue
                     }
@@ -73,13 +80,14 @@ extension PlanState {
                     symbol.value = (symbol.value &- old.address &+ sectionHeaders[sectionIndex].address) & format.maximumWord
                     var encoder = ByteEncoder(format: format)
                     try symbol.encode(into: &encoder)
-                    extraPatches.append(RewritePlan.Patch(offset: windowOffset + start, bytes: encoder.bytes))
+                    patches.append(RewritePlan.Patch(offset: windowOffset + start, bytes: encoder.bytes))
                     changed += 1
                 }
                 first += windowCount
             }
         }
         if changed > 0 { log.append(".symtab: \(changed) symbol value(s) follow their moved sections") }
+        return patches
     }
 
     static let sectionIndexAbsolute: UInt16 = 0xfff1   // SHN_ABS

@@ -7,7 +7,7 @@ import ELFKitCore
 /// a renamed symbol may have to move within `.dynsym`; `.gnu.version` moves with it and
 /// every relocation that names a moved symbol by index is rewritten. All tables keep
 /// their sizes, so this changes bytes in place and never forces a relocation.
-extension PlanState {
+extension PlanInput {
     /// The names of the dynamic symbols, in table order.
     func symbolNames(dynamic: DynamicSection) throws -> [[UInt8]] {
         try readSymbols().map { try dynamic.rawString(at: UInt64($0.nameOffset)) }
@@ -26,8 +26,18 @@ extension PlanState {
         return symbols
     }
 
-    mutating func renameSymbols() throws {
-        guard !outcome.renamedSymbols.isEmpty, let dynamic = try file.dynamic() else { return }
+    /// Gives renamed dynamic symbols their new names, reorders `.dynsym` (and
+    /// `.gnu.version`, and the relocations that name moved symbols) where `.gnu.hash`
+    /// needs it, and rebuilds the hash tables.
+    /// - Parameter symbolNameOffsets: Where string placement put the new names.
+    /// - Parameter versionSymbols: `.gnu.version` as the version step left it (nil: unchanged).
+    /// - Parameter log: Collects the decisions.
+    /// - Returns: The new tables, and the patches of the relocations that name moved symbols.
+    /// - Throws: `EditError.refused` when the tables cannot be rebuilt.
+    func renameSymbols(symbolNameOffsets: [[UInt8]: UInt64], versionSymbols: [UInt8]?,
+                       log: inout [String]) throws -> RenamedSymbols {
+        var result = RenamedSymbols()
+        guard !outcome.renamedSymbols.isEmpty, let dynamic = try file.dynamic() else { return result }
         if let entrySize = dynamic.first(.symEntrySize), entrySize != format.symbolSize {
             throw EditError.refused(EditRefusal(.inconsistentTable, "DT_SYMENT is \(entrySize), expected \(format.symbolSize)"))
         }
@@ -44,7 +54,7 @@ extension PlanState {
             renamed += 1
         }
         log.append("renamed \(renamed) dynamic symbol(s)")
-        guard renamed > 0 else { return }
+        guard renamed > 0 else { return result }
 
         // New order: .gnu.hash groups hashed symbols by bucket; others keep their place.
         var order = Array(symbols.indices)
@@ -80,24 +90,25 @@ extension PlanState {
 
         var encoder = ByteEncoder(format: format)
         for symbol in orderedSymbols { try symbol.encode(into: &encoder) }
-        contents[.dynamicSymbols] = encoder.bytes
+        result.contents[.dynamicSymbols] = encoder.bytes
 
         if moved, catalog.object(.versionSymbols) != nil {
-            let versions = try contents[.versionSymbols] ?? original(.versionSymbols)
+            let versions = try versionSymbols ?? original(.versionSymbols)
             var reordered = [UInt8](repeating: 0, count: versions.count)
             for (position, old) in order.enumerated() where old * 2 + 2 <= versions.count && position * 2 + 2 <= versions.count {
                 reordered[position * 2] = versions[old * 2]
                 reordered[position * 2 + 1] = versions[old * 2 + 1]
             }
-            contents[.versionSymbols] = reordered
+            result.contents[.versionSymbols] = reordered
         }
         if let layout = gnu {
-            contents[.gnuHash] = try layout.rebuilt(names: orderedNames, format: format)
+            result.contents[.gnuHash] = try layout.rebuilt(names: orderedNames, format: format)
         }
         if catalog.object(.hash) != nil {
-            contents[.hash] = try rebuildSysVHash(names: orderedNames)
+            result.contents[.hash] = try rebuildSysVHash(names: orderedNames)
         }
-        if moved { try rewriteRelocations(relocations, newIndex: newIndex) }
+        if moved { result.relocationPatches = try rewriteRelocations(relocations, newIndex: newIndex, log: &log) }
+        return result
     }
 
     /// `.hash` with the same bucket count, chains rebuilt for the new names.
@@ -127,8 +138,10 @@ extension PlanState {
         return encoder.bytes + bytes[encoder.bytes.count...]
     }
 
-    /// Points every relocation at its symbol's new index.
-    private mutating func rewriteRelocations(_ relocations: [RelocationReference], newIndex: [UInt64]) throws {
+    /// Points every relocation at its symbol's new index: the patches of their `r_info`.
+    private func rewriteRelocations(_ relocations: [RelocationReference], newIndex: [UInt64],
+                                    log: inout [String]) throws -> [RewritePlan.Patch] {
+        var patches: [RewritePlan.Patch] = []
         var seen: Set<UInt64> = []
         var rewritten = 0
         for relocation in relocations {
@@ -143,11 +156,20 @@ extension PlanState {
             info.symbol = target
             var encoder = ByteEncoder(format: format)
             try encoder.writeWord(info.raw(format: format), "r_info")
-            extraPatches.append(RewritePlan.Patch(offset: relocation.infoOffset, bytes: encoder.bytes))
+            patches.append(RewritePlan.Patch(offset: relocation.infoOffset, bytes: encoder.bytes))
             rewritten += 1
         }
         log.append("\(rewritten) relocation(s) now name their symbol's new index")
+        return patches
     }
+}
+
+/// What renaming symbols produced: new tables, and patches of relocations outside them.
+struct RenamedSymbols {
+    /// New `.dynsym`, `.gnu.version`, `.gnu.hash`, `.hash`, where they changed.
+    var contents: [FileObject.Kind: [UInt8]] = [:]
+    /// `r_info` of relocations that name a symbol that moved within `.dynsym`.
+    var relocationPatches: [RewritePlan.Patch] = []
 }
 
 /// The fixed geometry of a `.gnu.hash` table, and its contents rebuilt for new names.
