@@ -14,7 +14,7 @@ public enum RewriteError: Error, CustomStringConvertible, Sendable {
     case invalidInput(ELFError)
     /// The file is valid but the edit cannot be made on it (a shared library asked for an
     /// interpreter, no room for the program headers, a name that is not there, …).
-    case refused(String)
+    case refused(EditRefusal)
     /// The edited file did not pass verification: the change was not exactly the one
     /// requested, or the result is not a valid, loadable ELF file. Nothing was replaced.
     case verificationFailed([VerificationFailure])
@@ -32,7 +32,7 @@ public enum RewriteError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .invalidInput(let error): return error.description
-        case .refused(let reason): return reason
+        case .refused(let refusal): return refusal.detail
         case .verificationFailed(let failures):
             return "refusing to write: the result failed verification: " + failures.map(\.description).joined(separator: "; ")
         case .busy(let path): return "\(path) is locked by another process"
@@ -48,7 +48,7 @@ public enum RewriteError: Error, CustomStringConvertible, Sendable {
         case let error as RewriteError: self = error
         case let error as ELFError: self = .invalidInput(error)
         case EditError.format(let error): self = .invalidInput(error)
-        case EditError.refused(let reason): self = .refused(reason)
+        case EditError.refused(let refusal): self = .refused(refusal)
         case let error as VerificationFailures: self = .verificationFailed(error.failures)
         case is LockBusy: self = .busy(path: path)
         case let error as NotWritable: self = .notWritable(error)

@@ -81,8 +81,8 @@ package struct DynamicEditor {
         if let interpreter = request.interpreter {
             let current = (try? file.rawInterpreter()) ?? nil
             guard current != nil else {
-                if let kind = UnloadableKind(file) { throw .refused("cannot set the interpreter: the file is \(kind)") }
-                throw .refused("cannot set the interpreter: the file has no PT_INTERP (statically linked or a shared library)")
+                if let kind = UnloadableKind(file) { throw .refused(EditRefusal(.notLoadable, "cannot set the interpreter: the file is \(kind)")) }
+                throw .refused(EditRefusal(.noInterpreter, "cannot set the interpreter: the file has no PT_INTERP (statically linked or a shared library)"))
             }
             if current! != interpreter { outcome.interpreter = interpreter + [0] }
         }
@@ -93,11 +93,11 @@ package struct DynamicEditor {
         guard needsDynamic else { return outcome }
         guard let dynamic else {
             if let reason = DynamicSection.unusedSectionReason(in: file) {
-                throw .refused("cannot edit dynamic entries: \(reason), so an edit there would change nothing the loader reads")
+                throw .refused(EditRefusal(.noDynamicSection, "cannot edit dynamic entries: \(reason), so an edit there would change nothing the loader reads", offset: file.sectionHeaders.first(where: { $0.type == .dynamic })?.offset))
             }
             // patchelf's words, except for a file that was never linked (an object file, a core dump).
-            if let kind = UnloadableKind(file) { throw .refused("cannot find section '.dynamic'. The input file is \(kind)") }
-            throw .refused("cannot find section '.dynamic'. The input file is most likely statically linked")
+            if let kind = UnloadableKind(file) { throw .refused(EditRefusal(.notLoadable, "cannot find section '.dynamic'. The input file is \(kind)")) }
+            throw .refused(EditRefusal(.noDynamicSection, "cannot find section '.dynamic'. The input file is most likely statically linked"))
         }
         var editor = EntryList(entries: outcome.entries, dynamic: dynamic)
 

@@ -82,7 +82,7 @@ extension DynamicEditor {
         guard request.buildResolutionCache else { return }
         let present = outcome.droppedResolutionCache == nil ? existing : nil
         func warn(_ message: String) throws(EditError) {
-            if present != nil { throw .refused(ResolutionCacheBuilder.alreadyPresent) }
+            if present != nil { throw .refused(EditRefusal(.resolutionCachePresent, ResolutionCacheBuilder.alreadyPresent, offset: present?.header.offset)) }
             outcome.warnings.append(message)
         }
         guard let dynamic else { return try warn(ResolutionCacheBuilder.noDynamic) }
@@ -95,7 +95,7 @@ extension DynamicEditor {
         else { return try warn(ResolutionCacheBuilder.nothingResolved) }
         if let present {
             guard ResolutionCacheNote.descriptor(of: present.header, in: file) == descriptor else {
-                throw .refused(ResolutionCacheBuilder.alreadyPresent)
+                throw .refused(EditRefusal(.resolutionCachePresent, ResolutionCacheBuilder.alreadyPresent, offset: present.header.offset))
             }
             outcome.log.append("resolution cache already up to date")
             return

@@ -39,11 +39,19 @@ enum ExtendedNumbering {
     }
 }
 
-extension PlanState {
+extension PlanInput {
     /// Writes the final section and program header counts into the ELF header and,
     /// where extended numbering needs it, into section 0. Runs once, after every step
     /// that adds or removes headers.
-    mutating func encodeHeaderCounts() throws {
+    /// - Parameter tables: The headers as every other step left them.
+    /// - Parameter log: Collects the counts written to section 0.
+    /// - Returns: The headers with their counts encoded.
+    /// - Throws: `EditError.refused` (`.noRoomForProgramHeaders`) when a PN_XNUM count has
+    ///   no section 0 to live in; `ELFError` when a count does not fit its field.
+    func encodeHeaderCounts(_ tables: HeaderTables, log: inout [String]) throws -> HeaderTables {
+        var header = tables.header
+        let programHeaders = tables.programHeaders
+        var sectionHeaders = tables.sectionHeaders
         let sectionsChanged = sectionHeaders.count != file.sectionHeaders.count
         if sectionsChanged {
             let (field, size) = ExtendedNumbering.sectionCount(sectionHeaders.count)
@@ -70,8 +78,8 @@ extension PlanState {
             let (field, info) = try ExtendedNumbering.programHeaderCount(programHeaders.count)
             if let info {
                 guard !sectionHeaders.isEmpty else {
-                    throw EditError.refused("the edit needs \(programHeaders.count) program headers: that many need PN_XNUM, "
-                                            + "whose count lives in section header 0, and the file has no section headers")
+                    throw EditError.refused(EditRefusal(.noRoomForProgramHeaders, "the edit needs \(programHeaders.count) program headers: that many need PN_XNUM, "
+                                            + "whose count lives in section header 0, and the file has no section headers"))
                 }
                 sectionHeaders[0].info = info
                 log.append("program header count \(programHeaders.count): e_phnum PN_XNUM, sh_info of section 0 \(info)")
@@ -80,5 +88,9 @@ extension PlanState {
             }
             header.programHeaderCount = field
         }
+        var encoded = tables
+        encoded.header = header
+        encoded.sectionHeaders = sectionHeaders
+        return encoded
     }
 }

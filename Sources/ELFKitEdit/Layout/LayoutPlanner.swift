@@ -49,7 +49,7 @@ package struct LayoutPlanner {
     /// (`--debug` shows why).
     package func plan(log: inout [String]) throws(EditError) -> RewritePlan {
         do { return try makePlan(log: &log) } catch let error as ELFError { throw .format(error) } catch let error as EditError { throw error } catch {
-            throw .refused("\(error)")
+            throw .refused(EditRefusal(.internalError, "\(error)"))
         }
     }
 
@@ -63,112 +63,91 @@ package struct LayoutPlanner {
         return max(largest, 0x1000)
     }
 
+    /// The steps, in order. Each takes the values it needs, as the steps before it
+    /// produced them, and returns what it produced; `log` collects the decisions for
+    /// `--debug` (and keeps them when a step refuses the edit).
     private func makePlan(log: inout [String]) throws -> RewritePlan {
-        var work = PlanState(file: file, catalog: catalog, outcome: outcome)
-        defer { log = work.log }
+        let input = PlanInput(file: file, catalog: catalog, outcome: outcome, pageSize: pageSize)
+        log = outcome.log
+        var tables = HeaderTables(file: file)
         if let abi = outcome.osABI {
-            work.header.osABI = abi
-            work.log.append("EI_OSABI set to \(abi.rawValue)")
+            tables.header.osABI = abi
+            log.append("EI_OSABI set to \(abi.rawValue)")
         }
-        try work.dropResolutionCache()
-        work.addResolutionCache()
-        try work.placeStrings()
-        try work.editVersionTables()
-        try work.renameSymbols()
-        try work.editInterpreter()
-        try work.sizeDynamicSection()
-        try work.decideSegment(pageSize: pageSize)
-        try work.resolveDynamicEntries()
-        try work.updateProgramHeaders(pageSize: pageSize)
-        work.updateInterpreterHeader()
-        try work.updateSectionHeaders()
-        try work.addResolutionCacheSection()
-        try work.updateStaticSymbolValues()
-        try work.encodeHeaderCounts()
-        let plan = try work.emit()
-        work.log = plan.log
+        // 1. A stale resolution cache note gives back its program-header slots first.
+        let staleCache = input.dropResolutionCache(tables, log: &log)
+        tables = staleCache.tables
+
+        // 2. The new contents of each changed table, and which of them must move.
+        let strings = try input.placeStrings(log: &log)
+        let versions = try input.editVersionTables(renamedFileOffsets: strings.renamedFileOffsets, log: &log)
+        let symbols = try input.renameSymbols(symbolNameOffsets: strings.symbolNameOffsets, versionSymbols: versions.symbols,
+                                              log: &log)
+        let interpreter = input.editInterpreter(log: &log)
+        let dynamic = try input.sizeDynamicSection(droppedTags: versions.droppedTags, log: &log)
+        var edits = TableEdits(resolutionCache: outcome.resolutionCacheNote, strings: strings, versions: versions,
+                               symbols: symbols, interpreter: interpreter, dynamic: dynamic)
+
+        // 3. Where the moved tables go: the appended segments, and room for their headers.
+        var layout = try input.placeSegments(edits, dynamic: dynamic, tables: tables,
+                                             droppedNoteKinds: staleCache.droppedNoteKinds, log: &log)
+
+        // 4. The dynamic entries, now that every address is final, in .dynamic's place.
+        if let entries = try input.resolveDynamicEntries(strings: strings, versions: versions, edits: edits, layout: layout) {
+            try input.store(dynamicEntries: entries, in: &edits, &layout)
+        }
+
+        // 5. Headers: program headers, section headers, symbol values, counts.
+        tables = try input.updateProgramHeaders(tables, layout: layout, addDynamicHeader: dynamic.addsHeader, log: &log)
+        tables.programHeaders = input.interpreterHeaderFollowing(layout.placements, in: tables.programHeaders)
+        tables.sectionHeaders = try input.updateSectionHeaders(tables.sectionHeaders, placements: layout.placements,
+                                                               versions: versions, log: &log)
+        (tables.sectionHeaders, layout.sectionTable) = try input.addResolutionCacheSection(
+            tables.sectionHeaders, sectionTable: layout.sectionTable, placements: layout.placements)
+        let symbolPatches = try input.updateStaticSymbolValues(sectionHeaders: tables.sectionHeaders,
+                                                               placements: layout.placements, log: &log)
+        tables = try input.encodeHeaderCounts(tables, log: &log)
+
+        // 6. The plan: patches inside the original, bytes after it.
+        let decided = DecidedLayout(tables: tables, contents: edits.contents, segments: layout,
+                                    zeroedRange: staleCache.zeroedRange,
+                                    extraPatches: symbols.relocationPatches + symbolPatches)
+        let plan = try input.emit(decided, log: log)
+        log = plan.log
         return plan
     }
 }
 
-/// The mutable state of one planning run.
-struct PlanState {
+/// What every planning step reads and none changes: the file, its movable objects, what
+/// the edit means for it, and the page size of new segments.
+struct PlanInput {
     let file: ELFFile
     let catalog: FileObjectCatalog
     let outcome: EditOutcome
-    let format: ELFFormat
+    let pageSize: UInt64
+    var format: ELFFormat { file.format }
+
+    /// The original bytes of `kind`.
+    func original(_ kind: FileObject.Kind) throws -> [UInt8] {
+        guard let object = catalog.object(kind) else { throw EditError.refused(EditRefusal(.internalError, "\(kind) not found")) }
+        return try file.source.bytes(at: object.offset, count: object.size, kind.description)
+    }
+
+    /// Where `kind` is in the edited file: where it was placed, else where it was.
+    func location(_ kind: FileObject.Kind, placements: [FileObject.Kind: FileObject]) -> FileObject? {
+        placements[kind] ?? catalog.object(kind)
+    }
+}
+
+/// The ELF header and the two header tables, as the steps edit them.
+struct HeaderTables {
     var header: FileHeader
     var programHeaders: [ProgramHeader]
     var sectionHeaders: [SectionHeader]
-    var log: [String]
 
-    var entries: [PlannedEntry]
-    /// Resolved string offsets for `.string` entries, by entry position.
-    var resolvedStrings: [Int: UInt64] = [:]
-    /// New content of objects, whether they stay or move.
-    var contents: [FileObject.Kind: [UInt8]] = [:]
-    var mustMove: Set<FileObject.Kind> = []
-    /// Where moved objects go.
-    var placements: [FileObject.Kind: FileObject] = [:]
-    var dynamicCapacity = 0
-    /// The PT_LOADs this run appends (read-only tables, then `.dynamic`), in file and
-    /// address order.
-    var appendedSegments: [ProgramHeader] = []
-    /// The first appended segment; `segmentContent` starts at its offset.
-    var newSegment: ProgramHeader? { appendedSegments.first }
-    /// The segments an earlier swelf run appended (marked, ending the file), rebuilt by this one.
-    var ownSegmentIndices: [Int] = []
-    /// A PT_NULL entry is added to the program header table, for a later second segment.
-    var spareProgramHeader = false
-    /// The file bytes of all appended segments, from the first one's offset on.
-    var segmentContent: [UInt8] = []
-    /// Entries and bytes of `.gnu.version_r` after entries were removed (nil: unchanged).
-    var verneedCount: Int?
-    var verneedSize: UInt64?
-    var encodedDynamic: [UInt8] = []
-    /// The section header table moves to the end of the file (it sat where the program
-    /// header table must grow, as Go's linker puts it, or after a rebuilt segment).
-    var relocateSectionTable = false
-    /// The file has no PT_DYNAMIC, only a `.dynamic` section header (what patchelf edits):
-    /// an edit of its entries adds the PT_DYNAMIC without which the loader never reads them.
-    var addDynamicHeader = false
-    /// No room after the program header table: it moves to the start of the read-only
-    /// appended segment (see `SegmentPlacement.relocatedTableSegment`), with room for this
-    /// many entries.
-    var relocatedTableEntries: Int?
-    /// Where the moved program header table went.
-    var tablePlacement: (offset: UInt64, address: UInt64)?
-    /// The section header table ended the original file and a segment is appended: a
-    /// changed table is written after it (`emit`).
-    var sectionTableEndedFile = false
-    /// The section-name table with a new name appended; written before the relocated
-    /// section header table.
-    var newSectionNames: [UInt8]?
-    /// PT_NOTE objects of a dropped resolution cache note: never moved.
-    var droppedNoteKinds: Set<FileObject.Kind> = []
-    /// The bytes of a dropped resolution cache note, zeroed where they stay in the file.
-    var zeroedRange: (offset: UInt64, size: UInt64)?
-
-    var renamedFileOffsets: [[UInt8]: UInt64] = [:]
-    /// `.dynstr` offsets of new symbol names.
-    var symbolNameOffsets: [[UInt8]: UInt64] = [:]
-    /// Changes outside the movable objects (relocation entries), already encoded.
-    var extraPatches: [RewritePlan.Patch] = []
-
-    init(file: ELFFile, catalog: FileObjectCatalog, outcome: EditOutcome) {
-        self.file = file
-        self.catalog = catalog
-        self.outcome = outcome
-        format = file.format
+    init(file: ELFFile) {
         header = file.header
         programHeaders = file.programHeaders
         sectionHeaders = file.sectionHeaders
-        log = outcome.log
-        entries = outcome.entries
-    }
-
-    func original(_ kind: FileObject.Kind) throws -> [UInt8] {
-        guard let object = catalog.object(kind) else { throw EditError.refused("\(kind) not found") }
-        return try file.source.bytes(at: object.offset, count: object.size, kind.description)
     }
 }

@@ -13,17 +13,19 @@ import ELFKitCore
 /// With `EditRequest.keepOldBytes` (`--no-clobber-old-sections`) the old places keep their
 /// bytes, and an edit that could only be made by overwriting them (the program header
 /// table growing over a table it moved out of the way) is refused.
-extension PlanState {
+extension PlanInput {
     /// The file range of every moved object's old place inside the kept part of the file.
-    private func oldPlaces(keptPrefix: UInt64) -> [(kind: FileObject.Kind, start: UInt64, end: UInt64)] {
-        placements.keys.compactMap { kind in
+    private func oldPlaces(_ decided: DecidedLayout, keptPrefix: UInt64) -> [(kind: FileObject.Kind, start: UInt64, end: UInt64)] {
+        decided.segments.placements.keys.compactMap { kind in
             guard let old = catalog.object(kind), old.size > 0, old.offset < keptPrefix else { return nil }
             return (kind, old.offset, min(old.fileEnd, keptPrefix))
         }.sorted { ($0.start, $0.kind.description) < ($1.start, $1.kind.description) }
     }
 
     /// File ranges the edited file still uses, in the kept part.
-    private func liveRanges(written: [RewritePlan.Patch]) -> [(UInt64, UInt64)] {
+    private func liveRanges(_ decided: DecidedLayout, written: [RewritePlan.Patch]) -> [(UInt64, UInt64)] {
+        let header = decided.tables.header
+        let programHeaders = decided.tables.programHeaders, sectionHeaders = decided.tables.sectionHeaders
         var live: [(UInt64, UInt64)] = [(0, format.fileHeaderSize)]
         // Both tables lie in the file (read from it, or placed in it with checked
         // arithmetic), so offset + count * entry size is at most the output's size: the
@@ -31,11 +33,12 @@ extension PlanState {
         // count (a table with an added header is relocated).
         live.append((header.programHeaderOffset,
                      header.programHeaderOffset &+ UInt64(programHeaders.count) * format.programHeaderSize))
-        if !sectionHeaders.isEmpty && !relocateSectionTable {
+        // (A table that moves only because it ended the file and changed keeps its bytes.)
+        if !sectionHeaders.isEmpty && !decided.segments.sectionTable.relocate {
             live.append((header.sectionHeaderOffset,
                          header.sectionHeaderOffset &+ UInt64(sectionHeaders.count) * format.sectionHeaderSize))
         }
-        for object in catalog.objects where placements[object.kind] == nil { live.append((object.offset, object.fileEnd)) }
+        for object in catalog.objects where decided.segments.placements[object.kind] == nil { live.append((object.offset, object.fileEnd)) }
         // Headers that describe content (PT_GNU_RELRO and PT_LOAD describe memory).
         let memoryOnly: Set<SegmentType> = [.load, .gnuRelRO, .gnuStack, .null]
         for segment in programHeaders where !memoryOnly.contains(segment.type) && segment.fileSize > 0 {
@@ -49,10 +52,10 @@ extension PlanState {
     }
 
     /// Zero patches for the old places of moved objects, around everything still in use.
-    func clearedOldPlaces(keptPrefix: UInt64, written: [RewritePlan.Patch]) throws -> [RewritePlan.Patch] {
-        let places = oldPlaces(keptPrefix: keptPrefix)
+    func clearedOldPlaces(_ decided: DecidedLayout, keptPrefix: UInt64, written: [RewritePlan.Patch]) throws -> [RewritePlan.Patch] {
+        let places = oldPlaces(decided, keptPrefix: keptPrefix)
         guard !places.isEmpty else { return [] }
-        let live = liveRanges(written: written)
+        let live = liveRanges(decided, written: written)
         var patches: [RewritePlan.Patch] = []
         for place in places {
             var pieces = [(place.start, place.end)]
@@ -74,10 +77,11 @@ extension PlanState {
     }
 
     /// `keepOldBytes`: refuses a plan whose changes overwrite the old place of a moved object.
-    func refuseOverwrittenOldPlaces(keptPrefix: UInt64, patches: [RewritePlan.Patch]) throws {
-        let tableStart = header.programHeaderOffset
-        let tableEnd = tableStart &+ UInt64(programHeaders.count) * format.programHeaderSize  // in the file: see liveRanges
-        for place in oldPlaces(keptPrefix: keptPrefix) {
+    func refuseOverwrittenOldPlaces(_ decided: DecidedLayout, keptPrefix: UInt64, patches: [RewritePlan.Patch]) throws {
+        let tableStart = decided.tables.header.programHeaderOffset
+        // In the file: see liveRanges.
+        let tableEnd = tableStart &+ UInt64(decided.tables.programHeaders.count) * format.programHeaderSize
+        for place in oldPlaces(decided, keptPrefix: keptPrefix) {
             for patch in patches {
                 let start = max(patch.offset, place.start), end = min(patch.offset + UInt64(patch.bytes.count), place.end)
                 guard start < end else { continue }
@@ -87,7 +91,7 @@ extension PlanState {
                 let at = start + UInt64(first)
                 let what = at >= tableStart && at < tableEnd ? "the program header table, grown to make room for new segments,"
                     : "another change"
-                throw EditError.refused("--no-clobber-old-sections: this edit moves \(place.kind) and \(what) overwrites its old bytes at offset 0x\(hex(at)); refused (without the option the old place is cleared instead)")
+                throw EditError.refused(EditRefusal(.oldBytesOverwritten, "--no-clobber-old-sections: this edit moves \(place.kind) and \(what) overwrites its old bytes at offset 0x\(hex(at)); refused (without the option the old place is cleared instead)", offset: at))
             }
         }
     }

@@ -7,43 +7,41 @@ import ELFKitCore
 /// note loses its section header, the PT_NOTE (and a PT_LOAD, as patchelf writes it)
 /// that cover exactly it, and its bytes are zeroed, so that no stale path stays in
 /// the file for a reference scanner such as Nix's to find.
-extension PlanState {
+extension PlanInput {
     static let nullProgramHeader = ProgramHeader(type: .null, flags: [], offset: 0, virtualAddress: 0, physicalAddress: 0,
                                                  fileSize: 0, memorySize: 0, alignment: 0)
 
     /// Before any placement: the stale note's headers go, so that their program-header
     /// slots are free for this run's segments.
-    mutating func dropResolutionCache() throws {
-        guard let dropped = outcome.droppedResolutionCache else { return }
+    /// - Parameter tables: The headers of the file.
+    /// - Parameter log: Collects the decisions.
+    /// - Returns: The headers without the note's, and what of the note stays to be handled.
+    func dropResolutionCache(_ tables: HeaderTables, log: inout [String]) -> StaleCacheRemoval {
+        var removal = StaleCacheRemoval(tables: tables)
+        guard let dropped = outcome.droppedResolutionCache else { return removal }
         let section = dropped.section
-        for (index, segment) in programHeaders.enumerated()
+        for (index, segment) in tables.programHeaders.enumerated()
         where (segment.type == .load || segment.type == .note) && section.size > 0
             && segment.offset == section.offset && segment.fileSize == section.size {
-            if segment.type == .note { droppedNoteKinds.insert(.notes(programHeaderIndex: index)) }
-            programHeaders[index] = Self.nullProgramHeader
+            if segment.type == .note { removal.droppedNoteKinds.insert(.notes(programHeaderIndex: index)) }
+            removal.tables.programHeaders[index] = Self.nullProgramHeader
             log.append("resolution cache: program header \(index) (\(segment.type)) dropped")
         }
         let index = dropped.sectionIndex
         // Section 0 stays even when it is the note (a malformed file): it holds the counts
         // of extended numbering, and a table without it could not say it is empty.
-        if index > 0 && index == sectionHeaders.count - 1 && index != file.sectionNameTableIndex {
-            sectionHeaders.removeLast()  // e_shnum (or section 0's sh_size): encodeHeaderCounts
+        if index > 0 && index == tables.sectionHeaders.count - 1 && index != file.sectionNameTableIndex {
+            removal.tables.sectionHeaders.removeLast()  // e_shnum (or section 0's sh_size): encodeHeaderCounts
         } else {
-            sectionHeaders[index] = SectionHeader(nameOffset: 0, type: .null, flags: [], address: 0, offset: 0, size: 0,
+            removal.tables.sectionHeaders[index] = SectionHeader(nameOffset: 0, type: .null, flags: [], address: 0, offset: 0, size: 0,
                                                   link: 0, info: 0, alignment: 0, entrySize: 0)
         }
         if section.type != .nobits, section.size > 0,
            Checked.fits(start: section.offset, length: section.size, within: file.source.size) {
-            zeroedRange = (section.offset, section.size)
+            removal.zeroedRange = (section.offset, section.size)
         }
         log.append("resolution cache: section \(index) dropped, its 0x\(hex(section.size)) bytes at 0x\(hex(section.offset)) zeroed")
-    }
-
-    /// A new note is one more object to place, in the read-only appended segment.
-    mutating func addResolutionCache() {
-        guard let note = outcome.resolutionCacheNote else { return }
-        contents[.resolutionCache] = note
-        mustMove.insert(.resolutionCache)
+        return removal
     }
 
     /// Program headers a new note adds besides its segment: its PT_NOTE.
@@ -51,7 +49,8 @@ extension PlanState {
 
     /// The new note's PT_NOTE, in a PT_NULL slot (preferably one after the last PT_LOAD),
     /// else at the end (the room for it was made in `decideSegment`).
-    mutating func addResolutionCacheProgramHeader(_ headers: inout [ProgramHeader]) {
+    func addResolutionCacheProgramHeader(_ headers: inout [ProgramHeader], placements: [FileObject.Kind: FileObject],
+                                         log: inout [String]) {
         guard let placed = placements[.resolutionCache] else { return }
         let note = ProgramHeader(type: .note, flags: [.read], offset: placed.offset, virtualAddress: placed.address,
                                  physicalAddress: placed.address, fileSize: placed.size, memorySize: placed.size, alignment: 4)
@@ -65,12 +64,21 @@ extension PlanState {
 
     /// The new note's section header, last in the table; its name is found in the
     /// section-name table or appended to it.
-    mutating func addResolutionCacheSection() throws {
-        guard let placed = placements[.resolutionCache], !sectionHeaders.isEmpty else { return }
+    /// - Parameter sectionHeaders: The section headers, updated for the moves.
+    /// - Parameter sectionTable: What becomes of the section header table so far.
+    /// - Parameter placements: Where the moved objects (the new note among them) went.
+    /// - Returns: The section headers with the note's, and the table that now moves.
+    /// - Throws: `EditError.refused` when the file has no section-name table.
+    func addResolutionCacheSection(_ sectionHeaders: [SectionHeader], sectionTable: SectionTableMove,
+                                   placements: [FileObject.Kind: FileObject]) throws
+        -> ([SectionHeader], SectionTableMove) {
+        guard let placed = placements[.resolutionCache], !sectionHeaders.isEmpty else { return (sectionHeaders, sectionTable) }
+        var sectionHeaders = sectionHeaders
+        var sectionTable = sectionTable
         guard let namesIndex = file.sectionNameTableIndex else {
-            throw EditError.refused("--build-resolution-cache: the file has section headers but no section-name table")
+            throw EditError.refused(EditRefusal(.unsupportedLayout, "--build-resolution-cache: the file has section headers but no section-name table"))
         }
-        var names = try newSectionNames ?? original(sectionNames: namesIndex)
+        var names = try sectionTable.names ?? original(sectionNames: namesIndex)
         let wanted = ResolutionCacheNote.sectionNameBytes + [0]
         let nameOffset: Int
         if let found = Self.suffixStringOffset(of: wanted, in: names) {
@@ -79,13 +87,14 @@ extension PlanState {
             if names.last != 0 { names.append(0) }
             nameOffset = names.count
             names += wanted
-            newSectionNames = names
+            sectionTable.names = names
         }
         let name = try Checked.narrow(nameOffset, to: UInt32.self, "--build-resolution-cache: the new section's name offset (sh_name)")
         sectionHeaders.append(SectionHeader(nameOffset: name, type: .note, flags: .alloc, address: placed.address,
                                             offset: placed.offset, size: placed.size, link: 0, info: 0, alignment: 4,
                                             entrySize: 0))
-        relocateSectionTable = true  // e_shnum (or section 0's sh_size): encodeHeaderCounts
+        sectionTable.relocate = true  // e_shnum (or section 0's sh_size): encodeHeaderCounts
+        return (sectionHeaders, sectionTable)
     }
 
     func original(sectionNames index: Int) throws -> [UInt8] {
@@ -101,4 +110,14 @@ extension PlanState {
         }
         return nil
     }
+}
+
+/// What dropping a stale resolution cache note produced.
+struct StaleCacheRemoval {
+    /// The headers without the note's section header and segments.
+    var tables: HeaderTables
+    /// PT_NOTE objects of the dropped note: never moved.
+    var droppedNoteKinds: Set<FileObject.Kind> = []
+    /// The bytes of the dropped note, zeroed where they stay in the file.
+    var zeroedRange: (offset: UInt64, size: UInt64)?
 }

@@ -6,7 +6,7 @@ import ELFKitCore
 /// section symbol, `__abi_tag`, a `$d` mapping symbol or `_DYNAMIC` left at the old
 /// address of a table that moved points at bytes that now belong to nothing
 /// (eu-elflint: "st_value out of bounds").
-extension PlanState {
+extension PlanInput {
     static let sectionIndexExtended: UInt16 = 0xffff   // SHN_XINDEX
     static let sectionIndexReservedStart: UInt16 = 0xff00   // SHN_LORESERVE
     static let symtabSectionIndexType = SectionType(rawValue: 18)   // SHT_SYMTAB_SHNDX
@@ -14,12 +14,19 @@ extension PlanState {
     /// A symbol whose st_shndx names a section that moved, and whose value lies in that
     /// section's old address range (its end included: end-of-section symbols), moves by
     /// the same distance. Symbols of other sections, absolute and common symbols stay.
-    mutating func updateStaticSymbolValues() throws {
+    /// - Parameter sectionHeaders: The section headers as the edit leaves them.
+    /// - Parameter placements: Where the moved objects went (`_DYNAMIC` follows `.dynamic`).
+    /// - Parameter log: Collects the count of symbols changed.
+    /// - Returns: Patches of the `.symtab` entries whose values change.
+    /// - Throws: `EditError.refused` (`.inconsistentTable`) for a `.symtab` that cannot be walked.
+    func updateStaticSymbolValues(sectionHeaders: [SectionHeader], placements: [FileObject.Kind: FileObject],
+                                  log: inout [String]) throws -> [RewritePlan.Patch] {
+        var patches: [RewritePlan.Patch] = []
         var moved: [Int: SectionHeader] = [:]
         for (index, old) in file.sectionHeaders.enumerated() where index < sectionHeaders.count {
             if old.flags.contains(.alloc) && sectionHeaders[index].address != old.address { moved[index] = old }
         }
-        guard !moved.isEmpty else { return }
+        guard !moved.isEmpty else { return patches }
         // The linker defines `_DYNAMIC` as an absolute symbol on most architectures (x86_64
         // gives it .dynamic's section index): it follows a moved .dynamic by its name.
         let dynamicMove = placements[.dynamic].flatMap { placed in catalog.object(.dynamic).map { ($0.address, placed.address) } }
@@ -27,12 +34,12 @@ extension PlanState {
         for (tableIndex, table) in file.sectionHeaders.enumerated() where table.type == .symtab && table.size > 0 {
             let entrySize = table.entrySize == 0 ? format.symbolSize : table.entrySize
             guard entrySize >= format.symbolSize else {
-                throw EditError.refused(".symtab (section \(tableIndex)) has sh_entsize 0x\(hex(entrySize)), smaller than a symbol")
+                throw EditError.refused(EditRefusal(.inconsistentTable, ".symtab (section \(tableIndex)) has sh_entsize 0x\(hex(entrySize)), smaller than a symbol", offset: table.offset))
             }
             let extended = try extendedSectionIndices(of: tableIndex)
             let names = dynamicMove == nil || Int(table.link) >= file.sectionHeaders.count ? nil : file.sectionHeaders[Int(table.link)]
             guard Checked.fits(start: table.offset, length: table.size, within: file.source.size) else {
-                throw EditError.refused(".symtab (section \(tableIndex)) of 0x\(hex(table.size)) bytes at 0x\(hex(table.offset)) extends past the end of the file")
+                throw EditError.refused(EditRefusal(.inconsistentTable, ".symtab (section \(tableIndex)) of 0x\(hex(table.size)) bytes at 0x\(hex(table.offset)) extends past the end of the file", offset: table.offset))
             }
             // A window of symbols at a time: an unstripped 200 MiB program has a 7 MiB .symtab.
             let count = table.size / entrySize
@@ -51,10 +58,10 @@ extension PlanState {
                     var sectionIndex = Int(symbol.sectionIndex)
                     if symbol.sectionIndex == Self.sectionIndexExtended {
                         guard let extended else {
-                            throw EditError.refused("symbol \(position) of section \(tableIndex) has st_shndx SHN_XINDEX but no SHT_SYMTAB_SHNDX section gives its section")
+                            throw EditError.refused(EditRefusal(.inconsistentTable, "symbol \(position) of section \(tableIndex) has st_shndx SHN_XINDEX but no SHT_SYMTAB_SHNDX section gives its section", offset: windowOffset + start))
                         }
                         guard position < extended.count else {
-                            throw EditError.refused("SHT_SYMTAB_SHNDX of section \(tableIndex) has no entry for symbol \(position)")
+                            throw EditError.refused(EditRefusal(.inconsistentTable, "SHT_SYMTAB_SHNDX of section \(tableIndex) has no entry for symbol \(position)", offset: windowOffset + start))
                         }
                         sectionIndex = Int(extended[position])
                     } else if symbol.sectionIndex >= Self.sectionIndexReservedStart {
@@ -63,7 +70,7 @@ extension PlanState {
                         symbol.value = to
                         var encoder = ByteEncoder(format: format)
                         try symbol.encode(into: &encoder)
-                        extraPatches.append(RewritePlan.Patch(offset: windowOffset + start, bytes: encoder.bytes))
+                        patches.append(RewritePlan.Patch(offset: windowOffset + start, bytes: encoder.bytes))
                         changed += 1
                         continue
                     }
@@ -73,13 +80,14 @@ extension PlanState {
                     symbol.value = (symbol.value &- old.address &+ sectionHeaders[sectionIndex].address) & format.maximumWord
                     var encoder = ByteEncoder(format: format)
                     try symbol.encode(into: &encoder)
-                    extraPatches.append(RewritePlan.Patch(offset: windowOffset + start, bytes: encoder.bytes))
+                    patches.append(RewritePlan.Patch(offset: windowOffset + start, bytes: encoder.bytes))
                     changed += 1
                 }
                 first += windowCount
             }
         }
         if changed > 0 { log.append(".symtab: \(changed) symbol value(s) follow their moved sections") }
+        return patches
     }
 
     static let sectionIndexAbsolute: UInt16 = 0xfff1   // SHN_ABS

@@ -2,20 +2,25 @@ import ELFKitCore
 
 /// Where new `.dynstr` strings go: over the string they replace when nothing else uses
 /// its bytes and it fits, else appended to a relocated copy of the table.
-extension PlanState {
-    // MARK: Strings
-
-    mutating func placeStrings() throws {
+extension PlanInput {
+    /// The new `.dynstr`: where each new string of the dynamic entries, of renamed version
+    /// files and of renamed symbols stands in it.
+    /// - Parameter log: Collects the decisions.
+    /// - Returns: The offsets found or given, and the new table when it changed.
+    /// - Throws: `EditError` or `ELFError` when the table or the symbols cannot be read.
+    func placeStrings(log: inout [String]) throws -> PlacedStrings {
+        let entries = outcome.entries
+        var resolvedStrings: [Int: UInt64] = [:]
         let renames = outcome.renamedVersionFiles
         let hasNewStrings = entries.contains { if case .string = $0.value { return true } else { return false } }
-        guard let dynamic = try file.dynamic() else { return }
+        guard let dynamic = try file.dynamic() else { return PlacedStrings() }
         // String entries of the original that are gone (removed run path, removed library).
         let kept = Set(entries.compactMap(\.originalIndex))
         let removed = dynamic.entries.indices.filter { !kept.contains($0) && dynamic.entries[$0].tag.isStringOffset }
         let needsTable = hasNewStrings || !renames.isEmpty || !outcome.renamedSymbols.isEmpty
-        guard needsTable || !removed.isEmpty else { return }
+        guard needsTable || !removed.isEmpty else { return PlacedStrings() }
         // Clearing alone never makes an edit fail: without a readable table it is skipped.
-        guard let original = needsTable ? try dynamic.stringTable().bytes : try? dynamic.stringTable().bytes else { return }
+        guard let original = needsTable ? try dynamic.stringTable().bytes : try? dynamic.stringTable().bytes else { return PlacedStrings() }
         var table = StringTableBuilder(original: original)
         var references: [StringReference]?
 
@@ -31,7 +36,7 @@ extension PlanState {
                    case let old = dynamic.entries[originalIndex], old.tag.isStringOffset, offset > old.value,
                    let oldLength = table.length(at: old.value), offset <= old.value + oldLength {
                     insideReplaced = try isExclusive(offset: old.value, length: oldLength, entry: index, originalIndex: originalIndex,
-                                                     table: table, references: &references, dynamic: dynamic)
+                                                     table: table, resolved: resolvedStrings, references: &references, dynamic: dynamic)
                 }
                 if !insideReplaced {
                     resolvedStrings[index] = offset
@@ -46,7 +51,7 @@ extension PlanState {
                case let old = dynamic.entries[originalIndex], old.tag.isStringOffset,
                let oldLength = table.length(at: old.value),
                try isExclusive(offset: old.value, length: oldLength, entry: index, originalIndex: originalIndex,
-                               table: table, references: &references, dynamic: dynamic) {
+                               table: table, resolved: resolvedStrings, references: &references, dynamic: dynamic) {
                 if value.count <= oldLength {
                     table.overwrite(at: old.value, with: value, oldLength: oldLength)
                     resolvedStrings[index] = old.value
@@ -70,34 +75,35 @@ extension PlanState {
             let old = dynamic.entries[originalIndex]
             guard let oldLength = table.length(at: old.value), oldLength > 0,
                   try isExclusive(offset: old.value, length: oldLength, entry: -1, originalIndex: originalIndex,
-                                  table: table, references: &references, dynamic: dynamic)
+                                  table: table, resolved: resolvedStrings, references: &references, dynamic: dynamic)
             else { continue }
             table.overwrite(at: old.value, with: [], oldLength: oldLength)
             log.append("\(old.tag) removed: its string at .dynstr+0x\(hex(old.value)) is cleared")
         }
-        var renamedOffsets: [[UInt8]: UInt64] = [:]
-        for (_, new) in renames { renamedOffsets[new] = table.find(new) ?? table.append(new) }
-        self.renamedFileOffsets = renamedOffsets
+        var placed = PlacedStrings(offsets: resolvedStrings)
+        for (_, new) in renames { placed.renamedFileOffsets[new] = table.find(new) ?? table.append(new) }
         if !outcome.renamedSymbols.isEmpty {
             let present = Set(try symbolNames(dynamic: dynamic))
             for (old, new) in outcome.renamedSymbols.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) where present.contains(old) {
-                symbolNameOffsets[new] = table.find(new) ?? table.append(new)
+                placed.symbolNameOffsets[new] = table.find(new) ?? table.append(new)
             }
         }
 
         if table.needsRelocation {
-            contents[.dynamicStrings] = table.bytes
-            mustMove.insert(.dynamicStrings)
+            placed.table = table.bytes
+            placed.tableMoves = true
             log.append(".dynstr grows by \(table.appendedCount) bytes: it moves to the new segment")
         } else if table.bytes != table.original {
-            contents[.dynamicStrings] = table.bytes
+            placed.table = table.bytes
         }
+        return placed
     }
 
 
     /// Is `[offset, offset + length]` of `.dynstr` used by nothing but the entry being replaced?
     private func isExclusive(offset: UInt64, length: UInt64, entry index: Int, originalIndex: Int, table: StringTableBuilder,
-                             references: inout [StringReference]?, dynamic: DynamicSection) throws -> Bool {
+                             resolved resolvedStrings: [Int: UInt64], references: inout [StringReference]?,
+                             dynamic: DynamicSection) throws -> Bool {
         if references == nil { references = try? collectReferences(dynamic: dynamic) }
         guard let known = references, catalog.symbolRangeBound != nil else { return false }
         let others = known.filter { $0.offset != offset || $0.owner != .entry(originalIndex) }
@@ -113,7 +119,7 @@ extension PlanState {
 
     /// String-valued entries that keep their original offset.
     private func currentRawStringReferences(except skip: Int, dynamic: DynamicSection) -> [StringReference] {
-        entries.enumerated().compactMap { index, entry in
+        outcome.entries.enumerated().compactMap { index, entry in
             guard index != skip, entry.tag.isStringOffset, case .raw(let offset) = entry.value else { return nil }
             return StringReference(offset: offset, owner: .entry(-2))
         }
@@ -125,7 +131,7 @@ extension PlanState {
         var references: [StringReference] = []
         guard let symbols = catalog.symbolRangeBound else {
             // Symbol names unknown: the caller treats every offset as used.
-            throw EditError.refused("internal: dynamic symbol table size unknown")
+            throw EditError.refused(EditRefusal(.internalError, "internal: dynamic symbol table size unknown"))
         }
         let raw = try file.source.bytes(at: symbols.offset, count: symbols.size, ".dynsym")
         let decoder = ByteDecoder(raw, format: format, baseOffset: symbols.offset)
@@ -159,6 +165,20 @@ extension PlanState {
         }
         return references
     }
+}
+
+/// What string placement produced: the `.dynstr` offsets of new strings, and the new table.
+struct PlacedStrings {
+    /// Offsets of the `.string` entries' values, by entry position.
+    var offsets: [Int: UInt64] = [:]
+    /// The new `.dynstr`; nil when it is unchanged.
+    var table: [UInt8]?
+    /// The table grew (or lost its tail): it moves to the appended segment.
+    var tableMoves = false
+    /// Offsets of the new names of renamed `.gnu.version_r` files.
+    var renamedFileOffsets: [[UInt8]: UInt64] = [:]
+    /// Offsets of the new names of renamed dynamic symbols.
+    var symbolNameOffsets: [[UInt8]: UInt64] = [:]
 }
 
 /// Who uses a `.dynstr` offset.

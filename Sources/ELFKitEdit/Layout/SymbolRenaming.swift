@@ -7,7 +7,7 @@ import ELFKitCore
 /// a renamed symbol may have to move within `.dynsym`; `.gnu.version` moves with it and
 /// every relocation that names a moved symbol by index is rewritten. All tables keep
 /// their sizes, so this changes bytes in place and never forces a relocation.
-extension PlanState {
+extension PlanInput {
     /// The names of the dynamic symbols, in table order.
     func symbolNames(dynamic: DynamicSection) throws -> [[UInt8]] {
         try readSymbols().map { try dynamic.rawString(at: UInt64($0.nameOffset)) }
@@ -15,7 +15,7 @@ extension PlanState {
 
     func readSymbols() throws -> [Symbol] {
         guard let object = catalog.object(.dynamicSymbols) else {
-            throw EditError.refused("the dynamic symbol table's size cannot be determined (no .hash, .gnu.hash or section header)")
+            throw EditError.refused(EditRefusal(.unsupportedLayout, "the dynamic symbol table's size cannot be determined (no .hash, .gnu.hash or section header)"))
         }
         let raw = try file.source.bytes(at: object.offset, count: object.size, ".dynsym")
         var decoder = ByteDecoder(raw, format: format, baseOffset: object.offset)
@@ -26,10 +26,20 @@ extension PlanState {
         return symbols
     }
 
-    mutating func renameSymbols() throws {
-        guard !outcome.renamedSymbols.isEmpty, let dynamic = try file.dynamic() else { return }
+    /// Gives renamed dynamic symbols their new names, reorders `.dynsym` (and
+    /// `.gnu.version`, and the relocations that name moved symbols) where `.gnu.hash`
+    /// needs it, and rebuilds the hash tables.
+    /// - Parameter symbolNameOffsets: Where string placement put the new names.
+    /// - Parameter versionSymbols: `.gnu.version` as the version step left it (nil: unchanged).
+    /// - Parameter log: Collects the decisions.
+    /// - Returns: The new tables, and the patches of the relocations that name moved symbols.
+    /// - Throws: `EditError.refused` when the tables cannot be rebuilt.
+    func renameSymbols(symbolNameOffsets: [[UInt8]: UInt64], versionSymbols: [UInt8]?,
+                       log: inout [String]) throws -> RenamedSymbols {
+        var result = RenamedSymbols()
+        guard !outcome.renamedSymbols.isEmpty, let dynamic = try file.dynamic() else { return result }
         if let entrySize = dynamic.first(.symEntrySize), entrySize != format.symbolSize {
-            throw EditError.refused("DT_SYMENT is \(entrySize), expected \(format.symbolSize)")
+            throw EditError.refused(EditRefusal(.inconsistentTable, "DT_SYMENT is \(entrySize), expected \(format.symbolSize)"))
         }
         // Walked first: a relocation table the edit could not rewrite refuses it, moved
         // symbols or not.
@@ -44,7 +54,7 @@ extension PlanState {
             renamed += 1
         }
         log.append("renamed \(renamed) dynamic symbol(s)")
-        guard renamed > 0 else { return }
+        guard renamed > 0 else { return result }
 
         // New order: .gnu.hash groups hashed symbols by bucket; others keep their place.
         var order = Array(symbols.indices)
@@ -56,7 +66,7 @@ extension PlanState {
             var layout = try GNUHashLayout(bytes: try original(.gnuHash), format: format, offset: object.offset)
             let start = Int(layout.symbolOffset)
             let end = hashesSymbols ? Int(count) : start
-            guard start <= end, end <= symbols.count else { throw EditError.refused(".gnu.hash does not match .dynsym") }
+            guard start <= end, end <= symbols.count else { throw EditError.refused(EditRefusal(.inconsistentTable, ".gnu.hash does not match .dynsym", offset: object.offset)) }
             layout.hashedEnd = end
             let hashed = order[start ..< end].sorted { a, b in
                 let (x, y) = (gnuHash(names[a]) % layout.bucketCount, gnuHash(names[b]) % layout.bucketCount)
@@ -68,9 +78,9 @@ extension PlanState {
         let moved = order.enumerated().contains { $0.offset != $0.element }
         if moved {
             guard file.header.machine != .mips else {
-                throw EditError.refused("renaming would reorder .dynsym, which MIPS forbids (its GOT follows the symbol order)")
+                throw EditError.refused(EditRefusal(.unsupportedLayout, "renaming would reorder .dynsym, which MIPS forbids (its GOT follows the symbol order)"))
             }
-            guard !dynamic.has(.symtabShndx) else { throw EditError.refused("DT_SYMTAB_SHNDX is not supported") }
+            guard !dynamic.has(.symtabShndx) else { throw EditError.refused(EditRefusal(.unsupportedLayout, "DT_SYMTAB_SHNDX is not supported")) }
             log.append(".dynsym reordered to keep .gnu.hash buckets contiguous")
         }
         var newIndex = [UInt64](repeating: 0, count: symbols.count)
@@ -80,24 +90,25 @@ extension PlanState {
 
         var encoder = ByteEncoder(format: format)
         for symbol in orderedSymbols { try symbol.encode(into: &encoder) }
-        contents[.dynamicSymbols] = encoder.bytes
+        result.contents[.dynamicSymbols] = encoder.bytes
 
         if moved, catalog.object(.versionSymbols) != nil {
-            let versions = try contents[.versionSymbols] ?? original(.versionSymbols)
+            let versions = try versionSymbols ?? original(.versionSymbols)
             var reordered = [UInt8](repeating: 0, count: versions.count)
             for (position, old) in order.enumerated() where old * 2 + 2 <= versions.count && position * 2 + 2 <= versions.count {
                 reordered[position * 2] = versions[old * 2]
                 reordered[position * 2 + 1] = versions[old * 2 + 1]
             }
-            contents[.versionSymbols] = reordered
+            result.contents[.versionSymbols] = reordered
         }
         if let layout = gnu {
-            contents[.gnuHash] = try layout.rebuilt(names: orderedNames, format: format)
+            result.contents[.gnuHash] = try layout.rebuilt(names: orderedNames, format: format)
         }
         if catalog.object(.hash) != nil {
-            contents[.hash] = try rebuildSysVHash(names: orderedNames)
+            result.contents[.hash] = try rebuildSysVHash(names: orderedNames)
         }
-        if moved { try rewriteRelocations(relocations, newIndex: newIndex) }
+        if moved { result.relocationPatches = try rewriteRelocations(relocations, newIndex: newIndex, log: &log) }
+        return result
     }
 
     /// `.hash` with the same bucket count, chains rebuilt for the new names.
@@ -111,7 +122,7 @@ extension PlanState {
         // Compared by division first: (2 + nbucket + nchain) * width must not overflow.
         guard rawBucketCount > 0, rawBucketCount <= UInt64(bytes.count / width),
               case let bucketCount = Int(rawBucketCount), (2 + bucketCount + names.count) * width <= bytes.count else {
-            throw EditError.refused(".hash (nbucket 0x\(hex(rawBucketCount))) does not match the symbol count \(names.count)")
+            throw EditError.refused(EditRefusal(.inconsistentTable, ".hash (nbucket 0x\(hex(rawBucketCount))) does not match the symbol count \(names.count)", offset: catalog.object(.hash)?.offset))
         }
         var buckets = [UInt64](repeating: 0, count: bucketCount)
         var chains = [UInt64](repeating: 0, count: names.count)
@@ -127,8 +138,10 @@ extension PlanState {
         return encoder.bytes + bytes[encoder.bytes.count...]
     }
 
-    /// Points every relocation at its symbol's new index.
-    private mutating func rewriteRelocations(_ relocations: [RelocationReference], newIndex: [UInt64]) throws {
+    /// Points every relocation at its symbol's new index: the patches of their `r_info`.
+    private func rewriteRelocations(_ relocations: [RelocationReference], newIndex: [UInt64],
+                                    log: inout [String]) throws -> [RewritePlan.Patch] {
+        var patches: [RewritePlan.Patch] = []
         var seen: Set<UInt64> = []
         var rewritten = 0
         for relocation in relocations {
@@ -136,18 +149,27 @@ extension PlanState {
             var info = relocation.info
             guard info.symbol != 0 else { continue }
             guard info.symbol < UInt64(newIndex.count) else {
-                throw EditError.refused("relocation at offset 0x\(hex(relocation.infoOffset)) names symbol \(info.symbol), beyond .dynsym")
+                throw EditError.refused(EditRefusal(.inconsistentTable, "relocation at offset 0x\(hex(relocation.infoOffset)) names symbol \(info.symbol), beyond .dynsym", offset: relocation.infoOffset))
             }
             let target = newIndex[Int(info.symbol)]
             guard target != info.symbol else { continue }
             info.symbol = target
             var encoder = ByteEncoder(format: format)
             try encoder.writeWord(info.raw(format: format), "r_info")
-            extraPatches.append(RewritePlan.Patch(offset: relocation.infoOffset, bytes: encoder.bytes))
+            patches.append(RewritePlan.Patch(offset: relocation.infoOffset, bytes: encoder.bytes))
             rewritten += 1
         }
         log.append("\(rewritten) relocation(s) now name their symbol's new index")
+        return patches
     }
+}
+
+/// What renaming symbols produced: new tables, and patches of relocations outside them.
+struct RenamedSymbols {
+    /// New `.dynsym`, `.gnu.version`, `.gnu.hash`, `.hash`, where they changed.
+    var contents: [FileObject.Kind: [UInt8]] = [:]
+    /// `r_info` of relocations that name a symbol that moved within `.dynsym`.
+    var relocationPatches: [RewritePlan.Patch] = []
 }
 
 /// The fixed geometry of a `.gnu.hash` table, and its contents rebuilt for new names.
@@ -167,12 +189,12 @@ struct GNUHashLayout {
         bloomCount = try decoder.getInteger(at: 8)
         bloomShift = try decoder.getInteger(at: 12)
         size = bytes.count
-        guard bucketCount > 0, bloomCount > 0 else { throw EditError.refused(".gnu.hash has no buckets or no bloom filter") }
+        guard bucketCount > 0, bloomCount > 0 else { throw EditError.refused(EditRefusal(.inconsistentTable, ".gnu.hash has no buckets or no bloom filter", offset: offset)) }
         // The arrays `rebuilt` allocates must lie in the table: a bloom or bucket count
         // read from the file is not an allocation size (0xffffffff words is 32 GiB).
         let fixed = 16 + UInt64(bloomCount) * format.wordSize + UInt64(bucketCount) * 4  // < 2^37: no overflow
         guard fixed <= UInt64(size) else {
-            throw EditError.refused(".gnu.hash at offset 0x\(hex(offset)): \(bloomCount) bloom words and \(bucketCount) buckets need 0x\(hex(fixed)) bytes, the table has 0x\(hex(size))")
+            throw EditError.refused(EditRefusal(.inconsistentTable, ".gnu.hash at offset 0x\(hex(offset)): \(bloomCount) bloom words and \(bucketCount) buckets need 0x\(hex(fixed)) bytes, the table has 0x\(hex(size))", offset: offset))
         }
     }
 
@@ -204,7 +226,7 @@ struct GNUHashLayout {
         for bucket in buckets { encoder.writeU32(bucket) }
         for chain in chains { encoder.writeU32(chain) }
         guard encoder.bytes.count == size else {
-            throw EditError.refused("rebuilt .gnu.hash has \(encoder.bytes.count) bytes, the original \(size)")
+            throw EditError.refused(EditRefusal(.internalError, "rebuilt .gnu.hash has \(encoder.bytes.count) bytes, the original \(size)"))
         }
         return encoder.bytes
     }

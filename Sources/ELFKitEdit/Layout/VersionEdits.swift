@@ -2,11 +2,37 @@ import ELFKitCore
 
 /// `.gnu.version_r` and `.gnu.version` after `--remove-needed`, `--replace-needed` and
 /// `--clear-symbol-version`.
-extension PlanState {
-    // MARK: Version tables
+struct VersionTableEdits {
+    /// The new `.gnu.version_r`; nil when unchanged.
+    var needs: [UInt8]?
+    /// The new `.gnu.version`; nil when unchanged.
+    var symbols: [UInt8]?
+    /// Entries and bytes of `.gnu.version_r` after entries were removed (nil: unchanged).
+    var verneedCount: Int?
+    var verneedSize: UInt64?
+    /// The dynamic entries include DT_VERDEF.
+    let definesVersions: Bool
 
-    mutating func editVersionTables() throws {
-        guard let dynamic = try file.dynamic() else { return }
+    /// Entries that go once every `.gnu.version_r` entry is removed. glibc reads no
+    /// versions without DT_VERNEED and DT_VERDEF, yet with DT_VERSYM left it takes
+    /// `.gnu.version` indices into that missing list and crashes; so DT_VERSYM goes too
+    /// when nothing defines versions.
+    var droppedTags: Set<DynamicTag> {
+        guard verneedCount == 0 else { return [] }
+        return definesVersions ? [.verneed, .verneedNum] : [.verneed, .verneedNum, .versym]
+    }
+}
+
+extension PlanInput {
+    /// Drops the `.gnu.version_r` entries of removed libraries, points renamed ones at
+    /// their new names, and clears the versions of symbols that lost theirs.
+    /// - Parameter renamedFileOffsets: Where string placement put the new file names.
+    /// - Parameter log: Collects the decisions.
+    /// - Returns: The new tables, and what a shorter `.gnu.version_r` means for the headers.
+    /// - Throws: `EditError.refused` (`.symbolVersions`) when the tables cannot be changed.
+    func editVersionTables(renamedFileOffsets: [[UInt8]: UInt64], log: inout [String]) throws -> VersionTableEdits {
+        var edits = VersionTableEdits(definesVersions: outcome.entries.contains { $0.tag == .verdef })
+        guard let dynamic = try file.dynamic() else { return edits }
         let removed = outcome.removedVersionFiles
         let renames = outcome.renamedVersionFiles
         var removedIndices: Set<UInt16> = []
@@ -19,7 +45,7 @@ extension PlanState {
                 record.address >= object.address ? Int(exactly: record.address - object.address) : nil
             }
             guard positions.count == needs.count, positions.allSatisfy({ $0 <= blob.count - 16 }) else {
-                throw EditError.refused(".gnu.version_r: an entry lies outside the table")
+                throw EditError.refused(EditRefusal(.symbolVersions, ".gnu.version_r: an entry lies outside the table", offset: object.offset))
             }
             var kept: [Int] = []
             var keptNeeds: [VersionNeed] = []
@@ -46,20 +72,20 @@ extension PlanState {
                 // the section header can describe exactly the new table.
                 let table = try encodeVersionNeeds(keptNeeds)
                 guard table.count <= blob.count else {
-                    throw EditError.refused(".gnu.version_r: the kept entries need 0x\(hex(table.count)) bytes, the table has 0x\(hex(blob.count))")
+                    throw EditError.refused(EditRefusal(.symbolVersions, ".gnu.version_r: the kept entries need 0x\(hex(table.count)) bytes, the table has 0x\(hex(blob.count))", offset: object.offset))
                 }
                 blob = table + [UInt8](repeating: 0, count: blob.count - table.count)
-                verneedCount = kept.count
-                verneedSize = UInt64(table.count)
+                edits.verneedCount = kept.count
+                edits.verneedSize = UInt64(table.count)
             }
-            if blob != (try original(.versionNeeds)) { contents[.versionNeeds] = blob }
+            if blob != (try original(.versionNeeds)) { edits.needs = blob }
         }
 
         let cleared = outcome.clearedSymbolNames
         // Without section headers or a hash table that counts the dynamic symbols, the end of
         // .gnu.version is unknown: guessing could clear bytes of the table after it.
         if !removedIndices.isEmpty || !cleared.isEmpty, dynamic.has(.versym), catalog.object(.versionSymbols) == nil {
-            throw EditError.refused("cannot change symbol versions: the number of dynamic symbols is unknown (no section headers, and no hash table that counts them)")
+            throw EditError.refused(EditRefusal(.symbolVersions, "cannot change symbol versions: the number of dynamic symbols is unknown (no section headers, and no hash table that counts them)"))
         }
         if !removedIndices.isEmpty || !cleared.isEmpty, catalog.object(.versionSymbols) != nil {
             var versions = try original(.versionSymbols)
@@ -75,10 +101,11 @@ extension PlanState {
                 }
             }
             if clearedCount > 0 {
-                contents[.versionSymbols] = versions
+                edits.symbols = versions
                 log.append(".gnu.version: \(clearedCount) symbol versions cleared")
             }
         }
+        return edits
     }
 
     /// `Elf_Verneed` entries laid out one after the other, each followed by its

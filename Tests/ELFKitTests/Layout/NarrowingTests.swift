@@ -9,26 +9,28 @@ import Testing
 /// when they pass its thresholds.
 ///
 /// A `.dynstr` past 4 GiB cannot be built in a test's memory, so the offsets the planner
-/// chose are set by hand on its state, just before the step that encodes them.
+/// chose are set by hand, between the step that chose them and the step that encodes them.
 @Suite struct NarrowingTests {
     static let hello = Repo.testBinaries.appendingPathComponent("x86_64/hello").path
     static let helloNoSections = Repo.testBinaries.appendingPathComponent("x86_64/hello-noshdr").path
 
-    static func state(_ path: String, _ request: EditRequest) throws -> PlanState {
+    static func input(_ path: String, _ request: EditRequest) throws -> PlanInput {
         let file = try ELFFile(path: path)
         let outcome = try DynamicEditor(file: file).apply(request)
-        return PlanState(file: file, catalog: try FileObjectCatalog(file: file), outcome: outcome)
+        return PlanInput(file: file, catalog: try FileObjectCatalog(file: file), outcome: outcome,
+                         pageSize: LayoutPlanner.segmentAlignment(of: file))
     }
 
     /// Before: `UInt32(offset)` in SymbolRenaming trapped.
     @Test func symbolNameOffsetPast4GiBIsRefused() throws {
         var request = EditRequest()
         request.renameSymbols = [Array("puts".utf8): Array("renamed_puts".utf8)]
-        var state = try Self.state(Self.hello, request)
-        try state.placeStrings()
-        state.symbolNameOffsets[Array("renamed_puts".utf8)] = 1 << 32
+        let input = try Self.input(Self.hello, request)
+        var log: [String] = []
+        var offsets = try input.placeStrings(log: &log).symbolNameOffsets
+        offsets[Array("renamed_puts".utf8)] = 1 << 32
         do {
-            try state.renameSymbols()
+            _ = try input.renameSymbols(symbolNameOffsets: offsets, versionSymbols: nil, log: &log)
             Issue.record("an st_name of 2^32 was accepted")
         } catch let error as ELFError {
             #expect(error.kind == .overflow && error.value == 1 << 32, "\(error)")
@@ -39,12 +41,13 @@ import Testing
     @Test func versionFileOffsetPast4GiBIsRefused() throws {
         var request = EditRequest()
         request.replaceNeeded = [(Array("libc.so.6".utf8), Array("libc-renamed.so.6".utf8))]
-        var state = try Self.state(Self.hello, request)
-        try state.placeStrings()
-        #expect(state.renamedFileOffsets[Array("libc-renamed.so.6".utf8)] != nil)
-        state.renamedFileOffsets[Array("libc-renamed.so.6".utf8)] = (1 << 32) + 5
+        let input = try Self.input(Self.hello, request)
+        var log: [String] = []
+        var offsets = try input.placeStrings(log: &log).renamedFileOffsets
+        #expect(offsets[Array("libc-renamed.so.6".utf8)] != nil)
+        offsets[Array("libc-renamed.so.6".utf8)] = (1 << 32) + 5
         do {
-            try state.editVersionTables()
+            _ = try input.editVersionTables(renamedFileOffsets: offsets, log: &log)
             Issue.record("a vn_file of 2^32 + 5 was accepted")
         } catch let error as ELFError {
             #expect(error.kind == .overflow && error.value == (1 << 32) + 5, "\(error)")
@@ -70,16 +73,17 @@ import Testing
     /// Section counts on both sides of SHN_LORESERVE, from a file that uses the plain form.
     @Test func sectionCountCrossesTheThreshold() throws {
         for count in [0xfeff, 0xff00, 70_001] {
-            var state = try Self.state(Self.hello, EditRequest())
-            let original = state.sectionHeaders
-            state.sectionHeaders += Array(repeating: Self.nullSection, count: count - original.count)
-            try state.encodeHeaderCounts()
+            let input = try Self.input(Self.hello, EditRequest())
+            var tables = HeaderTables(file: input.file)
+            tables.sectionHeaders += Array(repeating: Self.nullSection, count: count - input.file.sectionHeaders.count)
+            var log: [String] = []
+            let encoded = try input.encodeHeaderCounts(tables, log: &log)
             let extended = count >= 0xff00
-            #expect(state.header.sectionHeaderCount == (extended ? 0 : UInt16(count)), "\(count)")
-            #expect(state.sectionHeaders[0].size == (extended ? UInt64(count) : 0), "\(count)")
+            #expect(encoded.header.sectionHeaderCount == (extended ? 0 : UInt16(count)), "\(count)")
+            #expect(encoded.sectionHeaders[0].size == (extended ? UInt64(count) : 0), "\(count)")
             // e_shstrndx is small and stays in the header.
-            #expect(state.header.sectionNameTableIndex == state.file.header.sectionNameTableIndex)
-            #expect(state.sectionHeaders[0].link == 0)
+            #expect(encoded.header.sectionNameTableIndex == input.file.header.sectionNameTableIndex)
+            #expect(encoded.sectionHeaders[0].link == 0)
         }
     }
 
@@ -87,15 +91,25 @@ import Testing
     /// nowhere for a count of 0xffff or more to go.
     @Test func programHeaderCountCrossesPNXNUM() throws {
         for count in [0xfffe, 0xffff, 70_000] {
-            var state = try Self.state(Self.hello, EditRequest())
-            state.programHeaders += Array(repeating: Self.nullSegment, count: count - state.programHeaders.count)
-            try state.encodeHeaderCounts()
-            #expect(state.header.programHeaderCount == UInt16(min(count, 0xffff)), "\(count)")
-            #expect(state.sectionHeaders[0].info == (count >= 0xffff ? UInt32(count) : 0), "\(count)")
+            let input = try Self.input(Self.hello, EditRequest())
+            var tables = HeaderTables(file: input.file)
+            tables.programHeaders += Array(repeating: Self.nullSegment, count: count - tables.programHeaders.count)
+            var log: [String] = []
+            let encoded = try input.encodeHeaderCounts(tables, log: &log)
+            #expect(encoded.header.programHeaderCount == UInt16(min(count, 0xffff)), "\(count)")
+            #expect(encoded.sectionHeaders[0].info == (count >= 0xffff ? UInt32(count) : 0), "\(count)")
         }
-        var state = try Self.state(Self.helloNoSections, EditRequest())
-        state.programHeaders += Array(repeating: Self.nullSegment, count: 0xffff - state.programHeaders.count)
-        #expect(throws: EditError.self) { try state.encodeHeaderCounts() }
+        let input = try Self.input(Self.helloNoSections, EditRequest())
+        var tables = HeaderTables(file: input.file)
+        tables.programHeaders += Array(repeating: Self.nullSegment, count: 0xffff - tables.programHeaders.count)
+        var log: [String] = []
+        do {
+            _ = try input.encodeHeaderCounts(tables, log: &log)
+            Issue.record("0xffff program headers without section headers were accepted")
+        } catch let error as EditError {
+            guard case .refused(let refusal) = error else { throw error }
+            #expect(refusal.kind == .noRoomForProgramHeaders, "\(refusal)")
+        }
     }
 
     /// The reader takes e_phnum PN_XNUM's count from section 0's sh_info (synthetic file:
