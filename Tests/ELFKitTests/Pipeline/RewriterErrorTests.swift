@@ -46,7 +46,8 @@ import ELFKit
         let error = try #require(throws: RewriteError.self) {
             try Rewriter().rewrite(path: scratch.path, request: EditRequest(interpreter: "/lib/ld-linux.so.2"))
         }
-        guard case .refused = error else { Issue.record("got \(error)"); return }
+        guard case .refused(let refusal) = error else { Issue.record("got \(error)"); return }
+        #expect(refusal.kind == .noInterpreter)
         #expect(try scratch.isUntouched())
     }
 
