@@ -60,7 +60,7 @@ struct BundleCommand {
             return .failure
         }
 
-        let environment = HostProbe.loaderEnvironment(options: DoctorOptions(root: options.root, environment: options.environment))
+        let environment = HostProbe.loaderEnvironment(root: options.root, overrides: options.environment)
         let plan = BundlePlanner(environment: environment, policy: policy).plan(programs: programs)
         if !plan.errors.isEmpty {
             if options.json {
