@@ -78,8 +78,9 @@ enum PatchelfInputCheck {
     /// patchelf's checks of the ELF header, in its order, on the file's first (up to) 64
     /// bytes, zero-padded: `fileSize` says how many are the file's. The fields are read
     /// with the core's sizes, constants and decoder; patchelf checks less than
-    /// `FileHeader.decode` (not EI_DATA, which it takes as little-endian unless it says
-    /// big-endian) and in another order, with its own words.
+    /// `FileHeader.decode` (not EI_DATA) and in another order, with its own words. An
+    /// EI_DATA other than 2 is read here as little-endian (patchelf 0.19.3 reads any value
+    /// but 1 as big-endian; such a file then fails in swelf's reader, which refuses it).
     private static func headerProblem(_ header: [UInt8], fileSize: UInt64) -> String? {
         guard fileSize >= ELFFormat(is64: false, isBigEndian: false).fileHeaderSize else { return "missing ELF header" }
         guard header.starts(with: FileHeader.magic) else { return "not an ELF executable" }
