@@ -5,57 +5,66 @@ import ELFKit
 ///
 /// swelf itself reads the dynamic section through PT_DYNAMIC and needs no section header
 /// to be sound, so several of these files are ones swelf can read; as patchelf it refuses
-/// what patchelf refuses, for the reason patchelf gives. Every offset and size from the
-/// file goes through `fits` before it is read.
+/// what patchelf refuses, for the reason patchelf gives. The records are read with the
+/// core's decoders (`FileHeader`, `SectionHeader`, `ByteDecoder`) and every range is
+/// checked with `Checked.fits` before it is read; what is patchelf's own here is only
+/// the order of the checks and their words.
 struct PatchelfStructureCheck {
     let source: FileByteSource
-    private let is64: Bool
-    private let bigEndian: Bool
+    private let header: FileHeader
 
     struct Failure: Error { let message: String }
 
+    /// Reads the ELF header through the core. `PatchelfInputCheck` has passed, so the
+    /// file holds a whole header of a known class; an unknown byte order (EI_DATA) is the
+    /// core reader's error, as it is for every other swelf read of the file.
     init(path: FilePath) throws {
         source = try FileByteSource(path: path)
-        let ident = try source.bytes(at: 0, count: 16, "ELF identification")
-        is64 = ident[4] == 2
-        bigEndian = ident[5] == 2
+        header = try FileHeader.decode(try source.bytes(at: 0, count: min(source.size, 64), "ELF header"))
     }
+
+    private var format: ELFFormat { header.format }
 
     /// The first problem patchelf would stop at, and the warnings it would print.
     /// `editing`: the run changes the file (patchelf rewrites the headers); `renaming`:
     /// `--rename-dynamic-symbols` (patchelf then parses .gnu.hash).
     func check(editing: Bool, renaming: Bool) throws -> [String] {
-        let word: UInt64 = is64 ? 8 : 4
-        let phoff = try field(at: is64 ? 32 : 28, size: word)
-        let shoff = try field(at: is64 ? 40 : 32, size: word)
-        let phentsize = try field(at: is64 ? 54 : 42, size: 2)
-        let phnum = try field(at: is64 ? 56 : 44, size: 2)
-        let shentsize = try field(at: is64 ? 58 : 46, size: 2)
-        let shnum = try field(at: is64 ? 60 : 48, size: 2)
-        let shstrndx = try field(at: is64 ? 62 : 50, size: 2)
         let size = source.size
+        // Raw e_phnum, e_shnum and e_shentsize, as patchelf takes them: 16-bit values,
+        // whose products cannot overflow 64 bits.
+        let phnum = UInt64(header.programHeaderCount), phentsize = UInt64(header.programHeaderEntrySize)
+        let shnum = UInt64(header.sectionHeaderCount), shentsize = UInt64(header.sectionHeaderEntrySize)
+        let shoff = header.sectionHeaderOffset
 
-        guard fits(phoff, phnum * phentsize, size) else { throw Failure(message: "program header table out of bounds") }
+        guard Checked.fits(start: header.programHeaderOffset, length: phnum * phentsize, within: size) else {
+            throw Failure(message: "program header table out of bounds")
+        }
         // swelf reads files without section headers; patchelf refuses them. Nothing below
         // applies to them.
         if shnum == 0 { return [] }
-        guard fits(shoff, shnum * shentsize, size) else { throw Failure(message: "section header table out of bounds") }
-        guard phentsize == (is64 ? 56 : 32) else { throw Failure(message: "program headers have wrong size") }
-        guard shentsize == (is64 ? 64 : 40) else { throw Failure(message: "section headers have wrong size") }
+        guard Checked.fits(start: shoff, length: shnum * shentsize, within: size) else {
+            throw Failure(message: "section header table out of bounds")
+        }
+        guard phentsize == format.programHeaderSize else { throw Failure(message: "program headers have wrong size") }
+        guard shentsize == format.sectionHeaderSize else { throw Failure(message: "section headers have wrong size") }
 
-        let sections = try (0 ..< shnum).map { try section(shoff + $0 * shentsize) }
-        guard shstrndx < shnum else { throw Failure(message: "string table index out of bounds") }
-        let names = sections[Int(shstrndx)]
+        // In the file (checked above), and every record of the core's size.
+        var decoder = ByteDecoder(try source.bytes(at: shoff, count: shnum * shentsize, "section header table"),
+                                  format: format, baseOffset: shoff)
+        let sections = try (0 ..< shnum).map { _ in try SectionHeader.decode(&decoder) }
+        let shstrndx = Int(header.sectionNameTableIndex)
+        guard shstrndx < sections.count else { throw Failure(message: "string table index out of bounds") }
+        let names = sections[shstrndx]
         guard names.offset <= size else { throw Failure(message: "string table offset out of bounds") }
         guard names.size <= size - names.offset else { throw Failure(message: "data region extends past file end") }
         guard names.size > 0 else { throw Failure(message: "string table size is zero") }
         let nameTable = try source.bytes(at: names.offset, count: names.size, "section names")
         guard nameTable.last == 0 else { throw Failure(message: "string table is not zero terminated") }
-        var byName: [[UInt8]: Section] = [:]
+        var byName: [[UInt8]: SectionHeader] = [:]
         var unnamed: [Int] = []
         for (index, section) in sections.enumerated().dropFirst() {
-            guard section.name < UInt64(nameTable.count) else { throw Failure(message: "section name offset out of bounds") }
-            let name = Array(nameTable[Int(section.name)...].prefix { $0 != 0 })
+            guard section.nameOffset < nameTable.count else { throw Failure(message: "section name offset out of bounds") }
+            let name = Array(nameTable[Int(section.nameOffset)...].prefix { $0 != 0 })
             if name.isEmpty { unnamed.append(index) }
             if byName[name] == nil { byName[name] = section }
         }
@@ -63,36 +72,35 @@ struct PatchelfStructureCheck {
         // A separate debug file keeps the headers of .dynamic and .dynstr as SHT_NOBITS
         // (no bytes in the file): nothing to check there.
         if let dynamic = byName[Array(".dynamic".utf8)], let strings = byName[Array(".dynstr".utf8)],
-           dynamic.type != 8, strings.type != 8 {
-            let entries = try span(dynamic, alignment: word)
-            let table = try span(strings, alignment: 1)
+           dynamic.type != .nobits, strings.type != .nobits {
+            var entries = try span(dynamic, alignment: format.wordSize)
+            let table = try span(strings, alignment: 1).bytes
             guard table.last == 0 else { throw Failure(message: "string table is not NUL-terminated") }
             var terminated = false
-            var index = 0
-            while index + Int(2 * word) <= entries.count {
-                let tag = integer(entries, index, Int(word))
-                let value = integer(entries, index + Int(word), Int(word))
-                index += Int(2 * word)
-                if tag == 0 { terminated = true; break }
-                // DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH name strings.
-                if tag == 1 || tag == 14 || tag == 15 || tag == 29 {
-                    guard value < UInt64(table.count) else { throw Failure(message: "string table index out of bounds") }
+            while entries.bytes.count - entries.position >= Int(format.dynamicEntrySize) {
+                let entry = try DynamicEntry.decode(&entries)
+                if entry.tag == .null { terminated = true; break }
+                switch entry.tag {
+                case .needed, .soname, .rpath, .runpath:   // the tags that name a string
+                    guard entry.value < table.count else { throw Failure(message: "string table index out of bounds") }
+                default: break
                 }
             }
             guard terminated || !editing else {
                 throw Failure(message: "the dynamic section has no DT_NULL terminator (setSubstr: write extends past end of section)")
             }
-            if let needs = byName[Array(".gnu.version_r".utf8)], needs.link < UInt64(sections.count),
+            if let needs = byName[Array(".gnu.version_r".utf8)], needs.link < sections.count,
                sections[Int(needs.link)].offset == strings.offset {
                 try checkVersionNeeds(try span(needs, alignment: 4), count: needs.info, strings: table)
             }
         }
-        if renaming, let hash = byName[Array(".gnu.hash".utf8)], hash.type != 8 {
-            let table = try span(hash, alignment: word)
-            guard table.count >= 16 else { throw Failure(message: ".gnu.hash section is too small") }
-            let buckets = integer(table, 0, 4), maskWords = integer(table, 8, 4)
-            let available = UInt64(table.count - 16)
-            let (bloomBytes, o1) = maskWords.multipliedReportingOverflow(by: word)
+        if renaming, let hash = byName[Array(".gnu.hash".utf8)], hash.type != .nobits {
+            let table = try span(hash, alignment: format.wordSize)
+            guard table.bytes.count >= 16 else { throw Failure(message: ".gnu.hash section is too small") }
+            let buckets = UInt64(try table.getInteger(at: 0, as: UInt32.self))
+            let maskWords = UInt64(try table.getInteger(at: 8, as: UInt32.self))
+            let available = UInt64(table.bytes.count - 16)
+            let (bloomBytes, o1) = maskWords.multipliedReportingOverflow(by: format.wordSize)
             let (bucketBytes, o2) = buckets.multipliedReportingOverflow(by: 4)
             guard buckets != 0, maskWords != 0, !o1, !o2, bloomBytes <= available, bucketBytes <= available - bloomBytes else {
                 throw Failure(message: ".gnu.hash table header out of range")
@@ -104,64 +112,42 @@ struct PatchelfStructureCheck {
         return []
     }
 
-    private struct Section {
-        var name: UInt64, type: UInt64, offset: UInt64, size: UInt64, link: UInt64, info: UInt64
-    }
-
-    private func section(_ at: UInt64) throws -> Section {
-        let word: UInt64 = is64 ? 8 : 4
-        return Section(name: try field(at: at, size: 4), type: try field(at: at + 4, size: 4),
-                       offset: try field(at: at + (is64 ? 24 : 16), size: word),
-                       size: try field(at: at + (is64 ? 32 : 20), size: word),
-                       link: try field(at: at + (is64 ? 40 : 24), size: 4),
-                       info: try field(at: at + (is64 ? 44 : 28), size: 4))
-    }
-
-    /// A section's bytes, as patchelf's getSectionSpan checks them.
-    private func span(_ section: Section, alignment: UInt64) throws -> [UInt8] {
-        guard fits(section.offset, section.size, source.size) else { throw Failure(message: "data offset extends past file end") }
+    /// A section's bytes, as patchelf's getSectionSpan checks them, ready to decode.
+    private func span(_ section: SectionHeader, alignment: UInt64) throws -> ByteDecoder {
+        guard Checked.fits(start: section.offset, length: section.size, within: source.size) else {
+            throw Failure(message: "data offset extends past file end")
+        }
         guard section.offset % alignment == 0 else { throw Failure(message: "section content is not naturally aligned") }
-        return try source.bytes(at: section.offset, count: section.size, "section")
+        return ByteDecoder(try source.bytes(at: section.offset, count: section.size, "section"), format: format,
+                           baseOffset: section.offset)
     }
 
     /// Elf_Verneed records: vn_file and each vna_name must be inside the string table.
-    private func checkVersionNeeds(_ bytes: [UInt8], count: UInt64, strings: [UInt8]) throws {
+    /// A record or auxiliary entry that leaves the section ends the walk without a
+    /// message, as it ends patchelf's.
+    private func checkVersionNeeds(_ needs: ByteDecoder, count: UInt32, strings: [UInt8]) throws {
+        func fits(_ position: Int) -> Bool { position >= 0 && position <= needs.bytes.count - 16 }
         var position = 0
         for _ in 0 ..< min(count, 1 << 16) {
-            guard position >= 0, position + 16 <= bytes.count else { return }
-            guard integer(bytes, position + 4, 4) < UInt64(strings.count) else {
+            guard fits(position) else { return }
+            guard try needs.getInteger(at: position + 4, as: UInt32.self) < strings.count else {   // vn_file
                 throw Failure(message: "string table index out of bounds")
             }
-            var auxiliary = position + Int(integer(bytes, position + 8, 4))
-            for _ in 0 ..< integer(bytes, position + 2, 2) {
-                guard auxiliary >= 0, auxiliary + 16 <= bytes.count else { break }
-                guard integer(bytes, auxiliary + 8, 4) < UInt64(strings.count) else {
+            // Both offsets are 32-bit and the positions stay inside the section, so these
+            // sums stay far from Int's limits.
+            var auxiliary = position + Int(try needs.getInteger(at: position + 8, as: UInt32.self))   // vn_aux
+            for _ in 0 ..< (try needs.getInteger(at: position + 2, as: UInt16.self)) {   // vn_cnt
+                guard fits(auxiliary) else { break }
+                guard try needs.getInteger(at: auxiliary + 8, as: UInt32.self) < strings.count else {   // vna_name
                     throw Failure(message: "string table index out of bounds")
                 }
-                let next = integer(bytes, auxiliary + 12, 4)
+                let next = try needs.getInteger(at: auxiliary + 12, as: UInt32.self)   // vna_next
                 if next == 0 { break }
                 auxiliary += Int(next)
             }
-            let next = integer(bytes, position + 12, 4)
+            let next = try needs.getInteger(at: position + 12, as: UInt32.self)   // vn_next
             if next == 0 { return }
             position += Int(next)
         }
-    }
-
-    private func fits(_ offset: UInt64, _ length: UInt64, _ limit: UInt64) -> Bool {
-        offset <= limit && length <= limit - offset
-    }
-
-    private func field(at offset: UInt64, size: UInt64) throws -> UInt64 {
-        integer(try source.bytes(at: offset, count: size, "header field"), 0, Int(size))
-    }
-
-    private func integer(_ bytes: [UInt8], _ at: Int, _ size: Int) -> UInt64 {
-        var value: UInt64 = 0
-        for index in 0 ..< size {
-            let byte = UInt64(bytes[at + (bigEndian ? index : size - 1 - index)])
-            value = value << 8 | byte
-        }
-        return value
     }
 }

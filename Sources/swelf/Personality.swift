@@ -72,13 +72,26 @@ enum PatchelfInputCheck {
             if n <= 0 { return "reading '\(path)': \(String(cString: strerror(n < 0 ? errno : EIO)))" }
             done += n
         }
-        guard fileSize >= 52 else { return "missing ELF header" }  // sizeof(Elf32_Ehdr)
-        guard header[0 ..< 4] == [0x7f, 0x45, 0x4c, 0x46] else { return "not an ELF executable" }
-        guard header[6] == 1 else { return "unsupported ELF version" }
-        guard header[4] == 1 || header[4] == 2 else { return "ELF executable is not 32 or 64 bit" }
-        guard header[4] == 1 || fileSize >= 64 else { return "missing ELF header" }  // sizeof(Elf64_Ehdr)
-        let type = header[5] == 2 ? UInt16(header[16]) << 8 | UInt16(header[17]) : UInt16(header[17]) << 8 | UInt16(header[16])
-        guard type == 2 || type == 3 else { return "wrong ELF type" }  // ET_EXEC, ET_DYN
+        return headerProblem(header, fileSize: UInt64(fileSize))
+    }
+
+    /// patchelf's checks of the ELF header, in its order, on the file's first (up to) 64
+    /// bytes, zero-padded: `fileSize` says how many are the file's. The fields are read
+    /// with the core's sizes, constants and decoder; patchelf checks less than
+    /// `FileHeader.decode` (not EI_DATA) and in another order, with its own words. An
+    /// EI_DATA other than 2 is read here as little-endian (patchelf 0.19.3 reads any value
+    /// but 1 as big-endian; such a file then fails in swelf's reader, which refuses it).
+    private static func headerProblem(_ header: [UInt8], fileSize: UInt64) -> String? {
+        guard fileSize >= ELFFormat(is64: false, isBigEndian: false).fileHeaderSize else { return "missing ELF header" }
+        guard header.starts(with: FileHeader.magic) else { return "not an ELF executable" }
+        guard header[6] == 1 else { return "unsupported ELF version" }  // EI_VERSION
+        guard header[4] == 1 || header[4] == 2 else { return "ELF executable is not 32 or 64 bit" }  // EI_CLASS
+        let format = ELFFormat(is64: header[4] == 2, isBigEndian: header[5] == 2)
+        guard fileSize >= format.fileHeaderSize else { return "missing ELF header" }
+        // e_type, in the 64 bytes the caller passes.
+        guard let type = try? ByteDecoder(header, format: format, baseOffset: 0).getInteger(at: 16, as: UInt16.self),
+              FileType(rawValue: type) == .executable || FileType(rawValue: type) == .sharedObject
+        else { return "wrong ELF type" }
         return nil
     }
 }

@@ -73,7 +73,7 @@ struct Swelf {
         if personality == .swelf {
             let files = invocation.files
             // The processor count is read (from /sys) only when there is more than one file.
-            let jobs = files.count == 1 ? 1 : invocation.jobs ?? Parallel.processorCount
+            let jobs = files.count == 1 ? 1 : invocation.jobs ?? Overlap.processorCount
             if jobs == 1 {
                 // One at a time, straight to the terminal, each file durable on its own.
                 var status = ExitCode.success
@@ -143,7 +143,7 @@ struct Swelf {
             let end = min(files.count, start + chunk)
             let part = Array(files[start ..< end])
             let outputs = (start ..< end).map { invocation.output(for: $0) }
-            var outcomes = Parallel.map(count: part.count, jobs: jobs) { index in
+            var outcomes = Overlap.map(count: part.count, jobs: jobs) { index in
                 let captured = Terminal(personality: .swelf, invokedAs: invokedAs, capturing: true)
                 var outcome = Swelf.work(on: part[index], output: outputs[index], invocation,
                                          terminal: captured, batched: true)

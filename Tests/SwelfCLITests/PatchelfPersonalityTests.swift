@@ -165,6 +165,52 @@ import Testing
         }
     }
 
+    /// The same structural checks in every class and byte order (they read the headers,
+    /// the dynamic entries and .gnu.hash through the core's decoders): corruptions of
+    /// x86_64/hello (ELF64 little-endian), i386/hello (ELF32) and mips/hello (ELF32
+    /// big-endian) fail with patchelf's status and message. Each case names the check it
+    /// reaches in patchelf.
+    @Test(arguments: ["x86_64/hello", "i386/hello", "mips/hello"])
+    func corruptFilesFailAsInPatchelfInEveryClass(subject: String) throws {
+        let link = try Link()
+        let pristine = try ELFFieldEditor(subject: subject)
+        let word = pristine.word, is64 = pristine.is64
+        let sections = try Readelf.sections(of: Repo.testBinaries.appendingPathComponent(subject).path)
+        let dynamic = try #require(sections.first { $0.name == ".dynamic" })
+        let entries = (0 ..< Int(dynamic.size) / (2 * word)).map { Int(dynamic.offset) + $0 * 2 * word }
+        let needed = try #require(entries.first { pristine.get($0, word) == 1 })  // DT_NEEDED
+        let map = link.directory.appendingPathComponent("map").path
+        try "puts my_puts\n".write(toFile: map, atomically: true, encoding: .utf8)
+        var cases: [(name: String, offset: Int, width: Int, value: UInt64, arguments: [String])] = [
+            ("e_type", 16, 2, 1, ["--print-rpath"]),  // ET_REL: wrong ELF type
+            ("e_shoff", is64 ? 0x28 : 0x20, word, (UInt64(1) << (8 * word - 1)) - 16, ["--print-rpath"]),  // table out of bounds
+            ("e_phentsize", is64 ? 0x36 : 0x2a, 2, 20, ["--print-rpath"]),  // program headers have wrong size
+            ("DT_NEEDED", needed + word, word, 0x7fff_fff0, ["--print-needed"]),  // string table index out of bounds
+        ]
+        if let hash = sections.first(where: { $0.name == ".gnu.hash" }) {  // table header out of range
+            cases.append(("nbuckets", Int(hash.offset), 4, 0, ["--rename-dynamic-symbols", map]))
+            cases.append(("maskwords", Int(hash.offset) + 8, 4, 0x7fff_ffff, ["--rename-dynamic-symbols", map]))
+        }
+        // The unchanged file passes every check, as in patchelf: a check that refused
+        // everything (a field read in the wrong byte order) would pass the cases below.
+        let control = link.directory.appendingPathComponent("pristine").path
+        try Data(pristine.bytes).write(to: URL(fileURLWithPath: control))
+        let ours = try link.run(["--print-needed", control]), theirs = try Patchelf.run(["--print-needed", control])
+        #expect(theirs.status == 0 && ours.status == 0, "\(subject): \(ours.stderr)")
+        #expect(ours.stdout == theirs.stdout && !ours.stdout.isEmpty, "\(subject)")
+        for item in cases {
+            var editor = pristine
+            editor.put(item.offset, item.width, item.value)
+            let path = link.directory.appendingPathComponent(item.name).path
+            try Data(editor.bytes).write(to: URL(fileURLWithPath: path))
+            let ours = try link.run(item.arguments + [path])
+            let theirs = try Patchelf.run(item.arguments + [path])
+            #expect(theirs.status == 1, "\(subject) \(item.name): patchelf accepted it")
+            #expect(ours.status == theirs.status, "\(subject) \(item.name)")
+            #expect(ours.stderr == theirs.stderr, "\(subject) \(item.name)")
+        }
+    }
+
     /// The shape of patchelf's pht-collision test, made from x86_64/libgreet.so.1: the first
     /// PT_LOAD is extended over its zero padding and the program header table copied to its
     /// end, right before .init. There is no room to add a program header and the code after

@@ -1,0 +1,134 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import ELFKit
+
+/// Writes a bundle plan: each program to DIR/bin and each library to DIR/lib, with an
+/// `$ORIGIN`-relative DT_RUNPATH and the plan's DT_NEEDED replacements. Nothing outside
+/// DIR is written, and the sources are only read.
+///
+/// Each copy is written by `writeCopy`, which the caller gives: the command line passes
+/// `Rewriter.rewrite`, so that every copy is verified like any edit. Taking it as a value
+/// keeps the executor free of the pipeline, so that it can live in a library target below
+/// the one that holds `Rewriter`.
+struct BundleExecutor {
+    /// Writes `destination`: `source` edited by `request`, verified, or an error saying why not.
+    typealias CopyWriter = (_ source: FilePath, _ request: EditRequest, _ destination: FilePath) throws -> Void
+
+    /// The run paths written: programs live in bin/, libraries in lib/.
+    static let programRunPath = "$ORIGIN/../lib"
+    static let libraryRunPath = "$ORIGIN"
+
+    /// The bundle directory (DIR).
+    let output: String
+    let writeCopy: CopyWriter
+
+    /// Writes every copy of `plan` and returns the warnings about what the copies still
+    /// hold (`leftoverPaths`). Stops at the first copy that cannot be written; the copies
+    /// written before it stay (a rerun replaces them).
+    func write(_ plan: BundlePlan) throws(BundleError) -> [String] {
+        let bin = try BundleExecutor.makeDirectory(output, "bin")
+        let lib = try BundleExecutor.makeDirectory(output, "lib")
+        var leftovers: [String] = []
+        for program in plan.programs {
+            var request = EditRequest()
+            if program.isDynamic {
+                request.runPath = .set(Array(BundleExecutor.programRunPath.utf8))
+                request.replaceNeeded = replacements(plan, "bin/\(program.name)")
+            }
+            try copy(program.source, request, to: bin + "/" + program.name)
+            leftovers += BundleExecutor.leftoverPaths(source: program.source, copy: bin + "/" + program.name,
+                                                      shownAs: "bin/\(program.name)")
+        }
+        for library in plan.libraries {
+            var request = EditRequest()
+            request.runPath = .set(Array(BundleExecutor.libraryRunPath.utf8))
+            request.replaceNeeded = replacements(plan, "lib/\(library.name)")
+            try copy(library.source, request, to: lib + "/" + library.name)
+            leftovers += BundleExecutor.leftoverPaths(source: library.source, copy: lib + "/" + library.name,
+                                                      shownAs: "lib/\(library.name)")
+        }
+        return leftovers
+    }
+
+    private func replacements(_ plan: BundlePlan, _ owner: String) -> [(old: [UInt8], new: [UInt8])] {
+        (plan.pathNeeded[owner] ?? []).map { (ByteText.bytes($0.old), ByteText.bytes($0.new)) }
+    }
+
+    /// One copy: `writeCopy` reads `source` (never changes it) and writes `destination`.
+    /// Anything but a regular file at the destination is removed first, so that a
+    /// symbolic link there cannot lead the write outside the bundle.
+    private func copy(_ source: String, _ request: EditRequest, to destination: String) throws(BundleError) {
+        var status = stat()
+        if FilePath(destination).withCString({ lstat($0, &status) }) == 0 && status.st_mode & S_IFMT != S_IFREG {
+            guard FilePath(destination).withCString({ unlink($0) }) == 0 else {
+                throw BundleError("cannot remove \(destination): \(systemErrorMessage(errno))")
+            }
+        }
+        do {
+            try writeCopy(FilePath(source), request, FilePath(destination))
+        } catch {
+            throw BundleError("\(source) -> \(destination): \(error)")
+        }
+    }
+
+    /// The build-machine paths of `source` (its run path, DT_NEEDED names with a '/')
+    /// whose bytes are still in `copy` as a whole string: unreferenced, in the old place
+    /// of a string table that had to move (swelf does not overwrite old table bytes), but
+    /// visible to `strings`. Reported, so the promise "no build-machine path remains" is
+    /// never broken silently.
+    static func leftoverPaths(source: String, copy: String, shownAs name: String) -> [String] {
+        guard let original = try? ELFFile(path: FilePath(source)), let dynamic = (try? original.dynamic()) ?? nil,
+              let written = try? FileByteSource(path: FilePath(copy)),
+              let bytes = try? written.bytes(at: 0, count: written.size, copy) else { return [] }
+        var paths: [String] = []
+        if let runpath = (try? dynamic.runpath()) ?? nil { paths.append(runpath) }
+        if let rpath = (try? dynamic.rpath()) ?? nil { paths.append(rpath) }
+        paths += ((try? dynamic.needed()) ?? []).filter { $0.contains("/") }
+        var result: [String] = []
+        for path in paths where path.contains("/") && !path.hasPrefix("$ORIGIN") && !path.hasPrefix("${ORIGIN}") {
+            let framed = [0] + ByteText.bytes(path) + [0]
+            if BundleExecutor.contains(bytes, framed) {
+                result.append("\(name): the old string '\(path)' remains as unreferenced bytes (a string table that grew was moved; its old bytes are not overwritten)")
+            }
+        }
+        return result
+    }
+
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+        var start = 0
+        while start <= haystack.count - needle.count {
+            guard let first = haystack[start...].firstIndex(of: needle[0]), first <= haystack.count - needle.count else { return false }
+            if haystack[first ..< first + needle.count].elementsEqual(needle) { return true }
+            start = first + 1
+        }
+        return false
+    }
+
+    /// `DIR/name`, created if needed; a symbolic link or another kind of file there is
+    /// refused (the bundle is written inside DIR only).
+    static func makeDirectory(_ directory: String, _ name: String) throws(BundleError) -> String {
+        for path in [directory, directory + "/" + name] {
+            var status = stat()
+            if FilePath(path).withCString({ lstat($0, &status) }) == 0 {
+                guard status.st_mode & S_IFMT == S_IFDIR else {
+                    throw BundleError("\(path) exists and is not a directory (a symbolic link is refused: the bundle stays inside its directory)")
+                }
+                continue
+            }
+            guard FilePath(path).withCString({ mkdir($0, 0o755) }) == 0 else {
+                throw BundleError("cannot create \(path): \(systemErrorMessage(errno))")
+            }
+        }
+        return directory + "/" + name
+    }
+}
+
+/// Why a bundle could not be gathered or written, in words for the user.
+struct BundleError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,76 @@
+import ELFKit
+
+/// What `swelf ldd` says about one file: ldd's lines on standard output, and the messages
+/// ldd (or ld.so under it) gives on standard error, in the order they are printed.
+/// Pure rendering: the caller prints `lines` and decides the exit status from `failed`.
+struct LddReport {
+    enum Line: Equatable {
+        /// A line of standard output.
+        case output(String)
+        /// A message on standard error as it is (ld.so's own words).
+        case message(String)
+        /// An error on standard error, after the program's name (`swelf: …`).
+        case error(String)
+    }
+
+    private(set) var lines: [Line] = []
+    /// ldd would exit with failure for this file (unreadable, or not dynamic).
+    private(set) var failed = false
+
+    /// The report for `diagnosis`; paths are shown as inside `fileSystem`'s root.
+    init(_ diagnosis: Diagnosis, fileSystem: LoaderFileSystem) {
+        guard diagnosis.file != nil else {
+            let message = diagnosis.checks.first?.findings.first { $0.severity == .fatal }?.message ?? "cannot read"
+            lines = [.error(message)]
+            failed = true
+            return
+        }
+        switch diagnosis.linking {
+        case "static":
+            lines = [.output("\tnot a dynamic executable")]
+            failed = true
+            return
+        case "static-pie":
+            lines = [.output("\tstatically linked")]
+            return
+        default: break
+        }
+        guard let resolution = diagnosis.resolution else { return }
+        for check in diagnosis.checks where check.area == .versions {
+            for finding in check.findings where finding.severity == .fatal || finding.severity == .warning {
+                lines.append(.output("\t" + finding.message))
+            }
+        }
+        for lookup in resolution.lookups where lookup.isPreload && lookup.object == nil {
+            lines.append(.message("ERROR: ld.so: object '\(lookup.name)' from LD_PRELOAD cannot be preloaded (cannot open shared object file): ignored."))
+        }
+        let listing = LddReport.listing(resolution, fileSystem: fileSystem)
+        if listing.isEmpty && resolution.lookups.isEmpty { lines.append(.output("\tstatically linked")) }  // as ld.so says for no DT_NEEDED
+        lines += listing.map(Line.output)
+    }
+
+    /// ldd's lines. Under `--root` paths are shown as inside the tree, as an ldd run
+    /// there (or under qemu-user with -L) shows them.
+    static func listing(_ resolution: Resolution, fileSystem: LoaderFileSystem) -> [String] {
+        var lines: [String] = []
+        for entry in resolution.listing {
+            switch entry {
+            case .object(let index):
+                let object = resolution.objects[index]
+                let reason = resolution.describe(object.rule)
+                let path = fileSystem.pathInTarget(object.path)
+                if object.requestedName == path {
+                    lines.append("\t\(path) (\(reason))")
+                } else {
+                    lines.append("\t\(object.requestedName) => \(path) (\(reason))")
+                }
+            case .missing(let lookup):
+                lines.append("\t\(resolution.lookups[lookup].name) => not found")
+            case .alias(let name, let index):
+                let object = resolution.objects[index]
+                lines.append("\t\(name) => \(fileSystem.pathInTarget(object.path)) (\(resolution.describe(object.rule)))")
+            }
+        }
+        return lines
+    }
+}

@@ -1,0 +1,181 @@
+import ELFKit
+
+/// A portability report as text and as JSON: the output of `swelf portability`, and the
+/// end of `swelf bundle`'s (which has no `--floor`, so no limits). Pure rendering: it
+/// prints nothing itself.
+struct PortabilityRendering {
+    /// The `--floor` the violations were found against.
+    let limits: PortabilityReport.Limits?
+
+    static func release(_ numbers: [Int]) -> String { numbers.map(String.init).joined(separator: ".") }
+
+    static func symbolAt(_ symbol: [UInt8]?, _ version: VersionName) -> String {
+        guard let symbol else { return "\(version.name) (no symbol uses it; the loader checks it all the same)" }
+        return ByteText.string(symbol) + "@" + version.name
+    }
+
+    static func releaseName(_ floor: PortabilityReport.Floor) -> String {
+        floor.component == .glibc ? release(floor.release) : "GCC " + (floor.beyondTable ? "> " : "") + release(floor.release)
+    }
+
+    func text(_ report: PortabilityReport, violations: [PortabilityReport.Violation]?) -> String {
+        let inputs = report.files.filter(\.isInput).count
+        let libraries = report.files.count - inputs
+        var out = "portability: \(inputs) file\(inputs == 1 ? "" : "s")"
+        if libraries > 0 { out += " and \(libraries) librar\(libraries == 1 ? "y" : "ies") they load" }
+        out += "\n"
+        for platform in report.platforms {
+            out += "\(platform.machine) (\(platform.files.count) file\(platform.files.count == 1 ? "" : "s")):\n"
+            if platform.newest.isEmpty {
+                out += "  no versioned symbol of a system library is required\n"
+            } else {
+                out += "  newest version required of each system library:\n"
+                let width = (platform.newest.map(\.library.count).max() ?? 0) + 2
+                var previous = ""
+                for newest in platform.newest {
+                    let name = newest.library == previous ? "" : newest.library
+                    previous = newest.library
+                    out += "    " + name.padding(width) + PortabilityRendering.symbolAt(newest.symbol, newest.version)
+                        + "  (\(newest.requiredBy))\n"
+                }
+            }
+            if !platform.floors.isEmpty {
+                out += "  oldest releases it runs on:\n"
+                for floor in platform.floors {
+                    var line = "    " + floor.component.rawValue.padding(11) + PortabilityRendering.releaseName(floor).padding(12)
+                    if let version = floor.version {
+                        line += PortabilityRendering.symbolAt(floor.symbol, version)
+                        if let file = floor.requiredBy { line += " in \(file)" }
+                    } else {
+                        line += floor.reason
+                    }
+                    out += line + "\n"
+                }
+            }
+            if let glibc = platform.floor(.glibc) {
+                if platform.distributions.isEmpty {
+                    out += "  distributions with glibc \(PortabilityRendering.release(glibc.release)) or later: none in swelf's table\n"
+                } else {
+                    out += "  distributions with glibc \(PortabilityRendering.release(glibc.release)) or later: "
+                        + platform.distributions.map { "\($0.name) (\(PortabilityRendering.release($0.glibc)))" }.joined(separator: ", ") + "\n"
+                }
+            }
+        }
+        let notes = report.notes
+        if !notes.isEmpty {
+            out += "notes:\n"
+            for note in notes {
+                out += "  " + note.severity.rawValue.padding(9) + note.message + "\n"
+            }
+        }
+        if let violations, let limits {
+            let limitText = PortabilityRendering.limitsText(limits)
+            if violations.isEmpty {
+                out += "floor \(limitText): met\n"
+            } else {
+                out += "floor \(limitText): \(violations.count) requirement\(violations.count == 1 ? "" : "s") beyond it\n"
+                for violation in violations {
+                    out += "  " + PortabilityRendering.symbolAt(violation.symbol, violation.version)
+                        + " of \(violation.library) in \(violation.requiredBy): \(violation.reason)\n"
+                }
+            }
+        }
+        return out
+    }
+
+    static func limitsText(_ limits: PortabilityReport.Limits) -> String {
+        var parts: [String] = []
+        if let glibc = limits.glibc { parts.append("glibc=" + release(glibc)) }
+        if let glibcxx = limits.glibcxx { parts.append("glibcxx=" + release(glibcxx)) }
+        if let cxxabi = limits.cxxabi { parts.append("cxxabi=" + release(cxxabi)) }
+        if let gcc = limits.gcc { parts.append("gcc=" + release(gcc)) }
+        return parts.joined(separator: ",")
+    }
+
+    func json(_ report: PortabilityReport, violations: [PortabilityReport.Violation]?) -> JSON {
+        let release: ([Int]) -> JSON = { .string(PortabilityRendering.release($0)) }
+        let symbol: ([UInt8]?) -> JSON = { $0.map(JSON.bytes) ?? .null }
+        var members: [(String, JSON)] = [
+            ("files", .array(report.files.map { file in
+                .object([
+                    ("path", .string(file.path)),
+                    ("input", .bool(file.isInput)),
+                    ("machine", .optional(file.machine)),
+                    ("linking", .optional(file.linking)),
+                    ("libc", .optional(file.libc)),
+                    ("go", .bool(file.isGo)),
+                    ("cgo", file.cgo.map(JSON.bool) ?? .null),
+                ])
+            })),
+            ("platforms", .array(report.platforms.map { platform in
+                .object([
+                    ("machine", .string(platform.machine)),
+                    ("glibc_baseline", platform.glibcBaseline.map(release) ?? .null),
+                    ("files", .int(Int64(platform.files.count))),
+                    ("libraries", .array(platform.newest.map { newest in
+                        .object([
+                            ("library", .string(newest.library)),
+                            ("version", .string(newest.version.name)),
+                            ("symbol", symbol(newest.symbol)),
+                            ("required_by", .string(newest.requiredBy)),
+                        ])
+                    })),
+                    ("floors", .array(platform.floors.map { floor in
+                        .object([
+                            ("component", .string(floor.component.rawValue)),
+                            ("release", release(floor.release)),
+                            ("version", .optional(floor.version?.name)),
+                            ("symbol", symbol(floor.symbol)),
+                            ("required_by", .optional(floor.requiredBy)),
+                            ("reason", .string(floor.reason)),
+                            ("beyond_table", .bool(floor.beyondTable)),
+                        ])
+                    })),
+                    ("distributions", .array(platform.distributions.map { distribution in
+                        .object([
+                            ("name", .string(distribution.name)),
+                            ("glibc", release(distribution.glibc)),
+                            ("source", .string(distribution.source)),
+                        ])
+                    })),
+                ])
+            })),
+            ("requirements", .array(report.uses.map { use in
+                .object([
+                    ("library", .string(use.library)),
+                    ("version", .string(use.version.name)),
+                    ("weak", .bool(use.weak)),
+                    ("symbols", .array(use.symbols.map(JSON.bytes))),
+                    ("required_by", .string(use.requiredBy)),
+                    ("machine", .string(use.machine)),
+                ])
+            })),
+            ("notes", .array(report.notes.map { note in
+                .object([("severity", .string(note.severity.rawValue)), ("message", .string(note.message))])
+            })),
+        ]
+        if let violations, let limits {
+            members.append(("floor", .object([
+                ("limits", .string(PortabilityRendering.limitsText(limits))),
+                ("met", .bool(violations.isEmpty)),
+                ("violations", .array(violations.map { violation in
+                    .object([
+                        ("symbol", symbol(violation.symbol)),
+                        ("version", .string(violation.version.name)),
+                        ("library", .string(violation.library)),
+                        ("required_by", .string(violation.requiredBy)),
+                        ("reason", .string(violation.reason)),
+                    ])
+                })),
+            ])))
+        } else {
+            members.append(("floor", .null))
+        }
+        return .object(members)
+    }
+}
+
+extension String {
+    /// The text followed by spaces up to `width` characters (at least one space).
+    func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(1, width - count)) }
+}
