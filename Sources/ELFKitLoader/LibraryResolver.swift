@@ -157,7 +157,7 @@ public struct LibraryResolver: Sendable {
     /// (from "a::b") mean the current directory, an element that expands to nothing is
     /// dropped, trailing slashes are normalized to one, repeats are dropped. Absolute
     /// elements are moved under the root unless they start with `$ORIGIN`.
-    func searchDirectories(_ list: String, separators: Set<Character>, origin: String?, isProgram: Bool) -> [String] {
+    package func searchDirectories(_ list: String, separators: Set<Character>, origin: String?, isProgram: Bool) -> [String] {
         var result: [String] = []
         var seen: Set<String> = []  // a hostile list has 10⁵ elements: no quadratic search
         for element in list.split(omittingEmptySubsequences: false, whereSeparator: { separators.contains($0) }) {
@@ -206,7 +206,7 @@ public struct LibraryResolver: Sendable {
 
     /// What `open_verify` decides about the file at `path` for a loader of `program`'s
     /// class, byte order and machine.
-    func verify(_ path: String, like program: ELFFile) -> SearchAttempt.Result {
+    package func verify(_ path: String, like program: ELFFile) -> SearchAttempt.Result {
         let fileSystem = environment.fileSystem
         guard let status = fileSystem.status(path) else {
             return .absent(fileSystem.openError(path) ?? "No such file or directory")
@@ -625,6 +625,41 @@ struct ResolverState {
             }
         }
         return nil
+    }
+}
+
+extension LibraryResolver {
+    /// Every file the search for `name` by object `requester` of `resolution` accepts,
+    /// other than `chosen` and each file (device and inode) once, in search order, with
+    /// the step that reaches it. Unlike a lookup it does not stop at the first file: the
+    /// bundler names the copies the loader would not take. Empty for a name with a slash.
+    package func acceptedCopies(of name: String, neededBy requester: Int, in resolution: Resolution, program: ELFFile,
+                                excluding chosen: String) -> [(path: String, rule: SearchRule)] {
+        guard !name.contains("/") else { return [] }
+        var state = ResolverState(resolver: self, program: program)
+        state.resolution = resolution
+        let fileSystem = environment.fileSystem
+        let chosenIdentity = fileSystem.status(chosen)?.identity
+        var seen: Set<FileIdentity> = chosenIdentity.map { [$0] } ?? []
+        var result: [(path: String, rule: SearchRule)] = []
+        for step in state.searchSteps(for: requester) {
+            var paths: [String] = []
+            if let directories = step.directories {
+                for directory in directories {
+                    for subdirectory in environment.searchSubdirectories {
+                        paths.append(directory + subdirectory + name)
+                    }
+                }
+            } else {
+                paths = state.cacheCandidate(name: name, loader: requester).map(\.0)
+            }
+            for path in paths {
+                guard case .accepted = verify(path, like: program),
+                      let identity = fileSystem.status(path)?.identity, seen.insert(identity).inserted else { continue }
+                result.append((path, step.rule))
+            }
+        }
+        return result
     }
 }
 

@@ -304,3 +304,31 @@ public struct LoaderEnvironment: Sendable {
     /// The subdirectories tried in every search directory.
     public var searchSubdirectories: [String] { noHwcaps ? [""] : platform.searchSubdirectories }
 }
+
+extension LoaderEnvironment {
+    /// The environment for `file`: the machine's own loader when it would load the file,
+    /// else defaults for the file's architecture (another architecture, or a `--root` tree).
+    public func adapted(for file: ELFFile) -> LoaderEnvironment {
+        var environment = self
+        let host = platform
+        let sameArchitecture = host.machine == file.header.machine && host.is64 == file.format.is64
+        if sameArchitecture && fileSystem.root == nil { return environment }
+        let triplet = LoaderPlatform.multiarchTriplet(machine: file.header.machine, is64: file.format.is64,
+                                                      isBigEndian: file.format.isBigEndian, elfFlags: file.header.flags)
+        let hasMultiarch = triplet.map {
+            fileSystem.isDirectory(fileSystem.targetPath("/lib/\($0)")) || fileSystem.isDirectory(fileSystem.targetPath("/usr/lib/\($0)"))
+        } ?? false
+        var adapted = LoaderPlatform.defaults(
+            machine: file.header.machine, is64: file.format.is64, isBigEndian: file.format.isBigEndian,
+            elfFlags: file.header.flags, hasMultiarch: hasMultiarch, hasLib64: fileSystem.isDirectory(fileSystem.targetPath("/lib64")))
+        if sameArchitecture {
+            // The CPU decides the hwcaps subdirectories, whatever the tree.
+            adapted.hwcapsSubdirectories = host.hwcapsSubdirectories
+            adapted.legacySubdirectories = host.legacySubdirectories
+            adapted.platformName = host.platformName
+            adapted.source = "defaults for \(file.header.machine.commonName) under \(fileSystem.root ?? "/"), this CPU's hwcaps"
+        }
+        environment.platform = adapted
+        return environment
+    }
+}

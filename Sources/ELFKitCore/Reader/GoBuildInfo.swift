@@ -1,5 +1,3 @@
-import ELFKitCore
-
 /// The build information the Go linker leaves in every Go program: what
 /// `go version -m FILE` prints, read without running the file.
 ///

@@ -4,6 +4,8 @@ import Glibc
 import Musl
 #endif
 import ELFKitCore
+import ELFKitDiagnosis
+import ELFKitLoader
 
 /// Which systems a set of programs runs on: for each system library (glibc's libraries
 /// and its loader, libstdc++, libgcc_s) the newest symbol version the files require,

@@ -1,4 +1,5 @@
 import ELFKitCore
+import ELFKitLoader
 
 /// What `swelf bundle` will copy, and why: the decisions, made without running or
 /// changing anything. The files are resolved with `LibraryResolver`, the model `doctor`
@@ -188,34 +189,12 @@ public struct BundlePlanner {
     }
 
     /// Copies of `name` that the requester's search would reach after the one the loader
-    /// takes (a later directory of the same list, a later step), other files than it.
+    /// takes (a later directory of the same list, a later step), other files than it,
+    /// each with the step that reaches it.
     func otherCopies(of name: String, neededBy requester: Int, resolution: Resolution, program: ELFFile,
                      resolver: LibraryResolver, chosen: String) -> [String] {
-        guard !name.contains("/") else { return [] }
-        var state = ResolverState(resolver: resolver, program: program)
-        state.resolution = resolution
-        let fileSystem = resolver.environment.fileSystem
-        let chosenIdentity = fileSystem.status(chosen)?.identity
-        var seen: Set<FileIdentity> = chosenIdentity.map { [$0] } ?? []
-        var result: [String] = []
-        for step in state.searchSteps(for: requester) {
-            var paths: [String] = []
-            if let directories = step.directories {
-                for directory in directories {
-                    for subdirectory in resolver.environment.searchSubdirectories {
-                        paths.append(directory + subdirectory + name)
-                    }
-                }
-            } else {
-                paths = state.cacheCandidate(name: name, loader: requester).map(\.0)
-            }
-            for path in paths {
-                guard case .accepted = resolver.verify(path, like: program),
-                      let identity = fileSystem.status(path)?.identity, seen.insert(identity).inserted else { continue }
-                result.append("\(path) (\(resolution.describe(step.rule)))")
-            }
-        }
-        return result
+        resolver.acceptedCopies(of: name, neededBy: requester, in: resolution, program: program, excluding: chosen)
+            .map { "\($0.path) (\(resolution.describe($0.rule)))" }
     }
 
     /// Imports that make a program load code at run time, which no static analysis sees.
@@ -257,33 +236,5 @@ public struct BundlePlanner {
             index += 1
         }
         return names
-    }
-}
-
-extension LoaderEnvironment {
-    /// The environment for `file`: the machine's own loader when it would load the file,
-    /// else defaults for the file's architecture (another architecture, or a `--root` tree).
-    public func adapted(for file: ELFFile) -> LoaderEnvironment {
-        var environment = self
-        let host = platform
-        let sameArchitecture = host.machine == file.header.machine && host.is64 == file.format.is64
-        if sameArchitecture && fileSystem.root == nil { return environment }
-        let triplet = LoaderPlatform.multiarchTriplet(machine: file.header.machine, is64: file.format.is64,
-                                                      isBigEndian: file.format.isBigEndian, elfFlags: file.header.flags)
-        let hasMultiarch = triplet.map {
-            fileSystem.isDirectory(fileSystem.targetPath("/lib/\($0)")) || fileSystem.isDirectory(fileSystem.targetPath("/usr/lib/\($0)"))
-        } ?? false
-        var adapted = LoaderPlatform.defaults(
-            machine: file.header.machine, is64: file.format.is64, isBigEndian: file.format.isBigEndian,
-            elfFlags: file.header.flags, hasMultiarch: hasMultiarch, hasLib64: fileSystem.isDirectory(fileSystem.targetPath("/lib64")))
-        if sameArchitecture {
-            // The CPU decides the hwcaps subdirectories, whatever the tree.
-            adapted.hwcapsSubdirectories = host.hwcapsSubdirectories
-            adapted.legacySubdirectories = host.legacySubdirectories
-            adapted.platformName = host.platformName
-            adapted.source = "defaults for \(file.header.machine.commonName) under \(fileSystem.root ?? "/"), this CPU's hwcaps"
-        }
-        environment.platform = adapted
-        return environment
     }
 }
