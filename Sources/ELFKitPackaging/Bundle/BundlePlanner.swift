@@ -1,59 +1,6 @@
 import ELFKitCore
 import ELFKitLoader
 
-/// What `swelf bundle` will copy, and why: the decisions, made without running or
-/// changing anything. The files are resolved with `LibraryResolver`, the model `doctor`
-/// uses, so a bundle for another architecture is planned the same way as a native one.
-public struct BundlePlan: Sendable {
-    /// A program, copied to `bin/name`.
-    public struct Program: Sendable {
-        /// The path as given (it may be a symbolic link).
-        public let source: String
-        public let name: String
-        /// False for a static program: nothing to patch.
-        public let isDynamic: Bool
-    }
-
-    /// A library, copied once to `lib/name` (a regular file, whatever chain of symbolic
-    /// links led to it).
-    public struct Library: Sendable {
-        /// The file the loader would open (the path it found, links not followed).
-        public let source: String
-        /// The file at the end of the links.
-        public let canonical: String
-        /// The name the loader searches for: the DT_NEEDED name that first asked for it.
-        public let name: String
-        public let soname: String?
-        /// "libb.so.1 (RUNPATH of liba.so.1)" — who needed it first and how it was found.
-        public let foundBy: String
-        /// Other copies of the same name that the loader would not take.
-        public internal(set) var shadowed: [String]
-    }
-
-    /// One library name and what the bundle does with it.
-    public struct Decision: Sendable {
-        public enum Outcome: String, Sendable { case bundled, excluded, missing }
-        public let name: String
-        public let neededBy: String
-        public let outcome: Outcome
-        public let reason: String
-        /// Where it was found on this machine, if it was.
-        public let path: String?
-    }
-
-    public internal(set) var programs: [Program] = []
-    public internal(set) var libraries: [Library] = []
-    public internal(set) var decisions: [Decision] = []
-    /// Things static analysis cannot settle (dlopen'ed libraries, clashes); the bundle is still made.
-    public internal(set) var warnings: [String] = []
-    /// Things that stop the bundle (a needed library not found, an unreadable program).
-    public internal(set) var errors: [String] = []
-
-    /// Every DT_NEEDED name a file in the bundle has that contains a '/', with the file
-    /// name it becomes (a build-machine path must not remain).
-    public internal(set) var pathNeeded: [String: [(old: String, new: String)]] = [:]
-}
-
 public struct BundlePlanner {
     public let environment: LoaderEnvironment
     public let policy: BundlePolicy
@@ -65,127 +12,174 @@ public struct BundlePlanner {
 
     /// Plans a bundle of `programs`, each a path on this machine, copied under the name
     /// given with it.
+    ///
+    /// Each program is opened and resolved as the loader would (`openProgram`), then its
+    /// libraries are walked breadth first (`walkLibraries`), each lookup excluded by the
+    /// policy, missing, or bundled (`take`); last, the exclusions that matched nothing
+    /// are named (`unmatchedExclusions`).
     public func plan(programs: [(path: String, name: String)]) -> BundlePlan {
-        var plan = BundlePlan()
-        var libraryIndex: [String: Int] = [:]   // canonical path -> index in plan.libraries
-        var nameOwner: [String: String] = [:]   // name in lib/ -> canonical path
-        var decided: Set<String> = []           // "name\u{0}outcome" already recorded
-        var usedRules: Set<Int> = []            // indices into policy.rules that matched
-        var programNames: Set<String> = []
-        var importScanned: Set<String> = []
-
+        var builder = BundlePlanBuilder()
         for (path, name) in programs {
-            guard programNames.insert(name).inserted else {
-                plan.errors.append("\(path): another program is already bundled as bin/\(name)")
-                continue
-            }
-            let file: ELFFile
-            do {
-                file = try environment.fileSystem.open(path)
-            } catch {
-                plan.errors.append("\(path): \(error)")
-                continue
-            }
-            let dynamic = (try? file.dynamic()) ?? nil
-            plan.programs.append(BundlePlan.Program(source: path, name: name, isDynamic: dynamic != nil && !file.isStaticPIE))
-            guard dynamic != nil else { continue }
-            let environment = self.environment.adapted(for: file)
-            let resolver = LibraryResolver(environment: environment)
-            let interpreterName = (try? file.interpreter()) ?? nil
-            var interpreterPath: String?
-            if let interpreterName, case .accepted = resolver.verify(environment.fileSystem.targetPath(interpreterName), like: file) {
-                interpreterPath = environment.fileSystem.targetPath(interpreterName)
-            }
-            let resolution = resolver.resolve(program: path, file: file, interpreter: interpreterPath)
-            warnAboutRunTimeLoading(file, shownAs: "bin/\(name)", into: &plan)
+            guard let program = openProgram(path: path, name: name, into: &builder) else { continue }
+            walkLibraries(of: program, into: &builder)
+        }
+        builder.plan.warnings += unmatchedExclusions(used: builder.usedRules)
+        return builder.plan
+    }
 
-            // Breadth first from the program, through bundled libraries only: an excluded
-            // library's own dependencies are the host's business.
-            var queue = [0]
-            var walked: Set<Int> = [0]
-            var position = 0
-            while position < queue.count {
-                let requester = queue[position]
-                position += 1
-                let requesterName = requester == 0 ? "bin/\(name)" : PathText.lastComponent(of: resolution.objects[requester].path)
-                for lookup in resolution.lookups where lookup.requester == requester && !lookup.isPreload {
-                    let searchedName = PathText.lastComponent(of: lookup.searchedName)
-                    var names = [searchedName]
-                    if let object = lookup.object, let soname = resolution.objects[object].soname, soname != searchedName {
-                        names.append(soname)
-                    }
-                    let isLoader = lookup.object != nil && lookup.object == resolution.interpreterIndex
-                    let rule = isLoader ? BundlePolicy.loaderRule : policy.decide(names)
-                    if let rule, let userIndex = policy.rules.firstIndex(where: { $0.pattern == rule.pattern && $0.source == rule.source }) {
-                        usedRules.insert(userIndex)
-                    }
-                    if let rule, rule.action == .exclude {
-                        let reason = rule.reason
-                        if decided.insert(searchedName + "\u{0}excluded").inserted {
-                            plan.decisions.append(BundlePlan.Decision(
-                                name: searchedName, neededBy: requesterName, outcome: .excluded,
-                                reason: "\(reason) [\(rule.source.description): exclude \(rule.pattern)]",
-                                path: lookup.object.map { resolution.objects[$0].path }))
-                        }
-                        continue
-                    }
-                    guard let object = lookup.object, object != 0 else {
-                        var message = "not found"
-                        switch lookup.outcome {
-                        case .notFound(let text), .failed(let text): message = text
-                        default: break
-                        }
-                        plan.errors.append("\(lookup.name), needed by \(requesterName): \(message)")
-                        if decided.insert(searchedName + "\u{0}missing").inserted {
-                            plan.decisions.append(BundlePlan.Decision(name: searchedName, neededBy: requesterName, outcome: .missing,
-                                                                      reason: message, path: nil))
-                        }
-                        continue
-                    }
-                    if lookup.name.contains("/") {
-                        let owner = requester == 0 ? "bin/\(name)" : "lib/\(PathText.lastComponent(of: resolution.objects[requester].path))"
-                        plan.pathNeeded[owner, default: []].append((lookup.name, searchedName))
-                    }
-                    let loaded = resolution.objects[object]
-                    let canonical = environment.fileSystem.canonicalPath(loaded.path) ?? loaded.path
-                    if let existing = libraryIndex[canonical] {
-                        if plan.libraries[existing].name != searchedName, !(loaded.soname == plan.libraries[existing].name) {
-                            plan.warnings.append("\(canonical) is needed as \(plan.libraries[existing].name) and as \(searchedName) (by \(requesterName)); it is bundled once, as \(plan.libraries[existing].name)")
-                        }
-                    } else if let owner = nameOwner[searchedName], owner != canonical {
-                        plan.warnings.append("two different files are needed as \(searchedName): \(owner) is bundled, \(canonical) (for \(requesterName)) is not")
-                    } else {
-                        let why = rule.map { " [\($0.source.description): \($0.action.rawValue) \($0.pattern)]" } ?? ""
-                        let library = BundlePlan.Library(
-                            source: loaded.path, canonical: canonical, name: searchedName, soname: loaded.soname,
-                            foundBy: "\(requesterName) (\(resolution.describe(loaded.rule)))", shadowed: [])
-                        libraryIndex[canonical] = plan.libraries.count
-                        nameOwner[searchedName] = canonical
-                        plan.libraries.append(library)
-                        plan.decisions.append(BundlePlan.Decision(
-                            name: searchedName, neededBy: requesterName, outcome: .bundled,
-                            reason: (rule?.reason ?? "not part of the base system") + why, path: loaded.path))
-                    }
-                    if let index = libraryIndex[canonical] {
-                        for copy in otherCopies(of: lookup.searchedName, neededBy: requester, resolution: resolution,
-                                                program: file, resolver: resolver, chosen: loaded.path)
-                        where !plan.libraries[index].shadowed.contains(copy) {
-                            plan.libraries[index].shadowed.append(copy)
-                        }
-                    }
-                    if walked.insert(object).inserted {
-                        queue.append(object)
-                        if importScanned.insert(canonical).inserted {
-                            warnAboutRunTimeLoading(loaded.file, shownAs: "lib/\(searchedName)", into: &plan)
-                        }
-                    }
+    /// A dynamic program to walk: the name it is bundled as, its file, and how the
+    /// loader resolves it.
+    struct ResolvedProgram {
+        let name: String
+        let file: ELFFile
+        let resolver: LibraryResolver
+        let resolution: Resolution
+
+        /// How an object is named in decisions and warnings: `bin/NAME` for the
+        /// program, else the library's file name.
+        func requesterName(_ index: Int) -> String {
+            index == 0 ? "bin/\(name)" : PathText.lastComponent(of: resolution.objects[index].path)
+        }
+
+        /// Where an object goes in the bundle: `bin/NAME` or `lib/FILE`.
+        func bundledPath(_ index: Int) -> String {
+            index == 0 ? "bin/\(name)" : "lib/\(PathText.lastComponent(of: resolution.objects[index].path))"
+        }
+    }
+
+    /// Opens the program and adds it to the plan, then resolves it; nil when there is
+    /// nothing to walk (an error was recorded, or the program is static).
+    func openProgram(path: String, name: String, into builder: inout BundlePlanBuilder) -> ResolvedProgram? {
+        guard builder.programNames.insert(name).inserted else {
+            builder.plan.errors.append("\(path): another program is already bundled as bin/\(name)")
+            return nil
+        }
+        let file: ELFFile
+        do {
+            file = try environment.fileSystem.open(path)
+        } catch {
+            builder.plan.errors.append("\(path): \(error)")
+            return nil
+        }
+        let dynamic = (try? file.dynamic()) ?? nil
+        builder.plan.programs.append(BundlePlan.Program(source: path, name: name, isDynamic: dynamic != nil && !file.isStaticPIE))
+        guard dynamic != nil else { return nil }
+        let program = resolve(path: path, name: name, file: file)
+        warnAboutRunTimeLoading(file, shownAs: "bin/\(name)", into: &builder.plan)
+        return program
+    }
+
+    /// The program's libraries as its own loader finds them (the machine's, or defaults
+    /// for the file's architecture), the interpreter loaded first when it is usable.
+    func resolve(path: String, name: String, file: ELFFile) -> ResolvedProgram {
+        let environment = self.environment.adapted(for: file)
+        let resolver = LibraryResolver(environment: environment)
+        let interpreterName = (try? file.interpreter()) ?? nil
+        var interpreterPath: String?
+        if let interpreterName, case .accepted = resolver.verify(environment.fileSystem.targetPath(interpreterName), like: file) {
+            interpreterPath = environment.fileSystem.targetPath(interpreterName)
+        }
+        let resolution = resolver.resolve(program: path, file: file, interpreter: interpreterPath)
+        return ResolvedProgram(name: name, file: file, resolver: resolver, resolution: resolution)
+    }
+
+    /// Breadth first from the program, through bundled libraries only: an excluded
+    /// library's own dependencies are the host's business. A library reached for the
+    /// first time has its imports scanned for run-time loading.
+    func walkLibraries(of program: ResolvedProgram, into builder: inout BundlePlanBuilder) {
+        var queue = [0]
+        var walked: Set<Int> = [0]
+        var position = 0
+        while position < queue.count {
+            let requester = queue[position]
+            position += 1
+            for lookup in program.resolution.lookups where lookup.requester == requester && !lookup.isPreload {
+                guard let library = take(lookup, of: program, into: &builder), walked.insert(library.object).inserted else { continue }
+                queue.append(library.object)
+                if builder.importScanned.insert(library.canonical).inserted {
+                    warnAboutRunTimeLoading(program.resolution.objects[library.object].file, shownAs: "lib/\(library.name)",
+                                            into: &builder.plan)
                 }
             }
         }
-        for (index, rule) in policy.rules.enumerated() where rule.action == .exclude && !usedRules.contains(index) {
-            plan.warnings.append("\(rule.source.description): exclude \(rule.pattern) matches no library these programs need")
+    }
+
+    /// A library `take` let into the bundle (or found there already).
+    struct TakenLibrary {
+        /// Its index among the resolution's objects.
+        let object: Int
+        /// The file at the end of its links.
+        let canonical: String
+        /// The name it was searched for.
+        let name: String
+    }
+
+    /// The rule that decides a lookup: the loader's own when the lookup reaches the
+    /// interpreter, else the policy's for the name searched and the soname found.
+    func rule(for lookup: DependencyLookup, searchedName: String, in resolution: Resolution) -> BundlePolicy.Rule? {
+        var names = [searchedName]
+        if let object = lookup.object, let soname = resolution.objects[object].soname, soname != searchedName {
+            names.append(soname)
         }
-        return plan
+        let isLoader = lookup.object != nil && lookup.object == resolution.interpreterIndex
+        return isLoader ? BundlePolicy.loaderRule : policy.decide(names)
+    }
+
+    /// One DT_NEEDED lookup: excluded by the policy, missing (an error), or a library
+    /// to bundle, with the other copies the loader would not take. Returns the library
+    /// to walk on from; nil for an excluded or missing one.
+    func take(_ lookup: DependencyLookup, of program: ResolvedProgram, into builder: inout BundlePlanBuilder) -> TakenLibrary? {
+        let resolution = program.resolution
+        let requester = lookup.requester
+        let requesterName = program.requesterName(requester)
+        let searchedName = PathText.lastComponent(of: lookup.searchedName)
+        let rule = rule(for: lookup, searchedName: searchedName, in: resolution)
+        if let rule, let userIndex = policy.rules.firstIndex(where: { $0.pattern == rule.pattern && $0.source == rule.source }) {
+            builder.usedRules.insert(userIndex)
+        }
+        if let rule, rule.action == .exclude {
+            builder.decideOnce(BundlePlan.Decision(
+                name: searchedName, neededBy: requesterName, outcome: .excluded,
+                reason: "\(rule.reason) [\(rule.source.description): exclude \(rule.pattern)]",
+                path: lookup.object.map { resolution.objects[$0].path }))
+            return nil
+        }
+        guard let object = lookup.object, object != 0 else {
+            var message = "not found"
+            switch lookup.outcome {
+            case .notFound(let text), .failed(let text): message = text
+            default: break
+            }
+            builder.plan.errors.append("\(lookup.name), needed by \(requesterName): \(message)")
+            builder.decideOnce(BundlePlan.Decision(name: searchedName, neededBy: requesterName, outcome: .missing,
+                                                   reason: message, path: nil))
+            return nil
+        }
+        if lookup.name.contains("/") {
+            builder.plan.pathNeeded[program.bundledPath(requester), default: []].append((lookup.name, searchedName))
+        }
+        let loaded = resolution.objects[object]
+        let canonical = environment.fileSystem.canonicalPath(loaded.path) ?? loaded.path
+        let why = rule.map { " [\($0.source.description): \($0.action.rawValue) \($0.pattern)]" } ?? ""
+        builder.bundle(
+            BundlePlan.Library(source: loaded.path, canonical: canonical, name: searchedName, soname: loaded.soname,
+                               foundBy: "\(requesterName) (\(resolution.describe(loaded.rule)))", shadowed: []),
+            reason: (rule?.reason ?? "not part of the base system") + why, neededBy: requesterName)
+        if let index = builder.libraryIndex[canonical] {
+            for copy in otherCopies(of: lookup.searchedName, neededBy: requester, resolution: resolution,
+                                    program: program.file, resolver: program.resolver, chosen: loaded.path)
+            where !builder.plan.libraries[index].shadowed.contains(copy) {
+                builder.plan.libraries[index].shadowed.append(copy)
+            }
+        }
+        return TakenLibrary(object: object, canonical: canonical, name: searchedName)
+    }
+
+    /// A warning for each exclusion of the user's policy that no lookup matched.
+    func unmatchedExclusions(used: Set<Int>) -> [String] {
+        policy.rules.enumerated().filter { $0.element.action == .exclude && !used.contains($0.offset) }.map {
+            "\($0.element.source.description): exclude \($0.element.pattern) matches no library these programs need"
+        }
     }
 
     /// Copies of `name` that the requester's search would reach after the one the loader
