@@ -151,6 +151,11 @@ public struct LoaderPlatform: Sendable, Equatable {
     }
 
     /// Debian's multiarch triplet for an architecture (the `lib/<triplet>` directories).
+    ///
+    /// One of four per-architecture tables here (`multiarchTriplet`, `defaultCacheFlags`,
+    /// `defaultLoaderPath`, `defaultPlatformName`) that share the shape of a switch over
+    /// the machine on purpose: each fact has its own source (Debian's multiarch list,
+    /// ldconfig's flags, glibc's `sysdeps` loader names) and its own architectures.
     public static func multiarchTriplet(machine: Machine, is64: Bool, isBigEndian: Bool, elfFlags: UInt32) -> String? {
         switch machine {
         case .x86_64: return is64 ? "x86_64-linux-gnu" : "x86_64-linux-gnux32"
@@ -213,7 +218,8 @@ public struct LoaderPlatform: Sendable, Equatable {
             source: "defaults for \(machine.commonName) (the loader could not be asked)")
     }
 
-    /// The PT_INTERP glibc programs of this architecture carry.
+    /// The PT_INTERP glibc programs of this architecture carry. (A switch shaped like
+    /// `multiarchTriplet`'s on purpose: see there.)
     public static func defaultLoaderPath(machine: Machine, is64: Bool, isBigEndian: Bool, elfFlags: UInt32) -> String? {
         switch machine {
         case .x86_64: return is64 ? "/lib64/ld-linux-x86-64.so.2" : "/libx32/ld-linux-x32.so.2"
