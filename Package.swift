@@ -2,13 +2,17 @@
 import PackageDescription
 
 // Layers, each a target so that the compiler keeps the boundaries:
-//   ELFKitCore   bytes, constants, model, reader, system calls: what every other target reads with
-//   ELFKitEdit   edits, layout, writer: turns a request into a plan and writes it
-//   ELFKitVerify the verifier: judges an edited file from the original and the request; it
-//                depends on the core alone, so it can never ask the planner what it meant
-//   ELFKitLoader ld.so.cache, library resolution, diagnosis (doctor, ldd)
-//   ELFKit       the pipeline (read, plan, verify, write) and the library product
-//   swelf        the command-line tool
+//   ELFKitCore      bytes, constants, model, reader (also Go build info and versioned imports), system calls
+//   ELFKitEdit      edits, layout, writer: turns a request into a plan and writes it
+//   ELFKitVerify    the verifier: judges an edited file from the original and the request; it
+//                   depends on the core alone, so it can never ask the planner what it meant
+//   ELFKitLoader    ld.so emulation: ld.so.cache, glibc and musl resolvers, loader environment,
+//                   file system view (--root), Resolution, host facts
+//   ELFKitDiagnosis doctor's and ldd's analysis (Diagnosis, Go checks), from the loader's resolution
+//   ELFKitPackaging bundle (planner, policies) and portability (report, facts, glibc and
+//                   distribution release tables); it runs Diagnosis on each input
+//   ELFKit          the pipeline (read, plan, verify, write) and the library product
+//   swelf           the command-line tool
 let package = Package(
     name: "swelf",
     products: [
@@ -23,13 +27,20 @@ let package = Package(
         .target(name: "ELFKitEdit", dependencies: ["ELFKitCore"]),
         .target(name: "ELFKitVerify", dependencies: ["ELFKitCore"]),
         .target(name: "ELFKitLoader", dependencies: ["ELFKitCore"]),
-        .target(name: "ELFKit", dependencies: ["ELFKitCore", "ELFKitEdit", "ELFKitVerify", "ELFKitLoader"]),
+        .target(name: "ELFKitDiagnosis", dependencies: ["ELFKitCore", "ELFKitLoader"]),
+        .target(name: "ELFKitPackaging", dependencies: ["ELFKitCore", "ELFKitLoader", "ELFKitDiagnosis"]),
+        .target(name: "ELFKit", dependencies: ["ELFKitCore", "ELFKitEdit", "ELFKitVerify", "ELFKitLoader",
+                                               "ELFKitDiagnosis", "ELFKitPackaging"]),
         // argc and argv kept from a constructor, so that the static executable does not
         // take the Swift runtime's /proc/self/maps reader (see SwelfStartup.c).
         .target(name: "SwelfStartup"),
         .executableTarget(name: "swelf", dependencies: ["ELFKit", "SwelfStartup"]),
-        .testTarget(name: "ELFKitTests", dependencies: ["ELFKit", "ELFKitCore", "ELFKitEdit", "ELFKitVerify", "ELFKitLoader"]),
-        .testTarget(name: "SwelfCLITests", dependencies: ["ELFKit", "ELFKitCore", "ELFKitEdit", "ELFKitVerify", "ELFKitLoader"]),
+        .testTarget(name: "ELFKitTests", dependencies: [
+            "ELFKit", "ELFKitCore", "ELFKitEdit", "ELFKitVerify", "ELFKitLoader", "ELFKitDiagnosis", "ELFKitPackaging",
+        ]),
+        .testTarget(name: "SwelfCLITests", dependencies: [
+            "ELFKit", "ELFKitCore", "ELFKitEdit", "ELFKitVerify", "ELFKitLoader", "ELFKitDiagnosis", "ELFKitPackaging",
+        ]),
         .testTarget(name: "SwelfEndToEndTests", dependencies: ["ELFKit"]),
     ]
 )

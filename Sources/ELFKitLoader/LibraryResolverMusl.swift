@@ -15,8 +15,7 @@ extension ResolverState {
                                       outcome: .notFound(message: ""), attempts: [], shadowed: nil)
         if name.hasPrefix("lib"), let dot = name.firstIndex(of: "."), let interpreter = resolution.interpreterIndex,
            ["c", "pthread", "rt", "m", "dl", "util", "xnet"].contains(String(name.dropFirst(3)[..<dot])) {
-            lookup.outcome = .reused(interpreter, reason: "provided by musl's libc, which is the loader")
-            record(lookup)
+            record(lookup, .reused(interpreter, reason: "provided by musl's libc, which is the loader"))
             return
         }
         var found: (path: String, rule: SearchRule)?
@@ -27,8 +26,7 @@ extension ResolverState {
             if case .accepted = result { found = (path, .path) }
         } else {
             if let existing = resolution.objects.first(where: { $0.index != 0 && $0.requestedName == name }) {
-                lookup.outcome = .reused(existing.index, reason: "already loaded")
-                record(lookup)
+                record(lookup, .reused(existing.index, reason: "already loaded"))
                 return
             }
             var steps: [Step] = []
@@ -60,33 +58,16 @@ extension ResolverState {
         }
         guard let found else {
             if budget.exhausted {
-                lookup.outcome = .failed(message: budget.message)
+                record(lookup, .failed(message: budget.message))
             } else if let last = lookup.attempts.last, case .absent = last.result {
-                lookup.outcome = .notFound(message: "Error loading shared library \(name): No such file or directory")
+                record(lookup, .notFound(message: "Error loading shared library \(name): No such file or directory"))
             } else {
-                lookup.outcome = .failed(message: "Error loading shared library \(name): Exec format error")
+                record(lookup, .failed(message: "Error loading shared library \(name): Exec format error"))
             }
-            record(lookup)
             return
         }
-        let identity = environment.fileSystem.status(found.path)?.identity
-        if let identity, let same = resolution.objects.first(where: { $0.identity == identity }) {
-            lookup.outcome = .reused(same.index, reason: "same file as \(same.path)")
-            record(lookup)
-            return
-        }
-        guard let file = try? environment.fileSystem.open(found.path) else {
-            lookup.outcome = .failed(message: "Error loading shared library \(name): cannot read it")
-            record(lookup)
-            return
-        }
-        let index = resolution.objects.count
-        resolution.objects.append(LoadedObject(
-            index: index, requestedName: name, path: found.path, names: [name], soname: (try? file.dynamic()?.soname()) ?? nil,
-            loader: loader, rule: found.rule, identity: identity, origin: PathText.directory(of: absolute(found.path)), file: file))
-        queue.append(index)
-        lookup.outcome = .loaded(index)
-        record(lookup)
+        admit(found, lookup: lookup, loader: loader, requestedName: name, searchedName: name,
+              reuseAddsName: false, unreadable: "Error loading shared library \(name): cannot read it")
     }
 
     /// musl opens the first existing file and fails if it is not a library for it.
@@ -128,5 +109,20 @@ extension ResolverState {
             }
         }
         return muslDirectories("/lib:/usr/local/lib:/usr/lib", origin: nil)
+    }
+}
+
+extension String {
+    /// Every occurrence of `target` replaced (no Foundation in the core).
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = ""
+        var rest = self[...]
+        while let range = rest.firstRange(of: target) {
+            result += rest[..<range.lowerBound]
+            result += replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
     }
 }

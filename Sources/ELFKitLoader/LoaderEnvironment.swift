@@ -151,6 +151,11 @@ public struct LoaderPlatform: Sendable, Equatable {
     }
 
     /// Debian's multiarch triplet for an architecture (the `lib/<triplet>` directories).
+    ///
+    /// One of four per-architecture tables here (`multiarchTriplet`, `defaultCacheFlags`,
+    /// `defaultLoaderPath`, `defaultPlatformName`) that share the shape of a switch over
+    /// the machine on purpose: each fact has its own source (Debian's multiarch list,
+    /// ldconfig's flags, glibc's `sysdeps` loader names) and its own architectures.
     public static func multiarchTriplet(machine: Machine, is64: Bool, isBigEndian: Bool, elfFlags: UInt32) -> String? {
         switch machine {
         case .x86_64: return is64 ? "x86_64-linux-gnu" : "x86_64-linux-gnux32"
@@ -213,7 +218,8 @@ public struct LoaderPlatform: Sendable, Equatable {
             source: "defaults for \(machine.commonName) (the loader could not be asked)")
     }
 
-    /// The PT_INTERP glibc programs of this architecture carry.
+    /// The PT_INTERP glibc programs of this architecture carry. (A switch shaped like
+    /// `multiarchTriplet`'s on purpose: see there.)
     public static func defaultLoaderPath(machine: Machine, is64: Bool, isBigEndian: Bool, elfFlags: UInt32) -> String? {
         switch machine {
         case .x86_64: return is64 ? "/lib64/ld-linux-x86-64.so.2" : "/libx32/ld-linux-x32.so.2"
@@ -303,4 +309,32 @@ public struct LoaderEnvironment: Sendable {
 
     /// The subdirectories tried in every search directory.
     public var searchSubdirectories: [String] { noHwcaps ? [""] : platform.searchSubdirectories }
+}
+
+extension LoaderEnvironment {
+    /// The environment for `file`: the machine's own loader when it would load the file,
+    /// else defaults for the file's architecture (another architecture, or a `--root` tree).
+    public func adapted(for file: ELFFile) -> LoaderEnvironment {
+        var environment = self
+        let host = platform
+        let sameArchitecture = host.machine == file.header.machine && host.is64 == file.format.is64
+        if sameArchitecture && fileSystem.root == nil { return environment }
+        let triplet = LoaderPlatform.multiarchTriplet(machine: file.header.machine, is64: file.format.is64,
+                                                      isBigEndian: file.format.isBigEndian, elfFlags: file.header.flags)
+        let hasMultiarch = triplet.map {
+            fileSystem.isDirectory(fileSystem.targetPath("/lib/\($0)")) || fileSystem.isDirectory(fileSystem.targetPath("/usr/lib/\($0)"))
+        } ?? false
+        var adapted = LoaderPlatform.defaults(
+            machine: file.header.machine, is64: file.format.is64, isBigEndian: file.format.isBigEndian,
+            elfFlags: file.header.flags, hasMultiarch: hasMultiarch, hasLib64: fileSystem.isDirectory(fileSystem.targetPath("/lib64")))
+        if sameArchitecture {
+            // The CPU decides the hwcaps subdirectories, whatever the tree.
+            adapted.hwcapsSubdirectories = host.hwcapsSubdirectories
+            adapted.legacySubdirectories = host.legacySubdirectories
+            adapted.platformName = host.platformName
+            adapted.source = "defaults for \(file.header.machine.commonName) under \(fileSystem.root ?? "/"), this CPU's hwcaps"
+        }
+        environment.platform = adapted
+        return environment
+    }
 }

@@ -182,22 +182,22 @@ public struct LoaderFileSystem: Sendable {
 }
 
 /// Path text helpers (no Foundation in the core).
-enum PathText {
+package enum PathText {
     /// Everything before the last slash: `dirname` without the special cases for a path
     /// that has no slash (`.`) or is the root (`/`).
-    static func directory(of path: String) -> String {
+    package static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         if slash == path.startIndex { return "/" }
         return String(path[..<slash])
     }
 
-    static func lastComponent(of path: String) -> String {
+    package static func lastComponent(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return path }
         return String(path[path.index(after: slash)...])
     }
 
     /// `directory` joined with `name`, with exactly one slash between them.
-    static func join(_ directory: String, _ name: String) -> String {
+    package static func join(_ directory: String, _ name: String) -> String {
         if directory.isEmpty { return name }
         return directory.hasSuffix("/") ? directory + name : directory + "/" + name
     }

@@ -101,7 +101,7 @@ public struct LoadedObject {
     public let origin: String?
     public let file: ELFFile
 
-    func answers(to name: String) -> Bool { path == name || names.contains(name) }
+    package func answers(to name: String) -> Bool { path == name || names.contains(name) }
 }
 
 /// One DT_NEEDED entry and what the loader does with it.

@@ -366,6 +366,38 @@ import Testing
         #expect(!notes.contains { $0.contains("GLIBC_PRIVATE") })
     }
 
+    /// A library one input loads, named again as an input through a symbolic link (as a
+    /// bundle's `lib/` often is), in either order, is one file: listed once, as an input,
+    /// and its requirements are counted once. Files are told apart by device and inode;
+    /// by path alone the link would be a second file (sabotaged so, the report listed 4
+    /// files and libgreet's GLIBC_2.2.5 twice).
+    @Test(arguments: [false, true])
+    func libraryNamedAgainThroughALinkIsOneFile(linkFirst: Bool) throws {
+        let manager = FileManager.default
+        let directory = manager.temporaryDirectory.appendingPathComponent("swelf-portability-link-\(getpid())-\(linkFirst)")
+        try manager.createDirectory(at: directory.appendingPathComponent("lib"), withIntermediateDirectories: true)
+        try manager.createDirectory(at: directory.appendingPathComponent("other"), withIntermediateDirectories: true)
+        defer { try? manager.removeItem(at: directory) }
+        for (from, to) in [("x86_64/hello-runpath", "app"), ("x86_64/libgreet.so.1", "lib/libgreet.so.1"),
+                           ("x86_64/libunused.so", "lib/libunused.so")] {
+            try manager.copyItem(at: Repo.testBinaries.appendingPathComponent(from), to: directory.appendingPathComponent(to))
+        }
+        let app = directory.appendingPathComponent("app").path
+        let link = directory.appendingPathComponent("other/greet.so").path
+        try manager.createSymbolicLink(atPath: link, withDestinationPath: "../lib/libgreet.so.1")
+        let (status, json, _) = try Self.document(linkFirst ? [link, app] : [app, link])
+        #expect(status == 0)
+        let files = json["files"] as? [[String: Any]] ?? []
+        let greet = files.filter { ($0["path"] as? String).map { $0 == link || $0.hasSuffix("/lib/libgreet.so.1") } ?? false }
+        #expect(files.count == 3, "\(files.map { $0["path"] ?? "" })")
+        #expect(greet.count == 1)
+        #expect(greet.first?["input"] as? Bool == true)
+        // libgreet requires GLIBC_2.2.5 of libc.so.6 (readelf -V): one use, by the one entry.
+        let greetUses = (json["requirements"] as? [[String: Any]] ?? []).compactMap { $0["required_by"] as? String }
+            .filter { $0 == link || $0.hasSuffix("/lib/libgreet.so.1") }
+        #expect(greetUses == [greet.first?["path"] as? String ?? "?"])
+    }
+
     // MARK: --floor
 
     /// `readelf --dyn-syms`: each undefined `symbol@VERSION`.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import ELFKit
 @testable import ELFKitCore
+@testable import ELFKitDiagnosis
 @testable import ELFKitEdit
 @testable import ELFKitLoader
 @testable import ELFKitVerify

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import ELFKit
 @testable import ELFKitCore
+@testable import ELFKitDiagnosis
 @testable import ELFKitEdit
 @testable import ELFKitLoader
 @testable import ELFKitVerify
@@ -197,6 +198,48 @@ import Testing
             #expect(warnings.contains("ERROR: ld.so: object 'nope-\(getpid()).so' from LD_PRELOAD cannot be preloaded (cannot open shared object file): ignored."),
                     "\(warnings)")
         }
+    }
+
+    /// A search that reaches a file already loaded under another name (libalias.so, a
+    /// link to liba.so) adds the name to that object (glibc's `add_name_to_object`), so
+    /// a later DT_NEEDED of the same name (libz.so's) is matched without a search. The
+    /// oracle is the loader's own `LD_DEBUG=libs` trace: a "find library=NAME" line for
+    /// each lookup that searched. (Sabotaged to add no name, as musl does, libalias.so
+    /// was searched twice.)
+    @Test func aNameReachedThroughALinkIsNotSearchedAgain() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("swelf-alias-\(getpid())")
+        let libraries = directory.path + "/D"
+        try FileManager.default.createDirectory(atPath: libraries, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try "int a(void) { return 1; }\n".write(toFile: directory.path + "/a.c", atomically: true, encoding: .utf8)
+        try "int a(void); int z(void) { return a(); }\n".write(toFile: directory.path + "/z.c", atomically: true, encoding: .utf8)
+        try "int a(void); int z(void); int main(void) { return z() + a() - 2; }\n"
+            .write(toFile: directory.path + "/main.c", atomically: true, encoding: .utf8)
+        let program = directory.path + "/app"
+        // No sonames: each DT_NEEDED is the file name the link editor was given.
+        for arguments in [["-shared", "-fPIC", "-o", libraries + "/liba.so", directory.path + "/a.c"],
+                          ["-shared", "-fPIC", "-o", libraries + "/libz.so", directory.path + "/z.c", "-Wl,--no-as-needed", "-L", libraries, "-lalias"],
+                          ["-o", program, directory.path + "/main.c", "-Wl,--no-as-needed", "-L", libraries, "-la", "-lalias", "-lz"]] {
+            if arguments.contains("-lalias") && !FileManager.default.fileExists(atPath: libraries + "/libalias.so") {
+                try FileManager.default.createSymbolicLink(atPath: libraries + "/libalias.so", withDestinationPath: "liba.so")
+            }
+            let build = try Tool.run("gcc", arguments)
+            #expect(build.status == 0, "\(build.stderr)")
+        }
+        var variables = ProcessInfo.processInfo.environment
+        variables["LD_LIBRARY_PATH"] = libraries
+        variables.removeValue(forKey: "LD_PRELOAD")
+        let diagnosis = Diagnosis.run(path: program, environment: try HostLoader.environment(variables: variables), host: HostLoader.host)
+        let resolution = try #require(diagnosis.resolution)
+        let searched = resolution.lookups.filter { !$0.attempts.isEmpty }.map(\.name)
+        let trace = try Tool.run("/usr/bin/env", ["-u", "LD_PRELOAD", "LD_LIBRARY_PATH=" + libraries, "LD_DEBUG=libs", program])
+        #expect(trace.status == 0, "\(trace.stderr)")
+        let reference = trace.stderr.split(separator: "\n").compactMap { line in
+            line.firstMatch(of: /find library=(\S+) \[0\]; searching/).map { String($0.1) }
+        }
+        #expect(reference == ["liba.so", "libalias.so", "libz.so", "libc.so.6"])
+        #expect(searched == reference)
+        #expect(resolution.objects.filter { $0.names.contains("libalias.so") }.map(\.requestedName) == ["liba.so"])
     }
 
     /// DF_1_NODEFLIB: cache entries in system directories are refused and the system

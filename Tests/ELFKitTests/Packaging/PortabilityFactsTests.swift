@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import ELFKitCore
 @testable import ELFKitLoader
+@testable import ELFKitPackaging
 
 /// The portability report's facts, checked against their sources' own wording (not
 /// against the tables they are stored in): issue 9's glibc/distribution list, the

@@ -1,5 +1,3 @@
-import ELFKitCore
-
 /// What one object requires of other objects' symbol versions: each `Elf_Vernaux` of
 /// `.gnu.version_r`, with the undefined dynamic symbols that use it.
 ///

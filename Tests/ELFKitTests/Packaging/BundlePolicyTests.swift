@@ -1,5 +1,5 @@
 import Testing
-@testable import ELFKitLoader
+@testable import ELFKitPackaging
 
 /// The bundle policy: patterns, the file format, and the order rules are checked in.
 /// Expected values come from fnmatch(3) semantics and the documented order, not from

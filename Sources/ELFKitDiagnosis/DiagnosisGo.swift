@@ -1,4 +1,5 @@
 import ELFKitCore
+import ELFKitLoader
 
 /// Go programs and the name service: what the build information says and what the
 /// program will look for at run time that no DT_NEEDED entry names.

@@ -1,0 +1,37 @@
+import ELFKitCore
+
+/// Facts about the machine and user the program would be started by, gathered by the
+/// caller (the core reads no global state).
+public struct HostFacts: Sendable {
+    /// `uname -m`: x86_64, aarch64, …
+    public var machineName: String
+    public var userID: UInt32
+    public var groupID: UInt32
+
+    public init(machineName: String, userID: UInt32, groupID: UInt32) {
+        self.machineName = machineName
+        self.userID = userID
+        self.groupID = groupID
+    }
+
+    /// The (machine, 64-bit, big-endian) triples this kernel runs natively. A 64-bit
+    /// x86 or Arm kernel also runs its 32-bit programs.
+    public var nativeFormats: [(machine: Machine, is64: Bool, bigEndian: Bool)] {
+        switch machineName {
+        case "x86_64": [(.x86_64, true, false), (.i386, false, false), (.x86_64, false, false)]
+        case "i386", "i486", "i586", "i686": [(.i386, false, false)]
+        case "aarch64": [(.aarch64, true, false), (.arm, false, false)]
+        case "aarch64_be": [(.aarch64, true, true)]
+        case _ where machineName.hasPrefix("armv") || machineName == "arm": [(.arm, false, false)]
+        case "ppc64le": [(.powerPC64, true, false)]
+        case "ppc64": [(.powerPC64, true, true), (.powerPC, false, true)]
+        case "ppc": [(.powerPC, false, true)]
+        case "s390x": [(.s390, true, true), (.s390, false, true)]
+        case "riscv64": [(.riscv, true, false)]
+        case "mips64": [(.mips, true, true), (.mips, false, true)]
+        case "mips": [(.mips, false, true)]
+        case "loongarch64": [(.loongArch, true, false)]
+        default: []
+        }
+    }
+}

@@ -1,0 +1,234 @@
+import ELFKitCore
+import ELFKitLoader
+
+public struct BundlePlanner {
+    public let environment: LoaderEnvironment
+    public let policy: BundlePolicy
+
+    public init(environment: LoaderEnvironment, policy: BundlePolicy) {
+        self.environment = environment
+        self.policy = policy
+    }
+
+    /// Plans a bundle of `programs`, each a path on this machine, copied under the name
+    /// given with it.
+    ///
+    /// Each program is opened and resolved as the loader would (`openProgram`), then its
+    /// libraries are walked breadth first (`walkLibraries`), each lookup excluded by the
+    /// policy, missing, or bundled (`take`); last, the exclusions that matched nothing
+    /// are named (`unmatchedExclusions`).
+    public func plan(programs: [(path: String, name: String)]) -> BundlePlan {
+        var builder = BundlePlanBuilder()
+        for (path, name) in programs {
+            guard let program = openProgram(path: path, name: name, into: &builder) else { continue }
+            walkLibraries(of: program, into: &builder)
+        }
+        builder.plan.warnings += unmatchedExclusions(used: builder.usedRules)
+        return builder.plan
+    }
+
+    /// A dynamic program to walk: the name it is bundled as, its file, and how the
+    /// loader resolves it.
+    struct ResolvedProgram {
+        let name: String
+        let file: ELFFile
+        let resolver: LibraryResolver
+        let resolution: Resolution
+
+        /// How an object is named in decisions and warnings: `bin/NAME` for the
+        /// program, else the library's file name.
+        func requesterName(_ index: Int) -> String {
+            index == 0 ? "bin/\(name)" : PathText.lastComponent(of: resolution.objects[index].path)
+        }
+
+        /// Where an object goes in the bundle: `bin/NAME` or `lib/FILE`.
+        func bundledPath(_ index: Int) -> String {
+            index == 0 ? "bin/\(name)" : "lib/\(PathText.lastComponent(of: resolution.objects[index].path))"
+        }
+    }
+
+    /// Opens the program and adds it to the plan, then resolves it; nil when there is
+    /// nothing to walk (an error was recorded, or the program is static).
+    func openProgram(path: String, name: String, into builder: inout BundlePlanBuilder) -> ResolvedProgram? {
+        guard builder.programNames.insert(name).inserted else {
+            builder.plan.errors.append("\(path): another program is already bundled as bin/\(name)")
+            return nil
+        }
+        let file: ELFFile
+        do {
+            file = try environment.fileSystem.open(path)
+        } catch {
+            builder.plan.errors.append("\(path): \(error)")
+            return nil
+        }
+        let dynamic = (try? file.dynamic()) ?? nil
+        builder.plan.programs.append(BundlePlan.Program(source: path, name: name, isDynamic: dynamic != nil && !file.isStaticPIE))
+        guard dynamic != nil else { return nil }
+        let program = resolve(path: path, name: name, file: file)
+        warnAboutRunTimeLoading(file, shownAs: "bin/\(name)", into: &builder.plan)
+        return program
+    }
+
+    /// The program's libraries as its own loader finds them (the machine's, or defaults
+    /// for the file's architecture), the interpreter loaded first when it is usable.
+    func resolve(path: String, name: String, file: ELFFile) -> ResolvedProgram {
+        let environment = self.environment.adapted(for: file)
+        let resolver = LibraryResolver(environment: environment)
+        let interpreterName = (try? file.interpreter()) ?? nil
+        var interpreterPath: String?
+        if let interpreterName, case .accepted = resolver.verify(environment.fileSystem.targetPath(interpreterName), like: file) {
+            interpreterPath = environment.fileSystem.targetPath(interpreterName)
+        }
+        let resolution = resolver.resolve(program: path, file: file, interpreter: interpreterPath)
+        return ResolvedProgram(name: name, file: file, resolver: resolver, resolution: resolution)
+    }
+
+    /// Breadth first from the program, through bundled libraries only: an excluded
+    /// library's own dependencies are the host's business. A library reached for the
+    /// first time has its imports scanned for run-time loading.
+    func walkLibraries(of program: ResolvedProgram, into builder: inout BundlePlanBuilder) {
+        var queue = [0]
+        var walked: Set<Int> = [0]
+        var position = 0
+        while position < queue.count {
+            let requester = queue[position]
+            position += 1
+            for lookup in program.resolution.lookups where lookup.requester == requester && !lookup.isPreload {
+                guard let library = take(lookup, of: program, into: &builder), walked.insert(library.object).inserted else { continue }
+                queue.append(library.object)
+                if builder.importScanned.insert(library.canonical).inserted {
+                    warnAboutRunTimeLoading(program.resolution.objects[library.object].file, shownAs: "lib/\(library.name)",
+                                            into: &builder.plan)
+                }
+            }
+        }
+    }
+
+    /// A library `take` let into the bundle (or found there already).
+    struct TakenLibrary {
+        /// Its index among the resolution's objects.
+        let object: Int
+        /// The file at the end of its links.
+        let canonical: String
+        /// The name it was searched for.
+        let name: String
+    }
+
+    /// The rule that decides a lookup: the loader's own when the lookup reaches the
+    /// interpreter, else the policy's for the name searched and the soname found.
+    func rule(for lookup: DependencyLookup, searchedName: String, in resolution: Resolution) -> BundlePolicy.Rule? {
+        var names = [searchedName]
+        if let object = lookup.object, let soname = resolution.objects[object].soname, soname != searchedName {
+            names.append(soname)
+        }
+        let isLoader = lookup.object != nil && lookup.object == resolution.interpreterIndex
+        return isLoader ? BundlePolicy.loaderRule : policy.decide(names)
+    }
+
+    /// One DT_NEEDED lookup: excluded by the policy, missing (an error), or a library
+    /// to bundle, with the other copies the loader would not take. Returns the library
+    /// to walk on from; nil for an excluded or missing one.
+    func take(_ lookup: DependencyLookup, of program: ResolvedProgram, into builder: inout BundlePlanBuilder) -> TakenLibrary? {
+        let resolution = program.resolution
+        let requester = lookup.requester
+        let requesterName = program.requesterName(requester)
+        let searchedName = PathText.lastComponent(of: lookup.searchedName)
+        let rule = rule(for: lookup, searchedName: searchedName, in: resolution)
+        if let rule, let userIndex = policy.rules.firstIndex(where: { $0.pattern == rule.pattern && $0.source == rule.source }) {
+            builder.usedRules.insert(userIndex)
+        }
+        if let rule, rule.action == .exclude {
+            builder.decideOnce(BundlePlan.Decision(
+                name: searchedName, neededBy: requesterName, outcome: .excluded,
+                reason: "\(rule.reason) [\(rule.source.description): exclude \(rule.pattern)]",
+                path: lookup.object.map { resolution.objects[$0].path }))
+            return nil
+        }
+        guard let object = lookup.object, object != 0 else {
+            var message = "not found"
+            switch lookup.outcome {
+            case .notFound(let text), .failed(let text): message = text
+            default: break
+            }
+            builder.plan.errors.append("\(lookup.name), needed by \(requesterName): \(message)")
+            builder.decideOnce(BundlePlan.Decision(name: searchedName, neededBy: requesterName, outcome: .missing,
+                                                   reason: message, path: nil))
+            return nil
+        }
+        if lookup.name.contains("/") {
+            builder.plan.pathNeeded[program.bundledPath(requester), default: []].append((lookup.name, searchedName))
+        }
+        let loaded = resolution.objects[object]
+        let canonical = environment.fileSystem.canonicalPath(loaded.path) ?? loaded.path
+        let why = rule.map { " [\($0.source.description): \($0.action.rawValue) \($0.pattern)]" } ?? ""
+        builder.bundle(
+            BundlePlan.Library(source: loaded.path, canonical: canonical, name: searchedName, soname: loaded.soname,
+                               foundBy: "\(requesterName) (\(resolution.describe(loaded.rule)))", shadowed: []),
+            reason: (rule?.reason ?? "not part of the base system") + why, neededBy: requesterName)
+        if let index = builder.libraryIndex[canonical] {
+            for copy in otherCopies(of: lookup.searchedName, neededBy: requester, resolution: resolution,
+                                    program: program.file, resolver: program.resolver, chosen: loaded.path)
+            where !builder.plan.libraries[index].shadowed.contains(copy) {
+                builder.plan.libraries[index].shadowed.append(copy)
+            }
+        }
+        return TakenLibrary(object: object, canonical: canonical, name: searchedName)
+    }
+
+    /// A warning for each exclusion of the user's policy that no lookup matched.
+    func unmatchedExclusions(used: Set<Int>) -> [String] {
+        policy.rules.enumerated().filter { $0.element.action == .exclude && !used.contains($0.offset) }.map {
+            "\($0.element.source.description): exclude \($0.element.pattern) matches no library these programs need"
+        }
+    }
+
+    /// Copies of `name` that the requester's search would reach after the one the loader
+    /// takes (a later directory of the same list, a later step), other files than it,
+    /// each with the step that reaches it.
+    func otherCopies(of name: String, neededBy requester: Int, resolution: Resolution, program: ELFFile,
+                     resolver: LibraryResolver, chosen: String) -> [String] {
+        resolver.acceptedCopies(of: name, neededBy: requester, in: resolution, program: program, excluding: chosen)
+            .map { "\($0.path) (\(resolution.describe($0.rule)))" }
+    }
+
+    /// Imports that make a program load code at run time, which no static analysis sees.
+    static let runTimeLoaders: [(symbols: Set<String>, what: String)] = [
+        (["getaddrinfo", "getnameinfo", "gethostbyname", "gethostbyname2", "gethostbyname_r", "gethostbyname2_r",
+          "gethostbyaddr", "gethostbyaddr_r", "getpwnam", "getpwnam_r", "getpwuid", "getpwuid_r", "getpwent",
+          "getgrnam", "getgrnam_r", "getgrgid", "getgrgid_r", "getgrent", "getgrouplist", "initgroups", "getspnam",
+          "getspnam_r", "getservbyname", "getservbyname_r", "getservbyport", "getprotobyname", "getnetgrent",
+          "innetgr", "getlogin", "getlogin_r"],
+         "uses the name service: glibc loads the host's libnss_* modules at run time (they come with the host's glibc)"),
+        (["iconv_open"], "converts character sets with iconv: glibc loads gconv modules from the host at run time"),
+        (["dlopen", "dlmopen"], "loads code with dlopen: the libraries or plugins it opens are not bundled; add them yourself"),
+    ]
+
+    func warnAboutRunTimeLoading(_ file: ELFFile, shownAs name: String, into plan: inout BundlePlan) {
+        let imports = BundlePlanner.importedSymbols(file)
+        for (symbols, what) in BundlePlanner.runTimeLoaders {
+            let used = symbols.intersection(imports).sorted()
+            if !used.isEmpty { plan.warnings.append("\(name) \(what) (imports \(used.joined(separator: ", ")))") }
+        }
+    }
+
+    /// Names of the undefined symbols in `.dynsym` (empty if it cannot be read).
+    static func importedSymbols(_ file: ELFFile) -> Set<String> {
+        guard let section = file.sectionHeaders.first(where: { $0.type == .dynsym }),
+              section.entrySize >= (file.format.is64 ? 24 : 16),
+              Int(exactly: section.link).map({ $0 < file.sectionHeaders.count }) == true,
+              let raw = try? file.source.bytes(at: section.offset, count: section.size, ".dynsym"),
+              let strings = try? file.readStringTable(section: file.sectionHeaders[Int(section.link)]) else { return [] }
+        var names: Set<String> = []
+        let count = UInt64(raw.count) / section.entrySize
+        var decoder = ByteDecoder(raw, format: file.format, baseOffset: section.offset)
+        var index: UInt64 = 1
+        while index < count {
+            // index < count = raw.count / entrySize: the product is at most raw.count.
+            decoder.position = Int(index * section.entrySize)
+            guard let symbol = try? Symbol.decode(&decoder) else { break }
+            if !symbol.isDefined, let name = try? strings.string(at: UInt64(symbol.nameOffset)) { names.insert(name) }
+            index += 1
+        }
+        return names
+    }
+}
