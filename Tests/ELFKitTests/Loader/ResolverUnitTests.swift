@@ -223,7 +223,7 @@ import Testing
             if arguments.contains("-lalias") && !FileManager.default.fileExists(atPath: libraries + "/libalias.so") {
                 try FileManager.default.createSymbolicLink(atPath: libraries + "/libalias.so", withDestinationPath: "liba.so")
             }
-            let build = try Tool.run("gcc", arguments)
+            let build = try ChildProcess.run("gcc", arguments)
             #expect(build.status == 0, "\(build.stderr)")
         }
         var variables = ProcessInfo.processInfo.environment
@@ -232,7 +232,7 @@ import Testing
         let diagnosis = Diagnosis.run(path: program, environment: try HostLoader.environment(variables: variables), host: HostLoader.host)
         let resolution = try #require(diagnosis.resolution)
         let searched = resolution.lookups.filter { !$0.attempts.isEmpty }.map(\.name)
-        let trace = try Tool.run("/usr/bin/env", ["-u", "LD_PRELOAD", "LD_LIBRARY_PATH=" + libraries, "LD_DEBUG=libs", program])
+        let trace = try ChildProcess.run("/usr/bin/env", ["-u", "LD_PRELOAD", "LD_LIBRARY_PATH=" + libraries, "LD_DEBUG=libs", program])
         #expect(trace.status == 0, "\(trace.stderr)")
         let reference = trace.stderr.split(separator: "\n").compactMap { line in
             line.firstMatch(of: /find library=(\S+) \[0\]; searching/).map { String($0.1) }
