@@ -3,7 +3,9 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import ELFKit
+import ELFKitCore
+import ELFKitLoader
+import ELFKitDiagnosis
 
 /// Writes a bundle plan: each program to DIR/bin and each library to DIR/lib, with an
 /// `$ORIGIN`-relative DT_RUNPATH and the plan's DT_NEEDED replacements. Nothing outside
@@ -13,22 +15,27 @@ import ELFKit
 /// `Rewriter.rewrite`, so that every copy is verified like any edit. Taking it as a value
 /// keeps the executor free of the pipeline, so that it can live in a library target below
 /// the one that holds `Rewriter`.
-struct BundleExecutor {
+package struct BundleExecutor {
     /// Writes `destination`: `source` edited by `request`, verified, or an error saying why not.
-    typealias CopyWriter = (_ source: FilePath, _ request: EditRequest, _ destination: FilePath) throws -> Void
+    package typealias CopyWriter = (_ source: FilePath, _ request: EditRequest, _ destination: FilePath) throws -> Void
 
     /// The run paths written: programs live in bin/, libraries in lib/.
-    static let programRunPath = "$ORIGIN/../lib"
-    static let libraryRunPath = "$ORIGIN"
+    package static let programRunPath = "$ORIGIN/../lib"
+    package static let libraryRunPath = "$ORIGIN"
 
     /// The bundle directory (DIR).
-    let output: String
-    let writeCopy: CopyWriter
+    package let output: String
+    package let writeCopy: CopyWriter
+
+    package init(output: String, writeCopy: @escaping CopyWriter) {
+        self.output = output
+        self.writeCopy = writeCopy
+    }
 
     /// Writes every copy of `plan` and returns the warnings about what the copies still
     /// hold (`leftoverPaths`). Stops at the first copy that cannot be written; the copies
     /// written before it stay (a rerun replaces them).
-    func write(_ plan: BundlePlan) throws(BundleError) -> [String] {
+    package func write(_ plan: BundlePlan) throws(BundleError) -> [String] {
         let bin = try BundleExecutor.makeDirectory(output, "bin")
         let lib = try BundleExecutor.makeDirectory(output, "lib")
         var leftovers: [String] = []
@@ -79,7 +86,7 @@ struct BundleExecutor {
     /// of a string table that had to move (swelf does not overwrite old table bytes), but
     /// visible to `strings`. Reported, so the promise "no build-machine path remains" is
     /// never broken silently.
-    static func leftoverPaths(source: String, copy: String, shownAs name: String) -> [String] {
+    package static func leftoverPaths(source: String, copy: String, shownAs name: String) -> [String] {
         guard let original = try? ELFFile(path: FilePath(source)), let dynamic = (try? original.dynamic()) ?? nil,
               let written = try? FileByteSource(path: FilePath(copy)),
               let bytes = try? written.bytes(at: 0, count: written.size, copy) else { return [] }
@@ -97,7 +104,7 @@ struct BundleExecutor {
         return result
     }
 
-    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    package static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         guard !needle.isEmpty, haystack.count >= needle.count else { return false }
         var start = 0
         while start <= haystack.count - needle.count {
@@ -110,7 +117,7 @@ struct BundleExecutor {
 
     /// `DIR/name`, created if needed; a symbolic link or another kind of file there is
     /// refused (the bundle is written inside DIR only).
-    static func makeDirectory(_ directory: String, _ name: String) throws(BundleError) -> String {
+    package static func makeDirectory(_ directory: String, _ name: String) throws(BundleError) -> String {
         for path in [directory, directory + "/" + name] {
             var status = stat()
             if FilePath(path).withCString({ lstat($0, &status) }) == 0 {
@@ -128,7 +135,7 @@ struct BundleExecutor {
 }
 
 /// Why a bundle could not be gathered or written, in words for the user.
-struct BundleError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+package struct BundleError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

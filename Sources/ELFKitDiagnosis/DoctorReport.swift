@@ -1,22 +1,25 @@
-import ELFKit
+import ELFKitCore
+import ELFKitLoader
 
 /// `swelf doctor`'s report of a diagnosis: the text it prints, and the JSON document of
 /// `--json`. Pure rendering: it prints nothing itself.
-struct DoctorReport {
-    let diagnosis: Diagnosis
+package struct DoctorReport {
+    package let diagnosis: Diagnosis
 
-    var verdict: String {
+    package init(diagnosis: Diagnosis) { self.diagnosis = diagnosis }
+
+    package var verdict: String {
         if diagnosis.wouldStart {
             return diagnosis.isSharedLibrary ? "would load" : "would start"
         }
         return diagnosis.isSharedLibrary ? "would not load" : "would not start"
     }
 
-    var fatalFindings: [Finding] {
+    package var fatalFindings: [Finding] {
         diagnosis.checks.flatMap { $0.findings.filter { $0.severity == .fatal } }
     }
 
-    var text: String {
+    package var text: String {
         var out = "doctor: \(diagnosis.path)\n"
         for check in diagnosis.checks {
             out += check.area.title.lowercased() + ":\n"
@@ -41,7 +44,7 @@ struct DoctorReport {
         return out + "\n"
     }
 
-    var json: JSON {
+    package var json: JSON {
         let environment = diagnosis.environment
         let platform = environment.platform
         var members: [(String, JSON)] = [

@@ -3,15 +3,17 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import ELFKit
+import ELFKitCore
+import ELFKitLoader
+import ELFKitDiagnosis
 
 /// The programs a bundle's inputs name: a file stands for itself, a directory for every
 /// program under it.
-enum BundleInputs {
+package enum BundleInputs {
     /// The programs of `inputs`, in order, each with the name it gets in bin/. `output`,
     /// the bundle directory, is skipped where it lies inside an input directory. An input
     /// that does not exist is an error naming it.
-    static func programs(in inputs: [String], output: String) throws(BundleError) -> [(path: String, name: String)] {
+    package static func programs(in inputs: [String], output: String) throws(BundleError) -> [(path: String, name: String)] {
         var programs: [(path: String, name: String)] = []
         for input in inputs {
             var status = stat()
@@ -27,14 +29,14 @@ enum BundleInputs {
         return programs
     }
 
-    static func lastComponent(_ path: String) -> String {
+    package static func lastComponent(_ path: String) -> String {
         var trimmed = Substring(path)
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
         return String(trimmed.split(separator: "/").last ?? trimmed)
     }
 
     /// The canonical path (`realpath`), or nil when there is none (the path does not exist).
-    static func realPath(_ path: String) -> String? {
+    package static func realPath(_ path: String) -> String? {
         guard let resolved = FilePath(path).withCString({ realpath($0, nil) }) else { return nil }
         defer { free(resolved) }
         return FilePath(cString: resolved).description
@@ -45,7 +47,7 @@ enum BundleInputs {
     /// static (ET_EXEC, or static-pie). Shared libraries are left to the resolution.
     /// `skipping`: the bundle's own directory (canonical), when it lies inside an input
     /// directory: its programs are the previous run's copies, not inputs.
-    static func programsUnder(_ directory: String, skipping output: String?) -> [(path: String, name: String)] {
+    package static func programsUnder(_ directory: String, skipping output: String?) -> [(path: String, name: String)] {
         var result: [(path: String, name: String)] = []
         var entries: [String] = []
         guard let stream = FilePath(directory).withCString({ opendir($0) }) else { return [] }

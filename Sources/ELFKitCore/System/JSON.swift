@@ -1,4 +1,3 @@
-import ELFKit
 
 /// A JSON value with ordered object keys, so output is stable for scripts and tests.
 ///
@@ -13,7 +12,7 @@ import ELFKit
 /// A consumer takes `raw_bytes[field]` when present, else the UTF-8 of the text.
 /// Objects whose names are all UTF-8 have no `raw_bytes`. A `.string` carrying bytes as
 /// `ByteText` (the loader model's names and paths) is treated as those bytes.
-enum JSON {
+package enum JSON {
     case string(String)
     case bytes([UInt8])
     case int(Int64)
@@ -22,10 +21,10 @@ enum JSON {
     case array([JSON])
     case object([(String, JSON)])
 
-    static func optional(_ text: String?) -> JSON { text.map(JSON.string) ?? .null }
-    static func optional(bytes: [UInt8]?) -> JSON { bytes.map(JSON.bytes) ?? .null }
+    package static func optional(_ text: String?) -> JSON { text.map(JSON.string) ?? .null }
+    package static func optional(bytes: [UInt8]?) -> JSON { bytes.map(JSON.bytes) ?? .null }
 
-    func serialized(indent: Int = 0) -> String {
+    package func serialized(indent: Int = 0) -> String {
         var out = ""
         write(to: &out, indent: indent)
         return out
@@ -73,7 +72,7 @@ enum JSON {
 
     /// The `raw_bytes` member for an object's byte fields that are not UTF-8; nil when
     /// every one is.
-    static func rawBytes(of members: [(String, JSON)]) -> JSON? {
+    package static func rawBytes(of members: [(String, JSON)]) -> JSON? {
         func hex(_ value: JSON) -> JSON? {
             let bytes: [UInt8]
             switch value {

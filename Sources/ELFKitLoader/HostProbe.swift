@@ -3,18 +3,18 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import ELFKit
+import ELFKitCore
 
 /// Gathers the facts about this machine that the core takes as values: the loader's
 /// own diagnostics, `uname`, the user, the process environment, the cache.
-enum HostProbe {
+package enum HostProbe {
     /// Loaders to ask, most likely first. `ld.so` on PATH is glibc's own link.
-    static let loaderCandidates = [
+    package static let loaderCandidates = [
         "/usr/bin/ld.so", "/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/ld-linux-armhf.so.3",
         "/lib/ld-linux.so.2", "/lib64/ld64.so.2", "/lib/ld64.so.1", "/lib/ld-linux-riscv64-lp64d.so.1",
     ]
 
-    static func hostFacts() -> HostFacts {
+    package static func hostFacts() -> HostFacts {
         var names = utsname()
         uname(&names)
         let machine = withUnsafeBytes(of: &names.machine) { raw in
@@ -25,7 +25,7 @@ enum HostProbe {
 
     /// This machine's loader, asked with `--list-diagnostics`; nil when no loader
     /// answers (glibc < 2.33, musl, …).
-    static func loaderPlatform() -> LoaderPlatform? {
+    package static func loaderPlatform() -> LoaderPlatform? {
         for candidate in loaderCandidates where access(candidate, X_OK) == 0 {
             guard let file = try? ELFFile(path: candidate),
                   let output = run(candidate, ["--list-diagnostics"]),
@@ -37,7 +37,7 @@ enum HostProbe {
     }
 
     /// Fallback when the loader cannot be asked: defaults for `uname -m`.
-    static func defaultPlatform(host: HostFacts) -> LoaderPlatform {
+    package static func defaultPlatform(host: HostFacts) -> LoaderPlatform {
         let format = host.nativeFormats.first ?? (machine: Machine.x86_64, is64: true, bigEndian: false)
         let triplet = LoaderPlatform.multiarchTriplet(machine: format.machine, is64: format.is64, isBigEndian: format.bigEndian,
                                                       elfFlags: 0x400)
@@ -48,7 +48,7 @@ enum HostProbe {
     }
 
     /// The process environment, as NAME → VALUE.
-    static func processEnvironment() -> [String: String] {
+    package static func processEnvironment() -> [String: String] {
         var result: [String: String] = [:]
         var pointer = environ
         while let entry = pointer.pointee {
@@ -62,7 +62,7 @@ enum HostProbe {
         return result
     }
 
-    static func currentDirectory() -> String {
+    package static func currentDirectory() -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buffer, buffer.count) != nil else { return "." }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -70,7 +70,7 @@ enum HostProbe {
 
     /// Runs a trusted system program with an empty environment and returns its standard
     /// output, or nil if it cannot be run or fails.
-    static func run(_ program: String, _ arguments: [String]) -> String? {
+    package static func run(_ program: String, _ arguments: [String]) -> String? {
         var pipeEnds: [Int32] = [0, 0]
         guard pipe(&pipeEnds) == 0 else { return nil }
         var actions = posix_spawn_file_actions_t()
@@ -108,7 +108,7 @@ enum HostProbe {
     /// The environment to analyse with: this machine, or the tree at `root` (a rootfs, a
     /// sysroot), and the process environment overlaid with `overrides` in order (a later
     /// one wins).
-    static func loaderEnvironment(root: String?, overrides: [(name: String, value: String)]) -> LoaderEnvironment {
+    package static func loaderEnvironment(root: String?, overrides: [(name: String, value: String)]) -> LoaderEnvironment {
         let host = hostFacts()
         let fileSystem = LoaderFileSystem(root: root)
         let platform = loaderPlatform() ?? defaultPlatform(host: host)

@@ -1,24 +1,28 @@
-import ELFKit
+import ELFKitCore
+import ELFKitLoader
+import ELFKitDiagnosis
 
 /// A portability report as text and as JSON: the output of `swelf portability`, and the
 /// end of `swelf bundle`'s (which has no `--floor`, so no limits). Pure rendering: it
 /// prints nothing itself.
-struct PortabilityRendering {
+package struct PortabilityRendering {
     /// The `--floor` the violations were found against.
-    let limits: PortabilityReport.Limits?
+    package let limits: PortabilityReport.Limits?
 
-    static func release(_ numbers: [Int]) -> String { numbers.map(String.init).joined(separator: ".") }
+    package init(limits: PortabilityReport.Limits?) { self.limits = limits }
 
-    static func symbolAt(_ symbol: [UInt8]?, _ version: VersionName) -> String {
+    package static func release(_ numbers: [Int]) -> String { numbers.map(String.init).joined(separator: ".") }
+
+    package static func symbolAt(_ symbol: [UInt8]?, _ version: VersionName) -> String {
         guard let symbol else { return "\(version.name) (no symbol uses it; the loader checks it all the same)" }
         return ByteText.string(symbol) + "@" + version.name
     }
 
-    static func releaseName(_ floor: PortabilityReport.Floor) -> String {
+    package static func releaseName(_ floor: PortabilityReport.Floor) -> String {
         floor.component == .glibc ? release(floor.release) : "GCC " + (floor.beyondTable ? "> " : "") + release(floor.release)
     }
 
-    func text(_ report: PortabilityReport, violations: [PortabilityReport.Violation]?) -> String {
+    package func text(_ report: PortabilityReport, violations: [PortabilityReport.Violation]?) -> String {
         let inputs = report.files.filter(\.isInput).count
         let libraries = report.files.count - inputs
         var out = "portability: \(inputs) file\(inputs == 1 ? "" : "s")"
@@ -83,7 +87,7 @@ struct PortabilityRendering {
         return out
     }
 
-    static func limitsText(_ limits: PortabilityReport.Limits) -> String {
+    package static func limitsText(_ limits: PortabilityReport.Limits) -> String {
         var parts: [String] = []
         if let glibc = limits.glibc { parts.append("glibc=" + release(glibc)) }
         if let glibcxx = limits.glibcxx { parts.append("glibcxx=" + release(glibcxx)) }
@@ -92,7 +96,7 @@ struct PortabilityRendering {
         return parts.joined(separator: ",")
     }
 
-    func json(_ report: PortabilityReport, violations: [PortabilityReport.Violation]?) -> JSON {
+    package func json(_ report: PortabilityReport, violations: [PortabilityReport.Violation]?) -> JSON {
         let release: ([Int]) -> JSON = { .string(PortabilityRendering.release($0)) }
         let symbol: ([UInt8]?) -> JSON = { $0.map(JSON.bytes) ?? .null }
         var members: [(String, JSON)] = [
@@ -177,5 +181,5 @@ struct PortabilityRendering {
 
 extension String {
     /// The text followed by spaces up to `width` characters (at least one space).
-    func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(1, width - count)) }
+    package func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(1, width - count)) }
 }

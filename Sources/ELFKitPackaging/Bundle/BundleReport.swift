@@ -1,23 +1,33 @@
-import ELFKit
+import ELFKitCore
+import ELFKitLoader
+import ELFKitDiagnosis
 
 /// The text `swelf bundle` prints: what went where, every decision with its reason,
 /// and the warnings; then the portability report of what was written. Pure rendering:
 /// it prints nothing itself.
-struct BundleReport {
-    let plan: BundlePlan
-    let output: String
-    var leftovers: [String] = []
-    var written = true
+package struct BundleReport {
+    package let plan: BundlePlan
+    package let output: String
+    package var leftovers: [String] = []
+    package var written = true
     /// The portability of the written bundle, which ends the report (none when nothing
     /// was written).
-    var portability: PortabilityReport?
+    package var portability: PortabilityReport?
+
+    package init(plan: BundlePlan, output: String, leftovers: [String] = [], written: Bool = true, portability: PortabilityReport? = nil) {
+        self.plan = plan
+        self.output = output
+        self.leftovers = leftovers
+        self.written = written
+        self.portability = portability
+    }
 
     /// The portability report is rendered as `swelf portability` renders it, without a
     /// floor (a bundle has no `--floor`).
     private static var portabilityRendering: PortabilityRendering { PortabilityRendering(limits: nil) }
 
     /// `--json`: the same facts, for scripts.
-    var json: JSON {
+    package var json: JSON {
         var members: [(String, JSON)] = [
             ("output", .string(output)),
             ("written", .bool(written)),
@@ -45,7 +55,7 @@ struct BundleReport {
         return .object(members)
     }
 
-    var text: String {
+    package var text: String {
         var lines: [String] = ["bundle: \(output)", "programs:"]
         for program in plan.programs {
             lines.append("  bin/\(program.name) <- \(program.source)"

@@ -1,10 +1,11 @@
-import ELFKit
+import ELFKitCore
+import ELFKitLoader
 
 /// What `swelf ldd` says about one file: ldd's lines on standard output, and the messages
 /// ldd (or ld.so under it) gives on standard error, in the order they are printed.
 /// Pure rendering: the caller prints `lines` and decides the exit status from `failed`.
-struct LddReport {
-    enum Line: Equatable {
+package struct LddReport {
+    package enum Line: Equatable {
         /// A line of standard output.
         case output(String)
         /// A message on standard error as it is (ld.so's own words).
@@ -13,12 +14,12 @@ struct LddReport {
         case error(String)
     }
 
-    private(set) var lines: [Line] = []
+    package private(set) var lines: [Line] = []
     /// ldd would exit with failure for this file (unreadable, or not dynamic).
-    private(set) var failed = false
+    package private(set) var failed = false
 
     /// The report for `diagnosis`; paths are shown as inside `fileSystem`'s root.
-    init(_ diagnosis: Diagnosis, fileSystem: LoaderFileSystem) {
+    package init(_ diagnosis: Diagnosis, fileSystem: LoaderFileSystem) {
         guard diagnosis.file != nil else {
             let message = diagnosis.checks.first?.findings.first { $0.severity == .fatal }?.message ?? "cannot read"
             lines = [.error(message)]
@@ -51,7 +52,7 @@ struct LddReport {
 
     /// ldd's lines. Under `--root` paths are shown as inside the tree, as an ldd run
     /// there (or under qemu-user with -L) shows them.
-    static func listing(_ resolution: Resolution, fileSystem: LoaderFileSystem) -> [String] {
+    package static func listing(_ resolution: Resolution, fileSystem: LoaderFileSystem) -> [String] {
         var lines: [String] = []
         for entry in resolution.listing {
             switch entry {
