@@ -1,64 +1,11 @@
 import ELFKitCore
 import ELFKitLoader
 
-/// One thing the doctor found.
-public struct Finding: Sendable {
-    public enum Severity: Int, Sendable, Comparable {
-        case ok, info, warning, fatal
-        public static func < (a: Severity, b: Severity) -> Bool { a.rawValue < b.rawValue }
-        public var name: String {
-            switch self {
-            case .ok: "ok"
-            case .info: "info"
-            case .warning: "warning"
-            case .fatal: "fatal"
-            }
-        }
-    }
-
-    public var severity: Severity
-    public var message: String
-    /// Evidence: paths tried, values read.
-    public var details: [String]
-    /// A concrete remedy, often a swelf command.
-    public var fix: String?
-
-    public init(_ severity: Severity, _ message: String, details: [String] = [], fix: String? = nil) {
-        self.severity = severity
-        self.message = message
-        self.details = details
-        self.fix = fix
-    }
-}
-
-/// The findings of one check.
-public struct Check: Sendable {
-    /// The checks, in the order in which a problem would stop the program.
-    public enum Area: String, Sendable, CaseIterable {
-        case file, architecture, interpreter, libraries, versions, go, environment
-        public var title: String {
-            switch self {
-            case .file: "File"
-            case .architecture: "Architecture"
-            case .interpreter: "Interpreter"
-            case .libraries: "Libraries"
-            case .versions: "Symbol versions"
-            case .go: "Go build info"
-            case .environment: "Environment"
-            }
-        }
-    }
-
-    public let area: Area
-    public var findings: [Finding]
-    public var severity: Finding.Severity { findings.map(\.severity).max() ?? .ok }
-}
-
 /// `swelf doctor`'s analysis of one file: would it start here, and if not, why.
 public struct Diagnosis {
     public let path: String
     public internal(set) var checks: [Check] = []
-    public internal(set) var resolution: Resolution?
+    public internal(set) var resolution: LibraryResolution?
     /// The environment actually used (secure mode and platform decided from the file).
     public internal(set) var environment: LoaderEnvironment
     /// "dynamic", "static", "static-pie", "shared library", or nil when not ELF.
@@ -111,7 +58,7 @@ public struct Diagnosis {
             return
         }
         let resolver = LibraryResolver(environment: environment)
-        let resolution: Resolution
+        let resolution: LibraryResolution
         if interpreter == nil && isSharedLibrary && ((try? file.interpreter()) ?? nil) == nil,
            let loaderName = environment.platform.loaderPath,
            case .accepted = resolver.verify(fileSystem.targetPath(loaderName), like: file) {
@@ -362,7 +309,7 @@ extension LoaderPlatform {
 
 extension Diagnosis {
     /// Debian's name for an architecture, for "install libc6:ARCH" advice.
-    static func debianArchitecture(_ machine: Machine, is64: Bool, bigEndian: Bool) -> String? {
+    static func debianArchitecture(_ machine: ELFMachine, is64: Bool, bigEndian: Bool) -> String? {
         switch (machine, is64) {
         case (.x86_64, true): return "amd64"
         case (.i386, false): return "i386"
@@ -376,5 +323,61 @@ extension Diagnosis {
         case (.loongArch, true): return "loong64"
         default: return nil
         }
+    }
+}
+
+
+extension Diagnosis {
+    /// One thing the doctor found.
+    public struct Finding: Sendable {
+        public enum Severity: Int, Sendable, Comparable {
+            case ok, info, warning, fatal
+            public static func < (a: Severity, b: Severity) -> Bool { a.rawValue < b.rawValue }
+            public var name: String {
+                switch self {
+                case .ok: "ok"
+                case .info: "info"
+                case .warning: "warning"
+                case .fatal: "fatal"
+                }
+            }
+        }
+
+        public var severity: Severity
+        public var message: String
+        /// Evidence: paths tried, values read.
+        public var details: [String]
+        /// A concrete remedy, often a swelf command.
+        public var fix: String?
+
+        public init(_ severity: Severity, _ message: String, details: [String] = [], fix: String? = nil) {
+            self.severity = severity
+            self.message = message
+            self.details = details
+            self.fix = fix
+        }
+    }
+
+    /// The findings of one check.
+    public struct Check: Sendable {
+        /// The checks, in the order in which a problem would stop the program.
+        public enum Area: String, Sendable, CaseIterable {
+            case file, architecture, interpreter, libraries, versions, go, environment
+            public var title: String {
+                switch self {
+                case .file: "File"
+                case .architecture: "Architecture"
+                case .interpreter: "Interpreter"
+                case .libraries: "Libraries"
+                case .versions: "Symbol versions"
+                case .go: "Go build info"
+                case .environment: "Environment"
+                }
+            }
+        }
+
+        public let area: Area
+        public var findings: [Finding]
+        public var severity: Finding.Severity { findings.map(\.severity).max() ?? .ok }
     }
 }

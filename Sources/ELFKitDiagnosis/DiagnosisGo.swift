@@ -63,7 +63,7 @@ extension Diagnosis {
     /// A program that resolves host names or users through glibc (getaddrinfo,
     /// getpwnam, …) loads `libnss_<service>.so.2` for each service nsswitch.conf names,
     /// with dlopen, at run time. Missing modules make lookups fail quietly.
-    func nameServiceFindings(_ file: ELFFile, resolution: Resolution?, go: GoBuildInfo?) -> [Finding] {
+    func nameServiceFindings(_ file: ELFFile, resolution: LibraryResolution?, go: GoBuildInfo?) -> [Finding] {
         let fileSystem = environment.fileSystem
         var databases: [String] = []
         var users: [String] = []

@@ -6,7 +6,7 @@ import ELFKitLoader
 extension Diagnosis {
     // MARK: 4. Libraries
 
-    func libraryFindings(_ resolution: Resolution, fileSystem: LoaderFileSystem) -> [Finding] {
+    func libraryFindings(_ resolution: LibraryResolution, fileSystem: LoaderFileSystem) -> [Finding] {
         var findings: [Finding] = [searchFacts()]
         var reported: Set<String> = []
         for lookup in resolution.lookups {
@@ -93,7 +93,7 @@ extension Diagnosis {
     }
 
     /// An LD_PRELOAD entry: loaded first, or ld.so's "cannot be preloaded … ignored".
-    private func preloadFinding(_ lookup: DependencyLookup, _ resolution: Resolution) -> Finding {
+    private func preloadFinding(_ lookup: DependencyLookup, _ resolution: LibraryResolution) -> Finding {
         let tried = lookup.attempts.map { "tried \($0.path): \($0.resultDescription)" }
         switch lookup.outcome {
         case .loaded(let index), .reused(let index, _):
@@ -108,7 +108,7 @@ extension Diagnosis {
 
     // MARK: 5. Symbol versions
 
-    func versionFindings(_ resolution: Resolution) -> [Finding] {
+    func versionFindings(_ resolution: LibraryResolution) -> [Finding] {
         var findings: [Finding] = []
         var checked = 0
         for entry in resolution.listing {
@@ -126,7 +126,7 @@ extension Diagnosis {
     /// each of its versions must be among that library's DT_VERDEF names unless marked
     /// weak. A library without DT_VERDEF satisfies everything (the loader only says so
     /// with LD_VERBOSE).
-    private func versionFindings(of index: Int, _ resolution: Resolution, checked: inout Int) -> [Finding] {
+    private func versionFindings(of index: Int, _ resolution: LibraryResolution, checked: inout Int) -> [Finding] {
         let object = resolution.objects[index]
         let requiredBy = index == 0 ? path : object.path
         guard let dynamic = (try? object.file.dynamic()) ?? nil else { return [] }
@@ -194,7 +194,7 @@ extension Diagnosis {
 
     // MARK: 7. Environment
 
-    func environmentFindings(resolution: Resolution?) -> [Finding] {
+    func environmentFindings(resolution: LibraryResolution?) -> [Finding] {
         var findings: [Finding] = []
         let variables = environment.variables
         if let libraryPath = variables["LD_LIBRARY_PATH"], !libraryPath.isEmpty {

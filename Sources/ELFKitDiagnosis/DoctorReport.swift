@@ -15,7 +15,7 @@ package struct DoctorReport {
         return diagnosis.isSharedLibrary ? "would not load" : "would not start"
     }
 
-    package var fatalFindings: [Finding] {
+    package var fatalFindings: [Diagnosis.Finding] {
         diagnosis.checks.flatMap { $0.findings.filter { $0.severity == .fatal } }
     }
 
@@ -110,7 +110,7 @@ package struct DoctorReport {
         return .object(members)
     }
 
-    private func libraryJSON(_ lookup: DependencyLookup, _ resolution: Resolution) -> JSON {
+    private func libraryJSON(_ lookup: DependencyLookup, _ resolution: LibraryResolution) -> JSON {
         var status = "found"
         var path: String?
         var rule: SearchRule?

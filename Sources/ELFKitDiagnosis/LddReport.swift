@@ -52,7 +52,7 @@ package struct LddReport {
 
     /// ldd's lines. Under `--root` paths are shown as inside the tree, as an ldd run
     /// there (or under qemu-user with -L) shows them.
-    package static func listing(_ resolution: Resolution, fileSystem: LoaderFileSystem) -> [String] {
+    package static func listing(_ resolution: LibraryResolution, fileSystem: LoaderFileSystem) -> [String] {
         var lines: [String] = []
         for entry in resolution.listing {
             switch entry {

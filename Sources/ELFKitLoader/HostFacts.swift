@@ -16,7 +16,7 @@ public struct HostFacts: Sendable {
 
     /// The (machine, 64-bit, big-endian) triples this kernel runs natively. A 64-bit
     /// x86 or Arm kernel also runs its 32-bit programs.
-    public var nativeFormats: [(machine: Machine, is64: Bool, bigEndian: Bool)] {
+    public var nativeFormats: [(machine: ELFMachine, is64: Bool, bigEndian: Bool)] {
         switch machineName {
         case "x86_64": [(.x86_64, true, false), (.i386, false, false), (.x86_64, false, false)]
         case "i386", "i486", "i586", "i686": [(.i386, false, false)]

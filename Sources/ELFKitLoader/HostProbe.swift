@@ -38,7 +38,7 @@ package enum HostProbe {
 
     /// Fallback when the loader cannot be asked: defaults for `uname -m`.
     package static func defaultPlatform(host: HostFacts) -> LoaderPlatform {
-        let format = host.nativeFormats.first ?? (machine: Machine.x86_64, is64: true, bigEndian: false)
+        let format = host.nativeFormats.first ?? (machine: ELFMachine.x86_64, is64: true, bigEndian: false)
         let triplet = LoaderPlatform.multiarchTriplet(machine: format.machine, is64: format.is64, isBigEndian: format.bigEndian,
                                                       elfFlags: 0x400)
         var status = stat()
@@ -53,7 +53,7 @@ package enum HostProbe {
         var pointer = environ
         while let entry = pointer.pointee {
             // Bytes, reversibly as text (ByteText): LD_LIBRARY_PATH need not be UTF-8.
-            let text = FilePath(cString: entry).description
+            let text = BytePath(cString: entry).description
             if let equals = text.firstIndex(of: "=") {
                 result[String(text[..<equals])] = String(text[text.index(after: equals)...])
             }

@@ -46,7 +46,7 @@ public struct LibraryResolver: Sendable {
     /// pass the loader that would load it and the name it is known by
     /// (`interpreterName`, e.g. `/lib64/ld-linux-x86-64.so.2`).
     public func resolve(program path: String, file: ELFFile, interpreter: String? = nil,
-                        interpreterName: String? = nil) -> Resolution {
+                        interpreterName: String? = nil) -> LibraryResolution {
         var state = ResolverState(resolver: self, program: file)
         state.flavor = LoaderFlavor.of(interpreter: interpreterName ?? ((try? file.interpreter()) ?? nil))
         state.addProgram(path: path, file: file)
@@ -247,7 +247,7 @@ extension LibraryResolver {
     /// other than `chosen` and each file (device and inode) once, in search order, with
     /// the step that reaches it. Unlike a lookup it does not stop at the first file: the
     /// bundler names the copies the loader would not take. Empty for a name with a slash.
-    package func acceptedCopies(of name: String, neededBy requester: Int, in resolution: Resolution, program: ELFFile,
+    package func acceptedCopies(of name: String, neededBy requester: Int, in resolution: LibraryResolution, program: ELFFile,
                                 excluding chosen: String) -> [(path: String, rule: SearchRule)] {
         guard !name.contains("/") else { return [] }
         var state = ResolverState(resolver: self, program: program)

@@ -9,7 +9,7 @@ import ELFKitCore
 /// Debian's and Fedora's glibc builds use.
 public struct LoaderPlatform: Sendable, Equatable {
     /// The architecture the loader serves (its own class and machine).
-    public var machine: Machine
+    public var machine: ELFMachine
     public var is64: Bool
     /// `path.system_dirs`, each with its trailing slash, in search order.
     public var systemDirectories: [String]
@@ -31,7 +31,7 @@ public struct LoaderPlatform: Sendable, Equatable {
     /// Where these facts came from, for the report.
     public var source: String
 
-    public init(machine: Machine, is64: Bool, systemDirectories: [String], libDirectory: String, platformName: String?,
+    public init(machine: ELFMachine, is64: Bool, systemDirectories: [String], libDirectory: String, platformName: String?,
                 hwcapsSubdirectories: [String] = [], legacySubdirectories: [String] = [], cacheFlags: UInt32,
                 loaderPath: String? = nil, glibcVersion: String? = nil, source: String) {
         self.machine = machine
@@ -56,7 +56,7 @@ public struct LoaderPlatform: Sendable, Equatable {
 
     /// Parses the output of `ld.so --list-diagnostics` (glibc ≥ 2.33). The loader's own
     /// class and machine are not in the output; pass those of the loader binary.
-    public static func parseDiagnostics(_ text: String, machine: Machine, is64: Bool) -> LoaderPlatform? {
+    public static func parseDiagnostics(_ text: String, machine: ELFMachine, is64: Bool) -> LoaderPlatform? {
         var values: [String: String] = [:]
         for line in text.split(separator: "\n") {
             guard let equals = line.firstIndex(of: "=") else { continue }
@@ -113,7 +113,7 @@ public struct LoaderPlatform: Sendable, Equatable {
     /// component (`tls`) as the most significant bit, and each entry names its
     /// components from the last to the first (`tls/x86_64/x86_64/`). The empty subset is
     /// the directory itself and is not included here.
-    static func legacySubdirectories(machine: Machine, hwcap: UInt64, platform: String?) -> [String] {
+    static func legacySubdirectories(machine: ELFMachine, hwcap: UInt64, platform: String?) -> [String] {
         var components: [String] = []
         for bit in 0 ..< 64 where hwcap & (1 << UInt64(bit)) != 0 {
             guard let name = hwcapName(machine: machine, bit: bit) else { continue }
@@ -136,7 +136,7 @@ public struct LoaderPlatform: Sendable, Equatable {
     }
 
     /// `_dl_hwcap_string` for the bits that can be "important" (HWCAP_IMPORTANT).
-    static func hwcapName(machine: Machine, bit: Int) -> String? {
+    static func hwcapName(machine: ELFMachine, bit: Int) -> String? {
         switch machine {
         case .x86_64, .i386:
             return ["sse2", "x86_64", "avx512_1"].indices.contains(bit) ? ["sse2", "x86_64", "avx512_1"][bit] : nil
@@ -156,7 +156,7 @@ public struct LoaderPlatform: Sendable, Equatable {
     /// `defaultLoaderPath`, `defaultPlatformName`) that share the shape of a switch over
     /// the machine on purpose: each fact has its own source (Debian's multiarch list,
     /// ldconfig's flags, glibc's `sysdeps` loader names) and its own architectures.
-    public static func multiarchTriplet(machine: Machine, is64: Bool, isBigEndian: Bool, elfFlags: UInt32) -> String? {
+    public static func multiarchTriplet(machine: ELFMachine, is64: Bool, isBigEndian: Bool, elfFlags: UInt32) -> String? {
         switch machine {
         case .x86_64: return is64 ? "x86_64-linux-gnu" : "x86_64-linux-gnux32"
         case .i386: return "i386-linux-gnu"
@@ -176,7 +176,7 @@ public struct LoaderPlatform: Sendable, Equatable {
 
     /// `_DL_CACHE_DEFAULT_ID` of the loader for this architecture: libc6 (3) plus the
     /// ABI flag ldconfig gives its libraries (see `LoaderCache.Flags`).
-    public static func defaultCacheFlags(machine: Machine, is64: Bool, elfFlags: UInt32) -> UInt32 {
+    public static func defaultCacheFlags(machine: ELFMachine, is64: Bool, elfFlags: UInt32) -> UInt32 {
         let libc6: UInt32 = 0x03
         switch machine {
         case .x86_64: return libc6 | (is64 ? 0x0300 : 0x0800)
@@ -197,7 +197,7 @@ public struct LoaderPlatform: Sendable, Equatable {
     /// Debian's multiarch directories when `hasMultiarch` (the tree has
     /// `lib/<triplet>`), else `/lib64` + `/usr/lib64` for 64-bit (Fedora, SUSE), and
     /// `/lib/` + `/usr/lib/` last in every case.
-    public static func defaults(machine: Machine, is64: Bool, isBigEndian: Bool, elfFlags: UInt32,
+    public static func defaults(machine: ELFMachine, is64: Bool, isBigEndian: Bool, elfFlags: UInt32,
                                 hasMultiarch: Bool, hasLib64: Bool) -> LoaderPlatform {
         var directories: [String] = []
         var libDirectory = "lib"
@@ -220,7 +220,7 @@ public struct LoaderPlatform: Sendable, Equatable {
 
     /// The PT_INTERP glibc programs of this architecture carry. (A switch shaped like
     /// `multiarchTriplet`'s on purpose: see there.)
-    public static func defaultLoaderPath(machine: Machine, is64: Bool, isBigEndian: Bool, elfFlags: UInt32) -> String? {
+    public static func defaultLoaderPath(machine: ELFMachine, is64: Bool, isBigEndian: Bool, elfFlags: UInt32) -> String? {
         switch machine {
         case .x86_64: return is64 ? "/lib64/ld-linux-x86-64.so.2" : "/libx32/ld-linux-x32.so.2"
         case .i386: return "/lib/ld-linux.so.2"
@@ -236,7 +236,7 @@ public struct LoaderPlatform: Sendable, Equatable {
         }
     }
 
-    static func defaultPlatformName(machine: Machine, is64: Bool) -> String? {
+    static func defaultPlatformName(machine: ELFMachine, is64: Bool) -> String? {
         switch machine {
         case .x86_64: return "x86_64"
         case .i386: return "i686"

@@ -106,7 +106,7 @@ public struct LoaderFileSystem: Sendable {
     public func status(_ path: String) -> FileStatus? {
         guard let access = accessPath(path) else { return nil }
         var info = stat()
-        guard FilePath(access).withCString({ stat($0, &info) }) == 0 else { return nil }
+        guard BytePath(access).withCString({ stat($0, &info) }) == 0 else { return nil }
         return FileStatus(identity: FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)),
                           mode: UInt32(info.st_mode), owner: UInt32(info.st_uid), group: UInt32(info.st_gid),
                           size: UInt64(info.st_size))
@@ -115,7 +115,7 @@ public struct LoaderFileSystem: Sendable {
     /// Why `path` cannot be opened for reading, as `strerror` words it; nil if it can.
     public func openError(_ path: String) -> String? {
         guard let access = accessPath(path) else { return systemErrorMessage(ELOOP) }
-        let fd = FilePath(access).withCString { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
+        let fd = BytePath(access).withCString { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
         if fd < 0 { return systemErrorMessage(errno) }
         close(fd)
         return nil
@@ -126,12 +126,12 @@ public struct LoaderFileSystem: Sendable {
     /// Opens an ELF file for reading.
     public func open(_ path: String) throws(ELFError) -> ELFFile {
         guard let access = accessPath(path) else { throw ELFError(.io, "cannot open: \(systemErrorMessage(ELOOP))") }
-        return try ELFFile(path: FilePath(access))
+        return try ELFFile(path: BytePath(access))
     }
 
     /// The first bytes of a file (fewer if it is shorter), or nil if it cannot be read.
     public func prefix(_ path: String, count: Int) -> [UInt8]? {
-        guard let access = accessPath(path), let source = try? FileByteSource(path: FilePath(access)) else { return nil }
+        guard let access = accessPath(path), let source = try? FileByteSource(path: BytePath(access)) else { return nil }
         return try? source.bytes(at: 0, count: min(UInt64(count), source.size), "file start")
     }
 
@@ -150,7 +150,7 @@ public struct LoaderFileSystem: Sendable {
     public func isOnNoexecMount(_ path: String) -> Bool {
         guard let access = accessPath(path) else { return false }
         var info = statvfs()
-        guard FilePath(access).withCString({ statvfs($0, &info) }) == 0 else { return false }
+        guard BytePath(access).withCString({ statvfs($0, &info) }) == 0 else { return false }
         return info.f_flag & 8 != 0  // ST_NOEXEC
     }
 
@@ -158,7 +158,7 @@ public struct LoaderFileSystem: Sendable {
     /// system cannot say). Used for `security.capability` and `security.selinux`.
     public func extendedAttribute(_ path: String, name: String) -> [UInt8]? {
         guard let access = accessPath(path), let getAttribute = SystemCalls().getAttribute else { return nil }
-        let fd = FilePath(access).withCString { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
+        let fd = BytePath(access).withCString { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -169,15 +169,15 @@ public struct LoaderFileSystem: Sendable {
 
     static func readLink(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = FilePath(path).withCString { readlink($0, &buffer, buffer.count - 1) }
+        let length = BytePath(path).withCString { readlink($0, &buffer, buffer.count - 1) }
         guard length >= 0 else { return nil }
         return ByteText.string(buffer.prefix(length).map { UInt8(bitPattern: $0) })
     }
 
     static func realPath(_ path: String) -> String? {
-        guard let resolved = FilePath(path).withCString({ realpath($0, nil) }) else { return nil }
+        guard let resolved = BytePath(path).withCString({ realpath($0, nil) }) else { return nil }
         defer { free(resolved) }
-        return FilePath(cString: resolved).description
+        return BytePath(cString: resolved).description
     }
 }
 

@@ -56,7 +56,7 @@ public struct SearchAttempt: Sendable, Equatable {
         /// An ELF file of the other class: skipped ("wrong ELF class" if nothing else is found).
         case wrongClass(is64: Bool)
         /// An ELF file for another machine: skipped silently.
-        case wrongMachine(Machine)
+        case wrongMachine(ELFMachine)
         /// A file the loader refuses outright; loading stops with this message.
         case invalid(String)
         /// A cache entry in a system directory, refused because the loading object has DF_1_NODEFLIB.
@@ -148,7 +148,7 @@ public struct DependencyLookup: Sendable {
 }
 
 /// The dependency tree of a program as ld.so would build it.
-public struct Resolution {
+public struct LibraryResolution {
     /// The link-map list: the program (0), the interpreter if it exists, then every
     /// library in load order.
     public internal(set) var objects: [LoadedObject]

@@ -4,7 +4,7 @@ import ELFKitCore
 struct ResolverState {
     let resolver: LibraryResolver
     let program: ELFFile
-    var resolution = Resolution(objects: [], lookups: [], listing: [], interpreterIndex: nil)
+    var resolution = LibraryResolution(objects: [], lookups: [], listing: [], interpreterIndex: nil)
     /// Objects whose DT_NEEDED entries are still to be processed, in order.
     var queue: [Int] = []
     /// Has the interpreter taken its place in the list (by being needed)?

@@ -207,7 +207,7 @@ private struct ComparableNeed: Equatable {
 /// `.dynsym` with names and version indices, read through the verifier's own table map.
 struct SymbolList {
     let file: ELFFile
-    var symbols: [Symbol] = []
+    var symbols: [ELFSymbol] = []
     var names: [[UInt8]] = []
     var versions: [UInt16]?
     let tables: TableMap
@@ -224,7 +224,7 @@ struct SymbolList {
         for index in 0 ..< Int(count) {
             var decoder = ByteDecoder(Array(raw[index * Int(entrySize) ..< index * Int(entrySize) + Int(file.format.symbolSize)]),
                                       format: file.format, baseOffset: 0)
-            let symbol = try Symbol.decode(&decoder)
+            let symbol = try ELFSymbol.decode(&decoder)
             symbols.append(symbol)
             names.append((try? dynamic.rawString(at: UInt64(symbol.nameOffset))) ?? Array("<bad name 0x\(hex(UInt64(symbol.nameOffset)))>".utf8))
         }

@@ -275,9 +275,9 @@ public struct IndependentVerifier {
         return dynamic.flags1.contains(.pie) || (!dynamic.has(.needed) && file.header.entry != 0)
     }
 
-    private func readNotes(_ file: ELFFile, _ segment: ProgramHeader) throws -> [Note] {
+    private func readNotes(_ file: ELFFile, _ segment: ProgramHeader) throws -> [ELFNote] {
         let bytes = try file.source.bytes(at: segment.offset, count: segment.fileSize, "PT_NOTE")
-        return try Note.parseAll(bytes, format: file.format, baseOffset: 0, alignment: segment.alignment == 8 ? 8 : 4)
-            .map { Note(name: $0.name, type: $0.type, descriptor: $0.descriptor, fileOffset: 0) }
+        return try ELFNote.parseAll(bytes, format: file.format, baseOffset: 0, alignment: segment.alignment == 8 ? 8 : 4)
+            .map { ELFNote(name: $0.name, type: $0.type, descriptor: $0.descriptor, fileOffset: 0) }
     }
 }

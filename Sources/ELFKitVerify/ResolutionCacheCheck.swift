@@ -19,8 +19,8 @@ public protocol VerifierPathProbe: Sendable {
 
 public struct AccessPathProbe: VerifierPathProbe {
     public init() {}
-    public func exists(_ path: [UInt8]) -> Bool { FilePath(bytes: path).withCString { access($0, F_OK) == 0 } }
-    public func isReadable(_ path: [UInt8]) -> Bool { FilePath(bytes: path).withCString { access($0, R_OK) == 0 } }
+    public func exists(_ path: [UInt8]) -> Bool { BytePath(bytes: path).withCString { access($0, F_OK) == 0 } }
+    public func isReadable(_ path: [UInt8]) -> Bool { BytePath(bytes: path).withCString { access($0, R_OK) == 0 } }
 }
 
 /// What the edited file must hold of a resolution cache note, worked out from the

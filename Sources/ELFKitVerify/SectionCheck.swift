@@ -139,7 +139,7 @@ struct SectionCheck {
         let oldDynamic = original.firstSegment(.dynamic)?.virtualAddress
         let newDynamic = edited.firstSegment(.dynamic)?.virtualAddress
         let names = Int(before.link) < original.sectionHeaders.count ? original.sectionHeaders[Int(before.link)] : nil
-        func isNamedDynamic(_ symbol: Symbol) -> Bool {
+        func isNamedDynamic(_ symbol: ELFSymbol) -> Bool {
             let wanted = Array("_DYNAMIC\0".utf8)
             guard let names, UInt64(symbol.nameOffset) < names.size, names.size - UInt64(symbol.nameOffset) >= UInt64(wanted.count),
                   let bytes = try? original.source.bytes(at: names.offset &+ UInt64(symbol.nameOffset), count: UInt64(wanted.count), ".strtab")
@@ -158,7 +158,7 @@ struct SectionCheck {
             for position in 0 ..< Int(count) {
                 oldDecoder.position = position * Int(entrySize)
                 newDecoder.position = position * Int(entrySize)
-                let old = try Symbol.decode(&oldDecoder), new = try Symbol.decode(&newDecoder)
+                let old = try ELFSymbol.decode(&oldDecoder), new = try ELFSymbol.decode(&newDecoder)
                 var expected = old
                 let section = Int(old.sectionIndex)
                 if section > 0, section < original.sectionHeaders.count, shift[section] != 0 {

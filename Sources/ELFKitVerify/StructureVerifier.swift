@@ -238,7 +238,7 @@ public struct StructureVerifier {
         for (index, section) in file.sectionHeaders.enumerated() where section.type == .note && section.size > 0 {
             guard let bytes = try? file.source.bytes(at: section.offset, count: section.size, "note section") else { continue }
             do {
-                _ = try Note.parseAll(bytes, format: file.format, baseOffset: section.offset,
+                _ = try ELFNote.parseAll(bytes, format: file.format, baseOffset: section.offset,
                                       alignment: section.alignment == 8 ? 8 : 4)
             } catch {
                 problems.add(.badNotes, .section(index), "section \(index) (\(names[index] ?? "?")): \(error)")

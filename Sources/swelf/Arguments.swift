@@ -70,14 +70,14 @@ struct PatchInvocation {
     var edits = EditRequest()
     /// `--output` values in order: none; one, for a single file (the last one wins, as in
     /// patchelf); or one per file, the n-th naming the n-th file's result.
-    var outputs: [FilePath] = []
+    var outputs: [BytePath] = []
     /// Where file `index` is written: nil means in place.
-    func output(for index: Int) -> FilePath? {
+    func output(for index: Int) -> BytePath? {
         if outputs.isEmpty { return nil }
         return files.count == 1 ? outputs.last : outputs[index]
     }
     var debug = false
-    var files: [FilePath] = []
+    var files: [BytePath] = []
     /// `-j N`, `--jobs N`: how many files are worked on at once (default: one per processor).
     var jobs: Int?
     /// False with `--no-durability`: no fsync (see `AtomicFileWriter.durable`).
@@ -92,8 +92,8 @@ enum Command {
     case help
     case version
     case patch(PatchInvocation)
-    case show(files: [FilePath], json: Bool)
-    case verify(files: [FilePath], json: Bool)
+    case show(files: [BytePath], json: Bool)
+    case verify(files: [BytePath], json: Bool)
     case doctor(DoctorOptions)
     case ldd(DoctorOptions)
     case bundle(BundleOptions)
@@ -101,7 +101,7 @@ enum Command {
 }
 
 /// Reads an option value the way patchelf does: `@FILE` stands for the contents of FILE.
-typealias ArgumentFileReader = (FilePath) throws -> [UInt8]
+typealias ArgumentFileReader = (BytePath) throws -> [UInt8]
 
 struct ArgumentParser {
     let readArgumentFile: ArgumentFileReader
@@ -154,8 +154,8 @@ struct ArgumentParser {
     }
 
     private func parseFileCommand(_ arguments: [[UInt8]], name: String,
-                                  make: ([FilePath], Bool) -> Command) throws -> Command {
-        var files: [FilePath] = []
+                                  make: ([BytePath], Bool) -> Command) throws -> Command {
+        var files: [BytePath] = []
         var json = false
         var tokens = TokenStream(arguments)
         while let token = tokens.next() {
@@ -164,7 +164,7 @@ struct ArgumentParser {
             case .option(let option, _) where option == "--help" || option == "-h": return .help
             case .option(let option, let position):
                 throw UsageError(message: "\(name): unknown option '\(option)' (argument \(position + 2))")
-            case .value(let file, _): files.append(FilePath(bytes: file))
+            case .value(let file, _): files.append(BytePath(bytes: file))
             case .terminator: break
             }
         }
@@ -290,7 +290,7 @@ struct ArgumentParser {
         while let token = tokens.next() {
             switch token {
             case .terminator: continue
-            case .value(let file, _): invocation.files.append(FilePath(bytes: file))
+            case .value(let file, _): invocation.files.append(BytePath(bytes: file))
             case .option(let option, let position):
                 guard ArgumentParser.valueCount(option) != nil else {
                     throw UsageError(message: asPatchelf ? "unrecognized option '\(option)'"
@@ -343,7 +343,7 @@ struct ArgumentParser {
                                                              : "invalid page size '\(text(arguments[0]))': expected a power of two")
                     }
                     invocation.edits.pageSize = size
-                case "--output": invocation.outputs.append(FilePath(bytes: try resolve(arguments[0])))
+                case "--output": invocation.outputs.append(BytePath(bytes: try resolve(arguments[0])))
                 case "-j", "--jobs":
                     // patchelf has no such option.
                     if asPatchelf { throw UsageError(message: "unrecognized option '\(option)'") }
@@ -406,7 +406,7 @@ struct ArgumentParser {
     /// The file's bytes, CR and all (patchelf 0.19.3 keeps `/x\r\n` from a CRLF file).
     private func resolve(_ value: [UInt8]) throws -> [UInt8] {
         guard value.first == UInt8(ascii: "@") else { return value }
-        return try readArgumentFile(FilePath(bytes: Array(value.dropFirst())))
+        return try readArgumentFile(BytePath(bytes: Array(value.dropFirst())))
     }
 
     /// A map file: one `old new` pair per line, read as patchelf reads it (no @FILE; a
@@ -417,7 +417,7 @@ struct ArgumentParser {
     /// included, as patchelf's `std::istream >>` splits them; so a CRLF file gives the
     /// same names as an LF file (Swift would take CR LF for one Character).
     private func readSymbolMap(_ pathBytes: [UInt8]) throws -> [[UInt8]: [UInt8]] {
-        let path = FilePath(bytes: pathBytes)
+        let path = BytePath(bytes: pathBytes)
         let contents: [UInt8]
         do {
             contents = try readArgumentFile(path)

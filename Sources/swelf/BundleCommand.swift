@@ -76,7 +76,7 @@ struct BundleCommand {
         var policy = BundlePolicy()
         if let path = options.policyFile {
             do {
-                let text = String(decoding: try FileSystem.readContents(FilePath(path)), as: UTF8.self)
+                let text = String(decoding: try FileSystem.readContents(BytePath(path)), as: UTF8.self)
                 try policy.parse(text, path: path)
             } catch {
                 terminal.error("policy: \(error)")

@@ -8,7 +8,7 @@ import ELFKit
 /// A file named on the command line (an `@FILE` value, a symbol map) that could not be read.
 /// Worded as patchelf words it: "getting info about 'F': No such file or directory".
 struct ArgumentFileError: Error, CustomStringConvertible {
-    let path: FilePath
+    let path: BytePath
     let operation: String
     let reason: String
     var description: String { "\(operation) '\(path)': \(reason)" }
@@ -18,7 +18,7 @@ struct ArgumentFileError: Error, CustomStringConvertible {
 enum FileSystem {
     /// The whole contents of a small file (an `@FILE` argument, a symbol map).
     /// Bytes, exactly as the file holds them.
-    static func readContents(_ path: FilePath) throws -> [UInt8] {
+    static func readContents(_ path: BytePath) throws -> [UInt8] {
         var status = stat()
         guard path.withCString({ stat($0, &status) }) == 0 else {
             throw ArgumentFileError(path: path, operation: "getting info about", reason: systemErrorMessage(errno))

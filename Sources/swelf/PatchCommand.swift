@@ -17,7 +17,7 @@ struct PatchCommand {
 
     /// The pipeline for `path`; with `--debug` it shows the plan's reasoning as soon as the
     /// file is planned, so it is shown even when the planner or the verifier then refuses.
-    private func rewriter(for path: FilePath) -> Rewriter {
+    private func rewriter(for path: BytePath) -> Rewriter {
         guard debug else { return Rewriter(durable: durable, allowReadOnly: allowReadOnly) }
         let terminal = self.terminal
         return Rewriter(durable: durable, allowReadOnly: allowReadOnly, explain: { decisions in
@@ -29,7 +29,7 @@ struct PatchCommand {
         })
     }
 
-    func patch(path: FilePath, edits: EditRequest, output: FilePath?) throws {
+    func patch(path: BytePath, edits: EditRequest, output: BytePath?) throws {
         // A device or FIFO given as --output is written in place by the writer, never
         // renamed over (see AtomicFileWriter).
         let result = try rewriter(for: path).rewrite(path: path, request: edits, output: output)
@@ -41,7 +41,7 @@ struct PatchCommand {
 
     /// The edit of `path` in place, up to its replacement: for `Rewriter.commit`, which
     /// makes many files durable at once. The file stays locked until then.
-    func prepare(path: FilePath, edits: EditRequest) throws -> Rewriter.Prepared {
+    func prepare(path: BytePath, edits: EditRequest) throws -> Rewriter.Prepared {
         let prepared = try rewriter(for: path).prepare(path: path, request: edits)
         warn(prepared.result.warnings, file: path)
         if debug && !prepared.result.changed {
@@ -51,7 +51,7 @@ struct PatchCommand {
     }
 
     /// Warnings as patchelf prints them (`warning: …`), or as swelf's own messages.
-    private func warn(_ warnings: [String], file: FilePath) {
+    private func warn(_ warnings: [String], file: BytePath) {
         for warning in warnings {
             if terminal.programName == "patchelf" {
                 terminal.standardError.line("warning: \(warning)")
@@ -73,7 +73,7 @@ struct VerifyCommand {
     let terminal: Terminal
     let json: Bool
 
-    func run(_ files: [FilePath]) -> ExitCode {
+    func run(_ files: [BytePath]) -> ExitCode {
         var status = ExitCode.success
         var reports: [JSON] = []
         for path in files {

@@ -18,7 +18,7 @@ struct PatchelfStructureCheck {
     /// Reads the ELF header through the core. `PatchelfInputCheck` has passed, so the
     /// file holds a whole header of a known class; an unknown byte order (EI_DATA) is the
     /// core reader's error, as it is for every other swelf read of the file.
-    init(path: FilePath) throws {
+    init(path: BytePath) throws {
         source = try FileByteSource(path: path)
         header = try FileHeader.decode(try source.bytes(at: 0, count: min(source.size, 64), "ELF header"))
     }

@@ -50,7 +50,7 @@ enum Personality: Equatable {
 /// "getting info about 'F': …") come out as patchelf words them. The order of the checks
 /// is patchelf's.
 enum PatchelfInputCheck {
-    static func problem(path: FilePath) -> String? {
+    static func problem(path: BytePath) -> String? {
         var status = stat()
         guard path.withCString({ stat($0, &status) }) == 0 else {
             return "getting info about '\(path)': \(String(cString: strerror(errno)))"
@@ -90,7 +90,7 @@ enum PatchelfInputCheck {
         guard fileSize >= format.fileHeaderSize else { return "missing ELF header" }
         // e_type, in the 64 bytes the caller passes.
         guard let type = try? ByteDecoder(header, format: format, baseOffset: 0).getInteger(at: 16, as: UInt16.self),
-              FileType(rawValue: type) == .executable || FileType(rawValue: type) == .sharedObject
+              ELFFileType(rawValue: type) == .executable || ELFFileType(rawValue: type) == .sharedObject
         else { return "wrong ELF type" }
         return nil
     }
@@ -103,7 +103,7 @@ enum PatchelfInputCheck {
 enum PatchelfInterpreterCheck {
     static let message = "cannot find section '.interp'. The input file is most likely statically linked"
 
-    static func sectionMissing(path: FilePath) -> Bool {
+    static func sectionMissing(path: BytePath) -> Bool {
         guard let file = try? ELFFile(path: path) else { return false }  // swelf's reader reports it
         return !file.sectionHeaders.isEmpty && file.section(named: ".interp") == nil
     }

@@ -5,7 +5,7 @@ struct ShowCommand {
     let terminal: Terminal
     let json: Bool
 
-    func run(_ files: [FilePath]) -> ExitCode {
+    func run(_ files: [BytePath]) -> ExitCode {
         var status = ExitCode.success
         var documents: [JSON] = []
         for path in files {
@@ -34,10 +34,10 @@ struct ShowCommand {
 /// Names and paths stay bytes: the text shows them as the file holds them, the JSON
 /// with `JSON.bytes`' escape.
 struct FileSummary {
-    let path: FilePath
+    let path: BytePath
     let format: ELFFormat
-    let machine: Machine
-    let type: FileType
+    let machine: ELFMachine
+    let type: ELFFileType
     let osABI: OSABI
     let interpreter: [UInt8]?
     let linking: String
@@ -54,7 +54,7 @@ struct FileSummary {
     let executableStack: Bool?
     let segmentCount: Int
 
-    init(file: ELFFile, path: FilePath) throws {
+    init(file: ELFFile, path: BytePath) throws {
         self.path = path
         format = file.format
         machine = file.header.machine

@@ -207,7 +207,7 @@ struct Swelf {
 
     /// The prints and the edit of one file; an error is reported on `terminal`. With
     /// `batched`, the edit is prepared and left for a commit of many (`runBatch`).
-    static func work(on path: FilePath, output: FilePath?, _ invocation: PatchInvocation, terminal: Terminal,
+    static func work(on path: BytePath, output: BytePath?, _ invocation: PatchInvocation, terminal: Terminal,
                      batched: Bool = false) -> FileOutcome {
         do {
             let file = try ELFFile(path: path)

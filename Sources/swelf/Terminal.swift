@@ -70,7 +70,7 @@ final class Terminal {
     }
 
     /// A one-line error on stderr: `swelf: FILE: message` (`patchelf: …` as patchelf).
-    func error(_ message: String, file: FilePath? = nil) {
+    func error(_ message: String, file: BytePath? = nil) {
         if let file {
             // The file name as its bytes, as the user typed it.
             standardError.write("\(programName): ")

@@ -1,5 +1,5 @@
 /// Test-only convenience: a string literal where the library takes bytes (`EditRequest`'s
-/// names, `FilePath`'s bytes) stands for its UTF-8 bytes. The library itself has no such
+/// names, `BytePath`'s bytes) stands for its UTF-8 bytes. The library itself has no such
 /// conversion: the command line hands it bytes and never decodes them.
 extension Array: @retroactive ExpressibleByUnicodeScalarLiteral, @retroactive ExpressibleByExtendedGraphemeClusterLiteral,
     @retroactive ExpressibleByStringLiteral where Element == UInt8 {

@@ -9,5 +9,5 @@ request.runPath = .set(Array("/unverified".utf8))
 let outcome = try DynamicEditor(file: file).apply(request)
 let plan = try LayoutPlanner(file: file, outcome: outcome, pageSize: nil).plan()
 _ = PlannedByteSource(base: file.source, plan: plan)
-try AtomicFileWriter().write(plan: plan, input: file.source, to: FilePath(CommandLine.arguments[1]),
+try AtomicFileWriter().write(plan: plan, input: file.source, to: BytePath(CommandLine.arguments[1]),
                              verifyPlan: {}, check: { _ in })

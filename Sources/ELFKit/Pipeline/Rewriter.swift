@@ -121,7 +121,7 @@ public struct Rewriter {
     ///   and then nothing is written), its new size, the warnings.
     /// - Throws: `RewriteError`, which says why nothing was written.
     public func rewrite(path: String, request: EditRequest, output: String? = nil) throws(RewriteError) -> Result {
-        try rewrite(path: FilePath(path), request: request, output: output.map { FilePath($0) })
+        try rewrite(path: BytePath(path), request: request, output: output.map { BytePath($0) })
     }
 
     /// `rewrite(path:request:output:)` for paths as bytes (any bytes a Linux path may hold).
@@ -135,7 +135,7 @@ public struct Rewriter {
     ///   - output: where to write the result; nil replaces `path`.
     /// - Returns: whether the file changed, its new size, the warnings.
     /// - Throws: `RewriteError`, which says why nothing was written.
-    public func rewrite(path: FilePath, request: EditRequest, output: FilePath? = nil) throws(RewriteError) -> Result {
+    public func rewrite(path: BytePath, request: EditRequest, output: BytePath? = nil) throws(RewriteError) -> Result {
         do {
             let input = try writer.resolve(path, reading: true)
             let destination = try output.map { try writer.resolve($0) } ?? input
@@ -180,7 +180,7 @@ public struct Rewriter {
     /// - Returns: the edit, verified and written to a temporary file, waiting for `commit`.
     /// - Throws: `RewriteError`, which says why nothing was written.
     public func prepare(path: String, request: EditRequest, output: String? = nil) throws(RewriteError) -> Prepared {
-        try prepare(path: FilePath(path), request: request, output: output.map { FilePath($0) })
+        try prepare(path: BytePath(path), request: request, output: output.map { BytePath($0) })
     }
 
     /// `prepare(path:request:output:)` for paths as bytes.
@@ -190,7 +190,7 @@ public struct Rewriter {
     ///   - output: where to write the result; nil replaces `path`.
     /// - Returns: the edit, verified and written to a temporary file, waiting for `commit`.
     /// - Throws: `RewriteError`, which says why nothing was written.
-    public func prepare(path: FilePath, request: EditRequest, output: FilePath? = nil) throws(RewriteError) -> Prepared {
+    public func prepare(path: BytePath, request: EditRequest, output: BytePath? = nil) throws(RewriteError) -> Prepared {
         do {
             let input = try writer.resolve(path, reading: true)
             let destination = try output.map { try writer.resolve($0) } ?? input

@@ -79,7 +79,7 @@ public final class MemoryByteSource: ByteSource {
 /// makes swelf quick on thousands of small libraries. Memory stays bounded whatever
 /// the file's size; large reads bypass the cache.
 public final class FileByteSource: ByteSource {
-    public let path: FilePath
+    public let path: BytePath
     public let descriptor: Int32
     public let size: UInt64
     /// At most `maximumBlocks`, oldest first. A list searched in order, not a dictionary:
@@ -97,10 +97,10 @@ public final class FileByteSource: ByteSource {
     static let largeRead = 256 << 10
 
     /// Opens `path` read-only. Directories and unreadable files give `.io` errors.
-    public convenience init(path: String) throws(ELFError) { try self.init(path: FilePath(path)) }
+    public convenience init(path: String) throws(ELFError) { try self.init(path: BytePath(path)) }
 
     /// Opens `path` read-only, its bytes as they are.
-    public init(path: FilePath) throws(ELFError) {
+    public init(path: BytePath) throws(ELFError) {
         self.path = path
         // Non-blocking, so a FIFO (refused below) cannot hang the open waiting for a writer.
         let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
@@ -121,7 +121,7 @@ public final class FileByteSource: ByteSource {
 
     /// Reads an already open file through a duplicate of `descriptor` (the writer checks
     /// the file it just wrote without opening it again).
-    public init(duplicating descriptor: Int32, path: FilePath) throws(ELFError) {
+    public init(duplicating descriptor: Int32, path: BytePath) throws(ELFError) {
         self.path = path
         let fd = dup(descriptor)
         guard fd >= 0 else { throw ELFError(.io, "cannot duplicate descriptor: \(systemErrorMessage(errno))") }

@@ -26,34 +26,34 @@ public struct OSABI: NamedConstant {
 }
 
 /// `e_type`.
-public struct FileType: NamedConstant {
+public struct ELFFileType: NamedConstant {
     public let rawValue: UInt16
     public init(rawValue: UInt16) { self.rawValue = rawValue }
-    public static let none = FileType(rawValue: 0)
-    public static let relocatable = FileType(rawValue: 1)
-    public static let executable = FileType(rawValue: 2)
-    public static let sharedObject = FileType(rawValue: 3)
-    public static let core = FileType(rawValue: 4)
+    public static let none = ELFFileType(rawValue: 0)
+    public static let relocatable = ELFFileType(rawValue: 1)
+    public static let executable = ELFFileType(rawValue: 2)
+    public static let sharedObject = ELFFileType(rawValue: 3)
+    public static let core = ELFFileType(rawValue: 4)
     public static let names: KeyValuePairs<UInt16, String> = [0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"]
 }
 
 /// `e_machine`.
-public struct Machine: NamedConstant {
+public struct ELFMachine: NamedConstant {
     public let rawValue: UInt16
     public init(rawValue: UInt16) { self.rawValue = rawValue }
-    public static let i386 = Machine(rawValue: 3)
-    public static let m68k = Machine(rawValue: 4)
-    public static let mips = Machine(rawValue: 8)
-    public static let powerPC = Machine(rawValue: 20)
-    public static let powerPC64 = Machine(rawValue: 21)
-    public static let s390 = Machine(rawValue: 22)
-    public static let arm = Machine(rawValue: 40)
-    public static let sparcV9 = Machine(rawValue: 43)
-    public static let ia64 = Machine(rawValue: 50)
-    public static let x86_64 = Machine(rawValue: 62)
-    public static let aarch64 = Machine(rawValue: 183)
-    public static let riscv = Machine(rawValue: 243)
-    public static let loongArch = Machine(rawValue: 258)
+    public static let i386 = ELFMachine(rawValue: 3)
+    public static let m68k = ELFMachine(rawValue: 4)
+    public static let mips = ELFMachine(rawValue: 8)
+    public static let powerPC = ELFMachine(rawValue: 20)
+    public static let powerPC64 = ELFMachine(rawValue: 21)
+    public static let s390 = ELFMachine(rawValue: 22)
+    public static let arm = ELFMachine(rawValue: 40)
+    public static let sparcV9 = ELFMachine(rawValue: 43)
+    public static let ia64 = ELFMachine(rawValue: 50)
+    public static let x86_64 = ELFMachine(rawValue: 62)
+    public static let aarch64 = ELFMachine(rawValue: 183)
+    public static let riscv = ELFMachine(rawValue: 243)
+    public static let loongArch = ELFMachine(rawValue: 258)
 
     public static let names: KeyValuePairs<UInt16, String> = [
         3: "EM_386", 4: "EM_68K", 8: "EM_MIPS", 20: "EM_PPC", 21: "EM_PPC64", 22: "EM_S390",

@@ -3,8 +3,8 @@ public struct FileHeader: Hashable, Sendable {
     public var format: ELFFormat
     public var osABI: OSABI
     public var abiVersion: UInt8
-    public var type: FileType
-    public var machine: Machine
+    public var type: ELFFileType
+    public var machine: ELFMachine
     public var version: UInt32
     public var entry: UInt64
     public var programHeaderOffset: UInt64
@@ -54,8 +54,8 @@ public struct FileHeader: Hashable, Sendable {
         decoder.position = identSize
         let header = FileHeader(
             format: format, osABI: OSABI(rawValue: bytes[7]), abiVersion: bytes[8],
-            type: FileType(rawValue: try decoder.readU16()),
-            machine: Machine(rawValue: try decoder.readU16()),
+            type: ELFFileType(rawValue: try decoder.readU16()),
+            machine: ELFMachine(rawValue: try decoder.readU16()),
             version: try decoder.readU32(),
             entry: try decoder.readWord(),
             programHeaderOffset: try decoder.readWord(),

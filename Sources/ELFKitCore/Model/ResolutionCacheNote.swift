@@ -46,7 +46,7 @@ public enum ResolutionCacheNote {
         guard section.type != .nobits, section.size >= 12, section.size <= 1 << 24,
               Checked.fits(start: section.offset, length: section.size, within: file.source.size),
               let bytes = try? file.source.bytes(at: section.offset, count: section.size, sectionName),
-              let notes = try? Note.parseAll(bytes, format: file.format, baseOffset: section.offset, alignment: 4),
+              let notes = try? ELFNote.parseAll(bytes, format: file.format, baseOffset: section.offset, alignment: 4),
               let note = notes.first, note.name == "NixOS", note.type == type
         else { return nil }
         return note.descriptor

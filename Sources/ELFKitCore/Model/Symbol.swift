@@ -1,5 +1,5 @@
 /// One `Elf32_Sym`/`Elf64_Sym`, widened to 64-bit fields.
-public struct Symbol: Hashable, Sendable {
+public struct ELFSymbol: Hashable, Sendable {
     public var nameOffset: UInt32
     public var info: UInt8
     public var other: UInt8
@@ -8,18 +8,18 @@ public struct Symbol: Hashable, Sendable {
     public var size: UInt64
 
     /// The two classes order the fields differently.
-    package static func decode(_ decoder: inout ByteDecoder) throws(ELFError) -> Symbol {
+    package static func decode(_ decoder: inout ByteDecoder) throws(ELFError) -> ELFSymbol {
         let name = try decoder.readU32()
         if decoder.format.is64 {
             let info = try decoder.readU8()
             let other = try decoder.readU8()
             let section = try decoder.readU16()
-            return Symbol(nameOffset: name, info: info, other: other, sectionIndex: section,
+            return ELFSymbol(nameOffset: name, info: info, other: other, sectionIndex: section,
                           value: try decoder.readU64(), size: try decoder.readU64())
         }
         let value = UInt64(try decoder.readU32())
         let size = UInt64(try decoder.readU32())
-        return Symbol(nameOffset: name, info: try decoder.readU8(), other: try decoder.readU8(),
+        return ELFSymbol(nameOffset: name, info: try decoder.readU8(), other: try decoder.readU8(),
                       sectionIndex: try decoder.readU16(), value: value, size: size)
     }
 

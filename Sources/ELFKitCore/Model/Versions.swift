@@ -31,7 +31,7 @@ public struct VersionDefinition: Hashable, Sendable {
 }
 
 /// An ELF note (`PT_NOTE` or `SHT_NOTE` entry).
-public struct Note: Hashable, Sendable {
+public struct ELFNote: Hashable, Sendable {
     public var name: String
     public var type: UInt32
     public var descriptor: [UInt8]

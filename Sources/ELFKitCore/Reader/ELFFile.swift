@@ -24,7 +24,7 @@ public final class ELFFile {
         try self.init(source: FileByteSource(path: path))
     }
 
-    public convenience init(path: FilePath) throws(ELFError) {
+    public convenience init(path: BytePath) throws(ELFError) {
         try self.init(source: FileByteSource(path: path))
     }
 
@@ -200,8 +200,8 @@ public final class ELFFile {
     // MARK: - Notes
 
     /// Notes from every PT_NOTE segment (or SHT_NOTE section when there are no segments).
-    public func notes() throws(ELFError) -> [Note] {
-        var result: [Note] = []
+    public func notes() throws(ELFError) -> [ELFNote] {
+        var result: [ELFNote] = []
         var ranges: [(offset: UInt64, size: UInt64, align: UInt64)] = programHeaders
             .filter { $0.type == .note }.map { ($0.offset, $0.fileSize, $0.alignment) }
         if programHeaders.isEmpty {
@@ -214,15 +214,15 @@ public final class ELFFile {
         for range in ranges {
             try budget.spend(range.size, at: range.offset)
             let bytes = try source.bytes(at: range.offset, count: range.size, "note segment")
-            result += try Note.parseAll(bytes, format: format, baseOffset: range.offset, alignment: range.align == 8 ? 8 : 4)
+            result += try ELFNote.parseAll(bytes, format: format, baseOffset: range.offset, alignment: range.align == 8 ? 8 : 4)
         }
         return result
     }
 }
 
-extension Note {
-    package static func parseAll(_ bytes: [UInt8], format: ELFFormat, baseOffset: UInt64, alignment: Int) throws(ELFError) -> [Note] {
-        var notes: [Note] = []
+extension ELFNote {
+    package static func parseAll(_ bytes: [UInt8], format: ELFFormat, baseOffset: UInt64, alignment: Int) throws(ELFError) -> [ELFNote] {
+        var notes: [ELFNote] = []
         var position = 0
         let decoder = ByteDecoder(bytes, format: format, baseOffset: baseOffset)
         while bytes.count - position >= 12 {
@@ -244,7 +244,7 @@ extension Note {
             }
             let nameBytes = bytes[nameStart ..< nameStart + nameSize]
             let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
-            notes.append(Note(name: name, type: type, descriptor: Array(bytes[descStart ..< descStart + descSize]),
+            notes.append(ELFNote(name: name, type: type, descriptor: Array(bytes[descStart ..< descStart + descSize]),
                               fileOffset: noteOffset))
             position = min((descStart + descSize + alignment - 1) / alignment * alignment, bytes.count)
         }

@@ -12,7 +12,7 @@ public enum UnloadableKind: Equatable, Sendable, CustomStringConvertible {
     /// ET_CORE: the memory and registers of a process at the moment it stopped.
     case core
     /// ET_NONE, or an OS- or processor-specific type.
-    case other(FileType)
+    case other(ELFFileType)
 
     /// The kind of `file`, or nil for a program or a shared library (ET_EXEC, ET_DYN).
     public init?(_ file: ELFFile) {

@@ -62,7 +62,7 @@ public struct VersionedImports: Sendable {
             let version = try versionDecoder.getInteger(at: index * 2, as: UInt16.self) & 0x7fff
             guard version >= 2, let slot = byIndex[version] else { continue }
             var decoder = ByteDecoder(Array(symbolBytes[index * stride ..< index * stride + stride]), format: file.format, baseOffset: 0)
-            let symbol = try Symbol.decode(&decoder)
+            let symbol = try ELFSymbol.decode(&decoder)
             guard !symbol.isDefined else { continue }
             requirements[slot].symbols.append(try dynamic.rawString(at: UInt64(symbol.nameOffset)))
         }

@@ -7,7 +7,7 @@
 /// becomes the private-use character U+F7XY. The UTF-8 encodings of U+F780…U+F7FF
 /// themselves are escaped byte by byte too, so `bytes(string(b)) == b` for every `b`,
 /// and text that came from valid UTF-8 without those characters is unchanged.
-/// `FilePath(String)` and the command line's output undo the mapping.
+/// `BytePath(String)` and the command line's output undo the mapping.
 public enum ByteText {
     public static func string(_ bytes: some Collection<UInt8>) -> String {
         // Nearly every ELF name is ASCII, which is its own text and holds no escape; this

@@ -25,7 +25,7 @@ public struct LibraryProbe: Sendable {
             }
             var provides = false
             for name in unresolved {
-                let path = FilePath(bytes: directory).appending(name)
+                let path = BytePath(bytes: directory).appending(name)
                 // A library of another class or machine would be skipped by the loader.
                 if let library = try? ELFFile(path: path), library.format.is64 == origin.format.is64,
                    library.header.machine == origin.machine {

@@ -18,8 +18,8 @@ public protocol ResolutionProbe: Sendable {
 /// The real file system, through access(2), as patchelf asks it.
 public struct FileSystemResolutionProbe: ResolutionProbe {
     public init() {}
-    public func exists(_ path: [UInt8]) -> Bool { FilePath(bytes: path).withCString { access($0, F_OK) == 0 } }
-    public func isReadable(_ path: [UInt8]) -> Bool { FilePath(bytes: path).withCString { access($0, R_OK) == 0 } }
+    public func exists(_ path: [UInt8]) -> Bool { BytePath(bytes: path).withCString { access($0, F_OK) == 0 } }
+    public func isReadable(_ path: [UInt8]) -> Bool { BytePath(bytes: path).withCString { access($0, R_OK) == 0 } }
 }
 
 /// A resolution cache note to drop: the section that holds it, as the original file has it.

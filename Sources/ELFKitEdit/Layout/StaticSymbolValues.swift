@@ -54,7 +54,7 @@ extension PlanInput {
                     let position = Int(first) + slot
                     let start = UInt64(slot) * entrySize
                     decoder.position = Int(start)
-                    var symbol = try Symbol.decode(&decoder)
+                    var symbol = try ELFSymbol.decode(&decoder)
                     var sectionIndex = Int(symbol.sectionIndex)
                     if symbol.sectionIndex == Self.sectionIndexExtended {
                         guard let extended else {

@@ -13,16 +13,16 @@ extension PlanInput {
         try readSymbols().map { try dynamic.rawString(at: UInt64($0.nameOffset)) }
     }
 
-    func readSymbols() throws -> [Symbol] {
+    func readSymbols() throws -> [ELFSymbol] {
         guard let object = catalog.object(.dynamicSymbols) else {
             throw EditError.refused(EditRefusal(.unsupportedLayout, "the dynamic symbol table's size cannot be determined (no .hash, .gnu.hash or section header)"))
         }
         let raw = try file.source.bytes(at: object.offset, count: object.size, ".dynsym")
         var decoder = ByteDecoder(raw, format: format, baseOffset: object.offset)
-        var symbols: [Symbol] = []
+        var symbols: [ELFSymbol] = []
         let count = object.size / format.symbolSize
         symbols.reserveCapacity(Int(count))
-        for _ in 0 ..< count { symbols.append(try Symbol.decode(&decoder)) }
+        for _ in 0 ..< count { symbols.append(try ELFSymbol.decode(&decoder)) }
         return symbols
     }
 

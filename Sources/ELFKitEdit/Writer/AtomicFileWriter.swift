@@ -111,7 +111,7 @@ package struct AtomicFileWriter {
     /// shared when it is only read), and runs `body` on it while the lock is held. When
     /// the path turns out to name another file than the one locked, or `body` reports
     /// that the file was replaced before its own rename, it starts again.
-    package func withLockedFile<Result>(at path: FilePath, exclusive: Bool = true,
+    package func withLockedFile<Result>(at path: BytePath, exclusive: Bool = true,
                                         _ body: (FileByteSource) throws -> Result) throws -> Result {
         try withLockedFile(at: path, exclusive: exclusive, holding: { (file: LockedFile) in try body(file.source) })
     }
@@ -123,7 +123,7 @@ package struct AtomicFileWriter {
     /// With `wait: false` a lock held by another open file throws `LockBusy` at once: a
     /// batch that holds many locks must not wait for one, or two batches could each
     /// wait for the other.
-    package func withLockedFile<Result>(at path: FilePath, exclusive: Bool = true, wait: Bool = true,
+    package func withLockedFile<Result>(at path: BytePath, exclusive: Bool = true, wait: Bool = true,
                                         holding body: (LockedFile) throws -> Result) throws -> Result {
         try withLockedFile(at: try resolve(path, reading: true), exclusive: exclusive, wait: wait, holding: body)
     }
@@ -171,7 +171,7 @@ package struct AtomicFileWriter {
     /// (`ResolvedPath`): symbolic links are followed now, as the kernel would, except one
     /// `protected_symlinks` refuses. `reading`: the input, whose errors read as a failed
     /// open of the file (the command line names the file).
-    package func resolve(_ path: FilePath, reading: Bool = false) throws -> ResolvedPath {
+    package func resolve(_ path: BytePath, reading: Bool = false) throws -> ResolvedPath {
         do {
             return try system.resolve(path)
         } catch {
@@ -210,7 +210,7 @@ package struct AtomicFileWriter {
     ///
     /// `resolved` is `destination` resolved by `resolve` (the same `ResolvedPath` the
     /// input was locked through, for an edit in place); nil resolves it now.
-    package func write(plan: RewritePlan, input: FileByteSource, to destination: FilePath, resolved: ResolvedPath? = nil,
+    package func write(plan: RewritePlan, input: FileByteSource, to destination: BytePath, resolved: ResolvedPath? = nil,
                        verifyPlan: () throws -> Void, check: (FileByteSource) throws -> Void) throws {
         guard let pending = try prepare(plan: plan, input: input, to: destination, resolved: resolved,
                                         verifyPlan: verifyPlan, check: check) else { return }
@@ -225,7 +225,7 @@ package struct AtomicFileWriter {
     /// written, given its metadata and checked. nil when there is nothing left to do (a
     /// character device or FIFO, written in place). The pending file is finished by
     /// `commit`, together with others; dropped unfinished, it is removed.
-    package func prepare(plan: RewritePlan, input: FileByteSource, to destination: FilePath, resolved: ResolvedPath? = nil,
+    package func prepare(plan: RewritePlan, input: FileByteSource, to destination: BytePath, resolved: ResolvedPath? = nil,
                          verifyPlan: () throws -> Void, check: (FileByteSource) throws -> Void) throws -> PendingReplacement? {
         // `verifyPlan` runs only where it costs nothing or where nothing else would judge:
         // beside the copy of a large unchanged bulk (the copy writes only the new file, the
@@ -333,7 +333,7 @@ package struct AtomicFileWriter {
         pending.temporary.name = name
         // Both names relative to the directory resolved at the start: whatever the target's
         // name has become since (even a symbolic link), the rename replaces that entry.
-        guard FilePath(bytes: name).withCString({ from in
+        guard BytePath(bytes: name).withCString({ from in
             location.withName { system.rename(location.directory, from, location.directory, $0) }
         }) == 0 else {
             throw WriteError("cannot replace \(location)", code: errno)
@@ -362,7 +362,7 @@ package struct AtomicFileWriter {
         for (index, pending) in batch.enumerated() where durable && system.sync(pending.output) != 0 {
             errors[index] = WriteError("fsync failed", code: errno)
         }
-        var directories: [FilePath: [Int]] = [:]
+        var directories: [BytePath: [Int]] = [:]
         for (index, pending) in batch.enumerated() where errors[index] == nil {
             do {
                 try replace(pending)
@@ -440,7 +440,7 @@ package struct AtomicFileWriter {
 
         deinit {
             _ = system.close(temporary.descriptor)
-            if !renamed, let name = temporary.name { _ = FilePath(bytes: name).withCString { system.unlink(location.directory, $0) } }
+            if !renamed, let name = temporary.name { _ = BytePath(bytes: name).withCString { system.unlink(location.directory, $0) } }
         }
     }
 
@@ -456,7 +456,7 @@ package struct AtomicFileWriter {
         }
         var made: Int32 = -1
         let name = try freshName(in: location) { name in
-            made = FilePath(bytes: name).withCString { system.makeTemporary(location.directory, $0) }
+            made = BytePath(bytes: name).withCString { system.makeTemporary(location.directory, $0) }
             return made >= 0
         }
         return Temporary(descriptor: made, name: name)
@@ -464,7 +464,7 @@ package struct AtomicFileWriter {
 
     /// Links the anonymous file into the target's directory under a fresh `.swelf-XXXXXX` name.
     private func giveName(to descriptor: Int32, in location: ResolvedPath) throws -> [UInt8] {
-        try freshName(in: location) { name in FilePath(bytes: name).withCString { system.name(descriptor, location.directory, $0) } == 0 }
+        try freshName(in: location) { name in BytePath(bytes: name).withCString { system.name(descriptor, location.directory, $0) } == 0 }
     }
 
     /// Tries `.swelf-XXXXXX` names until `create` makes one (false with `EEXIST`: taken).
@@ -545,7 +545,7 @@ package struct AtomicFileWriter {
     }
 
     /// True when `path` names the inode `file` has open (through any link).
-    package func names(_ path: FilePath, file: FileByteSource) -> Bool {
+    package func names(_ path: BytePath, file: FileByteSource) -> Bool {
         var named = stat(), opened = stat()
         return path.withCString({ stat($0, &named) }) == 0 && system.status(file.descriptor, &opened) == 0
             && named.st_dev == opened.st_dev && named.st_ino == opened.st_ino
@@ -560,7 +560,7 @@ package struct AtomicFileWriter {
 
     /// True when the two paths name one inode now, or are the same path (an edit in place,
     /// which takes the exclusive lock).
-    package func namesSameFile(_ destination: FilePath, asOpen path: FilePath) -> Bool {
+    package func namesSameFile(_ destination: BytePath, asOpen path: BytePath) -> Bool {
         if destination == path { return true }
         var a = stat(), b = stat()
         return destination.withCString({ stat($0, &a) }) == 0 && path.withCString({ stat($0, &b) }) == 0
@@ -741,7 +741,7 @@ package struct AtomicFileWriter {
         return Ownership(owner: current.st_uid, group: current.st_gid, mode: mode)
     }
 
-    private func confirm(_ output: Int32, owner: uid_t, group: gid_t, mode: mode_t, of target: FilePath) throws {
+    private func confirm(_ output: Int32, owner: uid_t, group: gid_t, mode: mode_t, of target: BytePath) throws {
         var result = stat()
         guard system.status(output, &result) == 0 else { throw WriteError("cannot stat the new file", code: errno) }
         guard result.st_uid == owner, result.st_gid == group, result.st_mode & 0o7777 == mode else {
@@ -841,7 +841,7 @@ package struct AtomicFileWriter {
 /// says no): left alone, as patchelf leaves it. `AtomicFileWriter.allowReadOnly` replaces
 /// it anyway.
 public struct NotWritable: Error, CustomStringConvertible, Sendable {
-    public let path: FilePath
+    public let path: BytePath
     /// `errno`: `EACCES`, `EROFS`, ….
     public let code: Int32
     public var description: String {

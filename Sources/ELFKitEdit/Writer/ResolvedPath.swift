@@ -27,16 +27,16 @@ package final class ResolvedPath: @unchecked Sendable, CustomStringConvertible {
     /// One path component, never empty, `.` or `..`.
     package let name: [UInt8]
     /// As the user gave it.
-    package let path: FilePath
+    package let path: BytePath
     /// The directory's path (from /proc) and the name, for messages.
-    package let resolved: FilePath
+    package let resolved: BytePath
     /// The name is a link in /proc (`/dev/stdout` ends in `/proc/self/fd/1`, whose text
     /// is `pipe:[…]` or a deleted file's name, not a path): only the kernel can follow it.
     /// Such a destination is written in place when it is a device or a FIFO, else refused.
     package let kernelLink: Bool
     let system: SystemCalls
 
-    init(directory: Int32, name: [UInt8], path: FilePath, kernelLink: Bool, system: SystemCalls) {
+    init(directory: Int32, name: [UInt8], path: BytePath, kernelLink: Bool, system: SystemCalls) {
         self.directory = directory
         self.name = name
         self.path = path
@@ -46,7 +46,7 @@ package final class ResolvedPath: @unchecked Sendable, CustomStringConvertible {
         let count = readlink("/proc/self/fd/\(directory)", &buffer, Int(PATH_MAX))
         if count > 0 {
             let text = buffer[..<count].map { UInt8(bitPattern: $0) }
-            resolved = text == [UInt8(ascii: "/")] ? FilePath(bytes: text + name) : FilePath(bytes: text).appending(name)
+            resolved = text == [UInt8(ascii: "/")] ? BytePath(bytes: text + name) : BytePath(bytes: text).appending(name)
         } else {
             resolved = path
         }
@@ -58,13 +58,13 @@ package final class ResolvedPath: @unchecked Sendable, CustomStringConvertible {
     package var description: String { resolved.description }
 
     /// `name` in the same directory, for messages.
-    package func sibling(_ name: [UInt8]) -> FilePath {
+    package func sibling(_ name: [UInt8]) -> BytePath {
         resolved.directory.appending(name)
     }
 
     /// Calls `body` with the name as a C string.
     package func withName<Result>(_ body: (UnsafePointer<CChar>) throws -> Result) rethrows -> Result {
-        try FilePath(bytes: name).withCString(body)
+        try BytePath(bytes: name).withCString(body)
     }
 
     /// `fstatat(directory, name, AT_SYMLINK_NOFOLLOW)`; nil with `errno` set on failure.
@@ -86,7 +86,7 @@ package enum PathResolutionError: Error {
     /// A system call failed with this `errno`.
     case system(Int32)
     /// A link `protected_symlinks` refuses: its path, its owner, the directory's path.
-    case protectedLink(link: FilePath, owner: uid_t, directory: FilePath)
+    case protectedLink(link: BytePath, owner: uid_t, directory: BytePath)
 }
 
 extension SystemCalls {
@@ -98,7 +98,7 @@ extension SystemCalls {
     /// Resolves `path` to an open directory and a name, following symbolic links as the
     /// kernel would (each one once), except links `protected_symlinks` refuses. The name
     /// need not exist (a new `--output`, or a dangling link's target, which is created).
-    package func resolve(_ path: FilePath) throws(PathResolutionError) -> ResolvedPath {
+    package func resolve(_ path: BytePath) throws(PathResolutionError) -> ResolvedPath {
         let slash = UInt8(ascii: "/")
         guard !path.isEmpty else { throw .system(ENOENT) }
         // A trailing slash asks for a directory, which swelf never writes.
@@ -119,7 +119,7 @@ extension SystemCalls {
             let last = pending.isEmpty
             if component == [UInt8(ascii: ".")] || component == [UInt8(ascii: "."), UInt8(ascii: ".")] {
                 if last { throw .system(EISDIR) }
-                let next = FilePath(bytes: component).withCString { open(current, $0, pathOnlyFlag | O_DIRECTORY | O_CLOEXEC) }
+                let next = BytePath(bytes: component).withCString { open(current, $0, pathOnlyFlag | O_DIRECTORY | O_CLOEXEC) }
                 guard next >= 0 else { throw .system(errno) }
                 _ = close(current)
                 current = next
@@ -127,7 +127,7 @@ extension SystemCalls {
                 continue
             }
             var link = stat()
-            let looked = FilePath(bytes: component).withCString { pathStatus(current, $0, &link, AT_SYMLINK_NOFOLLOW) }
+            let looked = BytePath(bytes: component).withCString { pathStatus(current, $0, &link, AT_SYMLINK_NOFOLLOW) }
             if looked != 0 {
                 let code = errno
                 if code == ENOENT && last { pending = [component]; break }   // to be created
@@ -145,8 +145,8 @@ extension SystemCalls {
                     var directoryStatus = stat()
                     guard status(current, &directoryStatus) == 0 else { throw .system(errno) }
                     if protectedLinkRefused(link: link, directory: directoryStatus) {
-                        throw .protectedLink(link: FilePath(bytes: shown + component), owner: link.st_uid,
-                                             directory: FilePath(bytes: shown.isEmpty ? [UInt8(ascii: ".")]
+                        throw .protectedLink(link: BytePath(bytes: shown + component), owner: link.st_uid,
+                                             directory: BytePath(bytes: shown.isEmpty ? [UInt8(ascii: ".")]
                                                                  : shown.count > 1 ? Array(shown.dropLast()) : shown))
                     }
                 }
@@ -169,7 +169,7 @@ extension SystemCalls {
             guard (link.st_mode & S_IFMT) == S_IFDIR else { throw .system(ENOTDIR) }
             // O_NOFOLLOW: swapped for a link since the fstatat, it is refused (ELOOP or
             // ENOTDIR), not followed unchecked.
-            let next = FilePath(bytes: component).withCString { open(current, $0, pathOnlyFlag | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            let next = BytePath(bytes: component).withCString { open(current, $0, pathOnlyFlag | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             guard next >= 0 else { throw .system(errno) }
             _ = close(current)
             current = next
@@ -187,7 +187,7 @@ extension SystemCalls {
 
     private func readLinkText(_ directory: Int32, _ name: [UInt8]) throws(PathResolutionError) -> [UInt8] {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = FilePath(bytes: name).withCString { readLink(directory, $0, &buffer, Int(PATH_MAX)) }
+        let count = BytePath(bytes: name).withCString { readLink(directory, $0, &buffer, Int(PATH_MAX)) }
         guard count >= 0 else { throw .system(errno) }
         return buffer[..<count].map { UInt8(bitPattern: $0) }
     }

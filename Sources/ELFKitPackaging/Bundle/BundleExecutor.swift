@@ -17,7 +17,7 @@ import ELFKitDiagnosis
 /// the one that holds `Rewriter`.
 package struct BundleExecutor {
     /// Writes `destination`: `source` edited by `request`, verified, or an error saying why not.
-    package typealias CopyWriter = (_ source: FilePath, _ request: EditRequest, _ destination: FilePath) throws -> Void
+    package typealias CopyWriter = (_ source: BytePath, _ request: EditRequest, _ destination: BytePath) throws -> Void
 
     /// The run paths written: programs live in bin/, libraries in lib/.
     package static let programRunPath = "$ORIGIN/../lib"
@@ -69,13 +69,13 @@ package struct BundleExecutor {
     /// symbolic link there cannot lead the write outside the bundle.
     private func copy(_ source: String, _ request: EditRequest, to destination: String) throws(BundleError) {
         var status = stat()
-        if FilePath(destination).withCString({ lstat($0, &status) }) == 0 && status.st_mode & S_IFMT != S_IFREG {
-            guard FilePath(destination).withCString({ unlink($0) }) == 0 else {
+        if BytePath(destination).withCString({ lstat($0, &status) }) == 0 && status.st_mode & S_IFMT != S_IFREG {
+            guard BytePath(destination).withCString({ unlink($0) }) == 0 else {
                 throw BundleError("cannot remove \(destination): \(systemErrorMessage(errno))")
             }
         }
         do {
-            try writeCopy(FilePath(source), request, FilePath(destination))
+            try writeCopy(BytePath(source), request, BytePath(destination))
         } catch {
             throw BundleError("\(source) -> \(destination): \(error)")
         }
@@ -87,8 +87,8 @@ package struct BundleExecutor {
     /// visible to `strings`. Reported, so the promise "no build-machine path remains" is
     /// never broken silently.
     package static func leftoverPaths(source: String, copy: String, shownAs name: String) -> [String] {
-        guard let original = try? ELFFile(path: FilePath(source)), let dynamic = (try? original.dynamic()) ?? nil,
-              let written = try? FileByteSource(path: FilePath(copy)),
+        guard let original = try? ELFFile(path: BytePath(source)), let dynamic = (try? original.dynamic()) ?? nil,
+              let written = try? FileByteSource(path: BytePath(copy)),
               let bytes = try? written.bytes(at: 0, count: written.size, copy) else { return [] }
         var paths: [String] = []
         if let runpath = (try? dynamic.runpath()) ?? nil { paths.append(runpath) }
@@ -120,13 +120,13 @@ package struct BundleExecutor {
     package static func makeDirectory(_ directory: String, _ name: String) throws(BundleError) -> String {
         for path in [directory, directory + "/" + name] {
             var status = stat()
-            if FilePath(path).withCString({ lstat($0, &status) }) == 0 {
+            if BytePath(path).withCString({ lstat($0, &status) }) == 0 {
                 guard status.st_mode & S_IFMT == S_IFDIR else {
                     throw BundleError("\(path) exists and is not a directory (a symbolic link is refused: the bundle stays inside its directory)")
                 }
                 continue
             }
-            guard FilePath(path).withCString({ mkdir($0, 0o755) }) == 0 else {
+            guard BytePath(path).withCString({ mkdir($0, 0o755) }) == 0 else {
                 throw BundleError("cannot create \(path): \(systemErrorMessage(errno))")
             }
         }

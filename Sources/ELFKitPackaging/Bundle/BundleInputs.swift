@@ -17,7 +17,7 @@ package enum BundleInputs {
         var programs: [(path: String, name: String)] = []
         for input in inputs {
             var status = stat()
-            guard FilePath(input).withCString({ stat($0, &status) }) == 0 else {
+            guard BytePath(input).withCString({ stat($0, &status) }) == 0 else {
                 throw BundleError("\(input): \(systemErrorMessage(errno))")
             }
             if status.st_mode & S_IFMT == S_IFDIR {
@@ -37,9 +37,9 @@ package enum BundleInputs {
 
     /// The canonical path (`realpath`), or nil when there is none (the path does not exist).
     package static func realPath(_ path: String) -> String? {
-        guard let resolved = FilePath(path).withCString({ realpath($0, nil) }) else { return nil }
+        guard let resolved = BytePath(path).withCString({ realpath($0, nil) }) else { return nil }
         defer { free(resolved) }
-        return FilePath(cString: resolved).description
+        return BytePath(cString: resolved).description
     }
 
     /// Every program under `directory`, in name order: regular files (symbolic links are
@@ -50,7 +50,7 @@ package enum BundleInputs {
     package static func programsUnder(_ directory: String, skipping output: String?) -> [(path: String, name: String)] {
         var result: [(path: String, name: String)] = []
         var entries: [String] = []
-        guard let stream = FilePath(directory).withCString({ opendir($0) }) else { return [] }
+        guard let stream = BytePath(directory).withCString({ opendir($0) }) else { return [] }
         while let entry = readdir(stream) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 ByteText.string(Array(raw.prefix { $0 != 0 }))
@@ -61,11 +61,11 @@ package enum BundleInputs {
         for name in entries.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
             var status = stat()
-            guard FilePath(path).withCString({ lstat($0, &status) }) == 0 else { continue }
+            guard BytePath(path).withCString({ lstat($0, &status) }) == 0 else { continue }
             if status.st_mode & S_IFMT == S_IFDIR {
                 if let output, realPath(path) == output { continue }
                 result += programsUnder(path, skipping: output)
-            } else if status.st_mode & S_IFMT == S_IFREG, let file = try? ELFFile(path: FilePath(path)),
+            } else if status.st_mode & S_IFMT == S_IFREG, let file = try? ELFFile(path: BytePath(path)),
                       ((try? file.interpreter()) ?? nil) != nil || file.header.type == .executable || file.isStaticPIE {
                 result.append((path, name))
             }

@@ -33,7 +33,7 @@ public struct BundlePlanner {
         let name: String
         let file: ELFFile
         let resolver: LibraryResolver
-        let resolution: Resolution
+        let resolution: LibraryResolution
 
         /// How an object is named in decisions and warnings: `bin/NAME` for the
         /// program, else the library's file name.
@@ -116,7 +116,7 @@ public struct BundlePlanner {
 
     /// The rule that decides a lookup: the loader's own when the lookup reaches the
     /// interpreter, else the policy's for the name searched and the soname found.
-    func rule(for lookup: DependencyLookup, searchedName: String, in resolution: Resolution) -> BundlePolicy.Rule? {
+    func rule(for lookup: DependencyLookup, searchedName: String, in resolution: LibraryResolution) -> BundlePolicy.Rule? {
         var names = [searchedName]
         if let object = lookup.object, let soname = resolution.objects[object].soname, soname != searchedName {
             names.append(soname)
@@ -185,7 +185,7 @@ public struct BundlePlanner {
     /// Copies of `name` that the requester's search would reach after the one the loader
     /// takes (a later directory of the same list, a later step), other files than it,
     /// each with the step that reaches it.
-    func otherCopies(of name: String, neededBy requester: Int, resolution: Resolution, program: ELFFile,
+    func otherCopies(of name: String, neededBy requester: Int, resolution: LibraryResolution, program: ELFFile,
                      resolver: LibraryResolver, chosen: String) -> [String] {
         resolver.acceptedCopies(of: name, neededBy: requester, in: resolution, program: program, excluding: chosen)
             .map { "\($0.path) (\(resolution.describe($0.rule)))" }
@@ -225,7 +225,7 @@ public struct BundlePlanner {
         while index < count {
             // index < count = raw.count / entrySize: the product is at most raw.count.
             decoder.position = Int(index * section.entrySize)
-            guard let symbol = try? Symbol.decode(&decoder) else { break }
+            guard let symbol = try? ELFSymbol.decode(&decoder) else { break }
             if !symbol.isDefined, let name = try? strings.string(at: UInt64(symbol.nameOffset)) { names.insert(name) }
             index += 1
         }

@@ -51,7 +51,7 @@ public enum PortabilityFacts {
     /// ports' `libc.abilist` files; checked against the cross sysroots' libc.so.6 in
     /// PortabilityEndToEndTests (x86_64 2.2.5, i386 2.0, aarch64 2.17, armhf 2.4,
     /// riscv64 2.27, s390x 2.2, ppc64 2.3, mips 2.0).
-    public static func glibcBaseline(machine: Machine, is64: Bool, bigEndian: Bool) -> [Int]? {
+    public static func glibcBaseline(machine: ELFMachine, is64: Bool, bigEndian: Bool) -> [Int]? {
         switch (machine, is64) {
         case (.x86_64, true): [2, 2, 5]
         case (.x86_64, false): [2, 16]      // x32

@@ -36,7 +36,7 @@ extension PortabilityReport {
         var result: [String] = []
         var pending = [directory]
         while let current = pending.popLast() {
-            guard let stream = FilePath(current).withCString({ opendir($0) }) else { continue }
+            guard let stream = BytePath(current).withCString({ opendir($0) }) else { continue }
             var names: [[UInt8]] = []
             while let entry = readdir(stream) {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
@@ -49,7 +49,7 @@ extension PortabilityReport {
             for name in names {
                 let path = (current.hasSuffix("/") ? current : current + "/") + ByteText.string(name)
                 var info = stat()
-                guard FilePath(path).withCString({ lstat($0, &info) }) == 0 else { continue }
+                guard BytePath(path).withCString({ lstat($0, &info) }) == 0 else { continue }
                 let type = info.st_mode & S_IFMT
                 if type == S_IFDIR {
                     subdirectories.append(path)
@@ -63,7 +63,7 @@ extension PortabilityReport {
     }
 
     static func isELF(_ path: String) -> Bool {
-        guard let source = try? FileByteSource(path: FilePath(path)), source.size >= 4,
+        guard let source = try? FileByteSource(path: BytePath(path)), source.size >= 4,
               let magic = try? source.bytes(at: 0, count: 4, "ELF magic") else { return false }
         return magic == [0x7f, 0x45, 0x4c, 0x46]
     }

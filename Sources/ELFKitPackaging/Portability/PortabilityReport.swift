@@ -154,7 +154,7 @@ public struct PortabilityReport: Sendable {
     /// The ELF class, byte order and machine of a file: what the glibc baseline table
     /// is looked up by.
     struct Architecture {
-        let machine: Machine
+        let machine: ELFMachine
         let is64: Bool
         let bigEndian: Bool
 
@@ -263,7 +263,7 @@ public struct PortabilityReport: Sendable {
 
         /// What the input loads: the libraries not found (named in a note), and every
         /// library found that is not a system library, counted once.
-        mutating func addLibraries(of resolution: Resolution) {
+        mutating func addLibraries(of resolution: LibraryResolution) {
             for lookup in resolution.lookups {
                 guard case .notFound = lookup.outcome, !PortabilityFacts.isSystemLibrary(lookup.name) else { continue }
                 missing.append(MissingLibrary(name: lookup.name, neededBy: resolution.objects[lookup.requester].path))

@@ -22,7 +22,7 @@ import Testing
         for bytes in cases {
             let text = ByteText.string(bytes)
             #expect(ByteText.bytes(text) == bytes, "\(bytes)")
-            #expect(FilePath(text).bytes == bytes)
+            #expect(BytePath(text).bytes == bytes)
             if let valid = String(validating: bytes, as: UTF8.self), !valid.unicodeScalars.contains(where: { (0xF780 ... 0xF7FF).contains($0.value) }) {
                 #expect(text == valid, "valid UTF-8 must stay as it is")
             } else {

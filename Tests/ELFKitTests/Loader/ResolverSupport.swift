@@ -68,7 +68,7 @@ enum HostLoader {
 
     /// The same lines from swelf's resolution.
     /// With a `--root` file system, paths are shown as inside the tree.
-    static func listing(_ resolution: Resolution, fileSystem: LoaderFileSystem = LoaderFileSystem()) -> [String] {
+    static func listing(_ resolution: LibraryResolution, fileSystem: LoaderFileSystem = LoaderFileSystem()) -> [String] {
         resolution.listing.map { entry in
             switch entry {
             case .object(let index):

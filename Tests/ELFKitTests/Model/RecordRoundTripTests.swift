@@ -96,8 +96,8 @@ import Testing
         #expect(DynamicTag(rawValue: 0x6000_0001).description == "0x60000001")
         #expect(SegmentType.gnuStack.description == "PT_GNU_STACK")
         #expect(SectionType(rawValue: 0x1234).description == "0x1234")
-        #expect(Machine.x86_64.commonName == "x86_64")
-        #expect(Machine(rawValue: 9999).commonName == "machine 9999")
+        #expect(ELFMachine.x86_64.commonName == "x86_64")
+        #expect(ELFMachine(rawValue: 9999).commonName == "machine 9999")
         #expect(OSABI.linux.name == "ELFOSABI_GNU")
         #expect(DynamicTag.needed.isStringOffset && DynamicTag.rpath.isStringOffset && !DynamicTag.strtab.isStringOffset)
     }

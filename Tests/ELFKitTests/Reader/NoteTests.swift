@@ -19,7 +19,7 @@ import Testing
         // A second note right after, still 8-aligned.
         encoder.writeU32(4); encoder.writeU32(3); encoder.writeU32(1)
         encoder.append(Array("GNU\0".utf8)); encoder.append([1, 2, 3, 0, 0, 0, 0, 0])
-        let notes = try Note.parseAll(encoder.bytes, format: format, baseOffset: 0x338, alignment: 8)
+        let notes = try ELFNote.parseAll(encoder.bytes, format: format, baseOffset: 0x338, alignment: 8)
         #expect(notes.count == 2)
         #expect(notes[0].name == "GNU")
         #expect(notes[0].type == 5)
@@ -35,7 +35,7 @@ import Testing
         encoder.append(Array("Linux".utf8) + [0, 0, 0])  // 5 rounded to 8
         encoder.append([0xaa, 0xbb, 0, 0])
         encoder.writeU32(0); encoder.writeU32(0); encoder.writeU32(9)  // empty name and descriptor
-        let notes = try Note.parseAll(encoder.bytes, format: allFormats[0], baseOffset: 0, alignment: 4)
+        let notes = try ELFNote.parseAll(encoder.bytes, format: allFormats[0], baseOffset: 0, alignment: 4)
         #expect(notes.map(\.name) == ["Linux", ""])
         #expect(notes[0].descriptor == [0xaa, 0xbb])
         #expect(notes[1].type == 9)
@@ -47,10 +47,10 @@ import Testing
             encoder.writeU32(nameSize); encoder.writeU32(descSize); encoder.writeU32(1)
             encoder.append(Array("GNU\0".utf8))
             #expect(throws: ELFError.self, "namesz \(nameSize) descsz \(descSize)") {
-                try Note.parseAll(encoder.bytes, format: allFormats[2], baseOffset: 0, alignment: 8)
+                try ELFNote.parseAll(encoder.bytes, format: allFormats[2], baseOffset: 0, alignment: 8)
             }
         }
         // Fewer than 12 bytes left: no more notes, not an error.
-        #expect(try Note.parseAll([1, 2, 3], format: allFormats[0], baseOffset: 0, alignment: 4).isEmpty)
+        #expect(try ELFNote.parseAll([1, 2, 3], format: allFormats[0], baseOffset: 0, alignment: 4).isEmpty)
     }
 }

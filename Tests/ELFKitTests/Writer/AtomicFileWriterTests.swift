@@ -28,7 +28,7 @@ import Testing
         let (source, plan) = try plan(for: path)
         var checked = false
         #expect(throws: Refused.self) {
-            try AtomicFileWriter().write(plan: plan, input: source, to: FilePath(path), verifyPlan: {}) { written in
+            try AtomicFileWriter().write(plan: plan, input: source, to: BytePath(path), verifyPlan: {}) { written in
                 checked = true
                 #expect(written.size == plan.newSize)
                 throw Refused()
@@ -44,7 +44,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let (source, plan) = try plan(for: path)
         let expected = try PlannedByteSource(base: source, plan: plan).readBytes(at: 0, count: Int(plan.newSize))
-        try AtomicFileWriter().write(plan: plan, input: source, to: FilePath(path), verifyPlan: {}) { written in
+        try AtomicFileWriter().write(plan: plan, input: source, to: BytePath(path), verifyPlan: {}) { written in
             #expect(WrittenImageCheck(plan: plan, written: written).problems().isEmpty)
         }
         #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) == expected)
@@ -61,14 +61,14 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let (source, plan) = try plan(for: path)
         var planJudged = false, writtenJudged = false
-        try AtomicFileWriter().write(plan: plan, input: source, to: FilePath(directory.appendingPathComponent("out").path),
+        try AtomicFileWriter().write(plan: plan, input: source, to: BytePath(directory.appendingPathComponent("out").path),
                                      verifyPlan: { planJudged = true }, check: { _ in writtenJudged = true })
         #expect(!planJudged && writtenJudged, "a small regular file: the written file alone is judged")
 
         planJudged = false
         writtenJudged = false
         #expect(throws: Refused.self) {
-            try AtomicFileWriter().write(plan: plan, input: source, to: FilePath("/dev/null"),
+            try AtomicFileWriter().write(plan: plan, input: source, to: BytePath("/dev/null"),
                                          verifyPlan: { planJudged = true; throw Refused() }, check: { _ in writtenJudged = true })
         }
         #expect(planJudged && !writtenJudged, "a character device: the plan is judged, and its refusal stops the write")

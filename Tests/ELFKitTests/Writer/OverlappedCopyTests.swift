@@ -56,7 +56,7 @@ import Testing
         var checked = false
         #expect(throws: Refused.self) {
             try AtomicFileWriter(system: countingSystem(counter)).write(
-                plan: plan, input: source, to: FilePath(path), verifyPlan: { throw Refused() }) { _ in checked = true }
+                plan: plan, input: source, to: BytePath(path), verifyPlan: { throw Refused() }) { _ in checked = true }
         }
         #expect(counter.copies > 0, "the copy never ran beside the verification")
         #expect(!checked, "a refused plan reached the written-file check")
@@ -73,7 +73,7 @@ import Testing
         var verified = false
         #expect(throws: WriteError.self) {
             try AtomicFileWriter(system: countingSystem(counter, failCopy: true)).write(
-                plan: plan, input: source, to: FilePath(path), verifyPlan: { verified = true }) { _ in }
+                plan: plan, input: source, to: BytePath(path), verifyPlan: { verified = true }) { _ in }
         }
         #expect(verified && counter.copies > 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
@@ -88,7 +88,7 @@ import Testing
         let counter = Counter()
         var verifications = 0
         try AtomicFileWriter(system: countingSystem(counter)).write(
-            plan: plan, input: source, to: FilePath(path), verifyPlan: { verifications += 1 }) { written in
+            plan: plan, input: source, to: BytePath(path), verifyPlan: { verifications += 1 }) { written in
             #expect(WrittenImageCheck(plan: plan, written: written).problems().isEmpty)
         }
         #expect(verifications == 1 && counter.copies > 0)
@@ -126,7 +126,7 @@ import Testing
         }
         var writer = AtomicFileWriter(system: system)
         writer.durable = durable
-        try writer.write(plan: plan, input: source, to: FilePath(path), verifyPlan: {}) { _ in }
+        try writer.write(plan: plan, input: source, to: BytePath(path), verifyPlan: {}) { _ in }
         let ranges = counter.writebacks
         #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) == expected)
         guard durable && chunks > 0 else {

@@ -2,7 +2,7 @@
 /// so a path is carried as `[UInt8]` from `argv` to `open(2)` and is never decoded on
 /// the way; only messages show it, through `description`, and the command line prints
 /// `bytes` as they are.
-public struct FilePath: Hashable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
+public struct BytePath: Hashable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
     /// The path without a terminating NUL (a NUL inside ends the path for the kernel, as
     /// it would end a C string).
     public var bytes: [UInt8]
@@ -26,14 +26,14 @@ public struct FilePath: Hashable, Sendable, ExpressibleByStringLiteral, CustomSt
     }
 
     /// `self + "/" + name`.
-    public func appending(_ name: [UInt8]) -> FilePath {
-        FilePath(bytes: bytes + [UInt8(ascii: "/")] + name)
+    public func appending(_ name: [UInt8]) -> BytePath {
+        BytePath(bytes: bytes + [UInt8(ascii: "/")] + name)
     }
 
     /// The directory part, as `dirname` gives it: `.` without a slash, `/` for a file in /.
-    public var directory: FilePath {
+    public var directory: BytePath {
         guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return "." }
-        return slash == 0 ? "/" : FilePath(bytes: Array(bytes[..<slash]))
+        return slash == 0 ? "/" : BytePath(bytes: Array(bytes[..<slash]))
     }
 
     /// A path from a C string (a `realpath` or `mkdtemp` result).
