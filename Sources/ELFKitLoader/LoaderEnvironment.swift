@@ -260,7 +260,7 @@ public struct LoaderEnvironment: Sendable {
     /// AT_SECURE: set for setuid/setgid/file-capability programs run by another user.
     /// LD_LIBRARY_PATH is then ignored and `$ORIGIN` is restricted.
     public var secure: Bool
-    public var fileSystem: LoaderFileSystem
+    package var fileSystem: LoaderFileSystem
     /// Relative paths (LD_LIBRARY_PATH entries, an empty entry, DT_NEEDED names with a
     /// slash) are relative to the directory the program is started in.
     public var currentDirectory: String
@@ -274,7 +274,7 @@ public struct LoaderEnvironment: Sendable {
     /// `/etc/ld.so.nohwcap` exists: only the directories themselves are searched.
     public var noHwcaps: Bool
 
-    public init(variables: [String: String] = [:], secure: Bool = false, fileSystem: LoaderFileSystem = LoaderFileSystem(),
+    package init(variables: [String: String] = [:], secure: Bool = false, fileSystem: LoaderFileSystem = LoaderFileSystem(),
                 currentDirectory: String, platform: LoaderPlatform, cache: LoaderCache?, cachePath: String,
                 cacheProblem: String? = nil, noHwcaps: Bool = false) {
         self.variables = variables
@@ -289,7 +289,7 @@ public struct LoaderEnvironment: Sendable {
     }
 
     /// Reads the cache at `etc/ld.so.cache` of the file system (under the root if any).
-    public static func loadCache(fileSystem: LoaderFileSystem) -> (cache: LoaderCache?, path: String, problem: String?) {
+    package static func loadCache(fileSystem: LoaderFileSystem) -> (cache: LoaderCache?, path: String, problem: String?) {
         let path = fileSystem.targetPath("/etc/ld.so.cache")
         guard let access = fileSystem.accessPath(path), fileSystem.status(path) != nil else {
             return (nil, path, "\(path) does not exist")

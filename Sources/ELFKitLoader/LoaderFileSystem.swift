@@ -9,27 +9,27 @@ import ELFKitCore
 /// object already loaded when a search reaches the same file under another name
 /// (`_dl_map_object_from_fd` compares `l_file_id`), e.g. `/lib/x86_64-linux-gnu/libc.so.6`
 /// and `/usr/lib/x86_64-linux-gnu/libc.so.6` on a merged-/usr system.
-public struct FileIdentity: Hashable, Sendable {
-    public let device: UInt64
-    public let inode: UInt64
+package struct FileIdentity: Hashable, Sendable {
+    package let device: UInt64
+    package let inode: UInt64
 }
 
 /// What `stat(2)` says about a file, reduced to what the loader and the kernel look at.
-public struct FileStatus: Sendable {
-    public let identity: FileIdentity
-    public let mode: UInt32
-    public let owner: UInt32
-    public let group: UInt32
-    public let size: UInt64
+package struct FileStatus: Sendable {
+    package let identity: FileIdentity
+    package let mode: UInt32
+    package let owner: UInt32
+    package let group: UInt32
+    package let size: UInt64
 
-    public var isRegular: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFREG) }
-    public var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
-    public var isSetUID: Bool { mode & UInt32(S_ISUID) != 0 }
-    public var isSetGID: Bool { mode & UInt32(S_ISGID) != 0 }
+    package var isRegular: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFREG) }
+    package var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
+    package var isSetUID: Bool { mode & UInt32(S_ISUID) != 0 }
+    package var isSetGID: Bool { mode & UInt32(S_ISGID) != 0 }
     /// Any of the three execute bits.
-    public var hasExecuteBit: Bool { mode & 0o111 != 0 }
+    package var hasExecuteBit: Bool { mode & 0o111 != 0 }
     /// `-rwxr-xr-x`-style permission digits, e.g. `0755`.
-    public var permissions: String {
+    package var permissions: String {
         let digits = String(mode & 0o7777, radix: 8)
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
@@ -47,11 +47,11 @@ public struct FileStatus: Sendable {
 ///
 /// Every path the resolver handles is a path on this machine ("host path"); `targetPath`
 /// turns a target-absolute path into one.
-public struct LoaderFileSystem: Sendable {
+package struct LoaderFileSystem: Sendable {
     /// The root without a trailing slash; nil for the machine's own file system.
-    public let root: String?
+    package let root: String?
 
-    public init(root: String? = nil) {
+    package init(root: String? = nil) {
         if let root, !root.isEmpty {
             var trimmed = root
             while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
@@ -62,14 +62,14 @@ public struct LoaderFileSystem: Sendable {
     }
 
     /// The host path of an absolute path on the target system.
-    public func targetPath(_ path: String) -> String {
+    package func targetPath(_ path: String) -> String {
         guard let root, path.hasPrefix("/") else { return path }
         return root + path
     }
 
     /// A host path with the root taken off, for showing the path the target sees; the
     /// path unchanged when it is outside the root.
-    public func pathInTarget(_ hostPath: String) -> String {
+    package func pathInTarget(_ hostPath: String) -> String {
         guard let root, hostPath.hasPrefix(root + "/") else { return hostPath }
         return String(hostPath.dropFirst(root.count))
     }
@@ -77,7 +77,7 @@ public struct LoaderFileSystem: Sendable {
     /// The host path to open for `path`: `path` itself without a root or when it lies
     /// outside the root; otherwise the path with every symbolic link below the root
     /// resolved inside the root. nil when a link loop or overlong chain is met.
-    public func accessPath(_ path: String) -> String? {
+    package func accessPath(_ path: String) -> String? {
         guard let root, path.hasPrefix(root + "/") else { return path }
         var pending = Array(path.dropFirst(root.count).split(separator: "/").map(String.init).reversed())
         var resolved: [String] = []
@@ -103,7 +103,7 @@ public struct LoaderFileSystem: Sendable {
     }
 
     /// `stat(2)` of the file `path` leads to (symbolic links followed).
-    public func status(_ path: String) -> FileStatus? {
+    package func status(_ path: String) -> FileStatus? {
         guard let access = accessPath(path) else { return nil }
         var info = stat()
         guard BytePath(access).withCString({ stat($0, &info) }) == 0 else { return nil }
@@ -113,7 +113,7 @@ public struct LoaderFileSystem: Sendable {
     }
 
     /// Why `path` cannot be opened for reading, as `strerror` words it; nil if it can.
-    public func openError(_ path: String) -> String? {
+    package func openError(_ path: String) -> String? {
         guard let access = accessPath(path) else { return systemErrorMessage(ELOOP) }
         let fd = BytePath(access).withCString { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
         if fd < 0 { return systemErrorMessage(errno) }
@@ -121,23 +121,23 @@ public struct LoaderFileSystem: Sendable {
         return nil
     }
 
-    public func isDirectory(_ path: String) -> Bool { status(path)?.isDirectory ?? false }
+    package func isDirectory(_ path: String) -> Bool { status(path)?.isDirectory ?? false }
 
     /// Opens an ELF file for reading.
-    public func open(_ path: String) throws(ELFError) -> ELFFile {
+    package func open(_ path: String) throws(ELFError) -> ELFFile {
         guard let access = accessPath(path) else { throw ELFError(.io, "cannot open: \(systemErrorMessage(ELOOP))") }
         return try ELFFile(path: BytePath(access))
     }
 
     /// The first bytes of a file (fewer if it is shorter), or nil if it cannot be read.
-    public func prefix(_ path: String, count: Int) -> [UInt8]? {
+    package func prefix(_ path: String, count: Int) -> [UInt8]? {
         guard let access = accessPath(path), let source = try? FileByteSource(path: BytePath(access)) else { return nil }
         return try? source.bytes(at: 0, count: min(UInt64(count), source.size), "file start")
     }
 
     /// The canonical absolute path (`realpath(3)`), which is what the kernel reports as
     /// `/proc/self/exe` and what ld.so takes `$ORIGIN` of the executable from.
-    public func canonicalPath(_ path: String) -> String? {
+    package func canonicalPath(_ path: String) -> String? {
         if root != nil, let access = accessPath(path) {
             guard let resolved = LoaderFileSystem.realPath(access) else { return nil }
             // Links inside the root were already resolved; realpath only tidies up.
@@ -147,7 +147,7 @@ public struct LoaderFileSystem: Sendable {
     }
 
     /// Does the mount holding `path` forbid execution (`ST_NOEXEC`)?
-    public func isOnNoexecMount(_ path: String) -> Bool {
+    package func isOnNoexecMount(_ path: String) -> Bool {
         guard let access = accessPath(path) else { return false }
         var info = statvfs()
         guard BytePath(access).withCString({ statvfs($0, &info) }) == 0 else { return false }
@@ -156,7 +156,7 @@ public struct LoaderFileSystem: Sendable {
 
     /// The value of an extended attribute of `path`, nil when it has none (or the
     /// system cannot say). Used for `security.capability` and `security.selinux`.
-    public func extendedAttribute(_ path: String, name: String) -> [UInt8]? {
+    package func extendedAttribute(_ path: String, name: String) -> [UInt8]? {
         guard let access = accessPath(path), let getAttribute = SystemCalls().getAttribute else { return nil }
         let fd = BytePath(access).withCString { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
         guard fd >= 0 else { return nil }

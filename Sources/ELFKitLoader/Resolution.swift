@@ -96,7 +96,7 @@ public struct LoadedObject {
     /// The object whose DT_NEEDED loaded it (`l_loader`); nil for the program and the interpreter.
     public let loader: Int?
     public let rule: SearchRule
-    public let identity: FileIdentity?
+    package let identity: FileIdentity?
     /// The directory `$ORIGIN` stands for in this object's own strings.
     public let origin: String?
     public let file: ELFFile

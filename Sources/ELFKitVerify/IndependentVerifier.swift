@@ -42,7 +42,7 @@ public struct IndependentVerifier {
     public static let appendedSegmentMark: [UInt8] = Array("swelf appended\0\0".utf8)
 
     /// `probe` answers the access(2) questions of `--build-resolution-cache`.
-    public init(original: ELFFile, edited: ELFFile, request: EditRequest, probe: any VerifierPathProbe = AccessPathProbe()) {
+    package init(original: ELFFile, edited: ELFFile, request: EditRequest, probe: any VerifierPathProbe = AccessPathProbe()) {
         self.original = original
         self.edited = edited
         self.request = request

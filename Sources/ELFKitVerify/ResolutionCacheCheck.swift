@@ -10,17 +10,17 @@ import ELFKitCore
 // through the probe of the editor it judges (its tests can give the two different answers).
 /// The verifier's own access(2) questions for `--build-resolution-cache`, behind a seam
 /// so that its tests need no real files. It does not share the editor's probe.
-public protocol VerifierPathProbe: Sendable {
+package protocol VerifierPathProbe: Sendable {
     /// `access(path, F_OK) == 0`.
     func exists(_ path: [UInt8]) -> Bool
     /// `access(path, R_OK) == 0`.
     func isReadable(_ path: [UInt8]) -> Bool
 }
 
-public struct AccessPathProbe: VerifierPathProbe {
-    public init() {}
-    public func exists(_ path: [UInt8]) -> Bool { BytePath(bytes: path).withCString { access($0, F_OK) == 0 } }
-    public func isReadable(_ path: [UInt8]) -> Bool { BytePath(bytes: path).withCString { access($0, R_OK) == 0 } }
+package struct AccessPathProbe: VerifierPathProbe {
+    package init() {}
+    package func exists(_ path: [UInt8]) -> Bool { BytePath(bytes: path).withCString { access($0, F_OK) == 0 } }
+    package func isReadable(_ path: [UInt8]) -> Bool { BytePath(bytes: path).withCString { access($0, R_OK) == 0 } }
 }
 
 /// What the edited file must hold of a resolution cache note, worked out from the

@@ -78,10 +78,10 @@ public final class MemoryByteSource: ByteSource {
 /// blocks many times, and one `pread` per block instead of one per structure is what
 /// makes swelf quick on thousands of small libraries. Memory stays bounded whatever
 /// the file's size; large reads bypass the cache.
-public final class FileByteSource: ByteSource {
-    public let path: BytePath
-    public let descriptor: Int32
-    public let size: UInt64
+package final class FileByteSource: ByteSource {
+    package let path: BytePath
+    package let descriptor: Int32
+    package let size: UInt64
     /// At most `maximumBlocks`, oldest first. A list searched in order, not a dictionary:
     /// a `Dictionary<UInt64, [UInt8]>` costs a run-time conformance lookup (its `Hashable`
     /// requirement) the first time it is made, about a tenth of a small call's start-up.
@@ -97,10 +97,10 @@ public final class FileByteSource: ByteSource {
     static let largeRead = 256 << 10
 
     /// Opens `path` read-only. Directories and unreadable files give `.io` errors.
-    public convenience init(path: String) throws(ELFError) { try self.init(path: BytePath(path)) }
+    package convenience init(path: String) throws(ELFError) { try self.init(path: BytePath(path)) }
 
     /// Opens `path` read-only, its bytes as they are.
-    public init(path: BytePath) throws(ELFError) {
+    package init(path: BytePath) throws(ELFError) {
         self.path = path
         // Non-blocking, so a FIFO (refused below) cannot hang the open waiting for a writer.
         let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
@@ -121,7 +121,7 @@ public final class FileByteSource: ByteSource {
 
     /// Reads an already open file through a duplicate of `descriptor` (the writer checks
     /// the file it just wrote without opening it again).
-    public init(duplicating descriptor: Int32, path: BytePath) throws(ELFError) {
+    package init(duplicating descriptor: Int32, path: BytePath) throws(ELFError) {
         self.path = path
         let fd = dup(descriptor)
         guard fd >= 0 else { throw ELFError(.io, "cannot duplicate descriptor: \(systemErrorMessage(errno))") }
@@ -137,7 +137,7 @@ public final class FileByteSource: ByteSource {
 
     deinit { close(descriptor) }
 
-    public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError) {
+    package func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError) {
         let count = buffer.count
         guard Checked.fits(start: offset, length: UInt64(count), within: size) else {
             throw ELFError(.truncated, "read of \(count) bytes past the end of the file", offset: offset)
@@ -189,7 +189,7 @@ public final class FileByteSource: ByteSource {
 }
 
 /// `strerror` as a Swift string.
-public func systemErrorMessage(_ code: Int32) -> String {
+package func systemErrorMessage(_ code: Int32) -> String {
     guard let text = strerror(code) else { return "error \(code)" }
     return String(cString: text)
 }

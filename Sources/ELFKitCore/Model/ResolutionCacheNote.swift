@@ -6,15 +6,15 @@
 /// a `$` token or a `glibc-hwcaps` subdirectory), joined with `:` in run-path order.
 ///
 /// Only the format lives here; the editor and the verifier each resolve on their own.
-public enum ResolutionCacheNote {
-    public static let sectionName = ".note.nixos.ldcache"
-    public static let sectionNameBytes: [UInt8] = Array(sectionName.utf8)
+package enum ResolutionCacheNote {
+    package static let sectionName = ".note.nixos.ldcache"
+    package static let sectionNameBytes: [UInt8] = Array(sectionName.utf8)
     /// "NixOS" and its NUL (n_namesz 6).
-    public static let owner: [UInt8] = Array("NixOS".utf8) + [0]
-    public static let type: UInt32 = 0x63a8_6cb6
+    package static let owner: [UInt8] = Array("NixOS".utf8) + [0]
+    package static let type: UInt32 = 0x63a8_6cb6
 
     /// The whole note: header, owner padded to 4, descriptor padded to 4.
-    public static func encode(descriptor: [UInt8], format: ELFFormat) -> [UInt8] {
+    package static func encode(descriptor: [UInt8], format: ELFFormat) -> [UInt8] {
         var encoder = ByteEncoder(format: format)
         encoder.writeU32(UInt32(owner.count))
         encoder.writeU32(UInt32(truncatingIfNeeded: descriptor.count))
@@ -27,7 +27,7 @@ public enum ResolutionCacheNote {
     }
 
     /// The descriptor from `(name, entries)` pairs, sorted by name bytes.
-    public static func descriptor(_ entries: [(name: [UInt8], entries: [UInt8])]) -> [UInt8] {
+    package static func descriptor(_ entries: [(name: [UInt8], entries: [UInt8])]) -> [UInt8] {
         var bytes: [UInt8] = []
         for (name, value) in entries.sorted(by: { $0.name.lexicographicallyPrecedes($1.name) }) {
             bytes += name + [0] + value + [0]
@@ -36,13 +36,13 @@ public enum ResolutionCacheNote {
     }
 
     /// The first section named `.note.nixos.ldcache` (patchelf finds it by name).
-    public static func section(in file: ELFFile) -> (index: Int, header: SectionHeader)? {
+    package static func section(in file: ELFFile) -> (index: Int, header: SectionHeader)? {
         file.section(named: sectionName)
     }
 
     /// The descriptor the section holds, nil when it is not a complete note of the right
     /// owner and type inside the section and the file.
-    public static func descriptor(of section: SectionHeader, in file: ELFFile) -> [UInt8]? {
+    package static func descriptor(of section: SectionHeader, in file: ELFFile) -> [UInt8]? {
         guard section.type != .nobits, section.size >= 12, section.size <= 1 << 24,
               Checked.fits(start: section.offset, length: section.size, within: file.source.size),
               let bytes = try? file.source.bytes(at: section.offset, count: section.size, sectionName),

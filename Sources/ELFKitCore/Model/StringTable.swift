@@ -1,17 +1,17 @@
 /// A string table (`.dynstr`, `.shstrtab`): NUL-terminated strings addressed by offset.
-public struct StringTable: Sendable {
-    public let bytes: [UInt8]
+package struct StringTable: Sendable {
+    package let bytes: [UInt8]
     /// File offset of the table, for error messages.
-    public let fileOffset: UInt64
+    package let fileOffset: UInt64
 
-    public init(bytes: [UInt8], fileOffset: UInt64) {
+    package init(bytes: [UInt8], fileOffset: UInt64) {
         self.bytes = bytes
         self.fileOffset = fileOffset
     }
 
     /// The string starting at `offset`. It must start inside the table and be
     /// NUL-terminated inside it.
-    public func string(at offset: UInt64) throws(ELFError) -> String {
+    package func string(at offset: UInt64) throws(ELFError) -> String {
         guard offset < UInt64(bytes.count) else {
             throw ELFError(.invalid, "string offset 0x\(hex(offset)) is outside the string table of 0x\(hex(bytes.count)) bytes",
                            offset: fileOffset)
@@ -25,7 +25,7 @@ public struct StringTable: Sendable {
     }
 
     /// The raw bytes of the string at `offset` (without its NUL), for byte-exact work.
-    public func rawString(at offset: UInt64) throws(ELFError) -> ArraySlice<UInt8> {
+    package func rawString(at offset: UInt64) throws(ELFError) -> ArraySlice<UInt8> {
         guard offset < UInt64(bytes.count), let end = bytes[Int(offset)...].firstIndex(of: 0) else {
             throw ELFError(.invalid, "bad string offset 0x\(hex(offset))", offset: fileOffset)
         }

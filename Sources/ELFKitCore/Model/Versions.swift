@@ -47,7 +47,7 @@ public struct ELFNote: Hashable, Sendable {
 }
 
 /// The ELF hash function (`.hash`, `Elf_Verdef.vd_hash`, `Elf_Vernaux.vna_hash`).
-public func elfHash<S: Sequence>(_ bytes: S) -> UInt32 where S.Element == UInt8 {
+package func elfHash<S: Sequence>(_ bytes: S) -> UInt32 where S.Element == UInt8 {
     var h: UInt32 = 0
     for byte in bytes {
         h = (h << 4) &+ UInt32(byte)
@@ -59,7 +59,7 @@ public func elfHash<S: Sequence>(_ bytes: S) -> UInt32 where S.Element == UInt8 
 }
 
 /// The GNU hash function (`.gnu.hash`): djb2 in 32 bits.
-public func gnuHash<S: Sequence>(_ bytes: S) -> UInt32 where S.Element == UInt8 {
+package func gnuHash<S: Sequence>(_ bytes: S) -> UInt32 where S.Element == UInt8 {
     var h: UInt32 = 5381
     for byte in bytes { h = h &* 33 &+ UInt32(byte) }
     return h

@@ -154,7 +154,7 @@ public struct DynamicSection {
     }
 
     /// The whole `.dynstr`.
-    public func stringTable() throws(ELFError) -> StringTable {
+    package func stringTable() throws(ELFError) -> StringTable {
         guard let tableOffset = stringTableOffset else {
             throw ELFError(.missing, "dynamic section has no DT_STRTAB", offset: fileOffset)
         }

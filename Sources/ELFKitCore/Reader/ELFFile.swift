@@ -116,7 +116,7 @@ public final class ELFFile {
         return (index, sectionHeaders[index])
     }
 
-    public func readStringTable(section: SectionHeader) throws(ELFError) -> StringTable {
+    package func readStringTable(section: SectionHeader) throws(ELFError) -> StringTable {
         let bytes = try source.bytes(at: section.offset, count: section.size, "string table section")
         return StringTable(bytes: bytes, fileOffset: section.offset)
     }

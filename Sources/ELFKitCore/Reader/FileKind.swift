@@ -4,7 +4,7 @@
 /// has no program to start and no dynamic section to read. A message that says "most
 /// likely statically linked" about a core dump or an object file sends the user looking
 /// for the wrong thing, so the commands name the kind instead.
-public enum UnloadableKind: Equatable, Sendable, CustomStringConvertible {
+package enum UnloadableKind: Equatable, Sendable, CustomStringConvertible {
     /// ET_REL: input for the linker (`gcc -c`).
     case relocatable
     /// ET_REL with a `.modinfo` section: the kernel links it in (`insmod`, `modprobe`).
@@ -15,7 +15,7 @@ public enum UnloadableKind: Equatable, Sendable, CustomStringConvertible {
     case other(ELFFileType)
 
     /// The kind of `file`, or nil for a program or a shared library (ET_EXEC, ET_DYN).
-    public init?(_ file: ELFFile) {
+    package init?(_ file: ELFFile) {
         switch file.header.type {
         case .executable, .sharedObject: return nil
         case .relocatable: self = file.section(named: ".modinfo") != nil ? .kernelModule : .relocatable
@@ -25,7 +25,7 @@ public enum UnloadableKind: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// "a core dump (ET_CORE)": the file named for a message.
-    public var name: String {
+    package var name: String {
         switch self {
         case .relocatable: return "a relocatable object (ET_REL)"
         case .kernelModule: return "a kernel module (ET_REL with .modinfo)"
@@ -35,7 +35,7 @@ public enum UnloadableKind: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// What it is for, said after `name`; nil for a type with no known use.
-    public var use: String? {
+    package var use: String? {
         switch self {
         case .relocatable: return "input for the linker"
         case .kernelModule: return "linked into the kernel by insmod or modprobe"
@@ -46,7 +46,7 @@ public enum UnloadableKind: Equatable, Sendable, CustomStringConvertible {
 
     /// "a core dump (ET_CORE), the memory of a process that stopped, not a program or a
     /// shared library".
-    public var description: String {
+    package var description: String {
         [name, use, "not a program or a shared library"].compactMap { $0 }.joined(separator: ", ")
     }
 }

@@ -8,8 +8,8 @@
 /// themselves are escaped byte by byte too, so `bytes(string(b)) == b` for every `b`,
 /// and text that came from valid UTF-8 without those characters is unchanged.
 /// `BytePath(String)` and the command line's output undo the mapping.
-public enum ByteText {
-    public static func string(_ bytes: some Collection<UInt8>) -> String {
+package enum ByteText {
+    package static func string(_ bytes: some Collection<UInt8>) -> String {
         // Nearly every ELF name is ASCII, which is its own text and holds no escape; this
         // path skips the copy and the walk over the scalars (a third of reading a table of
         // section names).
@@ -34,7 +34,7 @@ public enum ByteText {
         return String(scalars)
     }
 
-    public static func bytes(_ text: String) -> [UInt8] {
+    package static func bytes(_ text: String) -> [UInt8] {
         guard text.unicodeScalars.contains(where: isEscape) else { return Array(text.utf8) }
         var result: [UInt8] = []
         for scalar in text.unicodeScalars {
@@ -48,7 +48,7 @@ public enum ByteText {
     }
 
     /// Whether `text` carries escaped bytes (it did not come from valid UTF-8).
-    public static func hasEscapes(_ text: String) -> Bool { text.unicodeScalars.contains(where: isEscape) }
+    package static func hasEscapes(_ text: String) -> Bool { text.unicodeScalars.contains(where: isEscape) }
 
     static func isEscape(_ scalar: Unicode.Scalar) -> Bool { scalar.value >= 0xF780 && scalar.value <= 0xF7FF }
 

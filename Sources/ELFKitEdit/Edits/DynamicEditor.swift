@@ -2,45 +2,45 @@ import ELFKitCore
 
 /// A dynamic-section entry as the editor sees it: a string-valued entry that changed
 /// carries its new string; everything else keeps its raw value until layout.
-public struct PlannedEntry: Equatable, Sendable {
-    public enum Value: Equatable, Sendable {
+package struct PlannedEntry: Equatable, Sendable {
+    package enum Value: Equatable, Sendable {
         case raw(UInt64)
         case string([UInt8])
     }
 
-    public var tag: DynamicTag
-    public var value: Value
+    package var tag: DynamicTag
+    package var value: Value
     /// Index in the original dynamic section, nil for a new entry. Layout needs it for
     /// values relative to the entry's own address (DT_MIPS_RLD_MAP_REL).
-    public var originalIndex: Int?
+    package var originalIndex: Int?
 }
 
 /// What an edit request means for one file, before any placement decision: the new
 /// list of dynamic entries, the new interpreter, and in-place table changes.
-public struct EditOutcome: Sendable {
-    public var entries: [PlannedEntry]
+package struct EditOutcome: Sendable {
+    package var entries: [PlannedEntry]
     /// New PT_INTERP contents (NUL-terminated), nil when unchanged.
-    public var interpreter: [UInt8]?
-    public var osABI: OSABI?
+    package var interpreter: [UInt8]?
+    package var osABI: OSABI?
     /// `EditRequest.keepOldBytes`: the old places of moved tables keep their bytes.
-    public var keepOldBytes = false
-    public var executableStack: Bool?
+    package var keepOldBytes = false
+    package var executableStack: Bool?
     /// Libraries whose `.gnu.version_r` entries must go.
-    public var removedVersionFiles: Set<[UInt8]> = []
+    package var removedVersionFiles: Set<[UInt8]> = []
     /// `.gnu.version_r` file names to rename.
-    public var renamedVersionFiles: [[UInt8]: [UInt8]] = [:]
+    package var renamedVersionFiles: [[UInt8]: [UInt8]] = [:]
     /// `.gnu.version` indices of symbols whose version must be cleared.
-    public var clearedSymbolNames: Set<[UInt8]> = []
+    package var clearedSymbolNames: Set<[UInt8]> = []
     /// Dynamic symbols to rename, old name to new name.
-    public var renamedSymbols: [[UInt8]: [UInt8]] = [:]
+    package var renamedSymbols: [[UInt8]: [UInt8]] = [:]
     /// What the editor decided and why, for `--debug`.
-    public var log: [String] = []
+    package var log: [String] = []
     /// Messages for the user that do not stop the edit (patchelf's `warning: …`).
-    public var warnings: [String] = []
+    package var warnings: [String] = []
     /// A resolution cache note to add (`--build-resolution-cache`): the whole note.
-    public var resolutionCacheNote: [UInt8]?
+    package var resolutionCacheNote: [UInt8]?
     /// A resolution cache note the edit makes stale: its section, headers and bytes go.
-    public var droppedResolutionCache: DroppedResolutionCache?
+    package var droppedResolutionCache: DroppedResolutionCache?
 }
 
 /// Turns an `EditRequest` into an `EditOutcome` for a file. Pure: reads the file,
@@ -246,10 +246,10 @@ struct EntryList {
 }
 
 /// Run-path arithmetic shared by the editor and the verifier's expectations.
-public enum RunPath {
+package enum RunPath {
     /// `current` with the directories of `addition` that it does not already list
     /// appended, so adding the same directory twice changes nothing.
-    public static func adding(_ addition: [UInt8], to current: [UInt8]) -> [UInt8] {
+    package static func adding(_ addition: [UInt8], to current: [UInt8]) -> [UInt8] {
         let colon = UInt8(ascii: ":")
         var parts = current.split(separator: colon, omittingEmptySubsequences: false).map(Array.init)
         if current.isEmpty { parts = [] }

@@ -2,8 +2,8 @@ import ELFKitCore
 
 /// Looks at the file system for `--shrink-rpath`: which run-path directories hold a
 /// library the file needs.
-public struct LibraryProbe: Sendable {
-    public init() {}
+package struct LibraryProbe: Sendable {
+    package init() {}
 
     /// patchelf's rule: keep relative and `$ORIGIN` entries; drop entries outside the
     /// allowed prefixes; keep an absolute directory only if it holds a needed library not

@@ -8,7 +8,7 @@ import ELFKitCore
 // Mirrored by VerifierPathProbe/AccessPathProbe in ELFKitVerify/ResolutionCacheCheck.swift because the verifier asks the file system itself, not through the editor's probe.
 /// The file-system questions `--build-resolution-cache` asks, behind a seam so that unit
 /// tests need no real files (as `LibraryProbe` is for `--shrink-rpath`).
-public protocol ResolutionProbe: Sendable {
+package protocol ResolutionProbe: Sendable {
     /// `access(path, F_OK) == 0`.
     func exists(_ path: [UInt8]) -> Bool
     /// `access(path, R_OK) == 0`.
@@ -16,16 +16,16 @@ public protocol ResolutionProbe: Sendable {
 }
 
 /// The real file system, through access(2), as patchelf asks it.
-public struct FileSystemResolutionProbe: ResolutionProbe {
-    public init() {}
-    public func exists(_ path: [UInt8]) -> Bool { BytePath(bytes: path).withCString { access($0, F_OK) == 0 } }
-    public func isReadable(_ path: [UInt8]) -> Bool { BytePath(bytes: path).withCString { access($0, R_OK) == 0 } }
+package struct FileSystemResolutionProbe: ResolutionProbe {
+    package init() {}
+    package func exists(_ path: [UInt8]) -> Bool { BytePath(bytes: path).withCString { access($0, F_OK) == 0 } }
+    package func isReadable(_ path: [UInt8]) -> Bool { BytePath(bytes: path).withCString { access($0, R_OK) == 0 } }
 }
 
 /// A resolution cache note to drop: the section that holds it, as the original file has it.
-public struct DroppedResolutionCache: Sendable, Equatable {
-    public var sectionIndex: Int
-    public var section: SectionHeader
+package struct DroppedResolutionCache: Sendable, Equatable {
+    package var sectionIndex: Int
+    package var section: SectionHeader
 }
 
 /// patchelf 0.19's resolution, from the final needed list and run path (facts from its

@@ -3,9 +3,9 @@ import ELFKitCore
 /// A table or blob the layout engine knows how to find, size and move: everything the
 /// loader reaches through a program header or a `DT_*` address, so it can be found in
 /// files without section headers too.
-public struct FileObject: Hashable, Sendable {
+package struct FileObject: Hashable, Sendable {
     // Mirrored by TableMap.Kind in ELFKitVerify/TableMap.swift because the verifier names the tables itself, never through the planner it judges.
-    public enum Kind: Hashable, Sendable, CustomStringConvertible {
+    package enum Kind: Hashable, Sendable, CustomStringConvertible {
         case interpreter
         /// A PT_NOTE segment (several notes; PT_GNU_PROPERTY may point inside it).
         case notes(programHeaderIndex: Int)
@@ -22,7 +22,7 @@ public struct FileObject: Hashable, Sendable {
         /// A new `.note.nixos.ldcache` note (`--build-resolution-cache`); not in the original.
         case resolutionCache
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .interpreter: return ".interp"
             case .notes(let index): return "notes (program header \(index))"
@@ -54,26 +54,26 @@ public struct FileObject: Hashable, Sendable {
         }
     }
 
-    public var kind: Kind
-    public var offset: UInt64
-    public var address: UInt64
-    public var size: UInt64
-    public var alignment: UInt64
+    package var kind: Kind
+    package var offset: UInt64
+    package var address: UInt64
+    package var size: UInt64
+    package var alignment: UInt64
 
-    public var fileEnd: UInt64 { offset + size }  // checked when the catalog is built
+    package var fileEnd: UInt64 { offset + size }  // checked when the catalog is built
 }
 
 /// Every movable object of a file, with checked extents.
-public struct FileObjectCatalog {
-    public private(set) var objects: [FileObject] = []
+package struct FileObjectCatalog {
+    package private(set) var objects: [FileObject] = []
     /// Number of dynamic symbols, when it can be determined.
-    public private(set) var symbolCount: UInt64?
+    package private(set) var symbolCount: UInt64?
     /// File range that certainly holds every dynamic symbol: the exact table when the count
     /// is known, else everything from DT_SYMTAB to the next known table. Reading too many
     /// entries only finds more string users, which is the safe direction.
-    public private(set) var symbolRangeBound: (offset: UInt64, size: UInt64)?
+    package private(set) var symbolRangeBound: (offset: UInt64, size: UInt64)?
 
-    public init(file: ELFFile) throws(ELFError) {
+    package init(file: ELFFile) throws(ELFError) {
         let format = file.format
         for (index, segment) in file.programHeaders.enumerated() {
             let kind: FileObject.Kind
@@ -149,7 +149,7 @@ public struct FileObjectCatalog {
         }
     }
 
-    public func object(_ kind: FileObject.Kind) -> FileObject? { objects.first { $0.kind == kind } }
+    package func object(_ kind: FileObject.Kind) -> FileObject? { objects.first { $0.kind == kind } }
 
     /// The interpreter is the string, its NUL, and what follows up to the end of PT_INTERP
     /// (or of a .interp section that starts with the string) when that is interpreter text.

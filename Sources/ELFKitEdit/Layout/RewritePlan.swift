@@ -3,31 +3,31 @@ import ELFKitCore
 /// The bytes of an edited file, described as changes to the original: patches inside
 /// the original's range, and new bytes after it. The writer copies the unchanged bulk
 /// with the kernel and writes only these.
-public struct RewritePlan: Sendable {
-    public struct Patch: Sendable {
-        public var offset: UInt64
-        public var bytes: [UInt8]
+package struct RewritePlan: Sendable {
+    package struct Patch: Sendable {
+        package var offset: UInt64
+        package var bytes: [UInt8]
     }
 
     /// A table that moved, for the verifier and `--debug`.
-    public struct Move: Sendable {
-        public var from: FileObject
-        public var to: FileObject
+    package struct Move: Sendable {
+        package var from: FileObject
+        package var to: FileObject
     }
 
-    public let originalSize: UInt64
+    package let originalSize: UInt64
     /// Changes inside `[0, keptPrefix)`, sorted by offset, non-overlapping.
-    public var patches: [Patch] = []
+    package var patches: [Patch] = []
     /// How much of the original file is kept; less than `originalSize` when a segment
     /// swelf appended earlier is being rebuilt.
-    public var keptPrefix: UInt64
+    package var keptPrefix: UInt64
     /// Where `appended` starts; the gap after `keptPrefix` is zero-filled.
-    public var appendOffset: UInt64
-    public var appended: [UInt8] = []
-    public var moves: [Move] = []
-    public var log: [String] = []
+    package var appendOffset: UInt64
+    package var appended: [UInt8] = []
+    package var moves: [Move] = []
+    package var log: [String] = []
     /// Messages for the user that do not stop the edit (patchelf's `warning: …`).
-    public var warnings: [String] = []
+    package var warnings: [String] = []
 
     init(originalSize: UInt64) {
         self.originalSize = originalSize
@@ -35,10 +35,10 @@ public struct RewritePlan: Sendable {
         appendOffset = originalSize
     }
 
-    public var newSize: UInt64 { appended.isEmpty ? keptPrefix : appendOffset + UInt64(appended.count) }
+    package var newSize: UInt64 { appended.isEmpty ? keptPrefix : appendOffset + UInt64(appended.count) }
 
     /// True when the edit changes nothing: the file is left as it is.
-    public var isEmpty: Bool { patches.isEmpty && appended.isEmpty && keptPrefix == originalSize }
+    package var isEmpty: Bool { patches.isEmpty && appended.isEmpty && keptPrefix == originalSize }
 }
 
 /// The edited file as a `ByteSource`, read through the plan without writing anything.

@@ -38,7 +38,7 @@ package struct TargetReplaced: Error {}
 
 /// Another process (or this one, for a file named twice) holds the lock, and the caller
 /// asked not to wait (`withLockedFile(…, wait: false)`).
-public struct LockBusy: Error {}
+package struct LockBusy: Error {}
 
 /// Produces an edited file next to its destination and renames it into place.
 ///
