@@ -121,3 +121,28 @@ package enum HostProbe {
                                  cachePath: cache.path, cacheProblem: cache.problem, noHwcaps: noHwcaps)
     }
 }
+
+extension LoaderEnvironment {
+    /// The loader environment of this machine, or of the file tree at `root`, as `swelf
+    /// doctor` and `swelf ldd` use it: the library directories of each architecture, the
+    /// `ld.so.cache`, hwcaps, and the process environment (`LD_LIBRARY_PATH`, …).
+    ///
+    /// To learn the platform's search directories, this runs the machine's own loader
+    /// with `--list-diagnostics` (glibc 2.33 and later; it loads and runs no program), and
+    /// falls back to the distribution's defaults when no loader answers.
+    /// - Parameters:
+    ///   - root: a root file system (a sysroot, a container image unpacked) whose files the
+    ///     loader would see instead of this machine's; nil for this machine.
+    ///   - overrides: environment variables laid over the process environment, in order
+    ///     (a later one wins): `[("LD_LIBRARY_PATH", "/opt/lib")]`.
+    /// - Returns: the environment to resolve and diagnose with.
+    public static func current(root: String? = nil, overrides: [(name: String, value: String)] = []) -> LoaderEnvironment {
+        HostProbe.loaderEnvironment(root: root, overrides: overrides)
+    }
+}
+
+extension HostFacts {
+    /// This machine: `uname`'s machine name, and the user and group of this process.
+    /// - Returns: the facts `Diagnosis` compares a file with.
+    public static func current() -> HostFacts { HostProbe.hostFacts() }
+}
