@@ -20,13 +20,6 @@ package enum Checked {
         return product
     }
 
-    @inline(__always)
-    package static func subtract(_ a: UInt64, _ b: UInt64, _ what: @autoclosure () -> String,
-                         at offset: UInt64? = nil) throws(ELFError) -> UInt64 {
-        guard a >= b else { throw ELFError(.overflow, "\(what()) underflows: 0x\(hex(a)) - 0x\(hex(b))", offset: offset) }
-        return a - b
-    }
-
     /// A file-derived 64-bit value as a native `Int` (for counts and array sizes).
     @inline(__always)
     package static func int(_ value: UInt64, _ what: @autoclosure () -> String,

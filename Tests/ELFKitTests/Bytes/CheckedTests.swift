@@ -22,12 +22,6 @@ import Testing
         #expect(throws: ELFError.self) { try Checked.multiply(UInt64.max, 2, "x") }
     }
 
-    @Test func subtractDetectsUnderflow() throws {
-        #expect(try Checked.subtract(5, 5, "x") == 0)
-        let error = #expect(throws: ELFError.self) { try Checked.subtract(4, 5, "x") }
-        #expect(error?.kind == .overflow)
-    }
-
     @Test func intConversion() throws {
         #expect(try Checked.int(UInt64(Int.max), "x") == Int.max)
         let error = #expect(throws: ELFError.self) { try Checked.int(UInt64(Int.max) + 1, "count") }
