@@ -2,17 +2,21 @@
 import PackageDescription
 
 // Layers, each a target so that the compiler keeps the boundaries:
-//   ELFKitCore      bytes, constants, model, reader (also Go build info and versioned imports), system calls
+//   ELFKitCore      bytes, constants, model, reader (also Go build info and versioned imports),
+//                   system calls, the one thread pool (Overlap), the JSON writer
 //   ELFKitEdit      edits, layout, writer: turns a request into a plan and writes it
 //   ELFKitVerify    the verifier: judges an edited file from the original and the request; it
 //                   depends on the core alone, so it can never ask the planner what it meant
 //   ELFKitLoader    ld.so emulation: ld.so.cache, glibc and musl resolvers, loader environment,
-//                   file system view (--root), Resolution, host facts
-//   ELFKitDiagnosis doctor's and ldd's analysis (Diagnosis, Go checks), from the loader's resolution
-//   ELFKitPackaging bundle (planner, policies) and portability (report, facts, glibc and
-//                   distribution release tables); it runs Diagnosis on each input
-//   ELFKit          the pipeline (read, plan, verify, write) and the library product
-//   swelf           the command-line tool
+//                   file system view (--root), LibraryResolution, host facts and probing
+//   ELFKitDiagnosis doctor's and ldd's analysis (Diagnosis, Go checks), from the loader's
+//                   resolution, and their reports (text, JSON)
+//   ELFKitPackaging bundle (planner, policies, executor, report) and portability (report,
+//                   facts, glibc and distribution release tables); it runs Diagnosis on each input
+//   ELFKit          the front door: the pipeline (read, plan, verify, write) with its typed
+//                   RewriteError, and the library product, which re-exports the targets above
+//                   (their internals are `package`)
+//   swelf           the command-line tool: parses arguments, calls the library, prints
 let package = Package(
     name: "swelf",
     products: [
