@@ -11,15 +11,18 @@ public struct DynamicTag: NamedConstant {
 
     /// DT_NULL: marks the end of the dynamic array; the loader reads no entry after it.
     public static let null = DynamicTag(rawValue: 0)
-    /// DT_NEEDED: the name of a needed library (a string-table offset), one entry per library, in load order.
+    /// DT_NEEDED: the name of a needed library (a string-table offset), one entry per library, in
+    /// load order.
     public static let needed = DynamicTag(rawValue: 1)
     /// DT_PLTRELSZ: the size in bytes of the PLT's relocation entries (the table at ``jmpRel``).
     public static let pltRelSize = DynamicTag(rawValue: 2)
-    /// DT_PLTGOT: an address in the procedure linkage table or global offset table (its meaning is processor-specific).
+    /// DT_PLTGOT: an address in the procedure linkage table or global offset table (its meaning is
+    /// processor-specific).
     public static let pltGOT = DynamicTag(rawValue: 3)
     /// DT_HASH: the address of the System V symbol hash table (`.hash`).
     public static let hash = DynamicTag(rawValue: 4)
-    /// DT_STRTAB: the address of the dynamic string table (`.dynstr`), which the string-valued tags index.
+    /// DT_STRTAB: the address of the dynamic string table (`.dynstr`), which the string-valued tags
+    /// index.
     public static let strtab = DynamicTag(rawValue: 5)
     /// DT_SYMTAB: the address of the dynamic symbol table (`.dynsym`).
     public static let symtab = DynamicTag(rawValue: 6)
@@ -33,15 +36,19 @@ public struct DynamicTag: NamedConstant {
     public static let strsz = DynamicTag(rawValue: 10)
     /// DT_SYMENT: the size in bytes of one dynamic symbol table entry.
     public static let symEntrySize = DynamicTag(rawValue: 11)
-    /// DT_INIT: the address of the initialization function, which glibc calls before the functions of ``initArray``.
+    /// DT_INIT: the address of the initialization function, which glibc calls before the functions
+    /// of ``initArray``.
     public static let initFunction = DynamicTag(rawValue: 12)
     /// DT_FINI: the address of the termination function.
     public static let finiFunction = DynamicTag(rawValue: 13)
-    /// DT_SONAME: the shared object's own name (a string-table offset), which programs linked against it record as DT_NEEDED.
+    /// DT_SONAME: the shared object's own name (a string-table offset), which programs linked
+    /// against it record as DT_NEEDED.
     public static let soname = DynamicTag(rawValue: 14)
-    /// DT_RPATH: the deprecated library search path (a string-table offset); glibc searches it before `LD_LIBRARY_PATH`, and ignores it when ``runpath`` is present.
+    /// DT_RPATH: the deprecated library search path (a string-table offset); glibc searches it
+    /// before `LD_LIBRARY_PATH`, and ignores it when ``runpath`` is present.
     public static let rpath = DynamicTag(rawValue: 15)
-    /// DT_SYMBOLIC: present when the loader should resolve the object's symbols in the object itself first.
+    /// DT_SYMBOLIC: present when the loader should resolve the object's symbols in the object
+    /// itself first.
     public static let symbolic = DynamicTag(rawValue: 16)
     /// DT_REL: the address of the relocation table with implicit addends (`Elf_Rel`).
     public static let rel = DynamicTag(rawValue: 17)
@@ -51,13 +58,16 @@ public struct DynamicTag: NamedConstant {
     public static let relEntrySize = DynamicTag(rawValue: 19)
     /// DT_PLTREL: which kind of relocation the PLT uses: the tag value of ``rel`` or ``rela``.
     public static let pltRel = DynamicTag(rawValue: 20)
-    /// DT_DEBUG: a word the loader fills at run time with the address of its `r_debug`, which debuggers read; the file holds 0.
+    /// DT_DEBUG: a word the loader fills at run time with the address of its `r_debug`, which
+    /// debuggers read; the file holds 0.
     public static let debug = DynamicTag(rawValue: 21)
     /// DT_TEXTREL: present when a relocation may write to a segment that is not writable.
     public static let textRel = DynamicTag(rawValue: 22)
-    /// DT_JMPREL: the address of the relocation entries of the PLT alone (their kind is ``pltRel``).
+    /// DT_JMPREL: the address of the relocation entries of the PLT alone (their kind is
+    /// ``pltRel``).
     public static let jmpRel = DynamicTag(rawValue: 23)
-    /// DT_BIND_NOW: present when the loader must process every relocation before the program runs, as `LD_BIND_NOW` asks.
+    /// DT_BIND_NOW: present when the loader must process every relocation before the program runs,
+    /// as `LD_BIND_NOW` asks.
     public static let bindNow = DynamicTag(rawValue: 24)
     /// DT_INIT_ARRAY: the address of the array of initialization function pointers.
     public static let initArray = DynamicTag(rawValue: 25)
@@ -67,15 +77,18 @@ public struct DynamicTag: NamedConstant {
     public static let initArraySize = DynamicTag(rawValue: 27)
     /// DT_FINI_ARRAYSZ: the size in bytes of the ``finiArray`` array.
     public static let finiArraySize = DynamicTag(rawValue: 28)
-    /// DT_RUNPATH: the library search path (a string-table offset), colon-separated; glibc searches it after `LD_LIBRARY_PATH` and for the object's own DT_NEEDED entries only.
+    /// DT_RUNPATH: the library search path (a string-table offset), colon-separated; glibc searches
+    /// it after `LD_LIBRARY_PATH` and for the object's own DT_NEEDED entries only.
     public static let runpath = DynamicTag(rawValue: 29)
     /// DT_FLAGS: flag bits for this object (``DynamicFlags``, `DF_*`).
     public static let flags = DynamicTag(rawValue: 30)
-    /// DT_PREINIT_ARRAY: the address of the array of pre-initialization function pointers (programs only), run before any initializer.
+    /// DT_PREINIT_ARRAY: the address of the array of pre-initialization function pointers (programs
+    /// only), run before any initializer.
     public static let preinitArray = DynamicTag(rawValue: 32)
     /// DT_PREINIT_ARRAYSZ: the size in bytes of the ``preinitArray`` array.
     public static let preinitArraySize = DynamicTag(rawValue: 33)
-    /// DT_SYMTAB_SHNDX: the address of the extended section indexes (`SHT_SYMTAB_SHNDX`) of the dynamic symbol table.
+    /// DT_SYMTAB_SHNDX: the address of the extended section indexes (`SHT_SYMTAB_SHNDX`) of the
+    /// dynamic symbol table.
     public static let symtabShndx = DynamicTag(rawValue: 34)
     /// DT_RELRSZ: the size in bytes of the ``relr`` table.
     public static let relrSize = DynamicTag(rawValue: 35)
@@ -83,15 +96,18 @@ public struct DynamicTag: NamedConstant {
     public static let relr = DynamicTag(rawValue: 36)
     /// DT_RELRENT: the size in bytes of one ``relr`` entry.
     public static let relrEntrySize = DynamicTag(rawValue: 37)
-    /// DT_CONFIG: the path of a configuration file for the loader (a string-table offset; Solaris, listed by glibc's `elf.h`).
+    /// DT_CONFIG: the path of a configuration file for the loader (a string-table offset; Solaris,
+    /// listed by glibc's `elf.h`).
     public static let config = DynamicTag(rawValue: 0x6fff_fefa)
     /// DT_DEPAUDIT: audit libraries for this object's dependencies (a string-table offset).
     public static let depAudit = DynamicTag(rawValue: 0x6fff_fefb)
-    /// DT_AUDIT: audit libraries for this object (a string-table offset); glibc loads them as it loads `LD_AUDIT`'s.
+    /// DT_AUDIT: audit libraries for this object (a string-table offset); glibc loads them as it
+    /// loads `LD_AUDIT`'s.
     public static let audit = DynamicTag(rawValue: 0x6fff_fefc)
     /// DT_GNU_HASH: the address of the GNU symbol hash table (`.gnu.hash`).
     public static let gnuHash = DynamicTag(rawValue: 0x6fff_fef5)
-    /// DT_VERSYM: the address of the symbol version table (`.gnu.version`), one 16-bit version index per dynamic symbol.
+    /// DT_VERSYM: the address of the symbol version table (`.gnu.version`), one 16-bit version
+    /// index per dynamic symbol.
     public static let versym = DynamicTag(rawValue: 0x6fff_fff0)
     /// DT_RELACOUNT: the number of relative relocations at the start of the ``rela`` table.
     public static let relaCount = DynamicTag(rawValue: 0x6fff_fff9)
@@ -107,13 +123,17 @@ public struct DynamicTag: NamedConstant {
     public static let verneed = DynamicTag(rawValue: 0x6fff_fffe)
     /// DT_VERNEEDNUM: the number of entries in the ``verneed`` table.
     public static let verneedNum = DynamicTag(rawValue: 0x6fff_ffff)
-    /// DT_MIPS_RLD_MAP: the address of a word where the MIPS loader stores its `r_debug` address (MIPS's read-only ``debug``).
+    /// DT_MIPS_RLD_MAP: the address of a word where the MIPS loader stores its `r_debug` address
+    /// (MIPS's read-only ``debug``).
     public static let mipsRldMap = DynamicTag(rawValue: 0x7000_0016)
-    /// DT_MIPS_RLD_MAP_REL: the same word as ``mipsRldMap``, given relative to the address of this dynamic entry, so moving the dynamic section changes the value.
+    /// DT_MIPS_RLD_MAP_REL: the same word as ``mipsRldMap``, given relative to the address of this
+    /// dynamic entry, so moving the dynamic section changes the value.
     public static let mipsRldMapRel = DynamicTag(rawValue: 0x7000_0035)
-    /// DT_AUXILIARY: the name of an auxiliary filtee (a string-table offset): a library whose definitions take precedence over this filter object's.
+    /// DT_AUXILIARY: the name of an auxiliary filtee (a string-table offset): a library whose
+    /// definitions take precedence over this filter object's.
     public static let auxiliary = DynamicTag(rawValue: 0x7fff_fffd)
-    /// DT_FILTER: the name of a standard filtee (a string-table offset): a library that provides the definitions of this filter object's symbols.
+    /// DT_FILTER: the name of a standard filtee (a string-table offset): a library that provides
+    /// the definitions of this filter object's symbols.
     public static let filter = DynamicTag(rawValue: 0x7fff_ffff)
 
     /// The gABI and GNU names (`DT_NEEDED`) of the tags above, which `description` prints.
@@ -158,7 +178,8 @@ public struct DynamicFlags: OptionSet, Sendable {
     public static let symbolic = DynamicFlags(rawValue: 0x2)
     /// DF_TEXTREL: relocations may write to a non-writable segment (as ``DynamicTag/textRel``).
     public static let textRel = DynamicFlags(rawValue: 0x4)
-    /// DF_BIND_NOW: every relocation is processed before the program runs (as ``DynamicTag/bindNow``).
+    /// DF_BIND_NOW: every relocation is processed before the program runs (as
+    /// ``DynamicTag/bindNow``).
     public static let bindNow = DynamicFlags(rawValue: 0x8)
     /// DF_STATIC_TLS: the object uses the static thread-local storage model, so it cannot be
     /// loaded with `dlopen` once the program's static TLS block is full.
@@ -176,7 +197,8 @@ public struct DynamicFlags1: OptionSet, Sendable {
     /// DF_1_NOW: every relocation is processed before the program runs (`ld -z now`).
     public static let now = DynamicFlags1(rawValue: 0x1)
     /// DF_1_NODEFLIB: the loader skips its default directories (`/lib`, `/usr/lib`, and
-    /// `ld.so.cache`) for this object's dependencies (`ld -z nodefaultlib`, patchelf's `--no-default-lib`).
+    /// `ld.so.cache`) for this object's dependencies (`ld -z nodefaultlib`, patchelf's
+    /// `--no-default-lib`).
     public static let noDefaultLib = DynamicFlags1(rawValue: 0x800)
     /// DF_1_PIE: the object is a position-independent executable, not a shared library,
     /// though both have type `ET_DYN`.

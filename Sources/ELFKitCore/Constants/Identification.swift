@@ -14,7 +14,8 @@ public struct OSABI: NamedConstant {
     public static let hpux = OSABI(rawValue: 1)
     /// ELFOSABI_NETBSD: NetBSD.
     public static let netBSD = OSABI(rawValue: 2)
-    /// ELFOSABI_GNU (ELFOSABI_LINUX): the object uses GNU extensions, such as `STT_GNU_IFUNC` symbols or `STB_GNU_UNIQUE` bindings.
+    /// ELFOSABI_GNU (ELFOSABI_LINUX): the object uses GNU extensions, such as `STT_GNU_IFUNC`
+    /// symbols or `STB_GNU_UNIQUE` bindings.
     public static let linux = OSABI(rawValue: 3)
     /// ELFOSABI_HURD: GNU/Hurd.
     public static let gnuHurd = OSABI(rawValue: 4)
@@ -56,11 +57,13 @@ public struct ELFFileType: NamedConstant {
     public init(rawValue: UInt16) { self.rawValue = rawValue }
     /// ET_NONE: no file type.
     public static let none = ELFFileType(rawValue: 0)
-    /// ET_REL: a relocatable object file (`.o`), input to the link editor; it has no program headers to load.
+    /// ET_REL: a relocatable object file (`.o`), input to the link editor; it has no program
+    /// headers to load.
     public static let relocatable = ELFFileType(rawValue: 1)
     /// ET_EXEC: an executable linked at fixed addresses (not position-independent).
     public static let executable = ELFFileType(rawValue: 2)
-    /// ET_DYN: a shared object: a shared library or a position-independent executable (``DynamicFlags1/pie``, when the linker set it, tells them apart).
+    /// ET_DYN: a shared object: a shared library or a position-independent executable
+    /// (``DynamicFlags1/pie``, when the linker set it, tells them apart).
     public static let sharedObject = ELFFileType(rawValue: 3)
     /// ET_CORE: a core dump.
     public static let core = ELFFileType(rawValue: 4)

@@ -9,7 +9,8 @@ public struct SectionType: NamedConstant {
     public static let null = SectionType(rawValue: 0)
     /// SHT_PROGBITS: contents defined by the program (code, data, `.interp`, `.rodata`, ...).
     public static let progbits = SectionType(rawValue: 1)
-    /// SHT_SYMTAB: the full symbol table, for the link editor and debuggers; the loader does not read it.
+    /// SHT_SYMTAB: the full symbol table, for the link editor and debuggers; the loader does not
+    /// read it.
     public static let symtab = SectionType(rawValue: 2)
     /// SHT_STRTAB: a string table (`.dynstr`, `.strtab`, `.shstrtab`).
     public static let strtab = SectionType(rawValue: 3)
@@ -17,11 +18,13 @@ public struct SectionType: NamedConstant {
     public static let rela = SectionType(rawValue: 4)
     /// SHT_HASH: the System V symbol hash table (`.hash`, ``DynamicTag/hash``).
     public static let hash = SectionType(rawValue: 5)
-    /// SHT_DYNAMIC: the dynamic section (`.dynamic`), the entries that `PT_DYNAMIC` points the loader at.
+    /// SHT_DYNAMIC: the dynamic section (`.dynamic`), the entries that `PT_DYNAMIC` points the
+    /// loader at.
     public static let dynamic = SectionType(rawValue: 6)
     /// SHT_NOTE: notes (``ELFNote``), such as `.note.gnu.build-id` and `.note.ABI-tag`.
     public static let note = SectionType(rawValue: 7)
-    /// SHT_NOBITS: occupies memory but no bytes in the file (`.bss`); its `sh_offset` is only nominal.
+    /// SHT_NOBITS: occupies memory but no bytes in the file (`.bss`); its `sh_offset` is only
+    /// nominal.
     public static let nobits = SectionType(rawValue: 8)
     /// SHT_REL: relocation entries without explicit addends.
     public static let rel = SectionType(rawValue: 9)

@@ -11,35 +11,42 @@ public struct SegmentType: NamedConstant {
     public init(rawValue: UInt32) { self.rawValue = rawValue }
     /// PT_NULL: an unused program header, which the loader skips.
     public static let null = SegmentType(rawValue: 0)
-    /// PT_LOAD: a loadable segment: `p_filesz` bytes at `p_offset` are mapped at `p_vaddr`, and the rest of `p_memsz` is zero-filled.
+    /// PT_LOAD: a loadable segment: `p_filesz` bytes at `p_offset` are mapped at `p_vaddr`, and the
+    /// rest of `p_memsz` is zero-filled.
     public static let load = SegmentType(rawValue: 1)
     /// PT_DYNAMIC: where the dynamic section is (``DynamicEntry`` entries the loader reads).
     public static let dynamic = SegmentType(rawValue: 2)
-    /// PT_INTERP: the path of the program interpreter (`/lib64/ld-linux-x86-64.so.2`), NUL-terminated; the kernel runs it to load the program.
+    /// PT_INTERP: the path of the program interpreter (`/lib64/ld-linux-x86-64.so.2`),
+    /// NUL-terminated; the kernel runs it to load the program.
     public static let interp = SegmentType(rawValue: 3)
     /// PT_NOTE: notes (``ELFNote``), such as the build ID and the ABI tag.
     public static let note = SegmentType(rawValue: 4)
     /// PT_SHLIB: reserved by the gABI with unspecified meaning.
     public static let shlib = SegmentType(rawValue: 5)
-    /// PT_PHDR: where the program header table itself is, in the file and in memory; it must precede every PT_LOAD entry.
+    /// PT_PHDR: where the program header table itself is, in the file and in memory; it must
+    /// precede every PT_LOAD entry.
     public static let phdr = SegmentType(rawValue: 6)
     /// PT_TLS: the thread-local storage template.
     public static let tls = SegmentType(rawValue: 7)
     /// PT_GNU_EH_FRAME: the `.eh_frame_hdr` section, which unwinders look up exception frames with.
     public static let gnuEHFrame = SegmentType(rawValue: 0x6474_e550)
-    /// PT_GNU_STACK: its flags say whether the stack is executable (``SegmentFlags/execute``); without it, Linux may make it executable.
+    /// PT_GNU_STACK: its flags say whether the stack is executable (``SegmentFlags/execute``);
+    /// without it, Linux may make it executable.
     public static let gnuStack = SegmentType(rawValue: 0x6474_e551)
     /// PT_GNU_RELRO: memory the loader makes read-only once relocation is done.
     public static let gnuRelRO = SegmentType(rawValue: 0x6474_e552)
-    /// PT_GNU_PROPERTY: the `.note.gnu.property` notes (such as x86 CET and AArch64 BTI markings), which the kernel and loader read.
+    /// PT_GNU_PROPERTY: the `.note.gnu.property` notes (such as x86 CET and AArch64 BTI markings),
+    /// which the kernel and loader read.
     public static let gnuProperty = SegmentType(rawValue: 0x6474_e553)
     /// PT_MIPS_REGINFO (MIPS only): the register usage information (`.reginfo`).
     public static let mipsReginfo = SegmentType(rawValue: 0x7000_0000)
-    /// PT_MIPS_ABIFLAGS (MIPS only): the ABI flags (`.MIPS.abiflags`); shares its value with ``riscvAttributes``.
+    /// PT_MIPS_ABIFLAGS (MIPS only): the ABI flags (`.MIPS.abiflags`); shares its value with
+    /// ``riscvAttributes``.
     public static let mipsABIFlags = SegmentType(rawValue: 0x7000_0003)
     /// PT_ARM_EXIDX (32-bit ARM only): the exception index table (`.ARM.exidx`).
     public static let armExidx = SegmentType(rawValue: 0x7000_0001)
-    /// PT_RISCV_ATTRIBUTES (RISC-V only): the `.riscv.attributes` section; shares its value with ``mipsABIFlags``.
+    /// PT_RISCV_ATTRIBUTES (RISC-V only): the `.riscv.attributes` section; shares its value with
+    /// ``mipsABIFlags``.
     public static let riscvAttributes = SegmentType(rawValue: 0x7000_0003)
 
     /// The gABI and GNU names (`PT_LOAD`) of the machine-independent types above, which

@@ -9,7 +9,8 @@ package struct ELFSymbol: Hashable, Sendable {
     package var info: UInt8
     /// `st_other`: the visibility (low 2 bits).
     package var other: UInt8
-    /// `st_shndx`: the index of the section that defines the symbol, 0 (`SHN_UNDEF`) when undefined.
+    /// `st_shndx`: the index of the section that defines the symbol, 0 (`SHN_UNDEF`) when
+    /// undefined.
     package var sectionIndex: UInt16
     /// `st_value`: usually the symbol's virtual address.
     package var value: UInt64

@@ -42,7 +42,8 @@ public struct VersionDefinition: Hashable, Sendable {
 
     /// `VER_FLG_BASE`: the entry naming the object itself, not a real version.
     public var isBase: Bool { flags & 0x1 != 0 }
-    /// The version's name (`GLIBC_2.34`), the first of ``names``; empty when the entry has no names.
+    /// The version's name (`GLIBC_2.34`), the first of ``names``; empty when the entry has no
+    /// names.
     public var name: String { names.first ?? "" }
 }
 
