@@ -12,6 +12,10 @@ where RawValue: FixedWidthInteger & Sendable {
 }
 
 extension NamedConstant {
+    /// The constant's ELF name (`DT_RUNPATH`, `PT_LOAD`), or nil for a value ``names``
+    /// does not list (an unknown or processor-specific one).
     public var name: String? { Self.names.first { $0.key == rawValue }?.value }
+    /// The ELF name, or the value in hexadecimal (`0x6ffffef5`) when it has none; what
+    /// error messages and `swelf show` print.
     public var description: String { name ?? "0x" + String(rawValue, radix: 16) }
 }

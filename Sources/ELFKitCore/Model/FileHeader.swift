@@ -1,23 +1,48 @@
 /// The ELF file header (`Elf32_Ehdr`/`Elf64_Ehdr`), widened to 64-bit fields.
+///
+/// The fields are the header's raw values: the counts and the name table index may be
+/// escapes to section 0, which ``ELFFile`` resolves.
 public struct FileHeader: Hashable, Sendable {
+    /// The class and byte order (`e_ident[EI_CLASS]`, `e_ident[EI_DATA]`), which decide
+    /// how every other structure of the file is decoded.
     public var format: ELFFormat
+    /// The OS/ABI the object targets (`e_ident[EI_OSABI]`).
     public var osABI: OSABI
+    /// The version of that ABI (`e_ident[EI_ABIVERSION]`), usually 0.
     public var abiVersion: UInt8
+    /// The object file type (`e_type`): executable, shared object, relocatable, core.
     public var type: ELFFileType
+    /// The architecture (`e_machine`).
     public var machine: ELFMachine
+    /// The object file version (`e_version`); 1 (`EV_CURRENT`) in every file made today.
     public var version: UInt32
+    /// The virtual address where the program starts (`e_entry`), or 0 when it has none
+    /// (most shared libraries).
     public var entry: UInt64
+    /// The file offset of the program header table (`e_phoff`), 0 when there is none.
     public var programHeaderOffset: UInt64
+    /// The file offset of the section header table (`e_shoff`), 0 when there is none.
     public var sectionHeaderOffset: UInt64
+    /// Processor-specific flags (`e_flags`): the ARM EABI version, the MIPS ABI, the
+    /// RISC-V floating-point ABI, ...; 0 on x86.
     public var flags: UInt32
+    /// The size in bytes of this header (`e_ehsize`): 52 for Elf32, 64 for Elf64.
     public var headerSize: UInt16
+    /// The size in bytes of one program header (`e_phentsize`); ``ELFFile`` refuses any
+    /// but 32 (Elf32) or 56 (Elf64) when there are program headers.
     public var programHeaderEntrySize: UInt16
-    /// Raw `e_phnum`; may be `PN_XNUM` (see `ELFFile.programHeaderCount`).
+    /// The raw number of program headers (`e_phnum`). `0xffff` (`PN_XNUM`) means the real
+    /// count is section 0's `sh_info`; ``ELFFile/programHeaders`` holds them all.
     public var programHeaderCount: UInt16
+    /// The size in bytes of one section header (`e_shentsize`); ``ELFFile`` refuses any
+    /// but 40 (Elf32) or 64 (Elf64) when there is a section header table.
     public var sectionHeaderEntrySize: UInt16
-    /// Raw `e_shnum`; may be 0 with the real count in section 0.
+    /// The raw number of section headers (`e_shnum`). 0 with a section header table
+    /// means the real count is section 0's `sh_size`; ``ELFFile/sectionHeaders`` holds them all.
     public var sectionHeaderCount: UInt16
-    /// Raw `e_shstrndx`; may be `SHN_XINDEX`.
+    /// The raw index of the section-name string table (`e_shstrndx`). `0xffff`
+    /// (`SHN_XINDEX`) means the real index is section 0's `sh_link`;
+    /// ``ELFFile/sectionNameTableIndex`` resolves it.
     public var sectionNameTableIndex: UInt16
 
     package static let magic: [UInt8] = [0x7f, 0x45, 0x4c, 0x46]

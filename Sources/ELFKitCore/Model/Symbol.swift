@@ -1,11 +1,21 @@
 /// One `Elf32_Sym`/`Elf64_Sym`, widened to 64-bit fields.
-public struct ELFSymbol: Hashable, Sendable {
-    public var nameOffset: UInt32
-    public var info: UInt8
-    public var other: UInt8
-    public var sectionIndex: UInt16
-    public var value: UInt64
-    public var size: UInt64
+///
+/// `package`, not public: the editor, the verifier and the bundler read symbols through
+/// it, but no public API hands one out.
+package struct ELFSymbol: Hashable, Sendable {
+    /// `st_name`: an offset in the symbol table's string table.
+    package var nameOffset: UInt32
+    /// `st_info`: the binding (high 4 bits) and the type (low 4 bits).
+    package var info: UInt8
+    /// `st_other`: the visibility (low 2 bits).
+    package var other: UInt8
+    /// `st_shndx`: the index of the section that defines the symbol, 0 (`SHN_UNDEF`) when
+    /// undefined.
+    package var sectionIndex: UInt16
+    /// `st_value`: usually the symbol's virtual address.
+    package var value: UInt64
+    /// `st_size`: the size in bytes of the object or function, 0 when unknown.
+    package var size: UInt64
 
     /// The two classes order the fields differently.
     package static func decode(_ decoder: inout ByteDecoder) throws(ELFError) -> ELFSymbol {
@@ -41,7 +51,7 @@ public struct ELFSymbol: Hashable, Sendable {
     }
 
     /// Is the symbol defined in this object (not SHN_UNDEF)?
-    public var isDefined: Bool { sectionIndex != 0 }
+    package var isDefined: Bool { sectionIndex != 0 }
 }
 
 /// A relocation's `r_info` split into symbol index and type, per class.
