@@ -3,13 +3,19 @@ import ELFKitLoader
 
 /// `swelf doctor`'s analysis of one file: would it start here, and if not, why.
 public struct Diagnosis {
+    /// The file examined, as given (a path on this machine, under the root with `--root`).
     public let path: String
+    /// The checks that found something, in ``Check/Area`` order (the order in which a
+    /// problem would stop the program); an area with no finding is left out.
     public internal(set) var checks: [Check] = []
+    /// The dependency tree as the loader would build it; nil when the file was not
+    /// resolved (not a usable ELF file, or statically linked).
     public internal(set) var resolution: LibraryResolution?
     /// The environment actually used (secure mode and platform decided from the file).
     public internal(set) var environment: LoaderEnvironment
     /// "dynamic", "static", "static-pie", "shared library", or nil when not ELF.
     public internal(set) var linking: String?
+    /// The parsed file; nil when it does not exist, is not a regular file, or is not ELF.
     public internal(set) var file: ELFFile?
     /// The Go build information, for a Go program.
     public internal(set) var goBuildInfo: GoBuildInfo?
@@ -17,11 +23,25 @@ public struct Diagnosis {
     /// Nothing would stop the program.
     public var wouldStart: Bool { !checks.contains { $0.severity == .fatal } }
 
+    /// The file was taken for a shared library and checked as `ld.so --list` loads one:
+    /// ET_DYN with a dynamic section, and either not marked PIE (`DF_1_PIE`) with a
+    /// DT_SONAME or no execute permission, or without PT_INTERP and not static-pie.
     public var isSharedLibrary: Bool { linking == "shared library" }
 
     /// Runs every check on the file at `path`. `environment.platform` describes the
     /// machine's own loader; for a file of another architecture, or under `--root`,
     /// defaults for the file's architecture are used instead.
+    ///
+    /// Every problem is a finding, never an error: a file that does not exist or is not
+    /// ELF gives a fatal finding in the ``Check/Area/file`` check.
+    ///
+    /// - Parameters:
+    ///   - path: the program or shared library to examine.
+    ///   - environment: the loader's view of the machine
+    ///     (``LoaderEnvironment/current(root:overrides:)``).
+    ///   - host: the machine and the user that would start the program
+    ///     (``HostFacts/current()``).
+    /// - Returns: the checks, the resolution and whether the program would start.
     public static func run(path: String, environment: LoaderEnvironment, host: HostFacts) -> Diagnosis {
         var diagnosis = Diagnosis(path: path, environment: environment)
         diagnosis.runChecks(host: host)
@@ -330,9 +350,25 @@ extension Diagnosis {
 extension Diagnosis {
     /// One thing the doctor found.
     public struct Finding: Sendable {
+        /// How much a finding matters, from ``ok`` to ``fatal`` (ordered, so that the
+        /// worst of a list is its `max()`).
         public enum Severity: Int, Sendable, Comparable {
-            case ok, info, warning, fatal
+            /// Checked and in order (a library found, the interpreter usable).
+            case ok
+            /// A fact worth knowing that changes nothing (secure mode, LD_LIBRARY_PATH is set).
+            case info
+            /// Not a failure here, but one in other circumstances (a library found only
+            /// through LD_LIBRARY_PATH, which sudo drops; a weak version missing).
+            case warning
+            /// Stops the program: exec or the loader would fail.
+            case fatal
+            /// Orders severities from ``ok`` to ``fatal``.
+            /// - Parameters:
+            ///   - a: one severity.
+            ///   - b: another.
+            /// - Returns: true when `a` is less severe than `b`.
             public static func < (a: Severity, b: Severity) -> Bool { a.rawValue < b.rawValue }
+            /// `ok`, `info`, `warning` or `fatal`: the name used in text and JSON reports.
             public var name: String {
                 switch self {
                 case .ok: "ok"
@@ -343,13 +379,22 @@ extension Diagnosis {
             }
         }
 
+        /// How much it matters.
         public var severity: Severity
+        /// One line saying what was found, in the loader's own words where it has some
+        /// (`error while loading shared libraries: …`).
         public var message: String
         /// Evidence: paths tried, values read.
         public var details: [String]
         /// A concrete remedy, often a swelf command.
         public var fix: String?
 
+        /// A finding, for a caller that reports its own checks alongside the doctor's.
+        /// - Parameters:
+        ///   - severity: how much it matters.
+        ///   - message: what was found, in one line.
+        ///   - details: the evidence, one line each.
+        ///   - fix: a remedy, if there is one.
         public init(_ severity: Severity, _ message: String, details: [String] = [], fix: String? = nil) {
             self.severity = severity
             self.message = message
@@ -362,7 +407,27 @@ extension Diagnosis {
     public struct Check: Sendable {
         /// The checks, in the order in which a problem would stop the program.
         public enum Area: String, Sendable, CaseIterable {
-            case file, architecture, interpreter, libraries, versions, go, environment
+            /// The file itself: it exists, is a regular ELF file of a type exec accepts,
+            /// is executable by the user, not on a noexec mount; its SELinux label; whether
+            /// setuid, setgid or file capabilities put the loader in secure mode.
+            case file
+            /// The OS ABI, and whether this machine runs the file's class, byte order and
+            /// machine natively.
+            case architecture
+            /// PT_INTERP: the loader exists, matches the program and may be executed.
+            case interpreter
+            /// Every DT_NEEDED (and LD_PRELOAD) name, resolved as the loader would, with
+            /// the paths tried.
+            case libraries
+            /// Symbol versions: each DT_VERNEED requirement is among the providing
+            /// library's DT_VERDEF names (`_dl_check_map_versions`).
+            case versions
+            /// What a Go program's build information implies here (GOOS, GOAMD64, cgo).
+            case go
+            /// The environment the program starts in: LD_LIBRARY_PATH, LD_PRELOAD, PATH,
+            /// and the name-service modules glibc loads at run time.
+            case environment
+            /// The heading of the check in a report (`Symbol versions`).
             public var title: String {
                 switch self {
                 case .file: "File"
@@ -376,8 +441,11 @@ extension Diagnosis {
             }
         }
 
+        /// What was checked.
         public let area: Area
+        /// What was found, in the order the checks found it; never empty in a ``Diagnosis``.
         public var findings: [Finding]
+        /// The worst severity among the findings (``Finding/Severity/ok`` when there are none).
         public var severity: Finding.Severity { findings.map(\.severity).max() ?? .ok }
     }
 }

@@ -5,9 +5,22 @@ import ELFKitCore
 public struct HostFacts: Sendable {
     /// `uname -m`: x86_64, aarch64, …
     public var machineName: String
+    /// The real user id (`getuid()`) the program would be started by: decides which
+    /// permission bits allow execution, whether a setuid program runs in secure mode, and
+    /// whether file capabilities do (they do not for root).
     public var userID: UInt32
+    /// The real group id (`getgid()`): decides the group execute bit and whether a
+    /// setgid program runs in secure mode.
     public var groupID: UInt32
 
+    /// Facts given by the caller, to diagnose for another machine or user;
+    /// ``current()`` reads this machine's.
+    ///
+    /// - Parameters:
+    ///   - machineName: `uname -m` of the machine the program would run on (`x86_64`,
+    ///     `aarch64`, …); see ``nativeFormats``.
+    ///   - userID: the real user id that would start it.
+    ///   - groupID: the real group id that would start it.
     public init(machineName: String, userID: UInt32, groupID: UInt32) {
         self.machineName = machineName
         self.userID = userID

@@ -32,8 +32,12 @@ import ELFKitCore
 /// - A search that reaches a file already loaded under another name reuses that object
 ///   (same device and inode).
 public struct LibraryResolver: Sendable {
+    /// The variables, file system, loader platform and cache every search uses.
     public let environment: LoaderEnvironment
 
+    /// A resolver for one machine (or `--root` tree) as `environment` describes it.
+    /// - Parameter environment: usually ``LoaderEnvironment/current(root:overrides:)``,
+    ///   ``LoaderEnvironment/adapted(for:)`` for the file when it may be foreign.
     public init(environment: LoaderEnvironment) {
         self.environment = environment
     }
@@ -45,6 +49,19 @@ public struct LibraryResolver: Sendable {
     /// For a file without PT_INTERP (a shared library examined as `ld.so --list` does)
     /// pass the loader that would load it and the name it is known by
     /// (`interpreterName`, e.g. `/lib64/ld-linux-x86-64.so.2`).
+    ///
+    /// A musl interpreter (`ld-musl-*`) switches to musl's rules. Nothing here throws: a
+    /// library that is missing or refused is a lookup's ``DependencyLookup/Outcome``.
+    ///
+    /// - Parameters:
+    ///   - path: the program's path on this machine; it is object 0's path and its
+    ///     `$ORIGIN` directory.
+    ///   - file: the program, already parsed.
+    ///   - interpreter: the host path of the loader to load first; nil when there is
+    ///     none or it is unusable, and then it is not in the link-map list.
+    ///   - interpreterName: the name the loader is known by; nil means the program's
+    ///     PT_INTERP.
+    /// - Returns: the link-map list, every lookup with the paths it tried, and `ldd`'s listing.
     public func resolve(program path: String, file: ELFFile, interpreter: String? = nil,
                         interpreterName: String? = nil) -> LibraryResolution {
         var state = ResolverState(resolver: self, program: file)
@@ -178,6 +195,12 @@ public struct LibraryResolver: Sendable {
     /// Where `dlopen(name)` from a program without run paths would find a library:
     /// LD_LIBRARY_PATH, the cache, the system directories (used for NSS modules, which
     /// glibc loads at run time and no DT_NEEDED names).
+    ///
+    /// - Parameters:
+    ///   - name: a file name without a slash (`libnss_files.so.2`).
+    ///   - program: the program that would call `dlopen`; a candidate must match its
+    ///     class, byte order and machine, as `open_verify` requires.
+    /// - Returns: the host path of the first acceptable file; nil when none is found.
     public func locateForDlopen(_ name: String, like program: ELFFile) -> String? {
         var directories: [String] = []
         if let libraryPath = environment.effectiveLibraryPath {

@@ -55,6 +55,17 @@ public struct LoaderCache: Sendable {
         /// File offset of the entry, for messages.
         public let offset: UInt64
 
+        /// An entry built by hand (a test's or a tool's own cache); the defaults are
+        /// those of an ordinary entry of a current cache.
+        ///
+        /// - Parameters:
+        ///   - flags: the flags word (``Flags``: type | ABI), e.g. 0x0303 for libc6,x86-64.
+        ///   - name: the name matched against DT_NEEDED.
+        ///   - path: where the library is.
+        ///   - osVersion: the minimum OS version; 0 for none.
+        ///   - hwcap: the raw hwcap field; 0 for none.
+        ///   - hwcapsSubdirectory: the glibc-hwcaps subdirectory name when `hwcap` refers to one.
+        ///   - offset: the file offset of the entry; 0 when it has none.
         public init(flags: UInt32, name: String, path: String, osVersion: UInt32 = 0, hwcap: UInt64 = 0,
                     hwcapsSubdirectory: String? = nil, offset: UInt64 = 0) {
             self.flags = flags
@@ -124,39 +135,67 @@ public struct LoaderCache: Sendable {
     /// with static members rather than an enum: the same idiom as the core's constants
     /// (`OSABI`, `DynamicTag`, ...), which is why `duplicates` pairs their openings.
     public struct Flags: RawRepresentable, Hashable, Sendable {
+        /// The flags word as stored in an entry, or one of its two fields.
         public let rawValue: UInt32
+        /// Any flags word, known or not.
+        /// - Parameter rawValue: the value of an entry's flags field (or a part of it).
         public init(rawValue: UInt32) { self.rawValue = rawValue }
 
+        /// `FLAG_TYPE_MASK`: the low byte, the library type.
         public static let typeMask = Flags(rawValue: 0x00ff)
+        /// `FLAG_LIBC4`: an a.out libc4 library (type 0).
         public static let libc4 = Flags(rawValue: 0x0000)
+        /// `FLAG_ELF`: an ELF library with no libc type recorded (no ABI byte either).
         public static let elf = Flags(rawValue: 0x0001)
+        /// `FLAG_ELF_LIBC5`: an ELF library linked against libc5.
         public static let elfLibc5 = Flags(rawValue: 0x0002)
+        /// `FLAG_ELF_LIBC6`: an ELF library linked against glibc (libc6), every current one.
         public static let elfLibc6 = Flags(rawValue: 0x0003)
 
+        /// `FLAG_REQUIRED_MASK`: the second byte, the ABI; 0 is the base ABI (i386, 32-bit Arm soft-float, …).
         public static let requiredMask = Flags(rawValue: 0xff00)
+        /// `FLAG_SPARC_LIB64`: 64-bit SPARC.
         public static let sparcLib64 = Flags(rawValue: 0x0100)
+        /// `FLAG_IA64_LIB64`: IA-64 (Itanium).
         public static let ia64Lib64 = Flags(rawValue: 0x0200)
+        /// `FLAG_X8664_LIB64`: x86-64, 64-bit.
         public static let x8664Lib64 = Flags(rawValue: 0x0300)
+        /// `FLAG_S390_LIB64`: 64-bit s390 (s390x).
         public static let s390Lib64 = Flags(rawValue: 0x0400)
+        /// `FLAG_POWERPC_LIB64`: 64-bit PowerPC (either byte order).
         public static let powerPCLib64 = Flags(rawValue: 0x0500)
+        /// `FLAG_MIPS64_LIBN32`: MIPS64 with the N32 ABI.
         public static let mips64LibN32 = Flags(rawValue: 0x0600)
+        /// `FLAG_MIPS64_LIBN64`: MIPS64 with the N64 ABI.
         public static let mips64LibN64 = Flags(rawValue: 0x0700)
+        /// `FLAG_X8664_LIBX32`: x86-64 with the x32 ABI (ELFCLASS32).
         public static let x8664LibX32 = Flags(rawValue: 0x0800)
+        /// `FLAG_ARM_LIBHF`: 32-bit Arm, hard-float ABI (armhf).
         public static let armLibHF = Flags(rawValue: 0x0900)
+        /// `FLAG_AARCH64_LIB64`: AArch64, 64-bit.
         public static let aarch64Lib64 = Flags(rawValue: 0x0a00)
+        /// `FLAG_ARM_LIBSF`: 32-bit Arm, explicitly soft-float.
         public static let armLibSF = Flags(rawValue: 0x0b00)
+        /// `FLAG_MIPS_LIB32_NAN2008`: 32-bit MIPS (O32) with IEEE 754-2008 NaNs.
         public static let mipsLib32NaN2008 = Flags(rawValue: 0x0c00)
+        /// `FLAG_MIPS64_LIBN32_NAN2008`: MIPS64 N32 with IEEE 754-2008 NaNs.
         public static let mips64LibN32NaN2008 = Flags(rawValue: 0x0d00)
+        /// `FLAG_MIPS64_LIBN64_NAN2008`: MIPS64 N64 with IEEE 754-2008 NaNs.
         public static let mips64LibN64NaN2008 = Flags(rawValue: 0x0e00)
+        /// `FLAG_RISCV_FLOAT_ABI_SOFT`: RISC-V, soft-float ABI (lp64 / ilp32).
         public static let riscvFloatABISoft = Flags(rawValue: 0x0f00)
+        /// `FLAG_RISCV_FLOAT_ABI_DOUBLE`: RISC-V, double-float ABI (lp64d / ilp32d).
         public static let riscvFloatABIDouble = Flags(rawValue: 0x1000)
+        /// `FLAG_LARCH_FLOAT_ABI_SOFT`: LoongArch, soft-float ABI.
         public static let loongArchFloatABISoft = Flags(rawValue: 0x1100)
+        /// `FLAG_LARCH_FLOAT_ABI_DOUBLE`: LoongArch, double-float ABI (lp64d).
         public static let loongArchFloatABIDouble = Flags(rawValue: 0x1200)
     }
 
     /// Every entry, in file order (ldconfig's order, which ld.so relies on: for one
     /// name, glibc-hwcaps entries first, then by descending flags and hwcap bits).
     public let entries: [Entry]
+    /// Old, compatible or new: which layout the file had.
     public let format: Format
     /// Byte order of the cache (from the header flags; host order if unset).
     public let isBigEndian: Bool
@@ -173,6 +212,11 @@ public struct LoaderCache: Sendable {
     /// runs of digits numerically, so it would also match `libfoo.so.01` for
     /// `libfoo.so.1`; ldconfig never writes such pairs for one library, and exact
     /// equality is used here.
+    ///
+    /// - Parameters:
+    ///   - soname: the DT_NEEDED name, compared byte for byte with ``Entry/name``.
+    ///   - accepting: a filter over the candidates; by default every one.
+    /// - Returns: the matching entries in file order; empty when the name is not cached.
     public func lookup(_ soname: String, accepting: (Entry) -> Bool = { _ in true }) -> [Entry] {
         entries.filter { $0.name == soname && accepting($0) }
     }
@@ -193,6 +237,15 @@ public struct LoaderCache: Sendable {
     ///   search goes on, and in the old format a later acceptable entry replaces it.
     ///
     /// OS version and platform checks are not modelled (current ldconfig writes neither).
+    ///
+    /// - Parameters:
+    ///   - soname: the DT_NEEDED name.
+    ///   - defaultFlags: the loader's `_DL_CACHE_DEFAULT_ID` (``LoaderPlatform/cacheFlags``).
+    ///   - hwcapsPriority: a glibc-hwcaps subdirectory name's rank, lower is better; nil
+    ///     for a subdirectory this CPU cannot use. By default none is usable.
+    ///   - isaLevelSupported: whether the CPU supports an entry's ISA level; by default yes.
+    ///   - legacyHwcapUsable: whether an ordinary entry's legacy hwcap mask is usable.
+    /// - Returns: the entry whose path ld.so would open; nil when no entry qualifies.
     public func resolve(_ soname: String, defaultFlags: UInt32,
                         hwcapsPriority: (String) -> Int? = { _ in nil },
                         isaLevelSupported: (UInt32) -> Bool = { _ in true },
@@ -221,12 +274,21 @@ public struct LoaderCache: Sendable {
     }
 
     /// Reads and parses the cache at `path`.
+    /// - Parameter path: the cache file; by default this machine's.
+    /// - Returns: the parsed cache.
+    /// - Throws: ``ELFError`` of kind `io` when the file cannot be opened or read (or is
+    ///   not a regular file), or any error of ``init(source:)``.
     public static func load(path: String = "/etc/ld.so.cache") throws(ELFError) -> LoaderCache {
         try LoaderCache(source: FileByteSource(path: path))
     }
 
     /// Parses a cache. The whole file is read (ld.so maps it whole too); a file larger
     /// than `maximumSize` is refused rather than read into memory.
+    /// - Parameter source: the bytes of an `ld.so.cache` file.
+    /// - Throws: ``ELFError``: `unsupported` when the file is larger than
+    ///   ``maximumSize``; `truncated` or `invalid`, with the offending offset, for a
+    ///   header, entry table, extension directory or string that is cut short or
+    ///   impossible; `io` when reading fails.
     public init(source: ByteSource) throws(ELFError) {
         guard source.size <= LoaderCache.maximumSize else {
             throw ELFError(.unsupported, "ld.so.cache larger than \(LoaderCache.maximumSize) bytes", value: source.size)

@@ -10,6 +10,7 @@ import ELFKitCore
 public struct LoaderPlatform: Sendable, Equatable {
     /// The architecture the loader serves (its own class and machine).
     public var machine: ELFMachine
+    /// The loader's class: true for ELFCLASS64. Libraries of the other class are skipped.
     public var is64: Bool
     /// `path.system_dirs`, each with its trailing slash, in search order.
     public var systemDirectories: [String]
@@ -31,6 +32,22 @@ public struct LoaderPlatform: Sendable, Equatable {
     /// Where these facts came from, for the report.
     public var source: String
 
+    /// Facts given by the caller (a loader described by hand, a test); see the
+    /// properties for what each means.
+    ///
+    /// - Parameters:
+    ///   - machine: the architecture the loader serves (`e_machine`).
+    ///   - is64: true for an ELFCLASS64 loader.
+    ///   - systemDirectories: the default directories, in search order, each ending in '/'.
+    ///   - libDirectory: the value of `$LIB`.
+    ///   - platformName: the value of `$PLATFORM`; nil drops path elements that use it.
+    ///   - hwcapsSubdirectories: usable glibc-hwcaps subdirectory names, best first.
+    ///   - legacySubdirectories: legacy hwcap subdirectories, each ending in '/'
+    ///     (empty for glibc 2.37 and later).
+    ///   - cacheFlags: `_DL_CACHE_DEFAULT_ID`, the `ld.so.cache` flags this loader takes.
+    ///   - loaderPath: the loader's own path, when known.
+    ///   - glibcVersion: the glibc version, when known.
+    ///   - source: where the facts came from, shown in reports.
     public init(machine: ELFMachine, is64: Bool, systemDirectories: [String], libDirectory: String, platformName: String?,
                 hwcapsSubdirectories: [String] = [], legacySubdirectories: [String] = [], cacheFlags: UInt32,
                 loaderPath: String? = nil, glibcVersion: String? = nil, source: String) {
@@ -56,6 +73,14 @@ public struct LoaderPlatform: Sendable, Equatable {
 
     /// Parses the output of `ld.so --list-diagnostics` (glibc ≥ 2.33). The loader's own
     /// class and machine are not in the output; pass those of the loader binary.
+    ///
+    /// - Parameters:
+    ///   - text: the loader's output, `key=value` lines.
+    ///   - machine: the loader binary's `e_machine`.
+    ///   - is64: true when the loader binary is ELFCLASS64.
+    /// - Returns: the platform, with the cache flags of `machine`'s glibc; nil when the
+    ///   output has no `path.system_dirs` or no `dl_dst_lib` (not a glibc loader's
+    ///   diagnostics).
     public static func parseDiagnostics(_ text: String, machine: ELFMachine, is64: Bool) -> LoaderPlatform? {
         var values: [String: String] = [:]
         for line in text.split(separator: "\n") {
@@ -156,6 +181,15 @@ public struct LoaderPlatform: Sendable, Equatable {
     /// `defaultLoaderPath`, `defaultPlatformName`) that share the shape of a switch over
     /// the machine on purpose: each fact has its own source (Debian's multiarch list,
     /// ldconfig's flags, glibc's `sysdeps` loader names) and its own architectures.
+    ///
+    /// - Parameters:
+    ///   - machine: the file's `e_machine`.
+    ///   - is64: true for ELFCLASS64 (for x86-64, false means x32).
+    ///   - isBigEndian: true for ELFDATA2MSB.
+    ///   - elfFlags: the file's `e_flags`; on Arm, `EF_ARM_ABI_FLOAT_HARD` (0x400)
+    ///     selects the hard-float triplet.
+    /// - Returns: the triplet (`x86_64-linux-gnu`); nil for an architecture Debian has
+    ///   no multiarch name for here.
     public static func multiarchTriplet(machine: ELFMachine, is64: Bool, isBigEndian: Bool, elfFlags: UInt32) -> String? {
         switch machine {
         case .x86_64: return is64 ? "x86_64-linux-gnu" : "x86_64-linux-gnux32"
@@ -176,6 +210,13 @@ public struct LoaderPlatform: Sendable, Equatable {
 
     /// `_DL_CACHE_DEFAULT_ID` of the loader for this architecture: libc6 (3) plus the
     /// ABI flag ldconfig gives its libraries (see `LoaderCache.Flags`).
+    ///
+    /// - Parameters:
+    ///   - machine: the loader's `e_machine`.
+    ///   - is64: true for an ELFCLASS64 loader.
+    ///   - elfFlags: `e_flags`; on Arm, `EF_ARM_ABI_FLOAT_HARD` (0x400) selects hard-float.
+    /// - Returns: the flags word, e.g. 0x0303 (libc6, x86-64) for a 64-bit x86 loader;
+    ///   just libc6 (3) for an ABI without a flag of its own.
     public static func defaultCacheFlags(machine: ELFMachine, is64: Bool, elfFlags: UInt32) -> UInt32 {
         let libc6: UInt32 = 0x03
         switch machine {
@@ -197,6 +238,18 @@ public struct LoaderPlatform: Sendable, Equatable {
     /// Debian's multiarch directories when `hasMultiarch` (the tree has
     /// `lib/<triplet>`), else `/lib64` + `/usr/lib64` for 64-bit (Fedora, SUSE), and
     /// `/lib/` + `/usr/lib/` last in every case.
+    ///
+    /// No hwcaps subdirectories are included: which ones are usable depends on the CPU,
+    /// which only the loader can say.
+    ///
+    /// - Parameters:
+    ///   - machine: the file's `e_machine`.
+    ///   - is64: true for ELFCLASS64.
+    ///   - isBigEndian: true for ELFDATA2MSB.
+    ///   - elfFlags: the file's `e_flags` (Arm's float ABI).
+    ///   - hasMultiarch: the target tree has `lib/<triplet>` or `usr/lib/<triplet>`.
+    ///   - hasLib64: the target tree has `/lib64`.
+    /// - Returns: the platform, its ``source`` saying these are defaults.
     public static func defaults(machine: ELFMachine, is64: Bool, isBigEndian: Bool, elfFlags: UInt32,
                                 hasMultiarch: Bool, hasLib64: Bool) -> LoaderPlatform {
         var directories: [String] = []
@@ -220,6 +273,15 @@ public struct LoaderPlatform: Sendable, Equatable {
 
     /// The PT_INTERP glibc programs of this architecture carry. (A switch shaped like
     /// `multiarchTriplet`'s on purpose: see there.)
+    ///
+    /// - Parameters:
+    ///   - machine: the file's `e_machine`.
+    ///   - is64: true for ELFCLASS64 (for x86-64, false means x32).
+    ///   - isBigEndian: true for ELFDATA2MSB.
+    ///   - elfFlags: the file's `e_flags`; on Arm, `EF_ARM_ABI_FLOAT_HARD` (0x400)
+    ///     selects `ld-linux-armhf.so.3`.
+    /// - Returns: the loader path (`/lib64/ld-linux-x86-64.so.2`); nil for an
+    ///   architecture not listed here.
     public static func defaultLoaderPath(machine: ELFMachine, is64: Bool, isBigEndian: Bool, elfFlags: UInt32) -> String? {
         switch machine {
         case .x86_64: return is64 ? "/lib64/ld-linux-x86-64.so.2" : "/libx32/ld-linux-x32.so.2"
@@ -264,6 +326,8 @@ public struct LoaderEnvironment: Sendable {
     /// Relative paths (LD_LIBRARY_PATH entries, an empty entry, DT_NEEDED names with a
     /// slash) are relative to the directory the program is started in.
     public var currentDirectory: String
+    /// The loader's compiled-in facts: system directories, `$LIB`, `$PLATFORM`, hwcaps
+    /// subdirectories, cache flags.
     public var platform: LoaderPlatform
     /// The parsed `/etc/ld.so.cache` of the target (nil when absent or unreadable).
     public var cache: LoaderCache?
@@ -314,6 +378,11 @@ public struct LoaderEnvironment: Sendable {
 extension LoaderEnvironment {
     /// The environment for `file`: the machine's own loader when it would load the file,
     /// else defaults for the file's architecture (another architecture, or a `--root` tree).
+    /// Under a root, a file of this machine's architecture keeps this CPU's hwcaps
+    /// subdirectories and `$PLATFORM`, since the CPU decides those.
+    ///
+    /// - Parameter file: the program or library to be resolved.
+    /// - Returns: this environment with ``platform`` replaced where needed.
     public func adapted(for file: ELFFile) -> LoaderEnvironment {
         var environment = self
         let host = platform

@@ -41,7 +41,10 @@ public enum LoaderFlavor: Sendable, Equatable {
     /// musl's `ld-musl-<arch>.so.1`, which is also its libc.
     case musl
 
-    /// The flavor a PT_INTERP path names.
+    /// The flavor a PT_INTERP path names: musl when its last component starts with
+    /// `ld-musl-`, glibc for any other loader.
+    /// - Parameter interpreter: the PT_INTERP path; nil (no PT_INTERP) is taken as glibc.
+    /// - Returns: whose search rules resolve the program's libraries.
     public static func of(interpreter: String?) -> LoaderFlavor {
         guard let interpreter else { return .glibc }
         return PathText.lastComponent(of: interpreter).hasPrefix("ld-musl-") ? .musl : .glibc
@@ -50,6 +53,8 @@ public enum LoaderFlavor: Sendable, Equatable {
 
 /// One file ld.so would open while looking for a library, and what it found there.
 public struct SearchAttempt: Sendable, Equatable {
+    /// What the loader decided about the file (glibc's `open_verify`), and so whether
+    /// the search goes on.
     public enum Result: Sendable, Equatable {
         /// No such file (or it cannot be opened): the search goes on.
         case absent(String)
@@ -65,8 +70,13 @@ public struct SearchAttempt: Sendable, Equatable {
         case accepted
     }
 
+    /// The path tried, on this machine (under the root with `--root`): a search
+    /// directory, a hwcaps subdirectory and the name, a cache entry's path, or a
+    /// DT_NEEDED name with a slash.
     public let path: String
+    /// The search step that produced the path.
     public let rule: SearchRule
+    /// What the loader found at the path.
     public let result: Result
 
     /// "skipped: wrong ELF class (ELFCLASS32)" and the like.
@@ -84,6 +94,7 @@ public struct SearchAttempt: Sendable, Equatable {
 
 /// One object in the loader's link-map list.
 public struct LoadedObject {
+    /// Its place in ``LibraryResolution/objects``, the number other values refer to it by.
     public let index: Int
     /// The name it was first asked for (a DT_NEEDED value, or the interpreter path).
     public let requestedName: String
@@ -92,13 +103,17 @@ public struct LoadedObject {
     /// Every name it answers to: names it was requested by, plus its soname once a
     /// request matched that (`_dl_name_match_p` and `l_soname_added`).
     public internal(set) var names: [String]
+    /// Its DT_SONAME; nil when it has none (the program, usually).
     public let soname: String?
     /// The object whose DT_NEEDED loaded it (`l_loader`); nil for the program and the interpreter.
     public let loader: Int?
+    /// The search step that found it (``SearchRule/executable`` and
+    /// ``SearchRule/interpreter`` for the two objects that are not searched for).
     public let rule: SearchRule
     package let identity: FileIdentity?
     /// The directory `$ORIGIN` stands for in this object's own strings.
     public let origin: String?
+    /// The parsed file, read when it was loaded.
     public let file: ELFFile
 
     package func answers(to name: String) -> Bool { path == name || names.contains(name) }
@@ -106,6 +121,7 @@ public struct LoadedObject {
 
 /// One DT_NEEDED entry and what the loader does with it.
 public struct DependencyLookup: Sendable {
+    /// What became of the name; the indices are positions in ``LibraryResolution/objects``.
     public enum Outcome: Sendable {
         /// A new object was loaded.
         case loaded(Int)
@@ -120,7 +136,10 @@ public struct DependencyLookup: Sendable {
 
     /// A copy the program would get without LD_LIBRARY_PATH, hidden by the one found there.
     public struct ShadowedCopy: Sendable {
+        /// Where the hidden copy is, on this machine.
         public let path: String
+        /// The later search step that would have found it (DT_RUNPATH, the cache, a
+        /// system directory).
         public let rule: SearchRule
     }
 
@@ -130,9 +149,12 @@ public struct DependencyLookup: Sendable {
     public let name: String
     /// The name after `$ORIGIN`/`$LIB`/`$PLATFORM` substitution.
     public let searchedName: String
+    /// Loaded, reused, not found or refused.
     public internal(set) var outcome: Outcome
     /// Every file tried, in order.
     public internal(set) var attempts: [SearchAttempt]
+    /// Set when LD_LIBRARY_PATH supplied the library and a later step of the search
+    /// would have found another file; nil otherwise (also when it is the same file).
     public internal(set) var shadowed: ShadowedCopy?
     /// An LD_PRELOAD entry rather than a DT_NEEDED one: a failure is only a warning
     /// ("cannot be preloaded … ignored") and ldd does not list it.
@@ -160,8 +182,13 @@ public struct LibraryResolution {
     /// The index of the interpreter object, when PT_INTERP names a usable file.
     public internal(set) var interpreterIndex: Int?
 
+    /// One line of `ldd`'s output.
     public enum ListingEntry: Sendable, Equatable {
+        /// A loaded object, by its index in ``LibraryResolution/objects``
+        /// (`name => path`).
         case object(Int)
+        /// A name that was not found, by its index in ``LibraryResolution/lookups``
+        /// (`name => not found`).
         case missing(lookup: Int)
         /// An object listed under another name (musl lists itself as `libc.so`).
         case alias(name: String, object: Int)
@@ -169,9 +196,14 @@ public struct LibraryResolution {
 
     /// The name ld.so uses for an object in messages: the path it was found at, the
     /// program's own path as it was given for the program.
+    /// - Parameter index: the object's index in ``objects``; it must be a valid index.
+    /// - Returns: the object's path.
     public func displayName(_ index: Int) -> String { objects[index].path }
 
-    /// "RUNPATH of app", "RPATH of libfoo.so.1", "LD_LIBRARY_PATH", ….
+    /// "RUNPATH of app", "RPATH of libfoo.so.1", "LD_LIBRARY_PATH", …: a search step
+    /// in words for a report, naming the object whose run path it is.
+    /// - Parameter rule: a step of this resolution (its object index must be in ``objects``).
+    /// - Returns: the step's description.
     public func describe(_ rule: SearchRule) -> String {
         switch rule {
         case .executable: "the program"
@@ -186,6 +218,8 @@ public struct LibraryResolution {
     }
 
     /// The last path component of an object's path.
+    /// - Parameter index: the object's index in ``objects``; it must be a valid index.
+    /// - Returns: the file name (`libfoo.so.1`).
     public func shortName(_ index: Int) -> String { PathText.lastComponent(of: objects[index].path) }
 
     /// The first lookup that stops the loader (not found or refused), if any.
