@@ -2,17 +2,55 @@ import ELFKitCore
 
 /// One thing the verifier found wrong with an edited file.
 public struct VerificationProblem: Hashable, Sendable, CustomStringConvertible {
+    /// The comparison that found the problem.
     public enum Check: String, Sendable {
-        case header, segments, image, permissions, mapping, dynamic, symbols, versions, hashTables, relocations, sections, notes
+        /// The ELF header changed beyond the edit, the program header table moved where
+        /// AT_PHDR would not find it, the section header count changed, or a file could
+        /// not be read at all.
+        case header
+        /// The program headers: an original PT_LOAD changed or disappeared, the other
+        /// headers changed type or order, PT_INTERP or a note segment reads differently.
+        case segments
+        /// A byte of the original's loaded image changed or is no longer mapped, or a byte
+        /// no header, segment or section covers is neither the original's nor zero.
+        case image
+        /// Memory that was read-only became writable or executable, or a new PT_LOAD is
+        /// executable.
+        case permissions
+        /// A new PT_LOAD is out of address order, outside the file, not congruent modulo
+        /// `p_align`, or shares pages with another PT_LOAD.
+        case mapping
+        /// The dynamic entries are not the original's changed as requested (strings by
+        /// value, tables by content), or the edited file's tables cannot be read.
+        case dynamic
+        /// `.dynsym` does not hold the original's symbols (renamed as requested), or
+        /// symbol 0 is no longer the null symbol.
+        case symbols
+        /// `.gnu.version_r` or `.gnu.version_d` says something other than expected.
+        case versions
+        /// A `DT_HASH` or `DT_GNU_HASH` table changed or no longer finds a symbol.
+        case hashTables
+        /// A dynamic relocation no longer applies at the same place, with the same type,
+        /// to a symbol of the same (possibly renamed) name.
+        case relocations
+        /// A section header no longer describes its content at its new place, or a
+        /// `.symtab` value does not follow its moved section.
+        case sections
+        /// The resolution cache note (`.note.nixos.ldcache`) is wrong: missing, stale,
+        /// badly placed, or left behind after it was dropped.
+        case notes
     }
+    /// Which comparison failed.
     public let check: Check
+    /// The problem for people, naming the offset, address or table and the values.
     public let message: String
 
-    public init(_ check: Check, _ message: String) {
+    package init(_ check: Check, _ message: String) {
         self.check = check
         self.message = message
     }
 
+    /// The ``message``.
     public var description: String { message }
 }
 
@@ -49,6 +87,11 @@ public struct IndependentVerifier {
         self.probe = probe
     }
 
+    /// Runs every comparison of the edited file against the original and the request.
+    ///
+    /// - Returns: The problems found, grouped by comparison; empty when the edited file
+    ///   says what the original said, changed exactly as requested. A file that cannot
+    ///   be read gives one problem instead of a throw.
     public func problems() -> [VerificationProblem] {
         var problems: [VerificationProblem] = []
         do {

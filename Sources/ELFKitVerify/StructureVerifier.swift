@@ -7,16 +7,78 @@ import ELFKitCore
 /// the description carries offsets and sizes that an edit may shift, and a problem the
 /// input had must not count as new because a table moved.
 public struct StructureProblem: Hashable, Sendable, CustomStringConvertible {
+    /// The invariant a problem breaks; the raw value is the case's name.
     public enum Kind: String, Hashable, Sendable {
-        case segmentOutsideFile, loadFileSizeExceedsMemorySize, alignmentNotPowerOfTwo, offsetAddressIncongruent
-        case memoryRangeOverflows, loadsNotSorted, loadsOverlap
-        case phdrDoesNotDescribeTable, phdrAddressDiffersFromKernel, phdrDisagreesWithLoad, phdrTableNotLoaded
-        case interpreterEmpty, interpreterNotTerminated
-        case dynamicUnreadable, dynamicDisagreesWithLoad, debugInReadOnlySegment, dynamicNotLoaded
-        case addressNotLoaded, stringTableNotLoaded, stringTableNotTerminated, badStringOffset
-        case versionNeedNotNeeded, symbolTablesUnreadable
-        case sectionOutsideFile, sectionNotLoaded, sectionDisagreesWithLoad, sectionsOverlap, badNotes
-        case dynamicSectionHeaderMismatch, dynamicSymbolStringTableMismatch
+        /// A segment's file range (`p_offset` + `p_filesz`) reaches past the end of the
+        /// file or overflows; PT_GNU_STACK is not checked.
+        case segmentOutsideFile
+        /// A PT_LOAD's `p_filesz` exceeds its `p_memsz`.
+        case loadFileSizeExceedsMemorySize
+        /// A PT_LOAD's `p_align` is above 1 and not a power of two.
+        case alignmentNotPowerOfTwo
+        /// A PT_LOAD's `p_offset` and `p_vaddr` differ modulo `p_align`: `mmap` cannot map
+        /// the file bytes at that address.
+        case offsetAddressIncongruent
+        /// A PT_LOAD's `p_vaddr` + `p_memsz` overflows the class's address space.
+        case memoryRangeOverflows
+        /// A PT_LOAD's `p_vaddr` is below the previous PT_LOAD's (the ELF specification
+        /// wants them in ascending order, and loaders size the mapping from the first and last).
+        case loadsNotSorted
+        /// A PT_LOAD's memory range overlaps the previous PT_LOAD's.
+        case loadsOverlap
+        /// PT_PHDR's offset or size is not the program header table's (`e_phoff`,
+        /// `e_phnum` × `e_phentsize`).
+        case phdrDoesNotDescribeTable
+        /// PT_PHDR's `p_vaddr` is not the AT_PHDR that kernels before 5.18 (and qemu-user)
+        /// compute: the first PT_LOAD's `p_vaddr` − `p_offset` + `e_phoff`.
+        case phdrAddressDiffersFromKernel
+        /// PT_PHDR's address and offset disagree with the PT_LOAD that holds it.
+        case phdrDisagreesWithLoad
+        /// The program header table PT_PHDR describes is inside no PT_LOAD's file image.
+        case phdrTableNotLoaded
+        /// PT_INTERP has a `p_filesz` of 0.
+        case interpreterEmpty
+        /// PT_INTERP's last byte is not NUL (the kernel refuses such a file).
+        case interpreterNotTerminated
+        /// The dynamic section cannot be read.
+        case dynamicUnreadable
+        /// PT_DYNAMIC's address and offset disagree with the PT_LOAD that holds it.
+        case dynamicDisagreesWithLoad
+        /// The dynamic section has DT_DEBUG but lies in a read-only PT_LOAD, and the loader
+        /// writes DT_DEBUG at run time (not checked on MIPS, which keeps it elsewhere).
+        case debugInReadOnlySegment
+        /// PT_DYNAMIC is inside no PT_LOAD's file image.
+        case dynamicNotLoaded
+        /// A dynamic entry that holds an address (DT_STRTAB, DT_SYMTAB, the hash, version
+        /// and relocation tables, the init and fini arrays and functions) points outside
+        /// every PT_LOAD.
+        case addressNotLoaded
+        /// DT_STRTAB is inside no PT_LOAD's file image.
+        case stringTableNotLoaded
+        /// The dynamic string table (DT_STRTAB, DT_STRSZ bytes) does not end with NUL.
+        case stringTableNotTerminated
+        /// A dynamic entry that holds a string-table offset (DT_NEEDED, DT_SONAME,
+        /// DT_RPATH, DT_RUNPATH, …) does not name a string in `.dynstr`.
+        case badStringOffset
+        /// `.gnu.version_r` names a library that no DT_NEEDED entry names (glibc asserts).
+        case versionNeedNotNeeded
+        /// The DT_NEEDED names, the version tables or the dynamic symbol table cannot be read.
+        case symbolTablesUnreadable
+        /// A section's file range reaches past the end of the file.
+        case sectionOutsideFile
+        /// An allocated section (SHF_ALLOC, with file data, not TLS) has an address inside
+        /// no PT_LOAD.
+        case sectionNotLoaded
+        /// An allocated section's offset and address disagree with the PT_LOAD that holds it.
+        case sectionDisagreesWithLoad
+        /// Two allocated sections share file bytes (strip would then mangle the file).
+        case sectionsOverlap
+        /// An SHT_NOTE section does not parse as notes.
+        case badNotes
+        /// The `.dynamic` section header's offset or address is not PT_DYNAMIC's.
+        case dynamicSectionHeaderMismatch
+        /// The string table section `.dynsym` links to is not at DT_STRTAB's address.
+        case dynamicSymbolStringTableMismatch
     }
 
     /// The part of the file a problem concerns, named so that an edit does not rename it:
@@ -24,24 +86,40 @@ public struct StructureProblem: Hashable, Sendable, CustomStringConvertible {
     /// reorders them), sections by index (their number never changes), dynamic entries by
     /// tag and rank among that tag.
     public enum Subject: Hashable, Sendable {
+        /// A program header: its type and its rank (from 0) among the headers of that type.
         case programHeader(SegmentType, rank: Int)
+        /// The program header table as a whole (what PT_PHDR describes).
         case programHeaderTable
+        /// The dynamic section (PT_DYNAMIC) as a whole.
         case dynamicSection
+        /// A dynamic entry: its tag and its rank (from 0) among the entries with that tag.
         case dynamicEntry(DynamicTag, rank: Int)
+        /// The `.gnu.version_r` entry (`Elf_Verneed`) for the library `file` (`vn_file`).
         case versionNeed(file: String)
+        /// A section, by its index in the section header table.
         case section(Int)
+        /// Two sections, by index: the one at the lower file offset first.
         case sections(Int, Int)
     }
 
+    /// What a problem is, without the values that an edit may shift: the key by which a
+    /// new file's problems are compared with its input's.
     public struct Identity: Hashable, Sendable {
+        /// The invariant broken.
         public let kind: Kind
+        /// The part of the file that breaks it.
         public let subject: Subject
     }
 
+    /// The invariant broken.
     public let kind: Kind
+    /// The part of the file that breaks it.
     public let subject: Subject
+    /// A line for people, naming the structure and the offending values (offsets and
+    /// addresses in hex).
     public let description: String
 
+    /// The ``kind`` and ``subject`` together, without the description.
     public var identity: Identity { Identity(kind: kind, subject: subject) }
 }
 
@@ -52,12 +130,19 @@ public struct StructureVerifier {
     /// The PT_LOAD entries, in file order; the checks ask for them per section and per entry.
     private let loads: [ProgramHeader]
 
+    /// A verifier of `file`; nothing is checked until ``problems()``.
+    ///
+    /// - Parameter file: The file to check, as the reader opened it.
     public init(file: ELFFile) {
         self.file = file
         loads = file.loadSegments
     }
 
-    /// Problems found, each naming the structure and the offending value.
+    /// Checks the program headers, then the dynamic section, then the section headers.
+    ///
+    /// - Returns: The problems found, each naming the structure and the offending value,
+    ///   in that order; empty for a well-formed file. Nothing throws: a part that cannot
+    ///   be read is itself a problem.
     public func problems() -> [StructureProblem] {
         var problems = Problems()
         checkSegments(&problems)

@@ -6,6 +6,8 @@ public struct BundlePlan: Sendable {
     public struct Program: Sendable {
         /// The path as given (it may be a symbolic link).
         public let source: String
+        /// The file name it gets under `bin/` (the input's last path component, unless
+        /// the caller chose another).
         public let name: String
         /// False for a static program: nothing to patch.
         public let isDynamic: Bool
@@ -20,6 +22,7 @@ public struct BundlePlan: Sendable {
         public let canonical: String
         /// The name the loader searches for: the DT_NEEDED name that first asked for it.
         public let name: String
+        /// The library's own DT_SONAME; nil when it has none.
         public let soname: String?
         /// "libb.so.1 (RUNPATH of liba.so.1)" — who needed it first and how it was found.
         public let foundBy: String
@@ -29,17 +32,38 @@ public struct BundlePlan: Sendable {
 
     /// One library name and what the bundle does with it.
     public struct Decision: Sendable {
-        public enum Outcome: String, Sendable { case bundled, excluded, missing }
+        /// What happens to a needed library name.
+        public enum Outcome: String, Sendable {
+            /// Copied into the bundle's `lib/`.
+            case bundled
+            /// Left to the host by a policy rule (glibc, the loader, the GPU stack, …).
+            case excluded
+            /// No search of the loader found it; the plan also records an error.
+            case missing
+        }
+        /// The file name searched for: the DT_NEEDED entry's last path component.
         public let name: String
+        /// The first object that needed it, as the bundle names it: `bin/PROGRAM` or a
+        /// library's file name.
         public let neededBy: String
+        /// Whether the library is copied, left to the host, or missing.
         public let outcome: Outcome
+        /// Why, for people: the policy rule's reason followed by the rule and where it
+        /// comes from (`[default policy: exclude libGL.so.*]`), or the loader's message
+        /// for a missing library.
         public let reason: String
         /// Where it was found on this machine, if it was.
         public let path: String?
     }
 
+    /// The programs, in the order given; a program that could not be opened is left out
+    /// (and named in `errors`).
     public internal(set) var programs: [Program] = []
+    /// The libraries to copy into `lib/`, each file once, in the order the breadth-first
+    /// walk from the programs first reached them.
     public internal(set) var libraries: [Library] = []
+    /// What happened to each needed name, and why: one decision per bundled file, and one
+    /// per excluded or missing name (the first program or library that needed it).
     public internal(set) var decisions: [Decision] = []
     /// Things static analysis cannot settle (dlopen'ed libraries, clashes); the bundle is still made.
     public internal(set) var warnings: [String] = []

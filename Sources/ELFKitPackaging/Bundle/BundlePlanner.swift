@@ -1,10 +1,21 @@
 import ELFKitCore
 import ELFKitLoader
 
+/// Decides what `swelf bundle` copies: each program's libraries found as its loader
+/// would find them, each kept or left to the host by a ``BundlePolicy``, with the reason.
+/// It only reads files; ``BundlePlan`` holds the outcome.
 public struct BundlePlanner {
+    /// The machine (or `--root` tree) whose loader rules find the libraries; adapted to
+    /// each program's architecture (``LoaderEnvironment/adapted(for:)``) when they differ.
     public let environment: LoaderEnvironment
+    /// Which needed libraries are left to the host instead of copied.
     public let policy: BundlePolicy
 
+    /// A planner for programs resolved in `environment` and sorted by `policy`.
+    ///
+    /// - Parameters:
+    ///   - environment: The loader's search rules and file system the libraries are found in.
+    ///   - policy: The rules that exclude libraries from the bundle.
     public init(environment: LoaderEnvironment, policy: BundlePolicy) {
         self.environment = environment
         self.policy = policy
@@ -17,6 +28,12 @@ public struct BundlePlanner {
     /// libraries are walked breadth first (`walkLibraries`), each lookup excluded by the
     /// policy, missing, or bundled (`take`); last, the exclusions that matched nothing
     /// are named (`unmatchedExclusions`).
+    ///
+    /// - Parameter programs: Each program's path on this machine (a symbolic link is
+    ///   kept as given) and its file name under `bin/`; two programs with one name are an
+    ///   error in the plan.
+    /// - Returns: The plan: programs, libraries and decisions, with the warnings and the
+    ///   errors that must stop the bundle (a missing library, an unreadable program).
     public func plan(programs: [(path: String, name: String)]) -> BundlePlan {
         var builder = BundlePlanBuilder()
         for (path, name) in programs {

@@ -17,8 +17,15 @@
 /// always excluded, because they are tied to each other and to the loader (`PT_INTERP` is
 /// an absolute path on the host) and cannot be moved.
 public struct BundlePolicy: Sendable {
-    public enum Action: String, Sendable { case exclude, bundle }
+    /// What a matching rule does with a library; the raw value is the policy file's keyword.
+    public enum Action: String, Sendable {
+        /// Leave the library to the host: it is not copied.
+        case exclude
+        /// Copy the library into the bundle, even where a later rule would exclude it.
+        case bundle
+    }
 
+    /// Where a rule comes from, shown with its reason in the bundle report.
     public enum Source: Sendable, Equatable {
         /// glibc and the loader: fixed.
         case glibc
@@ -29,6 +36,8 @@ public struct BundlePolicy: Sendable {
         /// A policy file, at this line.
         case file(path: String, line: Int)
 
+        /// The origin as the report prints it: `glibc (fixed)`, `default policy`,
+        /// `--include-libstdcxx` or `PATH:LINE`.
         public var description: String {
             switch self {
             case .glibc: "glibc (fixed)"
@@ -39,12 +48,24 @@ public struct BundlePolicy: Sendable {
         }
     }
 
+    /// One line of a policy: a file-name pattern and what to do with the libraries it matches.
     public struct Rule: Sendable {
+        /// Exclude the matching libraries, or bundle them.
         public let action: Action
+        /// A file-name pattern (`*` any run of characters, `?` one character; no `/`).
         public let pattern: String
+        /// Why, in the words the bundle report prints.
         public let reason: String
+        /// Where the rule comes from (glibc's fixed set, the defaults, an option, a file).
         public let source: Source
 
+        /// A rule that applies `action` to names matching `pattern`.
+        ///
+        /// - Parameters:
+        ///   - action: Whether matching libraries are excluded or bundled.
+        ///   - pattern: The file-name pattern (`*` and `?`).
+        ///   - reason: The explanation the report prints.
+        ///   - source: Where the rule comes from.
         public init(_ action: Action, _ pattern: String, _ reason: String, source: Source) {
             self.action = action
             self.pattern = pattern
@@ -52,25 +73,43 @@ public struct BundlePolicy: Sendable {
             self.source = source
         }
 
+        /// Whether the whole of `name` matches the pattern, byte by byte (as `fnmatch`
+        /// without flags, for `*` and `?`).
+        ///
+        /// - Parameter name: A library file name: a DT_NEEDED name's last component or a DT_SONAME.
+        /// - Returns: True when the pattern matches all of `name`.
         public func matches(_ name: String) -> Bool { BundlePolicy.glob(Array(pattern.utf8), Array(name.utf8)) }
     }
 
+    /// A policy file line that is not a rule.
     public struct ParseError: Error, Sendable, CustomStringConvertible {
+        /// The policy file, as named to ``BundlePolicy/parse(_:path:)``.
         public let path: String
+        /// The line number, from 1.
         public let line: Int
+        /// What is wrong with the line (an unknown keyword, no pattern, a `/` in the pattern).
         public let message: String
+        /// `PATH:LINE: MESSAGE`, as compilers print errors.
         public var description: String { "\(path):\(line): \(message)" }
     }
 
     /// User rules (policy file, options), checked after glibc's and before the defaults.
     public var rules: [Rule]
 
+    /// A policy with the user's `rules` between glibc's fixed rules and the defaults.
+    ///
+    /// - Parameter rules: Rules checked before the built-in defaults, in order; none
+    ///   gives the default policy.
     public init(rules: [Rule] = []) { self.rules = rules }
 
     /// Every rule in the order they are checked.
     public var allRules: [Rule] { BundlePolicy.glibcRules + rules + BundlePolicy.defaultRules }
 
     /// The first rule matching any of `names`; nil means "bundle it" (not base system).
+    ///
+    /// - Parameter names: The names a library is known by: the name searched for and,
+    ///   when it differs, the DT_SONAME of the file found.
+    /// - Returns: The deciding rule in ``allRules`` order, or nil when none matches.
     public func decide(_ names: [String]) -> Rule? {
         allRules.first { rule in names.contains { rule.matches($0) } }
     }
@@ -81,7 +120,14 @@ public struct BundlePolicy: Sendable {
         rules.append(Rule(.bundle, "libgcc_s.so.*", "the GCC runtime is bundled (--include-libstdcxx)", source: .option))
     }
 
-    /// Reads a policy file's text (see the type's documentation for the format).
+    /// Reads a policy file's text (see the type's documentation for the format) and
+    /// appends its rules to ``rules``, in file order.
+    ///
+    /// - Parameters:
+    ///   - text: The file's contents.
+    ///   - path: The file's name, recorded in each rule's source and in errors.
+    /// - Throws: ``ParseError`` for the first line that is not a rule; the rules of the
+    ///   lines before it have been appended already.
     public mutating func parse(_ text: String, path: String) throws(ParseError) {
         var number = 0
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {

@@ -20,6 +20,10 @@ public enum PortabilityFacts {
     ]
 
     /// Is `name` (a DT_NEEDED or `vn_file` name) one of glibc's libraries or its loader?
+    ///
+    /// - Parameter name: A library file name, without directories.
+    /// - Returns: True for a soname in ``glibcLibraries``, an NSS module (`libnss_*.so.*`)
+    ///   or glibc's loader.
     public static func isGlibcLibrary(_ name: String) -> Bool {
         if glibcLibraries.contains(name) || name.hasPrefix("libnss_") && name.contains(".so.") { return true }
         return isGlibcLoader(name)
@@ -27,17 +31,30 @@ public enum PortabilityFacts {
 
     /// glibc's loader under its per-architecture names (`ld-linux-x86-64.so.2`,
     /// `ld-linux-aarch64.so.1`, `ld.so.1`, `ld64.so.2`, …; glibc's shlib-versions).
+    ///
+    /// - Parameter name: A file name, such as the last component of PT_INTERP.
+    /// - Returns: True for glibc's loader names; false for musl's `ld-musl-*`.
     public static func isGlibcLoader(_ name: String) -> Bool {
         (name.hasPrefix("ld-linux") || name.hasPrefix("ld.so.") || name.hasPrefix("ld64.so.")) && !name.hasPrefix("ld-musl")
     }
 
+    /// Is `name` the GNU C++ runtime (`libstdc++.so.6`, or any other `libstdc++.so.N`)?
+    ///
+    /// - Parameter name: A library file name, without directories.
+    /// - Returns: True when `name` starts with `libstdc++.so.`.
     public static func isLibstdcxx(_ name: String) -> Bool { name.hasPrefix("libstdc++.so.") }
-    /// libgcc_s: `.so.1` on most ports, `.so.2` on m68k, `.so.4` on hppa (libstdc++ manual,
-    /// "ABI Policy and Guidelines").
+    /// Is `name` GCC's support library? libgcc_s is `.so.1` on most ports, `.so.2` on
+    /// m68k, `.so.4` on hppa (libstdc++ manual, "ABI Policy and Guidelines").
+    ///
+    /// - Parameter name: A library file name, without directories.
+    /// - Returns: True when `name` starts with `libgcc_s.so.`.
     public static func isLibgcc(_ name: String) -> Bool { name.hasPrefix("libgcc_s.so.") }
 
     /// Libraries the target system provides, whose own requirements are the target's
     /// business (its copies are used, not the build machine's).
+    ///
+    /// - Parameter name: A library file name, without directories.
+    /// - Returns: True for glibc's libraries and loader, libstdc++ and libgcc_s.
     public static func isSystemLibrary(_ name: String) -> Bool {
         isGlibcLibrary(name) || isLibstdcxx(name) || isLibgcc(name)
     }
@@ -51,6 +68,12 @@ public enum PortabilityFacts {
     /// ports' `libc.abilist` files; checked against the cross sysroots' libc.so.6 in
     /// PortabilityEndToEndTests (x86_64 2.2.5, i386 2.0, aarch64 2.17, armhf 2.4,
     /// riscv64 2.27, s390x 2.2, ppc64 2.3, mips 2.0).
+    ///
+    /// - Parameters:
+    ///   - machine: The file's `e_machine`.
+    ///   - is64: The file is ELFCLASS64 (x86-64 with ELFCLASS32 is x32).
+    ///   - bigEndian: The file is ELFDATA2MSB (64-bit PowerPC: ppc64 against ppc64le).
+    /// - Returns: The release numbers (`[2, 17]`), or nil for a port the table does not know.
     public static func glibcBaseline(machine: ELFMachine, is64: Bool, bigEndian: Bool) -> [Int]? {
         switch (machine, is64) {
         case (.x86_64, true): [2, 2, 5]
@@ -111,6 +134,9 @@ public enum PortabilityFacts {
     /// binary", gcc/libgcc-std.ver). From GCC 5 on a major's first release is N.1.0 and
     /// N.0.0 names its development series, so `GCC_7.0.0` came with GCC 7.1.0
     /// (gcc.gnu.org/develop.html, "Version numbering scheme").
+    ///
+    /// - Parameter version: A version name: `GLIBCXX_3.4.30`, `CXXABI_1.3.13`, `GCC_7.0.0`.
+    /// - Returns: The GCC release as three numbers (`[12, 1, 0]`), or nil when unknown.
     public static func gccRelease(for version: String) -> [Int]? {
         if let entry = libstdcxxReleases.first(where: { $0.version == version }) {
             return VersionName.numbers(of: entry.gcc)
@@ -125,6 +151,10 @@ public enum PortabilityFacts {
 
     /// For a numbered `GLIBCXX_`/`CXXABI_` version newer than every one of its family in
     /// the table, the newest the table knows; nil otherwise (known, older, or another family).
+    ///
+    /// - Parameter version: A required libstdc++ version.
+    /// - Returns: The newest version of the same family in ``libstdcxxReleases`` and the
+    ///   GCC release that shipped it, when `version` is newer than it; else nil.
     public static func newestKnown(like version: VersionName) -> (version: String, gcc: [Int])? {
         guard version.family == "GLIBCXX_" || version.family == "CXXABI_", !version.numbers.isEmpty else { return nil }
         let known = libstdcxxReleases.map { (VersionName($0.version), $0.gcc) }.filter { $0.0.family == version.family }
@@ -138,7 +168,9 @@ public enum PortabilityFacts {
 
     /// A distribution release and the glibc it ships.
     public struct Distribution: Sendable {
+        /// The release, as its vendor names it (`Debian 12`, `RHEL 8 / AlmaLinux 8 / Rocky 8`).
         public let name: String
+        /// The glibc release it ships (`[2, 36]`).
         public let glibc: [Int]
         /// Where the version was read.
         public let source: String
@@ -170,6 +202,9 @@ public enum PortabilityFacts {
     ]
 
     /// The distributions whose glibc is at least `floor`, oldest first.
+    ///
+    /// - Parameter floor: A glibc release (`[2, 28]`).
+    /// - Returns: The entries of ``distributions`` that meet it, in the table's order.
     public static func distributions(meeting floor: [Int]) -> [Distribution] {
         distributions.filter { VersionName.compare($0.glibc, floor) >= 0 }
     }

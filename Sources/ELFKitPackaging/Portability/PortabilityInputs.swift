@@ -32,6 +32,10 @@ extension PortabilityReport {
     /// Every ELF file under `directory`, depth first, names in byte order. Symbolic
     /// links are not followed (a link to a file elsewhere in the tree would count it
     /// twice; a link to a directory could loop).
+    ///
+    /// - Parameter directory: The directory to walk; one that cannot be opened gives nothing.
+    /// - Returns: The paths of the regular files that start with the ELF magic
+    ///   (`\x7fELF`), each under `directory`.
     public static func elfFiles(under directory: String) -> [String] {
         var result: [String] = []
         var pending = [directory]

@@ -5,11 +5,22 @@ import ELFKitCore
 extension PortabilityReport {
     /// The oldest versions a pipeline accepts: `glibc=2.28,glibcxx=3.4.24,cxxabi=1.3.11,gcc=4.8.0`.
     public struct Limits: Sendable, Equatable {
+        /// The newest `GLIBC_` release allowed (`[2, 28]`); nil puts no limit on glibc.
         public var glibc: [Int]?
+        /// The newest `GLIBCXX_` version allowed (`[3, 4, 24]`); nil for no limit.
         public var glibcxx: [Int]?
+        /// The newest `CXXABI_` version allowed (`[1, 3, 11]`); nil for no limit.
         public var cxxabi: [Int]?
+        /// The newest libgcc_s `GCC_` version allowed (`[4, 8, 0]`); nil for no limit.
         public var gcc: [Int]?
 
+        /// Limits on the given families; a nil one is not checked.
+        ///
+        /// - Parameters:
+        ///   - glibc: The newest `GLIBC_` version numbers allowed.
+        ///   - glibcxx: The newest `GLIBCXX_` version numbers allowed.
+        ///   - cxxabi: The newest `CXXABI_` version numbers allowed.
+        ///   - gcc: The newest `GCC_` version numbers allowed.
         public init(glibc: [Int]? = nil, glibcxx: [Int]? = nil, cxxabi: [Int]? = nil, gcc: [Int]? = nil) {
             self.glibc = glibc
             self.glibcxx = glibcxx
@@ -18,6 +29,11 @@ extension PortabilityReport {
         }
 
         /// Parses `NAME=VERSION[,NAME=VERSION]...`; the message says what is wrong.
+        ///
+        /// - Parameter text: The `--floor` argument. NAME is `glibc`, `glibcxx` (or
+        ///   `libstdc++`), `cxxabi`, or `gcc` (or `libgcc`, `libgcc_s`), in any case.
+        /// - Returns: The limits, or a ``LimitsError`` for an item that is not
+        ///   NAME=VERSION, an unknown name, or no limit at all.
         public static func parse(_ text: String) -> Result<Limits, LimitsError> {
             var limits = Limits()
             for item in text.split(separator: ",") {
@@ -39,19 +55,33 @@ extension PortabilityReport {
         }
     }
 
-    public struct LimitsError: Error, Sendable { public var message: String }
+    /// A `--floor` argument ``Limits/parse(_:)`` cannot read.
+    public struct LimitsError: Error, Sendable {
+        /// What is wrong, quoting the offending item.
+        public var message: String
+    }
 
     /// A required version beyond the limits.
     public struct Violation: Sendable {
+        /// The system library required (`vn_file`, e.g. `libstdc++.so.6`).
         public var library: String
+        /// The version required of it, newer than the limit.
         public var version: VersionName
         /// nil when no symbol is bound to the version.
         public var symbol: [UInt8]?
+        /// The path of the file that has the requirement.
         public var requiredBy: String
+        /// Which limit it exceeds (`newer than glibc 2.28`, `GLIBC_PRIVATE is never portable`).
         public var reason: String
     }
 
     /// Every `symbol@version` (and every symbol-less requirement) beyond `limits`.
+    ///
+    /// - Parameter limits: The newest versions allowed, per family.
+    /// - Returns: One violation per symbol bound to a version beyond its limit (one for
+    ///   the version when no symbol is), in the order of ``uses``; `GLIBC_PRIVATE`
+    ///   always violates a glibc limit, and a marker such as `GLIBC_ABI_DT_RELR` by the
+    ///   release it needs.
     public func violations(of limits: Limits) -> [Violation] {
         var result: [Violation] = []
         func add(_ use: Use, _ reason: String) {

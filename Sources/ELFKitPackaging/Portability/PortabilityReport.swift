@@ -14,22 +14,34 @@ import ELFKitLoader
 /// the ones that will be loaded. Every other library the files load is counted, since
 /// it travels with them (or must be found on the target as it is).
 public struct PortabilityReport: Sendable {
+    /// A system library family the report sets a floor for; the raw value is its name.
     public enum Component: String, Sendable, CaseIterable {
+        /// glibc's libraries and its loader: versions `GLIBC_x.y`.
         case glibc
+        /// The GNU C++ runtime, libstdc++.so.6: versions `GLIBCXX_3.4.N` and `CXXABI_1.3.N`.
         case libstdcxx = "libstdc++"
+        /// GCC's support library, libgcc_s: versions `GCC_x.y.z`.
         case libgcc = "libgcc_s"
     }
 
     /// One `Elf_Vernaux` on a system library, in one file.
     public struct Use: Sendable {
+        /// The library the requirement is on: the `Elf_Verneed`'s `vn_file` (`libc.so.6`).
         public var library: String
+        /// The version required: `vna_name` (`GLIBC_2.34`).
         public var version: VersionName
+        /// `VER_FLG_WEAK` is set in `vna_flags`: glibc's loader only warns, instead of
+        /// refusing the file, when the library lacks the version.
         public var weak: Bool
         /// The undefined symbols bound to the version; empty when none is (the loader
         /// checks the version all the same).
         public var symbols: [[UInt8]]
+        /// The path of the file that has the requirement.
         public var requiredBy: String
+        /// That file's architecture name (`x86_64`, `aarch64`, `armhf`, …): the platform
+        /// the requirement is counted for.
         public var machine: String
+        /// The system library family `library` belongs to; nil for any other library.
         public var component: Component? {
             if PortabilityFacts.isGlibcLibrary(library) { return .glibc }
             if PortabilityFacts.isLibstdcxx(library) { return .libstdcxx }
@@ -40,7 +52,10 @@ public struct PortabilityReport: Sendable {
 
     /// A file looked at: an input, or a library an input loads.
     public struct FileEntry: Sendable {
+        /// The path as given, or as the loader's search found it for a loaded library.
         public var path: String
+        /// True for a file given (or found under a directory given); false for a library
+        /// an input loads.
         public var isInput: Bool
         /// `x86_64`, `aarch64`, `ppc64le`, … (nil when not ELF).
         public var machine: String?
@@ -50,26 +65,35 @@ public struct PortabilityReport: Sendable {
         public var libc: String?
         /// A Go program; `cgo` is whether it links libc.
         public var isGo = false
+        /// Whether the Go program was built with cgo (its build information's
+        /// `CGO_ENABLED`); nil when it is not a Go program or does not say.
         public var cgo: Bool?
     }
 
     /// The newest numbered version of one family one system library is required at.
     public struct Newest: Sendable {
+        /// The system library required (`vn_file`, e.g. `libc.so.6`).
         public var library: String
+        /// The newest version of its family required of it (`GLIBC_2.34`, `GLIBCXX_3.4.30`).
         public var version: VersionName
         /// The first symbol bound to it; nil when no symbol is.
         public var symbol: [UInt8]?
+        /// The path of the first file found to require it.
         public var requiredBy: String
     }
 
     /// The oldest release of a component that the files run on, and why.
     public struct Floor: Sendable {
+        /// The library family the floor is for.
         public var component: Component
         /// glibc 2.34, or for libstdc++ and libgcc_s the GCC release (12.1.0).
         public var release: [Int]
         /// The version that sets it; nil for an architecture's baseline.
         public var version: VersionName?
+        /// The first symbol bound to `version`; nil for a baseline, a marker version or a
+        /// requirement without symbols.
         public var symbol: [UInt8]?
+        /// The path of the file that requires `version`; nil for an architecture's baseline.
         public var requiredBy: String?
         /// A sentence on where the floor comes from.
         public var reason: String
@@ -78,34 +102,60 @@ public struct PortabilityReport: Sendable {
         public var beyondTable = false
     }
 
+    /// A remark on the analysis for people: what a file is, or what could not be counted.
     public struct Note: Sendable {
-        public enum Severity: String, Sendable { case info, warning }
+        /// How much a note matters.
+        public enum Severity: String, Sendable {
+            /// Context: a static, musl or Go program, a system library named as an input.
+            case info
+            /// The report may be incomplete or the files not portable: a file that cannot
+            /// be read, a missing library, `GLIBC_PRIVATE`, a version swelf cannot rank.
+            case warning
+        }
+        /// Whether the note is context or a warning.
         public var severity: Severity
+        /// The sentence, naming the file it is about.
         public var message: String
     }
 
     /// The report for the files of one architecture.
     public struct Platform: Sendable {
+        /// The architecture name (`x86_64`, `aarch64`, `armhf`, `ppc64le`, …).
         public var machine: String
         /// The oldest GLIBC_ node of this port (nil when unknown to the table).
         public var glibcBaseline: [Int]?
+        /// The paths of the files of this architecture, in the order they were met.
         public var files: [String]
+        /// The newest numbered version required per system library and version family:
+        /// glibc's libraries first (libc, the loader, the others), then libstdc++, then libgcc_s.
         public var newest: [Newest] = []
+        /// At most one floor per component, glibc's first; none for a component the files
+        /// do not require.
         public var floors: [Floor] = []
         /// Distributions whose glibc meets the glibc floor (empty without one).
         public var distributions: [PortabilityFacts.Distribution] = []
 
+        /// The floor set for one component.
+        ///
+        /// - Parameter component: glibc, libstdc++ or libgcc_s.
+        /// - Returns: Its floor, or nil when the files do not require that component (or
+        ///   no requirement of it can be ranked).
         public func floor(_ component: Component) -> Floor? { floors.first { $0.component == component } }
     }
 
+    /// Every file looked at, each once: the inputs and the non-system libraries they load.
     public internal(set) var files: [FileEntry] = []
+    /// Every version requirement the counted files have on a system library, one per
+    /// `Elf_Vernaux`; those met by a libstdc++ or libgcc_s given as an input are left out.
     public internal(set) var uses: [Use] = []
+    /// One report per architecture, in the order their first file was met.
     public internal(set) var platforms: [Platform] = []
+    /// Remarks on the files and on what could not be counted, in the order found.
     public internal(set) var notes: [Note] = []
     /// An input could not be read as an ELF file.
     public internal(set) var failed = false
 
-    public init() {}
+    package init() {}
 
     // MARK: Analysis
 
@@ -115,6 +165,13 @@ public struct PortabilityReport: Sendable {
     /// The steps: expand the directories, survey the files (each diagnosed once, told
     /// apart by `FileKey`, classified and its requirements read), then count: the
     /// missing libraries, the files and floors of each architecture, the notes on uses.
+    ///
+    /// - Parameters:
+    ///   - given: Files and directories, in order; a file named twice is counted once.
+    ///   - environment: The loader's search rules and file system the libraries are found in.
+    ///   - host: The machine and user (`uname -m`, user and group ids) each input is
+    ///     diagnosed for, as `doctor` does.
+    /// - Returns: The report; ``failed`` is set when an input could not be read as an ELF file.
     public static func analyze(paths given: [String], environment: LoaderEnvironment, host: HostFacts) -> PortabilityReport {
         let inputs = expandDirectories(given, fileSystem: environment.fileSystem)
         let survey = Survey.of(inputs.paths, environment: environment, host: host)
