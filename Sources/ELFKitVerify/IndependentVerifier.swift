@@ -79,8 +79,19 @@ public struct IndependentVerifier {
     /// segment as its own (and only then may drop and rebuild it).
     public static let appendedSegmentMark: [UInt8] = Array("swelf appended\0\0".utf8)
 
+    /// A verifier of `edited` as the result of `request` on `original`: what `Rewriter`
+    /// runs on every file it writes, and what judges a file another tool edited (give it
+    /// the request that tool was asked to carry out).
+    /// - Parameters:
+    ///   - original: the file before the edit.
+    ///   - edited: the file after it.
+    ///   - request: the changes that were asked for.
+    public init(original: ELFFile, edited: ELFFile, request: EditRequest) {
+        self.init(original: original, edited: edited, request: request, probe: AccessPathProbe())
+    }
+
     /// `probe` answers the access(2) questions of `--build-resolution-cache`.
-    package init(original: ELFFile, edited: ELFFile, request: EditRequest, probe: any VerifierPathProbe = AccessPathProbe()) {
+    package init(original: ELFFile, edited: ELFFile, request: EditRequest, probe: any VerifierPathProbe) {
         self.original = original
         self.edited = edited
         self.request = request
