@@ -58,7 +58,7 @@ public final class ELFFile {
     ///   unknown class, data encoding or version; `.truncated` when the header or a header
     ///   table extends past the end of the source; `.invalid` when `e_phentsize` or
     ///   `e_shentsize` is not this class's record size; `.overflow` when a table's size
-    ///   does not fit 64 bits.
+    ///   does not fit 64 bits; `.io` when reading the source fails.
     public init(source: any ByteSource) throws(ELFError) {
         self.source = source
         let prefix = try source.bytes(at: 0, count: min(source.size, 64), "ELF header")
@@ -166,8 +166,8 @@ public final class ELFFile {
     /// The `PT_LOAD` program headers, in file order: what the loader maps.
     public var loadSegments: [ProgramHeader] { programHeaders.filter { $0.type == .load } }
 
-    /// The first program header of a type; the loader, too, uses the first `PT_INTERP`
-    /// and `PT_DYNAMIC`.
+    /// The first program header of a type, in table order (what `interpreter()` and
+    /// `dynamic()` use when a file has several).
     ///
     /// - Parameter type: The segment type (`.interp`, `.dynamic`, `.gnuStack`, ...).
     /// - Returns: Its header; nil when the file has no segment of that type.
