@@ -15,11 +15,24 @@ public protocol ByteSource: AnyObject {
     /// throws (`readBytes` hands out arrays it never zeroed). Callers check the range first
     /// (see `bytes(at:count:_:)`); implementations still refuse a range outside the source.
     /// Bulk readers pass a reused buffer (the verifier compares whole files this way).
+    ///
+    /// - Parameters:
+    ///   - offset: Byte offset in the source of the first byte to read.
+    ///   - buffer: Where the bytes go; its `count` is how many are read.
+    /// - Throws: `ELFError`: `.truncated` when `offset + buffer.count` exceeds `size`;
+    ///   `.io` when the underlying read fails.
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError)
 }
 
 extension ByteSource {
-    /// `count` bytes at `offset` as a new array.
+    /// `count` bytes at `offset` as a new array, through `read(at:into:)`. Most readers
+    /// want `bytes(at:count:_:)`, which checks the range first and names the structure.
+    ///
+    /// - Parameters:
+    ///   - offset: Byte offset in the source.
+    ///   - count: Number of bytes.
+    /// - Returns: The `count` bytes.
+    /// - Throws: What `read(at:into:)` throws.
     public func readBytes(at offset: UInt64, count: Int) throws(ELFError) -> [UInt8] {
         try uninitializedBytes(count: count) { (buffer) throws(ELFError) in try read(at: offset, into: buffer) }
     }
@@ -46,6 +59,16 @@ package func uninitializedBytes(count: Int, _ fill: (UnsafeMutableRawBufferPoint
 extension ByteSource {
     /// Reads `count` bytes at `offset`, refusing a range that leaves the source.
     /// `what` names the structure for the error message.
+    ///
+    /// - Parameters:
+    ///   - offset: Byte offset in the source, typically a value read from the file.
+    ///   - count: Number of bytes, typically a size read from the file; 0 reads nothing.
+    ///   - what: The structure being read (`"dynamic section"`), evaluated only for an
+    ///     error.
+    /// - Returns: The `count` bytes.
+    /// - Throws: `ELFError`: `.truncated` when the range extends past `size` (or its end
+    ///   overflows), with `offset` as the error's offset; `.overflow` when `count` does
+    ///   not fit an `Int`; `.io` when reading fails.
     public func bytes(at offset: UInt64, count: UInt64, _ what: @autoclosure () -> String) throws(ELFError) -> [UInt8] {
         guard Checked.fits(start: offset, length: count, within: size) else {
             throw ELFError(.truncated,
@@ -59,9 +82,22 @@ extension ByteSource {
 
 /// Bytes held in memory: used for images under construction and in tests.
 public final class MemoryByteSource: ByteSource {
+    /// The bytes, byte 0 of the file first.
     public let storage: [UInt8]
+    /// A source over a copy of `bytes` (arrays are copied on write, so no bytes are
+    /// copied unless the caller changes its array later).
+    ///
+    /// - Parameter bytes: The whole file.
     public init(_ bytes: [UInt8]) { storage = bytes }
+    /// `storage.count`, in bytes.
     public var size: UInt64 { UInt64(storage.count) }
+    /// Copies the bytes at `offset` into `buffer`.
+    ///
+    /// - Parameters:
+    ///   - offset: Byte offset in `storage`.
+    ///   - buffer: Where the bytes go; its `count` is how many are copied.
+    /// - Throws: `ELFError` of kind `.truncated` when the range extends past the end of
+    ///   `storage`.
     public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError) {
         guard Checked.fits(start: offset, length: UInt64(buffer.count), within: size) else {
             throw ELFError(.truncated, "read of \(buffer.count) bytes past the end of the data", offset: offset)

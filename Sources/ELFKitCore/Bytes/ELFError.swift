@@ -4,6 +4,7 @@
 /// where the problem lies and, where there is one, the offending value, so a user can
 /// open the file in a hex editor and find the bad byte.
 public struct ELFError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// What sort of problem it is; the raw value is the case's name (`"truncated"`).
     public enum Kind: String, Sendable {
         /// The file does not start with the ELF magic number.
         case notELF
@@ -21,13 +22,25 @@ public struct ELFError: Error, Equatable, Sendable, CustomStringConvertible {
         case io
     }
 
+    /// What sort of problem it is.
     public let kind: Kind
+    /// What is wrong, in words, naming the structure (`"PT_INTERP of 0x1c bytes extends
+    /// past the end of the file (size 0x100)"`); without the offset and value, which
+    /// `description` appends.
     public let message: String
     /// Byte offset in the file of the offending structure or field, when known.
     public let offset: UInt64?
     /// The offending value, when there is one.
     public let value: UInt64?
 
+    /// An error of `kind`, saying `message`, at a byte of the file.
+    ///
+    /// - Parameters:
+    ///   - kind: What sort of problem it is.
+    ///   - message: What is wrong, naming the structure, without the offset or value.
+    ///   - offset: Byte offset in the file of the offending structure or field; nil when
+    ///     there is none (an I/O error opening the file).
+    ///   - value: The offending value; nil when there is none.
     public init(_ kind: Kind, _ message: String, offset: UInt64? = nil, value: UInt64? = nil) {
         self.kind = kind
         self.message = message
@@ -35,6 +48,8 @@ public struct ELFError: Error, Equatable, Sendable, CustomStringConvertible {
         self.value = value
     }
 
+    /// `message`, then ` (value 0x…)` and ` at byte 0x…` when they are known, in
+    /// lower-case hexadecimal.
     public var description: String {
         var text = message
         if let value { text += " (value 0x\(hex(value)))" }

@@ -7,11 +7,18 @@ public struct DynamicSection {
     public let entries: [DynamicEntry]
     /// Number of entry slots the section has room for (DT_NULL and spare slots included).
     public let capacity: Int
+    /// File offset of the first entry (PT_DYNAMIC's `p_offset`, or the section's
+    /// `sh_offset` when the file has no PT_DYNAMIC).
     public let fileOffset: UInt64
+    /// Virtual address of the first entry (PT_DYNAMIC's `p_vaddr`, or `sh_addr`).
     public let address: UInt64
-    /// Where `.dynstr` is: nil when DT_STRTAB is absent or not in the file image.
+    /// File offset of `.dynstr`, the dynamic string table: where DT_STRTAB's address is
+    /// in the file image; nil when there is no DT_STRTAB.
     public let stringTableOffset: UInt64?
+    /// DT_STRTAB: the virtual address of `.dynstr`; nil when the entry is absent.
     public let stringTableAddress: UInt64?
+    /// DT_STRSZ: the size of `.dynstr` in bytes. When the entry is absent or 0, the size of
+    /// a `SHT_STRTAB` section at DT_STRTAB's address; 0 when there is neither.
     public let stringTableSize: UInt64
     /// Not the `ELFFile`: it caches this value, and a reference back would be a cycle.
     private let image: LoadedImage
@@ -90,14 +97,33 @@ public struct DynamicSection {
 
     // MARK: Entries
 
+    /// The value (`d_val` or `d_ptr`) of the first entry with a tag: what the loader
+    /// uses for a tag that should appear once (`DT_STRTAB`, `DT_RUNPATH`, ...).
+    ///
+    /// - Parameter tag: The tag (`d_tag`), e.g. `.runpath`.
+    /// - Returns: The value as stored (an address, a size, a `.dynstr` offset or flags,
+    ///   by tag); nil when no entry before `DT_NULL` has the tag.
     public func first(_ tag: DynamicTag) -> UInt64? { entries.first { $0.tag == tag }?.value }
+    /// The values of every entry with a tag, in order: for tags that repeat (`DT_NEEDED`).
+    ///
+    /// - Parameter tag: The tag (`d_tag`).
+    /// - Returns: The values in entry order; empty when no entry has the tag.
     public func all(_ tag: DynamicTag) -> [UInt64] { entries.filter { $0.tag == tag }.map(\.value) }
+    /// Whether an entry before `DT_NULL` has the tag (`DT_BIND_NOW`, whose value means
+    /// nothing, is tested this way).
+    ///
+    /// - Parameter tag: The tag (`d_tag`).
+    /// - Returns: True when at least one entry has it.
     public func has(_ tag: DynamicTag) -> Bool { entries.contains { $0.tag == tag } }
 
     /// A relocation table the dynamic section points at.
     public struct RelocationTable: Sendable {
+        /// Virtual address of the table (`DT_RELA`, `DT_REL` or `DT_JMPREL`).
         public var address: UInt64
+        /// Size of the table in bytes (`DT_RELASZ`, `DT_RELSZ` or `DT_PLTRELSZ`).
         public var size: UInt64
+        /// Bytes per entry (`DT_RELAENT`/`DT_RELENT`, or 24/16 for ELF64 and 12/8 for
+        /// ELF32 when absent).
         public var entrySize: UInt64
         /// Elf_Rela entries (DT_RELA, or DT_JMPREL with DT_PLTREL = DT_RELA), not Elf_Rel.
         public var isRela = false
@@ -105,6 +131,12 @@ public struct DynamicSection {
 
     /// DT_RELA, DT_REL and DT_JMPREL (typed by DT_PLTREL), with their sizes and entry sizes
     /// (DT_RELAENT/DT_RELENT, or the class's default). The tables may overlap.
+    ///
+    /// - Parameter format: The file's class and byte order (`ELFFile.format`), for the
+    ///   default entry sizes.
+    /// - Returns: The tables whose address and size entries are both present, in the
+    ///   order RELA, REL, JMPREL; empty for a file without dynamic relocations. Nothing
+    ///   is read or checked: the addresses are as the entries give them.
     public func relocationTables(format: ELFFormat) -> [RelocationTable] {
         let relaSize = first(.relaEntrySize) ?? 3 * format.wordSize
         let relSize = first(.relEntrySize) ?? 2 * format.wordSize
@@ -118,13 +150,22 @@ public struct DynamicSection {
         return tables
     }
 
+    /// DT_FLAGS (`DF_ORIGIN`, `DF_BIND_NOW`, ...); empty when the entry is absent.
     public var flags: DynamicFlags { DynamicFlags(rawValue: first(.flags) ?? 0) }
+    /// DT_FLAGS_1 (`DF_1_NOW`, `DF_1_PIE`, ...); empty when the entry is absent.
     public var flags1: DynamicFlags1 { DynamicFlags1(rawValue: first(.flags1) ?? 0) }
 
     // MARK: Strings
 
     /// The string at `offset` in `.dynstr`, read on its own so that looking up a few
     /// names in a huge library does not read its whole string table.
+    ///
+    /// - Parameter offset: Byte offset into `.dynstr`, as a `DT_NEEDED`, `DT_SONAME`,
+    ///   `DT_RPATH` or `DT_RUNPATH` value or a symbol's `st_name` gives it.
+    /// - Returns: The string's bytes, without the terminating NUL, as they are.
+    /// - Throws: `ELFError`: `.missing` when there is no DT_STRTAB; `.invalid` when
+    ///   `offset` is not below `stringTableSize` or no NUL ends the string inside the
+    ///   table; `.truncated` or `.io` when the bytes cannot be read.
     public func rawString(at offset: UInt64) throws(ELFError) -> [UInt8] {
         guard let tableOffset = stringTableOffset else {
             throw ELFError(.missing, "dynamic section has no DT_STRTAB", offset: fileOffset)
@@ -149,6 +190,12 @@ public struct DynamicSection {
         throw ELFError(.invalid, "string at .dynstr offset 0x\(hex(offset)) is not NUL-terminated", offset: tableOffset + offset)
     }
 
+    /// The string at `offset` in `.dynstr`, as text: `rawString(at:)` with each byte that
+    /// is not UTF-8 (0xXY) carried as U+F7XY, so that `BytePath(_:)` gives the bytes back.
+    ///
+    /// - Parameter offset: Byte offset into `.dynstr`.
+    /// - Returns: The string, without its NUL.
+    /// - Throws: What `rawString(at:)` throws.
     public func string(at offset: UInt64) throws(ELFError) -> String {
         ByteText.string(try rawString(at: offset))
     }
@@ -162,22 +209,44 @@ public struct DynamicSection {
                            fileOffset: tableOffset)
     }
 
+    /// The needed libraries: the `DT_NEEDED` strings, in entry order, which is the order
+    /// the loader searches and loads them (`libc.so.6`, or a path when the name has a `/`).
+    ///
+    /// - Returns: The names; empty when there is no `DT_NEEDED`.
+    /// - Throws: What `string(at:)` throws, for the first name that cannot be read.
     public func needed() throws(ELFError) -> [String] {
         var names: [String] = []
         for value in all(.needed) { names.append(try string(at: value)) }
         return names
     }
 
+    /// The library's own name, `DT_SONAME` (what a program linked against it records in
+    /// its `DT_NEEDED`).
+    ///
+    /// - Returns: The name; nil when there is no `DT_SONAME` (most executables).
+    /// - Throws: What `string(at:)` throws.
     public func soname() throws(ELFError) -> String? {
         guard let value = first(.soname) else { return nil }
         return try string(at: value)
     }
 
+    /// `DT_RPATH`: the older run path, a colon-separated list of directories searched
+    /// before `LD_LIBRARY_PATH`, and ignored by glibc's loader when `DT_RUNPATH` is present.
+    ///
+    /// - Returns: The list as stored (`$ORIGIN` and the like not expanded); nil when there
+    ///   is no `DT_RPATH` (the first one counts).
+    /// - Throws: What `string(at:)` throws.
     public func rpath() throws(ELFError) -> String? {
         guard let value = first(.rpath) else { return nil }
         return try string(at: value)
     }
 
+    /// `DT_RUNPATH`: the run path, a colon-separated list of directories searched after
+    /// `LD_LIBRARY_PATH`, for this object's own `DT_NEEDED` only.
+    ///
+    /// - Returns: The list as stored (`$ORIGIN` and the like not expanded); nil when there
+    ///   is no `DT_RUNPATH` (the first one counts).
+    /// - Throws: What `string(at:)` throws.
     public func runpath() throws(ELFError) -> String? {
         guard let value = first(.runpath) else { return nil }
         return try string(at: value)
@@ -198,6 +267,17 @@ public struct DynamicSection {
     }
 
     /// `.gnu.version_r`: the versions this object needs, per library.
+    ///
+    /// Located by `DT_VERNEED` and counted by `DT_VERNEEDNUM`: at most that many entries,
+    /// following `vn_next`, and `vn_cnt` auxiliary entries through `vna_next`, as the
+    /// loader does.
+    ///
+    /// - Returns: One `Elf_Verneed` per library in chain order, each with its `Elf_Vernaux`
+    ///   requirements and their names; empty when there is no `DT_VERNEED`.
+    /// - Throws: `ELFError`: `.invalid` when a record is not in a PT_LOAD's file image,
+    ///   when the walk visits more records than the file's size allows (entries sharing
+    ///   records in a loop), or when a name is not a string of `.dynstr`; `.overflow` when
+    ///   a `*_next` or `*_aux` distance overflows the address space.
     public func versionNeeds() throws(ELFError) -> [VersionNeed] {
         guard let chain = try versionNeedChain() else { return [] }
         var result: [VersionNeed] = []
@@ -218,6 +298,17 @@ public struct DynamicSection {
     }
 
     /// `.gnu.version_d`: the versions this object defines.
+    ///
+    /// Located by `DT_VERDEF` and counted by `DT_VERDEFNUM`: at most that many entries,
+    /// following `vd_next`, and `vd_cnt` names through `vda_next`.
+    ///
+    /// - Returns: One `Elf_Verdef` per version in chain order (the first is the object's
+    ///   own name, `VER_FLG_BASE`), each with its names (the first is the version's own;
+    ///   later ones are its parents); empty when there is no `DT_VERDEF`.
+    /// - Throws: `ELFError`: `.invalid` when a record is not in a PT_LOAD's file image,
+    ///   when the walk visits more records than the file's size allows (entries sharing
+    ///   records in a loop), or when a name is not a string of `.dynstr`; `.overflow` when
+    ///   a `*_next` or `*_aux` distance overflows the address space.
     public func versionDefinitions() throws(ELFError) -> [VersionDefinition] {
         guard let chain = try versionDefinitionChain() else { return [] }
         var result: [VersionDefinition] = []

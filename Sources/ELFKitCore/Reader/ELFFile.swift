@@ -8,26 +8,57 @@
 /// names) without locks, and reads through a `ByteSource` that may cache blocks. Use one
 /// per thread; opening a file is cheap (only its headers are read).
 public final class ELFFile {
+    /// The bytes the file is read from; every other accessor reads through it, on demand.
     public let source: any ByteSource
+    /// The ELF header (`Elf_Ehdr`), decoded when the file was opened.
     public let header: FileHeader
+    /// Class (ELFCLASS32/64) and byte order from `e_ident`: how every record is encoded.
     public var format: ELFFormat { header.format }
+    /// The program header table (`e_phoff`), in file order; empty when `e_phnum` is 0.
+    /// With more than 0xfffe headers (`e_phnum` = `PN_XNUM`) the count is section 0's
+    /// `sh_info`, as the gABI says.
     public let programHeaders: [ProgramHeader]
-    /// Empty when the file has no section header table.
+    /// The section header table (`e_shoff`), in file order, including the null section 0;
+    /// empty when `e_shoff` is 0 (a stripped-down file). `e_shnum` 0 means the count is
+    /// section 0's `sh_size`.
     public let sectionHeaders: [SectionHeader]
-    /// File offset of each program header, for error messages and in-place patches.
+    /// File offset of the program header table (`e_phoff`): the first header is there,
+    /// the others follow at `format.programHeaderSize` bytes each.
     public let programHeaderTableOffset: UInt64
 
     private var cachedDynamic: DynamicSection??
     private var cachedSectionNames: [String?]?
 
+    /// Opens the regular file at `path` read-only and decodes its headers.
+    ///
+    /// - Parameter path: The file's path as text. A byte that is not UTF-8 is written as
+    ///   the private-use character U+F7XY, as this library's `String` results carry it,
+    ///   and is turned back into byte 0xXY (see ``BytePath/init(_:)``).
+    /// - Throws: `ELFError` of kind `.io` when the file cannot be opened or is not a
+    ///   regular file; otherwise what ``init(source:)`` throws.
     public convenience init(path: String) throws(ELFError) {
         try self.init(source: FileByteSource(path: path))
     }
 
+    /// Opens the regular file at `path` read-only and decodes its headers. The file is
+    /// read with `pread` through a small block cache, never loaded whole.
+    ///
+    /// - Parameter path: The file's path, byte for byte.
+    /// - Throws: `ELFError` of kind `.io` when the file cannot be opened (missing,
+    ///   unreadable, a directory, a FIFO); otherwise what ``init(source:)`` throws.
     public convenience init(path: BytePath) throws(ELFError) {
         try self.init(source: FileByteSource(path: path))
     }
 
+    /// Decodes the ELF header, the program header table and the section header table of
+    /// `source`; everything else (dynamic section, notes, names) is read when asked for.
+    ///
+    /// - Parameter source: The file's bytes, for example a ``MemoryByteSource``.
+    /// - Throws: `ELFError`: `.notELF` without the `\x7fELF` magic; `.unsupported` for an
+    ///   unknown class, data encoding or version; `.truncated` when the header or a header
+    ///   table extends past the end of the source; `.invalid` when `e_phentsize` or
+    ///   `e_shentsize` is not this class's record size; `.overflow` when a table's size
+    ///   does not fit 64 bits; `.io` when reading the source fails.
     public init(source: any ByteSource) throws(ELFError) {
         self.source = source
         let prefix = try source.bytes(at: 0, count: min(source.size, 64), "ELF header")
@@ -86,7 +117,8 @@ public final class ELFFile {
 
     // MARK: - Sections
 
-    /// Index of the section-name string table, resolving `SHN_XINDEX`.
+    /// Index in `sectionHeaders` of the section-name string table (`e_shstrndx`, or
+    /// section 0's `sh_link` when it is `SHN_XINDEX`); nil when it is 0 or out of range.
     public var sectionNameTableIndex: Int? {
         var index = Int(header.sectionNameTableIndex)
         if header.sectionNameTableIndex == FileHeader.extendedNumbering, let first = sectionHeaders.first {
@@ -97,6 +129,10 @@ public final class ELFFile {
 
     /// Section names, or nil for every section when the name table is missing or bad.
     /// Read once: the planner and the verifier look sections up by name many times.
+    ///
+    /// - Returns: One name per entry of `sectionHeaders`, in order, read from
+    ///   `.shstrtab` at each `sh_name`; nil for a name whose offset is outside the table
+    ///   or unterminated, and nil for all when the table itself is missing or unreadable.
     public func sectionNames() -> [String?] {
         if let cachedSectionNames { return cachedSectionNames }
         let names: [String?]
@@ -109,7 +145,11 @@ public final class ELFFile {
         return names
     }
 
-    /// The first section with the given name.
+    /// The first section with the given name, looked up through `sectionNames()`.
+    ///
+    /// - Parameter name: The exact name, with its dot (`.dynamic`, `.go.buildinfo`).
+    /// - Returns: The section's index in `sectionHeaders` and its header; nil when no
+    ///   section has that name (or the file has no readable section names).
     public func section(named name: String) -> (index: Int, header: SectionHeader)? {
         let names = sectionNames()
         guard let index = names.firstIndex(where: { $0 == name }) else { return nil }
@@ -123,19 +163,42 @@ public final class ELFFile {
 
     // MARK: - Segments and addresses
 
+    /// The `PT_LOAD` program headers, in file order: what the loader maps.
     public var loadSegments: [ProgramHeader] { programHeaders.filter { $0.type == .load } }
 
+    /// The first program header of a type, in table order (what `interpreter()` and
+    /// `dynamic()` use when a file has several).
+    ///
+    /// - Parameter type: The segment type (`.interp`, `.dynamic`, `.gnuStack`, ...).
+    /// - Returns: Its header; nil when the file has no segment of that type.
     public func firstSegment(_ type: SegmentType) -> ProgramHeader? {
         programHeaders.first { $0.type == type }
     }
 
     /// File offset of the `length` bytes at virtual address `address`, found through the
     /// PT_LOAD whose file image contains them all.
+    ///
+    /// - Parameters:
+    ///   - address: A virtual address (`p_vaddr` space), as dynamic entries give them.
+    ///   - length: How many bytes from `address` must be in the same segment's file image
+    ///     (`p_filesz`, not `p_memsz`: zero-filled `.bss` has no file bytes).
+    /// - Returns: The file offset of the byte at `address`.
+    /// - Throws: `ELFError` of kind `.invalid` when no PT_LOAD's file image holds all
+    ///   `length` bytes (the value is the address).
     public func fileOffset(ofAddress address: UInt64, length: UInt64 = 1) throws(ELFError) -> UInt64 {
         try image.fileOffset(ofAddress: address, length: length)
     }
 
-    /// Reads `length` bytes at a virtual address.
+    /// Reads `length` bytes at a virtual address, through the PT_LOAD that maps them.
+    ///
+    /// - Parameters:
+    ///   - address: The virtual address of the first byte.
+    ///   - length: The number of bytes; all of them must be in one segment's file image.
+    ///   - what: The structure being read, for the error message (`".gnu.version"`).
+    /// - Returns: The bytes, `length` of them.
+    /// - Throws: `ELFError`: `.invalid` when the range is not in a PT_LOAD's file image,
+    ///   `.truncated` when that file image extends past the end of the file, `.io` when
+    ///   reading fails.
     public func bytes(atAddress address: UInt64, length: UInt64, _ what: @autoclosure () -> String) throws(ELFError) -> [UInt8] {
         try image.bytes(atAddress: address, length: length, what())
     }
@@ -147,19 +210,29 @@ public final class ELFFile {
     /// PT_DYNAMIC but no PT_INTERP; see `isStaticPIE`).
     public var isStatic: Bool { firstSegment(.interp) == nil && firstSegment(.dynamic) == nil }
 
+    /// A static PIE (`gcc -static-pie`): `ET_DYN` with a PT_DYNAMIC whose `DT_FLAGS_1`
+    /// has `DF_1_PIE`, and no PT_INTERP (it relocates itself; no loader runs). False when
+    /// the dynamic section cannot be read.
     public var isStaticPIE: Bool {
         header.type == .sharedObject && firstSegment(.interp) == nil && firstSegment(.dynamic) != nil
             && ((try? dynamic()?.flags1.contains(.pie)) ?? false)
     }
 
     /// Position-independent executable: ET_DYN with an interpreter, or with DF_1_PIE.
+    /// False for a shared library (ET_DYN with neither) and for ET_EXEC.
     public var isPIE: Bool {
         guard header.type == .sharedObject else { return false }
         if firstSegment(.interp) != nil { return true }
         return (try? dynamic()?.flags1.contains(.pie)) ?? false
     }
 
-    /// The path in PT_INTERP, up to its first NUL.
+    /// The path in PT_INTERP, up to its first NUL: the program interpreter (dynamic
+    /// loader) the kernel starts, e.g. `/lib64/ld-linux-x86-64.so.2`.
+    ///
+    /// - Returns: The path as text, each byte 0xXY that is not UTF-8 as U+F7XY (so
+    ///   `BytePath(_:)` gives back the bytes; `rawInterpreter()` gives them as they are); nil when the file has no PT_INTERP (a library, a static or static-pie program).
+    /// - Throws: `ELFError` of kind `.truncated` when the segment's bytes (`p_offset`,
+    ///   `p_filesz`) extend past the end of the file.
     public func interpreter() throws(ELFError) -> String? {
         guard let segment = firstSegment(.interp) else { return nil }
         let raw = try source.bytes(at: segment.offset, count: segment.fileSize, "PT_INTERP")
@@ -168,6 +241,11 @@ public final class ELFFile {
     }
 
     /// Raw interpreter bytes (without the NUL), for byte-exact printing.
+    ///
+    /// - Returns: The bytes of PT_INTERP up to its first NUL (all of them when there is
+    ///   none); nil when the file has no PT_INTERP.
+    /// - Throws: `ELFError` of kind `.truncated` when the segment extends past the end of
+    ///   the file.
     public func rawInterpreter() throws(ELFError) -> [UInt8]? {
         guard let segment = firstSegment(.interp) else { return nil }
         let raw = try source.bytes(at: segment.offset, count: segment.fileSize, "PT_INTERP")
@@ -182,6 +260,17 @@ public final class ELFFile {
     // MARK: - Dynamic section
 
     /// The dynamic section, read once; nil for a file without one.
+    ///
+    /// It is found where the loader finds it, through PT_DYNAMIC. Without any PT_DYNAMIC,
+    /// a `SHT_DYNAMIC` section that a PT_LOAD maps (or any, in a file without program
+    /// headers) is used instead, as patchelf does.
+    ///
+    /// - Returns: The entries up to the first `DT_NULL` and the `.dynstr` they point at;
+    ///   nil when there is neither PT_DYNAMIC nor such a section, and when PT_DYNAMIC has
+    ///   no file bytes (`p_filesz` 0: glibc refuses such an object).
+    /// - Throws: `ELFError`: `.truncated` when the section extends past the end of the
+    ///   file; `.invalid` when `DT_STRTAB` (with `DT_STRSZ` bytes) is not in the file
+    ///   image of a PT_LOAD.
     public func dynamic() throws(ELFError) -> DynamicSection? {
         if let cachedDynamic { return cachedDynamic }
         let result = try DynamicSection.read(from: self)
@@ -189,7 +278,12 @@ public final class ELFFile {
         return result
     }
 
-    /// The dynamic section, or an error saying the file has none.
+    /// The dynamic section, or an error saying the file has none: `dynamic()` for
+    /// operations that cannot work without one.
+    ///
+    /// - Returns: The dynamic section.
+    /// - Throws: `ELFError` of kind `.missing` when `dynamic()` is nil (a statically
+    ///   linked file), or what `dynamic()` throws.
     public func requireDynamic() throws(ELFError) -> DynamicSection {
         guard let dynamic = try dynamic() else {
             throw ELFError(.missing, "no dynamic section (statically linked?)")
@@ -199,7 +293,15 @@ public final class ELFFile {
 
     // MARK: - Notes
 
-    /// Notes from every PT_NOTE segment (or SHT_NOTE section when there are no segments).
+    /// Notes from every PT_NOTE segment (or SHT_NOTE section when there are no segments):
+    /// the build ID, the ABI tag, `.note.gnu.property`, ...
+    ///
+    /// - Returns: The notes in file order, segment by segment, each with the file offset
+    ///   of its header; the same note appears twice when two segments cover it.
+    /// - Throws: `ELFError`: `.truncated` when a segment extends past the end of the
+    ///   file or a note's name or descriptor extends past its segment; `.invalid` when
+    ///   the segments together cover more than about twice the file (overlapping headers
+    ///   meant to multiply the work).
     public func notes() throws(ELFError) -> [ELFNote] {
         var result: [ELFNote] = []
         var ranges: [(offset: UInt64, size: UInt64, align: UInt64)] = programHeaders

@@ -34,7 +34,10 @@
 public struct GoBuildInfo: Sendable, Equatable, CustomStringConvertible {
     /// A module: the main module, a dependency, or a dependency's replacement.
     public struct Module: Sendable, Hashable {
+        /// The module path (`golang.org/x/sys`), the second column of its line.
         public var path: String
+        /// The module version (`v0.5.0`, or `(devel)` for a main module built from a
+        /// checkout), the third column.
         public var version: String
         /// The go.sum checksum (`h1:…`), empty when unknown (the main module, `(devel)`).
         public var sum: String
@@ -47,6 +50,13 @@ public struct GoBuildInfo: Sendable, Equatable, CustomStringConvertible {
             set { replacementStorage = newValue.map { [$0] } ?? [] }
         }
 
+        /// A module as its `mod`, `dep` or `=>` line describes it.
+        ///
+        /// - Parameters:
+        ///   - path: The module path.
+        ///   - version: The module version.
+        ///   - sum: The go.sum checksum; empty when unknown.
+        ///   - replacement: The module it was replaced by, if any.
         public init(path: String, version: String, sum: String = "", replacement: Module? = nil) {
             self.path = path
             self.version = version
@@ -69,6 +79,8 @@ public struct GoBuildInfo: Sendable, Equatable, CustomStringConvertible {
     public var path: String?
     /// The module holding the main package; nil when there is no `mod` line.
     public var mainModule: Module?
+    /// The `dep` lines: every module the program was built with, in file order, each
+    /// with its replacement when the next line is `=>`.
     public var dependencies: [Module]
     /// `build` lines in file order, keys and values unquoted.
     public var settings: [(key: String, value: String)]
@@ -77,6 +89,17 @@ public struct GoBuildInfo: Sendable, Equatable, CustomStringConvertible {
     /// File offset of the 32-byte header (its magic).
     public var headerOffset: UInt64
 
+    /// Build information from its parts (tests and comparisons; `read(from:)` reads it
+    /// from a file).
+    ///
+    /// - Parameters:
+    ///   - goVersion: The toolchain version, e.g. `go1.19.8`.
+    ///   - path: The main package's import path.
+    ///   - mainModule: The module holding the main package.
+    ///   - dependencies: The dependency modules, in file order.
+    ///   - settings: The `build` settings, in file order, unquoted.
+    ///   - encoding: How the strings were stored.
+    ///   - headerOffset: File offset of the 32-byte header.
     public init(goVersion: String, path: String? = nil, mainModule: Module? = nil, dependencies: [Module] = [],
                 settings: [(key: String, value: String)] = [], encoding: Encoding = .inline, headerOffset: UInt64 = 0) {
         self.goVersion = goVersion
@@ -88,6 +111,13 @@ public struct GoBuildInfo: Sendable, Equatable, CustomStringConvertible {
         self.headerOffset = headerOffset
     }
 
+    /// Whether every field is equal, `settings` compared pair by pair in order (tuples
+    /// are not `Equatable`, so this cannot be synthesized).
+    ///
+    /// - Parameters:
+    ///   - a: One build information.
+    ///   - b: The other.
+    /// - Returns: True when all fields are equal.
     public static func == (a: GoBuildInfo, b: GoBuildInfo) -> Bool {
         a.goVersion == b.goVersion && a.path == b.path && a.mainModule == b.mainModule
             && a.dependencies == b.dependencies && a.encoding == b.encoding && a.headerOffset == b.headerOffset
@@ -98,6 +128,9 @@ public struct GoBuildInfo: Sendable, Equatable, CustomStringConvertible {
     // MARK: - Settings
 
     /// The value of the first `build` setting with this key (`CGO_ENABLED`, `-tags`, …).
+    ///
+    /// - Parameter key: The key, exactly as recorded (unquoted), e.g. `GOARCH`.
+    /// - Returns: Its value, unquoted; nil when no `build` line has that key.
     public func setting(_ key: String) -> String? {
         settings.first { $0.key == key }?.value
     }
@@ -112,7 +145,10 @@ public struct GoBuildInfo: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The `GOOS` setting, the target operating system (`linux`); nil when not recorded.
     public var goos: String? { setting("GOOS") }
+    /// The `GOARCH` setting, the target architecture (`amd64`, `arm64`); nil when not
+    /// recorded.
     public var goarch: String? { setting("GOARCH") }
     /// `-buildmode` (`exe`, `pie`, `c-shared`, …) when recorded.
     public var buildMode: String? { setting("-buildmode") }
@@ -173,6 +209,15 @@ extension GoBuildInfo {
     ///
     /// A header that is present but damaged (cut short, a runaway varint, a string
     /// outside the file, a malformed line) throws, naming the byte.
+    ///
+    /// - Parameter file: The program to read; it is not run.
+    /// - Returns: The version, module information and settings; nil when the file is not
+    ///   a Go program. A program built without modules has only `goVersion`.
+    /// - Throws: `ELFError`: `.invalid` when the region Go searches is not in a PT_LOAD's
+    ///   file image, a pre-1.18 pointer size is not 4 or 8, a string length is implausibly
+    ///   large or a module line is malformed; `.truncated` when the header, a varint or a
+    ///   string is cut short by the end of its segment; `.overflow` when a varint
+    ///   overflows 64 bits.
     public static func read(from file: ELFFile) throws(ELFError) -> GoBuildInfo? {
         guard let region = searchRegion(of: file), region.size > 0 else { return nil }
         guard let headerAddress = try findHeader(in: file, region: region) else { return nil }

@@ -6,9 +6,11 @@
 /// (`GLIBC_ABI_DT_RELR`, or one left behind by the linker) still binds: the loader
 /// checks every `Elf_Vernaux` when it maps the object.
 public struct VersionedImports: Sendable {
+    /// One required version (`Elf_Vernaux`) of one library, and the imports that use it.
     public struct Requirement: Sendable {
         /// `vn_file`: the library the version is required of.
         public var library: String
+        /// `vna_name`: the version required, e.g. `GLIBC_2.34`.
         public var version: VersionName
         /// `VER_FLG_WEAK`: the loader only warns when it is missing.
         public var weak: Bool
@@ -16,6 +18,8 @@ public struct VersionedImports: Sendable {
         public var symbols: [[UInt8]]
     }
 
+    /// Every `Elf_Vernaux` of `.gnu.version_r`, in chain order (library by library);
+    /// empty when the file has no dynamic section or no `DT_VERNEED`.
     public var requirements: [Requirement] = []
     /// Why the symbols could not be bound to the requirements (a damaged `.dynsym` or
     /// `.gnu.version`); the requirements themselves still count, without symbols.
@@ -23,6 +27,10 @@ public struct VersionedImports: Sendable {
 
     /// Reads `file`'s requirements; throws when `.gnu.version_r` cannot be read. A file
     /// with no `.gnu.version_r` has none.
+    ///
+    /// - Parameter file: The object whose imports are read, through its dynamic section.
+    /// - Throws: What `ELFFile.dynamic()` and `DynamicSection.versionNeeds()` throw. A
+    ///   damaged `.dynsym` or `.gnu.version` does not throw: it is `symbolProblem`.
     public init(file: ELFFile) throws(ELFError) {
         guard let dynamic = try file.dynamic() else { return }
         let needs = try dynamic.versionNeeds()
