@@ -125,7 +125,7 @@ public struct LoaderCache: Sendable {
         }
 
         /// `libc6,x86-64`: the type and ABI exactly as `ldconfig -p` shows them.
-        public var flagsDescription: String {
+        package var flagsDescription: String {
             guard let architectureName else { return typeName }
             return typeName + "," + architectureName
         }

@@ -194,12 +194,6 @@ public struct LibraryResolution {
         case alias(name: String, object: Int)
     }
 
-    /// The name ld.so uses for an object in messages: the path it was found at, the
-    /// program's own path as it was given for the program.
-    /// - Parameter index: the object's index in ``objects``; it must be a valid index.
-    /// - Returns: the object's path.
-    public func displayName(_ index: Int) -> String { objects[index].path }
-
     /// "RUNPATH of app", "RPATH of libfoo.so.1", "LD_LIBRARY_PATH", …: a search step
     /// in words for a report, naming the object whose run path it is.
     /// - Parameter rule: a step of this resolution (its object index must be in ``objects``).
@@ -221,15 +215,4 @@ public struct LibraryResolution {
     /// - Parameter index: the object's index in ``objects``; it must be a valid index.
     /// - Returns: the file name (`libfoo.so.1`).
     public func shortName(_ index: Int) -> String { PathText.lastComponent(of: objects[index].path) }
-
-    /// The first lookup that stops the loader (not found or refused), if any.
-    public var firstFailure: DependencyLookup? {
-        lookups.first { lookup in
-            guard !lookup.isPreload else { return false }
-            switch lookup.outcome {
-            case .notFound, .failed: return true
-            case .loaded, .reused: return false
-            }
-        }
-    }
 }
