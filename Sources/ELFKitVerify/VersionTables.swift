@@ -16,7 +16,7 @@ import ELFKitCore
 ///
 /// Trusted from the core reader: the dynamic entries (tag and value), and the translation
 /// of an address to file bytes through the program headers (`ELFFile.bytes(atAddress:)`).
-/// The README's verification section names the tests that check those against readelf.
+/// docs/design.md ("How a write is verified") names the tests that check those against readelf.
 struct VersionTables {
     struct Requirement: Equatable {
         var hash: UInt32

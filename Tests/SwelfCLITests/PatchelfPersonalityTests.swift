@@ -285,7 +285,7 @@ import Testing
         func segmentTypes(_ path: String) throws -> [String] {
             try ChildProcess.run("readelf", ["-lW", path]).stdout.split(separator: "\n")
                 .compactMap { $0.firstMatch(of: #/^  ([A-Z][A-Z_]+)\s+0x/#).map { String($0.1) } }
-                // A PT_NULL swelf keeps free for a later second segment (see README, "Appended segments").
+                // A PT_NULL swelf keeps free for a later second segment (see docs/design.md, "Appended segments").
                 .filter { $0 != "NULL" }
         }
         let before = try segmentTypes(hello), after = try segmentTypes(unsorted)

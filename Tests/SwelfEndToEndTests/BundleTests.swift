@@ -363,7 +363,7 @@ final class BundleTests: XCTestCase {
             XCTAssertEqual(present, warned, "\(name): bytes present \(present), warned \(warned):\n\(r.stdout)")
         }
         // The program's string table had to grow and move: its old place is cleared (see
-        // README "Old bytes"), so no byte of the build path stays and nothing is warned.
+        // docs/design.md, "Old bytes"), so no byte of the build path stays and nothing is warned.
         let program = try Data(contentsOf: out.appendingPathComponent("bin/app"))
         XCTAssertNil(program.range(of: Data(Array(short.utf8))), "the build path is still in bin/app:\n\(r.stdout)")
         XCTAssertFalse(r.stdout.contains("remains as unreferenced bytes"), r.stdout)

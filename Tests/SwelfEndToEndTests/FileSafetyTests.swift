@@ -304,7 +304,7 @@ final class FileSafetyTests: EndToEndTestCase {
     }
 
     /// `--output` naming a dangling symbolic link writes the file the link names (as
-    /// patchelf's open(O_CREAT) does, and as README says: links are followed); the link
+    /// patchelf's open(O_CREAT) does, and as docs/design.md says: links are followed); the link
     /// stays a link. A link left dangling by a missing directory is an error, not a
     /// replaced link.
     func testOutputToADanglingSymlinkCreatesItsTarget() throws {

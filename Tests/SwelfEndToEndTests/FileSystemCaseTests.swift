@@ -266,7 +266,7 @@ final class FileSystemCaseTests: EndToEndTestCase {
     // MARK: - Hard links
 
     /// The edited name gets a new inode with the edit; every other hard link keeps the old
-    /// inode and its content, byte for byte (documented in README, "File safety").
+    /// inode and its content, byte for byte (documented in docs/design.md, "File safety").
     func testHardLinkOtherNamesKeepTheOldContent() throws {
         let box = try ScratchDirectory("hardlinks")
         let subject = try Subject.named("x86_64/hello")

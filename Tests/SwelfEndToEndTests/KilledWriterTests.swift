@@ -7,7 +7,7 @@ import XCTest
 /// complete, and at most one temporary `.swelf-XXXXXX` is left. The new file is
 /// anonymous (`O_TMPFILE`) until just before the rename, so a kill leaves a named
 /// temporary only in that window; a killed process cannot remove it and a later run does
-/// not either (README, "File safety"). The test removes it and counts how often it was left.
+/// not either (docs/design.md, "File safety"). The test removes it and counts how often it was left.
 final class KilledWriterTests: XCTestCase {
     func testSIGKILLAtRandomPointsNeverDamagesTheOriginal() throws {
         try requireSwelf()
