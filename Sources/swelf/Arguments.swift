@@ -1,5 +1,11 @@
 import ELFKit
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// One command-line argument, classified before anything interprets it. Arguments are
 /// bytes, as `argv` holds them: a value or a file name reaches the file and the system
 /// calls byte for byte, whatever its encoding.
@@ -15,22 +21,42 @@ enum Token: Equatable {
 /// The arguments, classified one at a time as they are read. An option that takes a
 /// value takes the next argument whatever it looks like (`--add-needed -weird`, as
 /// patchelf does): `nextValue` hands it over unclassified.
+///
+/// swelf's own options that take a value may also carry it in the same argument,
+/// `--root=/srv/root` (`inlineValue` names them). patchelf's options never do:
+/// patchelf 0.19.3 takes `--set-rpath=x` for a file name, so a script that relies on
+/// either form must see the same outcome under both tools.
 struct TokenStream {
     let arguments: [[UInt8]]
     private(set) var index = 0
     private var afterTerminator = false
+    private let inlineValue: (String) -> Bool
+    /// The value of the option just returned, when it came as `--name=value`.
+    private var pendingValue: [UInt8]?
 
-    init(_ arguments: [[UInt8]]) { self.arguments = arguments }
+    init(_ arguments: [[UInt8]], inlineValue: @escaping (String) -> Bool = { _ in false }) {
+        self.arguments = arguments
+        self.inlineValue = inlineValue
+    }
 
     mutating func next() -> Token? {
         guard index < arguments.count else { return nil }
         let argument = arguments[index]
         let position = index
         index += 1
+        pendingValue = nil
         if afterTerminator { return .value(argument, position: position) }
         if argument == Array("--".utf8) {
             afterTerminator = true
             return .terminator(position: position)
+        }
+        if argument.starts(with: [UInt8(ascii: "-"), UInt8(ascii: "-")]),
+           let equals = argument.firstIndex(of: UInt8(ascii: "=")), equals > 2 {
+            let name = String(decoding: argument[..<equals], as: UTF8.self)
+            if inlineValue(name) {
+                pendingValue = Array(argument[(equals + 1)...])
+                return .option(name: name, position: position)
+            }
         }
         if argument.first == UInt8(ascii: "-") && argument.count > 1 {
             return .option(name: String(decoding: argument, as: UTF8.self), position: position)
@@ -40,6 +66,10 @@ struct TokenStream {
 
     /// The next argument as an option's value, whatever it looks like; nil at the end.
     mutating func nextValue() -> [UInt8]? {
+        if let pendingValue {
+            self.pendingValue = nil
+            return pendingValue
+        }
         guard index < arguments.count else { return nil }
         index += 1
         return arguments[index - 1]
@@ -89,7 +119,8 @@ struct PatchInvocation {
 
 /// A parsed command line.
 enum Command {
-    case help
+    /// `--help`, `swelf help [COMMAND]`, `swelf COMMAND --help`: nil is the full list.
+    case help(HelpTopic?)
     case version
     case patch(PatchInvocation)
     case show(files: [BytePath], json: Bool)
@@ -134,34 +165,107 @@ struct ArgumentParser {
         // As patchelf there are no commands: `patchelf show` names a file called show.
         if personality == .swelf, let first = arguments.first {
             switch String(decoding: first, as: UTF8.self) {
-            case "show": return try parseFileCommand(Array(arguments.dropFirst()), name: "show") { .show(files: $0, json: $1) }
-            case "verify": return try parseFileCommand(Array(arguments.dropFirst()), name: "verify") { .verify(files: $0, json: $1) }
+            case "show": return try parseFileCommand(Array(arguments.dropFirst()), topic: .show) { .show(files: $0, json: $1) }
+            case "verify": return try parseFileCommand(Array(arguments.dropFirst()), topic: .verify) { .verify(files: $0, json: $1) }
             case "doctor":
                 let options = try parseDoctor(Array(arguments.dropFirst()), name: "doctor", allowsJSON: true)
-                return options.map(Command.doctor) ?? .help
+                return options.map(Command.doctor) ?? .help(.doctor)
             case "ldd":
                 let options = try parseDoctor(Array(arguments.dropFirst()), name: "ldd", allowsJSON: false)
-                return options.map(Command.ldd) ?? .help
+                return options.map(Command.ldd) ?? .help(.ldd)
             case "bundle":
-                return try parseBundle(Array(arguments.dropFirst())).map(Command.bundle) ?? .help
+                return try parseBundle(Array(arguments.dropFirst())).map(Command.bundle) ?? .help(.bundle)
             case "portability":
                 let options = try parseDoctor(Array(arguments.dropFirst()), name: "portability", allowsJSON: true)
-                return options.map(Command.portability) ?? .help
-            default: break
+                return options.map(Command.portability) ?? .help(.portability)
+            case "help": return try parseHelp(Array(arguments.dropFirst()))
+            case let word:
+                // A misspelt command would otherwise be taken for a file name and fail
+                // with "cannot open". A word that names an existing file keeps its
+                // meaning: the file is printed or edited, as before.
+                if let command = ArgumentParser.misspeltCommand(word, exists: ArgumentParser.pathExists(first)) {
+                    throw UsageError(message: "unknown command '\(word)'; did you mean '\(command)'?")
+                }
             }
         }
         return try parsePatch(arguments)
     }
 
-    private func parseFileCommand(_ arguments: [[UInt8]], name: String,
+    /// The commands a misspelt first word is matched against.
+    static let commandNames = ["show", "verify", "doctor", "ldd", "bundle", "portability", "help"]
+
+    /// The command `word` is a misspelling of: a lowercase word, not an existing file, at
+    /// most two edits from a command's name (the nearest; the first listed on a tie).
+    static func misspeltCommand(_ word: String, exists: Bool, among names: [String] = commandNames) -> String? {
+        guard !exists, word.count >= 2, word.utf8.allSatisfy({ $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) else { return nil }
+        var best: (name: String, distance: Int)?
+        for name in names {
+            let distance = editDistance(Array(word.utf8), Array(name.utf8))
+            if distance <= 2, distance < best?.distance ?? Int.max { best = (name, distance) }
+        }
+        return best?.name
+    }
+
+    /// Edits (insert, delete, substitute, swap two neighbours) turning `a` into `b`.
+    static func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+        var table = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0 ... a.count { table[i][0] = i }
+        for j in 0 ... b.count { table[0][j] = j }
+        for i in 1 ... a.count {
+            for j in 1 ... b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    table[i][j] = min(table[i][j], table[i - 2][j - 2] + 1)
+                }
+            }
+        }
+        return table[a.count][b.count]
+    }
+
+    /// Whether a directory entry (of any type, a dangling link included) has this name.
+    static func pathExists(_ bytes: [UInt8]) -> Bool {
+        var status = stat()
+        return BytePath(bytes: bytes).withCString { lstat($0, &status) } == 0
+    }
+
+    /// `swelf help [COMMAND]`: a command's page, or the full list.
+    private func parseHelp(_ arguments: [[UInt8]]) throws -> Command {
+        guard let first = arguments.first else { return .help(nil) }
+        guard arguments.count == 1 else { throw UsageError(message: "help: one command at a time") }
+        let word = String(decoding: first, as: UTF8.self)
+        if word == "help" || word == "--help" || word == "-h" { return .help(nil) }
+        if let topic = HelpTopic(rawValue: word) { return .help(topic) }
+        let names = HelpTopic.allCases.map(\.rawValue)
+        if let near = ArgumentParser.misspeltCommand(word, exists: false, among: names) {
+            throw UsageError(message: "help: unknown command '\(word)'; did you mean '\(near)'?")
+        }
+        throw UsageError(message: "help: unknown command '\(word)' (commands: \(names.joined(separator: ", ")))")
+    }
+
+    /// `--root DIR` must name a directory: a root that is not there would otherwise be
+    /// searched as an empty tree, and every library reported missing for the wrong reason.
+    private func checkRoot(_ root: String, command: String) throws {
+        var status = stat()
+        guard BytePath(bytes: ByteText.bytes(root)).withCString({ stat($0, &status) }) == 0 else {
+            throw UsageError(message: "\(command): --root \(root): \(systemErrorMessage(errno))", hint: false)
+        }
+        guard status.st_mode & S_IFMT == S_IFDIR else {
+            throw UsageError(message: "\(command): --root \(root): not a directory", hint: false)
+        }
+    }
+
+    private func parseFileCommand(_ arguments: [[UInt8]], topic: HelpTopic,
                                   make: ([BytePath], Bool) -> Command) throws -> Command {
+        let name = topic.rawValue
         var files: [BytePath] = []
         var json = false
         var tokens = TokenStream(arguments)
         while let token = tokens.next() {
             switch token {
             case .option(let option, _) where option == "--json": json = true
-            case .option(let option, _) where option == "--help" || option == "-h": return .help
+            case .option(let option, _) where option == "--help" || option == "-h": return .help(topic)
             case .option(let option, let position):
                 throw UsageError(message: "\(name): unknown option '\(option)' (argument \(position + 2))")
             case .value(let file, _): files.append(BytePath(bytes: file))
@@ -176,7 +280,7 @@ struct ArgumentParser {
     /// same options but no `--json`. nil means `--help`.
     private func parseDoctor(_ arguments: [[UInt8]], name: String, allowsJSON: Bool) throws -> DoctorOptions? {
         var options = DoctorOptions()
-        var tokens = TokenStream(arguments)
+        var tokens = TokenStream(arguments) { ["--root", "--env", "--floor"].contains($0) }
         // The loader model works on text: bytes that are not UTF-8 are carried in it
         // reversibly (ByteText), so paths and values reach the system calls unchanged.
         func value(for option: String, at position: Int) throws -> String {
@@ -201,6 +305,7 @@ struct ArgumentParser {
                 case "--root":
                     let root = try value(for: option, at: position)
                     guard !root.isEmpty else { throw UsageError(message: "\(name): --root needs a directory") }
+                    try checkRoot(root, command: name)
                     options.root = root
                 case "--env":
                     let assignment = try value(for: option, at: position)
@@ -224,7 +329,7 @@ struct ArgumentParser {
     /// [--env NAME=VALUE]... PROGRAM_OR_DIR...`. nil means `--help`.
     private func parseBundle(_ arguments: [[UInt8]]) throws -> BundleOptions? {
         var options = BundleOptions()
-        var tokens = TokenStream(arguments)
+        var tokens = TokenStream(arguments) { ["--output", "--policy", "--root", "--env"].contains($0) }
         func value(for option: String, at position: Int) throws -> String {
             guard let value = tokens.nextValue(), !value.isEmpty else {
                 throw UsageError(message: "bundle: option '\(option)' (argument \(position + 2)) needs a value")
@@ -242,7 +347,9 @@ struct ArgumentParser {
                 case "--policy": options.policyFile = try value(for: option, at: position)
                 case "--include-libstdcxx": options.includeCxxRuntime = true
                 case "--json": options.json = true
-                case "--root": options.root = try value(for: option, at: position)
+                case "--root":
+                    options.root = try value(for: option, at: position)
+                    try checkRoot(options.root!, command: "bundle")
                 case "--env":
                     let assignment = try value(for: option, at: position)
                     guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
@@ -268,8 +375,10 @@ struct ArgumentParser {
         var setRunPath: [UInt8]?, addRunPath: [UInt8]?
         var addNeeded = Set<[UInt8]>(), removeNeeded = Set<[UInt8]>(), clearVersions = Set<[UInt8]>()
         var replaceNeeded: [[UInt8]: [UInt8]] = [:]
-        var tokens = TokenStream(arguments)
         let asPatchelf = personality == .patchelf
+        // `--jobs` is swelf's own; every other option here is patchelf's, written as
+        // patchelf takes it (see TokenStream).
+        var tokens = TokenStream(arguments) { !asPatchelf && $0 == "--jobs" }
 
         // As patchelf: an option that takes values takes the next arguments, whatever
         // they look like (`--add-needed -weird` adds `-weird`).
@@ -293,12 +402,18 @@ struct ArgumentParser {
             case .value(let file, _): invocation.files.append(BytePath(bytes: file))
             case .option(let option, let position):
                 guard ArgumentParser.valueCount(option) != nil else {
+                    if !asPatchelf, let equals = option.firstIndex(of: "="),
+                       let count = ArgumentParser.valueCount(String(option[..<equals])), count > 0 {
+                        let name = option[..<equals]
+                        throw UsageError(message: "unknown option '\(option)' (argument \(position + 1)): patchelf's options take "
+                            + "their value as the next argument (\(name) \(option[option.index(after: equals)...])), as patchelf does")
+                    }
                     throw UsageError(message: asPatchelf ? "unrecognized option '\(option)'"
                                                          : "unknown option '\(option)' (argument \(position + 1))")
                 }
                 let arguments = try values(for: option, at: position)
                 switch option {
-                case "--help", "-h": return .help
+                case "--help", "-h": return .help(nil)
                 case "--version": return .version
                 case "--print-interpreter": invocation.prints.insert(.interpreter)
                 case "--print-os-abi": invocation.prints.insert(.osABI)

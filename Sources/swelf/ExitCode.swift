@@ -10,5 +10,8 @@ enum ExitCode: Int32 {
 /// A command-line mistake, with the argument position it was found at.
 struct UsageError: Error, CustomStringConvertible {
     let message: String
+    /// Followed by "Try 'swelf --help'": false when the message says all there is (a
+    /// `--root` that does not exist is not cured by reading the help).
+    var hint = true
     var description: String { message }
 }

@@ -92,6 +92,8 @@ struct VerifyCommand {
             if json {
                 reports.append(.object([("file", .bytes(path.bytes)), ("ok", .bool(problems.isEmpty)),
                                         ("problems", .array(problems.map(JSON.string)))]))
+                // Errors go to stderr in every form; the JSON on stdout holds them as data.
+                for problem in problems { terminal.error(problem, file: path) }
             } else if problems.isEmpty {
                 terminal.standardOutput.line(bytes: path.bytes + Array(": ok".utf8))
             } else {

@@ -13,7 +13,11 @@ struct PortabilityCommand {
         let host = HostProbe.hostFacts()
         let report = PortabilityReport.analyze(paths: options.files, environment: environment, host: host)
         let violations = options.limits.map { report.violations(of: $0) }
-        let rendering = PortabilityRendering(limits: options.limits)
+        var rendering = PortabilityRendering(limits: options.limits)
+        // An input that cannot be read is an error, on stderr; the JSON keeps it as a note too.
+        rendering.unreadableInputsElsewhere = true
+        for note in report.notes where note.unreadableInput { terminal.error(note.message) }
+        terminal.standardError.flush()
         if options.json {
             terminal.standardOutput.line(rendering.json(report, violations: violations).serialized())
         } else {

@@ -25,7 +25,7 @@ struct Swelf {
             command = try ArgumentParser(readArgumentFile: FileSystem.readContents, personality: personality).parse(arguments)
         } catch let error as UsageError {
             terminal.error(error.message)
-            if personality == .swelf {
+            if personality == .swelf && error.hint {
                 terminal.standardError.line("Try 'swelf --help' for more information.")
             }
             return personality.usageStatus
@@ -36,11 +36,11 @@ struct Swelf {
         }
 
         switch command {
-        case .help:
+        case .help(let topic):
             if personality == .patchelf {
                 terminal.standardError.write(PatchelfHelp.text(programName: terminal.invokedAs))
             } else {
-                terminal.standardOutput.write(HelpText.text)
+                terminal.standardOutput.write(topic.map(HelpText.page) ?? HelpText.text)
             }
             return .success
         case .version:
@@ -249,6 +249,7 @@ enum HelpText {
            swelf ldd [--root DIR] [--env NAME=VALUE]... FILE...
            swelf bundle --output DIR [--policy FILE] [--include-libstdcxx] [--root DIR] [--json] PROGRAM_OR_DIR...
            swelf portability [--floor LIMITS] [--root DIR] [--env NAME=VALUE]... [--json] FILE|DIR...
+           swelf help [COMMAND]
 
     Inspect and rewrite the dynamic-linking information of ELF files. Options and output
     follow NixOS patchelf, so swelf can replace it in scripts.
@@ -354,6 +355,11 @@ enum HelpText {
 
       --help                       this text
       --version                    swelf's version
+      help COMMAND, COMMAND --help one command's page (COMMAND: show, verify, doctor,
+                                   ldd, bundle, portability, or patch for the options above)
+
+    The commands' options that take a value may also be written --option=VALUE
+    (--root=DIR); patchelf's options take theirs as the next argument, as in patchelf.
 
     Run through a link named patchelf, swelf is a drop-in for patchelf 0.19.3: patchelf's
     command line, messages and exit status (1 for every failure), and --version prints

@@ -13,6 +13,10 @@ final class OutputStream {
     /// nil: a capturing stream, whose bytes the caller takes (`take`) and prints later.
     private let descriptor: Int32?
     private var buffer: [UInt8] = []
+    /// The `errno` of the first write that failed (a full disk, `/dev/full`, a closed
+    /// pipe); later output is dropped. The run's exit status must not claim success when
+    /// its output was lost, so `main` reports it and fails.
+    private(set) var writeError: Int32?
 
     init(descriptor: Int32?) { self.descriptor = descriptor }
 
@@ -36,18 +40,21 @@ final class OutputStream {
 
     func flush() {
         guard let descriptor else { return }   // capturing: kept for the caller
+        defer { buffer.removeAll(keepingCapacity: true) }
+        guard writeError == nil else { return }   // the stream is already broken: drop
         var done = 0
-        buffer.withUnsafeBytes { raw in
+        let failure: Int32? = buffer.withUnsafeBytes { raw in
             while done < raw.count {
                 let n = Glibc.write(descriptor, raw.baseAddress! + done, raw.count - done)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    return  // stdout closed (e.g. `| head`): nothing useful left to do
+                    return errno
                 }
                 done += n
             }
+            return nil
         }
-        buffer.removeAll(keepingCapacity: true)
+        writeError = failure
     }
 }
 

@@ -30,6 +30,13 @@ func runCommandLine() -> Never {
     let status = Swelf(terminal: terminal, personality: personality,
                        debugFromEnvironment: getenv("PATCHELF_DEBUG") != nil).run(Array(rawArguments.dropFirst()))
     terminal.flush()
+    // Output that did not reach its file (`> /dev/full`, a full disk) is a failure, said
+    // once, on stderr: a script must not take a truncated report for a complete one.
+    if let code = terminal.standardOutput.writeError {
+        terminal.error("write error on standard output: \(String(cString: strerror(code)))")
+        terminal.standardError.flush()
+        exit(status == .success ? ExitCode.failure.rawValue : status.rawValue)
+    }
     exit(status.rawValue)
 }
 

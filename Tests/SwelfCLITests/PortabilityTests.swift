@@ -446,7 +446,9 @@ import Testing
     @Test func missingFileFails() throws {
         let result = try Swelf.run(["portability", "/nonexistent/program"])
         #expect(result.status == 1)
-        #expect(result.stdout.contains("/nonexistent/program does not exist"))
+        // An error, on stderr, not a note in the report on stdout.
+        #expect(result.stderr.contains("swelf: /nonexistent/program does not exist"), "\(result.summary)")
+        #expect(!result.stdout.contains("/nonexistent/program"), "\(result.summary)")
     }
 
     /// A requirement no symbol uses still counts: GLIBC_ABI_DT_RELR (ld -z

@@ -8,6 +8,9 @@ import ELFKitDiagnosis
 package struct PortabilityRendering {
     /// The `--floor` the violations were found against.
     package let limits: PortabilityReport.Limits?
+    /// The notes on unreadable inputs are left out of the text: the caller prints them
+    /// on stderr, where errors belong (`swelf portability`).
+    package var unreadableInputsElsewhere = false
 
     package init(limits: PortabilityReport.Limits?) { self.limits = limits }
 
@@ -65,7 +68,7 @@ package struct PortabilityRendering {
                 }
             }
         }
-        let notes = report.notes
+        let notes = report.notes.filter { !(unreadableInputsElsewhere && $0.unreadableInput) }
         if !notes.isEmpty {
             out += "notes:\n"
             for note in notes {

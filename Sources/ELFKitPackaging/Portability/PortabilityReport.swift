@@ -116,6 +116,9 @@ public struct PortabilityReport: Sendable {
         public var severity: Severity
         /// The sentence, naming the file it is about.
         public var message: String
+        /// An input that could not be read (missing, not ELF): an error as well as a note,
+        /// which the command line prints on stderr.
+        public internal(set) var unreadableInput = false
     }
 
     /// The report for the files of one architecture.
@@ -301,7 +304,7 @@ public struct PortabilityReport: Sendable {
             let diagnosis = Diagnosis.run(path: path, environment: environment, host: host)
             guard let file = diagnosis.file else {
                 let reason = diagnosis.checks.first?.findings.first { $0.severity == .fatal }?.message ?? "\(path): cannot be read"
-                notes.append(Note(severity: .warning, message: reason))
+                notes.append(Note(severity: .warning, message: reason, unreadableInput: true))
                 failed = true
                 return
             }

@@ -40,7 +40,7 @@ _swelf() {
         return
     fi
     if [[ $command != patchelf && $cword -eq 1 ]]; then
-        COMPREPLY=($(compgen -W "show verify doctor ldd bundle portability" -- "$cur") $(compgen -f -- "$cur"))
+        COMPREPLY=($(compgen -W "show verify doctor ldd bundle portability help" -- "$cur") $(compgen -f -- "$cur"))
         return
     fi
     COMPREPLY=($(compgen -f -- "$cur"))

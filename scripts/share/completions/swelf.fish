@@ -1,6 +1,6 @@
 # fish completion for swelf (and for swelf installed as patchelf: patchelf.fish sources this)
 for cmd in swelf patchelf
-    set -l patch "__fish_use_subcommand; or not __fish_seen_subcommand_from show verify doctor ldd bundle portability"
+    set -l patch "__fish_use_subcommand; or not __fish_seen_subcommand_from show verify doctor ldd bundle portability help"
     if test $cmd = patchelf
         set patch "true"
     else
@@ -9,6 +9,7 @@ for cmd in swelf patchelf
         complete -c swelf -n __fish_use_subcommand -a doctor -d 'would this program start here?'
         complete -c swelf -n __fish_use_subcommand -a ldd -d 'resolved libraries and the rule that found each'
         complete -c swelf -n __fish_use_subcommand -a bundle -d 'copy programs and their private libraries into a relocatable tree'
+        complete -c swelf -n __fish_use_subcommand -a help -d "one command's page"
         complete -c swelf -n '__fish_seen_subcommand_from show verify doctor bundle portability' -l json -d 'JSON output'
         complete -c swelf -n '__fish_seen_subcommand_from bundle' -s o -l output -r -a '(__fish_complete_directories)' -d 'the bundle directory'
         complete -c swelf -n '__fish_seen_subcommand_from bundle' -l policy -r -F -d 'policy file: exclude/bundle rules'

@@ -1,0 +1,202 @@
+/// What `swelf help COMMAND` and `swelf COMMAND --help` describe: one command, or
+/// (`patch`) the print and edit options of a call without a command.
+enum HelpTopic: String, CaseIterable {
+    case patch, show, verify, doctor, ldd, bundle, portability
+}
+
+/// One page per command: synopsis, options, examples, exit status. The full list of
+/// everything stays `HelpText.text` (`swelf --help`, `swelf help`).
+extension HelpText {
+    static func page(_ topic: HelpTopic) -> String {
+        switch topic {
+        case .patch: return patchPage
+        case .show: return show
+        case .verify: return verify
+        case .doctor: return doctor
+        case .ldd: return ldd
+        case .bundle: return bundle
+        case .portability: return portability
+        }
+    }
+
+    /// The patch options are the full list's Print and Edit sections, cut from it so that
+    /// the two never disagree.
+    static var patchPage: String {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = lines.firstIndex(of: "Print:") ?? 0
+        let end = lines.firstIndex(of: "An option value written @FILE is read from FILE.") ?? lines.count - 1
+        let options = lines[start ... end].joined(separator: "\n") + "\n"
+        return """
+        Usage: swelf [OPTION]... FILE...
+
+        Print and edit the dynamic-linking fields of each FILE, with NixOS patchelf's
+        options and output. The edited file is verified, then replaces FILE at once (or is
+        written to --output); a failure leaves FILE as it was.
+
+
+        """ + options + """
+
+        patchelf's options take their value as the next argument, as in patchelf
+        (--set-rpath=x is no option there); -j/--jobs also takes --jobs=N.
+
+        Examples:
+          swelf --print-needed --print-rpath build/app
+          swelf --set-interpreter /lib64/ld-linux-x86-64.so.2 --set-rpath '$ORIGIN/../lib' build/app
+
+        Exit status: 0 success, 1 a file could not be read or changed, 64 usage error.
+
+        """
+    }
+
+    static let show = """
+    Usage: swelf show [--json] FILE...
+
+    A summary of each ELF file: class, machine, type, interpreter, needed libraries,
+    run path. A file that cannot be read is reported on stderr; the others are shown.
+
+    Options:
+      --json                       the summary as JSON
+      -h, --help                   this page
+
+    Examples:
+      swelf show /bin/ls
+      swelf show --json build/app build/libfoo.so
+
+    Exit status: 0 every file was read, 1 a file could not be read, 64 usage error.
+
+    """
+
+    static let verify = """
+    Usage: swelf verify [--json] FILE...
+
+    Check that each file is a consistent, loadable ELF file: "FILE: ok" on stdout, or
+    each problem on stderr ("swelf: FILE: problem"). A core dump, an object file or a
+    kernel module is not loadable: verify says what it is and fails.
+
+    Options:
+      --json                       the results as JSON on stdout; the problems are also
+                                   printed on stderr
+      -h, --help                   this page
+
+    Examples:
+      swelf verify build/app
+      swelf verify dist/lib/*.so
+
+    Exit status: 0 every file passed, 1 a file has a problem or could not be read,
+    64 usage error.
+
+    """
+
+    static let doctor = """
+    Usage: swelf doctor [--root DIR] [--env NAME=VALUE]... [--json] FILE
+
+    Explain, without running it, whether FILE would start here: file, architecture,
+    interpreter, libraries (resolved as glibc's ld.so does), symbol versions,
+    environment hazards; and what to change when it would not.
+
+    Options:
+      --root DIR                   judge against a foreign tree (rootfs, sysroot): its
+                                   ld.so.cache and system directories; DIR must be a
+                                   directory
+      --env NAME=VALUE             assume this environment variable (repeatable; default:
+                                   swelf's own environment)
+      --json                       the report as JSON
+      -h, --help                   this page
+    An option's value may also be written --root=DIR, --env=NAME=VALUE.
+
+    Examples:
+      swelf doctor ./app
+      swelf doctor --root /srv/rootfs --env LD_LIBRARY_PATH=/opt/app/lib ./app
+
+    Exit status: 0 FILE would start, 1 it would not, 64 usage error.
+
+    """
+
+    static let ldd = """
+    Usage: swelf ldd [--root DIR] [--env NAME=VALUE]... FILE...
+
+    The libraries each FILE loads, in ldd's format, resolved as glibc's ld.so resolves
+    them, without running anything. Where ldd prints the load address, swelf prints the
+    rule that found the library (RUNPATH, LD_LIBRARY_PATH, ld.so.cache, ...).
+
+    Options:
+      --root DIR                   resolve in a foreign tree (rootfs, sysroot); DIR must
+                                   be a directory
+      --env NAME=VALUE             assume this environment variable (repeatable; default:
+                                   swelf's own environment)
+      -h, --help                   this page
+    An option's value may also be written --root=DIR, --env=NAME=VALUE.
+
+    Examples:
+      swelf ldd /bin/ls
+      swelf ldd --env LD_LIBRARY_PATH=dist/lib dist/bin/app
+
+    Exit status: 0 success, 1 a file could not be read or is not dynamically linked
+    (as ldd), 64 usage error.
+
+    """
+
+    static let bundle = """
+    Usage: swelf bundle --output DIR [--policy FILE] [--include-libstdcxx] [--root DIR]
+                        [--env NAME=VALUE]... [--json] PROGRAM_OR_DIR...
+
+    Ship programs to another machine: copy them to DIR/bin and every library they load
+    that is not base system to DIR/lib, each copy with its own $ORIGIN RUNPATH.
+    Libraries are resolved as doctor resolves them (any architecture); each decision is
+    printed with its reason, with warnings for what is loaded at run time (NSS, iconv,
+    dlopen). A directory argument stands for every program (ELF with PT_INTERP) under
+    it. Sources are never changed; reruns are identical. The report ends with the
+    portability report of the bundle.
+
+    Options:
+      -o, --output DIR             the bundle directory (required)
+      --policy FILE                extra rules, first match wins, one per line:
+                                   "exclude PATTERN REASON" or "bundle PATTERN REASON"
+                                   (PATTERN a file name with * and ?); glibc and the
+                                   loader are always excluded; the GPU stack,
+                                   libcrypt.so.1, libstdc++ and libgcc_s by default
+      --include-libstdcxx          bundle libstdc++ and libgcc_s too
+      --root DIR                   resolve in a foreign tree; DIR must be a directory
+      --env NAME=VALUE             assume this environment variable (repeatable)
+      --json                       the report as JSON
+      -h, --help                   this page
+    An option's value may also be written --output=DIR, --policy=FILE, --root=DIR,
+    --env=NAME=VALUE.
+
+    Examples:
+      swelf bundle -o dist build/myapp && scp -r dist server:/opt/myapp
+      swelf bundle --output=dist --policy=bundle.policy build/bin
+
+    Exit status: 0 the bundle was written, 1 it was not (the reasons on stderr),
+    64 usage error.
+
+    """
+
+    static let portability = """
+    Usage: swelf portability [--floor LIMITS] [--root DIR] [--env NAME=VALUE]... [--json] FILE|DIR...
+
+    Which systems the files (and everything they load) run on: per system library
+    (glibc, its loader, libstdc++, libgcc_s) the newest symbol@version required and the
+    file requiring it; the oldest glibc, libstdc++ and libgcc_s releases; the
+    distributions that meet them. A directory means every ELF file under it. Nothing
+    is run.
+
+    Options:
+      --floor LIMITS               glibc=2.28[,glibcxx=3.4.24][,cxxabi=1.3.11][,gcc=4.8.0]:
+                                   fail, naming each symbol@version and file beyond it
+      --root DIR                   resolve in a foreign tree; DIR must be a directory
+      --env NAME=VALUE             assume this environment variable (repeatable)
+      --json                       the report as JSON
+      -h, --help                   this page
+    An option's value may also be written --floor=LIMITS, --root=DIR, --env=NAME=VALUE.
+
+    Examples:
+      swelf portability ./app      my binary needs GLIBC_2.34; where does that come from?
+      swelf portability --floor glibc=2.17 dist/
+                                   gate a release tree on CentOS 7's glibc
+
+    Exit status: 0 success, 1 a file could not be read or a floor is exceeded,
+    64 usage error.
+
+    """
+}
