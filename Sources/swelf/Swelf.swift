@@ -358,8 +358,8 @@ enum HelpText {
       help COMMAND, COMMAND --help one command's page (COMMAND: show, verify, doctor,
                                    ldd, bundle, portability, or patch for the options above)
 
-    The commands' options that take a value may also be written --option=VALUE
-    (--root=DIR); patchelf's options take theirs as the next argument, as in patchelf.
+    The commands' options that take a value may also be written with an equals
+    sign (--root=DIR); patchelf's options take theirs as the next argument, as in patchelf.
 
     Run through a link named patchelf, swelf is a drop-in for patchelf 0.19.3: patchelf's
     command line, messages and exit status (1 for every failure), and --version prints
