@@ -1,3 +1,4 @@
+// One idiom for every constant type here and in its sibling files: see NamedConstant.swift.
 /// `d_tag`. Stored zero-extended to 64 bits; Elf32 tags are narrowed back on write.
 public struct DynamicTag: NamedConstant {
     public let rawValue: UInt64

@@ -1,3 +1,4 @@
+// One idiom for every constant type here and in its sibling files: see NamedConstant.swift.
 /// `e_ident[EI_OSABI]`.
 public struct OSABI: NamedConstant {
     public let rawValue: UInt8

@@ -11,6 +11,9 @@ where RawValue: FixedWidthInteger & Sendable {
     static var names: KeyValuePairs<RawValue, String> { get }
 }
 
+// Every type in Constants/ (and LoaderCache.Flags in ELFKitLoader) opens with the same
+// lines, a stored `rawValue`, `init(rawValue:)` and static members, so `duplicates` pairs
+// them: Swift cannot share a stored property and its initialiser through a protocol.
 extension NamedConstant {
     public var name: String? { Self.names.first { $0.key == rawValue }?.value }
     public var description: String { name ?? "0x" + String(rawValue, radix: 16) }

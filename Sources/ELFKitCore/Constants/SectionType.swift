@@ -1,3 +1,4 @@
+// One idiom for every constant type here and in its sibling files: see NamedConstant.swift.
 /// `sh_type`.
 public struct SectionType: NamedConstant {
     public let rawValue: UInt32

@@ -1,3 +1,4 @@
+// One idiom for every constant type here and in its sibling files: see NamedConstant.swift.
 /// `p_type`.
 public struct SegmentType: NamedConstant {
     public let rawValue: UInt32

@@ -11,6 +11,8 @@ public struct ProgramHeader: Hashable, Sendable {
 
     public init(type: SegmentType, flags: SegmentFlags, offset: UInt64, virtualAddress: UInt64,
                 physicalAddress: UInt64, fileSize: UInt64, memorySize: UInt64, alignment: UInt64) {
+        // Mirrors SectionHeader's and FileHeader's field lists on purpose: each record is its
+        // own ELF structure, spelled out field by field in the order the spec gives it.
         self.type = type
         self.flags = flags
         self.offset = offset
