@@ -48,25 +48,11 @@ int swelf_faccessat(int directory, const char *name, int mode, int flags) {
     return faccessat(directory, name, mode, flags);
 }
 
-int swelf_get_flags(int descriptor, int *flags) {
-#ifdef FS_IOC_GETFLAGS
-    return ioctl(descriptor, FS_IOC_GETFLAGS, flags);
-#else
-    (void)descriptor; (void)flags;
-    errno = ENOTTY;
-    return -1;
-#endif
-}
+// FS_IOC_GETFLAGS and FS_IOC_SETFLAGS are in every linux/fs.h (since 2.6.19); only
+// FICLONE (4.5) is new enough to need a guard above.
+int swelf_get_flags(int descriptor, int *flags) { return ioctl(descriptor, FS_IOC_GETFLAGS, flags); }
 
-int swelf_set_flags(int descriptor, int flags) {
-#ifdef FS_IOC_SETFLAGS
-    return ioctl(descriptor, FS_IOC_SETFLAGS, &flags);
-#else
-    (void)descriptor; (void)flags;
-    errno = ENOTTY;
-    return -1;
-#endif
-}
+int swelf_set_flags(int descriptor, int flags) { return ioctl(descriptor, FS_IOC_SETFLAGS, &flags); }
 
 int swelf_fremovexattr(int descriptor, const char *name) { return fremovexattr(descriptor, name); }
 

@@ -74,6 +74,46 @@ struct TokenStream {
         index += 1
         return arguments[index - 1]
     }
+
+    /// The next argument as the text value of `command`'s `option` (at `position`), for the
+    /// loader model, which works on text: bytes that are not UTF-8 are carried in it
+    /// reversibly (ByteText), so paths and values reach the system calls unchanged.
+    /// Missing, or empty when `allowsEmpty` is false, it is a usage error.
+    mutating func textValue(of option: String, at position: Int, command: String, allowsEmpty: Bool = true) throws -> String {
+        guard let value = nextValue(), allowsEmpty || !value.isEmpty else {
+            throw UsageError(message: "\(command): option '\(option)' (argument \(position + 2)) needs a value")
+        }
+        return ByteText.string(value)
+    }
+
+    /// The token loop of the loader commands (`doctor`, `ldd`, `portability`, `bundle`):
+    /// each plain value, as text, goes to `input`; every option but `--help` goes to
+    /// `option`, which takes its values from the stream and returns false for an option
+    /// it does not know. Returns true when `--help` was asked for.
+    mutating func readLoaderOptions(command: String, input: (String) -> Void,
+                                    _ option: (_ name: String, _ position: Int, _ tokens: inout TokenStream) throws -> Bool) throws -> Bool {
+        while let token = next() {
+            switch token {
+            case .terminator: continue
+            case .value(let value, _): input(ByteText.string(value))
+            case .option("--help", _), .option("-h", _): return true
+            case .option(let name, let position):
+                guard try option(name, position, &self) else {
+                    throw UsageError(message: "\(command): unknown option '\(name)' (argument \(position + 2))")
+                }
+            }
+        }
+        return false
+    }
+
+    /// `--env NAME=VALUE` of `command`: split at the first `=`; the name may not be empty.
+    mutating func environmentAssignment(at position: Int, command: String, allowsEmpty: Bool = true) throws -> (name: String, value: String) {
+        let assignment = try textValue(of: "--env", at: position, command: command, allowsEmpty: allowsEmpty)
+        guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
+            throw UsageError(message: "\(command): --env expects NAME=VALUE, got '\(assignment)' (argument \(position + 3))")
+        }
+        return (String(assignment[..<equals]), String(assignment[assignment.index(after: equals)...]))
+    }
 }
 
 /// What a print option asks for. The order of the cases is the order patchelf prints in,
@@ -281,43 +321,25 @@ struct ArgumentParser {
     private func parseDoctor(_ arguments: [[UInt8]], name: String, allowsJSON: Bool) throws -> DoctorOptions? {
         var options = DoctorOptions()
         var tokens = TokenStream(arguments) { ["--root", "--env", "--floor"].contains($0) }
-        // The loader model works on text: bytes that are not UTF-8 are carried in it
-        // reversibly (ByteText), so paths and values reach the system calls unchanged.
-        func value(for option: String, at position: Int) throws -> String {
-            guard let value = tokens.nextValue() else {
-                throw UsageError(message: "\(name): option '\(option)' (argument \(position + 2)) needs a value")
-            }
-            return ByteText.string(value)
-        }
-        while let token = tokens.next() {
-            switch token {
-            case .terminator: continue
-            case .value(let file, _): options.files.append(ByteText.string(file))
-            case .option(let option, let position):
-                switch option {
-                case "--help", "-h": return nil
-                case "--json" where allowsJSON: options.json = true
-                case "--floor" where name == "portability":
-                    switch PortabilityReport.Limits.parse(try value(for: option, at: position)) {
-                    case .success(let limits): options.limits = limits
-                    case .failure(let error): throw UsageError(message: "\(name): --floor: \(error.message)")
-                    }
-                case "--root":
-                    let root = try value(for: option, at: position)
-                    guard !root.isEmpty else { throw UsageError(message: "\(name): --root needs a directory") }
-                    try checkRoot(root, command: name)
-                    options.root = root
-                case "--env":
-                    let assignment = try value(for: option, at: position)
-                    guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
-                        throw UsageError(message: "\(name): --env expects NAME=VALUE, got '\(assignment)' (argument \(position + 3))")
-                    }
-                    options.environment.append((String(assignment[..<equals]), String(assignment[assignment.index(after: equals)...])))
-                default:
-                    throw UsageError(message: "\(name): unknown option '\(option)' (argument \(position + 2))")
+        let help = try tokens.readLoaderOptions(command: name, input: { options.files.append($0) }) { option, position, tokens in
+            switch option {
+            case "--json" where allowsJSON: options.json = true
+            case "--floor" where name == "portability":
+                switch PortabilityReport.Limits.parse(try tokens.textValue(of: option, at: position, command: name)) {
+                case .success(let limits): options.limits = limits
+                case .failure(let error): throw UsageError(message: "\(name): --floor: \(error.message)")
                 }
+            case "--root":
+                let root = try tokens.textValue(of: option, at: position, command: name)
+                guard !root.isEmpty else { throw UsageError(message: "\(name): --root needs a directory") }
+                try checkRoot(root, command: name)
+                options.root = root
+            case "--env": options.environment.append(try tokens.environmentAssignment(at: position, command: name))
+            default: return false
             }
+            return true
         }
+        if help { return nil }
         if options.files.isEmpty { throw UsageError(message: "\(name): no input file") }
         if name == "doctor" && options.files.count > 1 {
             throw UsageError(message: "doctor: one file at a time (its exit status is that file's verdict)")
@@ -330,37 +352,22 @@ struct ArgumentParser {
     private func parseBundle(_ arguments: [[UInt8]]) throws -> BundleOptions? {
         var options = BundleOptions()
         var tokens = TokenStream(arguments) { ["--output", "--policy", "--root", "--env"].contains($0) }
-        func value(for option: String, at position: Int) throws -> String {
-            guard let value = tokens.nextValue(), !value.isEmpty else {
-                throw UsageError(message: "bundle: option '\(option)' (argument \(position + 2)) needs a value")
+        let help = try tokens.readLoaderOptions(command: "bundle", input: { options.inputs.append($0) }) { option, position, tokens in
+            func value() throws -> String { try tokens.textValue(of: option, at: position, command: "bundle", allowsEmpty: false) }
+            switch option {
+            case "--output", "-o": options.output = try value()
+            case "--policy": options.policyFile = try value()
+            case "--include-libstdcxx": options.includeCxxRuntime = true
+            case "--json": options.json = true
+            case "--root":
+                options.root = try value()
+                try checkRoot(options.root!, command: "bundle")
+            case "--env": options.environment.append(try tokens.environmentAssignment(at: position, command: "bundle", allowsEmpty: false))
+            default: return false
             }
-            return ByteText.string(value)
+            return true
         }
-        while let token = tokens.next() {
-            switch token {
-            case .terminator: continue
-            case .value(let input, _): options.inputs.append(ByteText.string(input))
-            case .option(let option, let position):
-                switch option {
-                case "--help", "-h": return nil
-                case "--output", "-o": options.output = try value(for: option, at: position)
-                case "--policy": options.policyFile = try value(for: option, at: position)
-                case "--include-libstdcxx": options.includeCxxRuntime = true
-                case "--json": options.json = true
-                case "--root":
-                    options.root = try value(for: option, at: position)
-                    try checkRoot(options.root!, command: "bundle")
-                case "--env":
-                    let assignment = try value(for: option, at: position)
-                    guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
-                        throw UsageError(message: "bundle: --env expects NAME=VALUE, got '\(assignment)' (argument \(position + 3))")
-                    }
-                    options.environment.append((String(assignment[..<equals]), String(assignment[assignment.index(after: equals)...])))
-                default:
-                    throw UsageError(message: "bundle: unknown option '\(option)' (argument \(position + 2))")
-                }
-            }
-        }
+        if help { return nil }
         if options.output == nil { throw UsageError(message: "bundle: --output DIR is required") }
         if options.inputs.isEmpty { throw UsageError(message: "bundle: no programs given") }
         return options

@@ -9,6 +9,12 @@ struct DoctorOptions {
     var json = false
     /// `portability --floor`: the oldest versions accepted.
     var limits: PortabilityReport.Limits?
+
+    /// The loader as it would run under `--root` and `--env`, and this machine's facts:
+    /// what doctor, ldd and portability judge a file against.
+    func probe() -> (environment: LoaderEnvironment, host: HostFacts) {
+        (HostProbe.loaderEnvironment(root: root, overrides: environment), HostProbe.hostFacts())
+    }
 }
 
 /// `swelf doctor FILE`: would this program start here, and if not, why.
@@ -17,23 +23,14 @@ struct DoctorCommand {
     let options: DoctorOptions
 
     func run() -> ExitCode {
-        let environment = HostProbe.loaderEnvironment(root: options.root, overrides: options.environment)
-        let host = HostProbe.hostFacts()
-        var status = ExitCode.success
-        var documents: [JSON] = []
-        for path in options.files {
+        let (environment, host) = options.probe()
+        return terminal.eachFile(options.files, json: options.json) { path in
             let diagnosis = Diagnosis.run(path: path, environment: environment, host: host)
-            if !diagnosis.wouldStart { status = .failure }
-            if options.json {
-                documents.append(DoctorReport(diagnosis: diagnosis).json)
-            } else {
-                terminal.standardOutput.write(DoctorReport(diagnosis: diagnosis).text)
-            }
+            let report = DoctorReport(diagnosis: diagnosis)
+            if options.json { return (report.json, diagnosis.wouldStart) }
+            terminal.standardOutput.write(report.text)
+            return (nil, diagnosis.wouldStart)
         }
-        if options.json {
-            terminal.standardOutput.line((documents.count == 1 ? documents[0] : .array(documents)).serialized())
-        }
-        return status
     }
 }
 
@@ -44,8 +41,7 @@ struct LddCommand {
     let options: DoctorOptions
 
     func run() -> ExitCode {
-        let environment = HostProbe.loaderEnvironment(root: options.root, overrides: options.environment)
-        let host = HostProbe.hostFacts()
+        let (environment, host) = options.probe()
         var status = ExitCode.success
         let out = terminal.standardOutput
         for path in options.files {

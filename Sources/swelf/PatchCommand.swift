@@ -74,9 +74,7 @@ struct VerifyCommand {
     let json: Bool
 
     func run(_ files: [BytePath]) -> ExitCode {
-        var status = ExitCode.success
-        var reports: [JSON] = []
-        for path in files {
+        terminal.eachFile(files, json: json) { path in
             var problems: [String]
             do {
                 let file = try ELFFile(path: path)
@@ -88,12 +86,11 @@ struct VerifyCommand {
             } catch {
                 problems = ["\(error)"]
             }
-            if !problems.isEmpty { status = .failure }
             if json {
-                reports.append(.object([("file", .bytes(path.bytes)), ("ok", .bool(problems.isEmpty)),
-                                        ("problems", .array(problems.map(JSON.string)))]))
                 // Errors go to stderr in every form; the JSON on stdout holds them as data.
                 for problem in problems { terminal.error(problem, file: path) }
+                return (.object([("file", .bytes(path.bytes)), ("ok", .bool(problems.isEmpty)),
+                                 ("problems", .array(problems.map(JSON.string)))]), problems.isEmpty)
             } else if problems.isEmpty {
                 terminal.standardOutput.line(bytes: path.bytes + Array(": ok".utf8))
             } else {
@@ -101,8 +98,7 @@ struct VerifyCommand {
                 terminal.standardOutput.flush()
                 for problem in problems { terminal.error(problem, file: path) }
             }
+            return (nil, problems.isEmpty)
         }
-        if json { terminal.standardOutput.line((reports.count == 1 ? reports[0] : .array(reports)).serialized()) }
-        return status
     }
 }

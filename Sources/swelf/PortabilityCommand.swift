@@ -9,8 +9,7 @@ struct PortabilityCommand {
     let options: DoctorOptions
 
     func run() -> ExitCode {
-        let environment = HostProbe.loaderEnvironment(root: options.root, overrides: options.environment)
-        let host = HostProbe.hostFacts()
+        let (environment, host) = options.probe()
         let report = PortabilityReport.analyze(paths: options.files, environment: environment, host: host)
         let violations = options.limits.map { report.violations(of: $0) }
         var rendering = PortabilityRendering(limits: options.limits)

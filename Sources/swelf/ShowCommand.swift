@@ -6,27 +6,18 @@ struct ShowCommand {
     let json: Bool
 
     func run(_ files: [BytePath]) -> ExitCode {
-        var status = ExitCode.success
-        var documents: [JSON] = []
-        for path in files {
+        terminal.eachFile(files, json: json) { path in
             do {
                 let summary = try FileSummary(file: ELFFile(path: path), path: path)
-                if json {
-                    documents.append(summary.json)
-                } else {
-                    terminal.standardOutput.write(bytes: summary.text)
-                }
+                if json { return (summary.json, true) }
+                terminal.standardOutput.write(bytes: summary.text)
+                return (nil, true)
             } catch {
                 terminal.standardOutput.flush()
                 terminal.error("\(error)", file: path)
-                status = .failure
+                return (nil, false)
             }
         }
-        if json {
-            let document = files.count == 1 && documents.count == 1 ? documents[0] : .array(documents)
-            terminal.standardOutput.line(document.serialized())
-        }
-        return status
     }
 }
 

@@ -92,4 +92,22 @@ final class Terminal {
         standardOutput.flush()
         standardError.flush()
     }
+
+    /// The loop of the commands that report on each file (`show`, `verify`, `doctor`):
+    /// `report` prints a file's text at once, or under `json` returns its document, and
+    /// says whether the file passed; the documents are printed at the end, one file's
+    /// alone, several as an array (also when one of several gave none).
+    func eachFile<Path>(_ files: [Path], json: Bool, _ report: (Path) -> (document: JSON?, passed: Bool)) -> ExitCode {
+        var status = ExitCode.success
+        var documents: [JSON] = []
+        for path in files {
+            let (document, passed) = report(path)
+            if !passed { status = .failure }
+            if let document { documents.append(document) }
+        }
+        if json {
+            standardOutput.line((files.count == 1 && documents.count == 1 ? documents[0] : .array(documents)).serialized())
+        }
+        return status
+    }
 }

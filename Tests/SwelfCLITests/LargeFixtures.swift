@@ -72,6 +72,17 @@ enum LargeFixtures {
         return directory
     }
 
+    /// The cached directory for `name`: `source` written as `file`, built by gcc with
+    /// `arguments`, then `finish` (nothing by default).
+    static func assembled(_ name: String, source: String, as file: String, gcc arguments: [String],
+                          then finish: (URL) throws -> Void = { _ in }) throws -> URL {
+        try cached(name, key: key([source])) { directory in
+            try Data(source.utf8).write(to: directory.appendingPathComponent(file))
+            try run("gcc", arguments, in: directory)
+            try finish(directory)
+        }
+    }
+
     static func run(_ tool: String, _ arguments: [String], in directory: URL) throws {
         let result = try ChildProcess.run("/bin/sh", ["-c", "cd \"$0\" && exec \"$@\"", directory.path, tool] + arguments)
         guard result.status == 0 else { throw GenerationFailed(what: "\(tool) \(arguments.prefix(6).joined(separator: " ")): \(result.stderr.prefix(800))") }
@@ -83,9 +94,7 @@ enum LargeFixtures {
         var source = "\t.text\n\t.globl main\n\t.type main,@function\nmain:\n\txor %eax,%eax\n\tret\n"
         for index in 0 ..< sectionCount { source += "\t.section .s\(index),\"a\",@progbits\n\t.byte \(index & 0xff)\n" }
         source += "\t.section .note.GNU-stack,\"\",@progbits\n"
-        let directory = try cached("sections70k", key: key([source])) { directory in
-            try Data(source.utf8).write(to: directory.appendingPathComponent("many.S"))
-            try run("gcc", ["-o", "linked", "many.S", "-Wl,-s"], in: directory)
+        let directory = try assembled("sections70k", source: source, as: "many.S", gcc: ["-o", "linked", "many.S", "-Wl,-s"]) { directory in
             // patchelf 0.19.3 cannot (it stops at e_shnum 0: "no section headers"), so
             // swelf adds the note, as patchelf lays it out (section last, PT_LOAD, PT_NOTE);
             // the tests check its shape with readelf before using it.
@@ -100,11 +109,8 @@ enum LargeFixtures {
         var source = "\t.text\n"
         for index in 0 ..< symbolCount { source += "\t.globl f\(index)\n\t.type f\(index),@function\nf\(index):\n\tret\n" }
         source += "\t.section .note.GNU-stack,\"\",@progbits\n"
-        let directory = try cached("symbols100k", key: key([source])) { directory in
-            try Data(source.utf8).write(to: directory.appendingPathComponent("syms.S"))
-            try run("gcc", ["-shared", "-o", "libsymbols100k.so", "syms.S", "-Wl,-soname,libsymbols100k.so", "-Wl,--hash-style=both"],
-                    in: directory)
-        }
+        let directory = try assembled("symbols100k", source: source, as: "syms.S",
+                                      gcc: ["-shared", "-o", "libsymbols100k.so", "syms.S", "-Wl,-soname,libsymbols100k.so", "-Wl,--hash-style=both"])
         return Fixture(name: "symbols100k", path: directory.appendingPathComponent("libsymbols100k.so").path, runnable: false, libraryPath: nil)
     }
 

@@ -115,6 +115,23 @@ final class BundleTests: XCTestCase {
                             rootLibrary: "/lib/x86_64-linux-gnu", libraries: BundleTests.glibcNames, extra: extra)
     }
 
+    /// `swelf bundle OPTIONS -o SANDBOX/dist PROGRAM` on the fixture: the bundle's
+    /// directory and the run.
+    func bundle(_ fixture: Fixture, _ options: [String] = []) throws -> (out: URL, result: ProcessResult) {
+        let out = fixture.sandbox.url.appendingPathComponent("dist")
+        return (out, try swelf(["bundle"] + options + ["-o", out.path, fixture.link.path]))
+    }
+
+    /// The bundle `out` moved to /opt/newprefix of a minimal host root (then `extra`'s
+    /// shell lines, given the root), its app-link run there, and doctor's verdict on it.
+    func runMovedBundle(_ out: URL, _ fixture: Fixture, extra: (URL) -> [String] = { _ in [] })
+        throws -> (root: URL, run: ProcessResult, doctor: ProcessResult) {
+        let root = fixture.sandbox.url.appendingPathComponent("root")
+        try makeMinimalHostRoot(at: root, extra: ["mv \(out.path) \(root.path)/opt/newprefix"] + extra(root))
+        let run = try runInRoot(root, ["/opt/newprefix/bin/app-link"])
+        return (root, run, try doctorInRoot(root, "opt/newprefix/bin/app-link"))
+    }
+
     /// `swelf doctor --root ROOT` on the program at `path` inside the root.
     func doctorInRoot(_ root: URL, _ path: String) throws -> ProcessResult {
         try swelf(["doctor", "--root", root.path, root.appendingPathComponent(path).path])
@@ -156,8 +173,7 @@ final class BundleTests: XCTestCase {
         try requireSwelf()
         let fixture = try makeFixture("bundle")
         let sourcesBefore = try hashes(fixture.build)
-        let out = fixture.sandbox.url.appendingPathComponent("dist")
-        let r = try swelf(["bundle", "--include-libstdcxx", "-o", out.path, fixture.link.path])
+        let (out, r) = try bundle(fixture, ["--include-libstdcxx"])
         XCTAssertEqual(r.status, 0, r.summary)
 
         // Layout: the program under the name it was given by, each library once, as a
@@ -232,15 +248,13 @@ final class BundleTests: XCTestCase {
         XCTAssertEqual(try hashes(rebundled), first, "bundling the bundle changed it")
 
         // Moved to a new prefix inside a root with only the loader and glibc.
-        let root = fixture.sandbox.url.appendingPathComponent("root")
-        try makeMinimalHostRoot(at: root, extra: ["mv \(out.path) \(root.path)/opt/newprefix",
-                                                 "ln -s /opt/newprefix/bin/app-link \(root.path)/usr/bin/app"])
-        let run = try runInRoot(root, ["/opt/newprefix/bin/app-link"])
+        let (root, run, doctor) = try runMovedBundle(out, fixture) { root in
+            ["ln -s /opt/newprefix/bin/app-link \(root.path)/usr/bin/app"]
+        }
         XCTAssertEqual(run.stdout, BundleTests.expected, run.summary)
         XCTAssertEqual(run.status, 0, run.summary)
         let viaLink = try runInRoot(root, ["/usr/bin/app"])
         XCTAssertEqual(viaLink.stdout, BundleTests.expected, "run through a symbolic link: \(viaLink.summary)")
-        let doctor = try doctorInRoot(root, "opt/newprefix/bin/app-link")
         XCTAssertEqual(doctor.status, 0, doctor.summary)
         XCTAssertTrue(doctor.stdout.contains("verdict: would start"), doctor.stdout)
     }
@@ -251,17 +265,13 @@ final class BundleTests: XCTestCase {
     func testCxxRuntimeLeftToTheHostIsMissingInTheMinimalRoot() throws {
         try requireSwelf()
         let fixture = try makeFixture("bundle-nocxx")
-        let out = fixture.sandbox.url.appendingPathComponent("dist")
-        let r = try swelf(["bundle", "-o", out.path, fixture.link.path])
+        let (out, r) = try bundle(fixture)
         XCTAssertEqual(r.status, 0, r.summary)
         XCTAssertTrue(r.stdout.contains("excluded  libstdc++.so.6 (needed by libcxx.so.1): GCC runtime"), r.stdout)
         XCTAssertFalse(regularFiles(out.appendingPathComponent("lib")).contains("libstdc++.so.6"))
-        let root = fixture.sandbox.url.appendingPathComponent("root")
-        try makeMinimalHostRoot(at: root, extra: ["mv \(out.path) \(root.path)/opt/newprefix"])
-        let run = try runInRoot(root, ["/opt/newprefix/bin/app-link"])
+        let (_, run, doctor) = try runMovedBundle(out, fixture)
         XCTAssertNotEqual(run.status, 0, run.summary)
         XCTAssertTrue(run.stderr.contains("libstdc++.so.6"), run.summary)
-        let doctor = try doctorInRoot(root, "opt/newprefix/bin/app-link")
         XCTAssertEqual(doctor.status, 1, doctor.summary)
         XCTAssertTrue(doctor.stdout.contains("libstdc++.so.6"), doctor.stdout)
     }
@@ -279,8 +289,7 @@ final class BundleTests: XCTestCase {
             exclude libnothing.so.7  matches nothing here
 
             """.write(to: policy, atomically: true, encoding: .utf8)
-        let out = fixture.sandbox.url.appendingPathComponent("dist")
-        let r = try swelf(["bundle", "--policy", policy.path, "-o", out.path, fixture.link.path])
+        let (out, r) = try bundle(fixture, ["--policy", policy.path])
         XCTAssertEqual(r.status, 0, r.summary)
         XCTAssertEqual(regularFiles(out.appendingPathComponent("lib")), ["liba.so.1", "libabs.so", "libcxx.so.1", "libdup.so.1", "libver.so.1"])
         XCTAssertTrue(r.stdout.contains("excluded  libb.so.1 (needed by liba.so.1): provided by the platform team's base image [\(policy.path):2: exclude libb.so.*]"), r.stdout)

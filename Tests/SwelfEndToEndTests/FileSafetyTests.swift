@@ -141,10 +141,7 @@ final class FileSafetyTests: EndToEndTestCase {
     /// still be a valid, runnable program (either old or new content).
     func testHardLinkOtherNameStillRuns() throws {
         let box = try ScratchDirectory("hardlink")
-        let subject = try Subject.named("x86_64/hello")
-        let (exe, _) = try box.stage(arch: "x86_64", program: "hello")
-        let other = exe.deletingLastPathComponent().appendingPathComponent("hello-hard")
-        try FileManager.default.linkItem(at: exe, to: other)
+        let (subject, exe, other) = try box.stageHardLinkedHello()
         guard try patch(["--set-rpath", "$ORIGIN/lib"], exe, "hard link") else { return }
         try assertRuns(exe, like: subject, "patched name")
         try assertCleanOutput(other, "other hard-linked name")

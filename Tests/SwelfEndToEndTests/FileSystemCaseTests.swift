@@ -269,10 +269,7 @@ final class FileSystemCaseTests: EndToEndTestCase {
     /// inode and its content, byte for byte (documented in docs/design.md, "File safety").
     func testHardLinkOtherNamesKeepTheOldContent() throws {
         let box = try ScratchDirectory("hardlinks")
-        let subject = try Subject.named("x86_64/hello")
-        let (exe, _) = try box.stage(arch: "x86_64", program: "hello")
-        let other = exe.deletingLastPathComponent().appendingPathComponent("hello-hard")
-        try FileManager.default.linkItem(at: exe, to: other)
+        let (subject, exe, other) = try box.stageHardLinkedHello()
         let before = try bytes(exe), inode = try XCTUnwrap(status(exe.path)).st_ino
         XCTAssertTrue(try patch(["--set-rpath", "$ORIGIN/lib"], exe, "hard link"))
         let edited = try XCTUnwrap(status(exe.path)), kept = try XCTUnwrap(status(other.path))

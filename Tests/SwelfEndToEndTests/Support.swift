@@ -97,6 +97,15 @@ extension ScratchDirectory {
         for l in libraries { try copy("\(arch)/\(l)", into: lib) }
         return (try copy("\(arch)/\(program)", into: base), lib)
     }
+
+    /// x86_64/hello staged (`stage`), with a second hard link to it, `hello-hard`, beside it.
+    func stageHardLinkedHello() throws -> (subject: Subject, program: URL, otherName: URL) {
+        let subject = try Subject.named("x86_64/hello")
+        let (program, _) = try stage(arch: "x86_64", program: "hello")
+        let other = program.deletingLastPathComponent().appendingPathComponent("hello-hard")
+        try FileManager.default.linkItem(at: program, to: other)
+        return (subject, program, other)
+    }
 }
 
 extension E2E {

@@ -30,6 +30,8 @@ public enum RewriteError: Error, CustomStringConvertible, Sendable {
 
     /// The one-line message for the user.
     public var description: String {
+        // .invalidInput and .refused mirror EditError's .format and .refused
+        // (ELFKitEdit/Edits/EditError.swift), flattened here so a client switches once.
         switch self {
         case .invalidInput(let error): return error.description
         case .refused(let refusal): return refusal.detail

@@ -79,10 +79,7 @@ public struct Rewriter {
     public func preview(path: String, request: EditRequest) throws(RewriteError) -> Result {
         do {
             let file = try ELFFile(path: path)
-            var decisions: [String] = []
-            let planned = Swift.Result { () throws(EditError) -> RewritePlan in try self.plan(file: file, request: request, log: &decisions) }
-            explain?(decisions)
-            let plan = try planned.get()
+            let plan = try planExplaining(file: file, request: request)
             let failures = EditCheck(original: file, request: request)
                 .problems(edited: plan.isEmpty ? file : try ELFFile(source: PlannedByteSource(base: file.source, plan: plan)))
             if !failures.isEmpty { throw VerificationFailures(failures: failures) }
@@ -136,10 +133,18 @@ public struct Rewriter {
     /// - Returns: whether the file changed, its new size, the warnings.
     /// - Throws: `RewriteError`, which says why nothing was written.
     public func rewrite(path: BytePath, request: EditRequest, output: BytePath? = nil) throws(RewriteError) -> Result {
+        try resolving(path, output: output) { input, destination in
+            try rewrite(input: input, request: request, destination: destination)
+        }
+    }
+
+    /// Resolves `path` (to read) and `output` (nil: `path` again) once, for `body`; any
+    /// error, from either or from `body`, becomes the `RewriteError` naming `path`.
+    private func resolving<T>(_ path: BytePath, output: BytePath?,
+                              _ body: (_ input: ResolvedPath, _ destination: ResolvedPath) throws -> T) throws(RewriteError) -> T {
         do {
             let input = try writer.resolve(path, reading: true)
-            let destination = try output.map { try writer.resolve($0) } ?? input
-            return try rewrite(input: input, request: request, destination: destination)
+            return try body(input, try output.map { try writer.resolve($0) } ?? input)
         } catch {
             throw RewriteError(error, path: path.description)
         }
@@ -191,16 +196,12 @@ public struct Rewriter {
     /// - Returns: the edit, verified and written to a temporary file, waiting for `commit`.
     /// - Throws: `RewriteError`, which says why nothing was written.
     public func prepare(path: BytePath, request: EditRequest, output: BytePath? = nil) throws(RewriteError) -> Prepared {
-        do {
-            let input = try writer.resolve(path, reading: true)
-            let destination = try output.map { try writer.resolve($0) } ?? input
-            return try writer.withLockedFile(at: input, exclusive: writer.namesSameFile(destination, asOpen: input), wait: false, holding: { locked in
+        try resolving(path, output: output) { input, destination in
+            try writer.withLockedFile(at: input, exclusive: writer.namesSameFile(destination, asOpen: input), wait: false, holding: { locked in
                 let (result, pending) = try edit(source: locked.source, request: request, destination: destination, durableNow: false)
                 pending?.keepLocked = locked
                 return Prepared(result: result, input: input, request: request, destination: destination, pending: pending)
             })
-        } catch {
-            throw RewriteError(error, path: path.description)
         }
     }
 
@@ -231,15 +232,21 @@ public struct Rewriter {
         return errors
     }
 
+    /// `plan(file:request:log:)`, its reasoning handed to `explain` even when the edit
+    /// is refused.
+    private func planExplaining(file: ELFFile, request: EditRequest) throws(EditError) -> RewritePlan {
+        var decisions: [String] = []
+        let planned = Swift.Result { () throws(EditError) -> RewritePlan in try self.plan(file: file, request: request, log: &decisions) }
+        explain?(decisions)
+        return try planned.get()
+    }
+
     /// Reads, plans, verifies and writes; with `durableNow` also makes the new file
     /// durable and renames it, else returns it pending.
     private func edit(source: FileByteSource, request: EditRequest, destination: ResolvedPath,
                       durableNow: Bool) throws -> (result: Result, pending: AtomicFileWriter.PendingReplacement?) {
         let file = try ELFFile(source: source)
-        var decisions: [String] = []
-        let planned = Swift.Result { () throws(EditError) -> RewritePlan in try self.plan(file: file, request: request, log: &decisions) }
-        explain?(decisions)
-        let plan = try planned.get()
+        let plan = try planExplaining(file: file, request: request)
         let check = EditCheck(original: file, request: request)
         if plan.isEmpty && writer.names(destination, file: source) {
             // Nothing to change is right only if the file already says what was asked.

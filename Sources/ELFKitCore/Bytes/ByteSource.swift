@@ -141,12 +141,7 @@ package final class FileByteSource: ByteSource {
         // Non-blocking, so a FIFO (refused below) cannot hang the open waiting for a writer.
         let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC | O_NONBLOCK) }
         guard fd >= 0 else { throw ELFError(.io, "cannot open: \(systemErrorMessage(errno))") }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else {
-            let code = errno
-            close(fd)
-            throw ELFError(.io, "cannot stat: \(systemErrorMessage(code))")
-        }
+        let status = try FileByteSource.status(closingOnFailure: fd)
         guard (status.st_mode & S_IFMT) == S_IFREG else {
             close(fd)
             throw ELFError(.io, "not a regular file")
@@ -161,14 +156,21 @@ package final class FileByteSource: ByteSource {
         self.path = path
         let fd = dup(descriptor)
         guard fd >= 0 else { throw ELFError(.io, "cannot duplicate descriptor: \(systemErrorMessage(errno))") }
+        let status = try FileByteSource.status(closingOnFailure: fd)
+        self.descriptor = fd
+        size = UInt64(status.st_size)
+    }
+
+    /// `fstat` of a descriptor just opened; on failure the descriptor is closed, as the
+    /// initialiser that opened it throws and no `deinit` will.
+    private static func status(closingOnFailure fd: Int32) throws(ELFError) -> stat {
         var status = stat()
         guard fstat(fd, &status) == 0 else {
             let code = errno
             close(fd)
             throw ELFError(.io, "cannot stat: \(systemErrorMessage(code))")
         }
-        self.descriptor = fd
-        size = UInt64(status.st_size)
+        return status
     }
 
     deinit { close(descriptor) }

@@ -1,3 +1,4 @@
+// One idiom for every constant type here and in its sibling files: see NamedConstant.swift.
 /// A dynamic entry's tag (`d_tag`): what the entry's value means, DT_NEEDED, DT_RUNPATH, ...
 ///
 /// Stored zero-extended to 64 bits; Elf32 tags are narrowed back on write. A tag with no

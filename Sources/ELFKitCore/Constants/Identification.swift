@@ -1,3 +1,4 @@
+// One idiom for every constant type here and in its sibling files: see NamedConstant.swift.
 /// The operating system and ABI the object targets (`e_ident[EI_OSABI]`), ELFOSABI_*.
 ///
 /// glibc's loader refuses to load a library whose value is neither ``systemV`` nor

@@ -11,6 +11,9 @@ where RawValue: FixedWidthInteger & Sendable {
     static var names: KeyValuePairs<RawValue, String> { get }
 }
 
+// Every type in Constants/ (and LoaderCache.Flags in ELFKitLoader) opens with the same
+// lines, a stored `rawValue`, `init(rawValue:)` and static members, so `duplicates` pairs
+// them: Swift cannot share a stored property and its initialiser through a protocol.
 extension NamedConstant {
     /// The constant's ELF name (`DT_RUNPATH`, `PT_LOAD`), or nil for a value ``names``
     /// does not list (an unknown or processor-specific one).

@@ -1,3 +1,4 @@
+// One idiom for every constant type here and in its sibling files: see NamedConstant.swift.
 /// A section's type (`sh_type`), SHT_*: what its contents are and how they are laid out.
 public struct SectionType: NamedConstant {
     /// The section header's `sh_type` value.

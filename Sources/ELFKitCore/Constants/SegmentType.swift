@@ -1,3 +1,4 @@
+// One idiom for every constant type here and in its sibling files: see NamedConstant.swift.
 /// A segment's type (`p_type`), PT_*: what the program header describes to the kernel and
 /// the loader.
 ///

@@ -77,6 +77,8 @@ public struct FileHeader: Hashable, Sendable {
         }
         var decoder = ByteDecoder(bytes, format: format, baseOffset: 0)
         decoder.position = identSize
+        // Mirrors SectionHeader.decode and ProgramHeader's fields on purpose: each record is
+        // its own ELF structure, read field by field in the order the spec gives it.
         let header = FileHeader(
             format: format, osABI: OSABI(rawValue: bytes[7]), abiVersion: bytes[8],
             type: ELFFileType(rawValue: try decoder.readU16()),

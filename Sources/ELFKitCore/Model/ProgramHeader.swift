@@ -34,6 +34,8 @@ public struct ProgramHeader: Hashable, Sendable {
     ///   - alignment: `p_align`, in bytes, a power of two (or 0).
     public init(type: SegmentType, flags: SegmentFlags, offset: UInt64, virtualAddress: UInt64,
                 physicalAddress: UInt64, fileSize: UInt64, memorySize: UInt64, alignment: UInt64) {
+        // Mirrors SectionHeader's and FileHeader's field lists on purpose: each record is its
+        // own ELF structure, spelled out field by field in the order the spec gives it.
         self.type = type
         self.flags = flags
         self.offset = offset

@@ -44,6 +44,8 @@ public struct SectionHeader: Hashable, Sendable {
     ///   - entrySize: `sh_entsize`, in bytes, 0 when the section is not a table.
     public init(nameOffset: UInt32, type: SectionType, flags: SectionFlags, address: UInt64, offset: UInt64,
                 size: UInt64, link: UInt32, info: UInt32, alignment: UInt64, entrySize: UInt64) {
+        // Mirrors ProgramHeader's init and FileHeader.decode on purpose: each record is its
+        // own ELF structure, spelled out field by field in the order the spec gives it.
         self.nameOffset = nameOffset
         self.type = type
         self.flags = flags

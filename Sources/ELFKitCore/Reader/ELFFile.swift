@@ -80,32 +80,36 @@ public final class ELFFile {
         if header.programHeaderCount == FileHeader.extendedNumbering, let section0 {
             phnum = UInt64(section0.info)
         }
-        var phdrs: [ProgramHeader] = []
         if phnum > 0 {
             try ELFFile.checkEntrySize(header.programHeaderEntrySize, expected: format.programHeaderSize,
                                        what: "e_phentsize", fieldOffset: format.is64 ? 0x36 : 0x2a)
-            let size = try Checked.multiply(phnum, format.programHeaderSize, "program header table size")
-            let raw = try source.bytes(at: header.programHeaderOffset, count: size, "program header table")
-            var decoder = ByteDecoder(raw, format: format, baseOffset: header.programHeaderOffset)
-            phdrs.reserveCapacity(Int(phnum))
-            for _ in 0 ..< phnum { phdrs.append(try ProgramHeader.decode(&decoder)) }
         }
-        programHeaders = phdrs
+        programHeaders = try ELFFile.table(phnum, of: format.programHeaderSize, at: header.programHeaderOffset,
+                                           "program header table", in: source, format, ProgramHeader.decode)
         programHeaderTableOffset = header.programHeaderOffset
 
-        var shdrs: [SectionHeader] = []
+        var shnum: UInt64 = 0
         if let section0 {
-            var shnum = UInt64(header.sectionHeaderCount)
+            shnum = UInt64(header.sectionHeaderCount)
             if shnum == 0 { shnum = section0.size }
-            if shnum > 0 {
-                let size = try Checked.multiply(shnum, format.sectionHeaderSize, "section header table size")
-                let raw = try source.bytes(at: header.sectionHeaderOffset, count: size, "section header table")
-                var decoder = ByteDecoder(raw, format: format, baseOffset: header.sectionHeaderOffset)
-                shdrs.reserveCapacity(Int(shnum))
-                for _ in 0 ..< shnum { shdrs.append(try SectionHeader.decode(&decoder)) }
-            }
         }
-        sectionHeaders = shdrs
+        sectionHeaders = try ELFFile.table(shnum, of: format.sectionHeaderSize, at: header.sectionHeaderOffset,
+                                           "section header table", in: source, format, SectionHeader.decode)
+    }
+
+    /// `count` records of `entrySize` bytes at `offset` (none when `count` is 0): the
+    /// table's size is checked for overflow and against the file before it is read.
+    private static func table<Record>(_ count: UInt64, of entrySize: UInt64, at offset: UInt64, _ what: String,
+                                      in source: any ByteSource, _ format: ELFFormat,
+                                      _ decode: (inout ByteDecoder) throws(ELFError) -> Record) throws(ELFError) -> [Record] {
+        guard count > 0 else { return [] }
+        let size = try Checked.multiply(count, entrySize, "\(what) size")
+        let raw = try source.bytes(at: offset, count: size, what)
+        var decoder = ByteDecoder(raw, format: format, baseOffset: offset)
+        var records: [Record] = []
+        records.reserveCapacity(Int(count))
+        for _ in 0 ..< count { records.append(try decode(&decoder)) }
+        return records
     }
 
     private static func checkEntrySize(_ actual: UInt16, expected: UInt64, what: String, fieldOffset: UInt64) throws(ELFError) {

@@ -110,6 +110,8 @@ enum GoQuoting {
     /// considers it printable (letters, marks, numbers, punctuation, symbols), else
     /// escaped as `\u`/`\U`.
     static func quote(_ text: String) -> String {
+        // Mirrors JSON.escape (ELFKitCore/System/JSON.swift) on purpose: two formats that
+        // escape quotes, backslashes and newlines alike and differ in the rest.
         let digits = Array("0123456789abcdef")
         func hexDigits(_ value: UInt32, width: Int) -> String {
             String((0 ..< width).reversed().map { digits[Int(value >> (4 * UInt32($0)) & 0xf)] })

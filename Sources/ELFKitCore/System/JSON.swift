@@ -96,6 +96,8 @@ package enum JSON {
     }
 
     private static func escape(_ scalars: String.UnicodeScalarView, into out: inout String) {
+        // Mirrors GoQuoting.quote (ELFKitCore/Reader/GoQuoting.swift) on purpose: Go's
+        // quoting escapes more (\a, \b, \f, \v, \U) and keeps printable Unicode as it is.
         for scalar in scalars {
             switch scalar {
             case "\"": out += "\\\""

@@ -13,6 +13,8 @@ public enum EditError: Error, CustomStringConvertible, Sendable {
     /// The message for the user, as the command line prints it: the format error or the
     /// refusal's `detail`.
     public var description: String {
+        // Mirrored by RewriteError.invalidInput/.refused (ELFKit/Pipeline/RewriteError.swift):
+        // the pipeline flattens these cases into its own error so a client switches once.
         switch self {
         case .format(let error): return error.description
         case .refused(let refusal): return refusal.detail

@@ -1,11 +1,8 @@
 import Foundation
 import Testing
-@testable import ELFKit
 @testable import ELFKitCore
 @testable import ELFKitDiagnosis
-@testable import ELFKitEdit
 @testable import ELFKitLoader
-@testable import ELFKitVerify
 
 /// RPATH against RUNPATH inheritance, the case lddtree gets wrong: a program with
 /// DT_RUNPATH finds its own libraries there, but a library's dependencies do not see
@@ -54,49 +51,56 @@ import Testing
         return HostLoader.normalize(result.stdout)
     }
 
-    @Test func runpathIsNotInheritedByALibrarysDependencies() throws {
-        let directory = try Self.buildSubjects()
+    /// `name`, one of freshly built subjects, diagnosed with the run paths alone deciding,
+    /// for `body`; the subjects are removed after.
+    static func diagnose(_ name: String, _ body: (_ directory: URL, _ program: String, Diagnosis, LibraryResolution) throws -> Void) throws {
+        let directory = try buildSubjects()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let program = directory.appendingPathComponent("app-runpath").path
-        let diagnosis = Diagnosis.run(path: program, environment: try Self.environment(), host: HostLoader.host)
-        let resolution = try #require(diagnosis.resolution)
+        let program = directory.appendingPathComponent(name).path
+        let diagnosis = Diagnosis.run(path: program, environment: try environment(), host: HostLoader.host)
+        try body(directory, program, diagnosis, try #require(diagnosis.resolution))
+    }
 
-        let liba = try #require(resolution.lookups.first { $0.name == "liba.so" })
-        let libaIndex = try #require(liba.object)
-        #expect(resolution.objects[libaIndex].path == directory.path + "/lib/liba.so")
-        #expect(resolution.describe(resolution.objects[libaIndex].rule) == "RUNPATH of app-runpath")
+    /// Expects `name` found at `path` by the rule described as `rule`; returns its object.
+    @discardableResult
+    static func expectFound(_ name: String, in resolution: LibraryResolution, at path: String, by rule: String,
+                            sourceLocation: SourceLocation = #_sourceLocation) throws -> Int {
+        let lookup = try #require(resolution.lookups.first { $0.name == name }, sourceLocation: sourceLocation)
+        let index = try #require(lookup.object, "\(name) should be found by the \(rule)", sourceLocation: sourceLocation)
+        #expect(resolution.objects[index].path == path, sourceLocation: sourceLocation)
+        #expect(resolution.describe(resolution.objects[index].rule) == rule, sourceLocation: sourceLocation)
+        return index
+    }
 
-        let libb = try #require(resolution.lookups.first { $0.name == "libb.so" })
-        guard case .notFound(let message) = libb.outcome else {
-            Issue.record("libb.so should not be found through the program's RUNPATH: \(libb.outcome)")
-            return
+    @Test func runpathIsNotInheritedByALibrarysDependencies() throws {
+        try Self.diagnose("app-runpath") { directory, program, diagnosis, resolution in
+            try Self.expectFound("liba.so", in: resolution, at: directory.path + "/lib/liba.so", by: "RUNPATH of app-runpath")
+
+            let libb = try #require(resolution.lookups.first { $0.name == "libb.so" })
+            guard case .notFound(let message) = libb.outcome else {
+                Issue.record("libb.so should not be found through the program's RUNPATH: \(libb.outcome)")
+                return
+            }
+            #expect(message == "libb.so: cannot open shared object file: No such file or directory")
+            #expect(!libb.attempts.contains { $0.path.hasPrefix(directory.path) },
+                    "the program's RUNPATH must not be searched for liba.so's dependency: \(libb.attempts.map(\.path))")
+            #expect(libb.attempts.contains { $0.rule == .systemDirectory })
+            #expect(!diagnosis.wouldStart)
+            let fatal = diagnosis.checks.flatMap(\.findings).first { $0.severity == .fatal }
+            #expect(fatal?.message == "\(program): error while loading shared libraries: libb.so: cannot open shared object file: No such file or directory (needed by liba.so)")
+            #expect(fatal?.details.contains { $0.contains("exists in the RUNPATH of app-runpath") } == true, "\(fatal?.details ?? [])")
+
+            #expect(HostLoader.listing(resolution) == (try Self.referenceListing(program)))
         }
-        #expect(message == "libb.so: cannot open shared object file: No such file or directory")
-        #expect(!libb.attempts.contains { $0.path.hasPrefix(directory.path) },
-                "the program's RUNPATH must not be searched for liba.so's dependency: \(libb.attempts.map(\.path))")
-        #expect(libb.attempts.contains { $0.rule == .systemDirectory })
-        #expect(!diagnosis.wouldStart)
-        let fatal = diagnosis.checks.flatMap(\.findings).first { $0.severity == .fatal }
-        #expect(fatal?.message == "\(program): error while loading shared libraries: libb.so: cannot open shared object file: No such file or directory (needed by liba.so)")
-        #expect(fatal?.details.contains { $0.contains("exists in the RUNPATH of app-runpath") } == true, "\(fatal?.details ?? [])")
-
-        #expect(HostLoader.listing(resolution) == (try Self.referenceListing(program)))
     }
 
     @Test func rpathIsInheritedAlongTheLoaderChain() throws {
-        let directory = try Self.buildSubjects()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let program = directory.appendingPathComponent("app-rpath").path
-        let diagnosis = Diagnosis.run(path: program, environment: try Self.environment(), host: HostLoader.host)
-        let resolution = try #require(diagnosis.resolution)
-
-        let libb = try #require(resolution.lookups.first { $0.name == "libb.so" })
-        let libbIndex = try #require(libb.object, "libb.so should be found through the program's RPATH")
-        #expect(resolution.objects[libbIndex].path == directory.path + "/lib/libb.so")
-        #expect(resolution.describe(resolution.objects[libbIndex].rule) == "RPATH of app-rpath")
-        #expect(resolution.objects[libbIndex].loader == resolution.lookups.first { $0.name == "liba.so" }?.object)
-        #expect(diagnosis.wouldStart)
-        #expect(HostLoader.listing(resolution) == (try Self.referenceListing(program)))
+        try Self.diagnose("app-rpath") { directory, program, diagnosis, resolution in
+            let libbIndex = try Self.expectFound("libb.so", in: resolution, at: directory.path + "/lib/libb.so", by: "RPATH of app-rpath")
+            #expect(resolution.objects[libbIndex].loader == resolution.lookups.first { $0.name == "liba.so" }?.object)
+            #expect(diagnosis.wouldStart)
+            #expect(HostLoader.listing(resolution) == (try Self.referenceListing(program)))
+        }
     }
 
     /// Run through a symbolic link elsewhere, `$ORIGIN` is still the real directory

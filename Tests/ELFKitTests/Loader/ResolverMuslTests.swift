@@ -1,11 +1,8 @@
 import Foundation
 import Testing
-@testable import ELFKit
 @testable import ELFKitCore
 @testable import ELFKitDiagnosis
-@testable import ELFKitEdit
 @testable import ELFKitLoader
-@testable import ELFKitVerify
 
 /// musl programs are resolved with musl's rules, which differ from glibc's: its loader
 /// is libc.so, and a DT_RUNPATH is inherited by the libraries' dependencies. Checked

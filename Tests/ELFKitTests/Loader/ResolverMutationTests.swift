@@ -1,11 +1,8 @@
 import Foundation
 import Testing
-@testable import ELFKit
 @testable import ELFKitCore
 @testable import ELFKitDiagnosis
-@testable import ELFKitEdit
 @testable import ELFKitLoader
-@testable import ELFKitVerify
 
 /// Damaged programs and libraries through the whole doctor: truncated and byte-mutated
 /// copies of the subjects (and a damaged library next to an intact program) must give

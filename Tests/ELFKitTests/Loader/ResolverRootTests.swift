@@ -1,11 +1,8 @@
 import Foundation
 import Testing
-@testable import ELFKit
 @testable import ELFKitCore
 @testable import ELFKitDiagnosis
-@testable import ELFKitEdit
 @testable import ELFKitLoader
-@testable import ELFKitVerify
 
 /// `--root`: a small root file system with its own ld.so.cache (written by
 /// `ldconfig -r`), an absolute /lib64 loader link and a library known only to its

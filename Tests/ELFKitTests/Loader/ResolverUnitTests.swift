@@ -1,11 +1,8 @@
 import Foundation
 import Testing
-@testable import ELFKit
 @testable import ELFKitCore
 @testable import ELFKitDiagnosis
-@testable import ELFKitEdit
 @testable import ELFKitLoader
-@testable import ELFKitVerify
 
 /// The pieces of the resolver on their own: search-path splitting, DST substitution,
 /// the subdirectories tried in each directory, glibc-hwcaps, cache and `--root`.

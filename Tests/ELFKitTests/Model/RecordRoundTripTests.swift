@@ -11,6 +11,20 @@ import Testing
     /// Largest value every field of the format can hold, minus a distinct low pattern.
     func word(_ format: ELFFormat, _ pattern: UInt64) -> UInt64 { format.is64 ? 0x8070_6050_0000_0000 | pattern : pattern }
 
+    /// `record` encoded in `format` is `size` bytes, and decodes from them to itself,
+    /// every byte read.
+    func roundTrip<Record: Equatable>(_ record: Record, _ format: ELFFormat, size: UInt64,
+                                      encode: (Record, inout ByteEncoder) throws -> Void,
+                                      decode: (inout ByteDecoder) throws -> Record,
+                                      sourceLocation: SourceLocation = #_sourceLocation) throws {
+        var encoder = ByteEncoder(format: format)
+        try encode(record, &encoder)
+        #expect(UInt64(encoder.bytes.count) == size, sourceLocation: sourceLocation)
+        var decoder = ByteDecoder(encoder.bytes, format: format, baseOffset: 0)
+        #expect(try decode(&decoder) == record, sourceLocation: sourceLocation)
+        #expect(decoder.position == encoder.bytes.count, sourceLocation: sourceLocation)
+    }
+
     @Test(arguments: allFormats)
     func fileHeader(format: ELFFormat) throws {
         let header = FileHeader(
@@ -32,12 +46,7 @@ import Testing
                                  virtualAddress: word(format, 0x22), physicalAddress: word(format, 0x333),
                                  fileSize: word(format, 0x4444), memorySize: word(format, 0x55555),
                                  alignment: word(format, 0x66_6666))
-        var encoder = ByteEncoder(format: format)
-        try phdr.encode(into: &encoder)
-        #expect(UInt64(encoder.bytes.count) == format.programHeaderSize)
-        var decoder = ByteDecoder(encoder.bytes, format: format, baseOffset: 0)
-        #expect(try ProgramHeader.decode(&decoder) == phdr)
-        #expect(decoder.position == encoder.bytes.count)
+        try roundTrip(phdr, format, size: format.programHeaderSize, encode: { try $0.encode(into: &$1) }, decode: ProgramHeader.decode)
     }
 
     @Test(arguments: allFormats)
@@ -46,11 +55,7 @@ import Testing
                                  address: word(format, 0xa), offset: word(format, 0xbb), size: word(format, 0xccc),
                                  link: 0x0102_0304, info: 0x0506_0708, alignment: word(format, 0x10),
                                  entrySize: word(format, 0x18))
-        var encoder = ByteEncoder(format: format)
-        try shdr.encode(into: &encoder)
-        #expect(UInt64(encoder.bytes.count) == format.sectionHeaderSize)
-        var decoder = ByteDecoder(encoder.bytes, format: format, baseOffset: 0)
-        #expect(try SectionHeader.decode(&decoder) == shdr)
+        try roundTrip(shdr, format, size: format.sectionHeaderSize, encode: { try $0.encode(into: &$1) }, decode: SectionHeader.decode)
     }
 
     @Test(arguments: allFormats)

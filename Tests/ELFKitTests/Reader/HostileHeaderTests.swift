@@ -1,9 +1,5 @@
 import Testing
-@testable import ELFKit
 @testable import ELFKitCore
-@testable import ELFKitEdit
-@testable import ELFKitLoader
-@testable import ELFKitVerify
 
 /// Hand-crafted hostile inputs, in all four formats. Each must give a clear `ELFError`
 /// (or a sane result), never a trap.

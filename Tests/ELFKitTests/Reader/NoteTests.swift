@@ -1,9 +1,5 @@
 import Testing
-@testable import ELFKit
 @testable import ELFKitCore
-@testable import ELFKitEdit
-@testable import ELFKitLoader
-@testable import ELFKitVerify
 
 @Suite struct NoteTests {
     /// Regression: 8-byte aligned notes (.note.gnu.property, PT_NOTE align 8) put the
