@@ -110,7 +110,7 @@ struct BundleCommand {
         guard check.failures.isEmpty else {
             terminal.standardOutput.flush()
             for failure in check.failures {
-                terminal.error("bundle: \(output)/\(failure.location) would not start: \(failure.reasons.joined(separator: "; "))")
+                terminal.error("bundle: \(output)/\(failure.location) would not start: \(failure.reasons.joined(separator: "; ").split(separator: "\n").joined(separator: " "))")
             }
             if options.allowBroken {
                 terminal.error("bundle: warning: kept as it is (--allow-broken)")

@@ -57,15 +57,17 @@ package enum BundleSourceGuard {
         var result: [Identity] = []
         while true {
             if let found = identity(canonical) { result.append(found) }
-            if canonical == "/" || canonical.isEmpty { return result }
-            canonical = directory(of: canonical)
+            let parent = directory(of: canonical)
+            // "/" is its own parent; so is "." when the path could not be made absolute.
+            if parent == canonical || canonical.isEmpty { return result }
+            canonical = parent
         }
     }
 
     /// The path itself when it exists, else its nearest existing ancestor.
     static func nearestExisting(_ path: String) -> String {
         var current = path
-        while identity(current) == nil && current != "/" && !current.isEmpty { current = directory(of: current) }
+        while identity(current) == nil && directory(of: current) != current && !current.isEmpty { current = directory(of: current) }
         return current
     }
 
