@@ -214,9 +214,14 @@ final class BundleStartTests: EndToEndTestCase {
         XCTAssertNotEqual(run.status, 0, run.summary)
         XCTAssertTrue(run.stderr.contains("version `GLIBC_2.34' not found"), run.summary)
 
-        let kept = try swelf(["bundle", "--update", "--allow-broken", "--root", root.path, "-o", out.path, program])
+        XCTAssertTrue(r.stderr.contains("its newest GLIBC_ version is GLIBC_2.33"), "how far the root is behind: \(r.summary)")
+        let kept = try swelf(["bundle", "--update", "--allow-broken", "--json", "--root", root.path, "-o", out.path, program])
         XCTAssertEqual(kept.status, 0, kept.summary)
         XCTAssertTrue(kept.stderr.contains("GLIBC_2.34"), kept.summary)
+        let document = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(kept.stdout.utf8)) as? [String: Any], kept.stdout)
+        let starts = try XCTUnwrap(document["starts"] as? [[String: Any]], kept.stdout)
+        XCTAssertEqual(starts.first?["name"] as? String, "bin/hello")
+        XCTAssertTrue(((starts.first?["reasons"] as? [String]) ?? []).contains { $0.contains("__libc_start_main") }, kept.stdout)
         // This machine's glibc is new enough: no error.
         let here = try swelf(["bundle", "--update", "-o", out.path, program])
         XCTAssertEqual(here.status, 0, here.summary)
@@ -300,5 +305,12 @@ final class BundleStartTests: EndToEndTestCase {
         XCTAssertEqual(run.stdout, "plugin 42\n", run.summary)
         let helper = try runTool("/usr/bin/env", ["-i", moved.appendingPathComponent("libexec/plugins/helper").path])
         XCTAssertEqual(helper.stdout, "helper 40\n", helper.summary)
+
+        // A plugin directory outside the bundle, and a relative --interpreter: usage errors.
+        for bad in [["--plugin", "x.so:../up"], ["--plugin", "x.so:/abs"], ["--plugin", ":bin"], ["--interpreter", "lib/ld.so"]] {
+            let usage = try swelf(["bundle", "-o", sandbox.path("never")] + bad + [tree.path])
+            XCTAssertEqual(usage.status, 64, "\(bad): \(usage.summary)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.path("never")))
+        }
     }
 }

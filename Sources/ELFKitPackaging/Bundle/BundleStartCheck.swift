@@ -70,7 +70,13 @@ package struct BundleStartCheck {
                 guard !definitions.contains(where: { $0.names.first == requirement.version.name }) else { continue }
                 let symbols = requirement.symbols.map { ByteText.string($0) }
                 let users = symbols.isEmpty ? "" : " (for \(symbols.prefix(8).joined(separator: ", "))\(symbols.count > 8 ? ", …" : ""))"
-                lines.append("\(PathText.lastComponent(of: object.path)) needs \(requirement.version.name) of \(requirement.library)\(users), which \(provider.path) does not define")
+                // The newest of the same family the target has: how far it is behind.
+                let wanted = requirement.version
+                let newest = definitions.filter { !$0.isBase }.compactMap { $0.names.first.map(VersionName.init) }
+                    .filter { $0.family == wanted.family && !$0.numbers.isEmpty }
+                    .max { VersionName.compare($0.numbers, $1.numbers) < 0 }
+                let behind = newest.map { "; its newest \(wanted.family) version is \($0.name)" } ?? ""
+                lines.append("\(PathText.lastComponent(of: object.path)) needs \(wanted.name) of \(requirement.library)\(users), which \(provider.path) does not define\(behind)")
             }
         }
         return lines
