@@ -176,7 +176,7 @@ struct ArgumentParser {
 
     /// `--root DIR` must name a directory: a root that is not there would otherwise be
     /// searched as an empty tree, and every library reported missing for the wrong reason.
-    private func checkRoot(_ root: String, command: String) throws {
+    func checkRoot(_ root: String, command: String) throws {
         var status = stat()
         guard BytePath(bytes: ByteText.bytes(root)).withCString({ stat($0, &status) }) == 0 else {
             throw UsageError(message: "\(command): --root \(root): \(systemErrorMessage(errno))", hint: false)
@@ -234,32 +234,6 @@ struct ArgumentParser {
         if name == "doctor" && options.files.count > 1 {
             throw UsageError(message: "doctor: one file at a time (its exit status is that file's verdict)")
         }
-        return options
-    }
-
-    /// `bundle --output DIR [--policy FILE] [--include-libstdcxx] [--root DIR]
-    /// [--env NAME=VALUE]... PROGRAM_OR_DIR...`. nil means `--help`.
-    private func parseBundle(_ arguments: [[UInt8]]) throws -> BundleOptions? {
-        var options = BundleOptions()
-        var tokens = TokenStream(arguments) { ["--output", "--policy", "--root", "--env"].contains($0) }
-        let help = try tokens.readLoaderOptions(command: "bundle", input: { options.inputs.append($0) }) { option, position, tokens in
-            func value() throws -> String { try tokens.textValue(of: option, at: position, command: "bundle", allowsEmpty: false) }
-            switch option {
-            case "--output", "-o": options.output = try value()
-            case "--policy": options.policyFile = try value()
-            case "--include-libstdcxx": options.includeCxxRuntime = true
-            case "--json": options.json = true
-            case "--root":
-                options.root = try value()
-                try checkRoot(options.root!, command: "bundle")
-            case "--env": options.environment.append(try tokens.environmentAssignment(at: position, command: "bundle", allowsEmpty: false))
-            default: return false
-            }
-            return true
-        }
-        if help { return nil }
-        if options.output == nil { throw UsageError(message: "bundle: --output DIR is required") }
-        if options.inputs.isEmpty { throw UsageError(message: "bundle: no programs given") }
         return options
     }
 

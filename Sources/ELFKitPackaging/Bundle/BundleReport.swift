@@ -13,6 +13,10 @@ package struct BundleReport {
     /// The portability of the written bundle, which ends the report (none when nothing
     /// was written).
     package var portability: PortabilityReport?
+    /// Whether the written bundle would start on its target (none when nothing was written).
+    package var startCheck: BundleStartCheck?
+    /// The previous bundle's files that this one removed (`--update`).
+    package var removed: [String] = []
 
     package init(plan: BundlePlan, output: String, leftovers: [String] = [], written: Bool = true, portability: PortabilityReport? = nil) {
         self.plan = plan
@@ -32,8 +36,10 @@ package struct BundleReport {
             ("output", .string(output)),
             ("written", .bool(written)),
             ("programs", .array(plan.programs.map { program in
-                .object([("name", .string("bin/" + program.name)), ("source", .string(program.source)),
-                         ("run_path", program.isDynamic ? .string(BundleExecutor.programRunPath) : .null)])
+                .object([("name", .string(program.location)), ("source", .string(program.source)),
+                         ("role", .string(program.role.rawValue)), ("run_path", .optional(program.runPath)),
+                         ("interpreter", .optional(program.interpreter)),
+                         ("original_interpreter", .optional(program.originalInterpreter))])
             })),
             ("libraries", .array(plan.libraries.map { library in
                 .object([("name", .string("lib/" + library.name)), ("source", .string(library.source)),
@@ -48,7 +54,14 @@ package struct BundleReport {
             })),
             ("warnings", .array((plan.warnings + leftovers).map(JSON.string))),
             ("errors", .array(plan.errors.map(JSON.string))),
+            ("removed", .array(removed.map(JSON.string))),
         ]
+        if let startCheck {
+            members.append(("starts", .array(startCheck.failures.map { failure in
+                .object([("name", .string(failure.location)), ("reasons", .array(failure.reasons.map(JSON.string)))])
+            })))
+            members.append(("start_notes", .array(startCheck.notes.map(JSON.string))))
+        }
         if let portability {
             members.append(("portability", BundleReport.portabilityRendering.json(portability, violations: nil)))
         }
@@ -58,8 +71,13 @@ package struct BundleReport {
     package var text: String {
         var lines: [String] = ["bundle: \(output)", "programs:"]
         for program in plan.programs {
-            lines.append("  bin/\(program.name) <- \(program.source)"
-                         + (program.isDynamic ? " (RUNPATH \(BundleExecutor.programRunPath))" : " (static: copied as it is)"))
+            var facts: [String] = []
+            if program.role == .plugin { facts.append("plugin") }
+            if let runPath = program.runPath { facts.append("RUNPATH \(runPath)") } else { facts.append("static: copied as it is") }
+            if let interpreter = program.interpreter, interpreter != program.originalInterpreter {
+                facts.append("interpreter \(interpreter), was \(program.originalInterpreter ?? "none")")
+            }
+            lines.append("  \(program.location) <- \(program.source) (\(facts.joined(separator: ", ")))")
         }
         lines.append("libraries:")
         if plan.libraries.isEmpty { lines.append("  (none)") }
@@ -75,9 +93,21 @@ package struct BundleReport {
             let padded = decision.outcome.rawValue + String(repeating: " ", count: max(0, 9 - decision.outcome.rawValue.count))
             lines.append("  \(padded) \(decision.name) (needed by \(decision.neededBy)): \(decision.reason)")
         }
-        if !plan.warnings.isEmpty || !leftovers.isEmpty {
+        let notes = startCheck?.notes ?? []
+        if !plan.warnings.isEmpty || !leftovers.isEmpty || !notes.isEmpty {
             lines.append("warnings:")
-            for warning in plan.warnings + leftovers { lines.append("  \(warning)") }
+            for warning in plan.warnings + leftovers + notes { lines.append("  \(warning)") }
+        }
+        if !removed.isEmpty {
+            lines.append("removed (the previous bundle's, not written again):")
+            for path in removed { lines.append("  \(path)") }
+        }
+        if let failures = startCheck?.failures, !failures.isEmpty {
+            lines.append("would not start:")
+            for failure in failures {
+                lines.append("  \(failure.location):")
+                for reason in failure.reasons { lines.append("    \(reason)") }
+            }
         }
         var text = lines.joined(separator: "\n") + "\n"
         if let portability {
