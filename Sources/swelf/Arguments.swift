@@ -64,9 +64,27 @@ enum Command {
 /// Reads an option value the way patchelf does: `@FILE` stands for the contents of FILE.
 typealias ArgumentFileReader = (BytePath) throws -> [UInt8]
 
+/// The `-q`/`-v` a parse found (the last one given wins); a reference, so that each
+/// command's token loop can set it without the `Command` cases carrying it.
+final class VerbosityChoice {
+    var level = Verbosity.normal
+
+    /// Takes `-q`, `--quiet`, `-v`, `--verbose`; false for any other option.
+    func take(_ option: String) -> Bool {
+        switch option {
+        case "-q", "--quiet": level = .quiet
+        case "-v", "--verbose": level = .verbose
+        default: return false
+        }
+        return true
+    }
+}
+
 struct ArgumentParser {
     let readArgumentFile: ArgumentFileReader
     var personality: Personality = .swelf
+    /// `-q`, `-v` of swelf's own commands and of the patch mode as swelf (patchelf has neither).
+    let verbosity = VerbosityChoice()
 
     // The option tables are switches, not a `Dictionary` and a `Set`: building those
     // costs run-time conformance lookups (`Hashable`) on every start, a large part of a
@@ -84,7 +102,8 @@ struct ArgumentParser {
         case "--print-interpreter", "--print-os-abi", "--print-soname", "--print-rpath", "--print-needed",
              "--print-execstack", "--remove-rpath", "--shrink-rpath", "--force-rpath", "--no-default-lib", "--no-sort",
              "--add-debug-tag", "--clear-execstack", "--set-execstack", "--no-clobber-old-sections", "--debug",
-             "--version", "--help", "-h", "--build-resolution-cache", "--no-durability", "--allow-read-only":
+             "--version", "--help", "-h", "--build-resolution-cache", "--no-durability", "--allow-read-only",
+             "-q", "--quiet", "-v", "--verbose":
             return 0
         default:
             return nil
@@ -196,6 +215,7 @@ struct ArgumentParser {
             switch token {
             case .option(let option, _) where option == "--json": json = true
             case .option(let option, _) where option == "--help" || option == "-h": return .help(topic)
+            case .option(let option, _) where verbosity.take(option): break
             case .option(let option, let position):
                 throw UsageError(message: "\(name): unknown option '\(option)' (argument \(position + 2))")
             case .value(let file, _): files.append(BytePath(bytes: file))
@@ -225,6 +245,7 @@ struct ArgumentParser {
                 try checkRoot(root, command: name)
                 options.root = root
             case "--env": options.environment.append(try tokens.environmentAssignment(at: position, command: name))
+            case let option where verbosity.take(option): break
             default: return false
             }
             return true
@@ -338,6 +359,10 @@ struct ArgumentParser {
                     }
                     invocation.jobs = jobs
                 case "--debug": invocation.debug = true
+                case "-q", "--quiet", "-v", "--verbose":
+                    // patchelf has neither (its --debug is kept as it is, under both names).
+                    if asPatchelf { throw UsageError(message: "unrecognized option '\(option)'") }
+                    _ = verbosity.take(option)
                 case "--no-durability":
                     if asPatchelf { throw UsageError(message: "unrecognized option '\(option)'") }
                     invocation.durable = false

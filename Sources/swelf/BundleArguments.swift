@@ -36,6 +36,7 @@ extension ArgumentParser {
                 options.root = try value()
                 try checkRoot(options.root!, command: "bundle")
             case "--env": options.environment.append(try tokens.environmentAssignment(at: position, command: "bundle", allowsEmpty: false))
+            case let option where verbosity.take(option): break
             default: return false
             }
             return true

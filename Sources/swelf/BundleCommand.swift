@@ -75,9 +75,14 @@ struct BundleCommand {
         // The bundle's own copies keep their sources' modes, read-only ones from a
         // store included; a rerun replaces them as the bundle's, not the user's, files.
         let rewriter = Rewriter(durable: true, allowReadOnly: true)
+        let progress = ProgressLine(terminal: terminal, label: "bundle: writing", total: entries.count)
+        var written = 0
         let executor = BundleExecutor(output: output) { source, request, destination in
+            progress.update(written)
             _ = try rewriter.rewrite(path: source, request: request, output: destination)
+            written += 1
         }
+        defer { progress.clear() }
         do {
             // The manifest is written first with the old and the new entries, so that an
             // interrupted run leaves every file it may have written listed for --update.
@@ -87,10 +92,12 @@ struct BundleCommand {
             try manifest.remove(update.stale)
             try manifest.write(entries)
         } catch {
+            progress.clear()
             terminal.standardOutput.flush()
             terminal.error("bundle: \(error)")
             return .failure
         }
+        progress.update(written)
         // The bundle is judged as it will start on its target: the host or --root, with
         // none of this process's loader variables (LD_LIBRARY_PATH would find the build
         // tree's libraries). The portability report, which ends the report, covers the
@@ -99,7 +106,9 @@ struct BundleCommand {
         let host = HostProbe.hostFacts()
         let check = BundleStartCheck.run(plan, output: output, environment: target, host: host)
         let portability = PortabilityReport.analyze(paths: entries.map { output + "/" + $0 }, environment: target, host: host)
+        progress.clear()
         var report = BundleReport(plan: plan, output: output, leftovers: leftovers, portability: portability)
+        report.aggregateWarnings = terminal.verbosity != .verbose
         report.startCheck = check
         report.removed = update.stale
         if options.json {
@@ -113,7 +122,7 @@ struct BundleCommand {
                 terminal.error("bundle: \(output)/\(failure.location) would not start: \(failure.reasons.joined(separator: "; ").split(separator: "\n").joined(separator: " "))")
             }
             if options.allowBroken {
-                terminal.error("bundle: warning: kept as it is (--allow-broken)")
+                terminal.warning("bundle: kept as it is (--allow-broken)")
                 return .success
             }
             terminal.error("bundle: the bundle in \(output) would not start (it is left there; --allow-broken accepts it)")

@@ -56,7 +56,7 @@ struct PatchCommand {
             if terminal.programName == "patchelf" {
                 terminal.standardError.line("warning: \(warning)")
             } else {
-                terminal.error("warning: \(warning)", file: file)
+                terminal.warning(warning, file: file)
             }
         }
     }

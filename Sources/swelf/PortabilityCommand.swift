@@ -15,6 +15,7 @@ struct PortabilityCommand {
         var rendering = PortabilityRendering(limits: options.limits)
         // An input that cannot be read is an error, on stderr; the JSON keeps it as a note too.
         rendering.unreadableInputsElsewhere = true
+        rendering.aggregateNotes = terminal.verbosity != .verbose
         for note in report.notes where note.unreadableInput { terminal.error(note.message) }
         terminal.standardError.flush()
         if options.json {

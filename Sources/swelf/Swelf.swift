@@ -21,8 +21,10 @@ struct Swelf {
             return .failure
         }
         let command: Command
+        let parser = ArgumentParser(readArgumentFile: FileSystem.readContents, personality: personality)
         do {
-            command = try ArgumentParser(readArgumentFile: FileSystem.readContents, personality: personality).parse(arguments)
+            command = try parser.parse(arguments)
+            terminal.verbosity = parser.verbosity.level
         } catch let error as UsageError {
             terminal.error(error.message)
             if personality == .swelf && error.hint {
@@ -72,15 +74,24 @@ struct Swelf {
     private func runPatch(_ invocation: PatchInvocation) -> ExitCode {
         if personality == .swelf {
             let files = invocation.files
+            // Many files: identical warnings said once, after the files' output (not with -v).
+            terminal.collectsWarnings = files.count > 1 && terminal.verbosity == .normal
+            defer { terminal.printCollectedWarnings() }
             // The processor count is read (from /sys) only when there is more than one file.
             let jobs = files.count == 1 ? 1 : invocation.jobs ?? Overlap.processorCount
             if jobs == 1 {
                 // One at a time, straight to the terminal, each file durable on its own.
                 var status = ExitCode.success
-                for (index, path) in files.enumerated()
-                where Swelf.work(on: path, output: invocation.output(for: index), invocation, terminal: terminal).failed {
-                    status = .failure
+                let progress = ProgressLine(terminal: terminal, label: "working", total: files.count)
+                for (index, path) in files.enumerated() {
+                    // The line is drawn between files and erased before a file prints.
+                    progress.clear()
+                    if Swelf.work(on: path, output: invocation.output(for: index), invocation, terminal: terminal).failed {
+                        status = .failure
+                    }
+                    if files.count > 1 { progress.update(index + 1) }
                 }
+                progress.clear()
                 return status
             }
             return runBatch(invocation, jobs: jobs)
@@ -136,17 +147,24 @@ struct Swelf {
     private func runBatch(_ invocation: PatchInvocation, jobs: Int) -> ExitCode {
         let files = invocation.files
         let invokedAs = terminal.invokedAs
+        let verbosity = terminal.verbosity
+        let collects = terminal.collectsWarnings
         var status = ExitCode.success
         var start = 0
         let chunk = Swelf.batchSize()
+        let progress = ProgressLine(terminal: terminal, label: "working", total: files.count)
+        defer { progress.clear() }
+        progress.update(0)
         while start < files.count {
             let end = min(files.count, start + chunk)
             let part = Array(files[start ..< end])
             let outputs = (start ..< end).map { invocation.output(for: $0) }
             var outcomes = Overlap.map(count: part.count, jobs: jobs) { index in
-                let captured = Terminal(personality: .swelf, invokedAs: invokedAs, capturing: true)
+                let captured = Terminal(personality: .swelf, invokedAs: invokedAs, capturing: true, verbosity: verbosity)
+                captured.collectsWarnings = collects
                 var outcome = Swelf.work(on: part[index], output: outputs[index], invocation,
                                          terminal: captured, batched: true)
+                outcome.warnings = captured.takeWarnings()
                 outcome.output = captured.standardOutput.take()
                 outcome.messages = captured.standardError.take()
                 return outcome
@@ -164,13 +182,17 @@ struct Swelf {
             // Files that were locked (by another process, or named twice here) are done
             // now, one at a time, holding no other lock.
             for index in outcomes.indices where outcomes[index].busy {
-                let captured = Terminal(personality: .swelf, invokedAs: invokedAs, capturing: true)
+                let captured = Terminal(personality: .swelf, invokedAs: invokedAs, capturing: true, verbosity: verbosity)
+                captured.collectsWarnings = collects
                 var outcome = Swelf.work(on: part[index], output: outputs[index], invocation, terminal: captured)
+                outcome.warnings = captured.takeWarnings()
                 outcome.output = captured.standardOutput.take()
                 outcome.messages = captured.standardError.take()
                 outcomes[index] = outcome
             }
+            progress.clear()
             for outcome in outcomes {
+                terminal.collect(outcome.warnings)
                 terminal.standardOutput.write(bytes: outcome.output)
                 if !outcome.messages.isEmpty {
                     terminal.standardOutput.flush()
@@ -179,7 +201,9 @@ struct Swelf {
                 }
                 if outcome.failed { status = .failure }
             }
+            terminal.standardOutput.flush()
             start = end
+            progress.update(end)
         }
         return status
     }
@@ -199,6 +223,8 @@ struct Swelf {
     struct FileOutcome: Sendable {
         var output: [UInt8] = []
         var messages: [UInt8] = []
+        /// Warnings kept for `Terminal.printCollectedWarnings`.
+        var warnings: [FileWarning] = []
         var failed = false
         var prepared: Rewriter.Prepared?
         /// The file was locked; it is edited alone after its batch.

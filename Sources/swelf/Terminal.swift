@@ -12,13 +12,18 @@ import ELFKit
 final class OutputStream {
     /// nil: a capturing stream, whose bytes the caller takes (`take`) and prints later.
     private let descriptor: Int32?
+    /// `-q`: everything written is dropped (stdout under `--quiet`).
+    var discarding: Bool
     private var buffer: [UInt8] = []
     /// The `errno` of the first write that failed (a full disk, `/dev/full`, a closed
     /// pipe); later output is dropped. The run's exit status must not claim success when
     /// its output was lost, so `main` reports it and fails.
     private(set) var writeError: Int32?
 
-    init(descriptor: Int32?) { self.descriptor = descriptor }
+    init(descriptor: Int32?, discarding: Bool = false) {
+        self.descriptor = descriptor
+        self.discarding = discarding
+    }
 
     /// The buffered bytes, removed from the stream.
     func take() -> [UInt8] {
@@ -39,6 +44,7 @@ final class OutputStream {
     }
 
     func flush() {
+        if discarding { buffer.removeAll(keepingCapacity: true) }
         guard let descriptor else { return }   // capturing: kept for the caller
         defer { buffer.removeAll(keepingCapacity: true) }
         guard writeError == nil else { return }   // the stream is already broken: drop
@@ -58,6 +64,22 @@ final class OutputStream {
     }
 }
 
+/// How much swelf's own commands say (`-q`, `-v`); patchelf's personality is always `.normal`.
+///   - quiet: nothing on stdout (the exit status is the answer), and on stderr only errors:
+///     no warning, no progress line;
+///   - normal: the reports, errors and warnings, identical warnings about more than three
+///     files said once (`RepeatedWarnings`), and a progress line when stderr is a terminal;
+///   - verbose: as normal, but every warning about every file on its own line.
+enum Verbosity {
+    case quiet, normal, verbose
+}
+
+/// A warning about a file, kept to be said later.
+struct FileWarning: Sendable {
+    var file: BytePath?
+    var message: String
+}
+
 /// The process's standard streams and program name: passed to commands, never global.
 final class Terminal {
     let standardOutput: OutputStream
@@ -69,8 +91,16 @@ final class Terminal {
 
     /// `capturing`: nothing is written to the process's streams; the commands' output
     /// stays in the buffers for the caller to take (a file worked on in parallel).
-    init(personality: Personality = .swelf, invokedAs: String = "swelf", capturing: Bool = false) {
-        standardOutput = OutputStream(descriptor: capturing ? nil : 1)
+    /// `-q`, `-v`: see `Verbosity`. Set once the command line is parsed; `-q` makes
+    /// stdout drop what is written to it.
+    var verbosity: Verbosity {
+        didSet { standardOutput.discarding = verbosity == .quiet }
+    }
+
+    init(personality: Personality = .swelf, invokedAs: String = "swelf", capturing: Bool = false,
+         verbosity: Verbosity = .normal) {
+        self.verbosity = verbosity
+        standardOutput = OutputStream(descriptor: capturing ? nil : 1, discarding: verbosity == .quiet)
         standardError = OutputStream(descriptor: capturing ? nil : 2)
         programName = personality.programName
         self.invokedAs = invokedAs
@@ -85,6 +115,49 @@ final class Terminal {
             standardError.line(": \(message)")
         } else {
             standardError.line("\(programName): \(message)")
+        }
+    }
+
+    /// Warnings are kept until `printCollectedWarnings` (the patch mode with many files),
+    /// to say identical ones once.
+    var collectsWarnings = false
+    private(set) var collectedWarnings: [FileWarning] = []
+
+    /// A warning, `swelf: FILE: warning: message`; nothing under `-q`.
+    func warning(_ message: String, file: BytePath? = nil) {
+        guard verbosity != .quiet else { return }
+        if collectsWarnings {
+            collectedWarnings.append(FileWarning(file: file, message: message))
+        } else {
+            error("warning: \(message)", file: file)
+        }
+    }
+
+    /// The collected warnings, removed (a file worked on in a captured terminal).
+    func takeWarnings() -> [FileWarning] {
+        defer { collectedWarnings = [] }
+        return collectedWarnings
+    }
+
+    func collect(_ warnings: [FileWarning]) { collectedWarnings += warnings }
+
+    /// The collected warnings, each as `warning` prints it, except that an identical
+    /// warning about more than three files is one line (`RepeatedWarnings`):
+    /// `swelf: warning: 5 files (a, b, c and 2 more): message`.
+    func printCollectedWarnings() {
+        let warnings = takeWarnings()
+        guard !warnings.isEmpty else { return }
+        let texts = warnings.map { warning in
+            warning.file.map { ByteText.string($0.bytes) + ": " + warning.message } ?? warning.message
+        }
+        let subjects = warnings.compactMap { $0.file.map { ByteText.string($0.bytes) } }
+        standardOutput.flush()
+        for (first, line) in RepeatedWarnings.lines(texts, subjects: subjects) {
+            if line == texts[first] {
+                error("warning: \(warnings[first].message)", file: warnings[first].file)
+            } else {
+                error("warning: \(line)")
+            }
         }
     }
 

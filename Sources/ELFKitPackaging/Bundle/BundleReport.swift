@@ -17,6 +17,9 @@ package struct BundleReport {
     package var startCheck: BundleStartCheck?
     /// The previous bundle's files that this one removed (`--update`).
     package var removed: [String] = []
+    /// Identical warnings about more than a few files are one line in the text
+    /// (`RepeatedWarnings`); false (`-v`) lists every one. The JSON keeps them all.
+    package var aggregateWarnings = true
 
     package init(plan: BundlePlan, output: String, leftovers: [String] = [], written: Bool = true, portability: PortabilityReport? = nil) {
         self.plan = plan
@@ -29,6 +32,11 @@ package struct BundleReport {
     /// The portability report is rendered as `swelf portability` renders it, without a
     /// floor (a bundle has no `--floor`).
     private static var portabilityRendering: PortabilityRendering { PortabilityRendering(limits: nil) }
+    private var textPortabilityRendering: PortabilityRendering {
+        var rendering = PortabilityRendering(limits: nil)
+        rendering.aggregateNotes = aggregateWarnings
+        return rendering
+    }
 
     /// `--json`: the same facts, for scripts.
     package var json: JSON {
@@ -96,7 +104,11 @@ package struct BundleReport {
         let notes = startCheck?.notes ?? []
         if !plan.warnings.isEmpty || !leftovers.isEmpty || !notes.isEmpty {
             lines.append("warnings:")
-            for warning in plan.warnings + leftovers + notes { lines.append("  \(warning)") }
+            let warnings = plan.warnings + leftovers + notes
+            let subjects = plan.programs.map(\.location) + plan.libraries.map { "lib/" + $0.name }
+            for warning in aggregateWarnings ? RepeatedWarnings.aggregate(warnings, subjects: subjects) : warnings {
+                lines.append("  \(warning)")
+            }
         }
         if !removed.isEmpty {
             lines.append("removed (the previous bundle's, not written again):")
@@ -111,7 +123,7 @@ package struct BundleReport {
         }
         var text = lines.joined(separator: "\n") + "\n"
         if let portability {
-            text += "\nPortability of the bundle:\n" + BundleReport.portabilityRendering.text(portability, violations: nil)
+            text += "\nPortability of the bundle:\n" + textPortabilityRendering.text(portability, violations: nil)
         }
         return text
     }

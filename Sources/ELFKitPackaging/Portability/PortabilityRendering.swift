@@ -11,6 +11,9 @@ package struct PortabilityRendering {
     /// The notes on unreadable inputs are left out of the text: the caller prints them
     /// on stderr, where errors belong (`swelf portability`).
     package var unreadableInputsElsewhere = false
+    /// Identical notes about more than a few files are one line in the text
+    /// (`RepeatedWarnings`); false (`-v`) lists every one. The JSON keeps them all.
+    package var aggregateNotes = true
 
     package init(limits: PortabilityReport.Limits?) { self.limits = limits }
 
@@ -71,8 +74,11 @@ package struct PortabilityRendering {
         let notes = report.notes.filter { !(unreadableInputsElsewhere && $0.unreadableInput) }
         if !notes.isEmpty {
             out += "notes:\n"
-            for note in notes {
-                out += "  " + note.severity.rawValue.padding(9) + note.message + "\n"
+            let messages = notes.map(\.message)
+            let lines = aggregateNotes ? RepeatedWarnings.lines(messages, subjects: report.files.map(\.path))
+                                       : messages.enumerated().map { ($0.offset, $0.element) }
+            for (first, line) in lines {
+                out += "  " + notes[first].severity.rawValue.padding(9) + line + "\n"
             }
         }
         if let violations, let limits {
