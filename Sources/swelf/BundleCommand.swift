@@ -122,7 +122,7 @@ struct BundleCommand {
                 terminal.error("bundle: \(output)/\(failure.location) would not start: \(failure.reasons.joined(separator: "; ").split(separator: "\n").joined(separator: " "))")
             }
             if options.allowBroken {
-                terminal.warning("bundle: kept as it is (--allow-broken)")
+                if terminal.verbosity != .quiet { terminal.error("bundle: warning: kept as it is (--allow-broken)") }
                 return .success
             }
             terminal.error("bundle: the bundle in \(output) would not start (it is left there; --allow-broken accepts it)")
