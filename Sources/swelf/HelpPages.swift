@@ -36,6 +36,11 @@ extension HelpText {
 
         """ + options + """
 
+        -q, --quiet and -v, --verbose: errors only (no output, no warning, no progress
+        line), or every warning on its own line (by default an identical warning about
+        more than three files is one line, after the files' output). On a terminal,
+        several files get a progress line on stderr; a pipe or a file gets none.
+
         patchelf's options take their value as the next argument, as in patchelf
         (--set-rpath=x is no option there); -j/--jobs also takes --jobs=N.
 
@@ -56,6 +61,9 @@ extension HelpText {
 
     Options:
       --json                       the summary as JSON
+      -q, --quiet                  errors only: nothing on stdout, no warning; the
+                                   exit status is the answer
+      -v, --verbose                accepted (show has no warnings)
       -h, --help                   this page
 
     Examples:
@@ -76,6 +84,9 @@ extension HelpText {
     Options:
       --json                       the results as JSON on stdout; the problems are also
                                    printed on stderr
+      -q, --quiet                  errors only: nothing on stdout, no warning; the
+                                   exit status is the answer
+      -v, --verbose                accepted (each problem is always listed)
       -h, --help                   this page
 
     Examples:
@@ -101,6 +112,9 @@ extension HelpText {
       --env NAME=VALUE             assume this environment variable (repeatable; default:
                                    swelf's own environment)
       --json                       the report as JSON
+      -q, --quiet                  errors only: nothing on stdout, no warning; the
+                                   exit status is the answer
+      -v, --verbose                accepted (doctor lists every finding)
       -h, --help                   this page
     An option's value may also be written --root=DIR, --env=NAME=VALUE.
 
@@ -124,6 +138,9 @@ extension HelpText {
                                    be a directory
       --env NAME=VALUE             assume this environment variable (repeatable; default:
                                    swelf's own environment)
+      -q, --quiet                  errors only: nothing on stdout, no warning; the
+                                   exit status is the answer
+      -v, --verbose                accepted (ldd lists every library)
       -h, --help                   this page
     An option's value may also be written --root=DIR, --env=NAME=VALUE.
 
@@ -154,6 +171,7 @@ extension HelpText {
     not start is an error naming why. Sources are never changed; reruns are identical.
     The report ends with the portability report of the bundle. The one program run is
     this machine's loader, as "ld.so --list-diagnostics", to learn its directories.
+    On a terminal, a progress line on stderr counts the files written.
 
     Options:
       -o, --output DIR             the bundle directory (required)
@@ -177,6 +195,11 @@ extension HelpText {
                                    are removed, other files left
       --allow-broken               a bundle that would not start is a warning, not an error
       --json                       the report as JSON
+      -q, --quiet                  errors only: nothing on stdout, no warning, no progress
+                                   line; the exit status is the answer
+      -v, --verbose                every warning on its own line (by default an identical
+                                   warning about more than three files is one line,
+                                   "5 files (bin/a, bin/b, bin/c and 2 more): ...")
       -h, --help                   this page
     An option's value may also be written --output=DIR, --policy=FILE, --root=DIR,
     --env=NAME=VALUE, --interpreter=PATH, --plugin=FILE:DIR.
@@ -208,6 +231,10 @@ extension HelpText {
       --root DIR                   resolve in a foreign tree; DIR must be a directory
       --env NAME=VALUE             assume this environment variable (repeatable)
       --json                       the report as JSON
+      -q, --quiet                  errors only: nothing on stdout, no warning; the
+                                   exit status is the answer
+      -v, --verbose                every note on its own line (by default an identical note
+                                   about more than three files is one line)
       -h, --help                   this page
     An option's value may also be written --floor=LIMITS, --root=DIR, --env=NAME=VALUE.
 

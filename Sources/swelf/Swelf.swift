@@ -268,7 +268,7 @@ struct Swelf {
 
 enum HelpText {
     static let text = """
-    Usage: swelf [OPTION]... FILE...
+    Usage: swelf [OPTION]... FILE...        (every form also takes -q or -v)
            swelf show [--json] FILE...
            swelf verify [--json] FILE...
            swelf doctor [--root DIR] [--env NAME=VALUE]... [--json] FILE
@@ -395,6 +395,15 @@ enum HelpText {
 
       --help                       this text
       --version                    swelf's version
+      -q, --quiet                  (every command, and the options above) errors only:
+                                   nothing on stdout, no warning, no progress line; the
+                                   exit status is the answer
+      -v, --verbose                every warning on its own line; by default an identical
+                                   warning about more than three files is one line,
+                                   "5 files (a, b, c and 2 more): ...", in the text reports
+                                   and among the patch options' warnings (JSON keeps all)
+    On a terminal, bundle and the patch options on several files show a progress line
+    on stderr, erased at the end; a pipe or a file gets none.
       help COMMAND, COMMAND --help one command's page (COMMAND: show, verify, doctor,
                                    ldd, bundle, portability, or patch for the options above)
 

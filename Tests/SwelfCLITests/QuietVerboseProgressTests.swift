@@ -46,6 +46,14 @@ import Testing
         #expect(silent.status == 0 && silent.stderr.isEmpty, "\(silent.summary)")
     }
 
+    /// `--help` and every command's page name both levels.
+    @Test func helpNamesTheLevels() throws {
+        for arguments in [["--help"]] + ["patch", "show", "verify", "doctor", "ldd", "bundle", "portability"].map({ ["help", $0] }) {
+            let page = try Swelf.run(arguments).stdout
+            #expect(page.contains("-q, --quiet") && page.contains("-v, --verbose"), "\(arguments)")
+        }
+    }
+
     /// patchelf has neither -q nor -v: as patchelf both are refused, as patchelf 0.19.3
     /// refuses them, and `--debug` keeps its meaning.
     @Test func patchelfPersonalityHasNoQuietOrVerbose() throws {

@@ -13,6 +13,8 @@ _swelf() {
         --no-default-lib --set-os-abi --set-execstack --clear-execstack --add-debug-tag --clear-symbol-version
         --rename-dynamic-symbols --page-size --output --jobs --no-durability --allow-read-only --no-clobber-old-sections --no-sort
         --build-resolution-cache --debug --help --version"
+    # swelf's own (patchelf has neither)
+    [[ ${words[0]##*/} != patchelf ]] && patch_options+=" --quiet --verbose"
     local command=${words[0]##*/}
     local sub=
     if [[ $command != patchelf && $cword -gt 1 ]]; then
@@ -30,11 +32,11 @@ _swelf() {
     esac
     if [[ $cur == -* ]]; then
         case $sub in
-            show|verify) COMPREPLY=($(compgen -W "--json --help" -- "$cur")) ;;
-            doctor) COMPREPLY=($(compgen -W "--root --env --json --help" -- "$cur")) ;;
-            ldd) COMPREPLY=($(compgen -W "--root --env --help" -- "$cur")) ;;
-            bundle) COMPREPLY=($(compgen -W "--output --policy --include-libstdcxx --root --env --interpreter --plugin --update --allow-broken --json --help" -- "$cur")) ;;
-            portability) COMPREPLY=($(compgen -W "--floor --root --env --json --help" -- "$cur")) ;;
+            show|verify) COMPREPLY=($(compgen -W "--json --quiet --verbose --help" -- "$cur")) ;;
+            doctor) COMPREPLY=($(compgen -W "--root --env --json --quiet --verbose --help" -- "$cur")) ;;
+            ldd) COMPREPLY=($(compgen -W "--root --env --quiet --verbose --help" -- "$cur")) ;;
+            bundle) COMPREPLY=($(compgen -W "--output --policy --include-libstdcxx --root --env --interpreter --plugin --update --allow-broken --json --quiet --verbose --help" -- "$cur")) ;;
+            portability) COMPREPLY=($(compgen -W "--floor --root --env --json --quiet --verbose --help" -- "$cur")) ;;
             *) COMPREPLY=($(compgen -W "$patch_options" -- "$cur")) ;;
         esac
         return
