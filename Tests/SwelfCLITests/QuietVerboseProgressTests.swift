@@ -151,6 +151,11 @@ import Testing
             let result = try Swelf.run(["portability"] + arguments + ["/nonexistent/swelf-dir"])
             #expect(result.status == 1, "\(result.summary)")
             #expect(result.stderr.hasPrefix("swelf: /nonexistent/swelf-dir does not exist"), "\(result.summary)")
+            // The text did say "floor glibc=2.28: met" above the failing status.
+            #expect(!result.stdout.contains(": met\n"), "\(result.summary)")
         }
+        let partly = try Swelf.run(["portability", "--floor", "glibc=99.0", staticProgram, "/nonexistent/swelf-dir"])
+        #expect(partly.status == 1 && partly.stdout.contains("floor glibc=99.0: met by the files that could be read; an input could not be read\n"),
+                "\(partly.summary)")
     }
 }
