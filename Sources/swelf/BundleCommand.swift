@@ -54,7 +54,9 @@ struct BundleCommand {
         let environment = HostProbe.loaderEnvironment(root: options.root, overrides: options.environment)
         var planner = BundlePlanner(environment: environment, policy: policy)
         planner.interpreter = options.interpreter
-        let plan = planner.plan(inputs: inputs)
+        let resolving = ProgressLine(terminal: terminal, label: "bundle: resolving", total: inputs.count, unit: "programs")
+        let plan = planner.plan(inputs: inputs) { resolving.update($0) }
+        resolving.clear()
         guard plan.errors.isEmpty else {
             refuse(plan, output: output)
             return .failure
@@ -104,7 +106,9 @@ struct BundleCommand {
         // files the bundle wrote, not others that share the directory.
         let target = BundleStartCheck.bundleEnvironment(environment)
         let host = HostProbe.hostFacts()
-        let check = BundleStartCheck.run(plan, output: output, environment: target, host: host)
+        let checking = ProgressLine(terminal: terminal, label: "bundle: checking", total: plan.programs.count, unit: "programs")
+        let check = BundleStartCheck.run(plan, output: output, environment: target, host: host) { checking.update($0) }
+        checking.clear()
         let portability = PortabilityReport.analyze(paths: entries.map { output + "/" + $0 }, environment: target, host: host)
         progress.clear()
         var report = BundleReport(plan: plan, output: output, leftovers: leftovers, portability: portability)

@@ -5,7 +5,7 @@ import Musl
 #endif
 
 /// The line that says how far long work has come (`bundle`, the patch mode with many
-/// files): `swelf: bundle: 12/303 files`, on stderr, redrawn in place (`\r`, then
+/// files): `swelf: bundle: writing: 12/303 files`, on stderr, redrawn in place (`\r`, then
 /// "erase to the end of the line") at most ten times a second, and erased at the end, so
 /// that nothing of it stays on the screen or mixes with the report.
 ///
@@ -16,14 +16,17 @@ final class ProgressLine {
     private let terminal: Terminal
     private let label: String
     private let total: Int
+    /// What is counted: "files", "programs".
+    private let unit: String
     let enabled: Bool
     private var lastDraw: Double?
     private var drawn = false
 
-    init(terminal: Terminal, label: String, total: Int) {
+    init(terminal: Terminal, label: String, total: Int, unit: String = "files") {
         self.terminal = terminal
         self.label = label
         self.total = total
+        self.unit = unit
         enabled = terminal.verbosity != .quiet && isatty(2) == 1 && terminal.programName == "swelf"
     }
 
@@ -34,7 +37,7 @@ final class ProgressLine {
         let now = ProgressLine.seconds()
         if let lastDraw, now - lastDraw < 0.1 && done < total { return }
         lastDraw = now
-        draw("\r\u{1B}[K\(terminal.programName): \(label): \(done)/\(total) files")
+        draw("\r\u{1B}[K\(terminal.programName): \(label): \(done)/\(total) \(unit)")
         drawn = true
     }
 

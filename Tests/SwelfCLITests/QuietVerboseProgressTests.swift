@@ -129,8 +129,10 @@ import Testing
         // Drawings, each after an erase; the last is all files written, then erased.
         let drawings = bundle.components(separatedBy: clear)
         #expect(drawings.first == "" && drawings.last == "", "\(bundle.debugDescription)")
-        #expect(drawings.dropFirst().first?.hasPrefix("swelf: bundle: writing: 0/") == true, "\(bundle.debugDescription)")
-        let last = drawings.dropLast().last ?? ""
+        #expect(drawings.allSatisfy { $0.isEmpty || $0.hasPrefix("swelf: bundle: ") }, "\(bundle.debugDescription)")
+        #expect(drawings.contains("swelf: bundle: resolving: 0/4 programs"), "\(bundle.debugDescription)")
+        #expect(drawings.contains("swelf: bundle: checking: 0/4 programs"), "\(bundle.debugDescription)")
+        let last = drawings.last { $0.hasPrefix("swelf: bundle: writing: ") } ?? ""
         let counts = last.dropFirst("swelf: bundle: writing: ".count).split(separator: " ").first?.split(separator: "/") ?? []
         #expect(counts.count == 2 && counts[0] == counts[1] && Int(counts[0]).map { $0 >= 4 } == true, "\(bundle.debugDescription)")
         let patch = try onTerminal("--print-needed \(quoted)")

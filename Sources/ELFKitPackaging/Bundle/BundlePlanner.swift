@@ -43,12 +43,15 @@ public struct BundlePlanner {
 
     /// Plans a bundle of `inputs`: programs and plugins at their locations, libraries
     /// named as arguments in `lib/` under their sonames, and what they all need.
-    package func plan(inputs: [BundleInput]) -> BundlePlan {
+    /// `progress` is told how many inputs are done after each (for a progress line).
+    package func plan(inputs: [BundleInput], progress: (Int) -> Void = { _ in }) -> BundlePlan {
         var builder = BundlePlanBuilder()
-        for input in inputs {
+        for (index, input) in inputs.enumerated() {
+            progress(index)
             guard let program = open(input, into: &builder) else { continue }
             walkLibraries(of: program, into: &builder)
         }
+        progress(inputs.count)
         builder.plan.warnings += unmatchedExclusions(used: builder.usedRules)
         return builder.plan
     }

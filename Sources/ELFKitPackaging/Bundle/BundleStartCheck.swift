@@ -31,9 +31,12 @@ package struct BundleStartCheck {
     }
 
     /// Checks each program and plugin of `plan`, written under `output`.
-    package static func run(_ plan: BundlePlan, output: String, environment: LoaderEnvironment, host: HostFacts) -> BundleStartCheck {
+    /// `progress` is told how many programs are checked before each (for a progress line).
+    package static func run(_ plan: BundlePlan, output: String, environment: LoaderEnvironment, host: HostFacts,
+                            progress: (Int) -> Void = { _ in }) -> BundleStartCheck {
         var result = BundleStartCheck()
-        for program in plan.programs {
+        for (index, program) in plan.programs.enumerated() {
+            progress(index)
             let path = output + "/" + program.location
             if environment.fileSystem.root == nil, let file = try? ELFFile(path: BytePath(path)),
                !host.nativeFormats.contains(where: { $0.machine == file.header.machine && $0.is64 == file.format.is64 }) {
@@ -53,6 +56,7 @@ package struct BundleStartCheck {
             if let resolution = diagnosis.resolution { reasons += missingVersions(resolution) }
             result.failures.append(Failure(location: program.location, reasons: reasons))
         }
+        progress(plan.programs.count)
         return result
     }
 
