@@ -231,8 +231,8 @@ extension HelpText {
       --root DIR                   resolve in a foreign tree; DIR must be a directory
       --env NAME=VALUE             assume this environment variable (repeatable)
       --json                       the report as JSON
-      -q, --quiet                  errors only: nothing on stdout, no warning; the
-                                   exit status is the answer
+      -q, --quiet                  errors only: nothing on stdout, no warning, no progress
+                                   line; the exit status is the answer
       -v, --verbose                every note on its own line (by default an identical note
                                    about more than three files is one line)
       -h, --help                   this page

@@ -10,7 +10,9 @@ struct PortabilityCommand {
 
     func run() -> ExitCode {
         let (environment, host) = options.probe()
-        let report = PortabilityReport.analyze(paths: options.files, environment: environment, host: host)
+        let progress = ProgressLine(terminal: terminal, label: "portability: reading", total: 0)
+        let report = PortabilityReport.analyze(paths: options.files, environment: environment, host: host) { progress.update($0, of: $1) }
+        progress.clear()
         let violations = options.limits.map { report.violations(of: $0) }
         var rendering = PortabilityRendering(limits: options.limits)
         // An input that cannot be read is an error, on stderr; the JSON keeps it as a note too.

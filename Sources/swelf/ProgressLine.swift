@@ -15,7 +15,7 @@ import Musl
 final class ProgressLine {
     private let terminal: Terminal
     private let label: String
-    private let total: Int
+    private var total: Int
     /// What is counted: "files", "programs".
     private let unit: String
     let enabled: Bool
@@ -33,7 +33,13 @@ final class ProgressLine {
     /// `done` of `total` finished; drawn when a tenth of a second has passed since the
     /// last drawing (the first is drawn at once).
     func update(_ done: Int) {
+        update(done, of: total)
+    }
+
+    /// `update`, with a total learnt as the work goes (the files under a directory).
+    func update(_ done: Int, of total: Int) {
         guard enabled else { return }
+        self.total = total
         let now = ProgressLine.seconds()
         if let lastDraw, now - lastDraw < 0.1 && done < total { return }
         lastDraw = now

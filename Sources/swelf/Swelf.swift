@@ -402,8 +402,8 @@ enum HelpText {
                                    warning about more than three files is one line,
                                    "5 files (a, b, c and 2 more): ...", in the text reports
                                    and among the patch options' warnings (JSON keeps all)
-    On a terminal, bundle and the patch options on several files show a progress line
-    on stderr, erased at the end; a pipe or a file gets none.
+    On a terminal, bundle, portability and the patch options on several files show a
+    progress line on stderr, erased at the end; a pipe or a file gets none.
       help COMMAND, COMMAND --help one command's page (COMMAND: show, verify, doctor,
                                    ldd, bundle, portability, or patch for the options above)
 

@@ -110,8 +110,8 @@ import Testing
         #expect(few.stderr.split(separator: "\n").map { $0.hasPrefix("swelf: /") } == [true, true, true], "\(few.summary)")
     }
 
-    /// On a terminal (a pseudo-terminal from script(1)) bundle and the patch mode with
-    /// many files draw a progress line on stderr, redrawn in place and erased at the end;
+    /// On a terminal (a pseudo-terminal from script(1)) bundle, portability and the patch
+    /// mode with many files draw a progress line on stderr, redrawn in place and erased at the end;
     /// a pipe, and -q, get none.
     @Test func progressLineOnlyOnATerminal() throws {
         guard let swelf = Swelf.path else { throw Swelf.NotBuilt() }
@@ -138,6 +138,9 @@ import Testing
         let patch = try onTerminal("--print-needed \(quoted)")
         #expect(patch.contains(clear + "swelf: working: 4/4 files") && patch.hasSuffix(clear), "\(patch.debugDescription)")
         #expect(try onTerminal("-q --print-needed \(quoted)").isEmpty)
+        let portability = try onTerminal("portability \(scratch.path("in"))")
+        #expect(portability.hasPrefix(clear + "swelf: portability: reading: 0/4 files") && portability.hasSuffix("4/4 files" + clear),
+                "\(portability.debugDescription)")
         #expect(try onTerminal("bundle -q -o \(scratch.path("dist-q")) \(quoted)").isEmpty)
 
         let piped = try Swelf.run(["bundle", "-o", scratch.path("dist-pipe")] + programs)

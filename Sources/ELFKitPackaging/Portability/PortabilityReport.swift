@@ -176,8 +176,15 @@ public struct PortabilityReport: Sendable {
     ///     diagnosed for, as `doctor` does.
     /// - Returns: The report; ``failed`` is set when an input could not be read as an ELF file.
     public static func analyze(paths given: [String], environment: LoaderEnvironment, host: HostFacts) -> PortabilityReport {
+        analyze(paths: given, environment: environment, host: host) { _, _ in }
+    }
+
+    /// `analyze`, telling `progress` how many of how many files (those under the
+    /// directories given) are read, before each (for a progress line).
+    package static func analyze(paths given: [String], environment: LoaderEnvironment, host: HostFacts,
+                                progress: (_ done: Int, _ total: Int) -> Void) -> PortabilityReport {
         let inputs = expandDirectories(given, fileSystem: environment.fileSystem)
-        let survey = Survey.of(inputs.paths, environment: environment, host: host)
+        let survey = Survey.of(inputs.paths, environment: environment, host: host, progress: progress)
         var report = PortabilityReport()
         report.files = survey.files.map(\.entry)
         report.failed = survey.failed
@@ -279,11 +286,14 @@ public struct PortabilityReport: Sendable {
         /// Where each file met so far is in `files`.
         var positions: [FileKey: Int] = [:]
 
-        static func of(_ paths: [String], environment: LoaderEnvironment, host: HostFacts) -> Survey {
+        static func of(_ paths: [String], environment: LoaderEnvironment, host: HostFacts,
+                       progress: (Int, Int) -> Void = { _, _ in }) -> Survey {
             var survey = Survey()
-            for path in paths {
+            for (index, path) in paths.enumerated() {
+                progress(index, paths.count)
                 survey.addInput(path, environment: environment, host: host)
             }
+            progress(paths.count, paths.count)
             return survey
         }
 
