@@ -9,7 +9,7 @@ import Musl
 /// "erase to the end of the line") at most ten times a second, and erased at the end, so
 /// that nothing of it stays on the screen or mixes with the report.
 ///
-/// Only when stderr is a terminal and not under `-q`: a pipe, a file or a log never
+/// Only when stderr is a terminal (not `TERM=dumb`) and not under `-q`: a pipe, a file or a log never
 /// gets a byte of it. It is written straight to the descriptor, after the buffered
 /// stderr, so that it never sits inside another message.
 final class ProgressLine {
@@ -27,7 +27,10 @@ final class ProgressLine {
         self.label = label
         self.total = total
         self.unit = unit
-        enabled = terminal.verbosity != .quiet && isatty(2) == 1 && terminal.programName == "swelf"
+        // A terminal that cannot erase a line (TERM=dumb, an editor's shell buffer) would
+        // show every drawing: none there either.
+        let dumb = getenv("TERM").map { String(cString: $0) == "dumb" } ?? false
+        enabled = terminal.verbosity != .quiet && isatty(2) == 1 && !dumb && terminal.programName == "swelf"
     }
 
     /// `done` of `total` finished; drawn when a tenth of a second has passed since the

@@ -118,9 +118,10 @@ import Testing
         let scratch = try ScratchDirectory("progress")
         let programs = try copies(of: "/usr/bin/id", 4, in: scratch, "in")
         let quoted = programs.joined(separator: " ")
-        func onTerminal(_ command: String) throws -> String {
-            // stdout to /dev/null: what reaches the terminal is stderr alone.
-            let result = try ChildProcess.run("/usr/bin/script", ["-qfec", "\(swelf) \(command) >/dev/null", "/dev/null"])
+        func onTerminal(_ command: String, environment: String = "TERM=xterm ") throws -> String {
+            // stdout to /dev/null: what reaches the terminal is stderr alone. TERM is set: the
+            // runner's may be dumb (a CI log), which gets no progress line.
+            let result = try ChildProcess.run("/usr/bin/script", ["-qfec", "\(environment)\(swelf) \(command) >/dev/null", "/dev/null"])
             #expect(result.status == 0, "\(result.summary)")
             return result.stdout
         }
@@ -142,6 +143,7 @@ import Testing
         #expect(portability.hasPrefix(clear + "swelf: portability: reading: 0/4 files") && portability.hasSuffix("4/4 files" + clear),
                 "\(portability.debugDescription)")
         #expect(try onTerminal("bundle -q -o \(scratch.path("dist-q")) \(quoted)").isEmpty)
+        #expect(try onTerminal("--print-needed \(quoted)", environment: "TERM=dumb ").isEmpty)
 
         let piped = try Swelf.run(["bundle", "-o", scratch.path("dist-pipe")] + programs)
         #expect(piped.status == 0 && !piped.stderr.contains("\r") && !piped.stdout.contains("\r"), "\(piped.summary)")
