@@ -26,7 +26,9 @@ package struct BundleReport {
     /// floor (a bundle has no `--floor`).
     private static var portabilityRendering: PortabilityRendering { PortabilityRendering(limits: nil) }
 
-    /// `--json`: the same facts, for scripts.
+    /// `--json`: the same facts, for scripts, in the envelope every command's JSON has
+    /// (`JSONEnvelope`). Who needed a library, the search rule that found it and the
+    /// policy rule that decided it are fields of their own (`needed_by`, `rule`, `policy`).
     package var json: JSON {
         var members: [(String, JSON)] = [
             ("output", .string(output)),
@@ -38,21 +40,46 @@ package struct BundleReport {
             ("libraries", .array(plan.libraries.map { library in
                 .object([("name", .string("lib/" + library.name)), ("source", .string(library.source)),
                          ("canonical", .string(library.canonical)), ("soname", .optional(library.soname)),
-                         ("needed_by", .string(library.foundBy)), ("run_path", .string(BundleExecutor.libraryRunPath)),
-                         ("shadowed", .array(library.shadowed.map(JSON.string)))])
+                         ("needed_by", .string(library.neededBy)), ("rule", .string(library.rule)),
+                         ("rule_description", .string(library.ruleDescription)),
+                         ("run_path", .string(BundleExecutor.libraryRunPath)),
+                         ("shadowed", .array(library.shadowedCopies.map { copy in
+                             .object([("path", .string(copy.path)), ("rule", .string(copy.rule)),
+                                      ("rule_description", .string(copy.ruleDescription))])
+                         }))])
             })),
             ("decisions", .array(plan.decisions.map { decision in
                 .object([("name", .string(decision.name)), ("needed_by", .string(decision.neededBy)),
-                         ("outcome", .string(decision.outcome.rawValue)), ("reason", .string(decision.reason)),
+                         ("outcome", .string(decision.outcome.rawValue)),
+                         ("reason", .string(decision.rule?.reason ?? decision.reason)),
+                         ("policy", decision.rule.map(BundleReport.policyJSON) ?? .null),
                          ("path", .optional(decision.path))])
             })),
             ("warnings", .array((plan.warnings + leftovers).map(JSON.string))),
             ("errors", .array(plan.errors.map(JSON.string))),
         ]
-        if let portability {
-            members.append(("portability", BundleReport.portabilityRendering.json(portability, violations: nil)))
+        members.append(("portability", portability.map { BundleReport.portabilityRendering.json($0, violations: nil) } ?? .null))
+        return JSONEnvelope.document(command: "bundle", ok: written && plan.errors.isEmpty, members)
+    }
+
+    /// A policy rule in fields: where it comes from (`glibc`, `default`, `option`,
+    /// `file` with its `file` and `line`), what it does, its pattern and its reason.
+    private static func policyJSON(_ rule: BundlePolicy.Rule) -> JSON {
+        var source = "glibc"
+        var file: JSON = .null
+        var line: JSON = .null
+        switch rule.source {
+        case .glibc: source = "glibc"
+        case .builtIn: source = "default"
+        case .option: source = "option"
+        case .file(let path, let number):
+            source = "file"
+            file = .string(path)
+            line = .int(Int64(number))
         }
-        return .object(members)
+        return .object([("source", .string(source)), ("file", file), ("line", line),
+                        ("action", .string(rule.action.rawValue)), ("pattern", .string(rule.pattern)),
+                        ("reason", .string(rule.reason)), ("description", .string(rule.source.description))])
     }
 
     package var text: String {
