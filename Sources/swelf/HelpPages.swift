@@ -55,7 +55,8 @@ extension HelpText {
     run path. A file that cannot be read is reported on stderr; the others are shown.
 
     Options:
-      --json                       the summary as JSON
+      --json                       the summaries as one JSON object (docs/json.md): each
+                                   file an entry of "files", one that fails with "ok": false
       -h, --help                   this page
 
     Examples:
@@ -74,8 +75,8 @@ extension HelpText {
     kernel module is not loadable: verify says what it is and fails.
 
     Options:
-      --json                       the results as JSON on stdout; the problems are also
-                                   printed on stderr
+      --json                       the results as one JSON object on stdout
+                                   (docs/json.md); the problems are also printed on stderr
       -h, --help                   this page
 
     Examples:
@@ -100,7 +101,7 @@ extension HelpText {
                                    directory
       --env NAME=VALUE             assume this environment variable (repeatable; default:
                                    swelf's own environment)
-      --json                       the report as JSON
+      --json                       the report as one JSON object (docs/json.md)
       -h, --help                   this page
     An option's value may also be written --root=DIR, --env=NAME=VALUE.
 
@@ -113,7 +114,7 @@ extension HelpText {
     """
 
     static let ldd = """
-    Usage: swelf ldd [--root DIR] [--env NAME=VALUE]... FILE...
+    Usage: swelf ldd [--root DIR] [--env NAME=VALUE]... [--tree] [--json] FILE...
 
     The libraries each FILE loads, in ldd's format, resolved as glibc's ld.so resolves
     them, without running anything. Where ldd prints the load address, swelf prints the
@@ -124,12 +125,18 @@ extension HelpText {
                                    be a directory
       --env NAME=VALUE             assume this environment variable (repeatable; default:
                                    swelf's own environment)
+      --tree                       a dependency tree, as libtree draws it: each edge with
+                                   the rule that found it, a library expanded once (later
+                                   edges say "already loaded"), and the paths tried for a
+                                   library that is not found
+      --json                       each file's lookups as one JSON object (docs/json.md):
+                                   name, who needed it, path, rule, the paths tried
       -h, --help                   this page
     An option's value may also be written --root=DIR, --env=NAME=VALUE.
 
     Examples:
       swelf ldd /bin/ls
-      swelf ldd --env LD_LIBRARY_PATH=dist/lib dist/bin/app
+      swelf ldd --tree --env LD_LIBRARY_PATH=dist/lib dist/bin/app
 
     Exit status: 0 success, 1 a file could not be read or is not dynamically linked
     (as ldd), 64 usage error.

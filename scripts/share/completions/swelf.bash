@@ -32,7 +32,7 @@ _swelf() {
         case $sub in
             show|verify) COMPREPLY=($(compgen -W "--json --help" -- "$cur")) ;;
             doctor) COMPREPLY=($(compgen -W "--root --env --json --help" -- "$cur")) ;;
-            ldd) COMPREPLY=($(compgen -W "--root --env --help" -- "$cur")) ;;
+            ldd) COMPREPLY=($(compgen -W "--root --env --tree --json --help" -- "$cur")) ;;
             bundle) COMPREPLY=($(compgen -W "--output --policy --include-libstdcxx --root --env --json --help" -- "$cur")) ;;
             portability) COMPREPLY=($(compgen -W "--floor --root --env --json --help" -- "$cur")) ;;
             *) COMPREPLY=($(compgen -W "$patch_options" -- "$cur")) ;;
