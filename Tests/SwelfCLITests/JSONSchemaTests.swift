@@ -76,16 +76,21 @@ import Testing
         #expect(document["floor"] is [String: Any])
     }
 
-    /// A bundle of one program, of two (a library found through LD_LIBRARY_PATH, a policy
-    /// file's rule), and one that fails (a library is missing: nothing written).
+    /// A bundle of one program, of two and a library (a library found through
+    /// LD_LIBRARY_PATH, a policy file's rule), and one that fails (a library is missing:
+    /// nothing written).
     @Test func bundle() throws {
         let scratch = try ScratchDirectory("json-bundle")
         try Self.validated(["bundle", "--json", "-o", scratch.path("one"), "/bin/ls"], command: "bundle")
         let policy = scratch.path("site.policy")
         try "exclude libselinux.so.*   the host has it\n".write(toFile: policy, atomically: true, encoding: .utf8)
         let lib = Repo.testBinaries.appendingPathComponent("x86_64").path
-        try Self.validated(["bundle", "--json", "--policy", policy, "--env", "LD_LIBRARY_PATH=" + lib,
-                            "-o", scratch.path("two"), "/bin/ls", Self.bin("useaux")], command: "bundle")
+        let two = try Self.validated(["bundle", "--json", "--policy", policy, "--env", "LD_LIBRARY_PATH=" + lib,
+                                      "-o", scratch.path("two"), "/bin/ls", Self.bin("useaux"), Self.bin("libgreet.so.1")],
+                                     command: "bundle")
+        // A library given as an argument: no requester, no search rule.
+        let greet = (two["libraries"] as? [[String: Any]])?.first { $0["name"] as? String == "lib/libgreet.so.1" }
+        #expect(greet?["needed_by"] is NSNull && greet?["rule"] is NSNull, "\(two)")
         let failed = try Self.validated(["bundle", "--json"] + Self.noLibraryPath + ["-o", scratch.path("three"), Self.bin("hello")],
                                         command: "bundle")
         #expect(failed["written"] as? Bool == false)
