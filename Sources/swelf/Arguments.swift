@@ -117,15 +117,15 @@ struct ArgumentParser {
             case "show": return try parseFileCommand(Array(arguments.dropFirst()), topic: .show) { .show(files: $0, json: $1) }
             case "verify": return try parseFileCommand(Array(arguments.dropFirst()), topic: .verify) { .verify(files: $0, json: $1) }
             case "doctor":
-                let options = try parseDoctor(Array(arguments.dropFirst()), name: "doctor", allowsJSON: true)
+                let options = try parseDoctor(Array(arguments.dropFirst()), name: "doctor")
                 return options.map(Command.doctor) ?? .help(.doctor)
             case "ldd":
-                let options = try parseDoctor(Array(arguments.dropFirst()), name: "ldd", allowsJSON: false)
+                let options = try parseDoctor(Array(arguments.dropFirst()), name: "ldd")
                 return options.map(Command.ldd) ?? .help(.ldd)
             case "bundle":
                 return try parseBundle(Array(arguments.dropFirst())).map(Command.bundle) ?? .help(.bundle)
             case "portability":
-                let options = try parseDoctor(Array(arguments.dropFirst()), name: "portability", allowsJSON: true)
+                let options = try parseDoctor(Array(arguments.dropFirst()), name: "portability")
                 return options.map(Command.portability) ?? .help(.portability)
             case "help": return try parseHelp(Array(arguments.dropFirst()))
             case let word:
@@ -226,14 +226,16 @@ struct ArgumentParser {
         return make(files, json)
     }
 
-    /// `doctor FILE [--root DIR] [--env NAME=VALUE]... [--json]` and `ldd FILE...` with the
-    /// same options but no `--json`. nil means `--help`.
-    private func parseDoctor(_ arguments: [[UInt8]], name: String, allowsJSON: Bool) throws -> DoctorOptions? {
+    /// `doctor FILE [--root DIR] [--env NAME=VALUE]... [--json]`, and `ldd FILE...` and
+    /// `portability FILE|DIR...` with the same options (`ldd --tree`, `portability
+    /// --floor`). nil means `--help`.
+    private func parseDoctor(_ arguments: [[UInt8]], name: String) throws -> DoctorOptions? {
         var options = DoctorOptions()
         var tokens = TokenStream(arguments) { ["--root", "--env", "--floor"].contains($0) }
         let help = try tokens.readLoaderOptions(command: name, input: { options.files.append($0) }) { option, position, tokens in
             switch option {
-            case "--json" where allowsJSON: options.json = true
+            case "--json": options.json = true
+            case "--tree" where name == "ldd": options.tree = true
             case "--floor" where name == "portability":
                 switch PortabilityReport.Limits.parse(try tokens.textValue(of: option, at: position, command: name)) {
                 case .success(let limits): options.limits = limits

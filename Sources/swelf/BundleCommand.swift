@@ -115,6 +115,7 @@ struct BundleCommand {
         report.aggregateWarnings = terminal.verbosity != .verbose
         report.startCheck = check
         report.removed = update.stale
+        report.brokenAllowed = options.allowBroken
         if options.json {
             terminal.standardOutput.line(report.json.serialized())
         } else {

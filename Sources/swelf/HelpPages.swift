@@ -60,7 +60,8 @@ extension HelpText {
     run path. A file that cannot be read is reported on stderr; the others are shown.
 
     Options:
-      --json                       the summary as JSON
+      --json                       the summaries as one JSON object (docs/json.md): each
+                                   file an entry of "files", one that fails with "ok": false
       -q, --quiet                  errors only: nothing on stdout, no warning; the
                                    exit status is the answer
       -v, --verbose                accepted (show has no warnings)
@@ -82,8 +83,8 @@ extension HelpText {
     kernel module is not loadable: verify says what it is and fails.
 
     Options:
-      --json                       the results as JSON on stdout; the problems are also
-                                   printed on stderr
+      --json                       the results as one JSON object on stdout
+                                   (docs/json.md); the problems are also printed on stderr
       -q, --quiet                  errors only: nothing on stdout, no warning; the
                                    exit status is the answer
       -v, --verbose                accepted (each problem is always listed)
@@ -111,7 +112,7 @@ extension HelpText {
                                    directory
       --env NAME=VALUE             assume this environment variable (repeatable; default:
                                    swelf's own environment)
-      --json                       the report as JSON
+      --json                       the report as one JSON object (docs/json.md)
       -q, --quiet                  errors only: nothing on stdout, no warning; the
                                    exit status is the answer
       -v, --verbose                accepted (doctor lists every finding)
@@ -127,7 +128,7 @@ extension HelpText {
     """
 
     static let ldd = """
-    Usage: swelf ldd [--root DIR] [--env NAME=VALUE]... FILE...
+    Usage: swelf ldd [--root DIR] [--env NAME=VALUE]... [--tree] [--json] FILE...
 
     The libraries each FILE loads, in ldd's format, resolved as glibc's ld.so resolves
     them, without running anything. Where ldd prints the load address, swelf prints the
@@ -138,6 +139,12 @@ extension HelpText {
                                    be a directory
       --env NAME=VALUE             assume this environment variable (repeatable; default:
                                    swelf's own environment)
+      --tree                       a dependency tree, as libtree draws it: each edge with
+                                   the rule that found it, a library expanded once (later
+                                   edges say "already loaded"), and the paths tried for a
+                                   library that is not found
+      --json                       each file's lookups as one JSON object (docs/json.md):
+                                   name, who needed it, path, rule, the paths tried
       -q, --quiet                  errors only: nothing on stdout, no warning; the
                                    exit status is the answer
       -v, --verbose                accepted (ldd lists every library)
@@ -146,7 +153,7 @@ extension HelpText {
 
     Examples:
       swelf ldd /bin/ls
-      swelf ldd --env LD_LIBRARY_PATH=dist/lib dist/bin/app
+      swelf ldd --tree --env LD_LIBRARY_PATH=dist/lib dist/bin/app
 
     Exit status: 0 success, 1 a file could not be read or is not dynamically linked
     (as ldd), 64 usage error.

@@ -272,7 +272,7 @@ enum HelpText {
            swelf show [--json] FILE...
            swelf verify [--json] FILE...
            swelf doctor [--root DIR] [--env NAME=VALUE]... [--json] FILE
-           swelf ldd [--root DIR] [--env NAME=VALUE]... FILE...
+           swelf ldd [--root DIR] [--env NAME=VALUE]... [--tree] [--json] FILE...
            swelf bundle --output DIR [--policy FILE] [--include-libstdcxx] [--root DIR] [--interpreter PATH]
                         [--plugin FILE:DIR]... [--update] [--allow-broken] [--json] PROGRAM_OR_DIR...
            swelf portability [--floor LIMITS] [--root DIR] [--env NAME=VALUE]... [--json] FILE|DIR...
@@ -341,6 +341,8 @@ enum HelpText {
                                    exit 0 would start, 1 would not
       ldd FILE...                  the resolved libraries in ldd's format, with the rule that
                                    found each where ldd prints the load address
+        --tree                     as a dependency tree: each edge's rule, a library
+                                   expanded once, the paths tried for a missing one
       portability FILE|DIR...      which systems the files (and everything they load) run on:
                                    per system library (glibc, its loader, libstdc++,
                                    libgcc_s) the newest symbol@version required and the file
@@ -353,6 +355,9 @@ enum HelpText {
                                    (rootfs, sysroot): its ld.so.cache and system directories
         --env NAME=VALUE           assume this environment variable (repeatable; default:
                                    swelf's own environment)
+        --json                     (show, verify, doctor, ldd, portability, bundle) one JSON
+                                   object: schema version, command, ok, then the report;
+                                   files always an array (docs/json.md)
       bundle PROGRAM_OR_DIR...     ship programs to another machine: copy them to DIR/bin and
                                    every library they load that is not base system to DIR/lib,
                                    each copy with its own $ORIGIN RUNPATH and each program the
@@ -384,7 +389,8 @@ enum HelpText {
                                    stale files removed, other files left alone
         --allow-broken             a bundle that would not start: warn, exit 0
         --json                     the report as one JSON object (programs, libraries,
-                                   decisions, warnings, errors, removed, starts)
+                                   decisions, warnings, errors, removed, starts,
+                                   portability)
         Example, ship a program to an older server:
           swelf bundle -o dist build/myapp && scp -r dist server:/opt/myapp
 

@@ -60,6 +60,22 @@ public struct BundlePlan: Sendable {
         public let foundBy: String
         /// Other copies of the same name that the loader would not take.
         public internal(set) var shadowed: [String]
+        /// `foundBy` in fields, for the JSON: who needed it first (`bin/app`, `liba.so.1`)
+        /// and the search rule that found it (`SearchRule.kind`, `resolution.describe`);
+        /// empty for a library given as an argument (its description says so).
+        package internal(set) var neededBy = ""
+        package internal(set) var rule = ""
+        package internal(set) var ruleDescription = ""
+        /// `shadowed` in fields, for the JSON.
+        package internal(set) var shadowedCopies: [ShadowedCopy] = []
+    }
+
+    /// A copy of a bundled library's name that the loader would not take, and the later
+    /// search step that reaches it.
+    package struct ShadowedCopy: Sendable {
+        package let path: String
+        package let rule: String
+        package let ruleDescription: String
     }
 
     /// One library name and what the bundle does with it.
@@ -86,6 +102,9 @@ public struct BundlePlan: Sendable {
         public let reason: String
         /// Where it was found on this machine, if it was.
         public let path: String?
+        /// The policy rule that decided it, when one did (`reason` then ends with it in
+        /// brackets); the JSON gives it in fields.
+        package internal(set) var rule: BundlePolicy.Rule?
     }
 
     /// The programs, in the order given; a program that could not be opened is left out

@@ -115,8 +115,9 @@ public struct BundlePlanner {
             location = "lib/" + name
             let canonical = environment.fileSystem.canonicalPath(path) ?? path
             builder.bundle(BundlePlan.Library(source: path, canonical: canonical, name: name, soname: soname,
-                                              foundBy: "given as an argument", shadowed: []),
-                           reason: "given as an argument", neededBy: location)
+                                              foundBy: "given as an argument", shadowed: [],
+                                              ruleDescription: "given as an argument"),
+                           reason: "given as an argument", neededBy: location, rule: nil)
         case .program, .plugin:
             guard builder.programNames.insert(location).inserted else {
                 builder.plan.errors.append("\(path): another file is already bundled as \(location)")
@@ -210,7 +211,7 @@ public struct BundlePlanner {
             builder.decideOnce(BundlePlan.Decision(
                 name: searchedName, neededBy: requesterName, outcome: .excluded,
                 reason: "\(rule.reason) [\(rule.source.description): exclude \(rule.pattern)]",
-                path: lookup.object.map { resolution.objects[$0].path }))
+                path: lookup.object.map { resolution.objects[$0].path }, rule: rule))
             return nil
         }
         guard let object = lookup.object, object != 0 else {
@@ -232,13 +233,15 @@ public struct BundlePlanner {
         let why = rule.map { " [\($0.source.description): \($0.action.rawValue) \($0.pattern)]" } ?? ""
         builder.bundle(
             BundlePlan.Library(source: loaded.path, canonical: canonical, name: searchedName, soname: loaded.soname,
-                               foundBy: "\(requesterName) (\(resolution.describe(loaded.rule)))", shadowed: []),
-            reason: (rule?.reason ?? "not part of the base system") + why, neededBy: requesterName)
+                               foundBy: "\(requesterName) (\(resolution.describe(loaded.rule)))", shadowed: [],
+                               neededBy: requesterName, rule: loaded.rule.kind, ruleDescription: resolution.describe(loaded.rule)),
+            reason: (rule?.reason ?? "not part of the base system") + why, neededBy: requesterName, rule: rule)
         if let index = builder.libraryIndex[canonical] {
             for copy in otherCopies(of: lookup.searchedName, neededBy: requester, resolution: resolution,
                                     program: program.file, resolver: program.resolver, chosen: loaded.path)
-            where !builder.plan.libraries[index].shadowed.contains(copy) {
-                builder.plan.libraries[index].shadowed.append(copy)
+            where !builder.plan.libraries[index].shadowed.contains(copy.text) {
+                builder.plan.libraries[index].shadowed.append(copy.text)
+                builder.plan.libraries[index].shadowedCopies.append(copy.fields)
             }
         }
         return TakenLibrary(object: object, canonical: canonical, name: searchedName)
@@ -255,9 +258,10 @@ public struct BundlePlanner {
     /// takes (a later directory of the same list, a later step), other files than it,
     /// each with the step that reaches it.
     func otherCopies(of name: String, neededBy requester: Int, resolution: LibraryResolution, program: ELFFile,
-                     resolver: LibraryResolver, chosen: String) -> [String] {
+                     resolver: LibraryResolver, chosen: String) -> [(text: String, fields: BundlePlan.ShadowedCopy)] {
         resolver.acceptedCopies(of: name, neededBy: requester, in: resolution, program: program, excluding: chosen)
-            .map { "\($0.path) (\(resolution.describe($0.rule)))" }
+            .map { ("\($0.path) (\(resolution.describe($0.rule)))",
+                    BundlePlan.ShadowedCopy(path: $0.path, rule: $0.rule.kind, ruleDescription: resolution.describe($0.rule))) }
     }
 
     /// Imports that make a program load code at run time, which no static analysis sees.

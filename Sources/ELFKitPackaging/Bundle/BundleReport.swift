@@ -20,6 +20,8 @@ package struct BundleReport {
     /// Identical warnings about more than a few files are one line in the text
     /// (`RepeatedWarnings`); false (`-v`) lists every one. The JSON keeps them all.
     package var aggregateWarnings = true
+    /// `--allow-broken`: a bundle that would not start is kept and the run succeeds.
+    package var brokenAllowed = false
 
     package init(plan: BundlePlan, output: String, leftovers: [String] = [], written: Bool = true, portability: PortabilityReport? = nil) {
         self.plan = plan
@@ -38,7 +40,9 @@ package struct BundleReport {
         return rendering
     }
 
-    /// `--json`: the same facts, for scripts.
+    /// `--json`: the same facts, for scripts, in the envelope every command's JSON has
+    /// (`JSONEnvelope`). Who needed a library, the search rule that found it and the
+    /// policy rule that decided it are fields of their own (`needed_by`, `rule`, `policy`).
     package var json: JSON {
         var members: [(String, JSON)] = [
             ("output", .string(output)),
@@ -52,28 +56,58 @@ package struct BundleReport {
             ("libraries", .array(plan.libraries.map { library in
                 .object([("name", .string("lib/" + library.name)), ("source", .string(library.source)),
                          ("canonical", .string(library.canonical)), ("soname", .optional(library.soname)),
-                         ("needed_by", .string(library.foundBy)), ("run_path", .string(BundleExecutor.libraryRunPath)),
-                         ("shadowed", .array(library.shadowed.map(JSON.string)))])
+                         // A library given as an argument: no requester, no search rule.
+                         ("needed_by", library.neededBy.isEmpty ? .null : .string(library.neededBy)),
+                         ("rule", library.rule.isEmpty ? .null : .string(library.rule)),
+                         ("rule_description", .string(library.ruleDescription)),
+                         ("run_path", .string(BundleExecutor.libraryRunPath)),
+                         ("shadowed", .array(library.shadowedCopies.map { copy in
+                             .object([("path", .string(copy.path)), ("rule", .string(copy.rule)),
+                                      ("rule_description", .string(copy.ruleDescription))])
+                         }))])
             })),
             ("decisions", .array(plan.decisions.map { decision in
                 .object([("name", .string(decision.name)), ("needed_by", .string(decision.neededBy)),
-                         ("outcome", .string(decision.outcome.rawValue)), ("reason", .string(decision.reason)),
+                         ("outcome", .string(decision.outcome.rawValue)),
+                         ("reason", .string(decision.rule?.reason ?? decision.reason)),
+                         ("policy", decision.rule.map(BundleReport.policyJSON) ?? .null),
                          ("path", .optional(decision.path))])
             })),
             ("warnings", .array((plan.warnings + leftovers).map(JSON.string))),
             ("errors", .array(plan.errors.map(JSON.string))),
             ("removed", .array(removed.map(JSON.string))),
         ]
-        if let startCheck {
-            members.append(("starts", .array(startCheck.failures.map { failure in
-                .object([("name", .string(failure.location)), ("reasons", .array(failure.reasons.map(JSON.string)))])
-            })))
-            members.append(("start_notes", .array(startCheck.notes.map(JSON.string))))
+        // The start check's members are there also when nothing was written (empty), so
+        // that the shape does not depend on the outcome.
+        members.append(("starts", .array((startCheck?.failures ?? []).map { failure in
+            .object([("name", .string(failure.location)), ("reasons", .array(failure.reasons.map(JSON.string)))])
+        })))
+        members.append(("start_notes", .array((startCheck?.notes ?? []).map(JSON.string))))
+        members.append(("portability", portability.map { BundleReport.portabilityRendering.json($0, violations: nil) } ?? .null))
+        // `ok` is the exit status: written, no error, and starting on its target (or
+        // accepted as it is with --allow-broken).
+        let starts = (startCheck?.failures.isEmpty ?? true) || brokenAllowed
+        return JSONEnvelope.document(command: "bundle", ok: written && plan.errors.isEmpty && starts, members)
+    }
+
+    /// A policy rule in fields: where it comes from (`glibc`, `default`, `option`,
+    /// `file` with its `file` and `line`), what it does, its pattern and its reason.
+    private static func policyJSON(_ rule: BundlePolicy.Rule) -> JSON {
+        var source = "glibc"
+        var file: JSON = .null
+        var line: JSON = .null
+        switch rule.source {
+        case .glibc: source = "glibc"
+        case .builtIn: source = "default"
+        case .option: source = "option"
+        case .file(let path, let number):
+            source = "file"
+            file = .string(path)
+            line = .int(Int64(number))
         }
-        if let portability {
-            members.append(("portability", BundleReport.portabilityRendering.json(portability, violations: nil)))
-        }
-        return .object(members)
+        return .object([("source", .string(source)), ("file", file), ("line", line),
+                        ("action", .string(rule.action.rawValue)), ("pattern", .string(rule.pattern)),
+                        ("reason", .string(rule.reason)), ("description", .string(rule.source.description))])
     }
 
     package var text: String {

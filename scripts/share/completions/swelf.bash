@@ -34,7 +34,7 @@ _swelf() {
         case $sub in
             show|verify) COMPREPLY=($(compgen -W "--json --quiet --verbose --help" -- "$cur")) ;;
             doctor) COMPREPLY=($(compgen -W "--root --env --json --quiet --verbose --help" -- "$cur")) ;;
-            ldd) COMPREPLY=($(compgen -W "--root --env --quiet --verbose --help" -- "$cur")) ;;
+            ldd) COMPREPLY=($(compgen -W "--root --env --tree --json --quiet --verbose --help" -- "$cur")) ;;
             bundle) COMPREPLY=($(compgen -W "--output --policy --include-libstdcxx --root --env --interpreter --plugin --update --allow-broken --json --quiet --verbose --help" -- "$cur")) ;;
             portability) COMPREPLY=($(compgen -W "--floor --root --env --json --quiet --verbose --help" -- "$cur")) ;;
             *) COMPREPLY=($(compgen -W "$patch_options" -- "$cur")) ;;
