@@ -164,5 +164,8 @@ import Testing
         let partly = try Swelf.run(["portability", "--floor", "glibc=99.0", staticProgram, "/nonexistent/swelf-dir"])
         #expect(partly.status == 1 && partly.stdout.contains("floor glibc=99.0: met by the files that could be read; an input could not be read\n"),
                 "\(partly.summary)")
+        // The JSON said the same: "met": true beside "ok": false.
+        let partlyJSON = try Swelf.run(["portability", "--json", "--floor", "glibc=99.0", staticProgram, "/nonexistent/swelf-dir"])
+        #expect(partlyJSON.status == 1 && partlyJSON.stdout.contains("\"met\": false"), "\(partlyJSON.summary)")
     }
 }

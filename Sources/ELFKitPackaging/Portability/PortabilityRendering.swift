@@ -189,7 +189,9 @@ package struct PortabilityRendering {
         if let violations, let limits {
             members.append(("floor", .object([
                 ("limits", .string(PortabilityRendering.limitsText(limits))),
-                ("met", .bool(violations.isEmpty)),
+                // Met only when every input was read: as in the text, a floor checked on part
+                // of the inputs is not a pass.
+                ("met", .bool(violations.isEmpty && !report.failed)),
                 ("violations", .array(violations.map { violation in
                     .object([
                         ("symbol", symbol(violation.symbol)),
