@@ -131,8 +131,10 @@ extension HelpText {
     Usage: swelf ldd [--root DIR] [--env NAME=VALUE]... [--tree] [--json] FILE...
 
     The libraries each FILE loads, in ldd's format, resolved as glibc's ld.so resolves
-    them, without running anything. Where ldd prints the load address, swelf prints the
-    rule that found the library (RUNPATH, LD_LIBRARY_PATH, ld.so.cache, ...).
+    them, without running FILE or what it loads (only this machine's own loader is run,
+    as "ld.so --list-diagnostics", to learn its directories). Where ldd prints the load
+    address, swelf prints the rule that found the library (RUNPATH, LD_LIBRARY_PATH,
+    ld.so.cache, ...).
 
     Options:
       --root DIR                   resolve in a foreign tree (rootfs, sysroot); DIR must

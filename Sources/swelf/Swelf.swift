@@ -348,7 +348,7 @@ enum HelpText {
                                    libgcc_s) the newest symbol@version required and the file
                                    requiring it; the oldest glibc, libstdc++ and libgcc_s
                                    releases; the distributions that meet them. A directory
-                                   means every ELF file under it. Nothing is run.
+                                   means every ELF file under it. No input is run.
         --floor LIMITS             glibc=2.28[,glibcxx=3.4.24][,cxxabi=1.3.11][,gcc=4.8.0]:
                                    exit 1 naming each symbol@version and file beyond it
         --root DIR                 (doctor, ldd, portability) analyse a foreign tree
