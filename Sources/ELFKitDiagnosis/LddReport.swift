@@ -26,6 +26,14 @@ package struct LddReport {
             failed = true
             return
         }
+        if let foreign = diagnosis.foreign {
+            // ldd's "not found" for every library of another machine's program says nothing
+            // true about it: say what it is and where it can be resolved.
+            let root = foreign.sysroot.map { "swelf ldd --root \($0) \(Diagnosis.shellWord(diagnosis.path))" } ?? "--root DIR (a tree for \(foreign.machine))"
+            lines = [.error("\(diagnosis.path): the file is for \(foreign.machine), this machine runs \(foreign.host): resolve it in a tree for \(foreign.machine) with \(root)")]
+            failed = true
+            return
+        }
         switch diagnosis.linking {
         case "static":
             lines = [.output("\tnot a dynamic executable")]

@@ -65,6 +65,13 @@ public struct VersionedImports: Sendable {
         }
     }
 
+    /// `symbol@version` as portability and doctor print a requirement's use, or the
+    /// version alone, marked, when no symbol uses it.
+    package static func symbolAt(_ symbol: [UInt8]?, _ version: VersionName) -> String {
+        guard let symbol else { return "\(version.name) (no symbol uses it; the loader checks it all the same)" }
+        return ByteText.string(symbol) + "@" + version.name
+    }
+
     /// The undefined symbols of the dynamic symbol table (DT_SYMTAB), with their indices,
     /// in table order. The one walk over `.dynsym` for imports: the version binding above,
     /// doctor's name-service check and bundle's run-time loading warnings all read it, so
