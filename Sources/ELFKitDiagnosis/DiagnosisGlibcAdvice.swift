@@ -27,7 +27,7 @@ extension Diagnosis {
         let name = PathText.lastComponent(of: isProgram ? path : object.path)
         let release = available?.release
         let owner = provider.rule == .libraryPath ? "the \(library) found through LD_LIBRARY_PATH" : glibcOwner
-        var ways = ["build \(name) for \(release.map { "glibc \($0) or older" } ?? "an older glibc") (\(owner)): on an older distribution or with its sysroot"]
+        var ways = ["build \(name) for \(release.map { "glibc \($0) or older" } ?? "an older glibc"), as \(owner) is: on an older distribution or with its sysroot"]
         if let release, let zig = Self.zigTarget(object.file) {
             ways.append("or target it with `zig cc -target \(zig).\(release)` (as CC)")
         }

@@ -98,7 +98,7 @@ extension Diagnosis {
         var note = "it \(users.joined(separator: " and ")): glibc loads the NSS modules /etc/nsswitch.conf names with dlopen at run time"
         if linking == "static" || linking == "static-pie" {
             note += ", and they must come from the glibc version it was linked with"
-            if let version = environment.platform.glibcVersion { note += " (this machine has glibc \(version))" }
+            if let version = environment.platform.glibcVersion { note += " (\(glibcOwner) is \(version))" }
         }
         if go != nil { note += " (for Go: the netgo and osusergo build tags, or CGO_ENABLED=0, use Go's own resolver instead)" }
         if text.isEmpty {

@@ -163,6 +163,7 @@ extension Diagnosis {
             return [Finding(.warning, "\(requiredBy): its version requirements cannot be read: \(error)")]
         }
         var findings: [Finding] = []
+        var glibcFixGiven: [String: String] = [:]
         for need in needs {
             guard let provider = resolution.objects.first(where: { $0.answers(to: need.file) || $0.soname == need.file }) else {
                 unchecked.append((need.file, need.requirements.count))
@@ -199,7 +200,13 @@ extension Diagnosis {
                     let advice = glibcAdvice(requirement: wanted, library: need.file, object: object, isProgram: index == 0,
                                              provider: provider, available: newestVersion(in: available, family: wanted.family))
                     details += advice.details
-                    fix = advice.fix
+                    // One object's GLIBC_ failures share one remedy: say it once.
+                    if let first = glibcFixGiven[need.file] {
+                        fix = "as for \(first) above"
+                    } else {
+                        fix = advice.fix
+                        if !weak { glibcFixGiven[need.file] = requirement.name }
+                    }
                 }
                 findings.append(Finding(weak ? .warning : .fatal, message, details: details, fix: weak ? nil : fix))
             }

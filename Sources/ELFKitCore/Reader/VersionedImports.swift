@@ -91,6 +91,7 @@ public struct VersionedImports: Sendable {
         }
         // At most one symbol per 2 bytes of the file: a count beyond that cannot be real.
         let symbols = min(count, file.source.size / 2)
+        guard symbols > 1 else { return [] }
         let symbolBytes = try file.bytes(atAddress: symbolTable, length: try Checked.multiply(symbols, entrySize, ".dynsym"), ".dynsym")
         let stride = Int(entrySize)   // ≤ the table's byte count, which is an Int
         var found: [(index: Int, name: [UInt8])] = []
