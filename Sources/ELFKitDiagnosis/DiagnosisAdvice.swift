@@ -88,7 +88,9 @@ extension Diagnosis {
     /// Returns the fix: `--set-rpath` when the requester has no run path, else
     /// `--add-rpath`, which keeps the entries it has.
     func nearbyLibraryFix(_ lookup: DependencyLookup, requester: LoadedObject, shownAs shown: String) -> (detail: String, fix: String, command: String)? {
-        guard let origin = requester.origin, !lookup.searchedName.contains("/") else { return nil }
+        // In secure mode (setuid, capabilities) ld.so ignores a $ORIGIN run path outside
+        // the trusted directories, so the advice would not hold.
+        guard !environment.secure, let origin = requester.origin, !lookup.searchedName.contains("/") else { return nil }
         let resolver = LibraryResolver(environment: environment)
         let candidates = [(origin, "$ORIGIN"), (PathText.join(origin, "lib"), "$ORIGIN/lib"),
                           (PathText.join(PathText.directory(of: origin), "lib"), "$ORIGIN/../lib")]

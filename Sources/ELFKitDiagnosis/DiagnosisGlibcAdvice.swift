@@ -24,6 +24,7 @@ extension Diagnosis {
                 details.append("needed by \(shown)\(symbols.count > 8 ? " and \(symbols.count - 8) more" : "")")
             }
         }
+        details.append("every requirement, and the oldest glibc and distributions it runs on: swelf portability \(environment.fileSystem.root.map { "--root \(Self.shellWord($0)) " } ?? "")\(Self.shellWord(isProgram ? path : object.path))")
         let name = PathText.lastComponent(of: isProgram ? path : object.path)
         let release = available?.release
         let owner = provider.rule == .libraryPath ? "the \(library) found through LD_LIBRARY_PATH" : glibcOwner

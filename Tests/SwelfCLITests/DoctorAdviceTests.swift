@@ -197,6 +197,7 @@ import Testing
         #expect(!result.stdout.contains("this machine's glibc"), "\(result.stdout)")
         #expect(result.stdout.contains("or older, as the root's glibc (\(root.path)) is"), "\(result.stdout)")
         #expect(result.stdout.contains("zig cc -target x86_64-linux-gnu.2.2.5"), "\(result.stdout)")
+        #expect(result.stdout.contains("swelf portability --root \(root.path) \(goCgo)"), "\(result.stdout)")
         #expect(result.stdout.contains("gcc -static"), "\(result.stdout)")
         #expect(result.stdout.contains("for Go, CGO_ENABLED=0 (or -tags netgo,osusergo) builds it with no C library"), "\(result.stdout)")
         // Every import readelf binds to GLIBC_2.34 is named, as symbol@version.
