@@ -16,12 +16,15 @@ import Testing
     /// resolves host names with the net package. Its own C code makes Go link externally,
     /// through gcc and GNU ld, which shares the bytes of `getaddrinfo` in `.dynstr` with
     /// the tail of `_cgo_<hash>_C2func_getaddrinfo`.
-    static func goProgramWithOwnC(in directory: URL) throws -> String {
+    /// `cCode` defines `twice`; `flags` are extra `go build` arguments (`-ldflags=-s` strips
+    /// the symbol table).
+    static func goProgramWithOwnC(in directory: URL, cCode: String = "static int twice(int x) { return 2 * x; }",
+                                  flags: [String] = []) throws -> String {
         try """
         package main
 
         /*
-        static int twice(int x) { return 2 * x; }
+        \(cCode)
         */
         import "C"
 
@@ -39,7 +42,7 @@ import Testing
         try "module example.com/owncgo\n\ngo 1.19\n".write(to: directory.appendingPathComponent("go.mod"), atomically: true, encoding: .utf8)
         let program = directory.appendingPathComponent("owncgo").path
         let go = try #require(ChildProcess.path("go"), "go not found: run scripts/install-test-deps")
-        let build = try ChildProcess.run("/usr/bin/env", ["CGO_ENABLED=1", "GOFLAGS=-mod=mod", go, "build", "-o", program, "."], cwd: directory)
+        let build = try ChildProcess.run("/usr/bin/env", ["CGO_ENABLED=1", "GOFLAGS=-mod=mod", go, "build"] + flags + ["-o", program, "."], cwd: directory)
         #expect(build.status == 0, "go build: \(build.stderr)")
         return program
     }
@@ -218,5 +221,15 @@ import Testing
         #expect(own.status == 1, "\(own.stdout)")
         #expect(own.stdout.contains("CGO_ENABLED=0 is not an option: it calls C from package main (main._Cfunc_twice)"), "\(own.stdout)")
         #expect(!own.stdout.contains("CGO_ENABLED=0 (or -tags"), "\(own.stdout)")
+
+        // Without a symbol table (-ldflags=-s) the imports decide: getpid is none of the
+        // Go runtime's, net's or os/user's.
+        let strippedDirectory = try Self.scratch("ownc-stripped")
+        defer { try? FileManager.default.removeItem(at: strippedDirectory) }
+        let stripped = try Self.goProgramWithOwnC(in: strippedDirectory, cCode: "#include <unistd.h>\nstatic int twice(int x) { return 2 * x + (getpid() == 0); }",
+                                                  flags: ["-ldflags=-s"])
+        #expect(!(try ChildProcess.run("readelf", ["-S", stripped]).stdout.contains(".symtab")), "-s left a symbol table")
+        let judged = try Swelf.run(["doctor", "--root", root.path, "--env", "LD_LIBRARY_PATH=", stripped])
+        #expect(judged.stdout.contains("CGO_ENABLED=0 is not an option: it imports getpid"), "\(judged.stdout)")
     }
 }
