@@ -45,14 +45,15 @@ package struct DoctorReport {
         return out + "\n"
     }
 
+    /// The file's entry in `doctor --json`'s `files` (`JSONEnvelope.entry`): `ok` is
+    /// the verdict, `error` the first fatal finding.
     package var json: JSON {
         let environment = diagnosis.environment
         let platform = environment.platform
         var members: [(String, JSON)] = [
-            ("file", .string(diagnosis.path)),
             ("would_start", .bool(diagnosis.wouldStart)),
             ("verdict", .string(verdict)),
-            ("linking", .optional(diagnosis.linking)),
+            ("linking", JSONEnvelope.linking(diagnosis.linking)),
             ("secure_mode", .bool(environment.secure)),
             ("root", .optional(environment.fileSystem.root)),
             ("loader", .object([
@@ -104,16 +105,21 @@ package struct DoctorReport {
             members.append(("go", .null))
         }
         if let resolution = diagnosis.resolution {
-            members.append(("libraries", .array(resolution.lookups.map { lookup in
-                libraryJSON(lookup, resolution)
-            })))
+            members.append(("libraries", DoctorReport.librariesJSON(resolution)))
         } else {
             members.append(("libraries", .array([])))
         }
-        return .object(members)
+        return JSONEnvelope.entry(file: .string(diagnosis.path), ok: diagnosis.wouldStart,
+                                  error: fatalFindings.first?.message, members)
     }
 
-    private func libraryJSON(_ lookup: DependencyLookup, _ resolution: LibraryResolution) -> JSON {
+    /// One object per DT_NEEDED lookup in load order (LD_PRELOAD entries first): the
+    /// `libraries` of `doctor --json` and `ldd --json`.
+    package static func librariesJSON(_ resolution: LibraryResolution) -> JSON {
+        .array(resolution.lookups.map { libraryJSON($0, resolution) })
+    }
+
+    private static func libraryJSON(_ lookup: DependencyLookup, _ resolution: LibraryResolution) -> JSON {
         var status = "found"
         var path: String?
         var rule: SearchRule?

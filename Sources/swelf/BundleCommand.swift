@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import ELFKit
 
 /// `swelf bundle` options.
@@ -9,13 +14,23 @@ struct BundleOptions {
     var root: String?
     var environment: [(name: String, value: String)] = []
     var json = false
+    /// `--update`: replace a previous bundle in a non-empty output directory.
+    var update = false
+    /// `--allow-broken`: a bundle that would not start is a warning, not an error.
+    var allowBroken = false
+    /// `--interpreter PATH`: the PT_INTERP of every program (default: the target's standard loader).
+    var interpreter: String?
+    /// `--plugin FILE:DIR`, in order.
+    var plugins: [(file: String, directory: String)] = []
 }
 
-/// `swelf bundle --output DIR PROGRAM_OR_DIR...`: copies the programs to DIR/bin and every
-/// library they load that is not base system to DIR/lib, gives each copy an
-/// `$ORIGIN`-relative DT_RUNPATH (`BundleExecutor`, each copy written and verified by
-/// `Rewriter`), and prints what it decided and why
-/// (`BundleReport`). Nothing outside DIR is written.
+/// `swelf bundle --output DIR PROGRAM_OR_DIR...`: copies the programs to DIR/bin (or
+/// their place under an input directory), plugins where `--plugin` puts them, and every
+/// library they load that is not base system to DIR/lib; gives each copy an
+/// `$ORIGIN`-relative DT_RUNPATH and the target's loader (`BundleExecutor`, each copy
+/// written and verified by `Rewriter`); then checks that the bundle would start on its
+/// target (`BundleStartCheck`) and prints what it decided and why (`BundleReport`).
+/// Nothing outside DIR is written, and DIR may not be, hold or lie inside a source.
 struct BundleCommand {
     let terminal: Terminal
     let options: BundleOptions
@@ -23,22 +38,36 @@ struct BundleCommand {
     func run() -> ExitCode {
         guard let output = options.output else { return .usage }
         guard let policy = policy() else { return .failure }
-        let programs: [(path: String, name: String)]
+        let inputs: [BundleInput]
         do {
-            programs = try BundleInputs.programs(in: options.inputs, output: output)
+            inputs = try BundleInputs.files(in: options.inputs, plugins: options.plugins)
+            try checkSources(output: output, files: inputs.map(\.path))
         } catch {
-            terminal.error("\(error)")
+            terminal.error("bundle: \(error)")
             return .failure
         }
-        if programs.isEmpty {
+        if inputs.isEmpty {
             terminal.error("bundle: no programs found in \(options.inputs.joined(separator: " "))")
             return .failure
         }
 
         let environment = HostProbe.loaderEnvironment(root: options.root, overrides: options.environment)
-        let plan = BundlePlanner(environment: environment, policy: policy).plan(programs: programs)
+        var planner = BundlePlanner(environment: environment, policy: policy)
+        planner.interpreter = options.interpreter
+        let plan = planner.plan(inputs: inputs)
         guard plan.errors.isEmpty else {
             refuse(plan, output: output)
+            return .failure
+        }
+        let manifest = BundleManifest(output: output)
+        let entries = BundleExecutor.entries(of: plan)
+        let update: BundleManifest.Update
+        do {
+            // The libraries are sources too: no copy may land on one of them.
+            try checkSources(output: output, files: inputs.map(\.path) + plan.libraries.flatMap { [$0.source, $0.canonical] })
+            update = try manifest.prepare(writing: entries, update: options.update)
+        } catch {
+            terminal.error("bundle: \(error)")
             return .failure
         }
 
@@ -50,24 +79,57 @@ struct BundleCommand {
             _ = try rewriter.rewrite(path: source, request: request, output: destination)
         }
         do {
+            // The manifest is written first with the old and the new entries, so that an
+            // interrupted run leaves every file it may have written listed for --update.
+            _ = try BundleExecutor.makeDirectories(output, "")
+            try manifest.write(update.previous + entries.filter { !update.previous.contains($0) })
             leftovers = try executor.write(plan)
+            try manifest.remove(update.stale)
+            try manifest.write(entries)
         } catch {
             terminal.standardOutput.flush()
             terminal.error("bundle: \(error)")
             return .failure
         }
-        // The bundle ends with the portability report of what it wrote (bin/ and lib/,
-        // resolved as they will be: private libraries through their $ORIGIN run paths, the
-        // base system where --root/--env say). Its verdict does not change the bundle's
-        // exit status; `swelf portability --floor` gates on it.
-        let portability = PortabilityReport.analyze(paths: [output], environment: environment, host: HostProbe.hostFacts())
-        let report = BundleReport(plan: plan, output: output, leftovers: leftovers, portability: portability)
+        // The bundle is judged as it will start on its target: the host or --root, with
+        // none of this process's loader variables (LD_LIBRARY_PATH would find the build
+        // tree's libraries). The portability report, which ends the report, covers the
+        // files the bundle wrote, not others that share the directory.
+        let target = BundleStartCheck.bundleEnvironment(environment)
+        let host = HostProbe.hostFacts()
+        let check = BundleStartCheck.run(plan, output: output, environment: target, host: host)
+        let portability = PortabilityReport.analyze(paths: entries.map { output + "/" + $0 }, environment: target, host: host)
+        var report = BundleReport(plan: plan, output: output, leftovers: leftovers, portability: portability)
+        report.startCheck = check
+        report.removed = update.stale
+        report.brokenAllowed = options.allowBroken
         if options.json {
             terminal.standardOutput.line(report.json.serialized())
         } else {
             terminal.standardOutput.write(report.text)
         }
+        guard check.failures.isEmpty else {
+            terminal.standardOutput.flush()
+            for failure in check.failures {
+                terminal.error("bundle: \(output)/\(failure.location) would not start: \(failure.reasons.joined(separator: "; ").split(separator: "\n").joined(separator: " "))")
+            }
+            if options.allowBroken {
+                terminal.error("bundle: warning: kept as it is (--allow-broken)")
+                return .success
+            }
+            terminal.error("bundle: the bundle in \(output) would not start (it is left there; --allow-broken accepts it)")
+            return .failure
+        }
         return .success
+    }
+
+    /// Refuses an output directory that is, holds or lies inside a source.
+    private func checkSources(output: String, files: [String]) throws(BundleError) {
+        let directories = options.inputs.filter { input in
+            var status = stat()
+            return BytePath(input).withCString({ stat($0, &status) }) == 0 && status.st_mode & S_IFMT == S_IFDIR
+        }
+        try BundleSourceGuard.check(output: output, directories: directories, files: files)
     }
 
     /// The default policy with `--policy FILE`'s rules and `--include-libstdcxx`; nil

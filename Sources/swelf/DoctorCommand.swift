@@ -7,6 +7,8 @@ struct DoctorOptions {
     /// `--env NAME=VALUE` in order; a later one wins.
     var environment: [(name: String, value: String)] = []
     var json = false
+    /// `ldd --tree`: the dependencies as a tree.
+    var tree = false
     /// `portability --floor`: the oldest versions accepted.
     var limits: PortabilityReport.Limits?
 
@@ -24,7 +26,7 @@ struct DoctorCommand {
 
     func run() -> ExitCode {
         let (environment, host) = options.probe()
-        return terminal.eachFile(options.files, json: options.json) { path in
+        return terminal.eachFile(options.files, command: "doctor", json: options.json) { path in
             let diagnosis = Diagnosis.run(path: path, environment: environment, host: host)
             let report = DoctorReport(diagnosis: diagnosis)
             if options.json { return (report.json, diagnosis.wouldStart) }
@@ -35,23 +37,25 @@ struct DoctorCommand {
 }
 
 /// `swelf ldd FILE...`: the resolved tree in ldd's format, with the reason where ldd
-/// prints the load address.
+/// prints the load address; `--tree` draws it as a tree (`LddTree`), `--json` gives
+/// each file's lookups as `doctor --json` does.
 struct LddCommand {
     let terminal: Terminal
     let options: DoctorOptions
 
     func run() -> ExitCode {
         let (environment, host) = options.probe()
-        var status = ExitCode.success
         let out = terminal.standardOutput
-        for path in options.files {
-            if options.files.count > 1 { out.line("\(path):") }
+        return terminal.eachFile(options.files, command: "ldd", json: options.json) { path in
             let diagnosis = Diagnosis.run(path: path, environment: environment, host: host)
-            let report = LddReport(diagnosis, fileSystem: environment.fileSystem)
+            let report = LddReport(diagnosis, fileSystem: environment.fileSystem, tree: options.tree)
+            if options.files.count > 1 && !options.tree && !options.json { out.line("\(path):") }
             for line in report.lines {
                 switch line {
                 case .output(let text):
-                    out.line(text)
+                    // Under --json the listing is the entry's `libraries`; messages and
+                    // errors still go to stderr.
+                    if !options.json { out.line(text) }
                 case .message(let text):
                     out.flush()
                     terminal.standardError.line(text)
@@ -61,8 +65,7 @@ struct LddCommand {
                     terminal.error(text)
                 }
             }
-            if report.failed { status = .failure }
+            return (options.json ? report.json : nil, !report.failed)
         }
-        return status
     }
 }

@@ -55,7 +55,8 @@ extension HelpText {
     run path. A file that cannot be read is reported on stderr; the others are shown.
 
     Options:
-      --json                       the summary as JSON
+      --json                       the summaries as one JSON object (docs/json.md): each
+                                   file an entry of "files", one that fails with "ok": false
       -h, --help                   this page
 
     Examples:
@@ -74,8 +75,8 @@ extension HelpText {
     kernel module is not loadable: verify says what it is and fails.
 
     Options:
-      --json                       the results as JSON on stdout; the problems are also
-                                   printed on stderr
+      --json                       the results as one JSON object on stdout
+                                   (docs/json.md); the problems are also printed on stderr
       -h, --help                   this page
 
     Examples:
@@ -104,7 +105,7 @@ extension HelpText {
                                    directory
       --env NAME=VALUE             assume this environment variable (repeatable; default:
                                    swelf's own environment)
-      --json                       the report as JSON
+      --json                       the report as one JSON object (docs/json.md)
       -h, --help                   this page
     An option's value may also be written --root=DIR, --env=NAME=VALUE.
 
@@ -117,7 +118,7 @@ extension HelpText {
     """
 
     static let ldd = """
-    Usage: swelf ldd [--root DIR] [--env NAME=VALUE]... FILE...
+    Usage: swelf ldd [--root DIR] [--env NAME=VALUE]... [--tree] [--json] FILE...
 
     The libraries each FILE loads, in ldd's format, resolved as glibc's ld.so resolves
     them, without running anything. Where ldd prints the load address, swelf prints the
@@ -128,12 +129,18 @@ extension HelpText {
                                    be a directory
       --env NAME=VALUE             assume this environment variable (repeatable; default:
                                    swelf's own environment)
+      --tree                       a dependency tree, as libtree draws it: each edge with
+                                   the rule that found it, a library expanded once (later
+                                   edges say "already loaded"), and the paths tried for a
+                                   library that is not found
+      --json                       each file's lookups as one JSON object (docs/json.md):
+                                   name, who needed it, path, rule, the paths tried
       -h, --help                   this page
     An option's value may also be written --root=DIR, --env=NAME=VALUE.
 
     Examples:
       swelf ldd /bin/ls
-      swelf ldd --env LD_LIBRARY_PATH=dist/lib dist/bin/app
+      swelf ldd --tree --env LD_LIBRARY_PATH=dist/lib dist/bin/app
 
     A file for another machine is not resolved without --root: one line on stderr says
     so and suggests the sysroot (swelf ldd --root /usr/aarch64-linux-gnu FILE).
@@ -145,15 +152,22 @@ extension HelpText {
 
     static let bundle = """
     Usage: swelf bundle --output DIR [--policy FILE] [--include-libstdcxx] [--root DIR]
-                        [--env NAME=VALUE]... [--json] PROGRAM_OR_DIR...
+                        [--env NAME=VALUE]... [--interpreter PATH] [--plugin FILE:DIR]...
+                        [--update] [--allow-broken] [--json] INPUT...
 
     Ship programs to another machine: copy them to DIR/bin and every library they load
-    that is not base system to DIR/lib, each copy with its own $ORIGIN RUNPATH.
-    Libraries are resolved as doctor resolves them (any architecture); each decision is
-    printed with its reason, with warnings for what is loaded at run time (NSS, iconv,
-    dlopen). A directory argument stands for every program (ELF with PT_INTERP) under
-    it. Sources are never changed; reruns are identical. The report ends with the
-    portability report of the bundle.
+    that is not base system to DIR/lib, each copy with its own $ORIGIN RUNPATH to
+    DIR/lib and each program the target's standard loader as PT_INTERP. Libraries are
+    resolved as doctor resolves them (any architecture); each decision is printed with
+    its reason, with warnings for what is loaded at run time (NSS, iconv, dlopen).
+    INPUT is a program (to bin/), a shared library (to lib/), or a directory: every
+    program under it, its layout kept (DIR/libexec/plugins/helper stays there). DIR may
+    not be, hold or lie inside an input's tree; a non-empty DIR is refused unless
+    --update. After writing, doctor's checks run on every program against the target
+    (this machine, or --root), without swelf's own LD_LIBRARY_PATH: a bundle that would
+    not start is an error naming why. Sources are never changed; reruns are identical.
+    The report ends with the portability report of the bundle. The one program run is
+    this machine's loader, as "ld.so --list-diagnostics", to learn its directories.
 
     Options:
       -o, --output DIR             the bundle directory (required)
@@ -163,18 +177,32 @@ extension HelpText {
                                    loader are always excluded; the GPU stack,
                                    libcrypt.so.1, libstdc++ and libgcc_s by default
       --include-libstdcxx          bundle libstdc++ and libgcc_s too
-      --root DIR                   resolve in a foreign tree; DIR must be a directory
-      --env NAME=VALUE             assume this environment variable (repeatable)
+      --root DIR                   the target's root (a sysroot, an image): resolve and
+                                   check there; DIR must be a directory
+      --env NAME=VALUE             assume this environment variable when resolving
+                                   (repeatable)
+      --interpreter PATH           the PT_INTERP of every program (default: the standard
+                                   loader of its machine, /lib64/ld-linux-x86-64.so.2, ...)
+      --plugin FILE:DIR            place a library the programs dlopen at DIR inside the
+                                   bundle (relative, no ..), its run path to DIR/lib
+                                   (repeatable)
+      --update                     replace the previous bundle in a non-empty DIR: only
+                                   the files its .swelf-bundle-manifest lists; stale ones
+                                   are removed, other files left
+      --allow-broken               a bundle that would not start is a warning, not an error
       --json                       the report as JSON
       -h, --help                   this page
     An option's value may also be written --output=DIR, --policy=FILE, --root=DIR,
-    --env=NAME=VALUE.
+    --env=NAME=VALUE, --interpreter=PATH, --plugin=FILE:DIR.
 
     Examples:
       swelf bundle -o dist build/myapp && scp -r dist server:/opt/myapp
       swelf bundle --output=dist --policy=bundle.policy build/bin
+      swelf bundle --update -o dist --plugin build/libplug.so:bin/plugins build/myapp
+      swelf bundle --root /usr/aarch64-linux-gnu -o dist-arm64 build-arm64/myapp
 
-    Exit status: 0 the bundle was written, 1 it was not (the reasons on stderr),
+    Exit status: 0 the bundle was written and would start, 1 it was not written (the
+    reasons on stderr) or would not start on its target (unless --allow-broken),
     64 usage error.
 
     """

@@ -74,7 +74,7 @@ struct VerifyCommand {
     let json: Bool
 
     func run(_ files: [BytePath]) -> ExitCode {
-        terminal.eachFile(files, json: json) { path in
+        terminal.eachFile(files, command: "verify", json: json) { path in
             var problems: [String]
             do {
                 let file = try ELFFile(path: path)
@@ -89,8 +89,8 @@ struct VerifyCommand {
             if json {
                 // Errors go to stderr in every form; the JSON on stdout holds them as data.
                 for problem in problems { terminal.error(problem, file: path) }
-                return (.object([("file", .bytes(path.bytes)), ("ok", .bool(problems.isEmpty)),
-                                 ("problems", .array(problems.map(JSON.string)))]), problems.isEmpty)
+                return (JSONEnvelope.entry(file: .bytes(path.bytes), ok: problems.isEmpty, error: problems.first,
+                                           [("problems", .array(problems.map(JSON.string)))]), problems.isEmpty)
             } else if problems.isEmpty {
                 terminal.standardOutput.line(bytes: path.bytes + Array(": ok".utf8))
             } else {

@@ -18,7 +18,7 @@ struct PortabilityCommand {
         for note in report.notes where note.unreadableInput { terminal.error(note.message) }
         terminal.standardError.flush()
         if options.json {
-            terminal.standardOutput.line(rendering.json(report, violations: violations).serialized())
+            terminal.standardOutput.line(rendering.document(report, violations: violations).serialized())
         } else {
             terminal.standardOutput.write(rendering.text(report, violations: violations))
         }

@@ -6,7 +6,7 @@ struct ShowCommand {
     let json: Bool
 
     func run(_ files: [BytePath]) -> ExitCode {
-        terminal.eachFile(files, json: json) { path in
+        terminal.eachFile(files, command: "show", json: json) { path in
             do {
                 let summary = try FileSummary(file: ELFFile(path: path), path: path)
                 if json { return (summary.json, true) }
@@ -15,7 +15,8 @@ struct ShowCommand {
             } catch {
                 terminal.standardOutput.flush()
                 terminal.error("\(error)", file: path)
-                return (nil, false)
+                // Errors go to stderr in every form; the JSON holds the file as a failed entry.
+                return (json ? JSONEnvelope.entry(file: .bytes(path.bytes), ok: false, error: "\(error)") : nil, false)
             }
         }
     }
@@ -135,16 +136,16 @@ struct FileSummary {
         return out
     }
 
+    /// The file's entry in `show --json`'s `files`.
     var json: JSON {
-        .object([
-            ("file", .bytes(path.bytes)),
+        JSONEnvelope.entry(file: .bytes(path.bytes), ok: true, error: nil, [
             ("class", .int(format.is64 ? 64 : 32)),
             ("endianness", .string(format.isBigEndian ? "big" : "little")),
             ("machine", .string(machine.commonName)),
             ("e_machine", .int(Int64(machine.rawValue))),
             ("type", .string(type.description)),
             ("os_abi", .string(OSABINames.name(of: osABI) ?? osABI.description)),
-            ("linking", .string(linking)),
+            ("linking", JSONEnvelope.linking(linking)),
             ("pie", .bool(pie)),
             ("interpreter", .optional(bytes: interpreter)),
             ("soname", .optional(bytes: soname)),

@@ -246,8 +246,9 @@ enum HelpText {
            swelf show [--json] FILE...
            swelf verify [--json] FILE...
            swelf doctor [--root DIR] [--env NAME=VALUE]... [--json] FILE
-           swelf ldd [--root DIR] [--env NAME=VALUE]... FILE...
-           swelf bundle --output DIR [--policy FILE] [--include-libstdcxx] [--root DIR] [--json] PROGRAM_OR_DIR...
+           swelf ldd [--root DIR] [--env NAME=VALUE]... [--tree] [--json] FILE...
+           swelf bundle --output DIR [--policy FILE] [--include-libstdcxx] [--root DIR] [--interpreter PATH]
+                        [--plugin FILE:DIR]... [--update] [--allow-broken] [--json] PROGRAM_OR_DIR...
            swelf portability [--floor LIMITS] [--root DIR] [--env NAME=VALUE]... [--json] FILE|DIR...
            swelf help [COMMAND]
 
@@ -314,6 +315,8 @@ enum HelpText {
                                    exit 0 would start, 1 would not
       ldd FILE...                  the resolved libraries in ldd's format, with the rule that
                                    found each where ldd prints the load address
+        --tree                     as a dependency tree: each edge's rule, a library
+                                   expanded once, the paths tried for a missing one
       portability FILE|DIR...      which systems the files (and everything they load) run on:
                                    per system library (glibc, its loader, libstdc++,
                                    libgcc_s) the newest symbol@version required and the file
@@ -326,25 +329,42 @@ enum HelpText {
                                    (rootfs, sysroot): its ld.so.cache and system directories
         --env NAME=VALUE           assume this environment variable (repeatable; default:
                                    swelf's own environment)
+        --json                     (show, verify, doctor, ldd, portability, bundle) one JSON
+                                   object: schema version, command, ok, then the report;
+                                   files always an array (docs/json.md)
       bundle PROGRAM_OR_DIR...     ship programs to another machine: copy them to DIR/bin and
                                    every library they load that is not base system to DIR/lib,
-                                   each copy with its own $ORIGIN RUNPATH; libraries resolved
-                                   as doctor resolves them (nothing runs; any architecture);
-                                   prints each decision and why, and warnings for what is
-                                   loaded at run time (NSS, iconv, dlopen). A directory
-                                   argument stands for every program (ELF with PT_INTERP)
-                                   under it. Sources are never changed; reruns are identical.
-                                   Ends with the portability report of the bundle.
-        -o, --output DIR           the bundle directory (required)
+                                   each copy with its own $ORIGIN RUNPATH and each program the
+                                   target's standard loader; libraries resolved as doctor
+                                   resolves them (any architecture; the one program run is
+                                   this machine's ld.so --list-diagnostics); prints each
+                                   decision and why, and warnings for what is loaded at run
+                                   time (NSS, iconv, dlopen). A directory argument stands for
+                                   every program under it, its layout kept; a library
+                                   argument goes to DIR/lib. Sources are never changed (DIR
+                                   may not be, hold or lie inside an input's tree); reruns
+                                   are identical. Exit 1 when the written bundle would not
+                                   start on its target (doctor's checks, without swelf's own
+                                   LD_LIBRARY_PATH). Ends with the portability report.
+        -o, --output DIR           the bundle directory (required; a non-empty one only
+                                   with --update)
         --policy FILE              extra rules, first match wins, one per line:
                                    "exclude PATTERN REASON" or "bundle PATTERN REASON"
                                    (PATTERN a file name with * and ?); glibc and the loader
                                    are always excluded; the GPU stack, libcrypt.so.1,
                                    libstdc++ and libgcc_s by default
         --include-libstdcxx        bundle libstdc++ and libgcc_s too
-        --root DIR, --env NAME=VALUE   as for doctor
+        --root DIR, --env NAME=VALUE   as for doctor; --root is also the target checked
+        --interpreter PATH         every program's PT_INTERP (default: its machine's
+                                   standard loader, /lib64/ld-linux-x86-64.so.2, ...)
+        --plugin FILE:DIR          place a dlopen'd library at DIR inside the bundle, with a
+                                   run path to DIR/lib (repeatable)
+        --update                   replace the previous bundle (its .swelf-bundle-manifest):
+                                   stale files removed, other files left alone
+        --allow-broken             a bundle that would not start: warn, exit 0
         --json                     the report as one JSON object (programs, libraries,
-                                   decisions, warnings, errors)
+                                   decisions, warnings, errors, removed, starts,
+                                   portability)
         Example, ship a program to an older server:
           swelf bundle -o dist build/myapp && scp -r dist server:/opt/myapp
 

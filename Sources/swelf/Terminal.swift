@@ -93,20 +93,22 @@ final class Terminal {
         standardError.flush()
     }
 
-    /// The loop of the commands that report on each file (`show`, `verify`, `doctor`):
-    /// `report` prints a file's text at once, or under `json` returns its document, and
-    /// says whether the file passed; the documents are printed at the end, one file's
-    /// alone, several as an array (also when one of several gave none).
-    func eachFile<Path>(_ files: [Path], json: Bool, _ report: (Path) -> (document: JSON?, passed: Bool)) -> ExitCode {
+    /// The loop of the commands that report on each file (`show`, `verify`, `doctor`,
+    /// `ldd`): `report` prints a file's text at once, or under `json` returns its entry
+    /// (`JSONEnvelope.entry`), and says whether the file passed. Under `json` the entries
+    /// are printed at the end as one document whose `files` is an array, one entry per
+    /// file whatever their number, a file that failed included.
+    func eachFile<Path>(_ files: [Path], command: String, json: Bool,
+                        _ report: (Path) -> (entry: JSON?, passed: Bool)) -> ExitCode {
         var status = ExitCode.success
-        var documents: [JSON] = []
+        var entries: [JSON] = []
         for path in files {
-            let (document, passed) = report(path)
+            let (entry, passed) = report(path)
             if !passed { status = .failure }
-            if let document { documents.append(document) }
+            if let entry { entries.append(entry) }
         }
         if json {
-            standardOutput.line((files.count == 1 && documents.count == 1 ? documents[0] : .array(documents)).serialized())
+            standardOutput.line(JSONEnvelope.files(command: command, ok: status == .success, entries).serialized())
         }
         return status
     }

@@ -137,7 +137,7 @@ import Testing
             "$SWELF" show --json "$name" > "$D/json"
             python3 -c '
             import json, sys
-            d = json.load(open(sys.argv[1]))
+            d = json.load(open(sys.argv[1]))["files"][0]
             raw = d.get("raw_bytes", {})
             def exact(key, index=None):
                 text = d[key] if index is None else d[key][index]
@@ -156,7 +156,8 @@ import Testing
         #expect(try scratch.contents("decoded") == expected)
         // Strict JSON: Foundation's parser reads it, and names that are UTF-8 (€, the
         // needed libraries from the build) are plain text with no raw_bytes entry.
-        let document = try #require(try JSONSerialization.jsonObject(with: Data(scratch.contents("json"))) as? [String: Any])
+        let envelope = try #require(try JSONSerialization.jsonObject(with: Data(scratch.contents("json"))) as? [String: Any])
+        let document = try #require((envelope["files"] as? [[String: Any]])?.first)
         let raw = try #require(document["raw_bytes"] as? [String: Any])
         #expect(Set(raw.keys) == ["file", "run_path", "needed"])
         #expect((document["run_path"] as? String)?.contains("/€/") == true)
@@ -178,7 +179,7 @@ import Testing
             "$SWELF" doctor --json "$app" > "$D/json" || true
             python3 -c '
             import json, sys
-            d = json.load(open(sys.argv[1]))
+            d = json.load(open(sys.argv[1]))["files"][0]
             out = open(sys.argv[2], "wb")
             def exact(o, key):
                 raw = o.get("raw_bytes", {}).get(key)

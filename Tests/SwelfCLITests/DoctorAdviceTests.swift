@@ -72,9 +72,12 @@ import Testing
         return checks.first { $0["area"] as? String == area }?["findings"] as? [[String: Any]] ?? []
     }
 
+    /// The one file's entry of `doctor --json` (the envelope's `files`).
     static func json(_ arguments: [String]) throws -> [String: Any] {
         let result = try Swelf.run(["doctor", "--json"] + arguments)
-        return try #require(try JSONSerialization.jsonObject(with: Data(result.stdoutBytes)) as? [String: Any], "\(result.stderr)")
+        let envelope = try #require(try JSONSerialization.jsonObject(with: Data(result.stdoutBytes)) as? [String: Any], "\(result.stderr)")
+        let files = try #require(envelope["files"] as? [[String: Any]])
+        return try #require(files.first)
     }
 
     /// Runs a `swelf …` command exactly as doctor printed it, through sh (the quoting is

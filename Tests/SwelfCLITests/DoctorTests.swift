@@ -16,7 +16,11 @@ import Testing
     static func doctorJSON(_ arguments: [String]) throws -> [String: Any] {
         let result = try Swelf.run(["doctor", "--json"] + noLibraryPath + arguments)
         #expect(result.stderr.isEmpty, "\(result.stderr)")
-        return try #require(try JSONSerialization.jsonObject(with: Data(result.stdoutBytes)) as? [String: Any])
+        let envelope = try #require(try JSONSerialization.jsonObject(with: Data(result.stdoutBytes)) as? [String: Any])
+        #expect(envelope["command"] as? String == "doctor")
+        let files = try #require(envelope["files"] as? [[String: Any]])
+        #expect(files.count == 1)
+        return try #require(files.first)
     }
 
     static func library(_ document: [String: Any], _ name: String) -> [String: Any]? {
@@ -303,7 +307,7 @@ import Testing
 
     @Test(arguments: [
         ["doctor"], ["doctor", "a", "b"], ["doctor", "--env", "NOEQUALS", "x"], ["doctor", "--root"],
-        ["doctor", "--bogus", "x"], ["ldd"], ["ldd", "--json", "x"],
+        ["doctor", "--bogus", "x"], ["ldd"], ["ldd", "--json"], ["ldd", "--bogus", "x"], ["show", "--tree", "x"],
     ])
     func usageErrors(arguments: [String]) throws {
         let result = try Swelf.run(arguments)
@@ -314,7 +318,7 @@ import Testing
 
     @Test func jsonSchema() throws {
         let document = try Self.doctorJSON(["/bin/ls"])
-        for key in ["file", "would_start", "verdict", "linking", "secure_mode", "root", "loader", "checks", "libraries"] {
+        for key in ["file", "ok", "error", "would_start", "verdict", "linking", "secure_mode", "root", "loader", "checks", "libraries"] {
             #expect(document[key] != nil, "missing key \(key)")
         }
         #expect(document["verdict"] as? String == "would start")

@@ -82,7 +82,7 @@ import Testing
         let (status, json, _) = try Self.document(["/usr/bin"])
         #expect(status == 0)
         let files = json["files"] as? [[String: Any]] ?? []
-        let inputs = Set(files.filter { $0["input"] as? Bool == true }.compactMap { $0["path"] as? String })
+        let inputs = Set(files.filter { $0["input"] as? Bool == true }.compactMap { $0["file"] as? String })
 
         // The ELF files under /usr/bin, found here: regular files (not links) starting \x7fELF.
         var expected = Set<String>()
@@ -108,7 +108,7 @@ import Testing
         var overall: [Int] = [2, 2, 5]
         var compared = 0
         var privateUsers = Set<String>()
-        for path in files.compactMap({ $0["path"] as? String }) {
+        for path in files.compactMap({ $0["file"] as? String }) {
             let needs = try Self.readelfVersions(path).needs
             let system = needs.filter { Self.isGlibc($0.file) || $0.file.hasPrefix("libstdc++.so.") || $0.file.hasPrefix("libgcc_s.so.") }
             #expect(Set(system.map { $0.file + " " + $0.name }) == reported[path] ?? [], "\(path)")
@@ -124,7 +124,7 @@ import Testing
             compared += 1
         }
         // GLIBC_ABI_DT_RELR would lift the floor to 2.36; readelf shows it as a need too.
-        let relr = files.compactMap { $0["path"] as? String }.contains { path in
+        let relr = files.compactMap { $0["file"] as? String }.contains { path in
             (reported[path] ?? []).contains { $0.hasSuffix(" GLIBC_ABI_DT_RELR") }
         }
         if relr && Self.newer([2, 36], than: overall) { overall = [2, 36] }
@@ -180,7 +180,7 @@ import Testing
     @Test func staticGoAndMusl() throws {
         let (_, json, _) = try Self.document([Repo.testBinaries.appendingPathComponent("x86_64").path])
         let files = json["files"] as? [[String: Any]] ?? []
-        func entry(_ name: String) -> [String: Any]? { files.first { ($0["path"] as? String)?.hasSuffix("/x86_64/" + name) == true } }
+        func entry(_ name: String) -> [String: Any]? { files.first { ($0["file"] as? String)?.hasSuffix("/x86_64/" + name) == true } }
         for name in ["static", "static-pie", "go-nocgo"] {
             #expect(entry(name)?["libc"] as? String == "none", "\(name)")
         }
@@ -224,7 +224,7 @@ import Testing
         let (status, json, _) = try Self.document((root.map { ["--root", $0] } ?? []) + [base + "/app"])
         #expect(status == 0)
         let files = json["files"] as? [[String: Any]] ?? []
-        let libraryEntry = files.first { ($0["path"] as? String)?.hasSuffix("/libpriv.so.1") == true }
+        let libraryEntry = files.first { ($0["file"] as? String)?.hasSuffix("/libpriv.so.1") == true }
         #expect(libraryEntry?["input"] as? Bool == false, "\(files)")
         #expect(Self.floor(json, machine: machine, component: "glibc") == libraryNewest.map(String.init).joined(separator: "."))
         let platform = (json["platforms"] as? [[String: Any]])?.first
@@ -358,7 +358,7 @@ import Testing
         let (status, json, _) = try Self.document([libc, "/usr/bin/true", "/usr/bin/true"])
         #expect(status == 0)
         let files = json["files"] as? [[String: Any]] ?? []
-        #expect(files.filter { $0["path"] as? String == "/usr/bin/true" }.count == 1)
+        #expect(files.filter { $0["file"] as? String == "/usr/bin/true" }.count == 1)
         let requirers = Set((json["requirements"] as? [[String: Any]] ?? []).compactMap { $0["required_by"] as? String })
         #expect(requirers == ["/usr/bin/true"])
         let notes = (json["notes"] as? [[String: Any]] ?? []).compactMap { $0["message"] as? String }
@@ -388,14 +388,14 @@ import Testing
         let (status, json, _) = try Self.document(linkFirst ? [link, app] : [app, link])
         #expect(status == 0)
         let files = json["files"] as? [[String: Any]] ?? []
-        let greet = files.filter { ($0["path"] as? String).map { $0 == link || $0.hasSuffix("/lib/libgreet.so.1") } ?? false }
-        #expect(files.count == 3, "\(files.map { $0["path"] ?? "" })")
+        let greet = files.filter { ($0["file"] as? String).map { $0 == link || $0.hasSuffix("/lib/libgreet.so.1") } ?? false }
+        #expect(files.count == 3, "\(files.map { $0["file"] ?? "" })")
         #expect(greet.count == 1)
         #expect(greet.first?["input"] as? Bool == true)
         // libgreet requires GLIBC_2.2.5 of libc.so.6 (readelf -V): one use, by the one entry.
         let greetUses = (json["requirements"] as? [[String: Any]] ?? []).compactMap { $0["required_by"] as? String }
             .filter { $0 == link || $0.hasSuffix("/lib/libgreet.so.1") }
-        #expect(greetUses == [greet.first?["path"] as? String ?? "?"])
+        #expect(greetUses == [greet.first?["file"] as? String ?? "?"])
     }
 
     // MARK: --floor

@@ -9,9 +9,13 @@ import Testing
         let facts = try ReadelfFacts(path: path)
         let result = try Swelf.run(["show", "--json", path])
         #expect(result.status == 0, "\(result.stderr)")
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdoutBytes)) as? [String: Any])
+        let envelope = try #require(try JSONSerialization.jsonObject(with: Data(result.stdoutBytes)) as? [String: Any])
+        let files = try #require(envelope["files"] as? [[String: Any]], "one file is an array of one too")
+        #expect(files.count == 1)
+        let object = try #require(files.first)
 
         #expect(object["file"] as? String == path)
+        #expect(object["ok"] as? Bool == true)
         #expect(object["class"] as? Int == (facts.elfClass == "ELF64" ? 64 : 32))
         #expect(object["endianness"] as? String == (facts.data.hasSuffix("big endian") ? "big" : "little"))
         #expect(object["e_machine"] as? Int == ReadelfFacts.machines[facts.machine].map(Int.init))
@@ -34,9 +38,10 @@ import Testing
         let linking = try #require(object["linking"] as? String)
         switch subject.kind {
         case "static": #expect(linking == "static")
-        case "static-pie": #expect(linking == "static-pie")
+        case "static-pie": #expect(linking == "static_pie")
         case "program": #expect(linking == "dynamic")
-        default: #expect(linking.hasPrefix("dynamic"))
+        case "library": #expect(linking == "shared_library")
+        default: #expect(["dynamic", "dynamic_no_interpreter", "shared_library"].contains(linking), "\(linking)")
         }
         #expect(object["pie"] as? Bool == (facts.type.hasPrefix("DYN") && subject.kind != "library"))
     }
@@ -45,7 +50,8 @@ import Testing
         let paths = ["x86_64/hello", "mips/libgreet.so.1", "s390x/hello-noshdr"].map { Repo.testBinaries.appendingPathComponent($0).path }
         let result = try Swelf.run(["show", "--json"] + paths)
         #expect(result.status == 0)
-        let array = try #require(try JSONSerialization.jsonObject(with: Data(result.stdoutBytes)) as? [[String: Any]])
+        let envelope = try #require(try JSONSerialization.jsonObject(with: Data(result.stdoutBytes)) as? [String: Any])
+        let array = try #require(envelope["files"] as? [[String: Any]])
         #expect(array.map { $0["file"] as? String } == paths)
         #expect(array.map { $0["machine"] as? String } == ["x86_64", "mips", "s390"])
     }

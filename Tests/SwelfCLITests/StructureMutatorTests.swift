@@ -69,6 +69,8 @@ import Testing
         list.append(Command(name: "show --json") { files, _ in ["show", "--json"] + files })
         list.append(Command(name: "verify") { files, _ in ["verify"] + files })
         list.append(Command(name: "ldd --root") { files, _ in ["ldd", "--root", root] + files })
+        list.append(Command(name: "ldd --root --tree") { files, _ in ["ldd", "--root", root, "--tree"] + files })
+        list.append(Command(name: "ldd --root --json") { files, _ in ["ldd", "--root", root, "--json"] + files })
         list.append(Command(name: "doctor --root", single: true) { files, _ in ["doctor", "--root", root, "--json"] + files })
         list.append(Command(name: "portability --root --json") { files, _ in ["portability", "--root", root, "--json"] + files })
         list.append(Command(name: "portability --floor") { files, _ in ["portability", "--floor", "glibc=2.17", "--root", root] + files })

@@ -73,8 +73,10 @@ import Testing
 
             let json = try Swelf.run(["verify", "--json", file.path])
             #expect(json.status == 1)
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdoutBytes)) as? [String: Any])
+            let envelope = try #require(try JSONSerialization.jsonObject(with: Data(json.stdoutBytes)) as? [String: Any])
+            let object = try #require((envelope["files"] as? [[String: Any]])?.first)
             #expect(object["ok"] as? Bool == false)
+            #expect(envelope["ok"] as? Bool == false)
             #expect((object["problems"] as? [String])?.first?.hasPrefix(file.name) == true, "\(json.stdout)")
 
             let show = try Swelf.run(["show", file.path])

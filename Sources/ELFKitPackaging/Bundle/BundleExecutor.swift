@@ -7,9 +7,11 @@ import ELFKitCore
 import ELFKitLoader
 import ELFKitDiagnosis
 
-/// Writes a bundle plan: each program to DIR/bin and each library to DIR/lib, with an
-/// `$ORIGIN`-relative DT_RUNPATH and the plan's DT_NEEDED replacements. Nothing outside
-/// DIR is written, and the sources are only read.
+/// Writes a bundle plan: each program at its place (DIR/bin, or the path its input
+/// directory gave it), each plugin at its `--plugin` directory, and each library to
+/// DIR/lib, with an `$ORIGIN`-relative DT_RUNPATH that leads to DIR/lib, the target's
+/// loader as PT_INTERP, and the plan's DT_NEEDED replacements. Nothing outside DIR is
+/// written, and the sources are only read.
 ///
 /// Each copy is written by `writeCopy`, which the caller gives: the command line passes
 /// `Rewriter.rewrite`, so that every copy is verified like any edit. Taking it as a value
@@ -19,7 +21,8 @@ package struct BundleExecutor {
     /// Writes `destination`: `source` edited by `request`, verified, or an error saying why not.
     package typealias CopyWriter = (_ source: BytePath, _ request: EditRequest, _ destination: BytePath) throws -> Void
 
-    /// The run paths written: programs live in bin/, libraries in lib/.
+    /// The run paths written in bin/ and lib/ (`BundlePlan.runPath(toLibraryDirectoryFrom:)`
+    /// gives the one for any place).
     package static let programRunPath = "$ORIGIN/../lib"
     package static let libraryRunPath = "$ORIGIN"
 
@@ -32,23 +35,34 @@ package struct BundleExecutor {
         self.writeCopy = writeCopy
     }
 
+    /// Every path the plan writes, relative to DIR, in writing order: what the bundle's
+    /// manifest lists.
+    package static func entries(of plan: BundlePlan) -> [String] {
+        plan.programs.map(\.location) + plan.libraries.map { "lib/" + $0.name }
+    }
+
     /// Writes every copy of `plan` and returns the warnings about what the copies still
     /// hold (`leftoverPaths`). Stops at the first copy that cannot be written; the copies
-    /// written before it stay (a rerun replaces them).
+    /// written before it stay (a rerun with `--update` replaces them).
     package func write(_ plan: BundlePlan) throws(BundleError) -> [String] {
-        let bin = try BundleExecutor.makeDirectory(output, "bin")
-        let lib = try BundleExecutor.makeDirectory(output, "lib")
+        _ = try BundleExecutor.makeDirectories(output, "lib")
         var leftovers: [String] = []
         for program in plan.programs {
+            let directory = PathText.directory(of: program.location)
+            _ = try BundleExecutor.makeDirectories(output, directory == "." ? "" : directory)
             var request = EditRequest()
-            if program.isDynamic {
-                request.runPath = .set(Array(BundleExecutor.programRunPath.utf8))
-                request.replaceNeeded = replacements(plan, "bin/\(program.name)")
+            if program.isDynamic, let runPath = program.runPath {
+                request.runPath = .set(Array(runPath.utf8))
+                request.replaceNeeded = replacements(plan, program.location)
             }
-            try copy(program.source, request, to: bin + "/" + program.name)
-            leftovers += BundleExecutor.leftoverPaths(source: program.source, copy: bin + "/" + program.name,
-                                                      shownAs: "bin/\(program.name)")
+            if let interpreter = program.interpreter, interpreter != program.originalInterpreter {
+                request.interpreter = ByteText.bytes(interpreter)
+            }
+            let destination = output + "/" + program.location
+            try copy(program.source, request, to: destination)
+            leftovers += BundleExecutor.leftoverPaths(source: program.source, copy: destination, shownAs: program.location)
         }
+        let lib = output + "/lib"
         for library in plan.libraries {
             var request = EditRequest()
             request.runPath = .set(Array(BundleExecutor.libraryRunPath.utf8))
@@ -115,14 +129,22 @@ package struct BundleExecutor {
         return false
     }
 
-    /// `DIR/name`, created if needed; a symbolic link or another kind of file there is
-    /// refused (the bundle is written inside DIR only).
-    package static func makeDirectory(_ directory: String, _ name: String) throws(BundleError) -> String {
-        for path in [directory, directory + "/" + name] {
+    /// `DIR/relative`, each directory on the way created if needed; a symbolic link or
+    /// another kind of file there is refused (the bundle is written inside DIR only).
+    package static func makeDirectories(_ directory: String, _ relative: String) throws(BundleError) -> String {
+        var path = directory
+        var paths = [directory]
+        for component in relative.split(separator: "/") {
+            path += "/" + component
+            paths.append(path)
+        }
+        for path in paths {
             var status = stat()
             if BytePath(path).withCString({ lstat($0, &status) }) == 0 {
                 guard status.st_mode & S_IFMT == S_IFDIR else {
-                    throw BundleError("\(path) exists and is not a directory (a symbolic link is refused: the bundle stays inside its directory)")
+                    let what = status.st_mode & S_IFMT == S_IFLNK
+                        ? "a symbolic link (refused: the bundle stays inside its directory)" : "not a directory"
+                    throw BundleError("\(path) exists and is \(what)")
                 }
                 continue
             }
@@ -130,7 +152,7 @@ package struct BundleExecutor {
                 throw BundleError("cannot create \(path): \(systemErrorMessage(errno))")
             }
         }
-        return directory + "/" + name
+        return path
     }
 }
 

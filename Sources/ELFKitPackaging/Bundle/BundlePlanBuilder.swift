@@ -31,7 +31,7 @@ struct BundlePlanBuilder {
     /// Bundles `library` under its name, unless the same file is bundled already (under
     /// another name: a warning) or another file holds that name (a warning: the first
     /// one stays).
-    mutating func bundle(_ library: BundlePlan.Library, reason: String, neededBy requesterName: String) {
+    mutating func bundle(_ library: BundlePlan.Library, reason: String, neededBy requesterName: String, rule: BundlePolicy.Rule?) {
         let canonical = library.canonical
         let name = library.name
         if let existing = libraryIndex[canonical] {
@@ -46,7 +46,7 @@ struct BundlePlanBuilder {
             nameOwner[name] = canonical
             plan.libraries.append(library)
             plan.decisions.append(BundlePlan.Decision(name: name, neededBy: requesterName, outcome: .bundled,
-                                                      reason: reason, path: library.source))
+                                                      reason: reason, path: library.source, rule: rule))
         }
     }
 }

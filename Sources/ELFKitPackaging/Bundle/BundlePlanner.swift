@@ -11,6 +11,9 @@ public struct BundlePlanner {
     public let environment: LoaderEnvironment
     /// Which needed libraries are left to the host instead of copied.
     public let policy: BundlePolicy
+    /// The PT_INTERP every dynamic program gets (`--interpreter`); nil gives each the
+    /// standard loader path for its machine and class (``standardInterpreter(for:)``).
+    public var interpreter: String?
 
     /// A planner for programs resolved in `environment` and sorted by `policy`.
     ///
@@ -22,8 +25,8 @@ public struct BundlePlanner {
         self.policy = policy
     }
 
-    /// Plans a bundle of `programs`, each a path on this machine, copied under the name
-    /// given with it.
+    /// Plans a bundle of `programs`, each a path on this machine, copied to `bin/` under
+    /// the name given with it.
     ///
     /// Each program is opened and resolved as the loader would (`openProgram`), then its
     /// libraries are walked breadth first (`walkLibraries`), each lookup excluded by the
@@ -36,42 +39,60 @@ public struct BundlePlanner {
     /// - Returns: The plan: programs, libraries and decisions, with the warnings and the
     ///   errors that must stop the bundle (a missing library, an unreadable program).
     public func plan(programs: [(path: String, name: String)]) -> BundlePlan {
+        plan(inputs: programs.map { BundleInput(path: $0.path, location: "bin/" + $0.name, kind: .program) })
+    }
+
+    /// Plans a bundle of `inputs`: programs and plugins at their locations, libraries
+    /// named as arguments in `lib/` under their sonames, and what they all need.
+    package func plan(inputs: [BundleInput]) -> BundlePlan {
         var builder = BundlePlanBuilder()
-        for (path, name) in programs {
-            guard let program = openProgram(path: path, name: name, into: &builder) else { continue }
+        for input in inputs {
+            guard let program = open(input, into: &builder) else { continue }
             walkLibraries(of: program, into: &builder)
         }
         builder.plan.warnings += unmatchedExclusions(used: builder.usedRules)
         return builder.plan
     }
 
-    /// A dynamic program to walk: the name it is bundled as, its file, and how the
-    /// loader resolves it.
+    /// The standard PT_INTERP of `file`'s machine and class, glibc's name for it
+    /// (`/lib64/ld-linux-x86-64.so.2`, `/lib/ld-linux-aarch64.so.1`), or musl's
+    /// (`/lib/ld-musl-ARCH.so.1`) when the file names a musl loader; the file's own
+    /// when the machine has no standard one here.
+    ///
+    /// - Parameter file: A dynamic program.
+    /// - Returns: The path, or nil when the file has no PT_INTERP.
+    public static func standardInterpreter(for file: ELFFile) -> String? {
+        guard let current = (try? file.interpreter()) ?? nil else { return nil }
+        let name = PathText.lastComponent(of: current)
+        if name.hasPrefix("ld-musl-") { return "/lib/" + name }
+        return LoaderPlatform.defaultLoaderPath(machine: file.header.machine, is64: file.format.is64,
+                                                isBigEndian: file.format.isBigEndian, elfFlags: file.header.flags) ?? current
+    }
+
+    /// A dynamic file to walk: its place in the bundle, its file, and how the loader
+    /// resolves it.
     struct ResolvedProgram {
-        let name: String
+        let location: String
         let file: ELFFile
         let resolver: LibraryResolver
         let resolution: LibraryResolution
 
-        /// How an object is named in decisions and warnings: `bin/NAME` for the
-        /// program, else the library's file name.
+        /// How an object is named in decisions and warnings: its place in the bundle
+        /// for the input (`bin/NAME`), else the library's file name.
         func requesterName(_ index: Int) -> String {
-            index == 0 ? "bin/\(name)" : PathText.lastComponent(of: resolution.objects[index].path)
+            index == 0 ? location : PathText.lastComponent(of: resolution.objects[index].path)
         }
 
-        /// Where an object goes in the bundle: `bin/NAME` or `lib/FILE`.
+        /// Where an object goes in the bundle: the input's location, or `lib/FILE`.
         func bundledPath(_ index: Int) -> String {
-            index == 0 ? "bin/\(name)" : "lib/\(PathText.lastComponent(of: resolution.objects[index].path))"
+            index == 0 ? location : "lib/\(PathText.lastComponent(of: resolution.objects[index].path))"
         }
     }
 
-    /// Opens the program and adds it to the plan, then resolves it; nil when there is
+    /// Opens an input and adds it to the plan, then resolves it; nil when there is
     /// nothing to walk (an error was recorded, or the program is static).
-    func openProgram(path: String, name: String, into builder: inout BundlePlanBuilder) -> ResolvedProgram? {
-        guard builder.programNames.insert(name).inserted else {
-            builder.plan.errors.append("\(path): another program is already bundled as bin/\(name)")
-            return nil
-        }
+    func open(_ input: BundleInput, into builder: inout BundlePlanBuilder) -> ResolvedProgram? {
+        let path = input.path
         let file: ELFFile
         do {
             file = try environment.fileSystem.open(path)
@@ -80,25 +101,54 @@ public struct BundlePlanner {
             return nil
         }
         let dynamic = (try? file.dynamic()) ?? nil
-        builder.plan.programs.append(BundlePlan.Program(source: path, name: name, isDynamic: dynamic != nil && !file.isStaticPIE))
+        var location = input.location
+        switch input.kind {
+        case .library:
+            guard dynamic != nil else {
+                builder.plan.errors.append("\(path): a shared library without a dynamic section")
+                return nil
+            }
+            let soname = (try? dynamic?.soname()) ?? nil
+            let name = soname.map { PathText.lastComponent(of: $0) } ?? PathText.lastComponent(of: path)
+            location = "lib/" + name
+            let canonical = environment.fileSystem.canonicalPath(path) ?? path
+            builder.bundle(BundlePlan.Library(source: path, canonical: canonical, name: name, soname: soname,
+                                              foundBy: "given as an argument", shadowed: [],
+                                              ruleDescription: "given as an argument"),
+                           reason: "given as an argument", neededBy: location, rule: nil)
+        case .program, .plugin:
+            guard builder.programNames.insert(location).inserted else {
+                builder.plan.errors.append("\(path): another file is already bundled as \(location)")
+                return nil
+            }
+            let original = input.kind == .program ? ((try? file.interpreter()) ?? nil) : nil
+            let target = original == nil ? nil : (interpreter ?? BundlePlanner.standardInterpreter(for: file))
+            builder.plan.programs.append(BundlePlan.Program(
+                source: path, name: PathText.lastComponent(of: location), location: location,
+                role: input.kind == .plugin ? .plugin : .program, isDynamic: dynamic != nil && !file.isStaticPIE,
+                originalInterpreter: original, interpreter: target))
+        }
         guard dynamic != nil else { return nil }
-        let program = resolve(path: path, name: name, file: file)
-        warnAboutRunTimeLoading(file, shownAs: "bin/\(name)", into: &builder.plan)
+        let program = resolve(path: path, location: location, file: file)
+        warnAboutRunTimeLoading(file, shownAs: location, into: &builder.plan)
         return program
     }
 
-    /// The program's libraries as its own loader finds them (the machine's, or defaults
-    /// for the file's architecture), the interpreter loaded first when it is usable.
-    func resolve(path: String, name: String, file: ELFFile) -> ResolvedProgram {
+    /// The file's libraries as its own loader finds them (the machine's, or defaults
+    /// for the file's architecture), the interpreter loaded first when it is usable: the
+    /// one the copy will name, so that a build machine's own loader path (a /nix/store
+    /// one) does not decide.
+    func resolve(path: String, location: String, file: ELFFile) -> ResolvedProgram {
         let environment = self.environment.adapted(for: file)
         let resolver = LibraryResolver(environment: environment)
-        let interpreterName = (try? file.interpreter()) ?? nil
+        let current = (try? file.interpreter()) ?? nil
+        let interpreterName = current == nil ? nil : (interpreter ?? BundlePlanner.standardInterpreter(for: file))
         var interpreterPath: String?
         if let interpreterName, case .accepted = resolver.verify(environment.fileSystem.targetPath(interpreterName), like: file) {
             interpreterPath = environment.fileSystem.targetPath(interpreterName)
         }
         let resolution = resolver.resolve(program: path, file: file, interpreter: interpreterPath)
-        return ResolvedProgram(name: name, file: file, resolver: resolver, resolution: resolution)
+        return ResolvedProgram(location: location, file: file, resolver: resolver, resolution: resolution)
     }
 
     /// Breadth first from the program, through bundled libraries only: an excluded
@@ -159,7 +209,7 @@ public struct BundlePlanner {
             builder.decideOnce(BundlePlan.Decision(
                 name: searchedName, neededBy: requesterName, outcome: .excluded,
                 reason: "\(rule.reason) [\(rule.source.description): exclude \(rule.pattern)]",
-                path: lookup.object.map { resolution.objects[$0].path }))
+                path: lookup.object.map { resolution.objects[$0].path }, rule: rule))
             return nil
         }
         guard let object = lookup.object, object != 0 else {
@@ -181,13 +231,15 @@ public struct BundlePlanner {
         let why = rule.map { " [\($0.source.description): \($0.action.rawValue) \($0.pattern)]" } ?? ""
         builder.bundle(
             BundlePlan.Library(source: loaded.path, canonical: canonical, name: searchedName, soname: loaded.soname,
-                               foundBy: "\(requesterName) (\(resolution.describe(loaded.rule)))", shadowed: []),
-            reason: (rule?.reason ?? "not part of the base system") + why, neededBy: requesterName)
+                               foundBy: "\(requesterName) (\(resolution.describe(loaded.rule)))", shadowed: [],
+                               neededBy: requesterName, rule: loaded.rule.kind, ruleDescription: resolution.describe(loaded.rule)),
+            reason: (rule?.reason ?? "not part of the base system") + why, neededBy: requesterName, rule: rule)
         if let index = builder.libraryIndex[canonical] {
             for copy in otherCopies(of: lookup.searchedName, neededBy: requester, resolution: resolution,
                                     program: program.file, resolver: program.resolver, chosen: loaded.path)
-            where !builder.plan.libraries[index].shadowed.contains(copy) {
-                builder.plan.libraries[index].shadowed.append(copy)
+            where !builder.plan.libraries[index].shadowed.contains(copy.text) {
+                builder.plan.libraries[index].shadowed.append(copy.text)
+                builder.plan.libraries[index].shadowedCopies.append(copy.fields)
             }
         }
         return TakenLibrary(object: object, canonical: canonical, name: searchedName)
@@ -204,9 +256,10 @@ public struct BundlePlanner {
     /// takes (a later directory of the same list, a later step), other files than it,
     /// each with the step that reaches it.
     func otherCopies(of name: String, neededBy requester: Int, resolution: LibraryResolution, program: ELFFile,
-                     resolver: LibraryResolver, chosen: String) -> [String] {
+                     resolver: LibraryResolver, chosen: String) -> [(text: String, fields: BundlePlan.ShadowedCopy)] {
         resolver.acceptedCopies(of: name, neededBy: requester, in: resolution, program: program, excluding: chosen)
-            .map { "\($0.path) (\(resolution.describe($0.rule)))" }
+            .map { ("\($0.path) (\(resolution.describe($0.rule)))",
+                    BundlePlan.ShadowedCopy(path: $0.path, rule: $0.rule.kind, ruleDescription: resolution.describe($0.rule))) }
     }
 
     /// Imports that make a program load code at run time, which no static analysis sees.

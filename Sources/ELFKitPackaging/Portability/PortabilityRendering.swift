@@ -94,21 +94,37 @@ package struct PortabilityRendering {
         return parts.joined(separator: ",")
     }
 
+    /// `swelf portability --json`: the report in the envelope every command's JSON has
+    /// (`JSONEnvelope`); `ok` is the exit status's verdict.
+    package func document(_ report: PortabilityReport, violations: [PortabilityReport.Violation]?) -> JSON {
+        JSONEnvelope.document(command: "portability", ok: !report.failed && (violations?.isEmpty ?? true),
+                              members(report, violations: violations))
+    }
+
+    /// The report as one object: the `portability` member of `bundle --json`.
     package func json(_ report: PortabilityReport, violations: [PortabilityReport.Violation]?) -> JSON {
+        .object(members(report, violations: violations))
+    }
+
+    private func members(_ report: PortabilityReport, violations: [PortabilityReport.Violation]?) -> [(String, JSON)] {
         let release: ([Int]) -> JSON = { .string(PortabilityRendering.release($0)) }
         let symbol: ([UInt8]?) -> JSON = { $0.map(JSON.bytes) ?? .null }
+        // Every file, an input that could not be read included (as a failed entry).
+        let unreadable = report.notes.compactMap { note in
+            note.unreadableInput ? JSONEnvelope.entry(file: .string(note.path ?? ""), ok: false, error: note.message,
+                                                      [("input", .bool(true))]) : nil
+        }
         var members: [(String, JSON)] = [
             ("files", .array(report.files.map { file in
-                .object([
-                    ("path", .string(file.path)),
+                JSONEnvelope.entry(file: .string(file.path), ok: true, error: nil, [
                     ("input", .bool(file.isInput)),
                     ("machine", .optional(file.machine)),
-                    ("linking", .optional(file.linking)),
+                    ("linking", JSONEnvelope.linking(file.linking)),
                     ("libc", .optional(file.libc)),
                     ("go", .bool(file.isGo)),
                     ("cgo", file.cgo.map(JSON.bool) ?? .null),
                 ])
-            })),
+            } + unreadable)),
             ("platforms", .array(report.platforms.map { platform in
                 .object([
                     ("machine", .string(platform.machine)),
@@ -173,7 +189,7 @@ package struct PortabilityRendering {
         } else {
             members.append(("floor", .null))
         }
-        return .object(members)
+        return members
     }
 }
 

@@ -119,6 +119,8 @@ public struct PortabilityReport: Sendable {
         /// An input that could not be read (missing, not ELF): an error as well as a note,
         /// which the command line prints on stderr.
         public internal(set) var unreadableInput = false
+        /// The unreadable input's path (`files` of the JSON names it as a failed entry).
+        package internal(set) var path: String?
     }
 
     /// The report for the files of one architecture.
@@ -304,7 +306,7 @@ public struct PortabilityReport: Sendable {
             let diagnosis = Diagnosis.run(path: path, environment: environment, host: host)
             guard let file = diagnosis.file else {
                 let reason = diagnosis.checks.first?.findings.first { $0.severity == .fatal }?.message ?? "\(path): cannot be read"
-                notes.append(Note(severity: .warning, message: reason, unreadableInput: true))
+                notes.append(Note(severity: .warning, message: reason, unreadableInput: true, path: path))
                 failed = true
                 return
             }

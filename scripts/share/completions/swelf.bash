@@ -19,7 +19,7 @@ _swelf() {
         case ${words[1]} in show|verify|doctor|ldd|bundle|portability) sub=${words[1]} ;; esac
     fi
     case $prev in
-        --set-interpreter|--interpreter|--output|-o|--rename-dynamic-symbols|--root|--policy)
+        --set-interpreter|--interpreter|--output|-o|--rename-dynamic-symbols|--root|--policy|--plugin)
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --set-os-abi)
             COMPREPLY=($(compgen -W "sysv hp-ux netbsd linux gnu hurd solaris aix irix freebsd tru64 openbsd openvms" -- "$cur")); return ;;
@@ -32,8 +32,8 @@ _swelf() {
         case $sub in
             show|verify) COMPREPLY=($(compgen -W "--json --help" -- "$cur")) ;;
             doctor) COMPREPLY=($(compgen -W "--root --env --json --help" -- "$cur")) ;;
-            ldd) COMPREPLY=($(compgen -W "--root --env --help" -- "$cur")) ;;
-            bundle) COMPREPLY=($(compgen -W "--output --policy --include-libstdcxx --root --env --json --help" -- "$cur")) ;;
+            ldd) COMPREPLY=($(compgen -W "--root --env --tree --json --help" -- "$cur")) ;;
+            bundle) COMPREPLY=($(compgen -W "--output --policy --include-libstdcxx --root --env --interpreter --plugin --update --allow-broken --json --help" -- "$cur")) ;;
             portability) COMPREPLY=($(compgen -W "--floor --root --env --json --help" -- "$cur")) ;;
             *) COMPREPLY=($(compgen -W "$patch_options" -- "$cur")) ;;
         esac

@@ -10,10 +10,15 @@ for cmd in swelf patchelf
         complete -c swelf -n __fish_use_subcommand -a ldd -d 'resolved libraries and the rule that found each'
         complete -c swelf -n __fish_use_subcommand -a bundle -d 'copy programs and their private libraries into a relocatable tree'
         complete -c swelf -n __fish_use_subcommand -a help -d "one command's page"
-        complete -c swelf -n '__fish_seen_subcommand_from show verify doctor bundle portability' -l json -d 'JSON output'
+        complete -c swelf -n '__fish_seen_subcommand_from show verify doctor ldd bundle portability' -l json -d 'JSON output'
+        complete -c swelf -n '__fish_seen_subcommand_from ldd' -l tree -d 'the dependencies as a tree'
         complete -c swelf -n '__fish_seen_subcommand_from bundle' -s o -l output -r -a '(__fish_complete_directories)' -d 'the bundle directory'
         complete -c swelf -n '__fish_seen_subcommand_from bundle' -l policy -r -F -d 'policy file: exclude/bundle rules'
         complete -c swelf -n '__fish_seen_subcommand_from bundle' -l include-libstdcxx -d 'bundle libstdc++ and libgcc_s too'
+        complete -c swelf -n '__fish_seen_subcommand_from bundle' -l interpreter -r -F -d "every program's PT_INTERP"
+        complete -c swelf -n '__fish_seen_subcommand_from bundle' -l plugin -r -F -d "place a dlopen'd library: FILE:DIR"
+        complete -c swelf -n '__fish_seen_subcommand_from bundle' -l update -d 'replace the previous bundle in DIR'
+        complete -c swelf -n '__fish_seen_subcommand_from bundle' -l allow-broken -d 'a bundle that would not start is a warning'
         complete -c swelf -n '__fish_seen_subcommand_from doctor ldd bundle portability' -l root -r -F -d 'analyse a foreign tree'
         complete -c swelf -n '__fish_seen_subcommand_from doctor ldd bundle portability' -l env -x -d 'assume NAME=VALUE'
         complete -c swelf -n __fish_use_subcommand -a portability -d 'oldest glibc/libstdc++/libgcc_s it runs on, and why'
