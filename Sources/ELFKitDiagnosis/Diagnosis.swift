@@ -19,6 +19,9 @@ public struct Diagnosis {
     public internal(set) var file: ELFFile?
     /// The Go build information, for a Go program.
     public internal(set) var goBuildInfo: GoBuildInfo?
+    /// Set when this machine cannot run the file (and no `--root` was given): where it
+    /// could be analysed and run here instead.
+    var foreign: ForeignMachine?
 
     /// Nothing would stop the program.
     public var wouldStart: Bool { !checks.contains { $0.severity == .fatal } }
@@ -167,7 +170,7 @@ public struct Diagnosis {
             }
             if !executable {
                 findings.append(Finding(.fatal, "no execute permission for user \(host.userID) (mode \(status.permissions)): exec fails with \"Permission denied\"",
-                                        fix: "chmod +x \(path)"))
+                                        fix: "chmod +x \(path)", command: "chmod +x \(Self.shellWord(path))"))
             }
             if fileSystem.isOnNoexecMount(path) {
                 findings.append(Finding(.fatal, "\(path) is on a file system mounted noexec: exec fails with \"Permission denied\"",
@@ -229,17 +232,26 @@ public struct Diagnosis {
             findings.append(Finding(.ok, "\(description) runs on this \(host.machineName) machine"))
         } else {
             var details = ["unless a binfmt_misc handler (qemu-user) is registered for \(machine.commonName)"]
-            var fix = "rebuild for \(host.machineName), or analyse it in its own tree with --root"
+            let foreign = foreignMachine(file, host: host)
+            self.foreign = foreign
+            let rootAdvice = foreign.rootAdvice(path: path)
+            var fix = "rebuild for \(host.machineName), or " + (rootAdvice ?? "analyse it in its own tree with --root")
             let hostGoArch = LoaderPlatform.goArch(machineName: host.machineName)
             if let go = (try? GoBuildInfo.read(from: file)) ?? nil {
                 // A cross-compiled Go program: say which GOARCH it was built with.
                 details.insert("a Go program built with GOOS=\(go.goos ?? "?") GOARCH=\(go.goarch ?? "?")", at: 0)
-                if let hostGoArch { fix = "rebuild with GOARCH=\(hostGoArch) (it was built with GOARCH=\(go.goarch ?? "?"))" }
+                if let hostGoArch {
+                    fix = "rebuild with GOARCH=\(hostGoArch) (it was built with GOARCH=\(go.goarch ?? "?"))" + (rootAdvice.map { "; or " + $0 } ?? "")
+                }
             } else if let hostGoArch {
-                fix = "rebuild for \(host.machineName) (for a Go program: GOARCH=\(hostGoArch)), or analyse it in its own tree with --root"
+                fix = "rebuild for \(host.machineName) (for a Go program: GOARCH=\(hostGoArch)), or " + (rootAdvice ?? "analyse it in its own tree with --root")
+            }
+            if foreign.sysroot == nil {
+                details.append("no sysroot for \(foreign.machine) with its loader under /usr on this machine (Debian: libc6-\(Self.debianArchitecture(machine, is64: file.format.is64, bigEndian: file.format.isBigEndian) ?? foreign.machine)-cross)")
             }
             findings.append(Finding(.fatal, "\(description) cannot run on this \(host.machineName) machine: exec fails with \"Exec format error\"",
-                                    details: details, fix: fix))
+                                    details: details, fix: fix,
+                                    command: foreign.sysroot.map { "swelf doctor --root \($0) \(Self.shellWord(path))" }))
         }
     }
 
@@ -269,6 +281,7 @@ public struct Diagnosis {
         let shown = fileSystem.root == nil ? name : "\(name) (\(hostPath))"
         let isMusl = name.contains("ld-musl")
         guard let status = fileSystem.status(hostPath) else {
+            var command: String?
             var fix = isMusl ? "install musl (its loader is \(name)), or rebuild against glibc"
                 : "install the \(file.header.machine.commonName) \(file.format.is64 ? "64" : "32")-bit C library that provides \(name)"
                     + (Self.debianArchitecture(file.header.machine, is64: file.format.is64, bigEndian: file.format.isBigEndian)
@@ -276,9 +289,14 @@ public struct Diagnosis {
             if let loader = environment.platform.loaderPath, loader != name, environment.platform.machine == file.header.machine,
                environment.platform.is64 == file.format.is64, !isMusl, fileSystem.status(fileSystem.targetPath(loader)) != nil {
                 fix = "swelf --set-interpreter \(loader) \(path)"
+                command = "swelf --set-interpreter \(Self.shellWord(loader)) \(Self.shellWord(path))"
+            }
+            if let foreign, let advice = foreign.rootAdvice(path: path) {
+                fix = advice
+                command = foreign.sysroot.map { "swelf doctor --root \($0) \(Self.shellWord(path))" }
             }
             findings.append(Finding(.fatal, "interpreter \(shown) does not exist: exec fails with \"No such file or directory\" although \(path) exists",
-                                    fix: fix))
+                                    fix: fix, command: command))
             return nil
         }
         let resolver = LibraryResolver(environment: environment)
@@ -386,8 +404,12 @@ extension Diagnosis {
         public var message: String
         /// Evidence: paths tried, values read.
         public var details: [String]
-        /// A concrete remedy, often a swelf command.
+        /// A concrete remedy in words, often naming a swelf command.
         public var fix: String?
+        /// The remedy as one shell command to paste, with its words quoted for `sh`
+        /// (`swelf --set-rpath '$ORIGIN/../lib' dist/bin/app`), when one command is the
+        /// fix; nil when the fix is advice rather than a command.
+        public var command: String?
 
         /// A finding, for a caller that reports its own checks alongside the doctor's.
         /// - Parameters:
@@ -395,11 +417,13 @@ extension Diagnosis {
         ///   - message: what was found, in one line.
         ///   - details: the evidence, one line each.
         ///   - fix: a remedy, if there is one.
-        public init(_ severity: Severity, _ message: String, details: [String] = [], fix: String? = nil) {
+        ///   - command: the remedy as one shell command, if one command is the fix.
+        public init(_ severity: Severity, _ message: String, details: [String] = [], fix: String? = nil, command: String? = nil) {
             self.severity = severity
             self.message = message
             self.details = details
             self.fix = fix
+            self.command = command
         }
     }
 

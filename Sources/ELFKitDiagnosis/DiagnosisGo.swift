@@ -73,15 +73,18 @@ extension Diagnosis {
             databases = ["hosts", "passwd", "group"]
             users = ["is statically linked against glibc but uses the name service"]
         } else {
-            guard resolution != nil, let strings = try? ((try? file.dynamic()) ?? nil)?.stringTable().bytes else { return [] }
-            let names = Set(strings.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
-            if !names.isDisjoint(with: ["getaddrinfo", "gethostbyname", "gethostbyname_r", "gethostbyname2_r", "getnameinfo"]) {
+            // The undefined symbols of .dynsym, not the words of .dynstr: linkers share a
+            // name's bytes with the tail of a longer one (GNU ld, Go's external link), so
+            // `getaddrinfo` may exist only inside `my_getaddrinfo`.
+            guard resolution != nil else { return [] }
+            let names = VersionedImports.importedNames(of: file)
+            if let used = Self.firstUsed(NameServiceImports.hosts, names) {
                 databases.append("hosts")
-                users.append("resolves host names through the C library (getaddrinfo)")
+                users.append("resolves host names through the C library (\(used))")
             }
-            if !names.isDisjoint(with: ["getpwnam_r", "getpwuid_r", "getpwnam", "getpwuid", "getgrnam_r", "getgrgid_r", "getgrouplist"]) {
+            if let used = Self.firstUsed(NameServiceImports.users, names) {
                 databases += ["passwd", "group"]
-                users.append("looks up users and groups through the C library (getpwnam_r, …)")
+                users.append("looks up users and groups through the C library (\(used), …)")
             }
         }
         guard !databases.isEmpty else { return [] }
@@ -95,7 +98,7 @@ extension Diagnosis {
         var note = "it \(users.joined(separator: " and ")): glibc loads the NSS modules /etc/nsswitch.conf names with dlopen at run time"
         if linking == "static" || linking == "static-pie" {
             note += ", and they must come from the glibc version it was linked with"
-            if let version = environment.platform.glibcVersion { note += " (this machine has glibc \(version))" }
+            if let version = environment.platform.glibcVersion { note += " (\(glibcOwner) is \(version))" }
         }
         if go != nil { note += " (for Go: the netgo and osusergo build tags, or CGO_ENABLED=0, use Go's own resolver instead)" }
         if text.isEmpty {
@@ -132,6 +135,11 @@ extension Diagnosis {
         }
         findings.append(Finding(.info, note, details: details))
         return findings + problems
+    }
+
+    /// The first (by name) of `symbols` that `imports` contains, if any.
+    static func firstUsed(_ symbols: Set<String>, _ imports: Set<String>) -> String? {
+        symbols.intersection(imports).sorted().first
     }
 
     /// Does the file contain these bytes? Reads at most the first 256 MB, in chunks.

@@ -36,10 +36,23 @@ extension Diagnosis {
                 guard reported.insert(lookup.name).inserted else { continue }
                 var details = lookup.attempts.map { "tried \($0.path): \($0.resultDescription)" }
                 if lookup.attempts.isEmpty { details.append("no directory to search") }
+                let requesterShown = lookup.requester == 0 ? path : requester.path
                 var fix = "install the package that provides \(lookup.name), or add its directory: swelf --add-rpath DIR \(requester.path)"
+                var command: String?
+                if let foreign {
+                    // Not this machine's library to find: the host's directories hold its own
+                    // machine's libraries, and a run path would not make the file run here.
+                    fix = foreign.rootAdvice(path: path) ?? "find it in a tree (sysroot, image) for \(foreign.machine) and analyse the file there with --root"
+                    command = foreign.sysroot.map { "swelf doctor --root \($0) \(Self.shellWord(path))" }
+                }
                 if let refused = lookup.attempts.first(where: { $0.result == .refusedByNoDefaultLib }) {
                     details.append("\(requester.path) has DF_1_NODEFLIB (linked with -z nodefaultlib): ld.so.cache entries in system directories and the system directories themselves are not searched for its libraries")
                     fix = "swelf --add-rpath \(PathText.directory(of: refused.path)) \(requester.path)"
+                    command = "swelf --add-rpath \(Self.shellWord(PathText.directory(of: refused.path))) \(Self.shellWord(requesterShown))"
+                } else if let nearby = nearbyLibraryFix(lookup, requester: requester, shownAs: requesterShown) {
+                    details.append(nearby.detail)
+                    fix = nearby.fix
+                    command = nearby.command
                 }
                 // A library sitting in another object's RUNPATH directory: RUNPATH is not inherited.
                 for other in resolution.objects where other.index != lookup.requester {
@@ -48,10 +61,12 @@ extension Diagnosis {
                     for directory in resolver.searchDirectories(runpath, separators: [":"], origin: other.origin, isProgram: other.index == 0)
                     where fileSystem.status(directory + lookup.searchedName) != nil {
                         details.append("\(directory + lookup.searchedName) exists in the RUNPATH of \(resolution.shortName(other.index)), but DT_RUNPATH applies only to that object's own DT_NEEDED entries, not to those of \(resolution.shortName(lookup.requester))")
-                        fix = "swelf --add-rpath \(directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory) \(requester.path)   (or give \(resolution.shortName(other.index)) an inherited DT_RPATH: swelf --force-rpath --set-rpath … \(other.path))"
+                        let entry = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
+                        fix = "swelf --add-rpath \(entry) \(requester.path)   (or give \(resolution.shortName(other.index)) an inherited DT_RPATH: swelf --force-rpath --set-rpath … \(other.path))"
+                        command = "swelf --add-rpath \(Self.shellWord(entry)) \(Self.shellWord(requesterShown))"
                     }
                 }
-                findings.append(Finding(.fatal, "\(path): error while loading shared libraries: \(message)\(by)", details: details, fix: fix))
+                findings.append(Finding(.fatal, "\(path): error while loading shared libraries: \(message)\(by)", details: details, fix: fix, command: command))
             case .failed(let message):
                 findings.append(Finding(.fatal, "\(path): error while loading shared libraries: \(message)\(by)",
                                         details: lookup.attempts.map { "tried \($0.path): \($0.resultDescription)" }))
@@ -111,13 +126,21 @@ extension Diagnosis {
     func versionFindings(_ resolution: LibraryResolution) -> [Finding] {
         var findings: [Finding] = []
         var checked = 0
+        var unchecked: [(library: String, count: Int)] = []
         for entry in resolution.listing {
             guard case .object(let index) = entry else { continue }
-            findings += versionFindings(of: index, resolution, checked: &checked)
+            findings += versionFindings(of: index, resolution, checked: &checked, unchecked: &unchecked)
         }
-        findings += versionFindings(of: 0, resolution, checked: &checked)
-        if !findings.contains(where: { $0.severity == .fatal }) {
+        findings += versionFindings(of: 0, resolution, checked: &checked, unchecked: &unchecked)
+        if !findings.contains(where: { $0.severity == .fatal }) && (checked > 0 || unchecked.isEmpty) {
             findings.insert(Finding(.ok, "\(checked) version requirement\(checked == 1 ? "" : "s") satisfied"), at: 0)
+        }
+        // A requirement of a library that was not loaded is not satisfied, it is unknown:
+        // "0 satisfied" would read as a pass when libc itself is missing.
+        var seen: Set<String> = []
+        for (library, _) in unchecked where seen.insert(library).inserted {
+            let total = unchecked.filter { $0.library == library }.reduce(0) { $0 + $1.count }
+            findings.append(Finding(.info, "\(total) version requirement\(total == 1 ? "" : "s") of \(library) could not be checked: \(library) was not found (see Libraries)"))
         }
         return findings
     }
@@ -126,7 +149,8 @@ extension Diagnosis {
     /// each of its versions must be among that library's DT_VERDEF names unless marked
     /// weak. A library without DT_VERDEF satisfies everything (the loader only says so
     /// with LD_VERBOSE).
-    private func versionFindings(of index: Int, _ resolution: LibraryResolution, checked: inout Int) -> [Finding] {
+    private func versionFindings(of index: Int, _ resolution: LibraryResolution, checked: inout Int,
+                                 unchecked: inout [(library: String, count: Int)]) -> [Finding] {
         let object = resolution.objects[index]
         let requiredBy = index == 0 ? path : object.path
         guard let dynamic = (try? object.file.dynamic()) ?? nil else { return [] }
@@ -139,8 +163,12 @@ extension Diagnosis {
             return [Finding(.warning, "\(requiredBy): its version requirements cannot be read: \(error)")]
         }
         var findings: [Finding] = []
+        var glibcFixGiven: [String: String] = [:]
         for need in needs {
-            guard let provider = resolution.objects.first(where: { $0.answers(to: need.file) || $0.soname == need.file }) else { continue }
+            guard let provider = resolution.objects.first(where: { $0.answers(to: need.file) || $0.soname == need.file }) else {
+                unchecked.append((need.file, need.requirements.count))
+                continue
+            }
             guard let providerDynamic = (try? provider.file.dynamic()) ?? nil else { continue }
             let definitions: [VersionDefinition]
             do {
@@ -163,19 +191,33 @@ extension Diagnosis {
                 let available = definitions.filter { !$0.isBase }.map(\.name)
                 // The newest of the same family (GLIBC_2.36 among GLIBC_2.2.5 ...), number by number.
                 let wanted = VersionName(requirement.name)
-                if let newest = available.map(VersionName.init).filter({ $0.family == wanted.family && !$0.numbers.isEmpty })
-                    .max(by: { VersionName.compare($0.numbers, $1.numbers) < 0 }) {
+                if let newest = newestVersion(in: available, family: wanted.family) {
                     details.append("newest \(wanted.family)* version in \(provider.path): \(newest)")
                 }
                 if available.count <= 12 { details.append("defined there: \(available.joined(separator: ", "))") }
                 var fix = "use a \(provider.soname ?? PathText.lastComponent(of: provider.path)) that defines \(requirement.name), or rebuild \(PathText.lastComponent(of: requiredBy)) against the older one"
                 if requirement.name.hasPrefix("GLIBC_") {
-                    fix = "build against a glibc no newer than this machine's (an older distribution or sysroot); for Go, CGO_ENABLED=0 avoids libc entirely"
+                    let advice = glibcAdvice(requirement: wanted, library: need.file, object: object, isProgram: index == 0,
+                                             provider: provider, available: newestVersion(in: available, family: wanted.family))
+                    details += advice.details
+                    // One object's GLIBC_ failures share one remedy: say it once.
+                    if let first = glibcFixGiven[need.file] {
+                        fix = "as for \(first) above"
+                    } else {
+                        fix = advice.fix
+                        if !weak { glibcFixGiven[need.file] = requirement.name }
+                    }
                 }
                 findings.append(Finding(weak ? .warning : .fatal, message, details: details, fix: weak ? nil : fix))
             }
         }
         return findings
+    }
+
+    /// The newest of `names` in `family` (GLIBC_2.36 among GLIBC_2.2.5 ...), number by number.
+    func newestVersion(in names: [String], family: String) -> VersionName? {
+        names.map(VersionName.init).filter { $0.family == family && !$0.numbers.isEmpty }
+            .max { VersionName.compare($0.numbers, $1.numbers) < 0 }
     }
 
     /// The directory of `library` as a run-path entry for `requester`: `'$ORIGIN'` (or
@@ -212,8 +254,12 @@ extension Diagnosis {
                     findings.append(Finding(.warning, "LD_LIBRARY_PATH shadows \(lookup.name): \(object.path) is loaded instead of \(shadowed.path) (\(resolution.describe(shadowed.rule)))",
                                             fix: "unset LD_LIBRARY_PATH, or remove \(PathText.directory(of: object.path)) from it, unless that copy is wanted"))
                 } else {
+                    let requester = resolution.objects[lookup.requester]
+                    let entry = runPathEntry(for: object.path, requester: requester)
+                    let quoted = entry.hasPrefix("'") ? entry : Self.shellWord(entry)
                     findings.append(Finding(.warning, "\(lookup.name) is found only through LD_LIBRARY_PATH (\(object.path)): sudo, setuid programs and service managers drop it",
-                                            fix: "swelf --add-rpath \(runPathEntry(for: object.path, requester: resolution.objects[lookup.requester])) \(resolution.objects[lookup.requester].path)"))
+                                            fix: "swelf --add-rpath \(entry) \(requester.path)",
+                                            command: "swelf --add-rpath \(quoted) \(Self.shellWord(lookup.requester == 0 ? path : requester.path))"))
                 }
             }
         }

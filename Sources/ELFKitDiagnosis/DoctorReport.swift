@@ -34,6 +34,7 @@ package struct DoctorReport {
                 out += "  " + label + String(repeating: " ", count: 9 - label.count) + finding.message + "\n"
                 for detail in finding.details { out += "           " + detail + "\n" }
                 if let fix = finding.fix { out += "           fix: " + fix + "\n" }
+                if let command = finding.command, command != finding.fix { out += "           run: " + command + "\n" }
             }
         }
         let fatal = fatalFindings
@@ -74,7 +75,9 @@ package struct DoctorReport {
                             ("severity", .string(finding.severity.name)),
                             ("message", .string(finding.message)),
                             ("details", .array(finding.details.map(JSON.string))),
-                            ("fix", .optional(finding.fix)),
+                            ("fix", finding.fix.map { fix in
+                                .object([("text", .string(fix)), ("command", .optional(finding.command))])
+                            } ?? .null),
                         ])
                     })),
                 ])

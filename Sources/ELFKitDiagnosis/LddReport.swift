@@ -35,6 +35,16 @@ package struct LddReport {
             failed = true
             return
         }
+        if let foreign = diagnosis.foreign {
+            // ldd's "not found" for every library of another machine's program says nothing
+            // true about it: say what it is and where it can be resolved.
+            let root = foreign.sysroot.map { "swelf ldd --root \($0) \(Diagnosis.shellWord(diagnosis.path))" } ?? "--root DIR (a tree for \(foreign.machine))"
+            let message = "\(diagnosis.path): the file is for \(foreign.machine), this machine runs \(foreign.host): resolve it in a tree for \(foreign.machine) with \(root)"
+            lines = [.error(message)]
+            error = message
+            failed = true
+            return
+        }
         // A tree starts with the file's name, also when there is no tree to draw.
         let head: [Line] = tree ? [.output(diagnosis.path)] : []
         switch diagnosis.linking {

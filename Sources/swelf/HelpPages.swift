@@ -104,7 +104,11 @@ extension HelpText {
 
     Explain, without running it, whether FILE would start here: file, architecture,
     interpreter, libraries (resolved as glibc's ld.so does), symbol versions,
-    environment hazards; and what to change when it would not.
+    environment hazards; and what to change when it would not, with the command to paste
+    when one command is the fix (a library in the program's directory or a sibling
+    lib/: swelf --set-rpath '$ORIGIN/../lib' FILE). A program for another machine is
+    pointed to the sysroot here that holds its loader (/usr/<triple>). A missing GLIBC_
+    version names the symbols that need it and the builds that fit.
 
     Options:
       --root DIR                   judge against a foreign tree (rootfs, sysroot): its
@@ -157,8 +161,11 @@ extension HelpText {
       swelf ldd /bin/ls
       swelf ldd --tree --env LD_LIBRARY_PATH=dist/lib dist/bin/app
 
+    A file for another machine is not resolved without --root: one line on stderr says
+    so and suggests the sysroot (swelf ldd --root /usr/aarch64-linux-gnu FILE).
+
     Exit status: 0 success, 1 a file could not be read or is not dynamically linked
-    (as ldd), 64 usage error.
+    (as ldd), or is for another machine and no --root was given, 64 usage error.
 
     """
 

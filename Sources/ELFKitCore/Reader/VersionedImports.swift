@@ -53,27 +53,63 @@ public struct VersionedImports: Sendable {
 
     /// Each undefined symbol's `.gnu.version` entry names the requirement it binds to.
     private mutating func bindSymbols(file: ELFFile, dynamic: DynamicSection, byIndex: [UInt16: Int]) throws(ELFError) {
-        guard let symbolTable = dynamic.first(.symtab), let versionTable = dynamic.first(.versym) else { return }
+        guard let versionTable = dynamic.first(.versym) else { return }
+        let imports = try VersionedImports.undefinedSymbols(file: file, dynamic: dynamic)
+        guard let last = imports.last?.index else { return }
+        let versions = try file.bytes(atAddress: versionTable, length: try Checked.multiply(UInt64(last) + 1, 2, ".gnu.version"), ".gnu.version")
+        let versionDecoder = ByteDecoder(versions, format: file.format, baseOffset: 0)
+        for (index, name) in imports {
+            let version = try versionDecoder.getInteger(at: index * 2, as: UInt16.self) & 0x7fff
+            guard version >= 2, let slot = byIndex[version] else { continue }
+            requirements[slot].symbols.append(name)
+        }
+    }
+
+    /// `symbol@version` as portability and doctor print a requirement's use, or the
+    /// version alone, marked, when no symbol uses it.
+    package static func symbolAt(_ symbol: [UInt8]?, _ version: VersionName) -> String {
+        guard let symbol else { return "\(version.name) (no symbol uses it; the loader checks it all the same)" }
+        return ByteText.string(symbol) + "@" + version.name
+    }
+
+    /// The undefined symbols of the dynamic symbol table (DT_SYMTAB), with their indices,
+    /// in table order. The one walk over `.dynsym` for imports: the version binding above,
+    /// doctor's name-service check and bundle's run-time loading warnings all read it, so
+    /// that a file without section headers, or whose `.dynstr` shares a name's bytes with
+    /// the tail of another (GNU ld merges suffixes: `getaddrinfo` inside
+    /// `my_getaddrinfo`), gives the same names everywhere.
+    ///
+    /// - Throws: a damaged `.dynsym`, `.dynstr` or hash table; a file without a dynamic
+    ///   section or DT_SYMTAB has no imports.
+    package static func undefinedSymbols(file: ELFFile, dynamic: DynamicSection) throws(ELFError) -> [(index: Int, name: [UInt8])] {
+        guard let symbolTable = dynamic.first(.symtab) else { return [] }
         let count = try VersionedImports.importCount(file: file, dynamic: dynamic)
-        guard count > 1 else { return }
+        guard count > 1 else { return [] }
         let entrySize = dynamic.first(.symEntrySize) ?? (file.format.is64 ? 24 : 16)
         guard entrySize >= (file.format.is64 ? 24 : 16) else {
             throw ELFError(.invalid, "DT_SYMENT is smaller than a symbol", value: entrySize)
         }
         // At most one symbol per 2 bytes of the file: a count beyond that cannot be real.
         let symbols = min(count, file.source.size / 2)
-        let versions = try file.bytes(atAddress: versionTable, length: try Checked.multiply(symbols, 2, ".gnu.version"), ".gnu.version")
+        guard symbols > 1 else { return [] }
         let symbolBytes = try file.bytes(atAddress: symbolTable, length: try Checked.multiply(symbols, entrySize, ".dynsym"), ".dynsym")
-        let versionDecoder = ByteDecoder(versions, format: file.format, baseOffset: 0)
         let stride = Int(entrySize)   // ≤ the table's byte count, which is an Int
+        var found: [(index: Int, name: [UInt8])] = []
         for index in 1 ..< Int(symbols) {
-            let version = try versionDecoder.getInteger(at: index * 2, as: UInt16.self) & 0x7fff
-            guard version >= 2, let slot = byIndex[version] else { continue }
             var decoder = ByteDecoder(Array(symbolBytes[index * stride ..< index * stride + stride]), format: file.format, baseOffset: 0)
             let symbol = try ELFSymbol.decode(&decoder)
             guard !symbol.isDefined else { continue }
-            requirements[slot].symbols.append(try dynamic.rawString(at: UInt64(symbol.nameOffset)))
+            found.append((index, try dynamic.rawString(at: UInt64(symbol.nameOffset))))
         }
+        return found
+    }
+
+    /// The names of `file`'s undefined dynamic symbols (``undefinedSymbols(file:dynamic:)``),
+    /// decoded as UTF-8; empty when the file has no dynamic symbol table or it cannot be read.
+    package static func importedNames(of file: ELFFile) -> Set<String> {
+        guard let dynamic = (try? file.dynamic()) ?? nil,
+              let imports = try? undefinedSymbols(file: file, dynamic: dynamic) else { return [] }
+        return Set(imports.map { String(decoding: $0.name, as: UTF8.self) })
     }
 
     /// How many `.dynsym` entries to look at for imports. The table's size is not stated;

@@ -1,5 +1,6 @@
 import ELFKitCore
 import ELFKitLoader
+import ELFKitDiagnosis
 
 /// Decides what `swelf bundle` copies: each program's libraries found as its loader
 /// would find them, each kept or left to the host by a ``BundlePolicy``, with the reason.
@@ -266,42 +267,17 @@ public struct BundlePlanner {
 
     /// Imports that make a program load code at run time, which no static analysis sees.
     static let runTimeLoaders: [(symbols: Set<String>, what: String)] = [
-        (["getaddrinfo", "getnameinfo", "gethostbyname", "gethostbyname2", "gethostbyname_r", "gethostbyname2_r",
-          "gethostbyaddr", "gethostbyaddr_r", "getpwnam", "getpwnam_r", "getpwuid", "getpwuid_r", "getpwent",
-          "getgrnam", "getgrnam_r", "getgrgid", "getgrgid_r", "getgrent", "getgrouplist", "initgroups", "getspnam",
-          "getspnam_r", "getservbyname", "getservbyname_r", "getservbyport", "getprotobyname", "getnetgrent",
-          "innetgr", "getlogin", "getlogin_r"],
+        (NameServiceImports.all,
          "uses the name service: glibc loads the host's libnss_* modules at run time (they come with the host's glibc)"),
         (["iconv_open"], "converts character sets with iconv: glibc loads gconv modules from the host at run time"),
         (["dlopen", "dlmopen"], "loads code with dlopen: the libraries or plugins it opens are not bundled; add them yourself"),
     ]
 
     func warnAboutRunTimeLoading(_ file: ELFFile, shownAs name: String, into plan: inout BundlePlan) {
-        let imports = BundlePlanner.importedSymbols(file)
+        let imports = VersionedImports.importedNames(of: file)
         for (symbols, what) in BundlePlanner.runTimeLoaders {
             let used = symbols.intersection(imports).sorted()
             if !used.isEmpty { plan.warnings.append("\(name) \(what) (imports \(used.joined(separator: ", ")))") }
         }
-    }
-
-    /// Names of the undefined symbols in `.dynsym` (empty if it cannot be read).
-    static func importedSymbols(_ file: ELFFile) -> Set<String> {
-        guard let section = file.sectionHeaders.first(where: { $0.type == .dynsym }),
-              section.entrySize >= (file.format.is64 ? 24 : 16),
-              Int(exactly: section.link).map({ $0 < file.sectionHeaders.count }) == true,
-              let raw = try? file.source.bytes(at: section.offset, count: section.size, ".dynsym"),
-              let strings = try? file.readStringTable(section: file.sectionHeaders[Int(section.link)]) else { return [] }
-        var names: Set<String> = []
-        let count = UInt64(raw.count) / section.entrySize
-        var decoder = ByteDecoder(raw, format: file.format, baseOffset: section.offset)
-        var index: UInt64 = 1
-        while index < count {
-            // index < count = raw.count / entrySize: the product is at most raw.count.
-            decoder.position = Int(index * section.entrySize)
-            guard let symbol = try? ELFSymbol.decode(&decoder) else { break }
-            if !symbol.isDefined, let name = try? strings.string(at: UInt64(symbol.nameOffset)) { names.insert(name) }
-            index += 1
-        }
-        return names
     }
 }

@@ -19,11 +19,6 @@ package struct PortabilityRendering {
 
     package static func release(_ numbers: [Int]) -> String { numbers.map(String.init).joined(separator: ".") }
 
-    package static func symbolAt(_ symbol: [UInt8]?, _ version: VersionName) -> String {
-        guard let symbol else { return "\(version.name) (no symbol uses it; the loader checks it all the same)" }
-        return ByteText.string(symbol) + "@" + version.name
-    }
-
     package static func releaseName(_ floor: PortabilityReport.Floor) -> String {
         floor.component == .glibc ? release(floor.release) : "GCC " + (floor.beyondTable ? "> " : "") + release(floor.release)
     }
@@ -45,7 +40,7 @@ package struct PortabilityRendering {
                 for newest in platform.newest {
                     let name = newest.library == previous ? "" : newest.library
                     previous = newest.library
-                    out += "    " + name.padding(width) + PortabilityRendering.symbolAt(newest.symbol, newest.version)
+                    out += "    " + name.padding(width) + VersionedImports.symbolAt(newest.symbol, newest.version)
                         + "  (\(newest.requiredBy))\n"
                 }
             }
@@ -54,7 +49,7 @@ package struct PortabilityRendering {
                 for floor in platform.floors {
                     var line = "    " + floor.component.rawValue.padding(11) + PortabilityRendering.releaseName(floor).padding(12)
                     if let version = floor.version {
-                        line += PortabilityRendering.symbolAt(floor.symbol, version)
+                        line += VersionedImports.symbolAt(floor.symbol, version)
                         if let file = floor.requiredBy { line += " in \(file)" }
                     } else {
                         line += floor.reason
@@ -91,7 +86,7 @@ package struct PortabilityRendering {
             } else {
                 out += "floor \(limitText): \(violations.count) requirement\(violations.count == 1 ? "" : "s") beyond it\n"
                 for violation in violations {
-                    out += "  " + PortabilityRendering.symbolAt(violation.symbol, violation.version)
+                    out += "  " + VersionedImports.symbolAt(violation.symbol, violation.version)
                         + " of \(violation.library) in \(violation.requiredBy): \(violation.reason)\n"
                 }
             }
