@@ -181,13 +181,7 @@ import Testing
         try FileManager.default.createDirectory(at: lib, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: root.appendingPathComponent("lib64"), withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: "/lib64/ld-linux-x86-64.so.2", toPath: root.appendingPathComponent("lib64/ld-linux-x86-64.so.2").path)
-        let source = root.appendingPathComponent("fake.c")
-        let map = root.appendingPathComponent("fake.map")
-        try "int fake_libc(void) { return 0; }\n".write(to: source, atomically: true, encoding: .utf8)
-        try "GLIBC_2.2.5 { global: fake_libc; local: *; };\n".write(to: map, atomically: true, encoding: .utf8)
-        let build = try ChildProcess.run("gcc", ["-shared", "-fPIC", "-nostdlib", "-o", lib.appendingPathComponent("libc.so.6").path,
-                                                 source.path, "-Wl,-soname,libc.so.6", "-Wl,--version-script,\(map.path)"])
-        #expect(build.status == 0, "\(build.stderr)")
+        try StandInLibc.build(in: lib)
         return root
     }
 

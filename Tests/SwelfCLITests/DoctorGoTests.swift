@@ -103,13 +103,7 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         // A stand-in libc.so.6 defining only GLIBC_2.2.5, found first through LD_LIBRARY_PATH.
-        let source = directory.appendingPathComponent("fake.c")
-        let map = directory.appendingPathComponent("fake.map")
-        try "int fake_libc(void) { return 0; }\n".write(to: source, atomically: true, encoding: .utf8)
-        try "GLIBC_2.2.5 { global: fake_libc; local: *; };\n".write(to: map, atomically: true, encoding: .utf8)
-        let build = try ChildProcess.run("gcc", ["-shared", "-fPIC", "-nostdlib", "-o", directory.appendingPathComponent("libc.so.6").path,
-                                         source.path, "-Wl,-soname,libc.so.6", "-Wl,--version-script,\(map.path)"])
-        #expect(build.status == 0, "\(build.stderr)")
+        try StandInLibc.build(in: directory)
         let program = Repo.testBinaries.appendingPathComponent("x86_64/go-cgo").path
         let result = try Swelf.run(["doctor", "--env", "LD_LIBRARY_PATH=\(directory.path)", program])
         #expect(result.status == 1, "\(result.stdout)")
