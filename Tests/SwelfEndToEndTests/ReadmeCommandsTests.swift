@@ -91,12 +91,33 @@ final class ReadmeCommandsTests: EndToEndTestCase {
         return (ran, skipped, failures)
     }
 
+    /// The targets of the README's relative Markdown links (`[text](docs/json.md)`), without
+    /// any `#anchor`; web addresses are left out.
+    static func localLinks(in readme: String) -> [String] {
+        var links: [String] = []
+        var rest = readme[...]
+        while let open = rest.range(of: "](") {
+            rest = rest[open.upperBound...]
+            guard let close = rest.firstIndex(of: ")") else { break }
+            let target = String(rest[..<close]).components(separatedBy: "#")[0]
+            if !target.isEmpty && !target.contains("://") && !target.hasPrefix("mailto:") { links.append(target) }
+            rest = rest[close...]
+        }
+        return links
+    }
+
     func testEveryReadmeCommandRunsAsShown() throws {
         let readme = try String(contentsOf: Repo.root.appendingPathComponent("README.md"), encoding: .utf8)
         // The first screen says what swelf is and how to install it.
         let firstScreen = readme.components(separatedBy: "\n").prefix(40).joined(separator: "\n")
         XCTAssert(firstScreen.hasPrefix("# swelf\n") && firstScreen.contains("## Install")
                   && firstScreen.contains("Swift 6") && firstScreen.contains("scripts/install"), firstScreen)
+        // Every file the README links to exists (the licence and the changelog were once missing).
+        for target in ReadmeCommandsTests.localLinks(in: readme) {
+            XCTAssert(FileManager.default.fileExists(atPath: Repo.root.appendingPathComponent(target).path),
+                      "README.md links to \(target), which does not exist")
+        }
+        XCTAssert(ReadmeCommandsTests.localLinks(in: readme).contains("LICENSE"), "README.md names no licence")
         let (ran, skipped, failures) = try ReadmeCommandsTests.run(readme: readme)
         print("README commands: \(ran) run, \(skipped.count) not run:\n" + skipped.map { "  " + $0 }.joined(separator: "\n"))
         XCTAssert(failures.isEmpty, failures.joined(separator: "\n"))
