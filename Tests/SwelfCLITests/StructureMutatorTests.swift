@@ -98,8 +98,9 @@ import Testing
 
     /// One call under the limits; nil when it stayed within them (exit 0 or 1, lines on
     /// stderr each starting with "swelf: "), else what went wrong.
-    static func call(_ arguments: [String], seconds: Int = secondsPerCall, memoryKiB: Int = memoryLimitKiB) throws -> (problem: String?, stderr: String) {
-        guard let swelf = Swelf.path else { throw Swelf.NotBuilt() }
+    static func call(_ arguments: [String], seconds: Int = secondsPerCall, memoryKiB: Int = memoryLimitKiB,
+                     binary: String? = Swelf.path) throws -> (problem: String?, stderr: String) {
+        guard let swelf = binary else { throw Swelf.NotBuilt() }
         let script = "ulimit -v \(memoryKiB); exec timeout -s KILL \(seconds) \"$0\" \"$@\""
         let result = try ChildProcess.run("/bin/bash", ["-c", script, swelf] + arguments)
         switch result.status {
