@@ -1,0 +1,190 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import ELFKitCore
+import ELFKitLoader
+
+/// The options that change `autopatch`'s decisions (docs/autopatch-design.md, Options).
+package struct AutopatchOptions: Sendable {
+    /// Directories searched for providers after the tree, in order; only the files
+    /// directly in each (as auto-patchelf.py's `--libs`).
+    package var libraryDirectories: [String] = []
+    /// Whether directory PATHs are walked below their top.
+    package var recurse = true
+    /// Providers in the tree written as absolute directories instead of `$ORIGIN` paths.
+    package var absolute = false
+    /// The PT_INTERP every program gets; nil keeps each program's own.
+    package var interpreter: String?
+    /// `fnmatch(3)` patterns: a missing need whose name matches is reported, not an error.
+    package var ignoreMissing: [String] = []
+
+    package init() {}
+}
+
+/// Decides, for every ELF file of a tree, the run path that resolves its DT_NEEDED
+/// entries and the interpreter of its programs. It only reads files.
+///
+/// A need is satisfied by the first compatible file of that name in the tree (in walk
+/// order), then in the `--libs` directories (in order), then by the target's own
+/// libraries as its loader finds them (`LibraryResolver.locateForDlopen`), which are not
+/// written into the run path. Compatible: what ld.so's `open_verify` accepts for the file
+/// (`LibraryResolver.verify`: class, byte order, machine, OS ABI, type), and every
+/// symbol version the file needs from that name is defined by the candidate.
+package struct AutopatchPlanner: Sendable {
+    /// The target's loader rules and file system (build it without LD_LIBRARY_PATH: the
+    /// run paths must not depend on the caller's environment).
+    package let environment: LoaderEnvironment
+    package let options: AutopatchOptions
+
+    package init(environment: LoaderEnvironment, options: AutopatchOptions) {
+        self.environment = environment
+        self.options = options
+    }
+
+    /// A file that may provide a library: its canonical path and its directory.
+    struct Candidate {
+        let path: String
+        let directory: String
+    }
+
+    /// Plans `paths` (trees or files).
+    /// - Parameter paths: the PATHs of the command line.
+    /// - Returns: the plan; its `errors` are not empty when a need is missing or a file
+    ///   could not be read.
+    package func plan(paths: [String]) -> AutopatchPlan {
+        let walk = AutopatchWalk.walk(paths, recurse: options.recurse)
+        var plan = AutopatchPlan()
+        plan.otherFiles = walk.otherFiles
+        plan.errors = walk.errors
+        let tree = treeIndex(walk)
+        let libraries = libraryIndex()
+        for entry in walk.files {
+            do {
+                let file = try environment.fileSystem.open(entry.realPath)
+                let filePlan = planFile(entry, file: file, tree: tree, libraries: libraries)
+                for name in filePlan.missing { plan.errors.append("\(entry.path): \(name): not found (tree, --libs, system)") }
+                plan.files.append(filePlan)
+            } catch {
+                plan.errors.append("\(entry.path): \(error)")
+            }
+        }
+        return plan
+    }
+
+    /// The tree's files by every name they have: their own file name and the names of the
+    /// symbolic links to them, in walk order.
+    func treeIndex(_ walk: AutopatchWalk) -> [String: [Candidate]] {
+        var index: [String: [Candidate]] = [:]
+        for entry in walk.files {
+            index[PathText.lastComponent(of: entry.realPath), default: []]
+                .append(Candidate(path: entry.realPath, directory: AutopatchPlanner.directory(of: entry.realPath)))
+        }
+        for alias in walk.aliases {
+            index[alias.name, default: []].append(Candidate(path: alias.target, directory: alias.directory))
+        }
+        return index
+    }
+
+    /// The files directly in the `--libs` directories (links followed), by name, in the
+    /// order of the directories.
+    func libraryIndex() -> [String: [Candidate]] {
+        var index: [String: [Candidate]] = [:]
+        for directory in options.libraryDirectories {
+            guard let real = AutopatchWalk.realPath(directory),
+                  let stream = BytePath(real).withCString({ opendir($0) }) else { continue }
+            var names: [String] = []
+            while let entry = readdir(stream) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in ByteText.string(Array(raw.prefix { $0 != 0 })) }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            closedir(stream)
+            for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+                guard let target = AutopatchWalk.realPath(real + "/" + name) else { continue }
+                index[name, default: []].append(Candidate(path: target, directory: real))
+            }
+        }
+        return index
+    }
+
+    /// The plan of one ELF file.
+    func planFile(_ entry: AutopatchWalk.Entry, file: ELFFile, tree: [String: [Candidate]],
+                  libraries: [String: [Candidate]]) -> AutopatchPlan.FilePlan {
+        let dynamic = (try? file.dynamic()) ?? nil
+        let interpreter = (try? file.interpreter()) ?? nil
+        let kind: AutopatchPlan.Kind = dynamic == nil || file.isStaticPIE
+            ? .staticProgram : (interpreter != nil ? .program : .library)
+        let before = ((try? dynamic?.runpath()) ?? nil) ?? ((try? dynamic?.rpath()) ?? nil)
+        guard kind != .staticProgram, let dynamic else {
+            return AutopatchPlan.FilePlan(path: entry.path, realPath: entry.realPath, kind: kind, interpreterBefore: interpreter,
+                                          interpreterAfter: interpreter, runPathBefore: before, runPathAfter: before, needs: [])
+        }
+        let resolver = LibraryResolver(environment: environment.adapted(for: file))
+        let versionNeeds = (try? dynamic.versionNeeds()) ?? []
+        var needs: [AutopatchPlan.Need] = []
+        var runPath: [String] = []
+        let origin = AutopatchPlanner.directory(of: entry.realPath)
+        for name in (try? dynamic.needed()) ?? [] {
+            let versions = versionNeeds.filter { $0.file == name }.flatMap { $0.requirements.map(\.name) }
+            let need = provider(of: name, versions: versions, for: file, resolver: resolver, tree: tree, libraries: libraries)
+            needs.append(need.need)
+            if let directory = need.directory {
+                let element = need.need.rule == .tree && !options.absolute
+                    ? AutopatchPlanner.originRelative(from: origin, to: directory) : directory
+                if !runPath.contains(element) { runPath.append(element) }
+            }
+        }
+        let after = runPath.isEmpty ? (before == nil ? nil : "") : runPath.joined(separator: ":")
+        let newInterpreter = kind == .program ? (options.interpreter ?? interpreter) : nil
+        return AutopatchPlan.FilePlan(path: entry.path, realPath: entry.realPath, kind: kind, interpreterBefore: interpreter,
+                                      interpreterAfter: newInterpreter, runPathBefore: before, runPathAfter: after, needs: needs)
+    }
+
+    /// The provider of `name` for `file`, and the directory to write for it (nil when
+    /// nothing is written: system, path, missing, ignored).
+    func provider(of name: String, versions: [String], for file: ELFFile, resolver: LibraryResolver,
+                  tree: [String: [Candidate]], libraries: [String: [Candidate]]) -> (need: AutopatchPlan.Need, directory: String?) {
+        if name.contains("/") { return (AutopatchPlan.Need(name: name, provider: nil, rule: .path), nil) }
+        for (rule, index) in [(AutopatchPlan.Rule.tree, tree), (.libraries, libraries)] {
+            for candidate in index[name] ?? [] where accepts(candidate.path, versions: versions, for: file, resolver: resolver) {
+                return (AutopatchPlan.Need(name: name, provider: candidate.path, rule: rule), candidate.directory)
+            }
+        }
+        if let path = resolver.locateForDlopen(name, like: file), accepts(path, versions: versions, for: file, resolver: resolver) {
+            return (AutopatchPlan.Need(name: name, provider: path, rule: .system), nil)
+        }
+        let ignored = options.ignoreMissing.contains { pattern in fnmatch(pattern, name, 0) == 0 }
+        return (AutopatchPlan.Need(name: name, provider: nil, rule: ignored ? .ignored : .missing), nil)
+    }
+
+    /// Whether the loader would take `path` for `file`, and it defines every version in
+    /// `versions`.
+    func accepts(_ path: String, versions: [String], for file: ELFFile, resolver: LibraryResolver) -> Bool {
+        guard case .accepted = resolver.verify(path, like: file) else { return false }
+        guard !versions.isEmpty else { return true }
+        guard let candidate = try? environment.fileSystem.open(path),
+              let dynamic = (try? candidate.dynamic()) ?? nil else { return false }
+        let defined = Set(((try? dynamic.versionDefinitions()) ?? []).map(\.name))
+        return versions.allSatisfy(defined.contains)
+    }
+
+    /// The directory part of a canonical path ("/" for a file at the top).
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// The run-path element that leads from a file in `origin` to `directory`, both
+    /// canonical: `$ORIGIN`, then one `..` per component of `origin` below the two
+    /// directories' common ancestor, then the components of `directory` below it
+    /// (`/t/libexec/plugins` to `/t/lib` is `$ORIGIN/../../lib`).
+    package static func originRelative(from origin: String, to directory: String) -> String {
+        let from = origin.split(separator: "/")
+        let to = directory.split(separator: "/")
+        var common = 0
+        while common < from.count && common < to.count && from[common] == to[common] { common += 1 }
+        let steps = Array(repeating: "..", count: from.count - common) + to[common...].map(String.init)
+        return steps.isEmpty ? "$ORIGIN" : "$ORIGIN/" + steps.joined(separator: "/")
+    }
+}

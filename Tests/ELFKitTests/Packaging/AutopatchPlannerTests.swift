@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+@testable import ELFKitCore
+@testable import ELFKitLoader
+@testable import ELFKitPackaging
+
+/// The autopatch planner on a prebuilt tree that gcc builds in the test, linked without
+/// any run path, so only the planner can make it load:
+///
+///     tree/a-old/libfoo.so.1          an old libfoo without the version FOO_1 (a decoy)
+///     tree/bin/app                    needs libfoo.so.1 (FOO_1), libbar.so, libc.so.6
+///     tree/bin/wrapper                a shell script
+///     tree/lib/libfoo.so.1.0.0        soname libfoo.so.1, defines FOO_1
+///     tree/lib/libfoo.so.1 -> libfoo.so.1.0.0
+///     tree/lib/libbaz.so.2            a library that needs libfoo.so.1
+///     tree/libexec/plugins/helper     needs libfoo.so.1, two levels below the top
+///     extra/libbar.so                 found only through --libs
+///
+/// The expected run paths are written from the layout above, not from the planner.
+@Suite struct AutopatchPlannerTests {
+    static func gcc(_ arguments: [String]) throws {
+        let result = try ChildProcess.run("gcc", arguments)
+        #expect(result.status == 0, "gcc \(arguments.joined(separator: " ")): \(result.stderr)")
+        if result.status != 0 { throw ChildProcess.NotFound(name: "a working gcc") }
+    }
+
+    /// Builds the tree in a new temporary directory; returns that directory (canonical).
+    static func buildTree() throws -> URL {
+        let manager = FileManager.default
+        let base = manager.temporaryDirectory.appendingPathComponent("swelf-autopatch-\(getpid())-\(UUID().uuidString)")
+        let d = base.path
+        for directory in ["src", "extra", "tree/a-old", "tree/bin", "tree/lib", "tree/libexec/plugins"] {
+            try manager.createDirectory(atPath: "\(d)/\(directory)", withIntermediateDirectories: true)
+        }
+        let sources = [
+            "foo.c": "const char *foo(void) { return \"foo\"; }\n",
+            "foo.map": "FOO_1 { global: foo; local: *; };\n",
+            "bar.c": "const char *bar(void) { return \"bar\"; }\n",
+            "baz.c": "const char *foo(void);\nconst char *baz(void) { return foo(); }\n",
+            "app.c": "#include <stdio.h>\nconst char *foo(void); const char *bar(void);\n"
+                + "int main(void) { printf(\"%s %s\\n\", foo(), bar()); return 0; }\n",
+            "helper.c": "#include <stdio.h>\nconst char *foo(void);\nint main(void) { puts(foo()); return 0; }\n",
+        ]
+        for (name, text) in sources { try text.write(toFile: "\(d)/src/\(name)", atomically: true, encoding: .utf8) }
+        try gcc(["-shared", "-fPIC", "-o", "\(d)/tree/lib/libfoo.so.1.0.0", "\(d)/src/foo.c", "-Wl,-soname,libfoo.so.1",
+                 "-Wl,--version-script,\(d)/src/foo.map"])
+        try manager.createSymbolicLink(atPath: "\(d)/tree/lib/libfoo.so.1", withDestinationPath: "libfoo.so.1.0.0")
+        try gcc(["-shared", "-fPIC", "-o", "\(d)/tree/a-old/libfoo.so.1", "\(d)/src/foo.c", "-Wl,-soname,libfoo.so.1"])
+        try gcc(["-shared", "-fPIC", "-o", "\(d)/extra/libbar.so", "\(d)/src/bar.c", "-Wl,-soname,libbar.so"])
+        try gcc(["-shared", "-fPIC", "-o", "\(d)/tree/lib/libbaz.so.2", "\(d)/src/baz.c", "-Wl,-soname,libbaz.so.2",
+                 "-L\(d)/tree/lib", "-l:libfoo.so.1"])
+        try gcc(["-o", "\(d)/tree/bin/app", "\(d)/src/app.c", "-L\(d)/tree/lib", "-l:libfoo.so.1", "-L\(d)/extra", "-lbar"])
+        try gcc(["-o", "\(d)/tree/libexec/plugins/helper", "\(d)/src/helper.c", "-L\(d)/tree/lib", "-l:libfoo.so.1"])
+        try "#!/bin/sh\nexec \"$(dirname \"$0\")/app\" \"$@\"\n".write(toFile: "\(d)/tree/bin/wrapper", atomically: true, encoding: .utf8)
+        return URL(fileURLWithPath: try #require(AutopatchWalk.realPath(d)))
+    }
+
+    static func plan(_ directory: URL, _ configure: (inout AutopatchOptions) -> Void = { _ in }) throws -> AutopatchPlan {
+        var options = AutopatchOptions()
+        options.libraryDirectories = [directory.appendingPathComponent("extra").path]
+        configure(&options)
+        let planner = AutopatchPlanner(environment: try HostLoader.environment(variables: [:]), options: options)
+        return planner.plan(paths: [directory.appendingPathComponent("tree").path])
+    }
+
+    static func file(_ plan: AutopatchPlan, _ relative: String, in directory: URL,
+                     sourceLocation: SourceLocation = #_sourceLocation) throws -> AutopatchPlan.FilePlan {
+        let path = directory.appendingPathComponent("tree/" + relative).path
+        return try #require(plan.files.first { $0.path == path }, "no plan for \(relative)", sourceLocation: sourceLocation)
+    }
+
+    /// Each file gets `$ORIGIN` at its own depth: bin/ one level up, libexec/plugins/ two,
+    /// a library in lib/ `$ORIGIN` itself; a --libs provider is written absolute, libc not
+    /// at all; the order is that of DT_NEEDED.
+    @Test func runPathsAreOriginRelativeAtEachFilesDepth() throws {
+        let directory = try Self.buildTree()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let plan = try Self.plan(directory)
+        #expect(plan.errors.isEmpty, "\(plan.errors)")
+        let extra = directory.appendingPathComponent("extra").path
+        #expect(try Self.file(plan, "bin/app", in: directory).runPathAfter == "$ORIGIN/../lib:" + extra)
+        #expect(try Self.file(plan, "libexec/plugins/helper", in: directory).runPathAfter == "$ORIGIN/../../lib")
+        #expect(try Self.file(plan, "lib/libbaz.so.2", in: directory).runPathAfter == "$ORIGIN")
+        // libfoo needs only libc: nothing to write, and it had no run path.
+        let foo = try Self.file(plan, "lib/libfoo.so.1.0.0", in: directory)
+        #expect(foo.runPathAfter == nil)
+        #expect(!foo.changed)
+    }
+
+    /// Each need names its provider and the rule: the versioned libfoo in lib/ (the decoy
+    /// in a-old/, first in walk order, lacks FOO_1), libbar from --libs, libc from the system.
+    @Test func needsNameTheirProviderAndRule() throws {
+        let directory = try Self.buildTree()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let plan = try Self.plan(directory)
+        let app = try Self.file(plan, "bin/app", in: directory)
+        let byName = Dictionary(uniqueKeysWithValues: app.needs.map { ($0.name, $0) })
+        #expect(app.needs.map(\.name) == ["libfoo.so.1", "libbar.so", "libc.so.6"])
+        #expect(byName["libfoo.so.1"]?.provider == directory.appendingPathComponent("tree/lib/libfoo.so.1.0.0").path)
+        #expect(byName["libfoo.so.1"]?.rule == .tree)
+        #expect(byName["libbar.so"]?.provider == directory.appendingPathComponent("extra/libbar.so").path)
+        #expect(byName["libbar.so"]?.rule == .libraries)
+        #expect(byName["libc.so.6"]?.rule == .system)
+    }
+
+    /// ELF files only: the wrapper is counted, the soname link is a name and not a second
+    /// file; libraries get no interpreter, programs keep theirs or take --interpreter.
+    @Test func walkKindsAndInterpreters() throws {
+        let directory = try Self.buildTree()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let plan = try Self.plan(directory) { $0.interpreter = "/opt/loader/ld.so" }
+        #expect(plan.otherFiles == 1)
+        #expect(plan.files.map { $0.path.dropFirst(directory.path.count + 6) }
+            == ["a-old/libfoo.so.1", "bin/app", "lib/libbaz.so.2", "lib/libfoo.so.1.0.0", "libexec/plugins/helper"])
+        let baz = try Self.file(plan, "lib/libbaz.so.2", in: directory)
+        #expect(baz.kind == .library)
+        #expect(baz.interpreterAfter == nil)
+        let helper = try Self.file(plan, "libexec/plugins/helper", in: directory)
+        #expect(helper.kind == .program)
+        #expect(helper.interpreterAfter == "/opt/loader/ld.so")
+        #expect(helper.changed)
+        let summary = plan.summary
+        #expect(summary.elfFiles == 5 && summary.skipped == 0 && summary.missing == 0)
+    }
+
+    /// Without --libs, libbar is missing: an error naming the file and the library; with
+    /// --ignore-missing 'libbar*' it is reported as ignored and is no error.
+    @Test func missingAndIgnoredNeeds() throws {
+        let directory = try Self.buildTree()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let app = directory.appendingPathComponent("tree/bin/app").path
+        let missing = try Self.plan(directory) { $0.libraryDirectories = [] }
+        #expect(missing.errors == ["\(app): libbar.so: not found (tree, --libs, system)"])
+        #expect(try Self.file(missing, "bin/app", in: directory).missing == ["libbar.so"])
+        let ignored = try Self.plan(directory) { $0.libraryDirectories = []; $0.ignoreMissing = ["libbar*"] }
+        #expect(ignored.errors.isEmpty)
+        #expect(try Self.file(ignored, "bin/app", in: directory).needs.first { $0.name == "libbar.so" }?.rule == .ignored)
+    }
+
+    /// The depth arithmetic on its own, including siblings and a directory below the origin.
+    @Test func originRelativePaths() {
+        #expect(AutopatchPlanner.originRelative(from: "/t/bin", to: "/t/lib") == "$ORIGIN/../lib")
+        #expect(AutopatchPlanner.originRelative(from: "/t/libexec/plugins", to: "/t/lib") == "$ORIGIN/../../lib")
+        #expect(AutopatchPlanner.originRelative(from: "/t/lib", to: "/t/lib") == "$ORIGIN")
+        #expect(AutopatchPlanner.originRelative(from: "/t", to: "/t/lib/x86") == "$ORIGIN/lib/x86")
+        #expect(AutopatchPlanner.originRelative(from: "/t/lib2", to: "/t/lib") == "$ORIGIN/../lib")
+    }
+}
