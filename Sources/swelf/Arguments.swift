@@ -59,6 +59,7 @@ enum Command {
     case ldd(DoctorOptions)
     case bundle(BundleOptions)
     case portability(DoctorOptions)
+    case autopatch(AutopatchCommandOptions)
 }
 
 /// Reads an option value the way patchelf does: `@FILE` stands for the contents of FILE.
@@ -124,6 +125,8 @@ struct ArgumentParser {
                 return options.map(Command.ldd) ?? .help(.ldd)
             case "bundle":
                 return try parseBundle(Array(arguments.dropFirst())).map(Command.bundle) ?? .help(.bundle)
+            case "autopatch":
+                return try parseAutopatch(Array(arguments.dropFirst())).map(Command.autopatch) ?? .help(.autopatch)
             case "portability":
                 let options = try parseDoctor(Array(arguments.dropFirst()), name: "portability")
                 return options.map(Command.portability) ?? .help(.portability)
@@ -141,7 +144,7 @@ struct ArgumentParser {
     }
 
     /// The commands a misspelt first word is matched against.
-    static let commandNames = ["show", "verify", "doctor", "ldd", "bundle", "portability", "help"]
+    static let commandNames = ["show", "verify", "doctor", "ldd", "bundle", "portability", "autopatch", "help"]
 
     /// The command `word` is a misspelling of: a lowercase word, not an existing file, at
     /// most two edits from a command's name (the nearest; the first listed on a tie).

@@ -1,7 +1,7 @@
 /// What `swelf help COMMAND` and `swelf COMMAND --help` describe: one command, or
 /// (`patch`) the print and edit options of a call without a command.
 enum HelpTopic: String, CaseIterable {
-    case patch, show, verify, doctor, ldd, bundle, portability
+    case patch, show, verify, doctor, ldd, bundle, portability, autopatch
 }
 
 /// One page per command: synopsis, options, examples, exit status. The full list of
@@ -16,6 +16,7 @@ extension HelpText {
         case .ldd: return ldd
         case .bundle: return bundle
         case .portability: return portability
+        case .autopatch: return autopatch
         }
     }
 
@@ -229,6 +230,42 @@ extension HelpText {
     Exit status: 0 the bundle was written and would start, 1 it was not written (the
     reasons on stderr) or would not start on its target (unless --allow-broken),
     64 usage error.
+
+    """
+
+    static let autopatch = """
+    Usage: swelf autopatch --dry-run [--libs DIR]... [--interpreter PATH]
+                           [--ignore-missing PATTERN]... [--no-recurse] [--absolute]
+                           [--root DIR] PATH...
+
+    Fix a prebuilt tree: for every ELF file under PATH, find a provider for each
+    DT_NEEDED (in the tree, then in --libs, then the target's own libraries, each
+    checked for class, machine, OS ABI and the symbol versions needed) and plan the
+    smallest RUNPATH that finds them all: tree providers as $ORIGIN paths at the file's
+    depth, --libs ones absolute, system libraries not at all. Programs keep or take an
+    interpreter; libraries never get one. Other files are counted and left alone.
+    This version only plans: --dry-run is required (see docs/autopatch-design.md).
+
+    Options:
+      --dry-run                    print the plan; write nothing (required for now)
+      --paths PATH                 a tree or file to patch, as auto-patchelf.py's flag
+                                   (repeatable; plain arguments are paths too)
+      --libs DIR                   providers directly in DIR, after the tree (repeatable)
+      --interpreter PATH           the PT_INTERP of every program (default: its own)
+      --ignore-missing PATTERN     a missing library matching PATTERN (fnmatch) is
+                                   reported, not an error (repeatable)
+      --no-recurse                 only the files directly in each PATH
+      --absolute                   tree providers as absolute directories, not $ORIGIN
+      --root DIR                   the target's root, for the system libraries
+      -q, --quiet                  errors only
+      -v, --verbose                also unchanged and static files
+      -h, --help                   this page
+
+    Examples:
+      swelf autopatch --dry-run --libs /opt/vendor/lib pkg
+
+    Exit status: 0 every need has a provider, 1 a need is missing or a file could not
+    be read (one line each on stderr), 64 usage error.
 
     """
 

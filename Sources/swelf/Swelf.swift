@@ -63,6 +63,8 @@ struct Swelf {
             return BundleCommand(terminal: terminal, options: options).run()
         case .portability(let options):
             return PortabilityCommand(terminal: terminal, options: options).run()
+        case .autopatch(let options):
+            return AutopatchCommand(terminal: terminal, options: options).run()
         }
     }
 

@@ -33,12 +33,19 @@ package struct AutopatchOptions: Sendable {
 /// (`LibraryResolver.verify`: class, byte order, machine, OS ABI, type), and every
 /// symbol version the file needs from that name is defined by the candidate.
 package struct AutopatchPlanner: Sendable {
-    /// The target's loader rules and file system (build it without LD_LIBRARY_PATH: the
-    /// run paths must not depend on the caller's environment).
+    /// The target's loader rules and file system, without LD_LIBRARY_PATH and LD_PRELOAD:
+    /// the run paths written must not depend on the caller's environment.
     package let environment: LoaderEnvironment
     package let options: AutopatchOptions
 
+    /// A planner for the target `environment` describes (this machine, or `--root`).
+    /// - Parameters:
+    ///   - environment: the loader's rules; its LD_LIBRARY_PATH and LD_PRELOAD are dropped.
+    ///   - options: the choices of the command line.
     package init(environment: LoaderEnvironment, options: AutopatchOptions) {
+        var environment = environment
+        environment.variables.removeValue(forKey: "LD_LIBRARY_PATH")
+        environment.variables.removeValue(forKey: "LD_PRELOAD")
         self.environment = environment
         self.options = options
     }
