@@ -234,9 +234,9 @@ extension HelpText {
     """
 
     static let autopatch = """
-    Usage: swelf autopatch --dry-run [--libs DIR]... [--interpreter PATH]
+    Usage: swelf autopatch [--dry-run] [--libs DIR]... [--interpreter PATH]
                            [--ignore-missing PATTERN]... [--no-recurse] [--absolute]
-                           [--root DIR] PATH...
+                           [--root DIR] [--keep-going] [-j N] PATH...
 
     Fix a prebuilt tree: for every ELF file under PATH, find a provider for each
     DT_NEEDED (in the tree, then in --libs, then the target's own libraries, each
@@ -244,10 +244,13 @@ extension HelpText {
     smallest RUNPATH that finds them all: tree providers as $ORIGIN paths at the file's
     depth, --libs ones absolute, system libraries not at all. Programs keep or take an
     interpreter; libraries never get one. Other files are counted and left alone.
-    This version only plans: --dry-run is required (see docs/autopatch-design.md).
+    Each changed file is written with one verified, durable, atomic edit (interpreter
+    and run path together), -j files at a time; a file already right is not rewritten.
+    Any error (a missing library, an unreadable ELF file) writes nothing, unless
+    --keep-going (see docs/autopatch-design.md).
 
     Options:
-      --dry-run                    print the plan; write nothing (required for now)
+      --dry-run                    print the plan; write nothing
       --paths PATH                 a tree or file to patch, as auto-patchelf.py's flag
                                    (repeatable; plain arguments are paths too)
       --libs DIR                   providers directly in DIR, after the tree (repeatable)
@@ -257,15 +260,20 @@ extension HelpText {
       --no-recurse                 only the files directly in each PATH
       --absolute                   tree providers as absolute directories, not $ORIGIN
       --root DIR                   the target's root, for the system libraries
+      --keep-going                 write every file whose libraries were all found,
+                                   then exit 1 if anything failed
+      -j, --jobs N                 files edited at a time (default: one per processor)
       -q, --quiet                  errors only
       -v, --verbose                also unchanged and static files
       -h, --help                   this page
 
     Examples:
       swelf autopatch --dry-run --libs /opt/vendor/lib pkg
+      swelf autopatch --interpreter /lib64/ld-linux-x86-64.so.2 --ignore-missing 'libcuda*' pkg
 
-    Exit status: 0 every need has a provider, 1 a need is missing or a file could not
-    be read (one line each on stderr), 64 usage error.
+    Exit status: 0 every need has a provider and every change was written, 1 a need is
+    missing, a file could not be read or written (one line each on stderr), 64 usage
+    error.
 
     """
 

@@ -39,7 +39,7 @@ import Testing
     }
 
     /// A library the tree does not hold: exit 1 with one line naming the file and the
-    /// library; ignored by pattern: exit 0. Without --dry-run: a usage error, for now.
+    /// library; ignored by pattern: exit 0. No path: a usage error.
     @Test func missingLibraryAndUsage() throws {
         let scratch = try ScratchDirectory("autopatch-missing")
         try Self.tree(scratch)
@@ -51,7 +51,54 @@ import Testing
         #expect(ignored.status == 0, "\(ignored.stderr)")
         let withLibs = try Swelf.run(["autopatch", "--dry-run", "--libs", scratch.path("t/lib"), bin])
         #expect(withLibs.stdout.contains("-> \"\(scratch.path("t/lib"))\""), "\(withLibs.stdout)")
-        let usage = try Swelf.run(["autopatch", bin])
+        let usage = try Swelf.run(["autopatch", "--dry-run"])
         #expect(usage.status == 64)
+    }
+
+    /// The inode and bytes of `path`: a rewrite replaces the file (a new inode).
+    static func identity(_ path: String) throws -> (inode: UInt64, bytes: Data) {
+        var status = stat()
+        try #require(stat(path, &status) == 0)
+        return (UInt64(status.st_ino), try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// Patched, then moved elsewhere, each program runs with an empty LD_LIBRARY_PATH and
+    /// prints its text (the loader is the oracle); a second run rewrites nothing.
+    @Test func patchedTreeRunsAfterAMoveAndASecondRunChangesNothing() throws {
+        let scratch = try ScratchDirectory("autopatch-write")
+        try Self.tree(scratch)
+        let first = try Swelf.run(["autopatch", scratch.path("t")])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.hasSuffix("3 ELF files: 2 changed, 1 unchanged, 0 skipped, 0 missing; 1 other file\n"), "\(first.stdout)")
+        try FileManager.default.moveItem(atPath: scratch.path("t"), toPath: scratch.path("moved"))
+        for program in ["moved/bin/app", "moved/libexec/plugins/helper"] {
+            let run = try ChildProcess.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", scratch.path(program)])
+            #expect(run.status == 0 && run.stdout == "foo\n", "\(program): \(run.stderr)")
+        }
+        let before = try ["moved/bin/app", "moved/libexec/plugins/helper"].map { try Self.identity(scratch.path($0)) }
+        let second = try Swelf.run(["autopatch", scratch.path("moved")])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.hasSuffix("3 ELF files: 0 changed, 3 unchanged, 0 skipped, 0 missing; 1 other file\n"), "\(second.stdout)")
+        let after = try ["moved/bin/app", "moved/libexec/plugins/helper"].map { try Self.identity(scratch.path($0)) }
+        #expect(before.map(\.inode) == after.map(\.inode) && before.map(\.bytes) == after.map(\.bytes))
+    }
+
+    /// A truncated ELF file in the tree: one line naming it, exit 1, and no other file
+    /// written; with --keep-going the others are written and the exit status is still 1.
+    @Test func aBrokenFileStopsEveryWriteUnlessKeepGoing() throws {
+        let scratch = try ScratchDirectory("autopatch-broken")
+        try Self.tree(scratch)
+        let library = try Data(contentsOf: URL(fileURLWithPath: scratch.path("t/lib/libfoo.so.1")))
+        try library.prefix(100).write(to: URL(fileURLWithPath: scratch.path("t/lib/libbroken.so")))
+        let before = try Self.identity(scratch.path("t/bin/app"))
+        let stopped = try Swelf.run(["autopatch", scratch.path("t")])
+        #expect(stopped.status == 1)
+        #expect(stopped.stderr.split(separator: "\n").filter { $0.contains("libbroken.so") }.count == 1, "\(stopped.stderr)")
+        let untouched = try Self.identity(scratch.path("t/bin/app"))
+        #expect(untouched.inode == before.inode && untouched.bytes == before.bytes)
+        let going = try Swelf.run(["autopatch", "--keep-going", scratch.path("t")])
+        #expect(going.status == 1)
+        let run = try ChildProcess.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", scratch.path("t/bin/app")])
+        #expect(run.status == 0 && run.stdout == "foo\n", "\(run.stderr)")
     }
 }
