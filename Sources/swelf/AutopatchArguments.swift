@@ -16,19 +16,41 @@ struct AutopatchCommandOptions {
 extension ArgumentParser {
     /// `autopatch [--paths PATH]... [--libs DIR]... [--interpreter PATH] [--ignore-missing
     /// PATTERN]... [--no-recurse] [--absolute] [--root DIR] [--dry-run] [--keep-going]
-    /// [-j N] PATH...`; each
-    /// multi-value option of auto-patchelf.py is taken once per value here (`--libs A
-    /// --libs B`). nil means `--help`.
+    /// [-j N] [--runtime-dependencies DIR]... [--append-rpaths DIR]... PATH...`. nil means
+    /// `--help`.
+    ///
+    /// The list options (`--paths`, `--libs`, `--ignore-missing`, `--runtime-dependencies`,
+    /// `--append-rpaths`) take one value each (`--libs A --libs B`), or, when `--paths` is
+    /// on the command line (auto-patchelf.py's own style, which has no plain arguments),
+    /// every plain value up to the next option, none included (argparse's `nargs="*"`).
     func parseAutopatch(_ arguments: [[UInt8]]) throws -> AutopatchCommandOptions? {
         var options = AutopatchCommandOptions()
-        let valued = ["--paths", "--libs", "--interpreter", "--ignore-missing", "--root", "-j", "--jobs"]
-        var tokens = TokenStream(arguments) { valued.contains($0) }
-        let help = try tokens.readLoaderOptions(command: "autopatch", input: { options.paths.append($0) }) { option, position, tokens in
-            func value() throws -> String { try tokens.textValue(of: option, at: position, command: "autopatch", allowsEmpty: false) }
+        let lists = ["--paths", "--libs", "--ignore-missing", "--runtime-dependencies", "--append-rpaths"]
+        let listStyle = arguments.contains { $0 == Array("--paths".utf8) }
+        let valued = ["--interpreter", "--root", "-j", "--jobs"] + (listStyle ? [] : lists)
+        var list: String?
+        func add(_ value: String, to option: String?) throws {
             switch option {
-            case "--paths": options.paths.append(try value())
-            case "--libs": options.planner.libraryDirectories.append(try value())
-            case "--ignore-missing": options.planner.ignoreMissing.append(try value())
+            case "--paths": options.paths.append(value)
+            case "--libs": options.planner.libraryDirectories.append(value)
+            case "--ignore-missing": options.planner.ignoreMissing.append(value)
+            case "--runtime-dependencies": options.planner.runtimeDependencies.append(value)
+            case "--append-rpaths": options.planner.appendRunPaths.append(value)
+            default:
+                guard !listStyle else { throw UsageError(message: "autopatch: '\(value)' follows no list option (with --paths, every path is given with it)") }
+                options.paths.append(value)
+            }
+        }
+        var inputError: (any Error)?
+        var tokens = TokenStream(arguments) { valued.contains($0) }
+        let help = try tokens.readLoaderOptions(command: "autopatch", input: { value in
+            do { try add(value, to: list) } catch { if inputError == nil { inputError = error } }
+        }) { option, position, tokens in
+            func value() throws -> String { try tokens.textValue(of: option, at: position, command: "autopatch", allowsEmpty: false) }
+            list = nil
+            switch option {
+            case let option where lists.contains(option):
+                if listStyle { list = option } else { try add(try value(), to: option) }
             case "--no-recurse": options.planner.recurse = false
             case "--absolute": options.planner.absolute = true
             case "--dry-run": options.dryRun = true
@@ -54,6 +76,7 @@ extension ArgumentParser {
             return true
         }
         if help { return nil }
+        if let inputError { throw inputError }
         if options.paths.isEmpty { throw UsageError(message: "autopatch: no paths given") }
         return options
     }

@@ -236,6 +236,7 @@ extension HelpText {
     static let autopatch = """
     Usage: swelf autopatch [--dry-run] [--libs DIR]... [--interpreter PATH]
                            [--ignore-missing PATTERN]... [--no-recurse] [--absolute]
+                           [--runtime-dependencies DIR]... [--append-rpaths DIR]...
                            [--root DIR] [--keep-going] [-j N] PATH...
 
     Fix a prebuilt tree: for every ELF file under PATH, find a provider for each
@@ -257,6 +258,9 @@ extension HelpText {
       --interpreter PATH           the PT_INTERP of every program (default: its own)
       --ignore-missing PATTERN     a missing library matching PATTERN (fnmatch) is
                                    reported, not an error (repeatable)
+      --runtime-dependencies DIR   first in every program's run path, for the libraries
+                                   it opens with dlopen (repeatable)
+      --append-rpaths DIR          last in every patched file's run path (repeatable)
       --no-recurse                 only the files directly in each PATH
       --absolute                   tree providers as absolute directories, not $ORIGIN
       --root DIR                   the target's root, for the system libraries
@@ -266,6 +270,8 @@ extension HelpText {
       -q, --quiet                  errors only
       -v, --verbose                also unchanged and static files
       -h, --help                   this page
+    With --paths on the command line (auto-patchelf.py's style) the list options take
+    every value up to the next option: --paths A B --libs C D.
 
     Examples:
       swelf autopatch --dry-run --libs /opt/vendor/lib pkg

@@ -55,6 +55,23 @@ import Testing
         #expect(usage.status == 64)
     }
 
+    /// auto-patchelf.py's own command line: with --paths, each list option takes the plain
+    /// values after it, none included (`--libs` right before another option).
+    @Test func autoPatchelfStyleLists() throws {
+        let scratch = try ScratchDirectory("autopatch-lists")
+        try Self.tree(scratch)
+        let result = try Swelf.run(["autopatch", "--dry-run", "--libs", "--paths", scratch.path("t/bin"),
+                                    scratch.path("t/libexec"), "--libs", scratch.path("t/lib"), "/nonexistent-dir",
+                                    "--runtime-dependencies", "/opt/dlopen", "--append-rpaths", "/opt/a", "/opt/b",
+                                    "--ignore-missing"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lib = scratch.path("t/lib")
+        #expect(result.stdout.contains("\(scratch.path("t/bin/app")): interpreter"), "\(result.stdout)")
+        #expect(result.stdout.contains("-> \"/opt/dlopen:\(lib):/opt/a:/opt/b\""), "\(result.stdout)")
+        let stray = try Swelf.run(["autopatch", "--dry-run", "stray", "--paths", scratch.path("t")])
+        #expect(stray.status == 64 && stray.stderr.contains("'stray' follows no list option"), "\(stray.stderr)")
+    }
+
     /// The inode and bytes of `path`: a rewrite replaces the file (a new inode).
     static func identity(_ path: String) throws -> (inode: UInt64, bytes: Data) {
         var status = stat()

@@ -19,6 +19,11 @@ package struct AutopatchOptions: Sendable {
     package var interpreter: String?
     /// `fnmatch(3)` patterns: a missing need whose name matches is reported, not an error.
     package var ignoreMissing: [String] = []
+    /// `--runtime-dependencies`: directories put first in every program's run path (for
+    /// libraries it opens with `dlopen`), as given.
+    package var runtimeDependencies: [String] = []
+    /// `--append-rpaths`: directories put last in every dynamic file's run path, as given.
+    package var appendRunPaths: [String] = []
 
     package init() {}
 }
@@ -130,7 +135,7 @@ package struct AutopatchPlanner: Sendable {
         let resolver = LibraryResolver(environment: environment.adapted(for: file))
         let versionNeeds = (try? dynamic.versionNeeds()) ?? []
         var needs: [AutopatchPlan.Need] = []
-        var runPath: [String] = []
+        var runPath: [String] = kind == .program ? options.runtimeDependencies : []
         let origin = AutopatchPlanner.directory(of: entry.realPath)
         for name in (try? dynamic.needed()) ?? [] {
             let versions = versionNeeds.filter { $0.file == name }.flatMap { $0.requirements.map(\.name) }
@@ -142,6 +147,7 @@ package struct AutopatchPlanner: Sendable {
                 if !runPath.contains(element) { runPath.append(element) }
             }
         }
+        for directory in options.appendRunPaths where !runPath.contains(directory) { runPath.append(directory) }
         let after = runPath.isEmpty ? (before == nil ? nil : "") : runPath.joined(separator: ":")
         let newInterpreter = kind == .program ? (options.interpreter ?? interpreter) : nil
         return AutopatchPlan.FilePlan(path: entry.path, realPath: entry.realPath, kind: kind, interpreterBefore: interpreter,

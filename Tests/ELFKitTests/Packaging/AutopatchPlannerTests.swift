@@ -137,6 +137,21 @@ import Testing
         #expect(try Self.file(ignored, "bin/app", in: directory).needs.first { $0.name == "libbar.so" }?.rule == .ignored)
     }
 
+    /// --runtime-dependencies go first in programs only, --append-rpaths last in every
+    /// dynamic file; a repeated directory is written once.
+    @Test func runtimeDependenciesAndAppendedRunPaths() throws {
+        let directory = try Self.buildTree()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let extra = directory.appendingPathComponent("extra").path
+        let plan = try Self.plan(directory) {
+            $0.runtimeDependencies = ["/opt/dlopen"]
+            $0.appendRunPaths = ["/opt/last", extra]
+        }
+        #expect(try Self.file(plan, "bin/app", in: directory).runPathAfter == "/opt/dlopen:$ORIGIN/../lib:\(extra):/opt/last")
+        #expect(try Self.file(plan, "lib/libbaz.so.2", in: directory).runPathAfter == "$ORIGIN:/opt/last:\(extra)")
+        #expect(try Self.file(plan, "lib/libfoo.so.1.0.0", in: directory).runPathAfter == "/opt/last:\(extra)")
+    }
+
     /// The depth arithmetic on its own, including siblings and a directory below the origin.
     @Test func originRelativePaths() {
         #expect(AutopatchPlanner.originRelative(from: "/t/bin", to: "/t/lib") == "$ORIGIN/../lib")
