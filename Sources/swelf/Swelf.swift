@@ -278,6 +278,7 @@ enum HelpText {
            swelf bundle --output DIR [--policy FILE] [--include-libstdcxx] [--root DIR] [--interpreter PATH]
                         [--plugin FILE:DIR]... [--update] [--allow-broken] [--json] PROGRAM_OR_DIR...
            swelf portability [--floor LIMITS] [--root DIR] [--env NAME=VALUE]... [--json] FILE|DIR...
+           swelf autopatch [--dry-run] [--libs DIR]... [--interpreter PATH] [--keep-going] PATH...
            swelf help [COMMAND]
 
     Inspect and rewrite the dynamic-linking information of ELF files. Options and output
@@ -412,8 +413,12 @@ enum HelpText {
                                    and among the patch options' warnings (JSON keeps all)
     On a terminal, bundle, portability and the patch options on several files show a
     progress line on stderr, erased at the end; a pipe or a file gets none.
+      autopatch PATH...            fix a prebuilt tree: every ELF file's interpreter and the
+                                   smallest run path that finds its libraries ($ORIGIN in
+                                   the tree), one verified edit per file (autopatch --help)
       help COMMAND, COMMAND --help one command's page (COMMAND: show, verify, doctor,
-                                   ldd, bundle, portability, or patch for the options above)
+                                   ldd, bundle, portability, autopatch, or patch for the
+                                   options above)
 
     The commands' options that take a value may also be written with an equals
     sign (--root=DIR); patchelf's options take theirs as the next argument, as in patchelf.

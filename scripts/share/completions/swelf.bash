@@ -18,14 +18,14 @@ _swelf() {
     local command=${words[0]##*/}
     local sub=
     if [[ $command != patchelf && $cword -gt 1 ]]; then
-        case ${words[1]} in show|verify|doctor|ldd|bundle|portability) sub=${words[1]} ;; esac
+        case ${words[1]} in show|verify|doctor|ldd|bundle|portability|autopatch) sub=${words[1]} ;; esac
     fi
     case $prev in
-        --set-interpreter|--interpreter|--output|-o|--rename-dynamic-symbols|--root|--policy|--plugin)
+        --set-interpreter|--interpreter|--output|-o|--rename-dynamic-symbols|--root|--policy|--plugin|--libs|--paths|--runtime-dependencies|--append-rpaths)
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --set-os-abi)
             COMPREPLY=($(compgen -W "sysv hp-ux netbsd linux gnu hurd solaris aix irix freebsd tru64 openbsd openvms" -- "$cur")); return ;;
-        --set-soname|--set-rpath|--add-rpath|--allowed-rpath-prefixes|--add-needed|--remove-needed|--replace-needed|--clear-symbol-version|--page-size|--jobs|-j|--env)
+        --set-soname|--set-rpath|--add-rpath|--allowed-rpath-prefixes|--add-needed|--remove-needed|--replace-needed|--clear-symbol-version|--page-size|--jobs|-j|--env|--ignore-missing)
             return ;;
         --floor)
             [[ $sub == portability ]] && COMPREPLY=($(compgen -W "glibc=2.17 glibc=2.28 glibc=2.31 glibc=2.34 glibcxx= cxxabi= gcc=" -- "$cur")); return ;;
@@ -37,12 +37,13 @@ _swelf() {
             ldd) COMPREPLY=($(compgen -W "--root --env --tree --json --quiet --verbose --help" -- "$cur")) ;;
             bundle) COMPREPLY=($(compgen -W "--output --policy --include-libstdcxx --root --env --interpreter --plugin --update --allow-broken --json --quiet --verbose --help" -- "$cur")) ;;
             portability) COMPREPLY=($(compgen -W "--floor --root --env --json --quiet --verbose --help" -- "$cur")) ;;
+            autopatch) COMPREPLY=($(compgen -W "--dry-run --paths --libs --interpreter --ignore-missing --no-recurse --absolute --runtime-dependencies --append-rpaths --root --keep-going --jobs --quiet --verbose --help" -- "$cur")) ;;
             *) COMPREPLY=($(compgen -W "$patch_options" -- "$cur")) ;;
         esac
         return
     fi
     if [[ $command != patchelf && $cword -eq 1 ]]; then
-        COMPREPLY=($(compgen -W "show verify doctor ldd bundle portability help" -- "$cur") $(compgen -f -- "$cur"))
+        COMPREPLY=($(compgen -W "show verify doctor ldd bundle portability autopatch help" -- "$cur") $(compgen -f -- "$cur"))
         return
     fi
     COMPREPLY=($(compgen -f -- "$cur"))

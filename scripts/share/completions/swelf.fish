@@ -1,6 +1,6 @@
 # fish completion for swelf (and for swelf installed as patchelf: patchelf.fish sources this)
 for cmd in swelf patchelf
-    set -l patch "__fish_use_subcommand; or not __fish_seen_subcommand_from show verify doctor ldd bundle portability help"
+    set -l patch "__fish_use_subcommand; or not __fish_seen_subcommand_from show verify doctor ldd bundle portability autopatch help"
     if test $cmd = patchelf
         set patch "true"
     else
@@ -24,6 +24,18 @@ for cmd in swelf patchelf
         complete -c swelf -n '__fish_seen_subcommand_from doctor ldd bundle portability' -l root -r -F -d 'analyse a foreign tree'
         complete -c swelf -n '__fish_seen_subcommand_from doctor ldd bundle portability' -l env -x -d 'assume NAME=VALUE'
         complete -c swelf -n __fish_use_subcommand -a portability -d 'oldest glibc/libstdc++/libgcc_s it runs on, and why'
+        complete -c swelf -n __fish_use_subcommand -a autopatch -d 'fix the interpreter and run paths of a prebuilt tree'
+        complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l dry-run -d 'print the plan, write nothing'
+        complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l paths -r -F -d 'a tree or file to patch'
+        complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l libs -r -a '(__fish_complete_directories)' -d 'providers directly in DIR'
+        complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l interpreter -r -F -d "every program's PT_INTERP"
+        complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l ignore-missing -x -d 'a missing library matching PATTERN is no error'
+        complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l no-recurse -d 'only the files directly in each PATH'
+        complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l absolute -d 'tree providers as absolute directories'
+        complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l runtime-dependencies -r -a '(__fish_complete_directories)' -d "first in every program's run path"
+        complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l append-rpaths -r -a '(__fish_complete_directories)' -d 'last in every run path'
+        complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l keep-going -d 'write every file whose libraries were found'
+        complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l root -r -F -d 'the target root'
         complete -c swelf -n '__fish_seen_subcommand_from portability' -l floor -x -d 'exit 1 beyond glibc=X.Y,glibcxx=…,cxxabi=…,gcc=…'
     end
     complete -c $cmd -n $patch -l print-interpreter -d 'print the PT_INTERP path'
