@@ -6,7 +6,8 @@ import Testing
 /// (the files' bytes compared before and after). Expected run paths come from the layout.
 @Suite struct AutopatchCommandTests {
     /// t/bin/app and t/libexec/plugins/helper need t/lib/libfoo.so.1; t/bin/wrap is a script.
-    static func tree(_ scratch: ScratchDirectory) throws {
+    /// `compiler`: gcc, or a cross compiler (aarch64-linux-gnu-gcc).
+    static func tree(_ scratch: ScratchDirectory, compiler: String = "gcc") throws {
         for directory in ["src", "t/bin", "t/lib", "t/libexec/plugins"] {
             try FileManager.default.createDirectory(atPath: scratch.path(directory), withIntermediateDirectories: true)
         }
@@ -17,8 +18,8 @@ import Testing
         for arguments in [["-shared", "-fPIC", "-o", scratch.path("t/lib/libfoo.so.1"), scratch.path("src/foo.c"), "-Wl,-soname,libfoo.so.1"],
                           ["-o", scratch.path("t/bin/app"), scratch.path("src/app.c"), "-L" + scratch.path("t/lib"), "-l:libfoo.so.1"],
                           ["-o", scratch.path("t/libexec/plugins/helper"), scratch.path("src/app.c"), "-L" + scratch.path("t/lib"), "-l:libfoo.so.1"]] {
-            let result = try ChildProcess.run("gcc", arguments)
-            try #require(result.status == 0, "gcc: \(result.stderr)")
+            let result = try ChildProcess.run(compiler, arguments)
+            try #require(result.status == 0, "\(compiler): \(result.stderr)")
         }
     }
 
@@ -80,20 +81,33 @@ import Testing
     }
 
     /// Patched, then moved elsewhere, each program runs with an empty LD_LIBRARY_PATH and
-    /// prints its text (the loader is the oracle); a second run rewrites nothing.
-    @Test func patchedTreeRunsAfterAMoveAndASecondRunChangesNothing() throws {
+    /// prints its text (the loader is the oracle); a second run rewrites nothing. aarch64:
+    /// built with the cross compiler, planned with --root SYSROOT, run under qemu-user with
+    /// -L SYSROOT (skipped with a note when either is missing: scripts/install-test-deps).
+    @Test(arguments: [("gcc", nil), ("aarch64-linux-gnu-gcc", "/usr/aarch64-linux-gnu")] as [(String, String?)])
+    func patchedTreeRunsAfterAMoveAndASecondRunChangesNothing(compiler: String, sysroot: String?) throws {
+        let qemu = "/usr/bin/qemu-aarch64-static"
+        if let sysroot {
+            guard FileManager.default.isExecutableFile(atPath: "/usr/bin/\(compiler)"), FileManager.default.isExecutableFile(atPath: qemu),
+                  FileManager.default.fileExists(atPath: sysroot + "/lib") else {
+                Issue.record("\(compiler), \(qemu) or \(sysroot) missing: run scripts/install-test-deps")
+                return
+            }
+        }
         let scratch = try ScratchDirectory("autopatch-write")
-        try Self.tree(scratch)
-        let first = try Swelf.run(["autopatch", scratch.path("t")])
+        try Self.tree(scratch, compiler: compiler)
+        let root = sysroot.map { ["--root", $0] } ?? []
+        let first = try Swelf.run(["autopatch"] + root + [scratch.path("t")])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.hasSuffix("3 ELF files: 2 changed, 1 unchanged, 0 skipped, 0 missing; 1 other file\n"), "\(first.stdout)")
         try FileManager.default.moveItem(atPath: scratch.path("t"), toPath: scratch.path("moved"))
         for program in ["moved/bin/app", "moved/libexec/plugins/helper"] {
-            let run = try ChildProcess.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", scratch.path(program)])
+            let command = sysroot.map { [qemu, "-L", $0] } ?? []
+            let run = try ChildProcess.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH"] + command + [scratch.path(program)])
             #expect(run.status == 0 && run.stdout == "foo\n", "\(program): \(run.stderr)")
         }
         let before = try ["moved/bin/app", "moved/libexec/plugins/helper"].map { try Self.identity(scratch.path($0)) }
-        let second = try Swelf.run(["autopatch", scratch.path("moved")])
+        let second = try Swelf.run(["autopatch"] + root + [scratch.path("moved")])
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stdout.hasSuffix("3 ELF files: 0 changed, 3 unchanged, 0 skipped, 0 missing; 1 other file\n"), "\(second.stdout)")
         let after = try ["moved/bin/app", "moved/libexec/plugins/helper"].map { try Self.identity(scratch.path($0)) }
