@@ -21,7 +21,7 @@ struct AutopatchCommand {
         for error in plan.errors { terminal.error(error) }
         var failed = !plan.errors.isEmpty
         if !options.dryRun && (plan.errors.isEmpty || options.keepGoing) {
-            failed = !write(plan.files.filter { $0.kind != .staticProgram && $0.changed && $0.missing.isEmpty }) || failed
+            failed = !write(plan.files.filter { $0.isPatched && $0.changed && $0.missing.isEmpty }) || failed
         }
         terminal.standardOutput.line(plan.summaryLine(dryRun: options.dryRun))
         return failed ? .failure : .success

@@ -11,6 +11,9 @@ package struct AutopatchPlan: Sendable {
         case library
         /// No dynamic section, or static-pie: left alone.
         case staticProgram = "static"
+        /// Another machine or class than `--interpreter`'s loader: left alone, as
+        /// auto-patchelf.py skips it.
+        case foreign
     }
 
     /// Which step found a need's provider.
@@ -57,6 +60,9 @@ package struct AutopatchPlan: Sendable {
         /// Every DT_NEEDED in order, with its provider.
         package let needs: [Need]
 
+        /// Whether autopatch edits files of this kind at all.
+        package var isPatched: Bool { kind == .program || kind == .library }
+
         /// Whether a write is due: the interpreter or the run path differs.
         package var changed: Bool {
             interpreterAfter != interpreterBefore || runPathAfter != runPathBefore
@@ -75,11 +81,12 @@ package struct AutopatchPlan: Sendable {
 
     package init() {}
 
-    /// The numbers of the summary line: ELF files, changed, unchanged, skipped (static),
+    /// The numbers of the summary line: ELF files, changed, unchanged, skipped (static or
+    /// another machine),
     /// and needs missing (errors).
     package var summary: (elfFiles: Int, changed: Int, unchanged: Int, skipped: Int, missing: Int) {
-        let skipped = files.filter { $0.kind == .staticProgram }.count
-        let changed = files.filter { $0.kind != .staticProgram && $0.changed }.count
+        let skipped = files.filter { !$0.isPatched }.count
+        let changed = files.filter { $0.isPatched && $0.changed }.count
         return (files.count, changed, files.count - skipped - changed, skipped, files.reduce(0) { $0 + $1.missing.count })
     }
 }

@@ -61,7 +61,9 @@ package struct AutopatchPlanner: Sendable {
         let directory: String
     }
 
-    /// Plans `paths` (trees or files).
+    /// Plans `paths` (trees or files). With `--interpreter`, a file of another machine or
+    /// class than that loader is left alone (``AutopatchPlan/Kind/foreign``); an
+    /// interpreter that cannot be read (on the target: `--root`) is the plan's only error.
     /// - Parameter paths: the PATHs of the command line.
     /// - Returns: the plan; its `errors` are not empty when a need is missing or a file
     ///   could not be read.
@@ -72,9 +74,25 @@ package struct AutopatchPlanner: Sendable {
         plan.errors = walk.errors
         let tree = treeIndex(walk)
         let libraries = libraryIndex()
+        var target: (machine: ELFMachine, is64: Bool)?
+        if let interpreter = options.interpreter {
+            do {
+                let loader = try environment.fileSystem.open(environment.fileSystem.targetPath(interpreter))
+                target = (loader.header.machine, loader.format.is64)
+            } catch {
+                plan.errors.append("--interpreter \(interpreter): \(error)")
+                return plan
+            }
+        }
         for entry in walk.files {
             do {
                 let file = try environment.fileSystem.open(entry.realPath)
+                if let target, file.header.machine != target.machine || file.format.is64 != target.is64 {
+                    plan.files.append(AutopatchPlan.FilePlan(path: entry.path, realPath: entry.realPath, kind: .foreign,
+                                                             interpreterBefore: nil, interpreterAfter: nil, runPathBefore: nil,
+                                                             runPathAfter: nil, needs: []))
+                    continue
+                }
                 let filePlan = planFile(entry, file: file, tree: tree, libraries: libraries)
                 for name in filePlan.missing { plan.errors.append("\(entry.path): \(name): not found (tree, --libs, system)") }
                 plan.files.append(filePlan)

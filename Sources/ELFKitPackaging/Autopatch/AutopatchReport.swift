@@ -9,8 +9,10 @@ extension AutopatchPlan {
     package func text(verbose: Bool) -> String {
         var text = ""
         for file in files {
-            if file.kind == .staticProgram {
-                if verbose { text += "\(file.path): static, left alone\n" }
+            if !file.isPatched {
+                if verbose {
+                    text += "\(file.path): \(file.kind == .foreign ? "another machine than the interpreter's" : "static"), left alone\n"
+                }
                 continue
             }
             guard file.changed || verbose else { continue }

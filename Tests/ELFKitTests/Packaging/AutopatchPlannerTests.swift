@@ -104,11 +104,14 @@ import Testing
     }
 
     /// ELF files only: the wrapper is counted, the soname link is a name and not a second
-    /// file; libraries get no interpreter, programs keep theirs or take --interpreter.
+    /// file; libraries get no interpreter, programs keep theirs or take --interpreter (this
+    /// machine's loader under another name: a link to it, as merged /usr has).
     @Test func walkKindsAndInterpreters() throws {
         let directory = try Self.buildTree()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let plan = try Self.plan(directory) { $0.interpreter = "/opt/loader/ld.so" }
+        let loader = try HostLoader.interpreter()
+        try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent("ld.so").path, withDestinationPath: loader)
+        let plan = try Self.plan(directory) { $0.interpreter = directory.appendingPathComponent("ld.so").path }
         #expect(plan.otherFiles == 1)
         #expect(plan.files.map { $0.path.dropFirst(directory.path.count + 6) }
             == ["a-old/libfoo.so.1", "bin/app", "lib/libbaz.so.2", "lib/libfoo.so.1.0.0", "libexec/plugins/helper"])
@@ -117,7 +120,7 @@ import Testing
         #expect(baz.interpreterAfter == nil)
         let helper = try Self.file(plan, "libexec/plugins/helper", in: directory)
         #expect(helper.kind == .program)
-        #expect(helper.interpreterAfter == "/opt/loader/ld.so")
+        #expect(helper.interpreterAfter == directory.appendingPathComponent("ld.so").path)
         #expect(helper.changed)
         let summary = plan.summary
         #expect(summary.elfFiles == 5 && summary.skipped == 0 && summary.missing == 0)
@@ -150,6 +153,31 @@ import Testing
         #expect(try Self.file(plan, "bin/app", in: directory).runPathAfter == "/opt/dlopen:$ORIGIN/../lib:\(extra):/opt/last")
         #expect(try Self.file(plan, "lib/libbaz.so.2", in: directory).runPathAfter == "$ORIGIN:/opt/last:\(extra)")
         #expect(try Self.file(plan, "lib/libfoo.so.1.0.0", in: directory).runPathAfter == "/opt/last:\(extra)")
+    }
+
+    /// With --interpreter, a program of another machine (aarch64, from the cross compiler)
+    /// is left alone and counted as skipped, not an error; an interpreter that does not
+    /// exist is the plan's one error.
+    @Test func anotherMachineIsLeftAloneAndAMissingInterpreterIsAnError() throws {
+        let compiler = "/usr/bin/aarch64-linux-gnu-gcc"
+        guard FileManager.default.isExecutableFile(atPath: compiler) else {
+            Issue.record("\(compiler) missing: run scripts/install-test-deps")
+            return
+        }
+        let directory = try Self.buildTree()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let d = directory.path
+        try "int main(void) { return 0; }\n".write(toFile: "\(d)/src/arm.c", atomically: true, encoding: .utf8)
+        let build = try ChildProcess.run(compiler, ["-o", "\(d)/tree/bin/arm-app", "\(d)/src/arm.c"])
+        try #require(build.status == 0, "\(build.stderr)")
+        let loader = try HostLoader.interpreter()
+        let plan = try Self.plan(directory) { $0.interpreter = loader }
+        #expect(plan.errors.isEmpty, "\(plan.errors)")
+        #expect(try Self.file(plan, "bin/arm-app", in: directory).kind == .foreign)
+        #expect(plan.summary.skipped == 1)
+        let missing = try Self.plan(directory) { $0.interpreter = "/nonexistent/ld.so" }
+        #expect(missing.errors.count == 1 && missing.errors[0].hasPrefix("--interpreter /nonexistent/ld.so: "), "\(missing.errors)")
+        #expect(missing.files.isEmpty)
     }
 
     /// The depth arithmetic on its own, including siblings and a directory below the origin.
