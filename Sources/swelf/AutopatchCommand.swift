@@ -18,6 +18,7 @@ struct AutopatchCommand {
         let planner = AutopatchPlanner(environment: environment, options: options.planner)
         let plan = planner.plan(paths: options.paths)
         terminal.standardOutput.write(plan.text(verbose: terminal.verbosity == .verbose))
+        for warning in plan.warnings { terminal.warning(warning) }
         for error in plan.errors { terminal.error(error) }
         var failed = !plan.errors.isEmpty
         if !options.dryRun && (plan.errors.isEmpty || options.keepGoing) {

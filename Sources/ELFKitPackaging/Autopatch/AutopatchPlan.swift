@@ -78,6 +78,9 @@ package struct AutopatchPlan: Sendable {
     package var otherFiles = 0
     /// One line per problem that stops the run (`FILE: message`, `FILE: LIB: not found`).
     package var errors: [String] = []
+    /// One line per thing left alone that the user should know of (a link loop, a link
+    /// out of the tree): no error.
+    package var warnings: [String] = []
 
     package init() {}
 

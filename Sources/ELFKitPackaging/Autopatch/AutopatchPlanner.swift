@@ -72,6 +72,7 @@ package struct AutopatchPlanner: Sendable {
         var plan = AutopatchPlan()
         plan.otherFiles = walk.otherFiles
         plan.errors = walk.errors
+        plan.warnings = walk.warnings
         let tree = treeIndex(walk)
         let libraries = libraryIndex()
         var target: (machine: ELFMachine, is64: Bool)?

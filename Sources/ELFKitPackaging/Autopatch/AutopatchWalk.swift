@@ -38,6 +38,11 @@ package struct AutopatchWalk: Sendable {
     package var otherFiles = 0
     /// One line per entry that could not be examined (`PATH: message`).
     package var errors: [String] = []
+    /// One line per symbolic link left alone: a loop, a dangling link, a link out of the
+    /// tree (`PATH: message`).
+    package var warnings: [String] = []
+    /// The canonical paths of the directory PATHs: a link may only lead inside one.
+    var roots: [String] = []
 
     package init() {}
 
@@ -51,6 +56,11 @@ package struct AutopatchWalk: Sendable {
     package static func walk(_ paths: [String], recurse: Bool) -> AutopatchWalk {
         var walk = AutopatchWalk()
         var seen: Set<String> = []
+        walk.roots = paths.compactMap { path in
+            var status = stat()
+            guard BytePath(path).withCString({ stat($0, &status) }) == 0, status.st_mode & S_IFMT == S_IFDIR else { return nil }
+            return realPath(path)
+        }
         for path in paths {
             var status = stat()
             guard BytePath(path).withCString({ stat($0, &status) }) == 0 else {
@@ -117,12 +127,22 @@ package struct AutopatchWalk: Sendable {
         if seen.insert(real).inserted { files.append(Entry(path: path, realPath: real)) }
     }
 
-    /// A symbolic link to a regular file: a name of its target in the link's directory.
-    /// A dangling link, a loop, or a link to anything else adds nothing.
+    /// A symbolic link to a regular file inside the tree: a name of its target in the
+    /// link's directory. A loop, a dangling link and a link out of the tree add nothing and
+    /// get a warning; a link to a directory is not followed (not yet: see the design).
     mutating func addAlias(_ path: String, name: String, directory: String) {
         var status = stat()
-        guard BytePath(path).withCString({ stat($0, &status) }) == 0, status.st_mode & S_IFMT == S_IFREG,
-              let target = AutopatchWalk.realPath(path), let realDirectory = AutopatchWalk.realPath(directory) else { return }
+        guard BytePath(path).withCString({ stat($0, &status) }) == 0 else {
+            let reason = errno == ELOOP ? "a loop of symbolic links" : "a dangling symbolic link (\(systemErrorMessage(errno)))"
+            warnings.append("\(path): \(reason), left alone")
+            return
+        }
+        guard status.st_mode & S_IFMT == S_IFREG, let target = AutopatchWalk.realPath(path),
+              let realDirectory = AutopatchWalk.realPath(directory) else { return }
+        guard roots.contains(where: { target.hasPrefix($0 == "/" ? "/" : $0 + "/") }) else {
+            warnings.append("\(path): a symbolic link out of the tree (to \(target)), not followed")
+            return
+        }
         aliases.append(Alias(name: name, directory: realDirectory, target: target))
     }
 

@@ -180,6 +180,27 @@ import Testing
         #expect(missing.files.isEmpty)
     }
 
+    /// Hostile entries: a FIFO (counted, never opened: the walk would hang), a loop of
+    /// links and a link out of the tree (one warning each, no provider: libbar.so is
+    /// still found in --libs, not through the link into extra/).
+    @Test func fifoLoopAndLinkOutOfTheTree() throws {
+        let directory = try Self.buildTree()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let lib = directory.appendingPathComponent("tree/lib").path
+        try #require(mkfifo(lib + "/pipe.so", 0o644) == 0)
+        let manager = FileManager.default
+        try manager.createSymbolicLink(atPath: lib + "/loop-a.so", withDestinationPath: "loop-b.so")
+        try manager.createSymbolicLink(atPath: lib + "/loop-b.so", withDestinationPath: "loop-a.so")
+        try manager.createSymbolicLink(atPath: lib + "/libbar.so", withDestinationPath: "../../extra/libbar.so")
+        let plan = try Self.plan(directory)
+        #expect(plan.errors.isEmpty, "\(plan.errors)")
+        #expect(plan.otherFiles == 2)
+        #expect(plan.warnings.filter { $0.contains("loop-") && $0.contains("a loop of symbolic links") }.count == 2, "\(plan.warnings)")
+        #expect(plan.warnings.filter { $0.hasPrefix(lib + "/libbar.so: a symbolic link out of the tree") }.count == 1, "\(plan.warnings)")
+        let app = try Self.file(plan, "bin/app", in: directory)
+        #expect(app.needs.first { $0.name == "libbar.so" }?.rule == .libraries)
+    }
+
     /// The depth arithmetic on its own, including siblings and a directory below the origin.
     @Test func originRelativePaths() {
         #expect(AutopatchPlanner.originRelative(from: "/t/bin", to: "/t/lib") == "$ORIGIN/../lib")
