@@ -7,6 +7,8 @@ struct AutopatchCommandOptions {
     var planner = AutopatchOptions()
     var root: String?
     var dryRun = false
+    /// `--json`: the plan (and what was written) as one JSON document on stdout.
+    var json = false
     /// `--keep-going`: write every file whose needs are all found, and exit 1 at the end.
     var keepGoing = false
     /// `-j N`; nil is one thread per processor.
@@ -54,6 +56,7 @@ extension ArgumentParser {
             case "--no-recurse": options.planner.recurse = false
             case "--absolute": options.planner.absolute = true
             case "--dry-run": options.dryRun = true
+            case "--json": options.json = true
             case "--keep-going": options.keepGoing = true
             case "-j", "--jobs":
                 let text = try value()

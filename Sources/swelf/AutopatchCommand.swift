@@ -17,14 +17,19 @@ struct AutopatchCommand {
         let environment = HostProbe.loaderEnvironment(root: options.root, overrides: [])
         let planner = AutopatchPlanner(environment: environment, options: options.planner)
         let plan = planner.plan(paths: options.paths)
-        terminal.standardOutput.write(plan.text(verbose: terminal.verbosity == .verbose))
+        if !options.json { terminal.standardOutput.write(plan.text(verbose: terminal.verbosity == .verbose)) }
         for warning in plan.warnings { terminal.warning(warning) }
         for error in plan.errors { terminal.error(error) }
         var failed = !plan.errors.isEmpty
+        var writeErrors: [String: String] = [:]
         if !options.dryRun && (plan.errors.isEmpty || options.keepGoing) {
-            failed = !write(plan.files.filter { $0.isPatched && $0.changed && $0.missing.isEmpty }) || failed
+            failed = !write(plan.files.filter { $0.isPatched && $0.changed && $0.missing.isEmpty }, errors: &writeErrors) || failed
         }
-        terminal.standardOutput.line(plan.summaryLine(dryRun: options.dryRun))
+        if options.json {
+            terminal.standardOutput.line(plan.json(dryRun: options.dryRun, ok: !failed, failed: writeErrors).serialized())
+        } else {
+            terminal.standardOutput.line(plan.summaryLine(dryRun: options.dryRun))
+        }
         return failed ? .failure : .success
     }
 
@@ -44,7 +49,7 @@ struct AutopatchCommand {
     /// Writes `files`, chunk by chunk: each file of a chunk edited and verified in
     /// parallel, then the chunk committed at once. Returns false when a file failed (one
     /// line each on stderr).
-    func write(_ files: [AutopatchPlan.FilePlan]) -> Bool {
+    func write(_ files: [AutopatchPlan.FilePlan], errors: inout [String: String]) -> Bool {
         let jobs = options.jobs ?? Overlap.processorCount
         let chunk = Swelf.batchSize()
         let progress = ProgressLine(terminal: terminal, label: "autopatch: writing", total: files.count)
@@ -68,6 +73,7 @@ struct AutopatchCommand {
                     readyFiles.append(part[index].path)
                 case .failure(let error):
                     terminal.error("\(error)")
+                    errors[part[index].path] = "\(error)"
                     succeeded = false
                 }
             }
@@ -76,6 +82,7 @@ struct AutopatchCommand {
             for (index, error) in Rewriter(durable: true, allowReadOnly: false).commit(ready).enumerated() {
                 if let error {
                     terminal.error("\(readyFiles[index]): \(error)")
+                    errors[readyFiles[index]] = "\(error)"
                     succeeded = false
                 }
             }

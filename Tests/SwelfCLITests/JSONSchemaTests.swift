@@ -97,6 +97,27 @@ import Testing
         #expect(failed["portability"] is NSNull)
     }
 
+    /// A tree with a program and its library (the test binaries hello-runpath and
+    /// libgreet.so.1), planned, written, and once with a library missing.
+    @Test func autopatch() throws {
+        let scratch = try ScratchDirectory("json-autopatch")
+        for directory in ["t/bin", "t/lib"] {
+            try FileManager.default.createDirectory(atPath: scratch.path(directory), withIntermediateDirectories: true)
+        }
+        try FileManager.default.copyItem(atPath: Self.bin("hello-runpath"), toPath: scratch.path("t/bin/app"))
+        try FileManager.default.copyItem(atPath: Self.bin("libgreet.so.1"), toPath: scratch.path("t/lib/libgreet.so.1"))
+        try "#!/bin/sh\n".write(toFile: scratch.path("t/bin/wrap"), atomically: true, encoding: .utf8)
+        let missing = try Self.validated(["autopatch", "--json", "--dry-run", scratch.path("t")], command: "autopatch")
+        #expect(missing["ok"] as? Bool == false && (missing["errors"] as? [String])?.count == 1, "\(missing)")
+        let planned = try Self.validated(["autopatch", "--json", "--dry-run", "--ignore-missing", "libunused*", scratch.path("t")],
+                                         command: "autopatch")
+        let app = Self.files(planned).first { ($0["file"] as? String)?.hasSuffix("/bin/app") == true }
+        #expect(app?["runpath_after"] as? String == "$ORIGIN/../lib", "\(planned)")
+        #expect((planned["summary"] as? [String: Any])?["other_files"] as? Int == 1)
+        let written = try Self.validated(["autopatch", "--json", "--ignore-missing", "libunused*", scratch.path("t")], command: "autopatch")
+        #expect(written["dry_run"] as? Bool == false && written["ok"] as? Bool == true, "\(written)")
+    }
+
     // MARK: The doc and the schema file
 
     /// Every field and every enumerated value of the schema file is named in docs/json.md
@@ -112,7 +133,7 @@ import Testing
         for value in validator.enumeratedStrings().sorted() {
             #expect(doc.contains("`\(value)`"), "docs/json.md does not name the value `\(value)`")
         }
-        for command in ["show", "verify", "doctor", "ldd", "portability", "bundle"] {
+        for command in ["show", "verify", "doctor", "ldd", "portability", "bundle", "autopatch"] {
             #expect(validator.definition(command) != nil)
             #expect(doc.contains("## `\(command) --json`"), "docs/json.md has no section for \(command)")
         }

@@ -1,3 +1,5 @@
+import ELFKitCore
+
 /// The text of an ``AutopatchPlan``: what `--dry-run` prints, and what a real run will
 /// print of the decisions it carried out.
 extension AutopatchPlan {
@@ -40,5 +42,43 @@ extension AutopatchPlan {
         let plural = { (count: Int, word: String) in "\(count) \(word)\(count == 1 ? "" : "s")" }
         return "\(plural(s.elfFiles, "ELF file")): \(s.changed) \(dryRun ? "to change" : "changed"), \(s.unchanged) unchanged, "
             + "\(s.skipped) skipped, \(s.missing) missing; \(plural(otherFiles, "other file"))"
+    }
+}
+
+extension AutopatchPlan {
+    /// The `--json` document (docs/json.md, `autopatch --json`): the envelope with one entry
+    /// per ELF file in walk order, then `dry_run`, `summary`, `warnings` and `errors`.
+    /// - Parameters:
+    ///   - dryRun: whether nothing was written.
+    ///   - ok: the command's verdict (its exit status is 0).
+    ///   - failed: the files whose write failed, with the reason; their entries say so.
+    /// - Returns: the document.
+    package func json(dryRun: Bool, ok: Bool, failed: [String: String] = [:]) -> JSON {
+        let entries = files.map { file -> JSON in
+            let missing = file.missing
+            let error = failed[file.path] ?? (missing.isEmpty ? nil : "not found: " + missing.joined(separator: ", "))
+            return JSONEnvelope.entry(file: .string(file.path), ok: error == nil, error: error, [
+                ("kind", .string(file.kind.rawValue)),
+                ("changed", .bool(file.isPatched && file.changed)),
+                ("interpreter_before", .optional(file.interpreterBefore)),
+                ("interpreter_after", .optional(file.interpreterAfter)),
+                ("runpath_before", .optional(file.runPathBefore)),
+                ("runpath_after", .optional(file.runPathAfter)),
+                ("needs", .array(file.needs.map { need in
+                    .object([("name", .string(need.name)), ("provider", .optional(need.provider)), ("rule", .string(need.rule.rawValue))])
+                })),
+                ("missing", .array(missing.map(JSON.string))),
+            ])
+        }
+        let s = summary
+        return JSONEnvelope.document(command: "autopatch", ok: ok, [
+            ("files", .array(entries)),
+            ("dry_run", .bool(dryRun)),
+            ("summary", .object([("elf_files", .int(Int64(s.elfFiles))), ("changed", .int(Int64(s.changed))),
+                                 ("unchanged", .int(Int64(s.unchanged))), ("skipped", .int(Int64(s.skipped))),
+                                 ("missing", .int(Int64(s.missing))), ("other_files", .int(Int64(otherFiles)))])),
+            ("warnings", .array(warnings.map(JSON.string))),
+            ("errors", .array(errors.map(JSON.string))),
+        ])
     }
 }
