@@ -237,7 +237,7 @@ extension HelpText {
     Usage: swelf autopatch [--dry-run] [--libs DIR]... [--interpreter PATH]
                            [--ignore-missing PATTERN]... [--no-recurse] [--absolute]
                            [--runtime-dependencies DIR]... [--append-rpaths DIR]...
-                           [--root DIR] [--keep-going] [-j N] PATH...
+                           [--root DIR] [--keep-going] [-j N] [--json] PATH...
 
     Fix a prebuilt tree: for every ELF file under PATH, find a provider for each
     DT_NEEDED (in the tree, then in --libs, then the target's own libraries, each
@@ -267,6 +267,7 @@ extension HelpText {
       --keep-going                 write every file whose libraries were all found,
                                    then exit 1 if anything failed
       -j, --jobs N                 files edited at a time (default: one per processor)
+      --json                       the plan and its outcome as JSON (docs/json.md)
       -q, --quiet                  errors only
       -v, --verbose                also unchanged and static files
       -h, --help                   this page

@@ -358,7 +358,8 @@ enum HelpText {
                                    (rootfs, sysroot): its ld.so.cache and system directories
         --env NAME=VALUE           assume this environment variable (repeatable; default:
                                    swelf's own environment)
-        --json                     (show, verify, doctor, ldd, portability, bundle) one JSON
+        --json                     (show, verify, doctor, ldd, portability, bundle,
+                                   autopatch) one JSON
                                    object: schema version, command, ok, then the report;
                                    files always an array (docs/json.md)
       bundle PROGRAM_OR_DIR...     ship programs to another machine: copy them to DIR/bin and

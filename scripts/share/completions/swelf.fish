@@ -10,7 +10,7 @@ for cmd in swelf patchelf
         complete -c swelf -n __fish_use_subcommand -a ldd -d 'resolved libraries and the rule that found each'
         complete -c swelf -n __fish_use_subcommand -a bundle -d 'copy programs and their private libraries into a relocatable tree'
         complete -c swelf -n __fish_use_subcommand -a help -d "one command's page"
-        complete -c swelf -n '__fish_seen_subcommand_from show verify doctor ldd bundle portability' -l json -d 'JSON output'
+        complete -c swelf -n '__fish_seen_subcommand_from show verify doctor ldd bundle portability autopatch' -l json -d 'JSON output'
         complete -c swelf -n '__fish_seen_subcommand_from ldd' -l tree -d 'the dependencies as a tree'
         complete -c swelf -s q -l quiet -d 'errors only: no output, no warning, no progress line'
         complete -c swelf -s v -l verbose -d 'every warning on its own line'
