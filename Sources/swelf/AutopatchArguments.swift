@@ -55,6 +55,7 @@ extension ArgumentParser {
                 if listStyle { list = option } else { try add(try value(), to: option) }
             case "--no-recurse": options.planner.recurse = false
             case "--absolute": options.planner.absolute = true
+            case "--keep-existing": options.planner.keepExisting = true
             case "--dry-run": options.dryRun = true
             case "--json": options.json = true
             case "--keep-going": options.keepGoing = true

@@ -261,6 +261,8 @@ extension HelpText {
       --runtime-dependencies DIR   first in every program's run path, for the libraries
                                    it opens with dlopen (repeatable)
       --append-rpaths DIR          last in every patched file's run path (repeatable)
+      --keep-existing              keep the old run path's entries that still name a
+                                   directory, after the new ones
       --no-recurse                 only the files directly in each PATH
       --absolute                   tree providers as absolute directories, not $ORIGIN
       --root DIR                   the target's root, for the system libraries

@@ -24,6 +24,9 @@ package struct AutopatchOptions: Sendable {
     package var runtimeDependencies: [String] = []
     /// `--append-rpaths`: directories put last in every dynamic file's run path, as given.
     package var appendRunPaths: [String] = []
+    /// `--keep-existing`: the old run path's entries that still name a directory (`$ORIGIN`
+    /// expanded against the file's directory) are kept, after the new ones.
+    package var keepExisting = false
 
     package init() {}
 }
@@ -167,6 +170,12 @@ package struct AutopatchPlanner: Sendable {
             }
         }
         for directory in options.appendRunPaths where !runPath.contains(directory) { runPath.append(directory) }
+        if options.keepExisting, let before {
+            for element in before.split(separator: ":").map(String.init) where !runPath.contains(element)
+                && AutopatchPlanner.isDirectory(AutopatchPlanner.expandOrigin(element, origin: origin)) {
+                runPath.append(element)
+            }
+        }
         let after = runPath.isEmpty ? (before == nil ? nil : "") : runPath.joined(separator: ":")
         let newInterpreter = kind == .program ? (options.interpreter ?? interpreter) : nil
         return AutopatchPlan.FilePlan(path: entry.path, realPath: entry.realPath, kind: kind, interpreterBefore: interpreter,
@@ -199,6 +208,17 @@ package struct AutopatchPlanner: Sendable {
               let dynamic = (try? candidate.dynamic()) ?? nil else { return false }
         let defined = Set(((try? dynamic.versionDefinitions()) ?? []).map(\.name))
         return versions.allSatisfy(defined.contains)
+    }
+
+    /// `element` with `$ORIGIN` and `${ORIGIN}` replaced by `origin`.
+    static func expandOrigin(_ element: String, origin: String) -> String {
+        element.replacing("${ORIGIN}", with: origin).replacing("$ORIGIN", with: origin)
+    }
+
+    /// Whether `path` names a directory (links followed).
+    static func isDirectory(_ path: String) -> Bool {
+        var status = stat()
+        return BytePath(path).withCString { stat($0, &status) } == 0 && status.st_mode & S_IFMT == S_IFDIR
     }
 
     /// The directory part of a canonical path ("/" for a file at the top).

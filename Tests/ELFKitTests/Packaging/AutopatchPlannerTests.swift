@@ -201,6 +201,23 @@ import Testing
         #expect(app.needs.first { $0.name == "libbar.so" }?.rule == .libraries)
     }
 
+    /// --keep-existing keeps the old entries that still name a directory ($ORIGIN expanded
+    /// against the file's own directory), after the new ones; a gone one is dropped. Without
+    /// it the old run path is replaced.
+    @Test func keepExistingKeepsTheEntriesThatStillExist() throws {
+        let directory = try Self.buildTree()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let d = directory.path
+        try FileManager.default.createDirectory(atPath: "\(d)/tree/share", withIntermediateDirectories: true)
+        try Self.gcc(["-o", "\(d)/tree/bin/old", "\(d)/src/helper.c", "-L\(d)/tree/lib", "-l:libfoo.so.1",
+                      "-Wl,-rpath,/nonexistent-swelf:$ORIGIN/../share:$ORIGIN/../gone", "-Wl,--enable-new-dtags"])
+        let kept = try Self.plan(directory) { $0.keepExisting = true }
+        #expect(try Self.file(kept, "bin/old", in: directory).runPathAfter == "$ORIGIN/../lib:$ORIGIN/../share")
+        let replaced = try Self.plan(directory)
+        #expect(try Self.file(replaced, "bin/old", in: directory).runPathBefore == "/nonexistent-swelf:$ORIGIN/../share:$ORIGIN/../gone")
+        #expect(try Self.file(replaced, "bin/old", in: directory).runPathAfter == "$ORIGIN/../lib")
+    }
+
     /// The depth arithmetic on its own, including siblings and a directory below the origin.
     @Test func originRelativePaths() {
         #expect(AutopatchPlanner.originRelative(from: "/t/bin", to: "/t/lib") == "$ORIGIN/../lib")

@@ -32,6 +32,7 @@ for cmd in swelf patchelf
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l ignore-missing -x -d 'a missing library matching PATTERN is no error'
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l no-recurse -d 'only the files directly in each PATH'
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l absolute -d 'tree providers as absolute directories'
+        complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l keep-existing -d 'keep old run-path entries that still exist'
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l runtime-dependencies -r -a '(__fish_complete_directories)' -d "first in every program's run path"
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l append-rpaths -r -a '(__fish_complete_directories)' -d 'last in every run path'
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l keep-going -d 'write every file whose libraries were found'
