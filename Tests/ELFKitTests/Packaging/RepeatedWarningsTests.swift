@@ -35,4 +35,13 @@ import Testing
         let indexed = RepeatedWarnings.lines(["x", "bin/a: odd", "bin/b: odd", "bin/c: odd", "bin/d: odd"], subjects: subjects)
         #expect(indexed.map(\.first) == [0, 1])
     }
+
+    /// A file name may hold the separators itself (`dir: x/a`, `bin/a:`): the longest
+    /// name that leads the line and is followed by a separator is the subject.
+    @Test func separatorsInsideFileNames() {
+        let named = ["dir", "dir: x/a", "bin/a:", "c", "d"]
+        let lines = ["dir: x/a: broken", "bin/a:: broken", "c: broken", "d broken"]
+        #expect(RepeatedWarnings.aggregate(lines, subjects: named) == ["4 files (dir: x/a, bin/a:, c and 1 more): broken"])
+        #expect(RepeatedWarnings.aggregate(["dir: x/a: one", "dir: two"], subjects: named) == ["dir: x/a: one", "dir: two"])
+    }
 }
