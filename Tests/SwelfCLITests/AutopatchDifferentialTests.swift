@@ -1,0 +1,277 @@
+import Foundation
+import Testing
+
+/// `swelf autopatch --absolute` against Nix's own auto-patchelf.py, on the same gcc-built
+/// tree with the same flags: per ELF file the interpreter and the set of run-path
+/// directories must be equal, or be one of the deliberate differences the README lists
+/// (each written out here as the exact result of both sides, never as "anything goes").
+/// The two copies are then run: the loader is the second oracle.
+///
+/// The oracle is auto-patchelf.py unchanged (nixpkgs commit `oracleCommit`, path
+/// `pkgs/by-name/au/auto-patchelf/source/auto-patchelf.py`), run with pyelftools and
+/// patchelf 0.19.3 from the test venv (scripts/install-test-deps). It is not part of this
+/// repository: it is looked for at `SWELF_AUTO_PATCHELF` or `oraclePath`, and checked by
+/// its SHA-256 (docs/testing.md says how to put it there). What Nix gives it is made
+/// here: `$NIX_BINTOOLS/nix-support/dynamic-linker` (the interpreter to write) and
+/// `nix-support/orig-libc` (a directory whose `lib/` holds glibc's libraries, the ones
+/// Debian's libc6 package installs: auto-patchelf.py leaves those to the loader, as
+/// swelf leaves every system library).
+@Suite struct AutopatchDifferentialTests {
+    static let oracleCommit = "02d79c9c8bcba9020b4c93784f96e0cb15709349"
+    static let oracleSHA256 = "37cbeee01afb04ac80f83e53f82f408e19d5558df6b6fe9e4bba3dc3fab865f2"
+    static let oraclePath = "/opt/swelf-test/auto-patchelf/auto-patchelf.py"
+    static let venv = "/opt/swelf-test/patchelf-venv"
+
+    /// The tree (`t/`), the `--libs` directory (`extlibs/`), a directory outside both
+    /// (`vendor/`) and the fake Nix bintools, built by gcc. `t/`:
+    /// - `tool` (depth 0, an old DT_RPATH /build/old/lib), `bin/app`: libfoo.so.1 from
+    ///   `lib/` (chain libfoo.so -> libfoo.so.1 -> libfoo.so.1.0.0), libbar.so only in `--libs`;
+    /// - `bin/wrap`: a shell script running `app`; `bin/zapp`: libz.so.1 from the system;
+    /// - `bin/verapp`: libver.so.1 version VER_2, which `lib/libver.so.1` lacks and
+    ///   `extlibs/libver.so.1` has; `bin/modapp`: `lib/foo.mod` (a name without `.so`);
+    /// - `lib/plugins/libplug.so` (a library needing a library), `lib/libplain.so` (no need
+    ///   but libc, an old run path /build/old/lib), `lib/libarm.so` (aarch64);
+    /// - `libexec/bazapp`: libbaz.so.1 through `extlibs/libbaz.so.1`, a link to
+    ///   `vendor/libbaz.so.1`; `libexec/plugins/helper` (depth 2, libm);
+    ///   `libexec/plugins/libextra.so`: libmissing.so.9, found nowhere, ignored by pattern.
+    static let buildScript = #"""
+        set -e
+        cd "$1"
+        mkdir -p src t/bin t/lib/plugins t/libexec/plugins extlibs vendor glibc/lib bintools/nix-support
+        cat > src/foo.c <<'E'
+        const char *foo(void) { return "foo"; }
+        E
+        cat > src/bar.c <<'E'
+        const char *bar(void) { return "bar"; }
+        E
+        cat > src/baz.c <<'E'
+        const char *baz(void) { return "baz"; }
+        E
+        cat > src/plug.c <<'E'
+        const char *foo(void); const char *plug(void) { return foo(); }
+        E
+        cat > src/app.c <<'E'
+        #include <stdio.h>
+        const char *foo(void); const char *bar(void);
+        int main(void) { printf("%s %s\n", foo(), bar()); return 0; }
+        E
+        cat > src/helper.c <<'E'
+        #include <stdio.h>
+        #include <math.h>
+        const char *foo(void);
+        int main(int c, char **v) { (void)v; printf("%s %d\n", foo(), (int)sqrt(c + 15.0)); return 0; }
+        E
+        cat > src/zapp.c <<'E'
+        #include <stdio.h>
+        const char *zlibVersion(void);
+        int main(void) { printf("zlib %c\n", zlibVersion()[0]); return 0; }
+        E
+        cat > src/gone.c <<'E'
+        int gone(void) { return 1; }
+        E
+        cat > src/extra.c <<'E'
+        int gone(void); const char *foo(void); int extra(void) { return gone() + !!foo(); }
+        E
+        cat > src/ver.c <<'E'
+        int ver(void) { return VER; }
+        E
+        cat > src/verapp.c <<'E'
+        #include <stdio.h>
+        int ver(void); int main(void) { printf("ver %d\n", ver()); return 0; }
+        E
+        cat > src/bazapp.c <<'E'
+        #include <stdio.h>
+        const char *baz(void); const char *foo(void); int main(void) { printf("%s %s\n", baz(), foo()); return 0; }
+        E
+        printf 'VER_1 { global: ver; local: *; };\n' > src/v1.map
+        printf 'VER_1 { local: *; };\nVER_2 { global: ver; } VER_1;\n' > src/v2.map
+        gcc -shared -fPIC -o t/lib/libfoo.so.1.0.0 src/foo.c -Wl,-soname,libfoo.so.1
+        ln -s libfoo.so.1.0.0 t/lib/libfoo.so.1
+        ln -s libfoo.so.1 t/lib/libfoo.so
+        gcc -shared -fPIC -o extlibs/libbar.so src/bar.c -Wl,-soname,libbar.so
+        gcc -shared -fPIC -o vendor/libbaz.so.1 src/baz.c -Wl,-soname,libbaz.so.1
+        ln -s "$PWD/vendor/libbaz.so.1" extlibs/libbaz.so.1
+        gcc -shared -fPIC -o t/lib/plugins/libplug.so src/plug.c -Lt/lib -lfoo
+        gcc -shared -fPIC -o src/libmissing.so.9 src/gone.c -Wl,-soname,libmissing.so.9
+        gcc -shared -fPIC -o t/libexec/plugins/libextra.so src/extra.c -Lt/lib -lfoo -Lsrc -l:libmissing.so.9
+        gcc -shared -fPIC -o t/lib/libplain.so src/gone.c -Wl,-rpath,/build/old/lib
+        gcc -shared -fPIC -o t/lib/libver.so.1 src/ver.c -DVER=1 -Wl,-soname,libver.so.1 -Wl,--version-script=src/v1.map
+        gcc -shared -fPIC -o extlibs/libver.so.1 src/ver.c -DVER=2 -Wl,-soname,libver.so.1 -Wl,--version-script=src/v2.map
+        gcc -shared -fPIC -o t/lib/foo.mod src/foo.c -Wl,-soname,foo.mod
+        gcc -o t/tool src/app.c -Lt/lib -lfoo -Lextlibs -lbar -Wl,-rpath,/build/old/lib -Wl,--disable-new-dtags
+        gcc -o t/bin/app src/app.c -Lt/lib -lfoo -Lextlibs -lbar
+        gcc -o t/bin/zapp src/zapp.c -l:libz.so.1
+        gcc -o t/bin/verapp src/verapp.c -Lextlibs -l:libver.so.1
+        gcc -o t/bin/modapp src/helper.c -Lt/lib -l:foo.mod -lm
+        gcc -o t/libexec/bazapp src/bazapp.c -Lextlibs -l:libbaz.so.1 -Lt/lib -lfoo
+        gcc -o t/libexec/plugins/helper src/helper.c -Lt/lib -lfoo -lm
+        aarch64-linux-gnu-gcc -shared -fPIC -o t/lib/libarm.so src/foo.c
+        printf '#!/bin/sh\nexec "$(dirname "$0")/app" "$@"\n' > t/bin/wrap
+        chmod +x t/bin/wrap
+        for library in $(dpkg-query -L libc6 | grep -E '^/(usr/)?lib/x86_64-linux-gnu/[^/]*\.so'); do
+          ln -sf "$library" glibc/lib/
+        done
+        test -e glibc/lib/libc.so.6 && test -e glibc/lib/ld-linux-x86-64.so.2
+        echo "$PWD/glibc/lib/ld-linux-x86-64.so.2" > bintools/nix-support/dynamic-linker
+        echo "$PWD/glibc" > bintools/nix-support/orig-libc
+        """#
+
+    /// What the comparison looks at in one file: readelf's PT_INTERP, and the DT_RUNPATH and
+    /// DT_RPATH entries as sets, with the copy's own root written `T`.
+    struct Facts: Equatable, CustomStringConvertible {
+        var interpreter: String?
+        var runpath: Set<String>?
+        var rpath: Set<String>?
+        var description: String {
+            "interp \(interpreter ?? "-") runpath \(runpath.map { $0.sorted().description } ?? "-") rpath \(rpath.map { $0.sorted().description } ?? "-")"
+        }
+    }
+
+    /// The facts of every ELF file under `root` (regular files, not links), by path relative
+    /// to it.
+    static func facts(under root: String) throws -> [String: Facts] {
+        var result: [String: Facts] = [:]
+        let names = try FileManager.default.subpathsOfDirectory(atPath: root)
+        for name in names {
+            let path = root + "/" + name
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            guard attributes[.type] as? FileAttributeType == .typeRegular,
+                  try Data(contentsOf: URL(fileURLWithPath: path)).prefix(4) == Data([0x7f, 0x45, 0x4c, 0x46]) else { continue }
+            let readelf = try ReadelfFacts(path: path)
+            func entries(_ list: String?) -> Set<String>? {
+                list.map { Set($0.split(separator: ":", omittingEmptySubsequences: false).map { $0.replacingOccurrences(of: root, with: "T") }) }
+            }
+            result[name] = Facts(interpreter: readelf.interpreter, runpath: entries(readelf.runpath), rpath: entries(readelf.rpath))
+        }
+        return result
+    }
+
+    /// The oracle and its tools, or a failure saying what is missing (never a skip: the
+    /// test counts require every test to run).
+    static func oracle() -> String? {
+        let path = ProcessInfo.processInfo.environment["SWELF_AUTO_PATCHELF"] ?? oraclePath
+        guard FileManager.default.fileExists(atPath: path) else {
+            Issue.record("""
+                auto-patchelf.py not found at \(path): put nixpkgs' pkgs/by-name/au/auto-patchelf/source/auto-patchelf.py \
+                of commit \(oracleCommit) there, unchanged (docs/testing.md)
+                """)
+            return nil
+        }
+        guard let sum = try? ChildProcess.run("sha256sum", [path]), sum.stdout.hasPrefix(oracleSHA256) else {
+            Issue.record("\(path) is not auto-patchelf.py of nixpkgs \(oracleCommit) (SHA-256 \(oracleSHA256))")
+            return nil
+        }
+        guard let elftools = try? ChildProcess.run(venv + "/bin/python3", ["-c", "import elftools"]), elftools.status == 0,
+              FileManager.default.isExecutableFile(atPath: venv + "/bin/patchelf") else {
+            Issue.record("pyelftools or patchelf missing in \(venv): run scripts/install-test-deps")
+            return nil
+        }
+        return path
+    }
+
+    @Test func sameInterpreterAndRunPathsAsAutoPatchelfOrADocumentedDifference() throws {
+        guard let oracle = Self.oracle() else { return }
+        guard ChildProcess.path("aarch64-linux-gnu-gcc") != nil else {
+            Issue.record("aarch64-linux-gnu-gcc missing: run scripts/install-test-deps")
+            return
+        }
+        let scratch = try ScratchDirectory("autopatch-differential")
+        // Real paths: the run paths written are compared as text.
+        let base = try #require(realpath(scratch.url.path, nil).map { pointer in
+            defer { free(pointer) }
+            return String(cString: pointer)
+        })
+        let build = try ChildProcess.run("/bin/sh", ["-c", Self.buildScript, "build", base])
+        try #require(build.status == 0, "\(build)")
+        for copy in ["ap", "sw"] {
+            let result = try ChildProcess.run("cp", ["-a", base + "/t", base + "/" + copy])
+            try #require(result.status == 0, "\(result)")
+        }
+        let interpreter = base + "/glibc/lib/ld-linux-x86-64.so.2"
+        let flags = ["--libs", base + "/extlibs", "--ignore-missing", "libmissing*"]
+
+        let autoPatchelf = try ChildProcess.run(Self.venv + "/bin/python3", [oracle, "--paths", base + "/ap"] + flags,
+                                                environment: ["NIX_BINTOOLS": base + "/bintools",
+                                                              "PATH": Self.venv + "/bin:" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")])
+        // auto-patchelf.py knows no system library but glibc's and no provider not named
+        // *.so*: it patches every file, then fails on these two.
+        #expect(autoPatchelf.status == 1, "\(autoPatchelf)")
+        let reports = autoPatchelf.stdout.split(separator: "\n").filter { $0.hasPrefix("error: ") || $0.hasPrefix("warn: ") }.map(String.init)
+        #expect(Set(reports) == [
+            "warn: auto-patchelf ignoring missing libmissing.so.9 wanted by \(base)/ap/libexec/plugins/libextra.so",
+            "error: auto-patchelf could not satisfy dependency foo.mod wanted by \(base)/ap/bin/modapp",
+            "error: auto-patchelf could not satisfy dependency libz.so.1 wanted by \(base)/ap/bin/zapp",
+        ], "\(autoPatchelf)")
+
+        let swelf = try Swelf.run(["autopatch", "--absolute", "--interpreter", interpreter, "--paths", base + "/sw"] + flags)
+        #expect(swelf.status == 0, "\(swelf)")
+        #expect(swelf.stdout.contains("  libz.so.1 => "), "\(swelf.stdout)")
+        #expect(swelf.stdout.contains("  libmissing.so.9 => not found (ignored)"), "\(swelf.stdout)")
+
+        let oracleFacts = try Self.facts(under: base + "/ap")
+        let swelfFacts = try Self.facts(under: base + "/sw")
+        let original = try Self.facts(under: base + "/t")
+        #expect(Set(oracleFacts.keys) == Set(original.keys) && Set(swelfFacts.keys) == Set(original.keys))
+        #expect(original.count == 14)
+
+        // The deliberate differences (README, "autopatch"): what each side writes, exactly.
+        let tlib: Set<String> = ["T/lib"]
+        let differences: [String: (autoPatchelf: Set<String>?, swelf: Set<String>?)] = [
+            // A provider lacking a symbol version the file needs is passed over by swelf;
+            // auto-patchelf.py takes the tree's, and the program cannot start.
+            "bin/verapp": (tlib, ["\(base)/extlibs"]),
+            // Every ELF file is a provider by its name, not only names matching *.so*.
+            "bin/modapp": (nil, tlib),
+            // A file that needs no directory loses its old run path; auto-patchelf.py sets
+            // nothing, so the old one stays.
+            "lib/libplain.so": (["/build/old/lib"], nil),
+            // A --libs entry that is a link: swelf writes the --libs directory, as given;
+            // auto-patchelf.py the directory of the link's target when the names are equal.
+            "libexec/bazapp": (["\(base)/vendor", "T/lib"], ["\(base)/extlibs", "T/lib"]),
+        ]
+        let programs: Set<String> = ["tool", "bin/app", "bin/zapp", "bin/verapp", "bin/modapp", "libexec/bazapp", "libexec/plugins/helper"]
+        for (name, facts) in oracleFacts.sorted(by: { $0.key < $1.key }) {
+            let mine = try #require(swelfFacts[name])
+            // Every program gets the bintools' loader from both; libraries and the aarch64
+            // file (another machine: left alone by both) none.
+            #expect(facts.interpreter == (programs.contains(name) ? interpreter : nil), "\(name): auto-patchelf.py \(facts)")
+            #expect(mine.interpreter == facts.interpreter, "\(name): swelf \(mine), auto-patchelf.py \(facts)")
+            // Both write DT_RUNPATH: the old DT_RPATH of `tool` is replaced, not kept.
+            #expect(facts.rpath == nil && mine.rpath == nil, "\(name): swelf \(mine), auto-patchelf.py \(facts)")
+            if let difference = differences[name] {
+                #expect(facts.runpath == difference.autoPatchelf, "\(name): auto-patchelf.py \(facts)")
+                #expect(mine.runpath == difference.swelf, "\(name): swelf \(mine)")
+            } else {
+                #expect(mine.runpath == facts.runpath, "\(name): swelf \(mine), auto-patchelf.py \(facts)")
+            }
+        }
+        // The agreements the tree is built to show, so that a tree that stopped exercising
+        // them (both sides writing nothing) would fail here.
+        let expected: [String: Set<String>?] = [
+            "tool": ["T/lib", "\(base)/extlibs"], "bin/app": ["T/lib", "\(base)/extlibs"], "bin/zapp": nil,
+            "lib/plugins/libplug.so": tlib, "libexec/plugins/helper": tlib, "libexec/plugins/libextra.so": tlib,
+            "lib/libfoo.so.1.0.0": nil, "lib/libarm.so": nil,
+        ]
+        for (name, runpath) in expected { #expect(swelfFacts[name]?.runpath == runpath, "\(name): swelf \(String(describing: swelfFacts[name]))") }
+        for name in ["lib/libarm.so", "bin/wrap"] {
+            let before = try Data(contentsOf: URL(fileURLWithPath: base + "/t/" + name))
+            for copy in ["ap", "sw"] { #expect(try Data(contentsOf: URL(fileURLWithPath: "\(base)/\(copy)/\(name)")) == before, "\(copy)/\(name)") }
+        }
+
+        // The loader's word: every program of both copies, with no LD_LIBRARY_PATH. Where
+        // auto-patchelf.py's choice differs, its program does not start.
+        let outputs = ["tool": "foo bar\n", "bin/app": "foo bar\n", "bin/wrap": "foo bar\n", "bin/zapp": "zlib 1\n",
+                       "libexec/plugins/helper": "foo 4\n", "libexec/bazapp": "baz foo\n", "bin/verapp": "ver 2\n", "bin/modapp": "foo 4\n"]
+        let failsUnderAutoPatchelf = ["bin/verapp": "version `VER_2' not found", "bin/modapp": "foo.mod: cannot open shared object file"]
+        for (program, output) in outputs {
+            for copy in ["ap", "sw"] {
+                let run = try ChildProcess.run("\(base)/\(copy)/\(program)", [])
+                if copy == "ap", let failure = failsUnderAutoPatchelf[program] {
+                    #expect(run.status != 0 && run.stderr.contains(failure), "\(copy)/\(program): \(run)")
+                } else {
+                    #expect(run.status == 0 && run.stdout == output, "\(copy)/\(program): \(run)")
+                }
+            }
+        }
+    }
+}
