@@ -122,12 +122,19 @@ package struct AutopatchPlanner: Sendable {
     }
 
     /// The files directly in the `--libs` directories (links followed), by name, in the
-    /// order of the directories.
+    /// order of the directories. A `--libs` entry that is a file is itself a provider, by
+    /// the name it was given, in the directory it was given in (auto-patchelf.py's
+    /// `--libs` takes single files too).
     func libraryIndex() -> [String: [Candidate]] {
         var index: [String: [Candidate]] = [:]
         for directory in options.libraryDirectories {
-            guard let real = AutopatchWalk.realPath(directory),
-                  let stream = BytePath(real).withCString({ opendir($0) }) else { continue }
+            guard let real = AutopatchWalk.realPath(directory) else { continue }
+            if !AutopatchPlanner.isDirectory(real) {
+                guard let parent = AutopatchWalk.realPath(AutopatchPlanner.directory(of: directory)) else { continue }
+                index[PathText.lastComponent(of: directory), default: []].append(Candidate(path: real, directory: parent))
+                continue
+            }
+            guard let stream = BytePath(real).withCString({ opendir($0) }) else { continue }
             var names: [String] = []
             while let entry = readdir(stream) {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in ByteText.string(Array(raw.prefix { $0 != 0 })) }
@@ -186,7 +193,17 @@ package struct AutopatchPlanner: Sendable {
     /// nothing is written: system, path, missing, ignored).
     func provider(of name: String, versions: [String], for file: ELFFile, resolver: LibraryResolver,
                   tree: [String: [Candidate]], libraries: [String: [Candidate]]) -> (need: AutopatchPlan.Need, directory: String?) {
-        if name.contains("/") { return (AutopatchPlan.Need(name: name, provider: nil, rule: .path), nil) }
+        if name.contains("/") {
+            // The loader opens such a name as it is, so nothing is written for it; but an
+            // absolute one that does not exist is missing (the program cannot start), as
+            // auto-patchelf.py reports it, and its patterns match the last component.
+            if name.hasPrefix("/"), environment.fileSystem.status(environment.fileSystem.targetPath(name)) == nil {
+                let last = PathText.lastComponent(of: name)
+                let ignored = options.ignoreMissing.contains { pattern in fnmatch(pattern, last, 0) == 0 }
+                return (AutopatchPlan.Need(name: name, provider: nil, rule: ignored ? .ignored : .missing), nil)
+            }
+            return (AutopatchPlan.Need(name: name, provider: nil, rule: .path), nil)
+        }
         for (rule, index) in [(AutopatchPlan.Rule.tree, tree), (.libraries, libraries)] {
             for candidate in index[name] ?? [] where accepts(candidate.path, versions: versions, for: file, resolver: resolver) {
                 return (AutopatchPlan.Need(name: name, provider: candidate.path, rule: rule), candidate.directory)
