@@ -213,7 +213,12 @@ import Testing
         return path
     }
 
-    @Test func sameInterpreterAndRunPathsAsAutoPatchelfOrADocumentedDifference() throws {
+    /// `listOptions`: also `--runtime-dependencies` (programs, first) and `--append-rpaths`
+    /// (every file, last), with directories that need not exist; they add the same entries
+    /// on both sides, and make every file's run path non-empty, so that `libplain.so` is
+    /// no longer a difference.
+    @Test(arguments: [false, true])
+    func sameInterpreterAndRunPathsAsAutoPatchelfOrADocumentedDifference(listOptions: Bool) throws {
         guard let oracle = Self.oracle() else { return }
         guard ChildProcess.path("aarch64-linux-gnu-gcc") != nil else {
             Issue.record("aarch64-linux-gnu-gcc missing: run scripts/install-test-deps")
@@ -222,7 +227,9 @@ import Testing
         let (scratch, base) = try Self.prepare("autopatch-differential", script: Self.buildScript)
         defer { withExtendedLifetime(scratch) {} }
         let interpreter = base + "/glibc/lib/ld-linux-x86-64.so.2"
+        let (dlopened, appended) = ("/opt/dlopened/lib", "/opt/appended/lib")
         let flags = ["--libs", base + "/extlibs", base + "/single/libqux.so", "--ignore-missing", "libmissing*", "libgone*"]
+            + (listOptions ? ["--runtime-dependencies", dlopened, "--append-rpaths", appended] : [])
 
         let autoPatchelf = try Self.autoPatchelf(oracle, base: base, flags: flags)
         // auto-patchelf.py knows no system library but glibc's and no provider not named
@@ -248,9 +255,15 @@ import Testing
         #expect(Set(oracleFacts.keys) == Set(original.keys) && Set(swelfFacts.keys) == Set(original.keys))
         #expect(original.count == 14)
 
+        let programs: Set<String> = ["tool", "bin/app", "bin/zapp", "bin/verapp", "bin/modapp", "libexec/bazapp", "libexec/plugins/helper"]
+        /// `entries` with what the list options add to `name` (which both sides patch).
+        func listed(_ entries: Set<String>?, _ name: String) -> Set<String>? {
+            guard listOptions else { return entries }
+            return (entries ?? []).union(programs.contains(name) ? [dlopened, appended] : [appended])
+        }
         // The deliberate differences (README, "autopatch"): what each side writes, exactly.
         let tlib: Set<String> = ["T/lib"]
-        let differences: [String: (autoPatchelf: Set<String>?, swelf: Set<String>?)] = [
+        var differences: [String: (autoPatchelf: Set<String>?, swelf: Set<String>?)] = [
             // A provider lacking a symbol version the file needs is passed over by swelf;
             // auto-patchelf.py takes the tree's, and the program cannot start.
             "bin/verapp": (tlib, ["\(base)/extlibs"]),
@@ -263,7 +276,12 @@ import Testing
             // auto-patchelf.py the directory of the link's target when the names are equal.
             "libexec/bazapp": (["\(base)/vendor", "T/lib"], ["\(base)/extlibs", "T/lib"]),
         ]
-        let programs: Set<String> = ["tool", "bin/app", "bin/zapp", "bin/verapp", "bin/modapp", "libexec/bazapp", "libexec/plugins/helper"]
+        if listOptions {
+            differences["lib/libplain.so"] = nil
+            differences = Dictionary(uniqueKeysWithValues: differences.map { name, sets in
+                (name, (listed(sets.autoPatchelf, name), listed(sets.swelf, name)))
+            })
+        }
         for (name, facts) in oracleFacts.sorted(by: { $0.key < $1.key }) {
             let mine = try #require(swelfFacts[name])
             // Every program gets the bintools' loader from both; libraries and the aarch64
@@ -286,7 +304,11 @@ import Testing
             "lib/plugins/libplug.so": tlib, "libexec/plugins/helper": tlib, "libexec/plugins/libextra.so": tlib,
             "lib/libfoo.so.1.0.0": nil, "lib/libarm.so": nil,
         ]
-        for (name, runpath) in expected { #expect(swelfFacts[name]?.runpath == runpath, "\(name): swelf \(String(describing: swelfFacts[name]))") }
+        for (name, runpath) in expected {
+            let runpath = name == "lib/libarm.so" ? nil : listed(runpath, name)
+            #expect(swelfFacts[name]?.runpath == runpath, "\(name): swelf \(String(describing: swelfFacts[name]))")
+        }
+        if listOptions { #expect(swelfFacts["lib/libplain.so"]?.runpath == [appended]) }
         for name in ["lib/libarm.so", "bin/wrap"] {
             let before = try Data(contentsOf: URL(fileURLWithPath: base + "/t/" + name))
             for copy in ["ap", "sw"] { #expect(try Data(contentsOf: URL(fileURLWithPath: "\(base)/\(copy)/\(name)")) == before, "\(copy)/\(name)") }
