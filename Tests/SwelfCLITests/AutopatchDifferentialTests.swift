@@ -167,7 +167,8 @@ import Testing
         var runpath: Set<String>?
         var rpath: Set<String>?
         var description: String {
-            "interp \(interpreter ?? "-") runpath \(runpath.map { $0.sorted().description } ?? "-") rpath \(rpath.map { $0.sorted().description } ?? "-")"
+            func sorted(_ entries: Set<String>?) -> String { entries.map { $0.sorted().description } ?? "-" }
+            return "interp \(interpreter ?? "-") runpath \(sorted(runpath)) rpath \(sorted(rpath))"
         }
     }
 
@@ -400,7 +401,8 @@ import Testing
         #expect(oracleFacts["bin/outapp"]?.runpath == ["\(base)/out", "T/lib"], "\(String(describing: oracleFacts["bin/outapp"]))")
         #expect(oracleFacts["bin/rpapp"]?.runpath == ["\(base)/rp", "T/lib"], "\(String(describing: oracleFacts["bin/rpapp"]))")
         for name in ["bin/outapp", "bin/rpapp"] {
-            #expect(swelfFacts[name] == oracleFacts[name], "\(name): swelf \(String(describing: swelfFacts[name])), auto-patchelf.py \(String(describing: oracleFacts[name]))")
+            #expect(swelfFacts[name] == oracleFacts[name],
+                    "\(name): swelf \(String(describing: swelfFacts[name])), auto-patchelf.py \(String(describing: oracleFacts[name]))")
             for copy in ["ap", "sw"] {
                 let run = try ChildProcess.run("\(base)/\(copy)/\(name)", [])
                 #expect(run.status == 0 && run.stdout == (name == "bin/outapp" ? "out foo\n" : "rp foo\n"), "\(copy)/\(name): \(run)")
