@@ -39,7 +39,10 @@ struct AutopatchCommand {
             if plan.errors.isEmpty || options.keepGoing {
                 failed = !write(writable, hardLinks: plan.hardLinks, outcome: &outcome) || failed
             } else {
-                outcome.notWritten.formUnion(writable.map(\.path))
+                // Nothing is written, but every file due a change is still checked, so that
+                // one run names every file that would fail (a read-only one) with the errors.
+                _ = check(writable, outcome: &outcome)
+                outcome.notWritten.formUnion(writable.map(\.path).filter { outcome.failed[$0] == nil })
             }
         }
         if options.json {
@@ -81,36 +84,17 @@ struct AutopatchCommand {
     func write(_ files: [AutopatchPlan.FilePlan], hardLinks: [String: [String]], outcome: inout AutopatchPlan.Outcome) -> Bool {
         let jobs = options.jobs ?? Overlap.processorCount
         let chunk = AutopatchCommand.chunkSize()
-        let allowReadOnly = options.allowReadOnly
-        // One per edit: a Rewriter is not Sendable, so each thread makes its own.
-        let rewriter: @Sendable () -> Rewriter = { Rewriter(durable: true, allowReadOnly: allowReadOnly) }
-        var files = files
-        var succeeded = true
+        let rewriter = rewriterMaker()
         func fail(_ path: String, _ error: RewriteError) {
             terminal.error("\(error)")
             outcome.failed[path] = "\(error)"
-            succeeded = false
         }
+        var files = files
+        var succeeded = true
         if files.count > chunk {
             // More than one chunk: only a chunk is committed at once, so every file is
             // checked first, holding nothing, and a failure stops the run before any write.
-            let progress = ProgressLine(terminal: terminal, label: "autopatch: checking", total: files.count)
-            var start = 0
-            while start < files.count {
-                let part = Array(files[start ..< min(files.count, start + chunk)])
-                let checked = Overlap.map(count: part.count, jobs: jobs) { index -> RewriteError? in
-                    do throws(RewriteError) {
-                        _ = try rewriter().check(path: part[index].path, request: AutopatchCommand.request(for: part[index]))
-                        return nil
-                    } catch {
-                        return error
-                    }
-                }
-                for (index, error) in checked.enumerated() { if let error { fail(part[index].path, error) } }
-                start += part.count
-                progress.update(start)
-            }
-            progress.clear()
+            succeeded = check(files, outcome: &outcome)
             if !succeeded {
                 guard options.keepGoing else {
                     outcome.notWritten.formUnion(files.map(\.path).filter { outcome.failed[$0] == nil })
@@ -138,6 +122,7 @@ struct AutopatchCommand {
                     readyFiles.append(part[index])
                 case .failure(let error):
                     fail(part[index].path, error)
+                    succeeded = false
                 }
             }
             // Without --keep-going one failure stops the run: this chunk is dropped
@@ -149,9 +134,51 @@ struct AutopatchCommand {
             for (index, error) in rewriter().commit(ready).enumerated() {
                 if let error {
                     fail(readyFiles[index].path, error)
+                    succeeded = false
                 } else if let others = hardLinks[readyFiles[index].path] {
                     for other in others where !relink(other, to: readyFiles[index].realPath, outcome: &outcome) { succeeded = false }
                 }
+            }
+            start += part.count
+            progress.update(start)
+        }
+        return succeeded
+    }
+
+    /// A maker of the rewriter of one edit: a Rewriter is not Sendable, so each thread
+    /// makes its own.
+    func rewriterMaker() -> @Sendable () -> Rewriter {
+        let allowReadOnly = options.allowReadOnly
+        return { Rewriter(durable: true, allowReadOnly: allowReadOnly) }
+    }
+
+    /// Checks every file's edit without writing or holding anything (`Rewriter.check`:
+    /// planned and verified in memory, the file and its directory writable), `-j` at a
+    /// time, in chunks for the progress line. Returns false when a file failed (one line
+    /// each on stderr, its path in `outcome.failed`).
+    func check(_ files: [AutopatchPlan.FilePlan], outcome: inout AutopatchPlan.Outcome) -> Bool {
+        let jobs = options.jobs ?? Overlap.processorCount
+        let chunk = AutopatchCommand.chunkSize()
+        let rewriter = rewriterMaker()
+        let progress = ProgressLine(terminal: terminal, label: "autopatch: checking", total: files.count)
+        defer { progress.clear() }
+        var succeeded = true
+        var start = 0
+        while start < files.count {
+            let part = Array(files[start ..< min(files.count, start + chunk)])
+            let checked = Overlap.map(count: part.count, jobs: jobs) { index -> RewriteError? in
+                do throws(RewriteError) {
+                    _ = try rewriter().check(path: part[index].path, request: AutopatchCommand.request(for: part[index]))
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            for (index, error) in checked.enumerated() {
+                guard let error else { continue }
+                terminal.error("\(error)")
+                outcome.failed[part[index].path] = "\(error)"
+                succeeded = false
             }
             start += part.count
             progress.update(start)

@@ -143,7 +143,7 @@ package struct AutopatchWalk: Sendable {
             case S_IFREG:
                 consider(path)
             default:
-                otherFiles += 1
+                special(path, status)
             }
         }
     }
@@ -153,8 +153,12 @@ package struct AutopatchWalk: Sendable {
     /// name in another place (a hard link) becomes one of its aliases and hard links.
     mutating func consider(_ path: String) {
         var status = stat()
-        guard BytePath(path).withCString({ stat($0, &status) }) == 0, status.st_mode & S_IFMT == S_IFREG else {
-            otherFiles += 1
+        guard BytePath(path).withCString({ stat($0, &status) }) == 0 else {
+            errors.append("\(path): \(systemErrorMessage(errno))")
+            return
+        }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            special(path, status)
             return
         }
         let identity = Identity(status)
@@ -180,6 +184,21 @@ package struct AutopatchWalk: Sendable {
         }
         seenFiles[identity] = files.count
         files.append(Entry(path: path, realPath: real))
+    }
+
+    /// An entry that is neither a file, a directory nor a link (a FIFO, a socket, a
+    /// device): counted with the other files, never opened, and named in one warning, so
+    /// that a FIFO in a tree is seen to be left alone rather than silently skipped.
+    mutating func special(_ path: String, _ status: stat) {
+        otherFiles += 1
+        let what = switch status.st_mode & S_IFMT {
+        case S_IFIFO: "a FIFO"
+        case S_IFSOCK: "a socket"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        default: "not a regular file"
+        }
+        warnings.append("\(path): \(what), left alone")
     }
 
     /// A symbolic link: to a regular file inside the tree, a name of its target in the
