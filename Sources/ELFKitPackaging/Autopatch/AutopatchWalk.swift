@@ -164,7 +164,9 @@ package struct AutopatchWalk: Sendable {
         let identity = Identity(status)
         if let index = seenFiles[identity] {
             let first = files[index]
-            guard let real = AutopatchWalk.realPath(path), real != first.realPath else { return }
+            // The same name again (a file PATH inside a directory PATH) adds nothing.
+            guard let real = AutopatchWalk.realPath(path), real != first.realPath,
+                  !aliases.contains(where: { $0.target == first.realPath && $0.directory + "/" + $0.name == real }) else { return }
             // The same inode under another real name: a hard link. It names the file as a
             // provider in its own directory, and is relinked after the write.
             hardLinks[first.path, default: []].append(path)
