@@ -24,7 +24,8 @@ struct AutopatchCommand {
     func run() -> ExitCode {
         let environment = HostProbe.loaderEnvironment(root: options.root, overrides: [])
         let planner = AutopatchPlanner(environment: environment, options: options.planner)
-        let plan = planner.plan(paths: options.paths)
+        var plan = planner.plan(paths: options.paths)
+        plan.warnings += plan.hardLinkWarnings
         if !options.json { terminal.standardOutput.write(plan.text(verbose: terminal.verbosity == .verbose)) }
         for warning in plan.warnings { terminal.warning(warning) }
         for error in plan.errors { terminal.error(error) }

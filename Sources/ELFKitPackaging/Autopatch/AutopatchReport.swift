@@ -78,6 +78,33 @@ extension AutopatchPlan {
 }
 
 extension AutopatchPlan {
+    /// One warning per hard link that its file's new run path does not suit: the file is
+    /// written once, and all its names share the one run path, whose `$ORIGIN` entries are
+    /// planned from the first name's directory. A name in another directory for which an
+    /// `$ORIGIN` entry leads elsewhere (another depth) would look in the wrong place.
+    package var hardLinkWarnings: [String] {
+        var lines: [String] = []
+        for file in files where file.isPatched {
+            guard let others = hardLinks[file.path], let runPath = file.runPathAfter, runPath.contains("ORIGIN") else { continue }
+            let origin = AutopatchPlanner.directory(of: file.realPath)
+            for other in others {
+                guard let real = AutopatchWalk.realPath(other) else { continue }
+                let otherOrigin = AutopatchPlanner.directory(of: real)
+                guard otherOrigin != origin else { continue }
+                let differs = runPath.split(separator: ":").map(String.init).contains { element in
+                    AutopatchWalk.realPath(AutopatchPlanner.expandOrigin(element, origin: origin))
+                        != AutopatchWalk.realPath(AutopatchPlanner.expandOrigin(element, origin: otherOrigin))
+                }
+                if differs {
+                    lines.append("\(other): a hard link of \(file.path) in another directory; the run path's $ORIGIN entries are planned for \(file.path) and lead elsewhere from here")
+                }
+            }
+        }
+        return lines
+    }
+}
+
+extension AutopatchPlan {
     /// The `--json` document (docs/json.md, `autopatch --json`): the envelope with one entry
     /// per ELF file in walk order, then `dry_run`, `summary`, `warnings` and `errors`.
     /// - Parameters:
