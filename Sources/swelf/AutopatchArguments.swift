@@ -11,6 +11,9 @@ struct AutopatchCommandOptions {
     var json = false
     /// `--keep-going`: write every file whose needs are all found, and exit 1 at the end.
     var keepGoing = false
+    /// `--allow-read-only`: replace files whose mode forbids their user to write them (as
+    /// `swelf --allow-read-only`); without it they are refused, as patchelf refuses them.
+    var allowReadOnly = false
     /// `-j N`; nil is one thread per processor.
     var jobs: Int?
 }
@@ -59,6 +62,7 @@ extension ArgumentParser {
             case "--dry-run": options.dryRun = true
             case "--json": options.json = true
             case "--keep-going": options.keepGoing = true
+            case "--allow-read-only": options.allowReadOnly = true
             case "-j", "--jobs":
                 let text = try value()
                 guard let jobs = Int(text), jobs > 0, jobs <= 1024 else {

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import ELFKit
 
 /// `swelf autopatch PATH...`: plans the interpreter and run path of every ELF file under
@@ -5,10 +10,13 @@ import ELFKit
 /// file with one verified edit (interpreter and run path together), `-j` files at a time,
 /// then one summary line.
 ///
-/// Without `--keep-going` a plan with any error writes nothing. Files are prepared and
-/// committed in chunks of `Swelf.batchSize()` (open descriptors stay bounded): a tree
-/// up to one chunk is all or nothing; beyond it a failure while preparing a later chunk
-/// leaves the earlier chunks written (docs/autopatch-design.md, Writes: open).
+/// Without `--keep-going` a plan with any error writes nothing, and so does a file that
+/// fails to be written: files are prepared and committed in chunks of `chunkSize()` (each
+/// prepared edit holds descriptors until its commit), so a tree of more than one chunk is
+/// first checked whole (`Rewriter.check`: planned and verified in memory, its writability
+/// checked, nothing written or held) before the first chunk is written. What only a write
+/// shows (a full disk, a file replaced meanwhile) can still stop a later chunk after
+/// earlier ones were committed (docs/autopatch-design.md, Writes).
 struct AutopatchCommand {
     let terminal: Terminal
     let options: AutopatchCommandOptions
@@ -16,19 +24,32 @@ struct AutopatchCommand {
     func run() -> ExitCode {
         let environment = HostProbe.loaderEnvironment(root: options.root, overrides: [])
         let planner = AutopatchPlanner(environment: environment, options: options.planner)
-        let plan = planner.plan(paths: options.paths)
+        var plan = planner.plan(paths: options.paths)
+        plan.warnings += plan.hardLinkWarnings
         if !options.json { terminal.standardOutput.write(plan.text(verbose: terminal.verbosity == .verbose)) }
         for warning in plan.warnings { terminal.warning(warning) }
         for error in plan.errors { terminal.error(error) }
         var failed = !plan.errors.isEmpty
-        var writeErrors: [String: String] = [:]
-        if !options.dryRun && (plan.errors.isEmpty || options.keepGoing) {
-            failed = !write(plan.files.filter { $0.isPatched && $0.changed && $0.missing.isEmpty }, errors: &writeErrors) || failed
+        var outcome = AutopatchPlan.Outcome()
+        if !options.dryRun {
+            let due = plan.files.filter { $0.isPatched && $0.changed }
+            // A file with a missing need is never written; the others only when nothing
+            // failed, or with --keep-going.
+            let writable = due.filter { $0.missing.isEmpty }
+            outcome.notWritten = Set(due.filter { !$0.missing.isEmpty }.map(\.path))
+            if plan.errors.isEmpty || options.keepGoing {
+                failed = !write(writable, hardLinks: plan.hardLinks, outcome: &outcome) || failed
+            } else {
+                // Nothing is written, but every file due a change is still checked, so that
+                // one run names every file that would fail (a read-only one) with the errors.
+                _ = check(writable, outcome: &outcome)
+                outcome.notWritten.formUnion(writable.map(\.path).filter { outcome.failed[$0] == nil })
+            }
         }
         if options.json {
-            terminal.standardOutput.line(plan.json(dryRun: options.dryRun, ok: !failed, failed: writeErrors).serialized())
+            terminal.standardOutput.line(plan.json(dryRun: options.dryRun, ok: !failed, outcome: outcome).serialized())
         } else {
-            terminal.standardOutput.line(plan.summaryLine(dryRun: options.dryRun))
+            terminal.standardOutput.line(plan.summaryLine(dryRun: options.dryRun, outcome: outcome))
         }
         return failed ? .failure : .success
     }
@@ -46,49 +67,151 @@ struct AutopatchCommand {
         return request
     }
 
+    /// Files per chunk of prepared edits: `Swelf.batchSize()` (bounded by the descriptor
+    /// limit), or `SWELF_AUTOPATCH_CHUNK` when set to a number from 1 up. That variable is
+    /// a test hook (a tree of a few files then spans several chunks), not an option.
+    static func chunkSize() -> Int {
+        if let text = getenv("SWELF_AUTOPATCH_CHUNK").map({ String(cString: $0) }), let size = Int(text), size > 0 {
+            return size
+        }
+        return Swelf.batchSize()
+    }
+
     /// Writes `files`, chunk by chunk: each file of a chunk edited and verified in
-    /// parallel, then the chunk committed at once. Returns false when a file failed (one
-    /// line each on stderr).
-    func write(_ files: [AutopatchPlan.FilePlan], errors: inout [String: String]) -> Bool {
+    /// parallel, then the chunk committed at once; a file's other names (`hardLinks`)
+    /// then linked to its new inode. Returns false when a file failed (one line each on
+    /// stderr, its path in `outcome.failed`); without --keep-going every file not yet
+    /// written then goes to `outcome.notWritten`.
+    func write(_ files: [AutopatchPlan.FilePlan], hardLinks: [String: [String]], outcome: inout AutopatchPlan.Outcome) -> Bool {
         let jobs = options.jobs ?? Overlap.processorCount
-        let chunk = Swelf.batchSize()
+        let chunk = AutopatchCommand.chunkSize()
+        let rewriter = rewriterMaker()
+        func fail(_ path: String, _ error: RewriteError) {
+            terminal.error("\(error)")
+            outcome.failed[path] = "\(error)"
+        }
+        var files = files
+        var succeeded = true
+        if files.count > chunk {
+            // More than one chunk: only a chunk is committed at once, so every file is
+            // checked first, holding nothing, and a failure stops the run before any write.
+            succeeded = check(files, outcome: &outcome)
+            if !succeeded {
+                guard options.keepGoing else {
+                    outcome.notWritten.formUnion(files.map(\.path).filter { outcome.failed[$0] == nil })
+                    return false
+                }
+                files = files.filter { outcome.failed[$0.path] == nil }
+            }
+        }
         let progress = ProgressLine(terminal: terminal, label: "autopatch: writing", total: files.count)
         defer { progress.clear() }
-        var succeeded = true
         var start = 0
         while start < files.count {
             let part = Array(files[start ..< min(files.count, start + chunk)])
             let prepared = Overlap.map(count: part.count, jobs: jobs) { index -> Result<Rewriter.Prepared, RewriteError> in
-                let rewriter = Rewriter(durable: true, allowReadOnly: false)
-                return Result { () throws(RewriteError) -> Rewriter.Prepared in
-                    try rewriter.prepare(path: part[index].path, request: AutopatchCommand.request(for: part[index]))
+                Result { () throws(RewriteError) -> Rewriter.Prepared in
+                    try rewriter().prepare(path: part[index].path, request: AutopatchCommand.request(for: part[index]))
                 }
             }
             var ready: [Rewriter.Prepared] = []
-            var readyFiles: [String] = []
-            for (index, outcome) in prepared.enumerated() {
-                switch outcome {
+            var readyFiles: [AutopatchPlan.FilePlan] = []
+            for (index, result) in prepared.enumerated() {
+                switch result {
                 case .success(let edit):
                     ready.append(edit)
-                    readyFiles.append(part[index].path)
+                    readyFiles.append(part[index])
                 case .failure(let error):
-                    terminal.error("\(error)")
-                    errors[part[index].path] = "\(error)"
+                    fail(part[index].path, error)
                     succeeded = false
                 }
             }
-            // Without --keep-going one failure stops the run: this chunk is dropped unwritten.
-            if !succeeded && !options.keepGoing { return false }
-            for (index, error) in Rewriter(durable: true, allowReadOnly: false).commit(ready).enumerated() {
+            // Without --keep-going one failure stops the run: this chunk is dropped
+            // unwritten (its edits are abandoned when `ready` goes), and so are the rest.
+            if !succeeded && !options.keepGoing {
+                outcome.notWritten.formUnion(files[start...].map(\.path).filter { outcome.failed[$0] == nil })
+                return false
+            }
+            for (index, error) in rewriter().commit(ready).enumerated() {
                 if let error {
-                    terminal.error("\(readyFiles[index]): \(error)")
-                    errors[readyFiles[index]] = "\(error)"
+                    fail(readyFiles[index].path, error)
                     succeeded = false
+                } else if let others = hardLinks[readyFiles[index].path] {
+                    for other in others where !relink(other, to: readyFiles[index].realPath, outcome: &outcome) { succeeded = false }
                 }
             }
             start += part.count
             progress.update(start)
         }
         return succeeded
+    }
+
+    /// A maker of the rewriter of one edit: a Rewriter is not Sendable, so each thread
+    /// makes its own.
+    func rewriterMaker() -> @Sendable () -> Rewriter {
+        let allowReadOnly = options.allowReadOnly
+        return { Rewriter(durable: true, allowReadOnly: allowReadOnly) }
+    }
+
+    /// Checks every file's edit without writing or holding anything (`Rewriter.check`:
+    /// planned and verified in memory, the file and its directory writable), `-j` at a
+    /// time, in chunks for the progress line. Returns false when a file failed (one line
+    /// each on stderr, its path in `outcome.failed`).
+    func check(_ files: [AutopatchPlan.FilePlan], outcome: inout AutopatchPlan.Outcome) -> Bool {
+        let jobs = options.jobs ?? Overlap.processorCount
+        let chunk = AutopatchCommand.chunkSize()
+        let rewriter = rewriterMaker()
+        let progress = ProgressLine(terminal: terminal, label: "autopatch: checking", total: files.count)
+        defer { progress.clear() }
+        var succeeded = true
+        var start = 0
+        while start < files.count {
+            let part = Array(files[start ..< min(files.count, start + chunk)])
+            let checked = Overlap.map(count: part.count, jobs: jobs) { index -> RewriteError? in
+                do throws(RewriteError) {
+                    _ = try rewriter().check(path: part[index].path, request: AutopatchCommand.request(for: part[index]))
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            for (index, error) in checked.enumerated() {
+                guard let error else { continue }
+                terminal.error("\(error)")
+                outcome.failed[part[index].path] = "\(error)"
+                succeeded = false
+            }
+            start += part.count
+            progress.update(start)
+        }
+        return succeeded
+    }
+
+    /// Makes `name` (a hard link of `file` before its write) a name of the new `file`
+    /// again: a hard link made beside it under a temporary name, renamed over it, and the
+    /// directory synced. Without this the other name would keep the old inode and so the
+    /// old content. A failure is one error line (in `outcome.errors`); `file` itself stays
+    /// written. Returns whether the name was relinked.
+    func relink(_ name: String, to file: String, outcome: inout AutopatchPlan.Outcome) -> Bool {
+        let directory = name.lastIndex(of: "/").map { String(name[..<$0]) } ?? "."
+        let temporary = (directory.isEmpty ? "" : directory) + "/.swelf-link-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        var code: Int32 = 0
+        if link(file, temporary) != 0 {
+            code = errno
+        } else if rename(temporary, name) != 0 {
+            code = errno
+            unlink(temporary)
+        } else {
+            let descriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if descriptor >= 0 {
+                if fsync(descriptor) != 0 { code = errno }
+                close(descriptor)
+            }
+        }
+        guard code != 0 else { return true }
+        let message = "\(name): a hard link of \(file), which was written; this name still holds the old content: \(String(cString: strerror(code)))"
+        terminal.error(message)
+        outcome.errors.append(message)
+        return false
     }
 }

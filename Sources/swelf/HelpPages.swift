@@ -237,7 +237,8 @@ extension HelpText {
     Usage: swelf autopatch [--dry-run] [--libs DIR]... [--interpreter PATH]
                            [--ignore-missing PATTERN]... [--no-recurse] [--absolute]
                            [--runtime-dependencies DIR]... [--append-rpaths DIR]...
-                           [--root DIR] [--keep-going] [-j N] [--json] PATH...
+                           [--root DIR] [--keep-going] [--allow-read-only] [-j N]
+                           [--json] PATH...
 
     Fix a prebuilt tree: for every ELF file under PATH, find a provider for each
     DT_NEEDED (in the tree, then in --libs, then the target's own libraries, each
@@ -247,8 +248,14 @@ extension HelpText {
     interpreter; libraries never get one. Other files are counted and left alone.
     Each changed file is written with one verified, durable, atomic edit (interpreter
     and run path together), -j files at a time; a file already right is not rewritten.
-    Any error (a missing library, an unreadable ELF file) writes nothing, unless
-    --keep-going (see docs/autopatch-design.md).
+    Any error (a missing library, an unreadable ELF file, a file that may not be
+    written) writes nothing, unless --keep-going: a tree larger than one batch of
+    edits is checked whole before the first file is written; only a failure that
+    writing alone shows (a full disk) can leave earlier batches written. A file
+    reached by several names (links, hard links) is written once; its hard links are
+    then linked to the new file. Symbolic links to directories in the tree are
+    followed once; links out of it are reported and not followed. See
+    docs/autopatch-design.md.
 
     Options:
       --dry-run                    print the plan; write nothing
@@ -268,6 +275,9 @@ extension HelpText {
       --root DIR                   the target's root, for the system libraries
       --keep-going                 write every file whose libraries were all found,
                                    then exit 1 if anything failed
+      --allow-read-only            replace files their user may not write (mode 0444),
+                                   keeping the mode; without it they are refused, as
+                                   patchelf refuses them (root may write any file)
       -j, --jobs N                 files edited at a time (default: one per processor)
       --json                       the plan and its outcome as JSON (docs/json.md)
       -q, --quiet                  errors only

@@ -114,8 +114,16 @@ import Testing
         let app = Self.files(planned).first { ($0["file"] as? String)?.hasSuffix("/bin/app") == true }
         #expect(app?["runpath_after"] as? String == "$ORIGIN/../lib", "\(planned)")
         #expect((planned["summary"] as? [String: Any])?["other_files"] as? Int == 1)
+        // A real run stopped by the missing library: the program is due a change but not written.
+        let stopped = try Self.validated(["autopatch", "--json", scratch.path("t")], command: "autopatch")
+        let stoppedSummary = stopped["summary"] as? [String: Any]
+        #expect(stoppedSummary?["changed"] as? Int == 0 && stoppedSummary?["failed"] as? Int == 0
+                && stoppedSummary?["not_written"] as? Int == 1, "\(stopped)")
         let written = try Self.validated(["autopatch", "--json", "--ignore-missing", "libunused*", scratch.path("t")], command: "autopatch")
         #expect(written["dry_run"] as? Bool == false && written["ok"] as? Bool == true, "\(written)")
+        let writtenSummary = written["summary"] as? [String: Any]
+        #expect((writtenSummary?["changed"] as? Int ?? 0) >= 1 && writtenSummary?["failed"] as? Int == 0
+                && writtenSummary?["not_written"] as? Int == 0, "\(written)")
     }
 
     // MARK: The doc and the schema file

@@ -89,6 +89,27 @@ public struct Rewriter {
         }
     }
 
+    /// `preview`, then the refusals `prepare` would make before writing (the file's user
+    /// may not write it, its directory takes no new file), still without writing anything:
+    /// the first pass of an edit of many files that must write all of them or none
+    /// (`swelf autopatch`). An edit that passes is one `prepare` makes, unless the file
+    /// system changes meanwhile or fills up.
+    /// - Parameters:
+    ///   - path: the file to read.
+    ///   - request: the changes to make.
+    /// - Returns: whether the file would change, its new size, the warnings.
+    /// - Throws: `RewriteError`, as `prepare` would for the same file.
+    package func check(path: String, request: EditRequest) throws(RewriteError) -> Result {
+        let result = try preview(path: path, request: request)
+        guard result.changed else { return result }
+        do {
+            try writer.checkReplaceable(BytePath(path))
+        } catch {
+            throw RewriteError(error, path: path)
+        }
+        return result
+    }
+
     /// Plans the edit of an open file without writing anything.
     package func plan(file: ELFFile, request: EditRequest) throws(EditError) -> RewritePlan {
         var log: [String] = []

@@ -148,4 +148,26 @@ extension AtomicFileWriter {
         let code = errno
         throw NotWritable(path: location.path, code: code)
     }
+
+    /// What a write of `path` would refuse before it writes a byte, checked without writing
+    /// or locking: the path names a regular file (`refuseUnwritable`: its user may write it,
+    /// it is not immutable) in a directory that takes a new file (the temporary file made
+    /// beside it). A many-file edit runs it on every file before it writes the first, so a
+    /// read-only file or directory stops the run with nothing written. What only writing
+    /// shows (a full file system, a file replaced meanwhile) it cannot foresee.
+    package func checkReplaceable(_ path: BytePath) throws {
+        let location = try resolve(path, reading: true)
+        let file = location.withName { system.open(location.directory, $0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) }
+        guard file >= 0 else { throw ELFError(.io, "cannot open: \(systemErrorMessage(errno))") }
+        defer { _ = system.close(file) }
+        var status = stat()
+        guard system.status(file, &status) == 0 else { throw ELFError(.io, "cannot stat: \(systemErrorMessage(errno))") }
+        guard status.st_mode & S_IFMT == S_IFREG else { throw ELFError(.io, "not a regular file") }
+        try refuseUnwritable(location, file: file)
+        // The directory as it was resolved: `.` through its descriptor (an O_PATH one, which
+        // faccessat accepts). Root passes unless the file system is mounted read-only.
+        guard ".".withCString({ system.access(location.directory, $0, W_OK) }) == 0 else {
+            throw WriteError("cannot create the new file beside \(location)", code: errno)
+        }
+    }
 }

@@ -81,6 +81,9 @@ package struct AutopatchPlan: Sendable {
     /// One line per thing left alone that the user should know of (a link loop, a link
     /// out of the tree): no error.
     package var warnings: [String] = []
+    /// The other names (hard links) of a planned file, by its `path`: after the file is
+    /// written through `path`, each is linked to the new file (`AutopatchWalk.hardLinks`).
+    package var hardLinks: [String: [String]] = [:]
 
     package init() {}
 

@@ -76,6 +76,7 @@ package struct AutopatchPlanner: Sendable {
         plan.otherFiles = walk.otherFiles
         plan.errors = walk.errors
         plan.warnings = walk.warnings
+        plan.hardLinks = walk.hardLinks
         let tree = treeIndex(walk)
         let libraries = libraryIndex()
         var target: (machine: ELFMachine, is64: Bool)?

@@ -4,14 +4,20 @@ import Glibc
 import Musl
 #endif
 import ELFKitCore
+import ELFKitLoader
 
 /// The files under `autopatch`'s paths: the ELF files to plan, the names that symbolic
-/// links give them (a soname chain `libfoo.so.1 -> libfoo.so.1.0.0` makes the file a
-/// provider of `libfoo.so.1`), and a count of everything else, which is left alone.
+/// links and hard links give them (a soname chain `libfoo.so.1 -> libfoo.so.1.0.0` makes the
+/// file a provider of `libfoo.so.1`), and a count of everything else, which is left alone.
 ///
-/// Only `lstat` decides what an entry is, so a FIFO or a socket is never opened. Symbolic
-/// links are not walked through in this slice (see docs/autopatch-design.md, Walk): a link
-/// to a regular file inside the walk only adds a name.
+/// Only `lstat` decides what an entry is, so a FIFO or a socket is never opened. A file is
+/// known by its device and inode, not by a name: a file reached by two names (two PATHs, a
+/// symbolic link, a hard link, a directory link) is planned, and so written, once. A
+/// symbolic link to a directory inside the tree is followed once: a directory whose device
+/// and inode were walked already is not walked again (so a loop of directory links ends),
+/// and links are followed only after every PATH was walked through its real directories,
+/// so that a file is named by its real place when it has one. A link that leads out of
+/// every PATH is a warning and is not followed.
 package struct AutopatchWalk: Sendable {
     /// One ELF file found by the walk.
     package struct Entry: Sendable {
@@ -29,10 +35,24 @@ package struct AutopatchWalk: Sendable {
         package let target: String
     }
 
+    /// A file as the kernel knows it: a name reached twice leads to the same identity.
+    struct Identity: Hashable {
+        let device: UInt64
+        let inode: UInt64
+        init(_ status: stat) {
+            device = UInt64(status.st_dev)
+            inode = UInt64(status.st_ino)
+        }
+    }
+
     /// The ELF files, in walk order (each PATH in turn, entries in byte order of names).
     package var files: [Entry] = []
-    /// Symbolic links to regular files, as names of their targets.
+    /// Symbolic links to regular files, and hard links, as names of their targets.
     package var aliases: [Alias] = []
+    /// The other names (hard links, in walk order) of a file of `files`, by its `path`:
+    /// the file is written once, through `path`; its other names must then be linked to
+    /// the new file, or they keep the old content (an atomic replacement makes a new inode).
+    package var hardLinks: [String: [String]] = [:]
     /// Regular files that are not ELF (shell wrappers, data) and entries that are neither
     /// files nor directories (FIFOs, sockets, devices): counted, left alone.
     package var otherFiles = 0
@@ -43,6 +63,14 @@ package struct AutopatchWalk: Sendable {
     package var warnings: [String] = []
     /// The canonical paths of the directory PATHs: a link may only lead inside one.
     var roots: [String] = []
+    /// The ELF files seen, by identity: their index in `files`.
+    var seenFiles: [Identity: Int] = [:]
+    /// The regular files seen that are not ELF files: counted once.
+    var seenOthers: Set<Identity> = []
+    /// The directories walked: each is walked once, whatever leads to it.
+    var walkedDirectories: Set<Identity> = []
+    /// Symbolic links to directories inside the tree, followed after the PATHs.
+    var directoryLinks: [String] = []
 
     package init() {}
 
@@ -51,11 +79,10 @@ package struct AutopatchWalk: Sendable {
     ///
     /// - Parameters:
     ///   - paths: the trees or files given on the command line.
-    ///   - recurse: whether to enter subdirectories of a directory PATH.
-    /// - Returns: the walk's files, aliases, count of other files and errors.
+    ///   - recurse: whether to enter subdirectories of a directory PATH (and directory links).
+    /// - Returns: the walk's files, aliases, hard links, count of other files and errors.
     package static func walk(_ paths: [String], recurse: Bool) -> AutopatchWalk {
         var walk = AutopatchWalk()
-        var seen: Set<String> = []
         walk.roots = paths.compactMap { path in
             var status = stat()
             guard BytePath(path).withCString({ stat($0, &status) }) == 0, status.st_mode & S_IFMT == S_IFDIR else { return nil }
@@ -68,16 +95,29 @@ package struct AutopatchWalk: Sendable {
                 continue
             }
             if status.st_mode & S_IFMT == S_IFDIR {
-                walk.enter(path, recurse: recurse, seen: &seen)
+                walk.enter(path, recurse: recurse)
             } else {
-                walk.consider(path, seen: &seen)
+                walk.consider(path)
             }
+        }
+        // Links found inside a directory reached through a link are appended as it is walked.
+        var next = 0
+        while next < walk.directoryLinks.count {
+            walk.enter(walk.directoryLinks[next], recurse: recurse)
+            next += 1
         }
         return walk
     }
 
-    /// Adds the entries of `directory`, entering subdirectories when `recurse`.
-    mutating func enter(_ directory: String, recurse: Bool, seen: inout Set<String>) {
+    /// Adds the entries of `directory`, entering subdirectories when `recurse`; nothing
+    /// when that directory (device and inode) was walked already.
+    mutating func enter(_ directory: String, recurse: Bool) {
+        var status = stat()
+        guard BytePath(directory).withCString({ stat($0, &status) }) == 0 else {
+            errors.append("\(directory): \(systemErrorMessage(errno))")
+            return
+        }
+        guard walkedDirectories.insert(Identity(status)).inserted else { return }
         guard let stream = BytePath(directory).withCString({ opendir($0) }) else {
             errors.append("\(directory): \(systemErrorMessage(errno))")
             return
@@ -97,26 +137,46 @@ package struct AutopatchWalk: Sendable {
             }
             switch status.st_mode & S_IFMT {
             case S_IFDIR:
-                if recurse { enter(path, recurse: recurse, seen: &seen) }
+                if recurse { enter(path, recurse: recurse) }
             case S_IFLNK:
-                addAlias(path, name: name, directory: directory)
+                follow(path, name: name, directory: directory, recurse: recurse)
             case S_IFREG:
-                consider(path, seen: &seen)
+                consider(path)
             default:
-                otherFiles += 1
+                special(path, status)
             }
         }
     }
 
     /// A regular file (or a file PATH): an ELF file when it starts with the ELF magic,
-    /// else counted. A file reached twice (two PATHs naming it) is taken once.
-    mutating func consider(_ path: String, seen: inout Set<String>) {
+    /// else counted. A file seen before under another name is not taken again: a second
+    /// name in another place (a hard link) becomes one of its aliases and hard links.
+    mutating func consider(_ path: String) {
         var status = stat()
-        guard BytePath(path).withCString({ stat($0, &status) }) == 0, status.st_mode & S_IFMT == S_IFREG else {
-            otherFiles += 1
+        guard BytePath(path).withCString({ stat($0, &status) }) == 0 else {
+            errors.append("\(path): \(systemErrorMessage(errno))")
             return
         }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            special(path, status)
+            return
+        }
+        let identity = Identity(status)
+        if let index = seenFiles[identity] {
+            let first = files[index]
+            // The same name again (a file PATH inside a directory PATH) adds nothing.
+            guard let real = AutopatchWalk.realPath(path), real != first.realPath,
+                  !aliases.contains(where: { $0.target == first.realPath && $0.directory + "/" + $0.name == real }) else { return }
+            // The same inode under another real name: a hard link. It names the file as a
+            // provider in its own directory, and is relinked after the write.
+            hardLinks[first.path, default: []].append(path)
+            aliases.append(Alias(name: PathText.lastComponent(of: real), directory: AutopatchPlanner.directory(of: real),
+                                 target: first.realPath))
+            return
+        }
+        guard !seenOthers.contains(identity) else { return }
         guard AutopatchWalk.hasELFMagic(path) else {
+            seenOthers.insert(identity)
             otherFiles += 1
             return
         }
@@ -124,26 +184,48 @@ package struct AutopatchWalk: Sendable {
             errors.append("\(path): \(systemErrorMessage(errno))")
             return
         }
-        if seen.insert(real).inserted { files.append(Entry(path: path, realPath: real)) }
+        seenFiles[identity] = files.count
+        files.append(Entry(path: path, realPath: real))
     }
 
-    /// A symbolic link to a regular file inside the tree: a name of its target in the
-    /// link's directory. A loop, a dangling link and a link out of the tree add nothing and
-    /// get a warning; a link to a directory is not followed (not yet: see the design).
-    mutating func addAlias(_ path: String, name: String, directory: String) {
+    /// An entry that is neither a file, a directory nor a link (a FIFO, a socket, a
+    /// device): counted with the other files, never opened, and named in one warning, so
+    /// that a FIFO in a tree is seen to be left alone rather than silently skipped.
+    mutating func special(_ path: String, _ status: stat) {
+        otherFiles += 1
+        let what = switch status.st_mode & S_IFMT {
+        case S_IFIFO: "a FIFO"
+        case S_IFSOCK: "a socket"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        default: "not a regular file"
+        }
+        warnings.append("\(path): \(what), left alone")
+    }
+
+    /// A symbolic link: to a regular file inside the tree, a name of its target in the
+    /// link's directory; to a directory inside the tree, a directory to walk (once, after
+    /// the PATHs). A loop, a dangling link and a link out of the tree add nothing and get
+    /// a warning; a link to anything else (a FIFO) adds nothing.
+    mutating func follow(_ path: String, name: String, directory: String, recurse: Bool) {
         var status = stat()
         guard BytePath(path).withCString({ stat($0, &status) }) == 0 else {
             let reason = errno == ELOOP ? "a loop of symbolic links" : "a dangling symbolic link (\(systemErrorMessage(errno)))"
             warnings.append("\(path): \(reason), left alone")
             return
         }
-        guard status.st_mode & S_IFMT == S_IFREG, let target = AutopatchWalk.realPath(path),
+        let type = status.st_mode & S_IFMT
+        guard type == S_IFREG || type == S_IFDIR, let target = AutopatchWalk.realPath(path),
               let realDirectory = AutopatchWalk.realPath(directory) else { return }
-        guard roots.contains(where: { target.hasPrefix($0 == "/" ? "/" : $0 + "/") }) else {
+        guard roots.contains(where: { target == $0 || target.hasPrefix($0 == "/" ? "/" : $0 + "/") }) else {
             warnings.append("\(path): a symbolic link out of the tree (to \(target)), not followed")
             return
         }
-        aliases.append(Alias(name: name, directory: realDirectory, target: target))
+        if type == S_IFDIR {
+            if recurse { directoryLinks.append(path) }
+        } else {
+            aliases.append(Alias(name: name, directory: realDirectory, target: target))
+        }
     }
 
     /// Whether the file starts with `\x7fELF` (read with `O_NONBLOCK`, so that a file that

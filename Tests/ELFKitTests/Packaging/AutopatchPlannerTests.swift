@@ -201,6 +201,35 @@ import Testing
         #expect(app.needs.first { $0.name == "libbar.so" }?.rule == .libraries)
     }
 
+    /// Links in the walk: a directory link inside the tree (lib64 -> lib) and one back up
+    /// (lib/up -> ..) add no file and no warning (their directories were walked); one out
+    /// of the tree (lib/ext -> ../../extra) is one warning and its libbar.so no provider; a
+    /// hard link of the program (bin/app2) is no second plan but an other name of bin/app;
+    /// one two levels down (libexec/plugins/app3) is warned of: bin/app's $ORIGIN/../lib
+    /// leads elsewhere from there.
+    @Test func directoryLinksOnceAndFilesByInode() throws {
+        let directory = try Self.buildTree()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let tree = directory.appendingPathComponent("tree").path
+        try #require(symlink("lib", tree + "/lib64") == 0)
+        try #require(symlink("..", tree + "/lib/up") == 0)
+        try #require(symlink("../../extra", tree + "/lib/ext") == 0)
+        try #require(link(tree + "/bin/app", tree + "/bin/app2") == 0)
+        try #require(link(tree + "/bin/app", tree + "/libexec/plugins/app3") == 0)
+        let plan = try Self.plan(directory)
+        #expect(plan.errors.isEmpty, "\(plan.errors)")
+        let paths = plan.files.map(\.path)
+        #expect(paths == ["a-old/libfoo.so.1", "bin/app", "lib/libbaz.so.2", "lib/libfoo.so.1.0.0", "libexec/plugins/helper"]
+            .map { tree + "/" + $0 }, "\(paths)")
+        #expect(plan.hardLinks == [tree + "/bin/app": [tree + "/bin/app2", tree + "/libexec/plugins/app3"]], "\(plan.hardLinks)")
+        // $ORIGIN/../lib from libexec/plugins is libexec/lib: the deeper name is warned of.
+        #expect(plan.hardLinkWarnings.count == 1 && plan.hardLinkWarnings.first?.hasPrefix(tree + "/libexec/plugins/app3: a hard link of") == true,
+                "\(plan.hardLinkWarnings)")
+        #expect(plan.warnings == ["\(tree)/lib/ext: a symbolic link out of the tree (to \(directory.path)/extra), not followed"], "\(plan.warnings)")
+        let app = try Self.file(plan, "bin/app", in: directory)
+        #expect(app.needs.first { $0.name == "libbar.so" }?.rule == .libraries)
+    }
+
     /// --keep-existing keeps the old entries that still name a directory ($ORIGIN expanded
     /// against the file's own directory), after the new ones; a gone one is dropped. Without
     /// it the old run path is replaced.

@@ -36,6 +36,7 @@ for cmd in swelf patchelf
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l runtime-dependencies -r -a '(__fish_complete_directories)' -d "first in every program's run path"
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l append-rpaths -r -a '(__fish_complete_directories)' -d 'last in every run path'
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l keep-going -d 'write every file whose libraries were found'
+        complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l allow-read-only -d 'replace files their user may not write'
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l root -r -F -d 'the target root'
         complete -c swelf -n '__fish_seen_subcommand_from portability' -l floor -x -d 'exit 1 beyond glibc=X.Y,glibcxx=…,cxxabi=…,gcc=…'
     end
