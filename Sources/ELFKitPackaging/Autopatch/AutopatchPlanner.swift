@@ -174,6 +174,9 @@ package struct AutopatchPlanner: Sendable {
         /// Interpreter paths on the target already looked at: whether each exists (one
         /// open per loader, not per program).
         var interpreterExists: [String: Bool] = [:]
+        /// Loader candidates already opened: machine, class and byte order (nil: not
+        /// ELF), so 20,000 programs open a tree's loader once.
+        var loaderFormats: [String: (machine: ELFMachine, is64: Bool, isBigEndian: Bool)?] = [:]
         /// Set by ``planFile(_:file:context:)``: the program has no interpreter to run with.
         var interpreterProblem: String?
         /// Set by ``planFile(_:file:context:)``: a malformed `.note.dlopen`, an optional
@@ -301,9 +304,12 @@ package struct AutopatchPlanner: Sendable {
         let name = PathText.lastComponent(of: BundlePlanner.standardInterpreter(for: file) ?? current)
         for index in [context.tree, context.libraries] {
             for candidate in index[name] ?? [] {
-                guard let loader = try? environment.fileSystem.open(candidate.path),
-                      loader.header.machine == file.header.machine, loader.format.is64 == file.format.is64,
-                      loader.format.isBigEndian == file.format.isBigEndian else { continue }
+                if context.loaderFormats[candidate.path] == nil {
+                    context.loaderFormats[candidate.path] = (try? environment.fileSystem.open(candidate.path))
+                        .map { ($0.header.machine, $0.format.is64, $0.format.isBigEndian) } ?? .some(nil)
+                }
+                guard let loader = context.loaderFormats[candidate.path] ?? nil, loader.machine == file.header.machine,
+                      loader.is64 == file.format.is64, loader.isBigEndian == file.format.isBigEndian else { continue }
                 return candidate.directory == "/" ? "/" + name : candidate.directory + "/" + name
             }
         }
