@@ -100,7 +100,14 @@ import Testing
         try Self.build(scratch, compiler: compiler, foreign: foreign)
         let foreignBytes = try Data(contentsOf: URL(fileURLWithPath: scratch.path("t/opt/foreign/libother.so")))
         let root = sysroot.map { ["--root", $0] } ?? []
-        let result = try Swelf.run(["autopatch"] + root + ["--libs", scratch.path("extra"), "--ignore-missing", "libghost*", scratch.path("t")])
+        let arguments = root + ["--libs", scratch.path("extra"), "--ignore-missing", "libghost*", scratch.path("t")]
+        // The plan as JSON first (valid by the schema): the loader's .note.dlopen needs.
+        let plan = try JSONSchemaTests.validated(["autopatch", "--json", "--dry-run"] + arguments, command: "autopatch")
+        let loader = JSONSchemaTests.files(plan).first { ($0["file"] as? String)?.hasSuffix("/plugins/loader") == true }
+        let dlopen = (loader?["needs"] as? [[String: Any]] ?? []).filter { !($0["dlopen"] is NSNull) }
+        #expect(dlopen.map { "\($0["name"] ?? "") \($0["rule"] ?? "") \($0["dlopen"] ?? "")" }
+                == ["libplugin.so.1 tree required", "libnothere.so.9 optional suggested"], "\(dlopen)")
+        let result = try Swelf.run(["autopatch"] + arguments)
         #expect(result.status == 0, "\(result.stderr)")
         // ELF: app, loader, libcore, libplugin, libaddon, libother (foreign, skipped);
         // unchanged: libcore (needs only libc), libaddon (libc, and libghost ignored);
