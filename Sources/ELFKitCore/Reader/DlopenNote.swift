@@ -94,8 +94,8 @@ public struct DlopenDependency: Equatable, Sendable {
 
 extension ELFFile {
     /// The dlopen metadata of the file (``DlopenDependency``): every FDO note of type
-    /// 0x407c0c0a in its PT_NOTE segments, or, when no segment holds one, in a section
-    /// named `.note.dlopen` (a file whose note was not allocated).
+    /// 0x407c0c0a in its PT_NOTE segments, or, when no segment holds one, in the SHT_NOTE
+    /// sections no segment covers (the usual `.note.dlopen` is allocated, in a segment).
     ///
     /// - Returns: the dependencies of every such note, in file order; empty when none.
     /// - Throws: `ELFError` when the notes cannot be read or a dlopen note is malformed.
@@ -105,10 +105,17 @@ extension ELFFile {
         // A segment covered by two PT_NOTE headers yields its notes twice: keep each once.
         var seen = Set<UInt64>()
         notes = notes.filter { seen.insert($0.fileOffset).inserted }
-        if notes.isEmpty, !programHeaders.isEmpty, let section = section(named: ".note.dlopen")?.header, section.type == .note {
-            let bytes = try source.bytes(at: section.offset, count: section.size, ".note.dlopen section")
-            notes = try ELFNote.parseAll(bytes, format: format, baseOffset: section.offset, alignment: section.alignment == 8 ? 8 : 4)
-                .filter(isDlopen)
+        // A note section no PT_NOTE segment covers (not allocated): read it too, found by
+        // its type as the spec asks, not its name, so an ordinary file (every note section
+        // in a segment) costs no section-name lookup.
+        if notes.isEmpty && !programHeaders.isEmpty {
+            let segments = programHeaders.filter { $0.type == .note }
+            for section in sectionHeaders where section.type == .note && section.size > 0
+                && !segments.contains(where: { section.offset >= $0.offset && section.offset - $0.offset < $0.fileSize }) {
+                let bytes = try source.bytes(at: section.offset, count: section.size, "SHT_NOTE section")
+                notes += try ELFNote.parseAll(bytes, format: format, baseOffset: section.offset,
+                                              alignment: section.alignment == 8 ? 8 : 4).filter(isDlopen)
+            }
         }
         var dependencies: [DlopenDependency] = []
         for note in notes { dependencies += try DlopenDependency.parse(note) }

@@ -175,6 +175,16 @@ import Testing
         #expect(ignored.errors.isEmpty, "\(ignored.errors)")
         #expect(try Base.file(ignored, "bin/needy", in: directory).needs.last?.rule == .ignored)
 
+        // An assembler note, not allocated (in no PT_NOTE segment), priority left out:
+        // found by its type in the section table, recommended.
+        try (#"__asm__(".pushsection .note.dlopen,\"\",%note\n.balign 4\n.long 4\n.long 2f - 1f\n.long 0x407c0c0a\n""#
+            + #"".asciz \"FDO\"\n1: .asciz \"[{\\\"soname\\\":[\\\"libbaz.so.2\\\"]}]\"\n2: .balign 4\n.popsection\n");"#
+            + "\nint main(void) { return 0; }\n").write(toFile: "\(d)/src/asm.c", atomically: true, encoding: .utf8)
+        try Base.gcc(["-o", "\(d)/asm", "\(d)/src/asm.c"])
+        let assembled = try ELFFile(path: "\(d)/asm")
+        #expect(!assembled.programHeaders.contains { $0.type == .note && $0.offset == assembled.section(named: ".note.dlopen")?.header.offset })
+        #expect(try assembled.dlopenDependencies() == [DlopenDependency(sonames: ["libbaz.so.2"], priority: .recommended)])
+
         // The same note read directly: the reader, not the planner.
         let file = try ELFFile(path: "\(d)/tree/bin/needy")
         #expect(try file.dlopenDependencies() == [DlopenDependency(sonames: ["libnone.so.1", "libnone.so.0"], priority: .required)])
