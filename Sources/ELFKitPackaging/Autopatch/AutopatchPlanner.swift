@@ -284,7 +284,9 @@ package struct AutopatchPlanner: Sendable {
         let after = runPath.isEmpty ? (before == nil ? nil : "") : runPath.joined(separator: ":")
         var newInterpreter: String?
         if kind == .program, let interpreter {
-            newInterpreter = options.interpreter ?? discoverInterpreter(for: file, current: interpreter, path: entry.path, context: &context)
+            // No loader found: the error is the plan's, and the file keeps what it has.
+            newInterpreter = options.interpreter
+                ?? discoverInterpreter(for: file, current: interpreter, path: entry.path, context: &context) ?? interpreter
         }
         var plan = AutopatchPlan.FilePlan(path: entry.path, realPath: entry.realPath, kind: kind, interpreterBefore: interpreter,
                                           interpreterAfter: newInterpreter, runPathBefore: before, runPathAfter: after, needs: needs)
