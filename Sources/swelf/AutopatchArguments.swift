@@ -16,7 +16,15 @@ struct AutopatchCommandOptions {
     var allowReadOnly = false
     /// `-j N`; nil is one thread per processor.
     var jobs: Int?
+    /// `--extra-args --page-size N`: the alignment of new segments.
+    var pageSize: UInt64?
+    /// `--extra-args --no-clobber-old-sections`: moved tables keep their old bytes.
+    var keepOldBytes = false
 }
+
+/// The patchelf options `--extra-args` may carry (auto-patchelf.py passes them to every
+/// patchelf call) that mean something for a whole-file edit; anything else is refused.
+let autopatchExtraArguments = "--force-rpath, --no-default-lib, --page-size N, --no-sort, --no-clobber-old-sections"
 
 extension ArgumentParser {
     /// `autopatch [--paths PATH]... [--libs DIR]... [--interpreter PATH] [--ignore-missing
@@ -28,8 +36,17 @@ extension ArgumentParser {
     /// `--append-rpaths`) take one value each (`--libs A --libs B`), or, when `--paths` is
     /// on the command line (auto-patchelf.py's own style, which has no plain arguments),
     /// every plain value up to the next option, none included (argparse's `nargs="*"`).
-    func parseAutopatch(_ arguments: [[UInt8]]) throws -> AutopatchCommandOptions? {
+    ///
+    /// `--extra-args` takes every argument after it (argparse's `nargs="..."`): patchelf
+    /// options, of which those in ``autopatchExtraArguments`` are mapped onto the edit.
+    func parseAutopatch(_ allArguments: [[UInt8]]) throws -> AutopatchCommandOptions? {
         var options = AutopatchCommandOptions()
+        var arguments = allArguments
+        if let extra = allArguments.firstIndex(where: { $0 == Array("--extra-args".utf8) }),
+           !allArguments[..<extra].contains(where: { $0 == Array("--".utf8) }) {
+            arguments = Array(allArguments[..<extra])
+            try parseExtraArguments(allArguments[(extra + 1)...].map { ByteText.string($0) }, into: &options)
+        }
         let lists = ["--paths", "--libs", "--ignore-missing", "--runtime-dependencies", "--append-rpaths"]
         let listStyle = arguments.contains { $0 == Array("--paths".utf8) }
         let valued = ["--interpreter", "--root", "-j", "--jobs"] + (listStyle ? [] : lists)
@@ -59,6 +76,8 @@ extension ArgumentParser {
             case "--no-recurse": options.planner.recurse = false
             case "--absolute": options.planner.absolute = true
             case "--keep-existing": options.planner.keepExisting = true
+            case "--keep-libc": options.planner.keepLibc = true
+            case "--ignore-existing": options.planner.ignoreExisting = true
             case "--dry-run": options.dryRun = true
             case "--json": options.json = true
             case "--keep-going": options.keepGoing = true
@@ -87,5 +106,32 @@ extension ArgumentParser {
         if let inputError { throw inputError }
         if options.paths.isEmpty { throw UsageError(message: "autopatch: no paths given") }
         return options
+    }
+
+    /// The values of `--extra-args`, patchelf's spelling: the options that qualify an
+    /// edit are mapped; an operation (`--set-soname`, ...) or an unknown word is a usage
+    /// error naming it, since autopatch decides each file's edit itself.
+    func parseExtraArguments(_ words: [String], into options: inout AutopatchCommandOptions) throws {
+        var index = 0
+        while index < words.count {
+            let word = words[index]
+            index += 1
+            switch word {
+            case "--force-rpath": options.planner.forceRPath = true
+            case "--no-default-lib": options.planner.noDefaultLib = true
+            case "--no-sort": break  // swelf never sorts headers: what patchelf's flag asks for
+            case "--no-clobber-old-sections": options.keepOldBytes = true
+            case "--page-size":
+                guard index < words.count else { throw UsageError(message: "autopatch: --extra-args --page-size: a value is needed") }
+                let text = words[index]
+                index += 1
+                guard let size = UInt64(text), size > 0, size & (size - 1) == 0 else {
+                    throw UsageError(message: "autopatch: --extra-args --page-size \(text): expected a power of two")
+                }
+                options.pageSize = size
+            default:
+                throw UsageError(message: "autopatch: --extra-args \(word): not supported (autopatch takes \(autopatchExtraArguments))")
+            }
+        }
     }
 }

@@ -56,14 +56,22 @@ struct AutopatchCommand {
 
     /// The edit of one file: the interpreter and the run path, each only when it changes.
     /// An empty run path removes DT_RUNPATH: an empty one would mean the current directory.
-    static func request(for file: AutopatchPlan.FilePlan) -> EditRequest {
+    /// With `--extra-args`: `--force-rpath` writes DT_RPATH (also over an unchanged
+    /// DT_RUNPATH), `--no-default-lib` sets DF_1_NODEFLIB, `--page-size` and
+    /// `--no-clobber-old-sections` qualify the edit as patchelf's flags do.
+    static func request(for file: AutopatchPlan.FilePlan, pageSize: UInt64? = nil, keepOldBytes: Bool = false) -> EditRequest {
         var request = EditRequest()
         if file.interpreterAfter != file.interpreterBefore, let interpreter = file.interpreterAfter {
             request.interpreter = Array(interpreter.utf8)
         }
-        if file.runPathAfter != file.runPathBefore, let runPath = file.runPathAfter {
+        let toRPath = file.forceRPath && !file.runPathIsRPath
+        if file.runPathAfter != file.runPathBefore || toRPath, let runPath = file.runPathAfter {
             request.runPath = runPath.isEmpty ? .remove : .set(Array(runPath.utf8))
         }
+        request.forceRPath = file.forceRPath
+        request.noDefaultLib = file.setsNoDefaultLib
+        request.pageSize = pageSize
+        request.keepOldBytes = keepOldBytes
         return request
     }
 
@@ -86,6 +94,7 @@ struct AutopatchCommand {
         let jobs = options.jobs ?? Overlap.processorCount
         let chunk = AutopatchCommand.chunkSize()
         let rewriter = rewriterMaker()
+        let (pageSize, keepOldBytes) = (options.pageSize, options.keepOldBytes)
         func fail(_ path: String, _ error: RewriteError) {
             terminal.error("\(error)")
             outcome.failed[path] = "\(error)"
@@ -111,7 +120,8 @@ struct AutopatchCommand {
             let part = Array(files[start ..< min(files.count, start + chunk)])
             let prepared = Overlap.map(count: part.count, jobs: jobs) { index -> Result<Rewriter.Prepared, RewriteError> in
                 Result { () throws(RewriteError) -> Rewriter.Prepared in
-                    try rewriter().prepare(path: part[index].path, request: AutopatchCommand.request(for: part[index]))
+                    try rewriter().prepare(path: part[index].path,
+                                           request: AutopatchCommand.request(for: part[index], pageSize: pageSize, keepOldBytes: keepOldBytes))
                 }
             }
             var ready: [Rewriter.Prepared] = []
@@ -161,6 +171,7 @@ struct AutopatchCommand {
         let jobs = options.jobs ?? Overlap.processorCount
         let chunk = AutopatchCommand.chunkSize()
         let rewriter = rewriterMaker()
+        let (pageSize, keepOldBytes) = (options.pageSize, options.keepOldBytes)
         let progress = ProgressLine(terminal: terminal, label: "autopatch: checking", total: files.count)
         defer { progress.clear() }
         var succeeded = true
@@ -169,7 +180,8 @@ struct AutopatchCommand {
             let part = Array(files[start ..< min(files.count, start + chunk)])
             let checked = Overlap.map(count: part.count, jobs: jobs) { index -> RewriteError? in
                 do throws(RewriteError) {
-                    _ = try rewriter().check(path: part[index].path, request: AutopatchCommand.request(for: part[index]))
+                    _ = try rewriter().check(path: part[index].path,
+                                             request: AutopatchCommand.request(for: part[index], pageSize: pageSize, keepOldBytes: keepOldBytes))
                     return nil
                 } catch {
                     return error

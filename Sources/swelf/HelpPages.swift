@@ -237,15 +237,21 @@ extension HelpText {
     Usage: swelf autopatch [--dry-run] [--libs DIR]... [--interpreter PATH]
                            [--ignore-missing PATTERN]... [--no-recurse] [--absolute]
                            [--runtime-dependencies DIR]... [--append-rpaths DIR]...
-                           [--root DIR] [--keep-going] [--allow-read-only] [-j N]
-                           [--json] PATH...
+                           [--keep-libc] [--ignore-existing] [--root DIR] [--keep-going]
+                           [--allow-read-only] [-j N] [--json] PATH...
+                           [--extra-args PATCHELF-OPTION...]
 
     Fix a prebuilt tree: for every ELF file under PATH, find a provider for each
     DT_NEEDED (in the tree, then in --libs, then the target's own libraries, each
     checked for class, machine, OS ABI and the symbol versions needed) and plan the
     smallest RUNPATH that finds them all: tree providers as $ORIGIN paths at the file's
-    depth, --libs ones absolute, system libraries not at all. Programs keep or take an
-    interpreter; libraries never get one. Other files are counted and left alone.
+    depth, --libs ones absolute, system libraries not at all. The libraries a file
+    names in a .note.dlopen note (FDO dlopen metadata) are resolved the same way, the
+    first name found of each entry; a required one not found is an error, others a
+    warning. A program gets --interpreter, else its machine's standard loader found
+    in the tree or --libs, else keeps its own (an error when that does not exist on
+    the target); libraries never get one. Files of another machine than the target's
+    loader, and other files, are counted and left alone.
     Each changed file is written with one verified, durable, atomic edit (interpreter
     and run path together), -j files at a time; a file already right is not rewritten.
     Any error (a missing library, an unreadable ELF file, a file that may not be
@@ -262,7 +268,8 @@ extension HelpText {
       --paths PATH                 a tree or file to patch, as auto-patchelf.py's flag
                                    (repeatable; plain arguments are paths too)
       --libs DIR                   providers directly in DIR, after the tree (repeatable)
-      --interpreter PATH           the PT_INTERP of every program (default: its own)
+      --interpreter PATH           the PT_INTERP of every program (default: the
+                                   standard loader in the tree or --libs, else its own)
       --ignore-missing PATTERN     a missing library matching PATTERN (fnmatch) is
                                    reported, not an error (repeatable)
       --runtime-dependencies DIR   first in every program's run path, for the libraries
@@ -270,6 +277,14 @@ extension HelpText {
       --append-rpaths DIR          last in every patched file's run path (repeatable)
       --keep-existing              keep the old run path's entries that still name a
                                    directory, after the new ones
+      --keep-libc                  look for glibc's own libraries in the tree and --libs
+                                   too, and write the directory of the target's libc
+                                   (without it they are always the target's, unwritten)
+      --ignore-existing            the tree's files are not providers: --libs and the
+                                   system only (auto-patchelf.py's flag)
+      --extra-args OPTION...       every argument after it: patchelf options applied to
+                                   each edit: --force-rpath, --no-default-lib,
+                                   --page-size N, --no-sort, --no-clobber-old-sections
       --no-recurse                 only the files directly in each PATH
       --absolute                   tree providers as absolute directories, not $ORIGIN
       --root DIR                   the target's root, for the system libraries

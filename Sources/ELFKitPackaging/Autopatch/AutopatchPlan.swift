@@ -1,3 +1,5 @@
+import ELFKitCore
+
 /// What `swelf autopatch` would do to a tree: per ELF file its interpreter and run path
 /// before and after, and each DT_NEEDED with the provider that satisfies it and the rule
 /// that found it. ``AutopatchPlanner`` makes it, reading only; `--dry-run` prints it and a
@@ -11,8 +13,8 @@ package struct AutopatchPlan: Sendable {
         case library
         /// No dynamic section, or static-pie: left alone.
         case staticProgram = "static"
-        /// Another machine or class than `--interpreter`'s loader: left alone, as
-        /// auto-patchelf.py skips it.
+        /// Another machine or class than the target's loader (`--interpreter`, else the
+        /// target system's own): left alone, as auto-patchelf.py skips it.
         case foreign
     }
 
@@ -31,6 +33,9 @@ package struct AutopatchPlan: Sendable {
         case ignored
         /// No provider: an error naming the file and the library.
         case missing
+        /// A `.note.dlopen` library marked recommended or suggested that no step found:
+        /// reported (a warning), no error, nothing written.
+        case optional
     }
 
     /// One DT_NEEDED of a file and how it is satisfied.
@@ -40,6 +45,12 @@ package struct AutopatchPlan: Sendable {
         /// The provider's canonical path; nil for `missing`, `ignored` and `path`.
         package let provider: String?
         package let rule: Rule
+        /// For a need read from `.note.dlopen`: its priority (`required` is missing as an
+        /// error when not found, the others are ``Rule/optional``); nil for a DT_NEEDED.
+        package var dlopen: DlopenDependency.Priority? = nil
+        /// For a `.note.dlopen` need: every name the note allows, in order (`name` is the
+        /// one found, or the first when none was).
+        package var alternatives: [String] = []
     }
 
     /// The decisions for one ELF file.
@@ -57,15 +68,24 @@ package struct AutopatchPlan: Sendable {
         package let runPathBefore: String?
         /// The run path the plan writes; nil when the file needs none (and has none).
         package let runPathAfter: String?
-        /// Every DT_NEEDED in order, with its provider.
+        /// Every DT_NEEDED in order, then every `.note.dlopen` entry, with its provider.
         package let needs: [Need]
+        /// The run path is DT_RPATH now (no DT_RUNPATH).
+        package var runPathIsRPath = false
+        /// `--extra-args --force-rpath`: the run path is written as DT_RPATH.
+        package var forceRPath = false
+        /// `--extra-args --no-default-lib`: DF_1_NODEFLIB is set (it is not yet).
+        package var setsNoDefaultLib = false
 
         /// Whether autopatch edits files of this kind at all.
         package var isPatched: Bool { kind == .program || kind == .library }
 
-        /// Whether a write is due: the interpreter or the run path differs.
+        /// Whether a write is due: the interpreter or the run path differs, or an
+        /// `--extra-args` change is still to make (DT_RUNPATH to become DT_RPATH,
+        /// DF_1_NODEFLIB to set).
         package var changed: Bool {
-            interpreterAfter != interpreterBefore || runPathAfter != runPathBefore
+            interpreterAfter != interpreterBefore || runPathAfter != runPathBefore || setsNoDefaultLib
+                || (forceRPath && !runPathIsRPath && !(runPathAfter ?? "").isEmpty)
         }
 
         /// The needs without a provider that are errors.

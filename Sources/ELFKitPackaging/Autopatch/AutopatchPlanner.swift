@@ -27,6 +27,19 @@ package struct AutopatchOptions: Sendable {
     /// `--keep-existing`: the old run path's entries that still name a directory (`$ORIGIN`
     /// expanded against the file's directory) are kept, after the new ones.
     package var keepExisting = false
+    /// `--keep-libc`: glibc's own libraries (``AutopatchPlanner/isLibcLibrary(_:)``) are
+    /// looked for in the tree and `--libs` like any other, and when the target's system
+    /// provides them, the directory it finds them in is written too. Without it they are
+    /// always the target's own and never written (auto-patchelf.py drops every name its
+    /// libc directory holds, "resolved automatically by the dynamic linker").
+    package var keepLibc = false
+    /// `--ignore-existing`: the tree's own files are not providers (auto-patchelf.py's
+    /// flag skips indexing the paths to patch; only `--libs` and the system are searched).
+    package var ignoreExisting = false
+    /// `--extra-args --force-rpath`: write DT_RPATH instead of DT_RUNPATH.
+    package var forceRPath = false
+    /// `--extra-args --no-default-lib`: set DF_1_NODEFLIB on every patched file.
+    package var noDefaultLib = false
 
     package init() {}
 }
@@ -77,7 +90,7 @@ package struct AutopatchPlanner: Sendable {
         plan.errors = walk.errors
         plan.warnings = walk.warnings
         plan.hardLinks = walk.hardLinks
-        let tree = treeIndex(walk)
+        let tree = options.ignoreExisting ? [:] : treeIndex(walk)
         let libraries = libraryIndex()
         var target: (machine: ELFMachine, is64: Bool)?
         if let interpreter = options.interpreter {
@@ -88,7 +101,10 @@ package struct AutopatchPlanner: Sendable {
                 plan.errors.append("--interpreter \(interpreter): \(error)")
                 return plan
             }
+        } else {
+            target = targetMachine()
         }
+        var context = FileContext(tree: tree, libraries: libraries)
         for entry in walk.files {
             do {
                 let file = try environment.fileSystem.open(entry.realPath)
@@ -98,8 +114,16 @@ package struct AutopatchPlanner: Sendable {
                                                              runPathAfter: nil, needs: []))
                     continue
                 }
-                let filePlan = planFile(entry, file: file, tree: tree, libraries: libraries)
-                for name in filePlan.missing { plan.errors.append("\(entry.path): \(name): not found (tree, --libs, system)") }
+                let filePlan = planFile(entry, file: file, context: &context)
+                if let problem = context.interpreterProblem {
+                    plan.errors.append(problem)
+                    context.interpreterProblem = nil
+                }
+                plan.warnings += context.warnings
+                context.warnings = []
+                for need in filePlan.needs where need.rule == .missing {
+                    plan.errors.append("\(entry.path): \(AutopatchPlanner.describe(need)): not found (tree, --libs, system)")
+                }
                 plan.files.append(filePlan)
             } catch {
                 plan.errors.append("\(entry.path): \(error)")
@@ -150,14 +174,44 @@ package struct AutopatchPlanner: Sendable {
         return index
     }
 
+    /// What the planning of one file shares with the next: the provider indexes, the
+    /// interpreters already checked, and what the last file reported.
+    struct FileContext {
+        let tree: [String: [Candidate]]
+        let libraries: [String: [Candidate]]
+        /// Interpreter paths on the target already looked at: whether each exists (one
+        /// open per loader, not per program).
+        var interpreterExists: [String: Bool] = [:]
+        /// Loader candidates already opened: machine, class and byte order (nil: not
+        /// ELF), so 20,000 programs open a tree's loader once.
+        var loaderFormats: [String: (machine: ELFMachine, is64: Bool, isBigEndian: Bool)?] = [:]
+        /// Set by ``planFile(_:file:context:)``: the program has no interpreter to run with.
+        var interpreterProblem: String?
+        /// Set by ``planFile(_:file:context:)``: a malformed `.note.dlopen`, an optional
+        /// dlopen library not found.
+        var warnings: [String] = []
+    }
+
+    /// The machine and class the target runs, without `--interpreter`: those of the
+    /// target system's own loader (the first of `HostProbe.loaderCandidates` present
+    /// under `--root`, or on this machine), else of this machine's loader platform.
+    func targetMachine() -> (machine: ELFMachine, is64: Bool) {
+        for candidate in HostProbe.loaderCandidates {
+            if let loader = try? environment.fileSystem.open(environment.fileSystem.targetPath(candidate)) {
+                return (loader.header.machine, loader.format.is64)
+            }
+        }
+        return (environment.platform.machine, environment.platform.is64)
+    }
+
     /// The plan of one ELF file.
-    func planFile(_ entry: AutopatchWalk.Entry, file: ELFFile, tree: [String: [Candidate]],
-                  libraries: [String: [Candidate]]) -> AutopatchPlan.FilePlan {
+    func planFile(_ entry: AutopatchWalk.Entry, file: ELFFile, context: inout FileContext) -> AutopatchPlan.FilePlan {
         let dynamic = (try? file.dynamic()) ?? nil
         let interpreter = (try? file.interpreter()) ?? nil
         let kind: AutopatchPlan.Kind = dynamic == nil || file.isStaticPIE
             ? .staticProgram : (interpreter != nil ? .program : .library)
-        let before = ((try? dynamic?.runpath()) ?? nil) ?? ((try? dynamic?.rpath()) ?? nil)
+        let runpath = (try? dynamic?.runpath()) ?? nil
+        let before = runpath ?? ((try? dynamic?.rpath()) ?? nil)
         guard kind != .staticProgram, let dynamic else {
             return AutopatchPlan.FilePlan(path: entry.path, realPath: entry.realPath, kind: kind, interpreterBefore: interpreter,
                                           interpreterAfter: interpreter, runPathBefore: before, runPathAfter: before, needs: [])
@@ -167,15 +221,66 @@ package struct AutopatchPlanner: Sendable {
         var needs: [AutopatchPlan.Need] = []
         var runPath: [String] = kind == .program ? options.runtimeDependencies : []
         let origin = AutopatchPlanner.directory(of: entry.realPath)
+        var libcDirectory: String??
+        func add(_ found: (need: AutopatchPlan.Need, directory: String?)) {
+            needs.append(found.need)
+            var element = found.directory
+            if element == nil, options.keepLibc, found.need.rule == .system, AutopatchPlanner.isLibcLibrary(found.need.name),
+               let provider = found.need.provider {
+                // The libc the target's loader finds: its directory, as the target names it.
+                if libcDirectory == nil {
+                    libcDirectory = resolver.locateForDlopen("libc.so.6", like: file).map(AutopatchPlanner.directory(of:))
+                }
+                let directory = AutopatchPlanner.directory(of: provider)
+                if directory == libcDirectory ?? nil { element = environment.fileSystem.pathInTarget(directory) }
+            }
+            if let directory = element {
+                let text = found.need.rule == .tree && !options.absolute
+                    ? AutopatchPlanner.originRelative(from: origin, to: directory) : directory
+                if !runPath.contains(text) { runPath.append(text) }
+            }
+        }
         for name in (try? dynamic.needed()) ?? [] {
             let versions = versionNeeds.filter { $0.file == name }.flatMap { $0.requirements.map(\.name) }
-            let need = provider(of: name, versions: versions, for: file, resolver: resolver, tree: tree, libraries: libraries)
-            needs.append(need.need)
-            if let directory = need.directory {
-                let element = need.need.rule == .tree && !options.absolute
-                    ? AutopatchPlanner.originRelative(from: origin, to: directory) : directory
-                if !runPath.contains(element) { runPath.append(element) }
+            if let found = provider(of: name, versions: versions, for: file, resolver: resolver, context: context) {
+                add(found)
+            } else {
+                add((AutopatchPlan.Need(name: name, provider: nil, rule: ignored([name]) ? .ignored : .missing), nil))
             }
+        }
+        // .note.dlopen: each entry is resolved like a DT_NEEDED, its first name found wins.
+        let dependencies: [DlopenDependency]
+        do {
+            dependencies = try file.dlopenDependencies()
+        } catch {
+            dependencies = []
+            context.warnings.append("\(entry.path): .note.dlopen: \(error); its libraries are not resolved")
+        }
+        for dependency in dependencies {
+            var found: (need: AutopatchPlan.Need, directory: String?)?
+            for name in dependency.sonames {
+                let versions = versionNeeds.filter { $0.file == name }.flatMap { $0.requirements.map(\.name) }
+                if let result = provider(of: name, versions: versions, for: file, resolver: resolver, context: context) {
+                    found = result
+                    break
+                }
+            }
+            if var found {
+                found.need.dlopen = dependency.priority
+                found.need.alternatives = dependency.sonames
+                add(found)
+                continue
+            }
+            let rule: AutopatchPlan.Rule = ignored(dependency.sonames) ? .ignored
+                : (dependency.priority == .required ? .missing : .optional)
+            var need = AutopatchPlan.Need(name: dependency.sonames[0], provider: nil, rule: rule)
+            need.dlopen = dependency.priority
+            need.alternatives = dependency.sonames
+            if rule == .optional {
+                context.warnings.append("\(entry.path): \(AutopatchPlanner.describe(need)): not found (tree, --libs, system); "
+                    + "\(dependency.priority.rawValue), so no error")
+            }
+            add((need, nil))
         }
         for directory in options.appendRunPaths where !runPath.contains(directory) { runPath.append(directory) }
         if options.keepExisting, let before {
@@ -185,15 +290,82 @@ package struct AutopatchPlanner: Sendable {
             }
         }
         let after = runPath.isEmpty ? (before == nil ? nil : "") : runPath.joined(separator: ":")
-        let newInterpreter = kind == .program ? (options.interpreter ?? interpreter) : nil
-        return AutopatchPlan.FilePlan(path: entry.path, realPath: entry.realPath, kind: kind, interpreterBefore: interpreter,
-                                      interpreterAfter: newInterpreter, runPathBefore: before, runPathAfter: after, needs: needs)
+        var newInterpreter: String?
+        if kind == .program, let interpreter {
+            // No loader found: the error is the plan's, and the file keeps what it has.
+            newInterpreter = options.interpreter
+                ?? discoverInterpreter(for: file, current: interpreter, path: entry.path, context: &context) ?? interpreter
+        }
+        var plan = AutopatchPlan.FilePlan(path: entry.path, realPath: entry.realPath, kind: kind, interpreterBefore: interpreter,
+                                          interpreterAfter: newInterpreter, runPathBefore: before, runPathAfter: after, needs: needs)
+        plan.runPathIsRPath = runpath == nil && before != nil
+        plan.forceRPath = options.forceRPath
+        plan.setsNoDefaultLib = options.noDefaultLib && !dynamic.flags1.contains(.noDefaultLib)
+        return plan
     }
 
-    /// The provider of `name` for `file`, and the directory to write for it (nil when
-    /// nothing is written: system, path, missing, ignored).
+    /// The loader a program without `--interpreter` gets: the file of its machine's
+    /// standard loader name (`ld-linux-x86-64.so.2`, `ld-linux-aarch64.so.1`, ...;
+    /// `BundlePlanner.standardInterpreter`) among the providers, tree then `--libs`, of
+    /// the program's class, machine and byte order, as that file's path; else its own
+    /// PT_INTERP when that exists on the target (`--root`); else nil, with
+    /// `context.interpreterProblem` naming the file.
+    func discoverInterpreter(for file: ELFFile, current: String, path: String, context: inout FileContext) -> String? {
+        let name = PathText.lastComponent(of: BundlePlanner.standardInterpreter(for: file) ?? current)
+        for index in [context.tree, context.libraries] {
+            for candidate in index[name] ?? [] {
+                if context.loaderFormats[candidate.path] == nil {
+                    context.loaderFormats[candidate.path] = (try? environment.fileSystem.open(candidate.path))
+                        .map { ($0.header.machine, $0.format.is64, $0.format.isBigEndian) } ?? .some(nil)
+                }
+                guard let loader = context.loaderFormats[candidate.path] ?? nil, loader.machine == file.header.machine,
+                      loader.is64 == file.format.is64, loader.isBigEndian == file.format.isBigEndian else { continue }
+                return candidate.directory == "/" ? "/" + name : candidate.directory + "/" + name
+            }
+        }
+        let exists: Bool
+        if let known = context.interpreterExists[current] {
+            exists = known
+        } else {
+            exists = (try? environment.fileSystem.open(environment.fileSystem.targetPath(current))) != nil
+            context.interpreterExists[current] = exists
+        }
+        if exists { return current }
+        context.interpreterProblem = "\(path): no interpreter: no \(name) in the tree or --libs, and its own \(current) "
+            + "does not exist on the target (give --interpreter)"
+        return nil
+    }
+
+    /// Whether a need without a provider matches `--ignore-missing` (any of its names).
+    func ignored(_ names: [String]) -> Bool {
+        names.contains { name in options.ignoreMissing.contains { pattern in fnmatch(pattern, name, 0) == 0 } }
+    }
+
+    /// How a need is named in a message: its name, or for a `.note.dlopen` entry every
+    /// alternative and the priority (`libz.so.1 or libz.so (dlopen, required)`).
+    package static func describe(_ need: AutopatchPlan.Need) -> String {
+        guard let priority = need.dlopen else { return need.name }
+        let names = need.alternatives.isEmpty ? [need.name] : need.alternatives
+        return names.joined(separator: " or ") + " (dlopen, \(priority.rawValue))"
+    }
+
+    /// glibc's own libraries, which its loader finds in its own directory: the names
+    /// auto-patchelf.py's libc directory holds (the loader, libc, libm, libpthread, ...,
+    /// the NSS modules), and musl's loader-libc.
+    package static func isLibcLibrary(_ name: String) -> Bool {
+        let fixed: Set<String> = ["libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libresolv.so.2",
+                                  "libutil.so.1", "libanl.so.1", "libBrokenLocale.so.1", "libmvec.so.1", "libnsl.so.1",
+                                  "libthread_db.so.1", "libc_malloc_debug.so.0", "libmemusage.so", "libpcprofile.so", "libc.so"]
+        return fixed.contains(name) || name.hasPrefix("ld-linux") || name.hasPrefix("ld64.so") || name.hasPrefix("ld.so.")
+            || name.hasPrefix("ld-musl-") || (name.hasPrefix("libnss_") && name.contains(".so"))
+    }
+
+    /// The provider of `name` for `file` in the tree, then `--libs`, then the target's
+    /// own libraries, and the directory to write for it (nil when nothing is written:
+    /// system, path); nil when none is found. Without `--keep-libc`, glibc's own
+    /// libraries are taken from the target system first, as auto-patchelf.py drops them.
     func provider(of name: String, versions: [String], for file: ELFFile, resolver: LibraryResolver,
-                  tree: [String: [Candidate]], libraries: [String: [Candidate]]) -> (need: AutopatchPlan.Need, directory: String?) {
+                  context: FileContext) -> (need: AutopatchPlan.Need, directory: String?)? {
         if name.contains("/") {
             // The loader opens such a name as it is, so nothing is written for it; but an
             // absolute one that does not exist is missing (the program cannot start), as
@@ -205,16 +377,18 @@ package struct AutopatchPlanner: Sendable {
             }
             return (AutopatchPlan.Need(name: name, provider: nil, rule: .path), nil)
         }
-        for (rule, index) in [(AutopatchPlan.Rule.tree, tree), (.libraries, libraries)] {
+        func system() -> (need: AutopatchPlan.Need, directory: String?)? {
+            guard let path = resolver.locateForDlopen(name, like: file), accepts(path, versions: versions, for: file, resolver: resolver)
+            else { return nil }
+            return (AutopatchPlan.Need(name: name, provider: path, rule: .system), nil)
+        }
+        if !options.keepLibc && AutopatchPlanner.isLibcLibrary(name), let found = system() { return found }
+        for (rule, index) in [(AutopatchPlan.Rule.tree, context.tree), (.libraries, context.libraries)] {
             for candidate in index[name] ?? [] where accepts(candidate.path, versions: versions, for: file, resolver: resolver) {
                 return (AutopatchPlan.Need(name: name, provider: candidate.path, rule: rule), candidate.directory)
             }
         }
-        if let path = resolver.locateForDlopen(name, like: file), accepts(path, versions: versions, for: file, resolver: resolver) {
-            return (AutopatchPlan.Need(name: name, provider: path, rule: .system), nil)
-        }
-        let ignored = options.ignoreMissing.contains { pattern in fnmatch(pattern, name, 0) == 0 }
-        return (AutopatchPlan.Need(name: name, provider: nil, rule: ignored ? .ignored : .missing), nil)
+        return system()
     }
 
     /// Whether the loader would take `path` for `file`, and it defines every version in

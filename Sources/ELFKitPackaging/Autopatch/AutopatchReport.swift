@@ -13,7 +13,7 @@ extension AutopatchPlan {
         for file in files {
             if !file.isPatched {
                 if verbose {
-                    text += "\(file.path): \(file.kind == .foreign ? "another machine than the interpreter's" : "static"), left alone\n"
+                    text += "\(file.path): \(file.kind == .foreign ? "another machine than the target's" : "static"), left alone\n"
                 }
                 continue
             }
@@ -29,7 +29,7 @@ extension AutopatchPlan {
             parts.append(runBefore == runAfter ? "runpath \(runAfter) (kept)" : "runpath \(runBefore) -> \(runAfter)")
             text += "\(file.path): \(file.changed ? "" : "unchanged: ")\(parts.joined(separator: "; "))\n"
             for need in file.needs {
-                text += "  \(need.name) => \(need.provider ?? "not found") (\(need.rule.rawValue))\n"
+                text += "  \(AutopatchPlanner.describe(need)) => \(need.provider ?? "not found") (\(need.rule.rawValue))\n"
             }
         }
         return text
@@ -126,7 +126,8 @@ extension AutopatchPlan {
                 ("runpath_before", .optional(file.runPathBefore)),
                 ("runpath_after", .optional(file.runPathAfter)),
                 ("needs", .array(file.needs.map { need in
-                    .object([("name", .string(need.name)), ("provider", .optional(need.provider)), ("rule", .string(need.rule.rawValue))])
+                    .object([("name", .string(need.name)), ("provider", .optional(need.provider)), ("rule", .string(need.rule.rawValue)),
+                             ("dlopen", .optional(need.dlopen?.rawValue))])
                 })),
                 ("missing", .array(missing.map(JSON.string))),
             ])

@@ -33,6 +33,9 @@ for cmd in swelf patchelf
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l no-recurse -d 'only the files directly in each PATH'
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l absolute -d 'tree providers as absolute directories'
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l keep-existing -d 'keep old run-path entries that still exist'
+        complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l keep-libc -d 'write the directory of the target libc'
+        complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l ignore-existing -d 'the tree is no provider: --libs and the system only'
+        complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l extra-args -x -a '--force-rpath --no-default-lib --page-size --no-sort --no-clobber-old-sections' -d 'patchelf options, every argument after it'
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l runtime-dependencies -r -a '(__fish_complete_directories)' -d "first in every program's run path"
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l append-rpaths -r -a '(__fish_complete_directories)' -d 'last in every run path'
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l keep-going -d 'write every file whose libraries were found'
