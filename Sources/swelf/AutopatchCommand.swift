@@ -23,7 +23,19 @@ struct AutopatchCommand {
 
     func run() -> ExitCode {
         let environment = HostProbe.loaderEnvironment(root: options.root, overrides: [])
-        let planner = AutopatchPlanner(environment: environment, options: options.planner)
+        var plannerOptions = options.planner
+        // auto-patchelf.py's own source of the loader and libc, for autoPatchelfHook's call.
+        if plannerOptions.interpreter == nil, let bintools = getenv("NIX_BINTOOLS").map({ String(cString: $0) }), !bintools.isEmpty {
+            do {
+                let facts = try NixBintools.read(bintools)
+                plannerOptions.interpreter = facts.interpreter
+                plannerOptions.libcDirectory = facts.libcDirectory
+            } catch {
+                terminal.error("\(error)")
+                return .failure
+            }
+        }
+        let planner = AutopatchPlanner(environment: environment, options: plannerOptions)
         var plan = planner.plan(paths: options.paths)
         plan.warnings += plan.hardLinkWarnings
         if !options.json { terminal.standardOutput.write(plan.text(verbose: terminal.verbosity == .verbose)) }

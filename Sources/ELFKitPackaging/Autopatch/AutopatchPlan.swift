@@ -24,6 +24,10 @@ package struct AutopatchPlan: Sendable {
         case tree
         /// A file directly in a `--libs` directory: written as its absolute directory.
         case libraries = "libs"
+        /// A file in an absolute run-path directory of a provider of the tree or `--libs`
+        /// (auto-patchelf.py's `populate_cache` follows them): written as its absolute
+        /// directory, as the target names it.
+        case providerRunPath = "provider-runpath"
         /// The target's own libraries (cache, system directories): the loader finds them
         /// itself, so nothing is written.
         case system

@@ -33,6 +33,11 @@ package struct AutopatchOptions: Sendable {
     /// always the target's own and never written (auto-patchelf.py drops every name its
     /// libc directory holds, "resolved automatically by the dynamic linker").
     package var keepLibc = false
+    /// The libc directory `$NIX_BINTOOLS/nix-support/orig-libc` names (plus `/lib`), as the
+    /// target names it (read inside `--root`): a need whose name is a file there is glibc's
+    /// own (instead of ``AutopatchPlanner/isLibcLibrary(_:)``'s list), provided from there,
+    /// and the directory `--keep-libc` writes. nil without `NIX_BINTOOLS`.
+    package var libcDirectory: String?
     /// `--ignore-existing`: the tree's own files are not providers (auto-patchelf.py's
     /// flag skips indexing the paths to patch; only `--libs` and the system are searched).
     package var ignoreExisting = false
@@ -74,7 +79,9 @@ package struct AutopatchPlanner: Sendable {
     /// A file that may provide a library: its canonical path and its directory.
     struct Candidate {
         let path: String
+        /// The directory written into the run path for it.
         let directory: String
+        var rule: AutopatchPlan.Rule = .tree
     }
 
     /// Plans `paths` (trees or files). With `--interpreter`, a file of another machine or
@@ -133,7 +140,9 @@ package struct AutopatchPlanner: Sendable {
     }
 
     /// The tree's files by every name they have: their own file name and the names of the
-    /// symbolic links to them, in walk order.
+    /// symbolic links to them, in walk order; after them the files of their providers'
+    /// run paths (``runPathProviders(of:recurse:visited:)``), as auto-patchelf.py indexes
+    /// those before `--libs`.
     func treeIndex(_ walk: AutopatchWalk) -> [String: [Candidate]] {
         var index: [String: [Candidate]] = [:]
         for entry in walk.files {
@@ -143,20 +152,29 @@ package struct AutopatchPlanner: Sendable {
         for alias in walk.aliases {
             index[alias.name, default: []].append(Candidate(path: alias.target, directory: alias.directory))
         }
+        let libraries = walk.files.filter { AutopatchPlanner.isLibraryName(PathText.lastComponent(of: $0.path)) }.map(\.realPath)
+            + walk.aliases.filter { AutopatchPlanner.isLibraryName($0.name) }.map(\.target)
+        for (name, candidate) in runPathProviders(of: libraries, recurse: options.recurse, visited: Set(walk.roots)) {
+            index[name, default: []].append(candidate)
+        }
         return index
     }
 
     /// The files directly in the `--libs` directories (links followed), by name, in the
     /// order of the directories. A `--libs` entry that is a file is itself a provider, by
     /// the name it was given, in the directory it was given in (auto-patchelf.py's
-    /// `--libs` takes single files too).
+    /// `--libs` takes single files too). After them, the files of their providers' run
+    /// paths (``runPathProviders(of:recurse:visited:)``, not recursive).
     func libraryIndex() -> [String: [Candidate]] {
         var index: [String: [Candidate]] = [:]
+        /// The files whose run paths are followed, in order (names matching `*.so*`).
+        var libraries: [String] = []
         for directory in options.libraryDirectories {
             guard let real = AutopatchWalk.realPath(directory) else { continue }
             if !AutopatchPlanner.isDirectory(real) {
                 guard let parent = AutopatchWalk.realPath(AutopatchPlanner.directory(of: directory)) else { continue }
-                index[PathText.lastComponent(of: directory), default: []].append(Candidate(path: real, directory: parent))
+                index[PathText.lastComponent(of: directory), default: []].append(Candidate(path: real, directory: parent, rule: .libraries))
+                if AutopatchPlanner.isLibraryName(PathText.lastComponent(of: directory)) { libraries.append(real) }
                 continue
             }
             guard let stream = BytePath(real).withCString({ opendir($0) }) else { continue }
@@ -168,8 +186,13 @@ package struct AutopatchPlanner: Sendable {
             closedir(stream)
             for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
                 guard let target = AutopatchWalk.realPath(real + "/" + name) else { continue }
-                index[name, default: []].append(Candidate(path: target, directory: real))
+                index[name, default: []].append(Candidate(path: target, directory: real, rule: .libraries))
+                if AutopatchPlanner.isLibraryName(name) { libraries.append(target) }
             }
+        }
+        let given = Set(options.libraryDirectories.compactMap(AutopatchWalk.realPath))
+        for (name, candidate) in runPathProviders(of: libraries, recurse: false, visited: given) {
+            index[name, default: []].append(candidate)
         }
         return index
     }
@@ -225,14 +248,16 @@ package struct AutopatchPlanner: Sendable {
         func add(_ found: (need: AutopatchPlan.Need, directory: String?)) {
             needs.append(found.need)
             var element = found.directory
-            if element == nil, options.keepLibc, found.need.rule == .system, AutopatchPlanner.isLibcLibrary(found.need.name),
+            if element == nil, options.keepLibc, found.need.rule == .system, isLibc(found.need.name),
                let provider = found.need.provider {
-                // The libc the target's loader finds: its directory, as the target names it.
+                // The libc the target's loader finds (NIX_BINTOOLS's when given): its
+                // directory, as the target names it.
                 if libcDirectory == nil {
-                    libcDirectory = resolver.locateForDlopen("libc.so.6", like: file).map(AutopatchPlanner.directory(of:))
+                    libcDirectory = options.libcDirectory.map { environment.fileSystem.canonicalPath(environment.fileSystem.targetPath($0)) }
+                        ?? resolver.locateForDlopen("libc.so.6", like: file).map(AutopatchPlanner.directory(of:))
                 }
                 let directory = AutopatchPlanner.directory(of: provider)
-                if directory == libcDirectory ?? nil { element = environment.fileSystem.pathInTarget(directory) }
+                if directory == libcDirectory ?? nil { element = options.libcDirectory ?? environment.fileSystem.pathInTarget(directory) }
             }
             if let directory = element {
                 let text = found.need.rule == .tree && !options.absolute
@@ -352,6 +377,13 @@ package struct AutopatchPlanner: Sendable {
     /// glibc's own libraries, which its loader finds in its own directory: the names
     /// auto-patchelf.py's libc directory holds (the loader, libc, libm, libpthread, ...,
     /// the NSS modules), and musl's loader-libc.
+    /// Whether `name` is glibc's own library: a file of the NIX_BINTOOLS libc directory
+    /// when there is one (auto-patchelf.py's test), else ``isLibcLibrary(_:)``.
+    func isLibc(_ name: String) -> Bool {
+        guard let directory = options.libcDirectory else { return AutopatchPlanner.isLibcLibrary(name) }
+        return environment.fileSystem.status(environment.fileSystem.targetPath(directory + "/" + name))?.isRegular ?? false
+    }
+
     package static func isLibcLibrary(_ name: String) -> Bool {
         let fixed: Set<String> = ["libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libresolv.so.2",
                                   "libutil.so.1", "libanl.so.1", "libBrokenLocale.so.1", "libmvec.so.1", "libnsl.so.1",
@@ -382,13 +414,20 @@ package struct AutopatchPlanner: Sendable {
             else { return nil }
             return (AutopatchPlan.Need(name: name, provider: path, rule: .system), nil)
         }
-        if !options.keepLibc && AutopatchPlanner.isLibcLibrary(name), let found = system() { return found }
-        for (rule, index) in [(AutopatchPlan.Rule.tree, context.tree), (.libraries, context.libraries)] {
+        /// A name of NIX_BINTOOLS's libc directory, provided from there (not checked, as
+        /// auto-patchelf.py counts it found whatever the file is).
+        func libc() -> (need: AutopatchPlan.Need, directory: String?)? {
+            guard let directory = options.libcDirectory, isLibc(name) else { return nil }
+            let path = environment.fileSystem.targetPath(directory + "/" + name)
+            return (AutopatchPlan.Need(name: name, provider: environment.fileSystem.canonicalPath(path) ?? path, rule: .system), nil)
+        }
+        if !options.keepLibc && isLibc(name), let found = libc() ?? system() { return found }
+        for index in [context.tree, context.libraries] {
             for candidate in index[name] ?? [] where accepts(candidate.path, versions: versions, for: file, resolver: resolver) {
-                return (AutopatchPlan.Need(name: name, provider: candidate.path, rule: rule), candidate.directory)
+                return (AutopatchPlan.Need(name: name, provider: candidate.path, rule: candidate.rule), candidate.directory)
             }
         }
-        return system()
+        return (options.keepLibc ? libc() : nil) ?? system()
     }
 
     /// Whether the loader would take `path` for `file`, and it defines every version in
