@@ -214,7 +214,18 @@ import Testing
         return path
     }
 
-    /// `variant` "list options": also `--runtime-dependencies` (programs, first) and
+    /// swelf as autoPatchelfHook would call it in auto-patchelf.py's place: the same
+    /// command line and the same `NIX_BINTOOLS` (the interpreter and libc directory come
+    /// from it, as auto-patchelf.py takes them), plus `--absolute`; or with the
+    /// interpreter given as `--interpreter` instead.
+    static func swelf(base: String, paths: [String] = [""], flags: [String], dropIn: Bool) throws -> ProcessResult {
+        let arguments = ["autopatch", "--absolute"] + (dropIn ? [] : ["--interpreter", base + "/glibc/lib/ld-linux-x86-64.so.2"])
+            + ["--paths"] + paths.map { $0.isEmpty ? "\(base)/sw" : "\(base)/sw/\($0)" } + flags
+        return try ChildProcess.run(try #require(Swelf.path), arguments, environment: dropIn ? ["NIX_BINTOOLS": base + "/bintools"] : [:])
+    }
+
+    /// "plain" and "no recursion" run swelf as the drop-in (``swelf(base:paths:flags:dropIn:)``),
+    /// "list options" with `--interpreter`. `variant` "list options": also `--runtime-dependencies` (programs, first) and
     /// `--append-rpaths` (every file, last), with directories that need not exist; they add
     /// the same entries on both sides, and make every file's run path non-empty, so that
     /// `libplain.so` is no longer a difference. "no recursion": `--no-recurse` with the
@@ -253,8 +264,7 @@ import Testing
             "error: auto-patchelf could not satisfy dependency libz.so.1 wanted by \(base)/ap/bin/zapp",
         ]), "\(autoPatchelf)")
 
-        let swelf = try Swelf.run(["autopatch", "--absolute", "--interpreter", interpreter, "--paths"]
-                                  + paths.map { $0.isEmpty ? "\(base)/sw" : "\(base)/sw/\($0)" } + flags)
+        let swelf = try Self.swelf(base: base, paths: paths, flags: flags, dropIn: !listOptions)
         #expect(swelf.status == 0, "\(swelf)")
         #expect(swelf.stdout.contains("  libz.so.1 => "), "\(swelf.stdout)")
         #expect(swelf.stdout.contains("  libmissing.so.9 => not found (ignored)") == !noRecurse, "\(swelf.stdout)")
@@ -367,39 +377,39 @@ import Testing
         gcc -o t/bin/rpapp src/rpapp.c -Lrp -lrp -Lt/lib -l:libfoo.so.1
         """#
 
-    /// Providers auto-patchelf.py finds and swelf does not look for (README, deliberate
-    /// differences): the target of a link out of the tree, and the libraries in the
-    /// absolute run-path directories of the libraries it indexes. With the same flags swelf
-    /// names both needs missing and writes nothing; given those two directories with
-    /// `--libs`, it writes the same run-path sets as auto-patchelf.py.
-    @Test func providersOutsideTheTreeNeedLibs() throws {
+    /// Providers outside the tree, swelf called as the drop-in (NIX_BINTOOLS, no
+    /// `--interpreter`). The library in the absolute run path of a tree library (`rp/`) is
+    /// found by both, and written the same. The target of a link out of the tree is found
+    /// by auto-patchelf.py only (README, deliberate differences: swelf warns and does not
+    /// follow it): with the same flags swelf names that need missing and writes nothing;
+    /// with `out/` given with `--libs`, it writes the same run-path sets as auto-patchelf.py.
+    @Test func providersOutsideTheTree() throws {
         guard let oracle = Self.oracle() else { return }
         let (scratch, base) = try Self.prepare("autopatch-differential-outside", script: Self.outsideScript)
         defer { withExtendedLifetime(scratch) {} }
-        let interpreter = base + "/glibc/lib/ld-linux-x86-64.so.2"
         let autoPatchelf = try Self.autoPatchelf(oracle, base: base, flags: [])
         #expect(autoPatchelf.status == 0, "\(autoPatchelf)")
 
-        let refused = try Swelf.run(["autopatch", "--absolute", "--interpreter", interpreter, "--paths", base + "/sw"])
+        let refused = try Self.swelf(base: base, flags: [], dropIn: true)
         #expect(refused.status == 1)
         let errors = refused.stderr.split(separator: "\n").map(String.init)
         #expect(Set(errors) == [
             "swelf: warning: \(base)/sw/lib/libout.so.1: a symbolic link out of the tree (to \(base)/out/libout.so.1), not followed",
             "swelf: \(base)/sw/bin/outapp: libout.so.1: not found (tree, --libs, system)",
-            "swelf: \(base)/sw/bin/rpapp: librp.so: not found (tree, --libs, system)",
         ], "\(refused)")
+        #expect(refused.stdout.contains("  librp.so => \(base)/rp/librp.so (provider-runpath)\n"), "\(refused.stdout)")
         for name in ["bin/outapp", "bin/rpapp", "lib/libhasrp.so"] {
             let original = try Data(contentsOf: URL(fileURLWithPath: "\(base)/t/\(name)"))
             #expect(try Data(contentsOf: URL(fileURLWithPath: "\(base)/sw/\(name)")) == original, "\(name) was written")
         }
 
-        let given = try Swelf.run(["autopatch", "--absolute", "--interpreter", interpreter, "--paths", base + "/sw",
-                                   "--libs", base + "/out", base + "/rp"])
+        let given = try Self.swelf(base: base, flags: ["--libs", base + "/out"], dropIn: true)
         #expect(given.status == 0, "\(given)")
         let oracleFacts = try Self.facts(under: base + "/ap")
         let swelfFacts = try Self.facts(under: base + "/sw")
         #expect(oracleFacts["bin/outapp"]?.runpath == ["\(base)/out", "T/lib"], "\(String(describing: oracleFacts["bin/outapp"]))")
         #expect(oracleFacts["bin/rpapp"]?.runpath == ["\(base)/rp", "T/lib"], "\(String(describing: oracleFacts["bin/rpapp"]))")
+        #expect(oracleFacts["bin/rpapp"]?.interpreter == base + "/glibc/lib/ld-linux-x86-64.so.2")
         for name in ["bin/outapp", "bin/rpapp"] {
             #expect(swelfFacts[name] == oracleFacts[name],
                     "\(name): swelf \(String(describing: swelfFacts[name])), auto-patchelf.py \(String(describing: oracleFacts[name]))")
@@ -411,5 +421,22 @@ import Testing
         // The needless old run path: kept by auto-patchelf.py, removed by swelf (as libplain.so above).
         #expect(oracleFacts["lib/libhasrp.so"]?.runpath == ["\(base)/rp"] && swelfFacts["lib/libhasrp.so"]?.runpath == nil,
                 "auto-patchelf.py \(String(describing: oracleFacts["lib/libhasrp.so"])), swelf \(String(describing: swelfFacts["lib/libhasrp.so"]))")
+    }
+
+    /// NIX_BINTOOLS set but its dynamic-linker missing: one error line naming the file,
+    /// exit 1, nothing written; with `--interpreter` the variable is not read at all.
+    @Test func unreadableNixBintoolsIsOneLine() throws {
+        let (scratch, base) = try Self.prepare("autopatch-differential-bintools", script: Self.outsideScript)
+        defer { withExtendedLifetime(scratch) {} }
+        try FileManager.default.removeItem(atPath: base + "/bintools/nix-support/dynamic-linker")
+        let failed = try Self.swelf(base: base, flags: ["--libs", base + "/out"], dropIn: true)
+        #expect(failed.status == 1 && failed.stdout.isEmpty, "\(failed)")
+        #expect(failed.stderr == "swelf: NIX_BINTOOLS: \(base)/bintools/nix-support/dynamic-linker: cannot open: No such file or directory\n",
+                "\(failed)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: base + "/sw/bin/rpapp")) == Data(contentsOf: URL(fileURLWithPath: base + "/t/bin/rpapp")))
+        let given = try ChildProcess.run(try #require(Swelf.path), ["autopatch", "--dry-run", "--interpreter", base + "/glibc/lib/ld-linux-x86-64.so.2",
+                                                                   "--libs", base + "/out", base + "/sw"],
+                                         environment: ["NIX_BINTOOLS": base + "/bintools"])
+        #expect(given.status == 0, "\(given)")
     }
 }
