@@ -242,14 +242,15 @@ extension HelpText {
                            [--extra-args PATCHELF-OPTION...]
 
     Fix a prebuilt tree: for every ELF file under PATH, find a provider for each
-    DT_NEEDED (in the tree, then in --libs, then the target's own libraries, each
-    checked for class, machine, OS ABI and the symbol versions needed) and plan the
-    smallest RUNPATH that finds them all: tree providers as $ORIGIN paths at the file's
-    depth, --libs ones absolute, system libraries not at all. The libraries a file
+    DT_NEEDED (in the tree, then in --libs, each followed by the absolute run-path
+    directories of its libraries, then the target's own libraries, each checked for
+    class, machine, OS ABI and the symbol versions needed) and plan the smallest
+    RUNPATH that finds them all: tree providers as $ORIGIN paths at the file's depth,
+    --libs and run-path ones absolute, system libraries not at all. The libraries a file
     names in a .note.dlopen note (FDO dlopen metadata) are resolved the same way, the
     first name found of each entry; a required one not found is an error, others a
-    warning. A program gets --interpreter, else its machine's standard loader found
-    in the tree or --libs, else keeps its own (an error when that does not exist on
+    warning. A program gets --interpreter, else the loader NIX_BINTOOLS names, else
+    its machine's standard loader found in the tree or --libs, else keeps its own (an error when that does not exist on
     the target); libraries never get one. Files of another machine than the target's
     loader, and other files, are counted and left alone.
     Each changed file is written with one verified, durable, atomic edit (interpreter
@@ -268,8 +269,9 @@ extension HelpText {
       --paths PATH                 a tree or file to patch, as auto-patchelf.py's flag
                                    (repeatable; plain arguments are paths too)
       --libs DIR                   providers directly in DIR, after the tree (repeatable)
-      --interpreter PATH           the PT_INTERP of every program (default: the
-                                   standard loader in the tree or --libs, else its own)
+      --interpreter PATH           the PT_INTERP of every program (default: the one
+                                   NIX_BINTOOLS names, else the standard loader in the
+                                   tree or --libs, else its own)
       --ignore-missing PATTERN     a missing library matching PATTERN (fnmatch) is
                                    reported, not an error (repeatable)
       --runtime-dependencies DIR   first in every program's run path, for the libraries
@@ -300,6 +302,14 @@ extension HelpText {
       -h, --help                   this page
     With --paths on the command line (auto-patchelf.py's style) the list options take
     every value up to the next option: --paths A B --libs C D.
+
+    Environment:
+      NIX_BINTOOLS                 without --interpreter, as auto-patchelf.py reads it:
+                                   nix-support/dynamic-linker is the interpreter, and
+                                   the files of nix-support/orig-libc + /lib are glibc's
+                                   libraries (written only with --keep-libc); an
+                                   unreadable file is an error. autoPatchelfHook's own
+                                   call with `swelf autopatch` for the script works.
 
     Examples:
       swelf autopatch --dry-run --libs /opt/vendor/lib pkg
