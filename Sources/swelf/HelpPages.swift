@@ -250,9 +250,10 @@ extension HelpText {
     names in a .note.dlopen note (FDO dlopen metadata) are resolved the same way, the
     first name found of each entry; a required one not found is an error, others a
     warning. A program gets --interpreter, else the loader NIX_BINTOOLS names, else
-    its machine's standard loader found in the tree or --libs, else keeps its own (an error when that does not exist on
-    the target); libraries never get one. Files of another machine than the target's
-    loader, and other files, are counted and left alone.
+    its machine's standard loader found in the tree or --libs, else keeps its own
+    (an error when that does not exist on the target); libraries never get one. Files
+    of another machine or OS ABI than the target's loader, and other files, are
+    counted and left alone.
     Each changed file is written with one verified, durable, atomic edit (interpreter
     and run path together), -j files at a time; a file already right is not rewritten.
     Any error (a missing library, an unreadable ELF file, a file that may not be

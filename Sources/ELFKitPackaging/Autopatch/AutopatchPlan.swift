@@ -14,7 +14,8 @@ package struct AutopatchPlan: Sendable {
         /// No dynamic section, or static-pie: left alone.
         case staticProgram = "static"
         /// Another machine or class than the target's loader (`--interpreter`, else the
-        /// target system's own): left alone, as auto-patchelf.py skips it.
+        /// target system's own), or an OS ABI it does not take (neither is System V and
+        /// they differ): left alone, as auto-patchelf.py skips it.
         case foreign
     }
 

@@ -99,11 +99,11 @@ package struct AutopatchPlanner: Sendable {
         plan.hardLinks = walk.hardLinks
         let tree = options.ignoreExisting ? [:] : treeIndex(walk)
         let libraries = libraryIndex()
-        var target: (machine: ELFMachine, is64: Bool)?
+        var target: (machine: ELFMachine, is64: Bool, osABI: OSABI)?
         if let interpreter = options.interpreter {
             do {
                 let loader = try environment.fileSystem.open(environment.fileSystem.targetPath(interpreter))
-                target = (loader.header.machine, loader.format.is64)
+                target = (loader.header.machine, loader.format.is64, loader.header.osABI)
             } catch {
                 plan.errors.append("--interpreter \(interpreter): \(error)")
                 return plan
@@ -115,7 +115,8 @@ package struct AutopatchPlanner: Sendable {
         for entry in walk.files {
             do {
                 let file = try environment.fileSystem.open(entry.realPath)
-                if let target, file.header.machine != target.machine || file.format.is64 != target.is64 {
+                if let target, file.header.machine != target.machine || file.format.is64 != target.is64
+                    || !AutopatchPlanner.osABICompatible(wanted: target.osABI, got: file.header.osABI) {
                     plan.files.append(AutopatchPlan.FilePlan(path: entry.path, realPath: entry.realPath, kind: .foreign,
                                                              interpreterBefore: nil, interpreterAfter: nil, runPathBefore: nil,
                                                              runPathAfter: nil, needs: []))
@@ -218,13 +219,20 @@ package struct AutopatchPlanner: Sendable {
     /// The machine and class the target runs, without `--interpreter`: those of the
     /// target system's own loader (the first of `HostProbe.loaderCandidates` present
     /// under `--root`, or on this machine), else of this machine's loader platform.
-    func targetMachine() -> (machine: ELFMachine, is64: Bool) {
+    func targetMachine() -> (machine: ELFMachine, is64: Bool, osABI: OSABI) {
         for candidate in HostProbe.loaderCandidates {
             if let loader = try? environment.fileSystem.open(environment.fileSystem.targetPath(candidate)) {
-                return (loader.header.machine, loader.format.is64)
+                return (loader.header.machine, loader.format.is64, loader.header.osABI)
             }
         }
-        return (environment.platform.machine, environment.platform.is64)
+        return (environment.platform.machine, environment.platform.is64, .systemV)
+    }
+
+    /// auto-patchelf.py's `osabi_are_compatible`: a file of OS ABI `got` may run with a
+    /// loader of OS ABI `wanted` when either is System V (the base ABI) or they are equal.
+    /// A file that fails it is foreign, as auto-patchelf.py skips it.
+    static func osABICompatible(wanted: OSABI, got: OSABI) -> Bool {
+        wanted == .systemV || got == .systemV || wanted == got
     }
 
     /// The plan of one ELF file.

@@ -139,4 +139,35 @@ import Testing
         #expect(try NixBintools.read(scratch.path)
                 == NixBintools(interpreter: "/nix/store/x-glibc/lib/ld-linux-x86-64.so.2", libcDirectory: "/nix/store/x-glibc/lib"))
     }
+
+    /// The interpreter's OS ABI decides what is foreign too (auto-patchelf.py's
+    /// `osabi_are_compatible`): with this machine's loader (GNU/Linux, as Debian's is), a
+    /// program marked FreeBSD is foreign, one marked GNU/Linux or System V (gcc's default)
+    /// is planned; with a copy of the loader marked System V (the base ABI, which takes
+    /// any), the FreeBSD one is planned too.
+    @Test func interpreterOSABIDecidesWhatIsForeign() throws {
+        let directory = try Base.buildTree()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let d = directory.path
+        let system = try #require(AutopatchWalk.realPath("/lib64/ld-linux-x86-64.so.2"))
+        var loader = try Data(contentsOf: URL(fileURLWithPath: system))
+        try #require(loader[7] == 3, "this machine's loader is GNU/Linux")
+        loader[7] = 0
+        try loader.write(to: URL(fileURLWithPath: "\(d)/sysv-ld.so"))
+        let app = try Data(contentsOf: URL(fileURLWithPath: "\(d)/tree/bin/app"))
+        #expect(app[7] == 0)
+        for (name, osABI) in [("linuxapp", UInt8(3)), ("bsdapp", UInt8(9))] {
+            var copy = app
+            copy[7] = osABI
+            try copy.write(to: URL(fileURLWithPath: "\(d)/tree/bin/\(name)"))
+        }
+        let gnu = try Base.plan(directory) { $0.interpreter = system }
+        #expect(try Base.file(gnu, "bin/bsdapp", in: directory).kind == .foreign)
+        for name in ["bin/app", "bin/linuxapp"] {
+            let planned = try Base.file(gnu, name, in: directory)
+            #expect(planned.kind == .program && planned.interpreterAfter == system, "\(name)")
+        }
+        let sysv = try Base.plan(directory) { $0.interpreter = "\(d)/sysv-ld.so" }
+        #expect(try Base.file(sysv, "bin/bsdapp", in: directory).kind == .program)
+    }
 }
