@@ -32,6 +32,9 @@ extension AutopatchPlanner {
     func runPathProviders(of libraries: [String], recurse: Bool, visited: Set<String>) -> [(name: String, candidate: Candidate)] {
         let fileSystem = environment.fileSystem
         var queue: [String] = []
+        // Each entry is queued once: a tree of 20,000 libraries sharing one run path
+        // would otherwise look its directory up 20,000 times.
+        var queued: Set<String> = []
         var visited = visited
         var read: Set<String> = []
         func follow(_ path: String) {
@@ -39,7 +42,7 @@ extension AutopatchPlanner {
                   let dynamic = (try? file.dynamic()) ?? nil,
                   let list = ((try? dynamic.runpath()) ?? nil) ?? ((try? dynamic.rpath()) ?? nil) else { return }
             for entry in list.split(separator: ":").map(String.init) where entry.hasPrefix("/") && !entry.contains("$") {
-                queue.append(entry)
+                if queued.insert(entry).inserted { queue.append(entry) }
             }
         }
         libraries.forEach(follow)
