@@ -170,4 +170,35 @@ import Testing
         let sysv = try Base.plan(directory) { $0.interpreter = "\(d)/sysv-ld.so" }
         #expect(try Base.file(sysv, "bin/bsdapp", in: directory).kind == .program)
     }
+
+    /// Under `--root`, a provider's run-path entry names a directory of the target: it is
+    /// read inside the root and written as the target names it. The NIX_BINTOOLS libc
+    /// directory is read inside the root as well.
+    @Test func providerRunPathsAndLibcAreReadInsideTheRoot() throws {
+        let directory = try Base.buildTree()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let d = directory.path
+        try FileManager.default.createDirectory(atPath: "\(d)/root/opt/rp", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: "\(d)/root/nix/glibc/lib", withIntermediateDirectories: true)
+        try "int zero(void) { return 0; }\n".write(toFile: "\(d)/src/zero.c", atomically: true, encoding: .utf8)
+        try Base.gcc(["-shared", "-fPIC", "-o", "\(d)/root/opt/rp/librp.so", "\(d)/src/zero.c"])
+        try Base.gcc(["-shared", "-fPIC", "-o", "\(d)/tree/lib/libhasrp.so", "\(d)/src/zero.c", "-Wl,-rpath,/opt/rp"])
+        try Base.gcc(["-o", "\(d)/tree/bin/rpapp", "\(d)/src/helper.c", "-Wl,--no-as-needed", "-L\(d)/root/opt/rp", "-lrp",
+                      "-L\(d)/tree/lib", "-l:libfoo.so.1"])
+        try Data().write(to: URL(fileURLWithPath: "\(d)/root/nix/glibc/lib/libc.so.6"))
+        // The interpreter is read inside the root too.
+        try FileManager.default.createDirectory(atPath: "\(d)/root/lib64", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: try #require(AutopatchWalk.realPath("/lib64/ld-linux-x86-64.so.2")),
+                                         toPath: "\(d)/root/lib64/ld-linux-x86-64.so.2")
+        var options = AutopatchOptions()
+        options.libcDirectory = "/nix/glibc/lib"
+        options.interpreter = "/lib64/ld-linux-x86-64.so.2"
+        let planner = AutopatchPlanner(environment: try HostLoader.environment(variables: [:], root: "\(d)/root"), options: options)
+        let plan = planner.plan(paths: ["\(d)/tree"])
+        let rpapp = try Base.file(plan, "bin/rpapp", in: directory)
+        #expect(rpapp.needs.first { $0.name == "librp.so" }.map { ($0.rule, $0.provider) } ?? (.missing, nil)
+                == (.providerRunPath, "\(d)/root/opt/rp/librp.so"), "\(rpapp.needs)")
+        #expect(rpapp.needs.first { $0.name == "libc.so.6" }?.provider == "\(d)/root/nix/glibc/lib/libc.so.6", "\(rpapp.needs)")
+        #expect(rpapp.runPathAfter == "/opt/rp:$ORIGIN/../lib", "\(rpapp.runPathAfter ?? "-")")
+    }
 }
