@@ -171,10 +171,13 @@ public struct LibraryResolver: Sendable {
     }
 
     /// Splits a search path and substitutes tokens, as `fillin_rpath` does: empty elements
-    /// (from "a::b") mean the current directory, an element that expands to nothing is
-    /// dropped, trailing slashes are normalized to one, repeats are dropped. Absolute
-    /// elements are moved under the root unless they start with `$ORIGIN`.
+    /// (from "a::b", ":a" or "a:") mean the current directory, an element that expands to
+    /// nothing is dropped, trailing slashes are normalized to one, repeats are dropped.
+    /// Absolute elements are moved under the root unless they start with `$ORIGIN`. An
+    /// empty list is no directory at all, not the current directory: `decompose_rpath`
+    /// ignores an empty DT_RUNPATH/DT_RPATH and `_dl_init_paths` an empty LD_LIBRARY_PATH.
     package func searchDirectories(_ list: String, separators: Set<Character>, origin: String?, isProgram: Bool) -> [String] {
+        guard !list.isEmpty else { return [] }
         var result: [String] = []
         var seen: Set<String> = []  // a hostile list has 10⁵ elements: no quadratic search
         for element in list.split(omittingEmptySubsequences: false, whereSeparator: { separators.contains($0) }) {

@@ -73,8 +73,12 @@ struct ResolutionCacheExpectation {
         // Each DT_NEEDED entry counts, a repeated name too (its entries then repeat, as
         // patchelf writes them).
         let names = needed.filter { !$0.contains(UInt8(ascii: "/")) }
-        for directory in runPath.split(separator: UInt8(ascii: ":")).map(Array.init) {
-            let searchOnly = directory.contains(UInt8(ascii: "$")) || probe.exists(directory + Array("/glibc-hwcaps".utf8))
+        for directory in directories(of: runPath) {
+            // Only an absolute directory can be looked into now: an empty or relative one is
+            // relative to the current directory of the process that will load the program,
+            // so the loader must search it in its place (a bare `?` for the empty one).
+            let searchOnly = directory.first != UInt8(ascii: "/") || directory.contains(UInt8(ascii: "$"))
+                || probe.exists(directory + Array("/glibc-hwcaps".utf8))
             for name in names {
                 let path = directory + Array("/".utf8) + name
                 if searchOnly {
@@ -90,6 +94,24 @@ struct ResolutionCacheExpectation {
             descriptor += name + [0] + Array(found[name]!.joined(separator: Array(":".utf8))) + [0]
         }
         return descriptor + [0]
+    }
+
+    /// The run path's directories in the note's order: each `:` ends one, empty or not,
+    /// and the text after the last `:` is one only when it is not empty (the note's
+    /// writer, patchelf, leaves out a trailing empty one: nothing after it can pass it).
+    static func directories(of runPath: [UInt8]) -> [[UInt8]] {
+        var result: [[UInt8]] = []
+        var current: [UInt8] = []
+        for byte in runPath {
+            if byte == UInt8(ascii: ":") {
+                result.append(current)
+                current = []
+            } else {
+                current.append(byte)
+            }
+        }
+        if !current.isEmpty { result.append(current) }
+        return result
     }
 
     /// The PT_NOTE of `file` that covers exactly `section`.

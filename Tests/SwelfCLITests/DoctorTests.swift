@@ -305,6 +305,62 @@ import Testing
         }
     }
 
+    /// An empty run-path element is the current directory of the process, in its place in
+    /// the list (glibc's fillin_rpath), and an empty run path as a whole is no directory at
+    /// all (decompose_rpath ignores it). `swelf ldd`, run from a directory holding another
+    /// libgreet.so.1 and the only libunused.so, must list what the loader in trace mode
+    /// lists from there, for DT_RUNPATH and DT_RPATH; and doctor must not say libunused.so
+    /// "exists in the RUNPATH" of a library whose DT_RUNPATH is empty.
+    @Test func emptyRunPathElementIsTheCurrentDirectory() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let libs = directory.appendingPathComponent("libs"), cwd = directory.appendingPathComponent("cwd")
+        let emptyRunpath = directory.appendingPathComponent("empty-runpath")
+        for made in [libs, cwd, emptyRunpath] { try FileManager.default.createDirectory(at: made, withIntermediateDirectories: true) }
+        try FileManager.default.copyItem(at: Self.x86.appendingPathComponent("libgreet.so.1"), to: libs.appendingPathComponent("libgreet.so.1"))
+        try FileManager.default.copyItem(at: Self.x86.appendingPathComponent("libgreet.so.1"), to: emptyRunpath.appendingPathComponent("libgreet.so.1"))
+        try FileManager.default.copyItem(at: Self.x86.appendingPathComponent("libgreetalt.so.1"), to: cwd.appendingPathComponent("libgreet.so.1"))
+        try FileManager.default.copyItem(at: Self.x86.appendingPathComponent("libunused.so"), to: cwd.appendingPathComponent("libunused.so"))
+        let withEmpty = emptyRunpath.appendingPathComponent("libgreet.so.1").path
+        let setEmpty = try Swelf.run(["--set-rpath", "", withEmpty])
+        #expect(setEmpty.status == 0, "\(setEmpty.stderr)")
+        #expect(try ChildProcess.run("readelf", ["-d", withEmpty]).stdout.contains("Library runpath: []"))
+        let swelf = try #require(Swelf.path)
+        let strip: (Substring) -> String = { line in
+            String(line[..<(line.range(of: " (", options: .backwards)?.lowerBound ?? line.endIndex)])
+        }
+        var compared = 0
+        for runPath in [":\(libs.path)", "\(libs.path):", "/nowhere::\(libs.path)", emptyRunpath.path] {
+            for force in [[], ["--force-rpath"]] {
+                let program = directory.appendingPathComponent("hello").path
+                try? FileManager.default.removeItem(atPath: program)
+                try FileManager.default.copyItem(atPath: Self.hello, toPath: program)
+                let patch = try Swelf.run(force + ["--set-rpath", runPath, program])
+                #expect(patch.status == 0, "\(patch.stderr)")
+                let context = "\(force) --set-rpath \(runPath.debugDescription)"
+                let ours = try ChildProcess.run(swelf, ["ldd", "--env", "LD_LIBRARY_PATH=", program], cwd: cwd)
+                let reference = try ChildProcess.run("/usr/bin/env", ["-u", "LD_LIBRARY_PATH", "ldd", program], cwd: cwd)
+                let expected = reference.stdout.split(separator: "\n").filter { !$0.contains("linux-vdso") }.map(strip)
+                #expect(ours.stdout.split(separator: "\n").map(strip) == expected,
+                        "\(context): swelf ldd:\n\(ours.stdout)\nldd:\n\(reference.stdout)")
+                compared += 1
+                if runPath == emptyRunpath.path {
+                    #expect(expected.contains("\tlibunused.so => not found"), "\(context): \(reference.stdout)")
+                    let doctor = try ChildProcess.run(swelf, ["doctor", "--env", "LD_LIBRARY_PATH=", program], cwd: cwd)
+                    #expect(doctor.status == 1, "\(context): \(doctor.stdout)")
+                    #expect(!doctor.stdout.contains("exists in the RUNPATH of libgreet.so.1"), "\(context): \(doctor.stdout)")
+                    #expect(!doctor.stdout.contains("--add-rpath ''"), "\(context): \(doctor.stdout)")
+                } else {
+                    // The current directory's libgreet.so.1 comes first or last as the list says.
+                    let first = runPath.hasPrefix(":") || runPath.hasPrefix("/nowhere")
+                    #expect(expected.contains(first ? "\tlibgreet.so.1" : "\tlibgreet.so.1 => \(libs.path)/libgreet.so.1"),
+                            "\(context): \(reference.stdout)")
+                }
+            }
+        }
+        #expect(compared == 8)
+    }
+
     @Test(arguments: [
         ["doctor"], ["doctor", "a", "b"], ["doctor", "--env", "NOEQUALS", "x"], ["doctor", "--root"],
         ["doctor", "--bogus", "x"], ["ldd"], ["ldd", "--json"], ["ldd", "--bogus", "x"], ["show", "--tree", "x"],

@@ -68,4 +68,41 @@ final class ResolutionCacheTests: EndToEndTestCase {
             }
         }
     }
+
+    /// An empty run-path component (ld.so searches the current directory there, at run
+    /// time) becomes a bare `?` hint and a relative one `?DIR`, in run-path order before
+    /// the later `=` entry (patchelf master's build-resolution-cache-search-hint.sh).
+    /// swelf runs in a directory that holds a libgreet.so.1 at both places, so probing
+    /// them now would write `=` entries. Each write passes the verifier (swelf judges every
+    /// write) and the program runs; run from that directory, it loads the libgreet.so.1
+    /// there: the loader searches the empty component first.
+    func testEmptyAndRelativeComponentsAreSearchHints() throws {
+        let box = try ScratchDirectory("ldcache-hint")
+        let (exe, lib) = try box.stage(arch: "x86_64", program: "hello")
+        let subject = try Subject.named("x86_64/hello")
+        let cwd = try box.dir("elsewhere")
+        try FileManager.default.createDirectory(at: cwd.appendingPathComponent("relative/dir"), withIntermediateDirectories: true)
+        for copy in ["libgreet.so.1", "relative/dir/libgreet.so.1"] {
+            try FileManager.default.copyItem(at: lib.appendingPathComponent("libgreetalt.so.1"), to: cwd.appendingPathComponent(copy))
+        }
+        let original = try bytes(exe)
+        for (runPath, want) in [(":\(lib.path)", "libgreet.so.1 ?:=\(lib.path)/libgreet.so.1"),
+                                ("relative/dir:\(lib.path)", "libgreet.so.1 ?relative/dir:=\(lib.path)/libgreet.so.1"),
+                                ("\(lib.path)::\(lib.path)", "libgreet.so.1 =\(lib.path)/libgreet.so.1:?:=\(lib.path)/libgreet.so.1")] {
+            let ctx = "x86_64/hello --set-rpath \(runPath.debugDescription)"
+            try original.write(to: exe)
+            let r = try runTool(E2E.swelf, ["--set-rpath", runPath, "--build-resolution-cache", exe.path], cwd: cwd)
+            guard r.status == 0 else { XCTFail("[\(ctx)] swelf failed:\n\(r.summary)"); continue }
+            let dump = try strings(exe)
+            XCTAssertTrue(dump.split(separator: "\n").contains { $0 == want }, "[\(ctx)] want \(want.debugDescription) in:\n\(dump)")
+            XCTAssertFalse(dump.contains("=relative") || dump.contains("=libgreet") || dump.contains("=/libgreet"),
+                           "[\(ctx)] a run-time directory was probed now:\n\(dump)")
+            try assertRuns(exe, like: subject, ctx)
+        }
+        // The loader's view of the empty component: run from the directory with the other library.
+        try original.write(to: exe)
+        guard try patch(["--set-rpath", ":\(lib.path)"], exe, "set-rpath :lib") else { return }
+        let run = try runTool(exe.path, [], cwd: cwd)
+        XCTAssertEqual(run.stdout, "hello from libgreetalt\nhello main done\n", "run from \(cwd.path):\n\(run.summary)")
+    }
 }

@@ -2,8 +2,9 @@
 /// section `.note.nixos.ldcache`, owner "NixOS", type `NT_NIXOS_LD_CACHE`, read by the
 /// glibc loader patch in Nixpkgs. Its descriptor is, for each needed library in byte
 /// order, `NAME\0ENTRIES\0`, then one more `\0`; ENTRIES are `=DIR/NAME` (a library
-/// found at patch time) or `?DIR` (a directory the loader must search itself: it holds
-/// a `$` token or a `glibc-hwcaps` subdirectory), joined with `:` in run-path order.
+/// found at patch time) or `?DIR` (a directory the loader must search itself: empty (a
+/// bare `?`, the current directory) or relative, or it holds a `$` token or a
+/// `glibc-hwcaps` subdirectory), joined with `:` in run-path order.
 ///
 /// Only the format lives here; the editor and the verifier each resolve on their own.
 package enum ResolutionCacheNote {

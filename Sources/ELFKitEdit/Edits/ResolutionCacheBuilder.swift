@@ -28,10 +28,11 @@ package struct DroppedResolutionCache: Sendable, Equatable {
     package var section: SectionHeader
 }
 
-/// patchelf 0.19's resolution, from the final needed list and run path (facts from its
-/// `buildResolutionCache`): run-path directories in order, empty ones skipped; a
-/// directory with a `$` token or a `glibc-hwcaps` subdirectory gives every searched name
-/// the hint `?DIR`; any other gives `=DIR/NAME` for each searched name readable there.
+/// patchelf's resolution, from the final needed list and run path (facts from its
+/// `buildResolutionCache` at master, after 0.19.0): run-path components in order (see
+/// `components`); a component that is empty or relative, holds a `$` token, or has a
+/// `glibc-hwcaps` subdirectory gives every searched name the hint `?DIR` (a bare `?` for
+/// an empty one); any other gives `=DIR/NAME` for each searched name readable there.
 /// Names with a `/` are opened as paths by the loader and are not searched.
 struct ResolutionCacheBuilder {
     let probe: any ResolutionProbe
@@ -41,6 +42,16 @@ struct ResolutionCacheBuilder {
     static let nothingToResolve = "--build-resolution-cache: no DT_NEEDED entries or run path to resolve; no cache written"
     static let nothingResolved = "--build-resolution-cache: no libraries resolved against the run path; no cache written"
 
+    /// The run path's components as patchelf splits it: an empty component between
+    /// colons or before the first one counts (ld.so searches the current directory
+    /// there), but one after the last colon does not (patchelf's split drops it, and
+    /// nothing follows it that could skip its place). "" has none; ":" has one, empty.
+    static func components(_ runPath: [UInt8]) -> [[UInt8]] {
+        var components = runPath.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false).map(Array.init)
+        if components.last?.isEmpty == true { components.removeLast() }
+        return components
+    }
+
     /// The descriptor, or nil when nothing resolved.
     func descriptor(runPath: [UInt8], needed: [[UInt8]], log: inout [String]) -> [UInt8]? {
         let slash = UInt8(ascii: "/")
@@ -49,9 +60,13 @@ struct ResolutionCacheBuilder {
             if let current = entries[name] { entries[name] = current + [UInt8(ascii: ":")] + entry } else { entries[name] = entry }
         }
         let searched = needed.filter { !$0.contains(slash) }
-        for component in runPath.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: true) {
-            let directory = Array(component)
-            if directory.contains(UInt8(ascii: "$")) || probe.exists(directory + Array("/glibc-hwcaps".utf8)) {
+        for directory in Self.components(runPath) {
+            // An empty or relative component names the process's current directory at run
+            // time, not swelf's now: probing it here would bake in a wrong `=` path, and
+            // skipping it would let a later `=` entry jump ahead of that search position.
+            // patchelf asks nothing of the file system for these, nor for `$` tokens.
+            let runTimeOnly = directory.first != slash || directory.contains(UInt8(ascii: "$"))
+            if runTimeOnly || probe.exists(directory + Array("/glibc-hwcaps".utf8)) {
                 for name in searched { add(name, [UInt8(ascii: "?")] + directory) }
             } else {
                 for name in searched {
@@ -89,8 +104,9 @@ extension DynamicEditor {
         let list = EntryList(entries: outcome.entries, dynamic: dynamic)
         let needed = try list.neededNames()
         let runPath = try list.runPath()
+        // patchelf's test is on the split run path: ":" (the current directory) is something to resolve.
         guard !needed.isEmpty, let runPath,
-              runPath.contains(where: { $0 != UInt8(ascii: ":") }) else { return try warn(ResolutionCacheBuilder.nothingToResolve) }
+              !ResolutionCacheBuilder.components(runPath).isEmpty else { return try warn(ResolutionCacheBuilder.nothingToResolve) }
         guard let descriptor = ResolutionCacheBuilder(probe: resolutionProbe).descriptor(runPath: runPath, needed: needed, log: &outcome.log)
         else { return try warn(ResolutionCacheBuilder.nothingResolved) }
         if let present {

@@ -50,6 +50,11 @@ import Testing
                 "an empty element is the current directory")
         #expect(resolver.searchDirectories("/a;/b:/c", separators: [":", ";"], origin: nil, isProgram: true) == ["/a/", "/b/", "/c/"])
         #expect(resolver.searchDirectories("/", separators: [":"], origin: nil, isProgram: true) == ["/"])
+        #expect(resolver.searchDirectories(":/a", separators: [":"], origin: nil, isProgram: true) == ["", "/a/"])
+        #expect(resolver.searchDirectories("/a:", separators: [":"], origin: nil, isProgram: true) == ["/a/", ""])
+        #expect(resolver.searchDirectories(":", separators: [":"], origin: nil, isProgram: true) == [""])
+        #expect(resolver.searchDirectories("", separators: [":"], origin: nil, isProgram: true) == [],
+                "an empty run path is no directory (decompose_rpath ignores it), not the current directory")
         #expect(resolver.searchDirectories("$ORIGIN/lib:/x", separators: [":"], origin: nil, isProgram: true) == ["/x/"])
         // Under --root absolute entries move into the tree; $ORIGIN ones are already host paths.
         let rooted = Self.resolver(root: "/srv/root/")
