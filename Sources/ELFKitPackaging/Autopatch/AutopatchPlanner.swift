@@ -27,6 +27,8 @@ package struct AutopatchOptions: Sendable {
     /// `--keep-existing`: the old run path's entries that still name a directory (`$ORIGIN`
     /// expanded against the file's directory) are kept, after the new ones.
     package var keepExisting = false
+    /// How many files are planned at a time (`Overlap.map`).
+    package var jobs = Overlap.processorCount
 
     package init() {}
 }
@@ -88,23 +90,41 @@ package struct AutopatchPlanner: Sendable {
                 return plan
             }
         }
-        for entry in walk.files {
+        // Each file is planned on its own (only reads), `jobs` at a time; the providers'
+        // facts are read once and shared. The results are taken in walk order, so the plan
+        // does not depend on the threads.
+        let facts = ProviderFacts()
+        let files = walk.files
+        let machine = target
+        let outcomes = Overlap.map(count: files.count, jobs: options.jobs) { index -> Result<AutopatchPlan.FilePlan, PlanFailure> in
+            let entry = files[index]
             do {
                 let file = try environment.fileSystem.open(entry.realPath)
-                if let target, file.header.machine != target.machine || file.format.is64 != target.is64 {
-                    plan.files.append(AutopatchPlan.FilePlan(path: entry.path, realPath: entry.realPath, kind: .foreign,
-                                                             interpreterBefore: nil, interpreterAfter: nil, runPathBefore: nil,
-                                                             runPathAfter: nil, needs: []))
-                    continue
+                if let machine, file.header.machine != machine.machine || file.format.is64 != machine.is64 {
+                    return .success(AutopatchPlan.FilePlan(path: entry.path, realPath: entry.realPath, kind: .foreign,
+                                                           interpreterBefore: nil, interpreterAfter: nil, runPathBefore: nil,
+                                                           runPathAfter: nil, needs: []))
                 }
-                let filePlan = planFile(entry, file: file, tree: tree, libraries: libraries)
+                return .success(planFile(entry, file: file, tree: tree, libraries: libraries, facts: facts))
+            } catch {
+                return .failure(PlanFailure(message: "\(entry.path): \(error)"))
+            }
+        }
+        for (entry, outcome) in zip(files, outcomes) {
+            switch outcome {
+            case .success(let filePlan):
                 for name in filePlan.missing { plan.errors.append("\(entry.path): \(name): not found (tree, --libs, system)") }
                 plan.files.append(filePlan)
-            } catch {
-                plan.errors.append("\(entry.path): \(error)")
+            case .failure(let failure):
+                plan.errors.append(failure.message)
             }
         }
         return plan
+    }
+
+    /// A file that could not be planned: its line for `errors`.
+    struct PlanFailure: Error {
+        let message: String
     }
 
     /// The tree's files by every name they have: their own file name and the names of the
@@ -144,7 +164,7 @@ package struct AutopatchPlanner: Sendable {
 
     /// The plan of one ELF file.
     func planFile(_ entry: AutopatchWalk.Entry, file: ELFFile, tree: [String: [Candidate]],
-                  libraries: [String: [Candidate]]) -> AutopatchPlan.FilePlan {
+                  libraries: [String: [Candidate]], facts: ProviderFacts = ProviderFacts()) -> AutopatchPlan.FilePlan {
         let dynamic = (try? file.dynamic()) ?? nil
         let interpreter = (try? file.interpreter()) ?? nil
         let kind: AutopatchPlan.Kind = dynamic == nil || file.isStaticPIE
@@ -161,7 +181,8 @@ package struct AutopatchPlanner: Sendable {
         let origin = AutopatchPlanner.directory(of: entry.realPath)
         for name in (try? dynamic.needed()) ?? [] {
             let versions = versionNeeds.filter { $0.file == name }.flatMap { $0.requirements.map(\.name) }
-            let need = provider(of: name, versions: versions, for: file, resolver: resolver, tree: tree, libraries: libraries)
+            let need = provider(of: name, versions: versions, for: file, resolver: resolver, tree: tree, libraries: libraries,
+                                facts: facts)
             needs.append(need.need)
             if let directory = need.directory {
                 let element = need.need.rule == .tree && !options.absolute
@@ -185,14 +206,18 @@ package struct AutopatchPlanner: Sendable {
     /// The provider of `name` for `file`, and the directory to write for it (nil when
     /// nothing is written: system, path, missing, ignored).
     func provider(of name: String, versions: [String], for file: ELFFile, resolver: LibraryResolver,
-                  tree: [String: [Candidate]], libraries: [String: [Candidate]]) -> (need: AutopatchPlan.Need, directory: String?) {
+                  tree: [String: [Candidate]], libraries: [String: [Candidate]],
+                  facts: ProviderFacts = ProviderFacts()) -> (need: AutopatchPlan.Need, directory: String?) {
         if name.contains("/") { return (AutopatchPlan.Need(name: name, provider: nil, rule: .path), nil) }
         for (rule, index) in [(AutopatchPlan.Rule.tree, tree), (.libraries, libraries)] {
-            for candidate in index[name] ?? [] where accepts(candidate.path, versions: versions, for: file, resolver: resolver) {
+            for candidate in index[name] ?? [] where accepts(candidate.path, versions: versions, for: file, resolver: resolver, facts: facts) {
                 return (AutopatchPlan.Need(name: name, provider: candidate.path, rule: rule), candidate.directory)
             }
         }
-        if let path = resolver.locateForDlopen(name, like: file), accepts(path, versions: versions, for: file, resolver: resolver) {
+        let system = facts.remember(ProviderFacts.SystemKey(name: name, like: ProviderFacts.Loader(file), root: resolver.environment.fileSystem.root)) {
+            resolver.locateForDlopen(name, like: file)
+        }
+        if let path = system, accepts(path, versions: versions, for: file, resolver: resolver, facts: facts) {
             return (AutopatchPlan.Need(name: name, provider: path, rule: .system), nil)
         }
         let ignored = options.ignoreMissing.contains { pattern in fnmatch(pattern, name, 0) == 0 }
@@ -201,12 +226,20 @@ package struct AutopatchPlanner: Sendable {
 
     /// Whether the loader would take `path` for `file`, and it defines every version in
     /// `versions`.
-    func accepts(_ path: String, versions: [String], for file: ELFFile, resolver: LibraryResolver) -> Bool {
-        guard case .accepted = resolver.verify(path, like: file) else { return false }
+    func accepts(_ path: String, versions: [String], for file: ELFFile, resolver: LibraryResolver,
+                 facts: ProviderFacts = ProviderFacts()) -> Bool {
+        let verified = facts.remember(ProviderFacts.VerifyKey(path: path, like: ProviderFacts.Loader(file))) { () -> Bool in
+            guard case .accepted = resolver.verify(path, like: file) else { return false }
+            return true
+        }
+        guard verified else { return false }
         guard !versions.isEmpty else { return true }
-        guard let candidate = try? environment.fileSystem.open(path),
-              let dynamic = (try? candidate.dynamic()) ?? nil else { return false }
-        let defined = Set(((try? dynamic.versionDefinitions()) ?? []).map(\.name))
+        let defined = facts.remember(path) { () -> Set<String>? in
+            guard let candidate = try? environment.fileSystem.open(path),
+                  let dynamic = (try? candidate.dynamic()) ?? nil else { return nil }
+            return Set(((try? dynamic.versionDefinitions()) ?? []).map(\.name))
+        }
+        guard let defined else { return false }
         return versions.allSatisfy(defined.contains)
     }
 
@@ -238,5 +271,85 @@ package struct AutopatchPlanner: Sendable {
         while common < from.count && common < to.count && from[common] == to[common] { common += 1 }
         let steps = Array(repeating: "..", count: from.count - common) + to[common...].map(String.init)
         return steps.isEmpty ? "$ORIGIN" : "$ORIGIN/" + steps.joined(separator: "/")
+    }
+}
+
+/// What the planner learns about providers, kept for every file of one plan: a tree's
+/// files mostly need the same few libraries (libc.so.6 by all of them), and each
+/// candidate would otherwise be opened again for every file that needs it — its header
+/// (`LibraryResolver.verify`), its version definitions, and the system search for a name.
+/// Shared by the threads that plan files (`Overlap.map`), under one lock; a fact is
+/// computed outside the lock, so two threads may compute one fact twice, with one result.
+final class ProviderFacts: @unchecked Sendable {
+    /// What `verify` and the system search depend on in the file being planned: its class,
+    /// byte order, machine and flags (`LoaderEnvironment.adapted(for:)` reads the flags).
+    struct Loader: Hashable {
+        let is64: Bool
+        let isBigEndian: Bool
+        let machine: UInt16
+        let flags: UInt32
+
+        init(_ file: ELFFile) {
+            is64 = file.format.is64
+            isBigEndian = file.format.isBigEndian
+            machine = file.header.machine.rawValue
+            flags = file.header.flags
+        }
+    }
+
+    struct VerifyKey: Hashable {
+        let path: String
+        let like: Loader
+    }
+
+    struct SystemKey: Hashable {
+        let name: String
+        let like: Loader
+        let root: String?
+    }
+
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private var verified: [VerifyKey: Bool] = [:]
+    private var definitions: [String: Set<String>?] = [:]
+    private var system: [SystemKey: String?] = [:]
+
+    init() {
+        lock.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(lock, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        return body()
+    }
+
+    /// Whether `verify` accepted the file for this loader, computed once.
+    func remember(_ key: VerifyKey, _ compute: () -> Bool) -> Bool {
+        if let known = locked({ verified[key] }) { return known }
+        let value = compute()
+        locked { verified[key] = value }
+        return value
+    }
+
+    /// The version names the file at `path` defines (nil: it cannot be read), computed once.
+    func remember(_ path: String, _ compute: () -> Set<String>?) -> Set<String>? {
+        if let known = locked({ definitions[path] }) { return known }
+        let value = compute()
+        locked { definitions[path] = .some(value) }
+        return value
+    }
+
+    /// The system library the loader finds for a name, computed once per loader.
+    func remember(_ key: SystemKey, _ compute: () -> String?) -> String? {
+        if let known = locked({ system[key] }) { return known }
+        let value = compute()
+        locked { system[key] = .some(value) }
+        return value
     }
 }
