@@ -20,6 +20,11 @@ int swelf_start_writeback(int descriptor, off_t offset, off_t length) {
     return sync_file_range(descriptor, offset, length, SYNC_FILE_RANGE_WRITE);
 }
 
+int swelf_wait_writeback(int descriptor) {
+    return sync_file_range(descriptor, 0, 0,
+                           SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+}
+
 int swelf_clone(int input, int output) {
 #ifdef FICLONE
     return ioctl(output, FICLONE, input);

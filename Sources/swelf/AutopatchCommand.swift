@@ -35,6 +35,7 @@ struct AutopatchCommand {
                 return .failure
             }
         }
+        if let jobs = options.jobs { plannerOptions.jobs = jobs }
         let planner = AutopatchPlanner(environment: environment, options: plannerOptions)
         var plan = planner.plan(paths: options.paths)
         plan.warnings += plan.hardLinkWarnings

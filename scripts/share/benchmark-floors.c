@@ -13,7 +13,19 @@
 //   benchmark-floors copy [--no-durability] INPUT OUTPUT
 //       a new OUTPUT with INPUT's bytes (copy_file_range), durable: writeback started
 //       every 16 MiB while copying, then fsync of the file and of its directory
+//   benchmark-floors tree [--no-durability] [--barriers] GROW DIR...
+//       the durable atomic replacements `swelf autopatch` makes, without the ELF work:
+//       every regular file under each DIR (names in byte order, as swelf walks) is read
+//       and written with GROW more bytes to an anonymous file (O_TMPFILE) in its
+//       directory, in chunks of swelf's batch size (Swelf.batchSize: from RLIMIT_NOFILE),
+//       each chunk on as many threads as there are processors (Overlap.processorCount),
+//       then committed as AtomicFileWriter.commit does: one syncfs, an fsync of each new
+//       file, each linked under a temporary name and renamed over its file, then one
+//       fsync per directory. With --barriers, a chunk is made durable by two syncfs
+//       calls instead, one before its renames and one after (no fsync of each file or
+//       directory): what the commit costs when the kernel's syncfs reports write errors
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -131,12 +143,145 @@ static int copy(const char *from, const char *to, int durable) {
     return 0;
 }
 
+// The tree mode: the files of the walk, and one pending replacement per file of a chunk.
+struct tree_file { char *path; int directory; int input; int output; char name[32]; };
+struct tree_share { struct tree_file *files; int start; int end; int next; long grow; pthread_mutex_t lock; };
+static char **walked; static int walked_count, walked_capacity;
+
+static int byte_order(const struct dirent **a, const struct dirent **b) { return strcmp((*a)->d_name, (*b)->d_name); }
+
+// As AutopatchWalk.enter: the entries of a directory in byte order, a subdirectory
+// entered where its name comes, regular files kept; lstat only, links not followed.
+static void walk(const char *directory) {
+    struct dirent **entries;
+    int count = scandir(directory, &entries, NULL, byte_order);
+    if (count < 0) fail("scandir", directory);
+    for (int i = 0; i < count; i++) {
+        const char *name = entries[i]->d_name;
+        if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+            char *path;
+            if (asprintf(&path, "%s/%s", directory, name) < 0) fail("asprintf", name);
+            struct stat status;
+            if (lstat(path, &status) != 0) fail("lstat", path);
+            if (S_ISDIR(status.st_mode)) { walk(path); free(path); }
+            else if (S_ISREG(status.st_mode)) {
+                if (walked_count == walked_capacity) {
+                    walked_capacity = walked_capacity ? 2 * walked_capacity : 1024;
+                    walked = realloc(walked, walked_capacity * sizeof *walked);
+                }
+                walked[walked_count++] = path;
+            } else free(path);
+        }
+        free(entries[i]);
+    }
+    free(entries);
+}
+
+// One file's new content: read the file, write its bytes and GROW more to an anonymous
+// file in its directory (the directory held open, as swelf's ResolvedPath holds it), keep
+// its mode. The input stays open until the rename, as swelf keeps its locked input.
+static void tree_prepare(struct tree_file *file, long grow) {
+    char *slash = strrchr(file->path, '/');
+    *slash = 0;
+    file->directory = open(file->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    *slash = '/';
+    if (file->directory < 0) fail("open the directory of", file->path);
+    file->input = openat(file->directory, slash + 1, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (file->input < 0) fail("open", file->path);
+    struct stat status;
+    if (fstat(file->input, &status) != 0) fail("stat", file->path);
+    size_t size = status.st_size + grow;
+    char *bytes = calloc(size ? size : 1, 1);
+    if (read(file->input, bytes, status.st_size) != status.st_size) fail("read", file->path);
+    file->output = openat(file->directory, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (file->output < 0) fail("open O_TMPFILE beside", file->path);
+    if (write(file->output, bytes, size) != (ssize_t)size) fail("write beside", file->path);
+    if (fchmod(file->output, status.st_mode & 07777) != 0) fail("fchmod beside", file->path);
+    free(bytes);
+}
+
+static void *tree_worker(void *argument) {
+    struct tree_share *share = argument;
+    for (;;) {
+        pthread_mutex_lock(&share->lock);
+        int index = share->next++;
+        pthread_mutex_unlock(&share->lock);
+        if (index >= share->end) return NULL;
+        tree_prepare(&share->files[index], share->grow);
+    }
+}
+
+static int tree(int count, char **directories, long grow, int durable, int barriers) {
+    for (int i = 0; i < count; i++) walk(directories[i]);
+    struct rlimit limit;
+    long chunk = 64;   // Swelf.batchSize()
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+        long available = limit.rlim_cur > 1L << 30 ? 1L << 30 : (long)limit.rlim_cur;
+        chunk = (available - 32) / 5;
+        if (chunk > 512) chunk = 512;
+        if (chunk < 8) chunk = 8;
+    }
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int jobs = online > 0 ? (int)online : 1;
+    pthread_t *threads = calloc(jobs, sizeof *threads);
+    struct tree_file *files = calloc(walked_count ? walked_count : 1, sizeof *files);
+    for (int i = 0; i < walked_count; i++) files[i].path = walked[i];
+    for (int start = 0; start < walked_count; start += chunk) {
+        int end = start + chunk < walked_count ? start + chunk : walked_count;
+        struct tree_share share = { files, start, end, start, grow, PTHREAD_MUTEX_INITIALIZER };
+        int workers = end - start < jobs ? end - start : jobs;
+        for (int t = 0; t < workers; t++) pthread_create(&threads[t], NULL, tree_worker, &share);
+        for (int t = 0; t < workers; t++) pthread_join(threads[t], NULL);
+        if (durable) {
+            int synced = syncfs(files[start].output);   // errors: the fsync below reports them per file
+            if (barriers && synced != 0) fail("syncfs beside", files[start].path);
+            for (int i = start; i < end && !barriers; i++)
+                if (fsync(files[i].output) != 0) fail("fsync beside", files[i].path);
+        }
+        for (int i = start; i < end; i++) {
+            struct tree_file *file = &files[i];
+            char proc[64];
+            snprintf(proc, sizeof proc, "/proc/self/fd/%d", file->output);
+            snprintf(file->name, sizeof file->name, ".floor-%06d", i);
+            if (linkat(AT_FDCWD, proc, file->directory, file->name, AT_SYMLINK_FOLLOW) != 0) fail("linkat beside", file->path);
+            if (renameat(file->directory, file->name, file->directory, strrchr(file->path, '/') + 1) != 0) fail("rename", file->path);
+            close(file->output);
+            close(file->input);
+        }
+        // One fsync per directory of the chunk: the walk keeps a directory's files
+        // together, so a directory is a run of consecutive files.
+        for (int i = start; i < end; i++) {
+            int last = i + 1 == end || strrchr(files[i].path, '/') - files[i].path != strrchr(files[i + 1].path, '/') - files[i + 1].path
+                || strncmp(files[i].path, files[i + 1].path, strrchr(files[i].path, '/') - files[i].path) != 0;
+            if (durable && last && !barriers) {
+                int directory = openat(files[i].directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (directory < 0 || fsync(directory) != 0) fail("fsync the directory of", files[i].path);
+                close(directory);
+            }
+            if (!barriers) close(files[i].directory);
+        }
+        // --barriers: the renames made durable by a second syncfs instead.
+        if (durable && barriers) {
+            int directory = openat(files[start].directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (directory < 0 || syncfs(directory) != 0) fail("syncfs", files[start].path);
+            close(directory);
+            for (int i = start; i < end; i++) close(files[i].directory);
+        }
+    }
+    printf("%d files replaced\n", walked_count);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "empty") == 0) return 0;
     int durable = 1, first = 2;
     if (argc > 2 && strcmp(argv[2], "--no-durability") == 0) { durable = 0; first = 3; }
     if (argc > first && strcmp(argv[1], "replace") == 0) return replace(argc - first, argv + first, durable);
     if (argc == first + 2 && strcmp(argv[1], "copy") == 0) return copy(argv[first], argv[first + 1], durable);
-    fprintf(stderr, "usage: benchmark-floors empty | replace [--no-durability] FILE... | copy [--no-durability] INPUT OUTPUT\n");
+    if (argc > first + 2 && strcmp(argv[1], "tree") == 0 && strcmp(argv[first], "--barriers") == 0)
+        return tree(argc - first - 2, argv + first + 2, atol(argv[first + 1]), durable, 1);
+    if (argc > first + 1 && strcmp(argv[1], "tree") == 0) return tree(argc - first - 1, argv + first + 1, atol(argv[first]), durable, 0);
+    fprintf(stderr, "usage: benchmark-floors empty | replace [--no-durability] FILE... | copy [--no-durability] INPUT OUTPUT\n"
+                    "       | tree [--no-durability] [--barriers] GROW DIR...\n");
     return 64;
 }

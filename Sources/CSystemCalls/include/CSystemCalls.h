@@ -17,6 +17,10 @@ int swelf_syncfs(int descriptor);
 /// sync_file_range(descriptor, offset, length, SYNC_FILE_RANGE_WRITE): starts writing the
 /// range's dirty pages to disk and returns without waiting (a hint; fsync still decides).
 int swelf_start_writeback(int descriptor, off_t offset, off_t length);
+/// sync_file_range(descriptor, 0, 0, WAIT_BEFORE | WRITE | WAIT_AFTER): writes the whole
+/// file's dirty pages and waits, without the device cache flush fsync adds; its result
+/// reports a write error of the file (the descriptor's errseq), as fsync's would.
+int swelf_wait_writeback(int descriptor);
 /// ioctl(output, FICLONE, input): the output becomes the whole input, sharing its blocks
 /// (a reflink: btrfs, XFS, bcachefs); -1 with errno EOPNOTSUPP, EXDEV, EINVAL or ENOTTY
 /// where the filesystems cannot.

@@ -63,6 +63,10 @@ package struct SystemCalls {
     /// `sync_file_range(…, SYNC_FILE_RANGE_WRITE)`: starts the disk writes of a range
     /// without waiting for them, so that they overlap the rest of the copy.
     package var startWriteback: (Int32, off_t, off_t) -> Int32
+    /// `sync_file_range(…, WAIT_BEFORE | WRITE | WAIT_AFTER)` on the whole file: after a
+    /// `syncfs`, the file's own write error (as `fsync` reports it) without another flush
+    /// of the device's cache.
+    package var waitWriteback: (Int32) -> Int32
     /// `ioctl(output, FICLONE, input)`: the output shares all the input's blocks.
     package var clone: (_ input: Int32, _ output: Int32) -> Int32
     package var changeOwner: (Int32, uid_t, gid_t) -> Int32
@@ -110,6 +114,7 @@ package struct SystemCalls {
         sync = { Glibc.fsync($0) }
         syncFileSystem = { swelf_syncfs($0) }
         startWriteback = { swelf_start_writeback($0, $1, $2) }
+        waitWriteback = { swelf_wait_writeback($0) }
         clone = { swelf_clone($0, $1) }
         changeOwner = { Glibc.fchown($0, $1, $2) }
         changeMode = { Glibc.fchmod($0, $1) }

@@ -45,6 +45,8 @@ package struct AutopatchOptions: Sendable {
     package var forceRPath = false
     /// `--extra-args --no-default-lib`: set DF_1_NODEFLIB on every patched file.
     package var noDefaultLib = false
+    /// How many files are planned at a time (`Overlap.map`).
+    package var jobs = Overlap.processorCount
 
     package init() {}
 }
@@ -111,33 +113,47 @@ package struct AutopatchPlanner: Sendable {
         } else {
             target = targetMachine()
         }
-        var context = FileContext(tree: tree, libraries: libraries)
-        for entry in walk.files {
+        // Each file is planned on its own (only reads), `jobs` at a time; what is learnt
+        // about providers and loaders is shared (`ProviderFacts`). The results are taken in
+        // walk order, so the plan does not depend on the threads.
+        let facts = ProviderFacts()
+        let files = walk.files
+        let machine = target
+        let outcomes = Overlap.map(count: files.count, jobs: options.jobs) { index -> Result<(AutopatchPlan.FilePlan, FileContext), PlanFailure> in
+            let entry = files[index]
+            var context = FileContext(tree: tree, libraries: libraries, facts: facts)
             do {
                 let file = try environment.fileSystem.open(entry.realPath)
-                if let target, file.header.machine != target.machine || file.format.is64 != target.is64
-                    || !AutopatchPlanner.osABICompatible(wanted: target.osABI, got: file.header.osABI) {
-                    plan.files.append(AutopatchPlan.FilePlan(path: entry.path, realPath: entry.realPath, kind: .foreign,
-                                                             interpreterBefore: nil, interpreterAfter: nil, runPathBefore: nil,
-                                                             runPathAfter: nil, needs: []))
-                    continue
+                if let machine, file.header.machine != machine.machine || file.format.is64 != machine.is64
+                    || !AutopatchPlanner.osABICompatible(wanted: machine.osABI, got: file.header.osABI) {
+                    return .success((AutopatchPlan.FilePlan(path: entry.path, realPath: entry.realPath, kind: .foreign,
+                                                            interpreterBefore: nil, interpreterAfter: nil, runPathBefore: nil,
+                                                            runPathAfter: nil, needs: []), context))
                 }
-                let filePlan = planFile(entry, file: file, context: &context)
-                if let problem = context.interpreterProblem {
-                    plan.errors.append(problem)
-                    context.interpreterProblem = nil
-                }
+                return .success((planFile(entry, file: file, context: &context), context))
+            } catch {
+                return .failure(PlanFailure(message: "\(entry.path): \(error)"))
+            }
+        }
+        for (entry, outcome) in zip(files, outcomes) {
+            switch outcome {
+            case .success(let (filePlan, context)):
+                if let problem = context.interpreterProblem { plan.errors.append(problem) }
                 plan.warnings += context.warnings
-                context.warnings = []
                 for need in filePlan.needs where need.rule == .missing {
                     plan.errors.append("\(entry.path): \(AutopatchPlanner.describe(need)): not found (tree, --libs, system)")
                 }
                 plan.files.append(filePlan)
-            } catch {
-                plan.errors.append("\(entry.path): \(error)")
+            case .failure(let failure):
+                plan.errors.append(failure.message)
             }
         }
         return plan
+    }
+
+    /// A file that could not be planned: its line for `errors`.
+    struct PlanFailure: Error {
+        let message: String
     }
 
     /// The tree's files by every name they have: their own file name and the names of the
@@ -198,17 +214,13 @@ package struct AutopatchPlanner: Sendable {
         return index
     }
 
-    /// What the planning of one file shares with the next: the provider indexes, the
-    /// interpreters already checked, and what the last file reported.
+    /// What the planning of one file works with: the provider indexes and the facts
+    /// shared by every file of the plan, and what this file reports.
     struct FileContext {
         let tree: [String: [Candidate]]
         let libraries: [String: [Candidate]]
-        /// Interpreter paths on the target already looked at: whether each exists (one
-        /// open per loader, not per program).
-        var interpreterExists: [String: Bool] = [:]
-        /// Loader candidates already opened: machine, class and byte order (nil: not
-        /// ELF), so 20,000 programs open a tree's loader once.
-        var loaderFormats: [String: (machine: ELFMachine, is64: Bool, isBigEndian: Bool)?] = [:]
+        /// Providers, loaders and interpreters already looked at, for every file.
+        let facts: ProviderFacts
         /// Set by ``planFile(_:file:context:)``: the program has no interpreter to run with.
         var interpreterProblem: String?
         /// Set by ``planFile(_:file:context:)``: a malformed `.note.dlopen`, an optional
@@ -347,21 +359,17 @@ package struct AutopatchPlanner: Sendable {
         let name = PathText.lastComponent(of: BundlePlanner.standardInterpreter(for: file) ?? current)
         for index in [context.tree, context.libraries] {
             for candidate in index[name] ?? [] {
-                if context.loaderFormats[candidate.path] == nil {
-                    context.loaderFormats[candidate.path] = (try? environment.fileSystem.open(candidate.path))
-                        .map { ($0.header.machine, $0.format.is64, $0.format.isBigEndian) } ?? .some(nil)
+                let format = context.facts.rememberLoader(candidate.path) {
+                    (try? environment.fileSystem.open(candidate.path))
+                        .map { ProviderFacts.LoaderFormat(machine: $0.header.machine, is64: $0.format.is64, isBigEndian: $0.format.isBigEndian) }
                 }
-                guard let loader = context.loaderFormats[candidate.path] ?? nil, loader.machine == file.header.machine,
+                guard let loader = format, loader.machine == file.header.machine,
                       loader.is64 == file.format.is64, loader.isBigEndian == file.format.isBigEndian else { continue }
                 return candidate.directory == "/" ? "/" + name : candidate.directory + "/" + name
             }
         }
-        let exists: Bool
-        if let known = context.interpreterExists[current] {
-            exists = known
-        } else {
-            exists = (try? environment.fileSystem.open(environment.fileSystem.targetPath(current))) != nil
-            context.interpreterExists[current] = exists
+        let exists = context.facts.rememberInterpreter(current) {
+            (try? environment.fileSystem.open(environment.fileSystem.targetPath(current))) != nil
         }
         if exists { return current }
         context.interpreterProblem = "\(path): no interpreter: no \(name) in the tree or --libs, and its own \(current) "
@@ -418,7 +426,11 @@ package struct AutopatchPlanner: Sendable {
             return (AutopatchPlan.Need(name: name, provider: nil, rule: .path), nil)
         }
         func system() -> (need: AutopatchPlan.Need, directory: String?)? {
-            guard let path = resolver.locateForDlopen(name, like: file), accepts(path, versions: versions, for: file, resolver: resolver)
+            let found = context.facts.remember(ProviderFacts.SystemKey(name: name, like: ProviderFacts.Loader(file),
+                                                                       root: resolver.environment.fileSystem.root)) {
+                resolver.locateForDlopen(name, like: file)
+            }
+            guard let path = found, accepts(path, versions: versions, for: file, resolver: resolver, facts: context.facts)
             else { return nil }
             return (AutopatchPlan.Need(name: name, provider: path, rule: .system), nil)
         }
@@ -431,7 +443,8 @@ package struct AutopatchPlanner: Sendable {
         }
         if !options.keepLibc && isLibc(name), let found = libc() ?? system() { return found }
         for index in [context.tree, context.libraries] {
-            for candidate in index[name] ?? [] where accepts(candidate.path, versions: versions, for: file, resolver: resolver) {
+            for candidate in index[name] ?? [] where accepts(candidate.path, versions: versions, for: file, resolver: resolver,
+                                                             facts: context.facts) {
                 return (AutopatchPlan.Need(name: name, provider: candidate.path, rule: candidate.rule), candidate.directory)
             }
         }
@@ -440,12 +453,20 @@ package struct AutopatchPlanner: Sendable {
 
     /// Whether the loader would take `path` for `file`, and it defines every version in
     /// `versions`.
-    func accepts(_ path: String, versions: [String], for file: ELFFile, resolver: LibraryResolver) -> Bool {
-        guard case .accepted = resolver.verify(path, like: file) else { return false }
+    func accepts(_ path: String, versions: [String], for file: ELFFile, resolver: LibraryResolver,
+                 facts: ProviderFacts = ProviderFacts()) -> Bool {
+        let verified = facts.remember(ProviderFacts.VerifyKey(path: path, like: ProviderFacts.Loader(file))) { () -> Bool in
+            guard case .accepted = resolver.verify(path, like: file) else { return false }
+            return true
+        }
+        guard verified else { return false }
         guard !versions.isEmpty else { return true }
-        guard let candidate = try? environment.fileSystem.open(path),
-              let dynamic = (try? candidate.dynamic()) ?? nil else { return false }
-        let defined = Set(((try? dynamic.versionDefinitions()) ?? []).map(\.name))
+        let defined = facts.remember(path) { () -> Set<String>? in
+            guard let candidate = try? environment.fileSystem.open(path),
+                  let dynamic = (try? candidate.dynamic()) ?? nil else { return nil }
+            return Set(((try? dynamic.versionDefinitions()) ?? []).map(\.name))
+        }
+        guard let defined else { return false }
         return versions.allSatisfy(defined.contains)
     }
 

@@ -248,6 +248,25 @@ import Testing
     }
 
     /// The depth arithmetic on its own, including siblings and a directory below the origin.
+    /// Files are planned several at a time, sharing what is learnt about providers; the
+    /// plan is the same as one planned file by file, in walk order.
+    @Test func planningInParallelGivesTheSamePlanInWalkOrder() throws {
+        let directory = try Self.buildTree()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func summary(_ plan: AutopatchPlan) -> [String] {
+            plan.files.map { file in
+                "\(file.path) \(file.kind) \(file.interpreterAfter ?? "-") \(file.runPathAfter ?? "-") "
+                    + file.needs.map { "\($0.name)=\($0.provider ?? "-")/\($0.rule)" }.joined(separator: ",")
+            } + plan.errors
+        }
+        let alone = summary(try Self.plan(directory) { $0.jobs = 1 })
+        let together = summary(try Self.plan(directory) { $0.jobs = 4 })
+        #expect(alone.count >= 5)
+        #expect(together == alone)
+        #expect(alone.map { $0.split(separator: " ")[0] } == alone.map { $0.split(separator: " ")[0] }
+            .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }, "not in walk order: \(alone)")
+    }
+
     @Test func originRelativePaths() {
         #expect(AutopatchPlanner.originRelative(from: "/t/bin", to: "/t/lib") == "$ORIGIN/../lib")
         #expect(AutopatchPlanner.originRelative(from: "/t/libexec/plugins", to: "/t/lib") == "$ORIGIN/../../lib")
