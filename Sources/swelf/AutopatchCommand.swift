@@ -91,11 +91,19 @@ struct AutopatchCommand {
     /// Files per chunk of prepared edits: `Swelf.batchSize()` (bounded by the descriptor
     /// limit), or `SWELF_AUTOPATCH_CHUNK` when set to a number from 1 up. That variable is
     /// a test hook (a tree of a few files then spans several chunks), not an option.
-    static func chunkSize() -> Int {
+    static func chunkSize(alive: Int = 1) -> Int {
         if let text = getenv("SWELF_AUTOPATCH_CHUNK").map({ String(cString: $0) }), let size = Int(text), size > 0 {
             return size
         }
-        return Swelf.batchSize()
+        return Swelf.batchSize(alive: alive)
+    }
+
+    /// One of the two things a pipeline step does at once.
+    enum ChunkStep: Sendable {
+        /// The previous chunk committed: each file's error, nil where it was replaced.
+        case committed([RewriteError?])
+        /// The next chunk prepared: each file's edit or error.
+        case prepared([Result<Rewriter.Prepared, RewriteError>])
     }
 
     /// Writes `files`, chunk by chunk: each file of a chunk edited and verified in
@@ -105,7 +113,8 @@ struct AutopatchCommand {
     /// written then goes to `outcome.notWritten`.
     func write(_ files: [AutopatchPlan.FilePlan], hardLinks: [String: [String]], outcome: inout AutopatchPlan.Outcome) -> Bool {
         let jobs = options.jobs ?? Overlap.processorCount
-        let chunk = AutopatchCommand.chunkSize()
+        // Two chunks hold their descriptors at once (the pipeline below).
+        let part = AutopatchCommand.chunkSize(alive: 2)
         let rewriter = rewriterMaker()
         let (pageSize, keepOldBytes) = (options.pageSize, options.keepOldBytes)
         func fail(_ path: String, _ error: RewriteError) {
@@ -114,7 +123,7 @@ struct AutopatchCommand {
         }
         var files = files
         var succeeded = true
-        if files.count > chunk {
+        if files.count > part {
             // More than one chunk: only a chunk is committed at once, so every file is
             // checked first, holding nothing, and a failure stops the run before any write.
             succeeded = check(files, outcome: &outcome)
@@ -128,43 +137,56 @@ struct AutopatchCommand {
         }
         let progress = ProgressLine(terminal: terminal, label: "autopatch: writing", total: files.count)
         defer { progress.clear() }
+        // The chunks form a pipeline: chunk N+1 is prepared (processors) while chunk N is
+        // committed (mostly waiting for the disk's syncfs), so two chunks hold their
+        // descriptors at once (`chunkSize(alive: 2)`). The order of outcomes is that of
+        // doing them one after another: a chunk is committed only when it was fully
+        // prepared and every chunk before it committed (or --keep-going).
+        var committing: (edits: [Rewriter.Prepared], files: [AutopatchPlan.FilePlan]) = ([], [])
         var start = 0
-        while start < files.count {
-            let part = Array(files[start ..< min(files.count, start + chunk)])
-            let prepared = Overlap.map(count: part.count, jobs: jobs) { index -> Result<Rewriter.Prepared, RewriteError> in
-                Result { () throws(RewriteError) -> Rewriter.Prepared in
-                    try rewriter().prepare(path: part[index].path,
-                                           request: AutopatchCommand.request(for: part[index], pageSize: pageSize, keepOldBytes: keepOldBytes))
+        var written = 0
+        while start < files.count || !committing.edits.isEmpty {
+            let chunk = Array(files[start ..< min(files.count, start + part)])
+            let edits = committing.edits
+            let steps = Overlap.map(count: 2, jobs: 2) { step -> ChunkStep in
+                if step == 0 { return .committed(edits.isEmpty ? [] : rewriter().commit(edits)) }
+                return .prepared(Overlap.map(count: chunk.count, jobs: jobs) { index in
+                    Result { () throws(RewriteError) -> Rewriter.Prepared in
+                        try rewriter().prepare(path: chunk[index].path,
+                                               request: AutopatchCommand.request(for: chunk[index], pageSize: pageSize, keepOldBytes: keepOldBytes))
+                    }
+                })
+            }
+            guard case .committed(let commitErrors) = steps[0], case .prepared(let prepared) = steps[1] else { return false }
+            for (index, error) in commitErrors.enumerated() {
+                if let error {
+                    fail(committing.files[index].path, error)
+                    succeeded = false
+                } else if let others = hardLinks[committing.files[index].path] {
+                    for other in others where !relink(other, to: committing.files[index].realPath, outcome: &outcome) { succeeded = false }
                 }
             }
-            var ready: [Rewriter.Prepared] = []
-            var readyFiles: [AutopatchPlan.FilePlan] = []
+            written += committing.files.count
+            progress.update(written)
+            committing = ([], [])
             for (index, result) in prepared.enumerated() {
                 switch result {
                 case .success(let edit):
-                    ready.append(edit)
-                    readyFiles.append(part[index])
+                    committing.edits.append(edit)
+                    committing.files.append(chunk[index])
                 case .failure(let error):
-                    fail(part[index].path, error)
+                    fail(chunk[index].path, error)
                     succeeded = false
                 }
             }
-            // Without --keep-going one failure stops the run: this chunk is dropped
-            // unwritten (its edits are abandoned when `ready` goes), and so are the rest.
+            // Without --keep-going one failure stops the run: the chunk just prepared is
+            // dropped unwritten (its edits are abandoned when `committing` goes), and so
+            // are the rest.
             if !succeeded && !options.keepGoing {
                 outcome.notWritten.formUnion(files[start...].map(\.path).filter { outcome.failed[$0] == nil })
                 return false
             }
-            for (index, error) in rewriter().commit(ready).enumerated() {
-                if let error {
-                    fail(readyFiles[index].path, error)
-                    succeeded = false
-                } else if let others = hardLinks[readyFiles[index].path] {
-                    for other in others where !relink(other, to: readyFiles[index].realPath, outcome: &outcome) { succeeded = false }
-                }
-            }
-            start += part.count
-            progress.update(start)
+            start += chunk.count
         }
         return succeeded
     }

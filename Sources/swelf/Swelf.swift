@@ -213,11 +213,13 @@ struct Swelf {
     /// Files per batch: each pending file holds four descriptors (the locked input, the
     /// duplicate it is read through, the new file, its directory) until its chunk is
     /// committed, and a fifth while it is prepared (the directory of its path's walk).
-    static func batchSize() -> Int {
+    /// `alive`: how many batches hold their descriptors at once (2 when one batch is
+    /// prepared while the one before it is committed).
+    static func batchSize(alive: Int = 1) -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 64 }
         let available = Int(clamping: limit.rlim_cur)   // RLIM_INFINITY is the largest value
-        return max(8, min(512, (available - 32) / 5))
+        return max(8, min(512, (available - 32) / (5 * max(1, alive))))
     }
 
     /// What became of one file: its printed output and messages (when they were captured
