@@ -10,15 +10,29 @@
 public struct DlopenDependency: Equatable, Sendable {
     /// How much the file needs the library.
     public enum Priority: String, Sendable {
-        case required, recommended, suggested
+        /// The file does not work without it: not found is an error.
+        case required
+        /// The default: a feature is lost without it.
+        case recommended
+        /// Optional extras.
+        case suggested
     }
 
     /// The names to try, in order; the first one found is the one loaded.
     public var sonames: [String]
+    /// The feature the library provides (`"feature"`), when the note names one.
     public var feature: String?
+    /// The note's human-readable text for it (`"description"`).
     public var description: String?
+    /// How much the file needs the library.
     public var priority: Priority
 
+    /// A dependency as a note lists it.
+    /// - Parameters:
+    ///   - sonames: the names to try, in order.
+    ///   - feature: the feature it provides.
+    ///   - description: the human-readable text.
+    ///   - priority: how much the file needs it (`recommended` when the note says nothing).
     public init(sonames: [String], feature: String? = nil, description: String? = nil, priority: Priority = .recommended) {
         self.sonames = sonames
         self.feature = feature
