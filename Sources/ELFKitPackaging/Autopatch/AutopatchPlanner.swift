@@ -194,14 +194,8 @@ package struct AutopatchPlanner: Sendable {
                 if AutopatchPlanner.isLibraryName(PathText.lastComponent(of: directory)) { libraries.append(real) }
                 continue
             }
-            guard let stream = BytePath(real).withCString({ opendir($0) }) else { continue }
-            var names: [String] = []
-            while let entry = readdir(stream) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in ByteText.string(Array(raw.prefix { $0 != 0 })) }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(stream)
-            for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+            guard let names = AutopatchWalk.entryNames(of: real) else { continue }
+            for name in names {
                 guard let target = AutopatchWalk.realPath(real + "/" + name) else { continue }
                 index[name, default: []].append(Candidate(path: target, directory: real, rule: .libraries))
                 if AutopatchPlanner.isLibraryName(name) { libraries.append(target) }

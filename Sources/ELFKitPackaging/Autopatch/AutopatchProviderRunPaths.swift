@@ -66,14 +66,7 @@ extension AutopatchPlanner {
     /// (name, path, directory); with `recurse`, then those of each subdirectory (not a
     /// link to one), in the same order, to a depth of 64.
     static func entries(of directory: String, recurse: Bool, depth: Int) -> [(String, String, String)] {
-        guard let stream = BytePath(directory).withCString({ opendir($0) }) else { return [] }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in ByteText.string(Array(raw.prefix { $0 != 0 })) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        closedir(stream)
-        names.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        guard let names = AutopatchWalk.entryNames(of: directory) else { return [] }
         let prefix = directory == "/" ? "/" : directory + "/"
         var result = names.map { ($0, prefix + $0, directory) }
         guard recurse, depth < 64 else { return result }

@@ -118,17 +118,11 @@ package struct AutopatchWalk: Sendable {
             return
         }
         guard walkedDirectories.insert(Identity(status)).inserted else { return }
-        guard let stream = BytePath(directory).withCString({ opendir($0) }) else {
+        guard let names = AutopatchWalk.entryNames(of: directory) else {
             errors.append("\(directory): \(systemErrorMessage(errno))")
             return
         }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in ByteText.string(Array(raw.prefix { $0 != 0 })) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        closedir(stream)
-        for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+        for name in names {
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
             var status = stat()
             guard BytePath(path).withCString({ lstat($0, &status) }) == 0 else {
@@ -226,6 +220,20 @@ package struct AutopatchWalk: Sendable {
         } else {
             aliases.append(Alias(name: name, directory: realDirectory, target: target))
         }
+    }
+
+    /// The names in `directory` but `.` and `..`, in byte order (so that walks and
+    /// indexes do not depend on the file system's listing order); nil when it cannot be
+    /// opened (errno says why).
+    static func entryNames(of directory: String) -> [String]? {
+        guard let stream = BytePath(directory).withCString({ opendir($0) }) else { return nil }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in ByteText.string(Array(raw.prefix { $0 != 0 })) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        closedir(stream)
+        return names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
     }
 
     /// Whether the file starts with `\x7fELF` (read with `O_NONBLOCK`, so that a file that
