@@ -384,9 +384,6 @@ package struct AutopatchPlanner: Sendable {
         return names.joined(separator: " or ") + " (dlopen, \(priority.rawValue))"
     }
 
-    /// glibc's own libraries, which its loader finds in its own directory: the names
-    /// auto-patchelf.py's libc directory holds (the loader, libc, libm, libpthread, ...,
-    /// the NSS modules), and musl's loader-libc.
     /// Whether `name` is glibc's own library: a file of the NIX_BINTOOLS libc directory
     /// when there is one (auto-patchelf.py's test), else ``isLibcLibrary(_:)``.
     func isLibc(_ name: String) -> Bool {
@@ -394,11 +391,20 @@ package struct AutopatchPlanner: Sendable {
         return environment.fileSystem.status(environment.fileSystem.targetPath(directory + "/" + name))?.isRegular ?? false
     }
 
+    /// glibc's own libraries with fixed names (the loader and the NSS modules are matched
+    /// by prefix in ``isLibcLibrary(_:)``). Built once: it is asked for every need of
+    /// every file.
+    static let glibcLibraryNames: Set<String> = [
+        "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libresolv.so.2",
+        "libutil.so.1", "libanl.so.1", "libBrokenLocale.so.1", "libmvec.so.1", "libnsl.so.1",
+        "libthread_db.so.1", "libc_malloc_debug.so.0", "libmemusage.so", "libpcprofile.so", "libc.so",
+    ]
+
+    /// glibc's own libraries, which its loader finds in its own directory: the names
+    /// auto-patchelf.py's libc directory holds (the loader, libc, libm, libpthread, ...,
+    /// the NSS modules), and musl's loader-libc.
     package static func isLibcLibrary(_ name: String) -> Bool {
-        let fixed: Set<String> = ["libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libresolv.so.2",
-                                  "libutil.so.1", "libanl.so.1", "libBrokenLocale.so.1", "libmvec.so.1", "libnsl.so.1",
-                                  "libthread_db.so.1", "libc_malloc_debug.so.0", "libmemusage.so", "libpcprofile.so", "libc.so"]
-        return fixed.contains(name) || name.hasPrefix("ld-linux") || name.hasPrefix("ld64.so") || name.hasPrefix("ld.so.")
+        glibcLibraryNames.contains(name) || name.hasPrefix("ld-linux") || name.hasPrefix("ld64.so") || name.hasPrefix("ld.so.")
             || name.hasPrefix("ld-musl-") || (name.hasPrefix("libnss_") && name.contains(".so"))
     }
 
