@@ -55,7 +55,7 @@ struct AutopatchCommand {
             } else {
                 // Nothing is written, but every file due a change is still checked, so that
                 // one run names every file that would fail (a read-only one) with the errors.
-                _ = check(writable, outcome: &outcome)
+                _ = check(writable, keeping: 0, outcome: &outcome)
                 outcome.notWritten.formUnion(writable.map(\.path).filter { outcome.failed[$0] == nil })
             }
         }
@@ -123,10 +123,15 @@ struct AutopatchCommand {
         }
         var files = files
         var succeeded = true
+        // What the check pass proved, by path: the prepare writes those plans without
+        // planning and verifying them again (`CheckedEdit`).
+        var checked: [String: CheckedEdit] = [:]
         if files.count > part {
             // More than one chunk: only a chunk is committed at once, so every file is
             // checked first, holding nothing, and a failure stops the run before any write.
-            succeeded = check(files, outcome: &outcome)
+            let (passed, edits) = check(files, keeping: AutopatchCommand.checkedPlanBudget, outcome: &outcome)
+            succeeded = passed
+            checked = edits
             if !succeeded {
                 guard options.keepGoing else {
                     outcome.notWritten.formUnion(files.map(\.path).filter { outcome.failed[$0] == nil })
@@ -147,13 +152,15 @@ struct AutopatchCommand {
         var written = 0
         while start < files.count || !committing.edits.isEmpty {
             let chunk = Array(files[start ..< min(files.count, start + part)])
+            let chunkChecked = chunk.map { checked.removeValue(forKey: $0.path) }
             let edits = committing.edits
             let steps = Overlap.map(count: 2, jobs: 2) { step -> ChunkStep in
                 if step == 0 { return .committed(edits.isEmpty ? [] : rewriter().commit(edits)) }
                 return .prepared(Overlap.map(count: chunk.count, jobs: jobs) { index in
                     Result { () throws(RewriteError) -> Rewriter.Prepared in
-                        try rewriter().prepare(path: chunk[index].path,
-                                               request: AutopatchCommand.request(for: chunk[index], pageSize: pageSize, keepOldBytes: keepOldBytes))
+                        try rewriter().prepare(path: BytePath(chunk[index].path),
+                                               request: AutopatchCommand.request(for: chunk[index], pageSize: pageSize, keepOldBytes: keepOldBytes),
+                                               checked: chunkChecked[index])
                     }
                 })
             }
@@ -198,11 +205,18 @@ struct AutopatchCommand {
         return { Rewriter(durable: true, allowReadOnly: allowReadOnly) }
     }
 
-    /// Checks every file's edit without writing or holding anything (`Rewriter.check`:
+    /// The memory the check pass may spend keeping checked plans for the prepare (about a
+    /// kilobyte or two per file: 256 MiB keeps those of 10⁵ files); the files beyond it
+    /// are planned and verified again when they are prepared.
+    static let checkedPlanBudget = 256 << 20
+
+    /// Checks every file's edit without writing or holding a descriptor (`Rewriter.check`:
     /// planned and verified in memory, the file and its directory writable), `-j` at a
     /// time, in chunks for the progress line. Returns false when a file failed (one line
-    /// each on stderr, its path in `outcome.failed`).
-    func check(_ files: [AutopatchPlan.FilePlan], outcome: inout AutopatchPlan.Outcome) -> Bool {
+    /// each on stderr, its path in `outcome.failed`), and the checked edits, by path, of
+    /// as many files as `keeping` bytes of plans allow.
+    func check(_ files: [AutopatchPlan.FilePlan], keeping budget: Int,
+               outcome: inout AutopatchPlan.Outcome) -> (passed: Bool, checked: [String: CheckedEdit]) {
         let jobs = options.jobs ?? Overlap.processorCount
         let chunk = AutopatchCommand.chunkSize()
         let rewriter = rewriterMaker()
@@ -210,28 +224,33 @@ struct AutopatchCommand {
         let progress = ProgressLine(terminal: terminal, label: "autopatch: checking", total: files.count)
         defer { progress.clear() }
         var succeeded = true
+        var kept: [String: CheckedEdit] = [:]
+        var spent = 0
         var start = 0
         while start < files.count {
             let part = Array(files[start ..< min(files.count, start + chunk)])
-            let checked = Overlap.map(count: part.count, jobs: jobs) { index -> RewriteError? in
-                do throws(RewriteError) {
-                    _ = try rewriter().check(path: part[index].path,
-                                             request: AutopatchCommand.request(for: part[index], pageSize: pageSize, keepOldBytes: keepOldBytes))
-                    return nil
-                } catch {
-                    return error
+            let checked = Overlap.map(count: part.count, jobs: jobs) { index in
+                Result { () throws(RewriteError) -> CheckedEdit in
+                    try rewriter().check(path: part[index].path,
+                                         request: AutopatchCommand.request(for: part[index], pageSize: pageSize, keepOldBytes: keepOldBytes))
                 }
             }
-            for (index, error) in checked.enumerated() {
-                guard let error else { continue }
-                terminal.error("\(error)")
-                outcome.failed[part[index].path] = "\(error)"
-                succeeded = false
+            for (index, result) in checked.enumerated() {
+                switch result {
+                case .success(let edit):
+                    guard edit.retainedBytes > 0, spent + edit.retainedBytes <= budget else { continue }
+                    spent += edit.retainedBytes
+                    kept[part[index].path] = edit
+                case .failure(let error):
+                    terminal.error("\(error)")
+                    outcome.failed[part[index].path] = "\(error)"
+                    succeeded = false
+                }
             }
             start += part.count
             progress.update(start)
         }
-        return succeeded
+        return (succeeded, kept)
     }
 
     /// Makes `name` (a hard link of `file` before its write) a name of the new `file`

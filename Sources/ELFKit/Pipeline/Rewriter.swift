@@ -78,15 +78,19 @@ public struct Rewriter {
     /// - Throws: `RewriteError`: `.invalidInput`, `.refused` or `.verificationFailed`.
     public func preview(path: String, request: EditRequest) throws(RewriteError) -> Result {
         do {
-            let file = try ELFFile(path: path)
-            let plan = try planExplaining(file: file, request: request)
-            let failures = EditCheck(original: file, request: request)
-                .problems(edited: plan.isEmpty ? file : try ELFFile(source: PlannedByteSource(base: file.source, plan: plan)))
-            if !failures.isEmpty { throw VerificationFailures(failures: failures) }
-            return Result(changed: !plan.isEmpty, plan: plan)
+            return try previewed(ELFFile(path: path), request: request)
         } catch {
             throw RewriteError(error, path: path)
         }
+    }
+
+    /// `preview` of a file already open.
+    private func previewed(_ file: ELFFile, request: EditRequest) throws -> Result {
+        let plan = try planExplaining(file: file, request: request)
+        let failures = EditCheck(original: file, request: request)
+            .problems(edited: plan.isEmpty ? file : try ELFFile(source: PlannedByteSource(base: file.source, plan: plan)))
+        if !failures.isEmpty { throw VerificationFailures(failures: failures) }
+        return Result(changed: !plan.isEmpty, plan: plan)
     }
 
     /// `preview`, then the refusals `prepare` would make before writing (the file's user
@@ -97,17 +101,25 @@ public struct Rewriter {
     /// - Parameters:
     ///   - path: the file to read.
     ///   - request: the changes to make.
-    /// - Returns: whether the file would change, its new size, the warnings.
+    ///
+    /// A file of at most `ContentDigest.largestDigested` bytes is read whole, and the plan
+    /// is kept with the digest of what it was verified on: given back to `prepare`, it
+    /// spares that file a second plan and verification (`CheckedEdit`).
+    /// - Returns: whether the file would change, its new size, the warnings, and the plan.
     /// - Throws: `RewriteError`, as `prepare` would for the same file.
-    package func check(path: String, request: EditRequest) throws(RewriteError) -> Result {
-        let result = try preview(path: path, request: request)
-        guard result.changed else { return result }
+    package func check(path: String, request: EditRequest) throws(RewriteError) -> CheckedEdit {
         do {
+            let source = try FileByteSource(path: BytePath(path))
+            let content = try ContentDigest.wholeContent(of: source)
+            let result = try previewed(ELFFile(source: content.map(MemoryByteSource.init) ?? source), request: request)
+            guard result.changed else { return CheckedEdit(result: result, original: nil) }
             try writer.checkReplaceable(BytePath(path))
+            var kept = result
+            kept.plan.log = []
+            return CheckedEdit(result: kept, original: content.map(ContentDigest.init(of:)))
         } catch {
             throw RewriteError(error, path: path)
         }
-        return result
     }
 
     /// Plans the edit of an open file without writing anything.
@@ -189,6 +201,9 @@ public struct Rewriter {
         let destination: ResolvedPath
         /// nil when nothing is left to do (nothing to change, or written in place).
         let pending: AtomicFileWriter.PendingReplacement?
+        /// The checked plan given to `prepare` was written (the file was still the content
+        /// checked), rather than a plan made and verified again.
+        package var wroteCheckedPlan = false
     }
 
     /// Everything `rewrite` does except making the new file durable and renaming it over
@@ -217,11 +232,21 @@ public struct Rewriter {
     /// - Returns: the edit, verified and written to a temporary file, waiting for `commit`.
     /// - Throws: `RewriteError`, which says why nothing was written.
     public func prepare(path: BytePath, request: EditRequest, output: BytePath? = nil) throws(RewriteError) -> Prepared {
+        try prepare(path: path, request: request, output: output, checked: nil)
+    }
+
+    /// `prepare`, given what `check` proved about the same file and request: when the file
+    /// is still the content that was checked, the checked plan is written and the written
+    /// file compared byte for byte with the image the verifier accepted, instead of
+    /// planning and verifying again (`CheckedEdit`). Otherwise, as `prepare`.
+    package func prepare(path: BytePath, request: EditRequest, output: BytePath? = nil, checked: CheckedEdit?) throws(RewriteError) -> Prepared {
         try resolving(path, output: output) { input, destination in
             try writer.withLockedFile(at: input, exclusive: writer.namesSameFile(destination, asOpen: input), wait: false, holding: { locked in
-                let (result, pending) = try edit(source: locked.source, request: request, destination: destination, durableNow: false)
+                let (result, pending, wroteChecked) = try edit(source: locked.source, request: request, destination: destination,
+                                                               durableNow: false, checked: checked)
                 pending?.keepLocked = locked
-                return Prepared(result: result, input: input, request: request, destination: destination, pending: pending)
+                return Prepared(result: result, input: input, request: request, destination: destination, pending: pending,
+                                wroteCheckedPlan: wroteChecked)
             })
         }
     }
@@ -265,7 +290,19 @@ public struct Rewriter {
     /// Reads, plans, verifies and writes; with `durableNow` also makes the new file
     /// durable and renames it, else returns it pending.
     private func edit(source: FileByteSource, request: EditRequest, destination: ResolvedPath,
-                      durableNow: Bool) throws -> (result: Result, pending: AtomicFileWriter.PendingReplacement?) {
+                      durableNow: Bool, checked: CheckedEdit? = nil)
+        throws -> (result: Result, pending: AtomicFileWriter.PendingReplacement?, wroteChecked: Bool) {
+        if !durableNow, let checked, let original = checked.original, checked.result.changed, writer.names(destination, file: source),
+           let content = try ContentDigest.wholeContent(of: source), ContentDigest(of: content) == original {
+            // The content the plan was verified on: the written file must be that image.
+            let image = PlannedByteSource(base: MemoryByteSource(content), plan: checked.result.plan)
+            let sameImage = { (written: FileByteSource) throws in
+                let failures = WrittenEqualsVerifiedImage(image: image, written: written).problems()
+                if !failures.isEmpty { throw VerificationFailures(failures: failures) }
+            }
+            return (checked.result, try writer.prepare(plan: checked.result.plan, input: source, to: destination.path, resolved: destination,
+                                                       verifyPlan: {}, check: sameImage), true)
+        }
         let file = try ELFFile(source: source)
         let plan = try planExplaining(file: file, request: request)
         let check = EditCheck(original: file, request: request)
@@ -273,7 +310,7 @@ public struct Rewriter {
             // Nothing to change is right only if the file already says what was asked.
             let failures = check.problems(edited: file)
             if !failures.isEmpty { throw VerificationFailures(failures: failures) }
-            return (Result(changed: false, plan: plan), nil)
+            return (Result(changed: false, plan: plan), nil, false)
         }
         // The plan's image, read through `PlannedByteSource`. The writer runs it where it
         // costs nothing, beside the copy of a large file's unchanged bulk (a refused edit
@@ -303,10 +340,10 @@ public struct Rewriter {
         let result = Result(changed: !plan.isEmpty, plan: plan)
         if durableNow {
             try writer.write(plan: plan, input: source, to: destination.path, resolved: destination, verifyPlan: verifyPlan, check: checkWritten)
-            return (result, nil)
+            return (result, nil, false)
         }
         return (result, try writer.prepare(plan: plan, input: source, to: destination.path, resolved: destination,
-                                           verifyPlan: verifyPlan, check: checkWritten))
+                                           verifyPlan: verifyPlan, check: checkWritten), false)
     }
 }
 

@@ -133,4 +133,61 @@ import Testing
         #expect(stat(path, &status) == 0 && status.st_ino == inode, "the original was replaced")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["subject"], "a temporary file was left")
     }
+
+    /// The same corruptions when the plan comes from `check`, as in autopatch's check pass:
+    /// the prepare then writes the checked plan without planning or verifying it again, and
+    /// only the byte-for-byte comparison with the image the verifier accepted
+    /// (`WrittenEqualsVerifiedImage`) stands between the corrupted file and the rename.
+    @Test(arguments: cases) func aByteChangedInAFileWrittenFromACheckedPlanIsRefused(case: Case) throws {
+        let (directory, path) = try scratchFile(padding: `case`.padding)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        var status = stat()
+        #expect(stat(path, &status) == 0)
+        let inode = status.st_ino
+
+        let hook = Hook()
+        let rewriter = Rewriter(writer: AtomicFileWriter(system: Self.corrupting(hook)))
+        let checked = try rewriter.check(path: path, request: Self.request)
+        #expect(checked.original != nil, "the check kept no digest")
+        let file = try ELFFile(path: path)
+        if let offset = try `case`.offset(file, checked.result.plan) {
+            let now = try PlannedByteSource(base: file.source, plan: checked.result.plan).bytes(at: offset, count: 1, "sabotaged byte")[0]
+            hook.corruption = (offset, now == 0 ? 0x5a : ~now)
+        }
+        guard hook.corruption != nil else {
+            try expectCheckedPlanWritten(path: path, rewriter: rewriter, checked: checked, padding: `case`.padding)
+            return
+        }
+        let prepared = Result { () throws(RewriteError) in try rewriter.prepare(path: BytePath(path), request: Self.request, checked: checked) }
+        switch prepared {
+        case .success:
+            Issue.record("the corrupted file was accepted")
+        case .failure(.verificationFailed(let problems)):
+            #expect(problems.contains(where: Self.isWrittenFileDifference), "refused for another reason: \(problems)")
+        case .failure(let error):
+            Issue.record("refused for another reason: \(error)")
+        }
+        #expect(hook.fired == 1, "the corruption was not written")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before, "the original changed")
+        #expect(stat(path, &status) == 0 && status.st_ino == inode, "the original was replaced")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["subject"], "a temporary file was left")
+    }
+
+    static func isWrittenFileDifference(_ failure: VerificationFailure) -> Bool {
+        guard case .writtenFileDiffers = failure else { return false }
+        return true
+    }
+
+    /// The control of the checked-plan case: the checked plan is the one written, and the
+    /// file is the one an edit planned and verified on its own makes.
+    private func expectCheckedPlanWritten(path: String, rewriter: Rewriter, checked: CheckedEdit, padding: Int) throws {
+        let prepared = try rewriter.prepare(path: BytePath(path), request: Self.request, checked: checked)
+        #expect(prepared.wroteCheckedPlan, "the checked plan was not the one written")
+        #expect(rewriter.commit([prepared]).allSatisfy { $0 == nil })
+        let (freshDirectory, fresh) = try scratchFile(padding: padding)
+        defer { try? FileManager.default.removeItem(at: freshDirectory) }
+        #expect(try Rewriter().rewrite(path: fresh, request: Self.request).changed)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(contentsOf: URL(fileURLWithPath: fresh)))
+    }
 }
