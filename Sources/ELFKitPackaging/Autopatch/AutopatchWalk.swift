@@ -111,17 +111,32 @@ package struct AutopatchWalk: Sendable {
 
     /// Adds the entries of `directory`, entering subdirectories when `recurse`; nothing
     /// when that directory (device and inode) was walked already.
-    mutating func enter(_ directory: String, recurse: Bool) {
+    ///
+    /// `realDirectory`: the directory's canonical path when the caller knows it (a real
+    /// subdirectory of a directory whose canonical path is known: that path joined with
+    /// its name), else nil (`realpath` is asked).
+    /// `entry`: its `lstat` as an entry of its parent, a directory (so no link), or nil.
+    mutating func enter(_ directory: String, recurse: Bool, entry: stat? = nil, realDirectory knownRealDirectory: String? = nil) {
         var status = stat()
-        guard BytePath(directory).withCString({ stat($0, &status) }) == 0 else {
-            errors.append("\(directory): \(systemErrorMessage(errno))")
-            return
+        if let entry {
+            status = entry
+        } else {
+            guard BytePath(directory).withCString({ stat($0, &status) }) == 0 else {
+                errors.append("\(directory): \(systemErrorMessage(errno))")
+                return
+            }
         }
         guard walkedDirectories.insert(Identity(status)).inserted else { return }
         guard let names = AutopatchWalk.entryNames(of: directory) else {
             errors.append("\(directory): \(systemErrorMessage(errno))")
             return
         }
+        // The directory's canonical path, once: a regular file's entry in it is then
+        // canonical as the directory joined with its name (it is no link, and the name is
+        // neither `.` nor `..`), so the walk needs no `realpath` per file, whose lookup
+        // costs one `readlink` per component of the path. Nil (realpath failed): each file
+        // is resolved on its own, as before, and names its own error.
+        let realDirectory = knownRealDirectory ?? AutopatchWalk.realPath(directory)
         for name in names {
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
             var status = stat()
@@ -131,11 +146,13 @@ package struct AutopatchWalk: Sendable {
             }
             switch status.st_mode & S_IFMT {
             case S_IFDIR:
-                if recurse { enter(path, recurse: recurse) }
+                // A real directory (lstat: no link), so canonical as its parent's path
+                // joined with its name, like a regular file below.
+                if recurse { enter(path, recurse: recurse, entry: status, realDirectory: realDirectory.map { PathText.join($0, name) }) }
             case S_IFLNK:
-                follow(path, name: name, directory: directory, recurse: recurse)
+                follow(path, name: name, directory: directory, realDirectory: realDirectory, recurse: recurse)
             case S_IFREG:
-                consider(path)
+                consider(path, entry: status, realPath: realDirectory.map { PathText.join($0, name) })
             default:
                 special(path, status)
             }
@@ -145,11 +162,21 @@ package struct AutopatchWalk: Sendable {
     /// A regular file (or a file PATH): an ELF file when it starts with the ELF magic,
     /// else counted. A file seen before under another name is not taken again: a second
     /// name in another place (a hard link) becomes one of its aliases and hard links.
-    mutating func consider(_ path: String) {
+    ///
+    /// - Parameters:
+    ///   - entry: the `lstat` of a directory entry already found to be a regular file (so
+    ///     no link: its `stat` would say the same), or nil to `stat` the path here.
+    ///   - realPath: the file's canonical path when the caller knows it (its canonical
+    ///     directory joined with its name), or nil to ask `realpath`.
+    mutating func consider(_ path: String, entry: stat? = nil, realPath knownRealPath: String? = nil) {
         var status = stat()
-        guard BytePath(path).withCString({ stat($0, &status) }) == 0 else {
-            errors.append("\(path): \(systemErrorMessage(errno))")
-            return
+        if let entry {
+            status = entry
+        } else {
+            guard BytePath(path).withCString({ stat($0, &status) }) == 0 else {
+                errors.append("\(path): \(systemErrorMessage(errno))")
+                return
+            }
         }
         guard status.st_mode & S_IFMT == S_IFREG else {
             special(path, status)
@@ -159,7 +186,7 @@ package struct AutopatchWalk: Sendable {
         if let index = seenFiles[identity] {
             let first = files[index]
             // The same name again (a file PATH inside a directory PATH) adds nothing.
-            guard let real = AutopatchWalk.realPath(path), real != first.realPath,
+            guard let real = knownRealPath ?? AutopatchWalk.realPath(path), real != first.realPath,
                   !aliases.contains(where: { $0.target == first.realPath && $0.directory + "/" + $0.name == real }) else { return }
             // The same inode under another real name: a hard link. It names the file as a
             // provider in its own directory, and is relinked after the write.
@@ -174,7 +201,7 @@ package struct AutopatchWalk: Sendable {
             otherFiles += 1
             return
         }
-        guard let real = AutopatchWalk.realPath(path) else {
+        guard let real = knownRealPath ?? AutopatchWalk.realPath(path) else {
             errors.append("\(path): \(systemErrorMessage(errno))")
             return
         }
@@ -201,7 +228,8 @@ package struct AutopatchWalk: Sendable {
     /// link's directory; to a directory inside the tree, a directory to walk (once, after
     /// the PATHs). A loop, a dangling link and a link out of the tree add nothing and get
     /// a warning; a link to anything else (a FIFO) adds nothing.
-    mutating func follow(_ path: String, name: String, directory: String, recurse: Bool) {
+    /// `realDirectory`: the canonical path of `directory` when known (nil: `realpath`).
+    mutating func follow(_ path: String, name: String, directory: String, realDirectory knownRealDirectory: String? = nil, recurse: Bool) {
         var status = stat()
         guard BytePath(path).withCString({ stat($0, &status) }) == 0 else {
             let reason = errno == ELOOP ? "a loop of symbolic links" : "a dangling symbolic link (\(systemErrorMessage(errno)))"
@@ -210,7 +238,7 @@ package struct AutopatchWalk: Sendable {
         }
         let type = status.st_mode & S_IFMT
         guard type == S_IFREG || type == S_IFDIR, let target = AutopatchWalk.realPath(path),
-              let realDirectory = AutopatchWalk.realPath(directory) else { return }
+              let realDirectory = knownRealDirectory ?? AutopatchWalk.realPath(directory) else { return }
         guard roots.contains(where: { target == $0 || target.hasPrefix($0 == "/" ? "/" : $0 + "/") }) else {
             warnings.append("\(path): a symbolic link out of the tree (to \(target)), not followed")
             return
