@@ -1,0 +1,159 @@
+import Foundation
+import XCTest
+
+/// Issue 21: real single-file executables survive every growing edit. Each program carries a
+/// payload that it finds the way its format does (docs/overlay-design.md §11) and prints it:
+/// PyInstaller and Nuitka onefile programs built by the real tools, a Go program with
+/// `//go:embed`, and hand-made C programs with bun's `.bun` slot, libsui's SUI note and Node's
+/// NODE_SEA_BLOB note (two lookups). scripts/build-single-file-fixtures builds them once per
+/// content hash of their sources and tools (minutes the first time, then cached).
+///
+/// For each program × growing edit, one of two outcomes is accepted: swelf wrote a file that
+/// runs and prints the payload (and passes readelf and `swelf verify`), or swelf exited non-zero
+/// with a one-line reason and left the input byte for byte as it was. Anything else is a broken
+/// output and fails. A program that cannot be built fails the test (it is never skipped).
+final class SingleFileExecutableTests: EndToEndTestCase {
+    override class var requiredTools: [String] {
+        ["/usr/bin/gcc", "/usr/bin/go", "/sbin/ldconfig", "/opt/swelf-test/single-file-venv/bin/python"]
+    }
+
+    /// Every program the builder must hand over, and a mark its input must show (a section name
+    /// or a note owner in `readelf -SWn`), so that a fixture that lost its format fails here
+    /// instead of passing as a plain program. Nuitka 4.3.3 keeps its payload in .rodata on
+    /// Linux (no overlay, no named section): nothing to check beyond the payload it prints.
+    static let fixtures: [(name: String, mark: String?)] = [
+        ("pyinstaller-onefile", "pydata"),
+        ("nuitka-onefile", nil),
+        ("go-embed", ".go.buildinfo"),
+        ("bun-section", ".bun"),
+        ("sui-note", "SUI"),
+        ("node-sea", "NODE_SEA_BLOB"),
+        ("node-sea-auxv", "NODE_SEA_BLOB"),
+    ]
+
+    /// The growing edits: each makes the dynamic string table, the program header table or
+    /// .interp outgrow its slack. Returns nil (with the reason) when the edit does not apply.
+    enum Edit: String, CaseIterable {
+        case setRpath = "--set-rpath (400 bytes)"
+        case addNeeded = "--add-needed libm.so.6"
+        case setInterpreter = "--set-interpreter (longer symlink to the loader)"
+        case replaceNeeded = "--replace-needed (absolute path of the first DT_NEEDED)"
+    }
+
+    func testPyInstallerOnefile() throws { try check("pyinstaller-onefile") }
+    func testNuitkaOnefile() throws { try check("nuitka-onefile") }
+    func testGoEmbed() throws { try check("go-embed") }
+    func testBunSection() throws { try check("bun-section") }
+    func testLibsuiNote() throws { try check("sui-note") }
+    func testNodeSeaNote() throws { try check("node-sea") }
+    func testNodeSeaNoteOldLookup() throws { try check("node-sea-auxv") }
+
+    /// The builder's directory and its fixtures.tsv (NAME → expected stdout). A build failure
+    /// fails the test with the builder's log.
+    private func built() throws -> (URL, [String: String]) {
+        let script = Repo.root.appendingPathComponent("scripts/build-single-file-fixtures").path
+        let r = try runTool(script, [], timeout: 1200)
+        let dir = URL(fileURLWithPath: r.stdout.split(separator: "\n").last.map(String.init) ?? "")
+        guard r.status == 0 else {
+            throw MissingTool(path: script, hint: "could not build every single-file executable:\n\(r.summary)")
+        }
+        let table = try String(contentsOf: dir.appendingPathComponent("fixtures.tsv"), encoding: .utf8)
+        var expected: [String: String] = [:]
+        for row in table.split(separator: "\n") {
+            let fields = row.split(separator: "\t", maxSplits: 1).map(String.init)
+            if fields.count == 2 { expected[fields[0]] = fields[1].replacingOccurrences(of: "\\n", with: "\n") }
+        }
+        return (dir, expected)
+    }
+
+    private func check(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let (dir, table) = try built()
+        let original = dir.appendingPathComponent(name)
+        guard let expected = table[name], FileManager.default.isExecutableFile(atPath: original.path) else {
+            XCTFail("[\(name)] scripts/build-single-file-fixtures did not hand over \(name)", file: file, line: line)
+            return
+        }
+        // The input itself runs and shows its format's mark.
+        let box = try ScratchDirectory("single-file-\(name)")
+        let input = try runTool(original.path, [], cwd: box.url, timeout: 120)
+        XCTAssertTrue(input.status == 0 && input.stdout == expected,
+                      "[\(name)] the unedited program does not print its payload \(expected.debugDescription):\n\(input.summary)",
+                      file: file, line: line)
+        if let mark = Self.fixtures.first(where: { $0.name == name })?.mark {
+            let r = try readelf(["-Sn", original.path])
+            XCTAssertTrue(r.stdout.contains(mark), "[\(name)] readelf -SWn shows no \(mark): not the format it claims", file: file, line: line)
+        }
+        let originalBytes = try bytes(original)
+        let loaderDirectory = try box.dir("a-directory-with-a-long-name-so-that-the-interpreter-path-outgrows-the-original-one")
+        var outcomes: [String] = []
+        for edit in Edit.allCases {
+            let ctx = "\(name) \(edit.rawValue)"
+            let copy = try box.dir("work").appendingPathComponent(name)
+            try? FileManager.default.removeItem(at: copy)
+            try FileManager.default.copyItem(at: original, to: copy)
+            guard let arguments = try arguments(edit, copy, loaderDirectory) else {
+                // Allowed only when the file has nothing the edit works on; said in the log.
+                outcomes.append("\(ctx): does not apply (\(try notApplicable(edit, copy)))")
+                continue
+            }
+            let r = try swelf(arguments + [copy.path])
+            if r.status == 0 {
+                let run = try runTool(copy.path, [], cwd: copy.deletingLastPathComponent(), timeout: 120)
+                XCTAssertTrue(run.status == 0 && run.stdout == expected,
+                              "[\(ctx)] BROKEN: swelf wrote a file that does not print its payload \(expected.debugDescription):\n\(run.summary)",
+                              file: file, line: line)
+                try assertCleanOutput(copy, ctx, file: file, line: line)
+                outcomes.append("\(ctx): runs")
+            } else {
+                XCTAssertEqual(try bytes(copy), originalBytes, "[\(ctx)] BROKEN: swelf refused (exit \(r.status)) but changed the input", file: file, line: line)
+                let reason = r.stderr.split(separator: "\n").filter { !$0.allSatisfy(\.isWhitespace) }
+                XCTAssertEqual(reason.count, 1, "[\(ctx)] a refusal must give one line of reason:\n\(r.summary)", file: file, line: line)
+                outcomes.append("\(ctx): refused: \(reason.first ?? "")")
+            }
+        }
+        print("single-file \(name):\n  " + outcomes.joined(separator: "\n  "))
+    }
+
+    /// The swelf arguments of `edit` for `program`, or nil when the edit does not apply to it.
+    private func arguments(_ edit: Edit, _ program: URL, _ loaderDirectory: URL) throws -> [String]? {
+        switch edit {
+        case .setRpath:
+            // Longer than any slack a linker leaves in .dynstr.
+            return ["--set-rpath", "/nonexistent/" + String(repeating: "r", count: 387)]
+        case .addNeeded:
+            return ["--add-needed", "libm.so.6"]
+        case .setInterpreter:
+            // A longer path that still reaches the loader the program asks for.
+            guard let loader = try interpreter(program) else { return nil }
+            let link = loaderDirectory.appendingPathComponent("ld-\(program.lastPathComponent).so")
+            try? FileManager.default.removeItem(at: link)
+            try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: loader)
+            return ["--set-interpreter", link.path]
+        case .replaceNeeded:
+            // The first DT_NEEDED by the absolute path ld.so.cache gives for it: a longer name
+            // of the same library, which the loader opens as a path.
+            guard let first = try dynamicValue(program, tag: "NEEDED").first, let path = try cachedPath(first) else { return nil }
+            return ["--replace-needed", first, path]
+        }
+    }
+
+    private func notApplicable(_ edit: Edit, _ program: URL) throws -> String {
+        switch edit {
+        case .setInterpreter: return "no PT_INTERP"
+        case .replaceNeeded:
+            return try dynamicValue(program, tag: "NEEDED").first.map { "\($0) is not in ld.so.cache" } ?? "no DT_NEEDED"
+        default: return "?"
+        }
+    }
+
+    /// The x86-64 path `ldconfig -p` lists for `soname`.
+    private func cachedPath(_ soname: String) throws -> String? {
+        let r = try runTool("/sbin/ldconfig", ["-p"])
+        for line in r.stdout.split(separator: "\n") {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            guard text.hasPrefix(soname + " "), text.contains("x86-64"), let arrow = text.range(of: "=> ") else { continue }
+            return String(text[arrow.upperBound...])
+        }
+        return nil
+    }
+}
