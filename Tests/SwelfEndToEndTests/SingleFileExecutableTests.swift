@@ -4,8 +4,8 @@ import XCTest
 /// Issue 21: real single-file executables survive every growing edit. Each program carries a
 /// payload that it finds the way its format does (docs/overlay-design.md §11) and prints it:
 /// PyInstaller and Nuitka onefile programs built by the real tools, a Go program with
-/// `//go:embed`, and hand-made C programs with bun's `.bun` slot, libsui's SUI note and Node's
-/// NODE_SEA_BLOB note (two lookups). scripts/build-single-file-fixtures builds them once per
+/// `//go:embed`, and hand-made C programs with bun's `.bun` slot (linked, and laid out as
+/// bun >= 1.3.14 writes it), libsui's SUI note and Node's NODE_SEA_BLOB note (two lookups). scripts/build-single-file-fixtures builds them once per
 /// content hash of their sources and tools (minutes the first time, then cached).
 ///
 /// For each program × growing edit, one of two outcomes is accepted: swelf wrote a file that
@@ -26,6 +26,7 @@ final class SingleFileExecutableTests: EndToEndTestCase {
         ("nuitka-onefile", nil),
         ("go-embed", ".go.buildinfo"),
         ("bun-section", ".bun"),
+        ("bun-compiled", ".bun"),
         ("sui-note", "SUI"),
         ("node-sea", "NODE_SEA_BLOB"),
         ("node-sea-auxv", "NODE_SEA_BLOB"),
@@ -44,6 +45,7 @@ final class SingleFileExecutableTests: EndToEndTestCase {
     func testNuitkaOnefile() throws { try check("nuitka-onefile") }
     func testGoEmbed() throws { try check("go-embed") }
     func testBunSection() throws { try check("bun-section") }
+    func testBunCompiledLayout() throws { try check("bun-compiled") }
     func testLibsuiNote() throws { try check("sui-note") }
     func testNodeSeaNote() throws { try check("node-sea") }
     func testNodeSeaNoteOldLookup() throws { try check("node-sea-auxv") }
