@@ -50,29 +50,39 @@ final class SingleFileExecutableTests: EndToEndTestCase {
     func testNodeSeaNote() throws { try check("node-sea") }
     func testNodeSeaNoteOldLookup() throws { try check("node-sea-auxv") }
 
-    /// The builder's directory and its fixtures.tsv (NAME → expected stdout). A build failure
-    /// fails the test with the builder's log.
-    private func built() throws -> (URL, [String: String]) {
+    /// The builder's directory and its fixtures.tsv (NAME → expected stdout).
+    struct Built: Sendable {
+        let directory: URL
+        let expected: [String: String]
+        /// The builder's output when it failed (it then hands over the programs it built).
+        let failure: String?
+    }
+
+    /// The builder runs once per test process (a static let is initialised once), so that a
+    /// failed build is not tried again for each test: the programs it built are tested, and
+    /// the test of each one it could not build fails with its log.
+    private static let build = Result<Built, any Error> { try runBuilder() }
+
+    private static func runBuilder() throws -> Built {
         let script = Repo.root.appendingPathComponent("scripts/build-single-file-fixtures").path
         let r = try runTool(script, [], timeout: 1200)
         let dir = URL(fileURLWithPath: r.stdout.split(separator: "\n").last.map(String.init) ?? "")
-        guard r.status == 0 else {
-            throw MissingTool(path: script, hint: "could not build every single-file executable:\n\(r.summary)")
-        }
         let table = try String(contentsOf: dir.appendingPathComponent("fixtures.tsv"), encoding: .utf8)
         var expected: [String: String] = [:]
         for row in table.split(separator: "\n") {
             let fields = row.split(separator: "\t", maxSplits: 1).map(String.init)
             if fields.count == 2 { expected[fields[0]] = fields[1].replacingOccurrences(of: "\\n", with: "\n") }
         }
-        return (dir, expected)
+        return Built(directory: dir, expected: expected, failure: r.status == 0 ? nil : r.summary)
     }
 
     private func check(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let (dir, table) = try built()
+        let built = try Self.build.get()
+        let (dir, table) = (built.directory, built.expected)
         let original = dir.appendingPathComponent(name)
         guard let expected = table[name], FileManager.default.isExecutableFile(atPath: original.path) else {
-            XCTFail("[\(name)] scripts/build-single-file-fixtures did not hand over \(name)", file: file, line: line)
+            XCTFail("[\(name)] scripts/build-single-file-fixtures did not hand over \(name):\n\(built.failure ?? "(it exited 0)")",
+                    file: file, line: line)
             return
         }
         // The input itself runs and shows its format's mark.
