@@ -111,11 +111,13 @@ final class SingleFileExecutableTests: EndToEndTestCase {
             let r = try swelf(arguments + [copy.path])
             if r.status == 0 {
                 let run = try runTool(copy.path, [], cwd: copy.deletingLastPathComponent(), timeout: 120)
-                XCTAssertTrue(run.status == 0 && run.stdout == expected,
-                              "[\(ctx)] BROKEN: swelf wrote a file that does not print its payload \(expected.debugDescription):\n\(run.summary)",
+                let runs = run.status == 0 && run.stdout == expected
+                XCTAssertTrue(runs, "[\(ctx)] BROKEN: swelf wrote a file that does not print its payload \(expected.debugDescription):\n\(run.summary)",
                               file: file, line: line)
                 try assertCleanOutput(copy, ctx, file: file, line: line)
-                outcomes.append("\(ctx): runs")
+                // The growth shows the edit did not fit in place (the log's figures).
+                let growth = try fileSize(copy) - originalBytes.count
+                outcomes.append("\(ctx): \(runs ? "runs" : "BROKEN (exit \(run.status))"), file \(growth >= 0 ? "+" : "")\(growth) bytes")
             } else {
                 XCTAssertEqual(try bytes(copy), originalBytes, "[\(ctx)] BROKEN: swelf refused (exit \(r.status)) but changed the input", file: file, line: line)
                 let reason = r.stderr.split(separator: "\n").filter { !$0.allSatisfy(\.isWhitespace) }
