@@ -5,7 +5,9 @@ import XCTest
 /// payload that it finds the way its format does (docs/overlay-design.md §11) and prints it:
 /// PyInstaller and Nuitka onefile programs built by the real tools, a Go program with
 /// `//go:embed`, and hand-made C programs with bun's `.bun` slot (linked, and laid out as
-/// bun >= 1.3.14 writes it), libsui's SUI note and Node's NODE_SEA_BLOB note (two lookups). scripts/build-single-file-fixtures builds them once per
+/// bun >= 1.3.14 writes it), libsui's SUI note (linked, and in a segment past the end of the
+/// file with a moved program header table, as libsui >= 0.16 writes it) and Node's
+/// NODE_SEA_BLOB note (two lookups). scripts/build-single-file-fixtures builds them once per
 /// content hash of their sources and tools (minutes the first time, then cached).
 ///
 /// For each program × growing edit, one of two outcomes is accepted: swelf wrote a file that
@@ -28,6 +30,7 @@ final class SingleFileExecutableTests: EndToEndTestCase {
         ("bun-section", ".bun"),
         ("bun-compiled", ".bun"),
         ("sui-note", "SUI"),
+        ("sui-note-appended", "SUI"),
         ("node-sea", "NODE_SEA_BLOB"),
         ("node-sea-auxv", "NODE_SEA_BLOB"),
     ]
@@ -47,6 +50,7 @@ final class SingleFileExecutableTests: EndToEndTestCase {
     func testBunSection() throws { try check("bun-section") }
     func testBunCompiledLayout() throws { try check("bun-compiled") }
     func testLibsuiNote() throws { try check("sui-note") }
+    func testLibsuiAppendedSegment() throws { try check("sui-note-appended") }
     func testNodeSeaNote() throws { try check("node-sea") }
     func testNodeSeaNoteOldLookup() throws { try check("node-sea-auxv") }
 
@@ -92,8 +96,11 @@ final class SingleFileExecutableTests: EndToEndTestCase {
                       "[\(name)] the unedited program does not print its payload \(expected.debugDescription):\n\(input.summary)",
                       file: file, line: line)
         if let mark = Self.fixtures.first(where: { $0.name == name })?.mark {
-            let r = try readelf(["-Sn", original.path])
-            XCTAssertTrue(r.stdout.contains(mark), "[\(name)] readelf -SWn shows no \(mark): not the format it claims", file: file, line: line)
+            let sections = try readelf(["-S", original.path]).stdout
+            let owners = try segmentNoteOwners(original)
+            XCTAssertTrue(sections.contains(mark) || owners.contains(mark),
+                          "[\(name)] no section and no PT_NOTE note named \(mark) (notes: \(owners)): not the format it claims",
+                          file: file, line: line)
         }
         let originalBytes = try bytes(original)
         let loaderDirectory = try box.dir("a-directory-with-a-long-name-so-that-the-interpreter-path-outgrows-the-original-one")
@@ -158,6 +165,29 @@ final class SingleFileExecutableTests: EndToEndTestCase {
             return try dynamicValue(program, tag: "NEEDED").first.map { "\($0) is not in ld.so.cache" } ?? "no DT_NEEDED"
         default: return "?"
         }
+    }
+
+    /// The owner names of the notes in `program`'s PT_NOTE segments, walked as a loader-side
+    /// reader walks them (readelf -n shows note sections when there are section headers, and
+    /// libsui's appended note has no section).
+    private func segmentNoteOwners(_ program: URL) throws -> [String] {
+        let data = [UInt8](try bytes(program))
+        var owners: [String] = []
+        for line in try readelf(["-l", program.path]).stdout.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 5, fields[0] == "NOTE", let offset = Int(fields[1].dropFirst(2), radix: 16),
+                  let size = Int(fields[4].dropFirst(2), radix: 16), offset >= 0, size >= 0, offset <= data.count - size else { continue }
+            var at = offset
+            let u32 = { (i: Int) in Int(data[i]) | Int(data[i + 1]) << 8 | Int(data[i + 2]) << 16 | Int(data[i + 3]) << 24 }
+            while at + 12 <= offset + size {
+                let nameSize = u32(at), descSize = u32(at + 4)
+                let next = at + 12 + (nameSize + 3) / 4 * 4 + (descSize + 3) / 4 * 4
+                guard next <= offset + size else { break }
+                owners.append(String(decoding: data[(at + 12)..<(at + 12 + nameSize)].prefix { $0 != 0 }, as: UTF8.self))
+                at = next
+            }
+        }
+        return owners
     }
 
     /// The x86-64 path `ldconfig -p` lists for `soname`.
