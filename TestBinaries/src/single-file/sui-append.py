@@ -5,13 +5,16 @@ of every mapping, so that vaddr - offset can be the first PT_LOAD's) a new
 PT_LOAD holds a copy of the program header table, enlarged by that PT_LOAD and a PT_NOTE, and
 then the note; e_phoff and PT_PHDR point at the copy, and the segment's vaddr is its offset plus
 the first PT_LOAD's vaddr - offset (libsui 0.16.3, so that the AT_PHDR the kernel computes either
-way is the same). Not reproduced: 0.16.1's `.sui.phdrs` section over the copy. ELF64 LE only.
+way is the same). As in 0.16.1, an allocated section `.sui.phdrs` covers the copy (eu-strip
+zero-filled it without one, deno#35633): the section header table, with that section added,
+and the section name table, with its name added, are written anew after the segment. ELF64 LE.
 
 usage: sui-append.py INPUT OUTPUT PAYLOAD-TEXT"""
 import struct
 import sys
 
 PT_LOAD, PT_NOTE, PT_PHDR, PF_R = 1, 4, 6, 4
+SHT_PROGBITS, SHF_ALLOC = 1, 2
 PAGE = 4096
 
 
@@ -49,6 +52,21 @@ def main(source, target, text):
     data += note
     struct.pack_into("<Q", data, 0x20, offset)
     struct.pack_into("<H", data, 0x38, len(phdrs))
+
+    # The section name table with ".sui.phdrs" added, then the section header table with it.
+    shoff = struct.unpack_from("<Q", data, 0x28)[0]
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    shdrs = [list(struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize)) for i in range(shnum)]
+    names = shdrs[shstrndx]
+    strtab = bytes(data[names[4]:names[4] + names[5]])
+    names[4], names[5] = len(data), len(strtab) + len(b".sui.phdrs\0")
+    shdrs.append([len(strtab), SHT_PROGBITS, SHF_ALLOC, vaddr, offset, table_size, 0, 0, 8, 0])
+    data += strtab + b".sui.phdrs\0"
+    data += b"\0" * (-len(data) % 8)
+    struct.pack_into("<Q", data, 0x28, len(data))
+    struct.pack_into("<H", data, 0x3C, len(shdrs))
+    for sh in shdrs:
+        data += struct.pack("<IIQQQQIIQQ", *sh)
     open(target, "wb").write(data)
 
 
