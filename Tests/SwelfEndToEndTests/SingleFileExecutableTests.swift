@@ -19,8 +19,8 @@ final class SingleFileExecutableTests: EndToEndTestCase {
         ["/usr/bin/gcc", "/usr/bin/go", "/sbin/ldconfig", "/opt/swelf-test/single-file-venv/bin/python"]
     }
 
-    /// Every program the builder must hand over, and a mark its input must show (a section name
-    /// or a note owner in `readelf -SWn`), so that a fixture that lost its format fails here
+    /// Every program the builder must hand over, and a mark its input must show (a section name,
+    /// or the owner of a note in a PT_NOTE segment), so that a fixture that lost its format fails here
     /// instead of passing as a plain program. Nuitka 4.3.3 keeps its payload in .rodata on
     /// Linux (no overlay, no named section): nothing to check beyond the payload it prints.
     static let fixtures: [(name: String, mark: String?)] = [
@@ -36,7 +36,8 @@ final class SingleFileExecutableTests: EndToEndTestCase {
     ]
 
     /// The growing edits: each makes the dynamic string table, the program header table or
-    /// .interp outgrow its slack. Returns nil (with the reason) when the edit does not apply.
+    /// .interp outgrow its slack (the log shows how much each grew the file). `arguments`
+    /// gives nil when an edit does not apply to a file, and the log says why.
     enum Edit: String, CaseIterable {
         case setRpath = "--set-rpath (400 bytes)"
         case addNeeded = "--add-needed libm.so.6"
