@@ -1,0 +1,3 @@
+module swelf.test/goembed
+
+go 1.19
