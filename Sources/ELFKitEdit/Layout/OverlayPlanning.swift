@@ -23,6 +23,15 @@ package enum OverlayPlanning {
         } catch let error as ELFError { throw .format(error) } catch let error as EditError { throw error } catch {
             throw .refused(EditRefusal(.internalError, "\(error)"))
         }
+        var plan = try planKeeping(overlay, file: file, request: request, log: &log)
+        if plan.newSize > file.source.size, let warning = boundedCookieWarning(file, newSize: plan.newSize) {
+            plan.warnings.append(warning)
+        }
+        return plan
+    }
+
+    private static func planKeeping(_ overlay: Overlay?, file: ELFFile, request: EditRequest,
+                                    log: inout [String]) throws(EditError) -> RewritePlan {
         guard let overlay, request.overlay == .followImage else {
             var plan = try planImage(file, request: request, sectionTableLast: false, log: &log)
             if let overlay, !plan.isEmpty, plan.imageSize > overlay.start {
@@ -62,6 +71,26 @@ package enum OverlayPlanning {
         var planner = try LayoutPlanner(file: file, outcome: outcome, pageSize: request.pageSize)
         planner.sectionTableLast = sectionTableLast
         return try planner.plan(log: &log)
+    }
+
+    /// PyInstaller's archive cookie in a `pydata` section within the last 4096 + 88 bytes of
+    /// the file, pushed further from the end by the growth: bootloaders before PyInstaller
+    /// 4.3 (pyinstaller PR #5511) search only that window and will not find it; 4.3 and
+    /// later scan the whole file. The two cannot be told apart from the file, and refusing
+    /// would refuse every PyInstaller program, so it is a warning (§10, "bounded scan").
+    private static func boundedCookieWarning(_ file: ELFFile, newSize: UInt64) -> String? {
+        let window: UInt64 = 4096 + 88
+        let size = file.source.size
+        guard let pydata = file.section(named: "pydata")?.header, pydata.type != .nobits,
+              let tail = try? file.source.bytes(at: size - min(size, window), count: min(size, window), "PyInstaller cookie window")
+        else { return nil }
+        let magic: [UInt8] = [0x4d, 0x45, 0x49, 0o14, 0o13, 0o12, 0o13, 0o16]
+        guard tail.count >= magic.count,
+              let index = (0 ... tail.count - magic.count).reversed().first(where: { Array(tail[$0 ..< $0 + magic.count]) == magic })
+        else { return nil }
+        let cookie = size - UInt64(tail.count) + UInt64(index)
+        guard cookie >= pydata.offset, newSize - cookie > window else { return nil }
+        return "PyInstaller onefile: the archive cookie is now \(newSize - cookie) bytes before the end of the file; bootloaders of PyInstaller 4.2 and earlier search only the last \(window) and will not start (4.3 and later search the whole file)"
     }
 
     /// `--overlay keep-offset` (§12.4): new content after the overlay. Readers that look at
