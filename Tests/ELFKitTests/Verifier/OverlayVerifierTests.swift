@@ -94,6 +94,27 @@ import Testing
         #expect(try Self.problems(file, plan, Self.growing).isEmpty)
     }
 
+    /// The AppImage rule alone: the last PT_LOAD stretched 16 bytes past the section header
+    /// table and the overlay placed there. Size and bytes are right for that image end, but
+    /// the runtime's rule (section headers only) would look 16 bytes too early.
+    @Test func appImageRuleRejectsATableThatNoLongerEndsTheImage() throws {
+        var contents = try Subject.named("x86_64/hello").contents()
+        contents.replaceSubrange(8 ..< 11, with: [0x41, 0x49, 0x02])
+        let file = try ELFFile(source: MemoryByteSource(contents + Array("hsqs squashfs stand-in".utf8)))
+        let plan = try Rewriter().plan(file: file, request: Self.growing)
+        let edited = try ELFFile(source: PlannedByteSource(base: file.source, plan: plan))
+        let index = try #require(edited.programHeaders.lastIndex { $0.type == .load })
+        var load = edited.programHeaders[index]
+        let tail = try #require(plan.tail)
+        load.fileSize = tail.offset + 16 - load.offset
+        load.memorySize = load.fileSize
+        let at = edited.header.programHeaderOffset + UInt64(index) * edited.format.programHeaderSize
+        var broken = try #require(VerifierSabotageTests.overlay(plan, at: at, try VerifierSabotageTests.encode([load], edited.format)))
+        broken.tail!.offset += 16
+        let problems = try Self.problems(file, broken, Self.growing)
+        #expect(problems.contains { $0.check == .overlay && $0.message.contains("AppImage") })
+    }
+
     @Test func keepOffsetLeavesTheOverlayAndIsChecked() throws {
         let tail = Array("an overlay kept at its offset".utf8) + [UInt8](repeating: 7, count: 100)
         let file = try Self.file(withOverlay: tail)
