@@ -90,11 +90,12 @@ package struct Overlay: Sendable {
     /// zeros only (padding an earlier edit left after a shortened section header table:
     /// no program finds a payload in zeros, and the edit then places as before).
     /// - Parameter file: The file as read.
-    /// - Throws: `ELFError` when an extent overflows or the file cannot be read.
+    /// - Throws: `ELFError` when the file cannot be read.
     package init?(file: ELFFile) throws(ELFError) {
         let size = file.source.size
-        let end = try Self.imageEnd(of: file)
-        guard end < size else { return nil }
+        // A header whose extent passes 2^64 claims more than any file holds: nothing lies
+        // after such an image, and the edit goes on (or fails) as it would without overlays.
+        guard let end = try? Self.imageEnd(of: file), end < size else { return nil }
         let length = size - end
         let probe = try file.source.bytes(at: end, count: min(length, 4096), "overlay")
         if length <= 4096 && probe.allSatisfy({ $0 == 0 }) { return nil }
