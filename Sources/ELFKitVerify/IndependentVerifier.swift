@@ -39,6 +39,11 @@ public struct VerificationProblem: Hashable, Sendable, CustomStringConvertible {
         /// The resolution cache note (`.note.nixos.ldcache`) is wrong: missing, stale,
         /// badly placed, or left behind after it was dropped.
         case notes
+        /// The bytes after the original ELF image (an overlay) are not the edited file's
+        /// tail byte for byte, a deno trailer's offsets were not moved with them, or
+        /// AppImage's image-end rule no longer finds them (`--overlay keep-offset`: they
+        /// moved, or new content overlaps them).
+        case overlay
     }
     /// Which comparison failed.
     public let check: Check
@@ -68,7 +73,9 @@ public struct VerificationProblem: Hashable, Sendable, CustomStringConvertible {
 /// - the headers, the dynamic entries (strings by value, tables by content), symbols,
 ///   versions, hash lookups, relocations, section headers and `.symtab`;
 /// - the bytes nothing describes (no header, segment or section covers them): each is the
-///   original's byte at that offset, or zero (`UnaccountedBytesCheck`).
+///   original's byte at that offset, or zero (`UnaccountedBytesCheck`);
+/// - the bytes after the original image (an overlay): the edited file's tail, byte for
+///   byte, found where its format looks for it (`OverlayCheck`).
 public struct IndependentVerifier {
     let original: ELFFile
     let edited: ELFFile
@@ -124,6 +131,7 @@ public struct IndependentVerifier {
             try SectionCheck(context: context).run(&problems)
             try ResolutionCacheCheck(context: context).run(&problems)
             try UnaccountedBytesCheck(context: context).run(&problems)
+            try OverlayCheck(context: context).run(&problems)
         } catch {
             problems.append(VerificationProblem(.header, "verification could not read a file: \(error)"))
         }

@@ -28,6 +28,8 @@ struct UnaccountedBytesCheck {
         for section in edited.sectionHeaders where section.type != .nobits && section.type != .null {
             cover(section.offset, section.size)
         }
+        // A moved overlay is judged byte for byte by OverlayCheck, against its old place.
+        if let overlay = OverlayCheck.editedOverlay(context) { cover(overlay.start, overlay.end - overlay.start) }
         var gaps: [(start: UInt64, end: UInt64)] = []
         var position: UInt64 = 0
         for range in IntervalSet(used).ranges {

@@ -96,7 +96,7 @@ struct ArgumentParser {
         switch option {
         case "--set-interpreter", "--interpreter", "--page-size", "--set-os-abi", "--set-soname",
              "--set-rpath", "--add-rpath", "--allowed-rpath-prefixes", "--add-needed",
-             "--remove-needed", "--clear-symbol-version", "--rename-dynamic-symbols", "--output", "-j", "--jobs":
+             "--remove-needed", "--clear-symbol-version", "--rename-dynamic-symbols", "--output", "-j", "--jobs", "--overlay":
             return 1
         case "--replace-needed":
             return 2
@@ -376,6 +376,14 @@ struct ArgumentParser {
                     if asPatchelf { throw UsageError(message: "unrecognized option '\(option)'") }
                     invocation.allowReadOnly = true
                 case "--no-clobber-old-sections": invocation.edits.keepOldBytes = true
+                case "--overlay":
+                    // patchelf has no such option (it always appends after the whole file).
+                    if asPatchelf { throw UsageError(message: "unrecognized option '\(option)'") }
+                    switch text(arguments[0]) {
+                    case "end": invocation.edits.overlay = .followImage
+                    case "keep-offset": invocation.edits.overlay = .keepOffset
+                    default: throw UsageError(message: "invalid --overlay '\(text(arguments[0]))': expected end or keep-offset")
+                    }
                 case "--no-sort": break  // swelf never sorts program or section headers: this is what it always does
                 case "--build-resolution-cache": invocation.edits.buildResolutionCache = true
                 default:

@@ -327,6 +327,10 @@ enum HelpText {
       --no-clobber-old-sections    keep the old bytes of every table the edit moves (by
                                    default they are cleared); refuse an edit that would
                                    overwrite them
+      --overlay end|keep-offset    where a growing edit leaves bytes after the ELF image
+                                   (bun, Nuitka, deno, AppImage payloads): end (default)
+                                   keeps them the file's tail after the new content;
+                                   keep-offset keeps their offsets, new content after them
       --no-sort                    swelf never sorts program or section headers; accepted
       --build-resolution-cache     record where each DT_NEEDED name resolves against the final
                                    run path in a .note.nixos.ldcache note (patchelf's);

@@ -130,9 +130,7 @@ public struct Rewriter {
 
     /// `plan(file:request:)`, with the reasoning in `log` even when the edit is refused.
     package func plan(file: ELFFile, request: EditRequest, log: inout [String]) throws(EditError) -> RewritePlan {
-        let outcome = try DynamicEditor(file: file).apply(request)
-        log = outcome.log
-        return try LayoutPlanner(file: file, outcome: outcome, pageSize: request.pageSize).plan(log: &log)
+        try OverlayPlanning.plan(file: file, request: request, log: &log)
     }
 
     /// Edits the file at `path`, writing to `output` (default: replacing `path`).
@@ -388,6 +386,7 @@ struct WrittenImageCheck {
         }
         var regions = plan.patches.map { ($0.offset, $0.bytes) }
         if !plan.appended.isEmpty { regions.append((plan.appendOffset, plan.appended)) }
+        for patch in plan.tail?.patches ?? [] { regions.append((patch.offset, patch.bytes)) }
         for (offset, bytes) in regions {
             guard let actual = try? written.bytes(at: offset, count: UInt64(bytes.count), "written bytes"), actual == bytes else {
                 return [.writtenFileDiffers(offset: offset, expectedSize: plan.newSize, actualSize: written.size)]

@@ -73,12 +73,28 @@ public struct EditRequest: Equatable, Sendable {
     /// final run path and record the result in a `.note.nixos.ldcache` note
     /// (`ResolutionCacheNote`). Any run-path or DT_NEEDED change drops such a note.
     public var buildResolutionCache = false
+    /// Where a growing edit leaves the bytes that follow the ELF image (an overlay: the
+    /// payload of bun, Nuitka, deno, AppImage and self-extracting programs); see
+    /// ``OverlayPlacement``.
+    public var overlay = OverlayPlacement.followImage
+
+    /// Where a growing edit leaves the bytes after the ELF image (docs/overlay-design.md §12).
+    public enum OverlayPlacement: Equatable, Sendable {
+        /// The default: new content goes between the image and the overlay, which stays
+        /// the file's tail byte for byte, right after the section header table (readers
+        /// that look at the end of the file, or at the image end as AppImage computes it,
+        /// still find it); deno's trailer offsets are adjusted by the shift.
+        case followImage
+        /// `--overlay keep-offset`: new content goes after the overlay, which keeps its
+        /// absolute offsets but no longer ends the file (patchelf's placement).
+        case keepOffset
+    }
 
     /// A request that changes nothing; set the fields of the changes to make.
     public init() {}
 
-    /// Whether the request asks for no change at all. ``forceRPath``, ``pageSize`` and
-    /// ``keepOldBytes`` only qualify other changes, so they do not count.
+    /// Whether the request asks for no change at all. ``forceRPath``, ``pageSize``,
+    /// ``keepOldBytes`` and ``overlay`` only qualify other changes, so they do not count.
     public var isEmpty: Bool {
         interpreter == nil && soname == nil && runPath == nil && addNeeded.isEmpty && removeNeeded.isEmpty
             && replaceNeeded.isEmpty && !noDefaultLib && osABI == nil && executableStack == nil && !addDebugTag
@@ -99,7 +115,7 @@ public struct EditRequest: Equatable, Sendable {
             && a.noDefaultLib == b.noDefaultLib && a.osABI == b.osABI && a.executableStack == b.executableStack
             && a.addDebugTag == b.addDebugTag && a.clearSymbolVersions == b.clearSymbolVersions
             && a.renameSymbols == b.renameSymbols && a.pageSize == b.pageSize && a.keepOldBytes == b.keepOldBytes
-            && a.buildResolutionCache == b.buildResolutionCache
+            && a.buildResolutionCache == b.buildResolutionCache && a.overlay == b.overlay
     }
 }
 

@@ -10,6 +10,10 @@ public struct FileHeader: Hashable, Sendable {
     public var osABI: OSABI
     /// The version of that ABI (`e_ident[EI_ABIVERSION]`), usually 0.
     public var abiVersion: UInt8
+    /// `e_ident[EI_PAD]` (bytes 9 to 15), written back as read: the gABI reserves them as
+    /// zeros, but AppImage type 2 keeps its magic `AI\x02` at bytes 8 to 10, where tools
+    /// (appimaged, AppImageLauncher) look for it.
+    package var identPadding: [UInt8] = [UInt8](repeating: 0, count: 7)
     /// The object file type (`e_type`): executable, shared object, relocatable, core.
     public var type: ELFFileType
     /// The architecture (`e_machine`).
@@ -80,7 +84,7 @@ public struct FileHeader: Hashable, Sendable {
         // Mirrors SectionHeader.decode and ProgramHeader's fields on purpose: each record is
         // its own ELF structure, read field by field in the order the spec gives it.
         let header = FileHeader(
-            format: format, osABI: OSABI(rawValue: bytes[7]), abiVersion: bytes[8],
+            format: format, osABI: OSABI(rawValue: bytes[7]), abiVersion: bytes[8], identPadding: Array(bytes[9 ..< 16]),
             type: ELFFileType(rawValue: try decoder.readU16()),
             machine: ELFMachine(rawValue: try decoder.readU16()),
             version: try decoder.readU32(),
@@ -105,7 +109,7 @@ public struct FileHeader: Hashable, Sendable {
         encoder.writeU8(1)
         encoder.writeU8(osABI.rawValue)
         encoder.writeU8(abiVersion)
-        encoder.append([UInt8](repeating: 0, count: 7))
+        encoder.append(identPadding.count == 7 ? identPadding : [UInt8](repeating: 0, count: 7))
         encoder.writeU16(type.rawValue)
         encoder.writeU16(machine.rawValue)
         encoder.writeU32(version)

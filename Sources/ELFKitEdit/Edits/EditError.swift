@@ -68,6 +68,10 @@ public struct EditRefusal: Sendable, Equatable, CustomStringConvertible {
         /// `--build-resolution-cache` on a file that already has a different resolution
         /// cache note.
         case resolutionCachePresent
+        /// The bytes after the ELF image (an overlay) cannot be kept as their format needs
+        /// them: a UPX-packed program (edit the program after `upx -d`), or a deno trailer
+        /// whose absolute positions point outside the overlay (docs/overlay-design.md §12).
+        case overlay
         /// The planner found its own plan inconsistent (overlapping changes, a table it
         /// placed that does not fit): a bug in swelf, refused rather than written.
         case internalError

@@ -23,6 +23,11 @@ package struct LayoutPlanner {
     let catalog: FileObjectCatalog
     let outcome: EditOutcome
     let pageSize: UInt64
+    /// The file is the image of a longer file whose overlay will follow it: a section
+    /// header table that ended the image is written after the appended segments, so that
+    /// it ends the new image (AppImage's runtime finds its squashfs at the end of the
+    /// section header table or of the last section, whichever is later).
+    package var sectionTableLast = false
 
     /// Spare DT_NULL slots given to a relocated dynamic section, so that later
     /// additions fit in place.
@@ -67,7 +72,7 @@ package struct LayoutPlanner {
     /// produced them, and returns what it produced; `log` collects the decisions for
     /// `--debug` (and keeps them when a step refuses the edit).
     private func makePlan(log: inout [String]) throws -> RewritePlan {
-        let input = PlanInput(file: file, catalog: catalog, outcome: outcome, pageSize: pageSize)
+        let input = PlanInput(file: file, catalog: catalog, outcome: outcome, pageSize: pageSize, sectionTableLast: sectionTableLast)
         log = outcome.log
         var tables = HeaderTables(file: file)
         if let abi = outcome.osABI {
@@ -125,6 +130,8 @@ struct PlanInput {
     let catalog: FileObjectCatalog
     let outcome: EditOutcome
     let pageSize: UInt64
+    /// See `LayoutPlanner.sectionTableLast`.
+    var sectionTableLast = false
     var format: ELFFormat { file.format }
 
     /// The original bytes of `kind`.

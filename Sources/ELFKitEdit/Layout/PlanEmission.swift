@@ -16,9 +16,11 @@ struct DecidedLayout {
     /// The section header table moves to the end of the file: the layout moved it, or it
     /// ended the file and changes, so that a copy follows the new segment (an unchanged
     /// one stays where it is: no byte of it would differ).
-    func relocatesSectionTable(original file: ELFFile) -> Bool {
+    /// With `last` (an overlay follows the image) a table that ended the file moves after
+    /// a new segment even unchanged, so that it ends the new image.
+    func relocatesSectionTable(original file: ELFFile, last: Bool = false) -> Bool {
         segments.sectionTable.relocate
-            || segments.sectionTable.endedFile && segments.newSegment != nil && tables.sectionHeaders != file.sectionHeaders
+            || segments.sectionTable.endedFile && segments.newSegment != nil && (last || tables.sectionHeaders != file.sectionHeaders)
     }
 
     /// How much of the original file is kept: all of it, or what precedes the segments
@@ -76,7 +78,7 @@ extension PlanInput {
 
     /// The section header table, when it moves to the end of the file.
     private func sectionTableTrailer(_ decided: DecidedLayout, log: inout [String]) throws -> SectionTableTrailer? {
-        guard decided.relocatesSectionTable(original: file) else { return nil }
+        guard decided.relocatesSectionTable(original: file, last: sectionTableLast) else { return nil }
         let segments = decided.segments
         let end = segments.newSegment.map { $0.offset + UInt64(segments.segmentContent.count) } ?? file.source.size
         let offset = try Checked.alignUp(end, to: 8, "section header table offset")

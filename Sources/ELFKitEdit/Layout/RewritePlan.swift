@@ -15,7 +15,8 @@ package struct RewritePlan: Sendable {
         package var to: FileObject
     }
 
-    package let originalSize: UInt64
+    /// The input's size.
+    package var originalSize: UInt64
     /// Changes inside `[0, keptPrefix)`, sorted by offset, non-overlapping.
     package var patches: [Patch] = []
     /// How much of the original file is kept; less than `originalSize` when a segment
@@ -24,10 +25,22 @@ package struct RewritePlan: Sendable {
     /// Where `appended` starts; the gap after `keptPrefix` is zero-filled.
     package var appendOffset: UInt64
     package var appended: [UInt8] = []
+    /// The bytes after the original ELF image (its overlay) when the edit moves them to
+    /// follow the new image; nil when they stay where they were or there are none.
+    package var tail: MovedTail?
     package var moves: [Move] = []
     package var log: [String] = []
     /// Messages for the user that do not stop the edit (patchelf's `warning: …`).
     package var warnings: [String] = []
+
+    /// An overlay moved as a block: `length` bytes of the original from `sourceOffset`,
+    /// written at `offset`, then `patches` (output offsets inside the moved bytes).
+    package struct MovedTail: Sendable {
+        package var sourceOffset: UInt64
+        package var offset: UInt64
+        package var length: UInt64
+        package var patches: [Patch] = []
+    }
 
     init(originalSize: UInt64) {
         self.originalSize = originalSize
@@ -35,10 +48,13 @@ package struct RewritePlan: Sendable {
         appendOffset = originalSize
     }
 
-    package var newSize: UInt64 { appended.isEmpty ? keptPrefix : appendOffset + UInt64(appended.count) }
+    package var newSize: UInt64 { tail.map { $0.offset + $0.length } ?? imageSize }
+
+    /// Where the edited image ends: the kept prefix, or the end of the appended bytes.
+    package var imageSize: UInt64 { appended.isEmpty ? keptPrefix : appendOffset + UInt64(appended.count) }
 
     /// True when the edit changes nothing: the file is left as it is.
-    package var isEmpty: Bool { patches.isEmpty && appended.isEmpty && keptPrefix == originalSize }
+    package var isEmpty: Bool { patches.isEmpty && appended.isEmpty && keptPrefix == originalSize && tail == nil }
 }
 
 /// The edited file as a `ByteSource`, read through the plan without writing anything.
@@ -79,5 +95,12 @@ package final class PlannedByteSource: ByteSource {
         }
         for patch in plan.patches { overlay(patch.bytes, at: patch.offset) }
         if !plan.appended.isEmpty { overlay(plan.appended, at: plan.appendOffset) }
+        if let tail = plan.tail, tail.offset < end, tail.offset + tail.length > offset {
+            // The moved overlay: original bytes read from their old place.
+            let from = max(tail.offset, offset), to = min(tail.offset + tail.length, end)
+            try base.read(at: tail.sourceOffset + (from - tail.offset),
+                          into: UnsafeMutableRawBufferPointer(rebasing: buffer[Int(from - offset) ..< Int(to - offset)]))
+            for patch in tail.patches { overlay(patch.bytes, at: patch.offset) }
+        }
     }
 }

@@ -74,9 +74,10 @@ extension AtomicFileWriter {
     /// with a writeback start every 8-32 MiB 96-112 ms (the copy alone takes 63).
     static let writebackChunk = 16 << 20
 
-    func copyRange(from input: Int32, to output: Int32, start: UInt64, count: UInt64) throws {
+    /// Copies `count` bytes at `start` in `input` to `destination` (default: `start`) in `output`.
+    func copyRange(from input: Int32, to output: Int32, start: UInt64, count: UInt64, to destination: UInt64? = nil) throws {
         var inputOffset = off_t(start)
-        var outputOffset = off_t(start)
+        var outputOffset = off_t(destination ?? start)
         var remaining = count
         var kernelCopy = system.copyFileRange
         // Without durability nothing waits for the disk, and early writeback would only

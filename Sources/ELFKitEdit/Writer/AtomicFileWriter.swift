@@ -262,6 +262,11 @@ package struct AtomicFileWriter {
         if !plan.appended.isEmpty {
             try writeAll(output, plan.appended, at: plan.appendOffset)
         }
+        if let tail = plan.tail {
+            // The overlay after the new image: copied by the kernel, then deno's offsets.
+            try copyRange(from: input.descriptor, to: output, start: tail.sourceOffset, count: tail.length, to: tail.offset)
+            for patch in tail.patches { try writeAll(output, patch.bytes, at: patch.offset) }
+        }
         let expected = targetExists ? try keepMetadata(of: existing, replacing: location, to: output)
                                     : try giveMetadata(of: inputStatus, to: output)
         copyExtendedAttributes(from: metadataSource, to: output)

@@ -11,7 +11,7 @@ _swelf() {
         --print-execstack --set-interpreter --interpreter --set-soname --set-rpath --add-rpath --remove-rpath
         --shrink-rpath --allowed-rpath-prefixes --force-rpath --add-needed --remove-needed --replace-needed
         --no-default-lib --set-os-abi --set-execstack --clear-execstack --add-debug-tag --clear-symbol-version
-        --rename-dynamic-symbols --page-size --output --jobs --no-durability --allow-read-only --no-clobber-old-sections --no-sort
+        --rename-dynamic-symbols --page-size --output --jobs --no-durability --allow-read-only --no-clobber-old-sections --overlay --no-sort
         --build-resolution-cache --debug --help --version"
     # swelf's own (patchelf has neither)
     [[ ${words[0]##*/} != patchelf ]] && patch_options+=" --quiet --verbose"
@@ -27,6 +27,8 @@ _swelf() {
             COMPREPLY=($(compgen -W "sysv hp-ux netbsd linux gnu hurd solaris aix irix freebsd tru64 openbsd openvms" -- "$cur")); return ;;
         --set-soname|--set-rpath|--add-rpath|--allowed-rpath-prefixes|--add-needed|--remove-needed|--replace-needed|--clear-symbol-version|--page-size|--jobs|-j|--env|--ignore-missing)
             return ;;
+        --overlay)
+            COMPREPLY=($(compgen -W "end keep-offset" -- "$cur")); return ;;
         --floor)
             [[ $sub == portability ]] && COMPREPLY=($(compgen -W "glibc=2.17 glibc=2.28 glibc=2.31 glibc=2.34 glibcxx= cxxabi= gcc=" -- "$cur")); return ;;
     esac

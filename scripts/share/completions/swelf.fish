@@ -74,6 +74,7 @@ for cmd in swelf patchelf
     complete -c $cmd -n $patch -l no-durability -d 'no fsync: a crash may leave an edited file empty or old'
     complete -c $cmd -n $patch -l allow-read-only -d 'also replace a file its user may not write'
     complete -c $cmd -n $patch -l no-clobber-old-sections -d 'refuse to overwrite old bytes of moved tables'
+    complete -c $cmd -n $patch -l overlay -x -a 'end keep-offset' -d 'where bytes after the ELF image go'
     complete -c $cmd -n $patch -l no-sort -d 'accepted; swelf never sorts headers'
     complete -c $cmd -n $patch -l build-resolution-cache -d 'record where each needed library resolves (.note.nixos.ldcache)'
     complete -c $cmd -n $patch -l debug -d 'explain layout decisions on stderr'
