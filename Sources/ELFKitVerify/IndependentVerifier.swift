@@ -18,7 +18,8 @@ public struct VerificationProblem: Hashable, Sendable, CustomStringConvertible {
         /// executable.
         case permissions
         /// A new PT_LOAD is out of address order, outside the file, not congruent modulo
-        /// `p_align`, or shares pages with another PT_LOAD.
+        /// `p_align`, or shares pages with another PT_LOAD; an original PT_LOAD's `p_align`
+        /// went down, or a new one's is below the original's largest.
         case mapping
         /// The dynamic entries are not the original's changed as requested (strings by
         /// value, tables by content), or the edited file's tables cannot be read.
