@@ -190,6 +190,23 @@ struct ImageCheck {
                 report("PT_LOADs are not in ascending address order (0x\(hex(a.virtualAddress)) before 0x\(hex(b.virtualAddress)))")
             }
         }
+        // Alignment is kept: a file linked for 16 KiB or 64 KiB pages (`-z max-page-size`)
+        // loads on kernels with such pages only while every PT_LOAD is congruent modulo them.
+        // No original PT_LOAD's p_align goes down, and a new PT_LOAD takes at least the
+        // largest one of the original (a power of two; others are the input's own problem).
+        // `--page-size` can raise it, never lower it (the planner takes the larger), so
+        // there is no exception for it here.
+        let largest = oldLoads.map(\.alignment).filter { $0.nonzeroBitCount == 1 }.max() ?? 0
+        let own = context.ownOriginalSegments
+        for old in oldLoads where !own.contains(old) {
+            if let now = loads.first(where: { $0.offset == old.offset && $0.virtualAddress == old.virtualAddress }),
+               now.alignment < old.alignment {
+                report("the PT_LOAD at 0x\(hex(old.virtualAddress)) had p_align 0x\(hex(old.alignment)) and now has 0x\(hex(now.alignment))")
+            }
+        }
+        for load in loads where !oldLoads.contains(load) && load.alignment < largest {
+            report("the new PT_LOAD at 0x\(hex(load.virtualAddress)) has p_align 0x\(hex(load.alignment)), below the original's largest 0x\(hex(largest))")
+        }
         for load in loads where !oldLoads.contains(load) {
             guard let end = load.memoryEnd, load.fileEnd.map({ $0 <= context.edited.source.size }) ?? false else {
                 report("the new PT_LOAD at offset 0x\(hex(load.offset)) lies outside the file or the address space")

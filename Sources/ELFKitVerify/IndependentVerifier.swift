@@ -18,7 +18,8 @@ public struct VerificationProblem: Hashable, Sendable, CustomStringConvertible {
         /// executable.
         case permissions
         /// A new PT_LOAD is out of address order, outside the file, not congruent modulo
-        /// `p_align`, or shares pages with another PT_LOAD.
+        /// `p_align`, or shares pages with another PT_LOAD; an original PT_LOAD's `p_align`
+        /// went down, or a new one's is below the original's largest.
         case mapping
         /// The dynamic entries are not the original's changed as requested (strings by
         /// value, tables by content), or the edited file's tables cannot be read.
@@ -210,9 +211,10 @@ public struct IndependentVerifier {
         if let abi = request.osABI { expected.osABI = abi }
         if edited.header.programHeaderOffset != original.header.programHeaderOffset {
             // The table may move where the kernel still finds it: AT_PHDR is the first
-            // PT_LOAD's load address plus e_phoff before Linux 5.18 and in qemu-user, the
-            // address of e_phoff in the PT_LOAD holding it since; both agree only when that
-            // PT_LOAD has the first one's p_vaddr - p_offset.
+            // PT_LOAD's load address plus e_phoff before Linux 5.18, the address of e_phoff
+            // in the PT_LOAD holding it since; both agree only when that PT_LOAD has the
+            // first one's p_vaddr - p_offset. (qemu-user's rules, and the same agreement
+            // for every output, moved table or not: `LoaderViews`, in StructureVerifier.)
             let loads = edited.programHeaders.filter { $0.type == .load }
             let tableSize = UInt64(edited.programHeaders.count) * edited.format.programHeaderSize
             let holder = loads.first { load in

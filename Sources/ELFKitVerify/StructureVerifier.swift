@@ -29,13 +29,21 @@ public struct StructureProblem: Hashable, Sendable, CustomStringConvertible {
         /// PT_PHDR's offset or size is not the program header table's (`e_phoff`,
         /// `e_phnum` × `e_phentsize`).
         case phdrDoesNotDescribeTable
-        /// PT_PHDR's `p_vaddr` is not the AT_PHDR that kernels before 5.18 (and qemu-user)
-        /// compute: the first PT_LOAD's `p_vaddr` − `p_offset` + `e_phoff`.
+        /// PT_PHDR's `p_vaddr` is not the AT_PHDR that kernels before 5.18 compute: the
+        /// first PT_LOAD's `p_vaddr` − `p_offset` + `e_phoff` (glibc's ld.so takes the load
+        /// bias to be AT_PHDR − PT_PHDR's `p_vaddr`).
         case phdrAddressDiffersFromKernel
         /// PT_PHDR's address and offset disagree with the PT_LOAD that holds it.
         case phdrDisagreesWithLoad
         /// The program header table PT_PHDR describes is inside no PT_LOAD's file image.
         case phdrTableNotLoaded
+        /// Linux before 5.18, Linux 5.18 and later, and qemu-user before and since 8.2 would
+        /// report different AT_PHDR values (see `LoaderViews`): the program would find its
+        /// program headers under some loaders and not others.
+        case phdrAddressRulesDisagree
+        /// The AT_PHDR every loader reports is not the program header table in a PT_LOAD's
+        /// file image: the program would read other bytes as its program headers.
+        case phdrAddressNotTable
         /// PT_INTERP has a `p_filesz` of 0.
         case interpreterEmpty
         /// PT_INTERP's last byte is not NUL (the kernel refuses such a file).
@@ -211,7 +219,8 @@ public struct StructureVerifier {
                 problems.add(.phdrDoesNotDescribeTable, .programHeaderTable, "PT_PHDR (offset 0x\(hex(phdr.offset)), size 0x\(hex(phdr.fileSize))) does not describe the program header table (offset 0x\(hex(file.header.programHeaderOffset)), size 0x\(hex(tableSize)))")
             }
             if let first = loads.first {
-                // Kernels before 5.18 (and qemu-user) compute AT_PHDR this way.
+                // Kernels before 5.18 compute AT_PHDR this way (`LoaderViews` has the others);
+                // glibc takes the load bias to be AT_PHDR minus PT_PHDR's p_vaddr.
                 let kernelAddress = first.virtualAddress &- first.offset &+ file.header.programHeaderOffset
                 if kernelAddress != phdr.virtualAddress {
                     problems.add(.phdrAddressDiffersFromKernel, .programHeaderTable, "PT_PHDR address 0x\(hex(phdr.virtualAddress)) differs from the AT_PHDR older kernels compute, 0x\(hex(kernelAddress))")
@@ -224,6 +233,11 @@ public struct StructureVerifier {
             } else {
                 problems.add(.phdrTableNotLoaded, .programHeaderTable, "the program header table is not inside any PT_LOAD")
             }
+        }
+        // Every file, with or without PT_PHDR, whether or not the edit moved the table:
+        // a new PT_LOAD alone can change what some loaders report.
+        if let (kind, message) = LoaderViews(file: file).disagreement() {
+            problems.add(kind, .programHeaderTable, message)
         }
         if let interp = file.firstSegment(.interp) {
             if interp.fileSize == 0 {

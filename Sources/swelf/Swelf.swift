@@ -312,7 +312,8 @@ enum HelpText {
       --add-debug-tag              add DT_DEBUG
       --clear-symbol-version SYM
       --rename-dynamic-symbols MAP one "OLD NEW" pair per line
-      --page-size N                alignment of new segments
+      --page-size N                alignment of new segments (never below the file's
+                                   largest PT_LOAD p_align)
       --output FILE                write FILE, leave the input unchanged; with several
                                    input files, give one --output per file, in order
       -j N, --jobs N               work on N files at once (default: one per processor);

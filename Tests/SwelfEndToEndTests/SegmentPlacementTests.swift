@@ -143,7 +143,8 @@ final class SegmentPlacementTests: EndToEndTestCase {
 
     /// A new PT_LOAD takes the largest p_align of the file's PT_LOADs (64 KiB for files
     /// linked with -z max-page-size=0x10000, 4 KiB for armhf's default), and its offset is
-    /// congruent with its address modulo that; --page-size overrides it.
+    /// congruent with its address modulo that; --page-size can raise it, never lower it
+    /// (issue 21: a 64 KiB file with a 16 KiB segment no longer loads on 64 KiB pages).
     func testNewSegmentTakesTheLinkersAlignment() throws {
         let box = try ScratchDirectory("align")
         let programs = ["x86_64/hello-64k", "aarch64/hello-64k", "aarch64/hello-4k"] + E2E.architectures.map { "\($0)/hello" }
@@ -188,9 +189,13 @@ final class SegmentPlacementTests: EndToEndTestCase {
                 XCTAssertEqual(segment.align, 0x10000, "[\(arch)] libgreet64k.so: p_align of the new segment")
                 XCTAssertEqual(segment.offset % 0x10000, segment.vaddr % 0x10000, "[\(arch)] libgreet64k.so: not congruent")
             }
-            let forced = try SegmentViews.loads(exe).filter { $0.align == 16384 }
-            XCTAssertEqual(forced.count, 1, "[\(arch)] --page-size 16384 did not set the new segment's p_align")
-            for segment in forced { XCTAssertEqual(segment.offset % 16384, segment.vaddr % 16384, "[\(arch)] --page-size: not congruent") }
+            let lowered = try SegmentViews.loads(exe).filter { $0.align != 0x10000 }
+            XCTAssertEqual(lowered, [], "[\(arch)] --page-size 16384 lowered a p_align below the linker's 64 KiB")
+            let raised = try box.copy(subject.path, into: try box.dir("\(arch)-lib64k-raised"))
+            guard try patch(["--set-rpath", "$ORIGIN/lib", "--page-size", "131072"], raised, "\(arch) hello-64k --page-size 131072") else { return }
+            let forced = try SegmentViews.loads(raised).filter { $0.align == 0x20000 }
+            XCTAssertEqual(forced.count, 1, "[\(arch)] --page-size 131072 did not raise the new segment's p_align")
+            for segment in forced { XCTAssertEqual(segment.offset % 0x20000, segment.vaddr % 0x20000, "[\(arch)] --page-size: not congruent") }
         }
     }
 

@@ -61,7 +61,8 @@ public struct EditRequest: Equatable, Sendable {
     public var renameSymbols: [[UInt8]: [UInt8]] = [:]
     /// Alignment in bytes of new segments (patchelf's `--page-size`); nil means the largest
     /// `p_align` of the file's PT_LOAD segments (at least 4 KiB), or the architecture's
-    /// ``ELFMachine/maximumPageSize`` when none has a usable one.
+    /// ``ELFMachine/maximumPageSize`` when none has a usable one. A value below that largest
+    /// `p_align` is raised to it: a new segment never has less alignment than the linker chose.
     public var pageSize: UInt64?
     /// `--no-clobber-old-sections`: the old place of every table the edit moves keeps its
     /// bytes. By default that place is zero-filled (see `LayoutPlanner`), so that no stale

@@ -41,7 +41,7 @@ package struct LayoutPlanner {
     package init(file: ELFFile, outcome: EditOutcome, pageSize: UInt64? = nil) throws(EditError) {
         self.file = file
         self.outcome = outcome
-        self.pageSize = pageSize ?? Self.segmentAlignment(of: file)
+        self.pageSize = Self.segmentAlignment(of: file, requested: pageSize)
         do { catalog = try FileObjectCatalog(file: file) } catch { throw .format(error) }
     }
 
@@ -62,10 +62,16 @@ package struct LayoutPlanner {
     /// linker chose it (`-z max-page-size`), and at least 4 KiB, the smallest page any of
     /// the architectures has; the architecture's largest page size when no PT_LOAD has a
     /// usable p_align.
-    static func segmentAlignment(of file: ELFFile) -> UInt64 {
+    ///
+    /// `requested` (`--page-size`) can raise it, never lower it: a file linked for 16 KiB or
+    /// 64 KiB pages loads on kernels with those pages only while every PT_LOAD is congruent
+    /// modulo that size (Android refuses a 16 KiB library to which patchelf added a 4 KiB
+    /// aligned segment). A larger alignment costs no file bytes here: new
+    /// segments start where the file ends and only their addresses are aligned.
+    static func segmentAlignment(of file: ELFFile, requested: UInt64? = nil) -> UInt64 {
         let aligns = file.programHeaders.filter { $0.type == .load && $0.alignment.nonzeroBitCount == 1 }.map(\.alignment)
-        guard let largest = aligns.max() else { return file.header.machine.maximumPageSize }
-        return max(largest, 0x1000)
+        guard let largest = aligns.max() else { return requested ?? file.header.machine.maximumPageSize }
+        return max(largest, requested ?? 0x1000)
     }
 
     /// The steps, in order. Each takes the values it needs, as the steps before it

@@ -225,9 +225,14 @@ extension SegmentPlanner {
     /// read-write one begins on a page of its own in memory, with no padding in the file.
     private mutating func placeMovedObjects(pageSize: UInt64) throws {
         var highest: UInt64 = 0
+        // qemu-user before 8.2 takes the lowest p_vaddr - p_offset of all PT_LOADs (modulo
+        // 2^64) as the image's base and reports AT_PHDR as that base plus e_phoff: a new
+        // segment must not bring that lowest distance down (`LoaderViews` in the verifier).
+        var lowestDistance = UInt64.max
         for (index, segment) in programHeaders.enumerated() where segment.type == .load && !ownSegmentIndices.contains(index) {
             guard let end = segment.memoryEnd else { throw EditError.refused(EditRefusal(.inconsistentTable, "a PT_LOAD's memory range overflows")) }
             highest = max(highest, end)
+            lowestDistance = min(lowestDistance, segment.virtualAddress &- segment.offset)
         }
         var start: UInt64
         if let first = ownSegmentIndices.first {
@@ -254,6 +259,14 @@ extension SegmentPlanner {
             let offset = try Checked.add(start, UInt64(content.count), "new segment offset")
             var address = try Checked.add(try Checked.alignUp(memoryEnd, to: pageSize, "new segment address"),
                                           offset % pageSize, "new segment address")
+            // Where the file is longer than its image (an ET_EXEC at 0x400000 with much debug
+            // data), p_vaddr - p_offset could fall below every original one: move the segment
+            // up to keep that distance, a multiple of the alignment above the offset.
+            if address &- offset < lowestDistance, lowestDistance != UInt64.max,
+               let distance = try? Checked.alignUp(lowestDistance, to: pageSize, "distance"),
+               let raised = try? Checked.add(offset, distance, "new segment address"), raised > address {
+                address = raised
+            }
             let segmentStart = content.count
             content += LayoutPlanner.appendedSegmentMark
             if flags == [.read], let tableSegment, let count = relocatedTableEntries {
