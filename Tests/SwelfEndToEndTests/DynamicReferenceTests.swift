@@ -86,7 +86,9 @@ final class DynamicReferenceTests: EndToEndTestCase {
     /// versioned cos: readelf -V no longer lists libm, the section header describes the
     /// new table, and the program runs without libm.
     func testRemoveNeededRewritesVersionNeedSection() throws {
-        forEachStaged(try ScratchDirectory("weakcos"), programs: ["weakcos"], libraries: []) { staged in
+        // No powerpc/weakcos: its libm traps under qemu-ppc (scripts/build-test-binaries, case 3).
+        forEachStaged(try ScratchDirectory("weakcos"), programs: ["weakcos"], libraries: [],
+                      architectures: E2E.architectures.filter { $0 != "powerpc" }) { staged in
             let (program, subject) = (staged.program, staged.subject)
             let ctx = "\(staged.name) --remove-needed"
             try assertRuns(program, like: subject, ctx + " (before)")
@@ -205,7 +207,7 @@ final class DynamicReferenceTests: EndToEndTestCase {
     func testZeroedGnuHash() throws {
         let box = try ScratchDirectory("nogh")
         forEachStaged(box, programs: ["hello-nogh"], libraries: ["libgreet.so.1", "libunused.so", "libctor-nogh.so"],
-                      architectures: E2E.architectures.filter { $0 != "mips" }) { staged in
+                      architectures: E2E.architectures.filter { !$0.hasPrefix("mips") }) { staged in
             let (arch, program, lib, subject) = (staged.arch, staged.program, staged.lib, staged.subject)
             let ctx = staged.name
             let newInterpreter = try longerInterpreter(program)
@@ -236,7 +238,9 @@ final class DynamicReferenceTests: EndToEndTestCase {
     /// Either way the note the program prints is intact.
     func testInterpreterWiderThanItsString() throws {
         let box = try ScratchDirectory("interpnote")
-        forEachStaged(box, programs: ["interp-note"], libraries: []) { staged in
+        // No mips64el/interp-note: GNU ld's n64 script has no .interp line to put the note after.
+        forEachStaged(box, programs: ["interp-note"], libraries: [],
+                      architectures: E2E.architectures.filter { $0 != "mips64el" }) { staged in
             let (arch, program, directory, subject) = (staged.arch, staged.program, staged.directory, staged.subject)
             let ctx = staged.name
             try assertRuns(program, like: subject, ctx + " (before)")

@@ -15,7 +15,16 @@ enum E2E {
     /// binutils-multiarch's strip handles every architecture in the manifest.
     static let strip = "/usr/bin/strip"
 
-    static let architectures = ["x86_64", "i386", "aarch64", "armhf", "riscv64", "s390x", "ppc64", "mips"]
+    /// The architectures with a Debian cross toolchain and C library: every subject is built for
+    /// them and every program runs (natively or under qemu-user).
+    static let architectures = ["x86_64", "i386", "aarch64", "armhf", "riscv64", "s390x", "ppc64", "mips",
+                                "mips64el", "powerpc"]
+    /// Built with zig cc (no Debian toolchain): only the subjects PerArchitectureTests uses,
+    /// whose dynamic programs nothing here can run (no C library of the architecture is
+    /// installed, manifest qemu "none"), so `assertRuns` judges their outputs by readelf and
+    /// eu-elflint instead (`assertJudged`). Each also has a static musl program that does run.
+    static let toolJudgedArchitectures = ["aarch64_be", "armeb", "loongarch64"]
+    static let elflint = "/usr/bin/eu-elflint"
 }
 
 func requireTool(_ path: String, hint: String = "run scripts/install-test-deps") throws {
@@ -64,13 +73,23 @@ func readelf(_ arguments: [String]) throws -> ProcessResult {
 }
 
 /// Runs a program of `subject`'s architecture: natively, or as `qemu-ARCH-static -L SYSROOT PROGRAM`.
+/// A subject that is not runnable (`Subject.isRunnable`) is an error here: its callers ask
+/// first, and judge the file with `assertJudged` instead.
 func runProgram(_ program: URL, like subject: Subject, arguments: [String] = []) throws -> ProcessResult {
     if subject.isNative {
         return try runTool(program.path, arguments, cwd: program.deletingLastPathComponent())
     }
+    guard subject.isRunnable else { throw NotRunnable(subject: subject) }
     let qemu = "/usr/bin/\(subject.qemu)"
     try requireTool(qemu)
-    return try runTool(qemu, ["-L", subject.sysroot, program.path] + arguments, cwd: program.deletingLastPathComponent())
+    // A static program (sysroot "-") needs no -L.
+    let sysroot = subject.sysroot == "-" ? [] : ["-L", subject.sysroot]
+    return try runTool(qemu, sysroot + [program.path] + arguments, cwd: program.deletingLastPathComponent())
+}
+
+struct NotRunnable: Error, CustomStringConvertible {
+    let subject: Subject
+    var description: String { "\(subject.path) cannot run here (manifest qemu \"none\"): judge it with assertJudged" }
 }
 
 // MARK: - Staging subjects
@@ -219,13 +238,64 @@ enum LintAll {
     }
 }
 
-/// Runs the program and asserts exit 0 and the expected stdout.
+/// Runs the program and asserts exit 0 and the expected stdout; a program nothing here can
+/// run is judged by tools instead (`assertJudged`).
 func assertRuns(_ program: URL, like subject: Subject, expecting expected: String? = nil, _ context: String,
                 file: StaticString = #filePath, line: UInt = #line) throws {
+    guard subject.isRunnable else {
+        return try assertJudged(program, like: subject, context, file: file, line: line)
+    }
     let r = try runProgram(program, like: subject)
     let want = expected ?? subject.expectedStdout
     XCTAssertTrue(r.status == 0 && r.stdout == want,
                   "[\(context)] program did not run as expected (want stdout \(want.debugDescription)):\n\(r.summary)",
+                  file: file, line: line)
+}
+
+/// The judges of an output that cannot run: `readelf -aW` reads all of it (no line saying
+/// warning or error, and the exit status of the unpatched subject: readelf -u exits 1, silently,
+/// on an armeb file without section headers), and eu-elflint --gnu-ld has no complaint about it
+/// that it does not have about the unpatched subject (zig's lld outputs start with some, and
+/// Debian 12's elfutils does not know LoongArch at all), but for those in `allowing`
+/// (normalised, see `ELFLint.normalise`). Missing tools fail the test: an architecture judged
+/// by nothing must not pass.
+func assertJudged(_ output: URL, like subject: Subject, _ context: String, allowing: Set<String> = [],
+                  file: StaticString = #filePath, line: UInt = #line) throws {
+    try requireTool(E2E.readelf)
+    try requireTool(E2E.elflint, hint: "install elfutils (scripts/install-test-deps)")
+    let r = try readelf(["-a", output.path])
+    let baseline = try readelf(["-a", subject.url.path]).status
+    let noisy = (r.stdout + r.stderr).split(separator: "\n").filter {
+        $0.localizedCaseInsensitiveContains("warning") || $0.localizedCaseInsensitiveContains("error")
+    }
+    XCTAssertTrue(r.status == baseline && noisy.isEmpty,
+                  "[\(context)] readelf -aW complains about \(output.lastPathComponent) (exit \(r.status), unpatched \(baseline)):\n\(noisy.joined(separator: "\n"))",
+                  file: file, line: line)
+    let fresh = ELFLint.newComplaints(input: try ELFLint.complaints(subject.url), output: try ELFLint.complaints(output))
+        .filter { !allowing.contains($0.normalised) }
+    XCTAssertTrue(fresh.isEmpty, "[\(context)] eu-elflint --gnu-ld: \(fresh.count) complaint(s) the unpatched \(subject.path) does not have:\n"
+                  + fresh.map { "  \($0.example)" }.joined(separator: "\n"), file: file, line: line)
+}
+
+extension E2E {
+    /// binutils `strip` of a swelf output whose .dynamic moved out of the start of PT_GNU_RELRO
+    /// (lld puts .dynamic first there; zig links with lld): objcopy moves GNU_RELRO's start up to
+    /// the first section left in it (.got) but keeps its p_memsz, so it ends past its PT_LOAD.
+    /// strip of the unpatched file is clean; swelf's own output is clean. Known, not fixed: see
+    /// the more-arches report (swelf could keep a section over the old .dynamic bytes).
+    static let relroAfterStrip: Set<String> = ["GNU_RELRO segment not contained in a loaded segment"]
+
+    /// binutils-multiarch 2.40 (Debian 12) has no LoongArch target: strip cannot read these files.
+    static func stripCannotRead(_ arch: String) -> Bool { arch == "loongarch64" }
+}
+
+/// The strip steps on an architecture whose files binutils' strip cannot read: asserts that it
+/// still cannot (on the unpatched subject), so the test notices when binutils learns it.
+func assertStripCannotRead(_ subject: Subject, _ context: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    let box = try ScratchDirectory("nostrip")
+    let s = try runTool(E2E.strip, ["-o", box.path("out"), subject.url.path])
+    XCTAssertTrue(s.status != 0 && s.stderr.contains("Unable to recognise the format"),
+                  "[\(context)] strip now reads \(subject.path): take \(subject.arch) out of E2E.stripCannotRead\n\(s.summary)",
                   file: file, line: line)
 }
 

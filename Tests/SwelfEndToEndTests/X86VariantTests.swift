@@ -2,12 +2,16 @@ import Foundation
 import XCTest
 
 /// The special subjects: x86_64 link variants (non-PIE, static-pie, musl, C++, Go with cgo,
-/// separate-code layouts, stripped, existing RPATH/RUNPATH) and aarch64 64K/4K page sizes.
+/// separate-code layouts, stripped, existing RPATH/RUNPATH), aarch64 64K/4K page sizes, other
+/// linkers (gold, mold, lld, a CREL object), DT_RELR, riscv64 non-PIE at 64 KiB, and the static
+/// programs of the zig-built architectures.
 final class VariantTests: EndToEndTestCase {
 
     /// The growing edits on one program: set-rpath + add-needed, then a longer interpreter,
     /// then strip — running it after every step.
-    func growingEdits(_ path: String, libraries: [String] = E2E.standardLibraries, in box: ScratchDirectory) throws {
+    /// `check`, if given, is called on the program after every step, with the step's name.
+    func growingEdits(_ path: String, libraries: [String] = E2E.standardLibraries, in box: ScratchDirectory,
+                      check: (URL, String) throws -> Void = { _, _ in }) throws {
         let subject = try Subject.named(path)
         let arch = subject.arch
         let base = try box.dir(path.replacingOccurrences(of: "/", with: "_"))
@@ -17,8 +21,10 @@ final class VariantTests: EndToEndTestCase {
 
         guard try patch(["--set-rpath", "$ORIGIN/lib"], exe, "\(path) set-rpath") else { return }
         try assertRuns(exe, like: subject, "\(path) set-rpath")
+        try check(exe, "set-rpath")
         guard try patch(["--add-needed", "libctor.so"], exe, "\(path) add-needed") else { return }
         try assertRuns(exe, like: subject, expecting: "libctor constructor ran\n" + subject.expectedStdout, "\(path) add-needed")
+        try check(exe, "add-needed")
 
         let original = try XCTUnwrap(try interpreter(exe), "\(path): no interpreter")
         let link = try box.dir(base.lastPathComponent + "/a/considerably/longer/path/to/the/dynamic/loader")
@@ -28,12 +34,14 @@ final class VariantTests: EndToEndTestCase {
         guard try patch(["--set-interpreter", link.path], exe, "\(path) set-interpreter") else { return }
         XCTAssertEqual(try interpreter(exe), link.path, "[\(path)]")
         try assertRuns(exe, like: subject, expecting: "libctor constructor ran\n" + subject.expectedStdout, "\(path) set-interpreter")
+        try check(exe, "set-interpreter")
 
         try requireTool(E2E.strip)
         let s = try runTool(E2E.strip, [exe.path])
         XCTAssertTrue(s.status == 0 && s.stderr.isEmpty, "[\(path) strip] \(s.summary)")
         try assertCleanOutput(exe, "\(path) after strip")
         try assertRuns(exe, like: subject, expecting: "libctor constructor ran\n" + subject.expectedStdout, "\(path) after strip")
+        try check(exe, "strip")
     }
 
     func testNonPIE() throws { try growingEdits("x86_64/hello-nopie", in: ScratchDirectory("nopie")) }
@@ -46,6 +54,62 @@ final class VariantTests: EndToEndTestCase {
         try growingEdits("aarch64/hello-64k", libraries: ["libgreet64k.so", "libunused.so", "libctor.so"], in: ScratchDirectory("64k"))
     }
     func testAarch64PageSize4K() throws { try growingEdits("aarch64/hello-4k", in: ScratchDirectory("4k")) }
+
+    // MARK: Linkers other than GNU ld, and GNU ld's DT_RELR
+
+    func testGold() throws { try growingEdits("x86_64/hello-gold", in: ScratchDirectory("gold")) }
+    func testMold() throws {
+        for arch in ["x86_64", "aarch64"] { try growingEdits("\(arch)/hello-mold", in: ScratchDirectory("mold")) }
+    }
+    func testLLD() throws {
+        for arch in ["x86_64", "aarch64"] { try growingEdits("\(arch)/hello-lld", in: ScratchDirectory("lld")) }
+    }
+    /// A program linked from a CREL object (clang -Wa,--crel) by lld: the output itself has no
+    /// CREL (lld writes RELA), so this is one more lld layout, from clang's code generation.
+    func testCrelObjectLinkedByLLD() throws { try growingEdits("x86_64/hello-crel", in: ScratchDirectory("crel")) }
+
+    /// -z pack-relative-relocs: the relative relocations are in .relr.dyn (DT_RELR), which the
+    /// edits must keep as they are, and the program needs GLIBC_ABI_DT_RELR.
+    func testPackRelativeRelocs() throws {
+        let box = try ScratchDirectory("relr")
+        let path = "x86_64/hello-relr"
+        let before = try dynamicEntries(Subject.named(path).url, ["RELR", "RELRSZ", "RELRENT"])
+        XCTAssertEqual(before.count, 3, "\(path): DT_RELR, DT_RELRSZ, DT_RELRENT expected:\n\(before)")
+        try growingEdits(path, in: box)
+        let exe = box.url.appendingPathComponent("x86_64_hello-relr/hello-relr")
+        XCTAssertEqual(try dynamicEntries(exe, ["RELRSZ", "RELRENT"]), try dynamicEntries(Subject.named(path).url, ["RELRSZ", "RELRENT"]))
+        XCTAssertTrue(try readelf(["-V", exe.path]).stdout.contains("GLIBC_ABI_DT_RELR"), "[\(path)] version need GLIBC_ABI_DT_RELR lost")
+    }
+
+    /// readelf -d's lines for the tags, `(TAG) value`.
+    func dynamicEntries(_ url: URL, _ tags: [String]) throws -> [String] {
+        try readelf(["-d", url.path]).stdout.split(separator: "\n").compactMap { line in
+            guard let tag = tags.first(where: { line.contains("(\($0))") }) else { return nil }
+            return "(\(tag)) " + (line.split(separator: " ").last.map(String.init) ?? "")
+        }
+    }
+
+    /// riscv64 -no-pie with its first PT_LOAD at 64 KiB, the usual vm.mmap_min_addr: a segment
+    /// swelf adds must go above the image, never in the pages below it (which the kernel
+    /// refuses to map, whatever qemu-user does). Checked after every growing edit.
+    func testRiscv64NonPIEAtLowBase() throws {
+        let box = try ScratchDirectory("lowbase")
+        let path = "riscv64/hello-nopie"
+        try growingEdits(path, in: box) { exe, step in
+            let loads = try self.loadAddresses(exe)
+            XCTAssertFalse(loads.isEmpty, "[\(path) \(step)] no PT_LOAD")
+            XCTAssertTrue(loads.allSatisfy { $0 >= 0x10000 }, "[\(path) \(step)] a PT_LOAD below 64 KiB: \(loads.map { String($0, radix: 16) })")
+        }
+    }
+
+    /// The p_vaddr of every PT_LOAD, from readelf -lW.
+    func loadAddresses(_ url: URL) throws -> [UInt64] {
+        try readelf(["-l", url.path]).stdout.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ")
+            guard f.count > 3, f[0] == "LOAD" else { return nil }
+            return UInt64(f[2].dropFirst(2), radix: 16)
+        }
+    }
 
     /// Existing DT_RPATH / DT_RUNPATH: the tag swelf writes is the tag patchelf 0.19.3 writes
     /// (plain --set-rpath turns DT_RPATH into DT_RUNPATH; --force-rpath writes DT_RPATH).
@@ -71,7 +135,9 @@ final class VariantTests: EndToEndTestCase {
     /// static-pie and static: only the edits that make sense (GNU_STACK flags, EI_OSABI).
     func testStaticExecstackAndOsAbi() throws {
         let box = try ScratchDirectory("static")
-        for path in ["x86_64/static-pie", "x86_64/static", "x86_64/go-nocgo"] {
+        // The zig-built architectures' static musl programs run under qemu-user (no sysroot).
+        for path in ["x86_64/static-pie", "x86_64/static", "x86_64/go-nocgo"]
+                    + E2E.toolJudgedArchitectures.map({ "\($0)/static" }) {
             let subject = try Subject.named(path)
             let exe = try box.copy(path, into: box.url)
             guard try patch(["--set-execstack"], exe, "\(path) set-execstack") else { continue }

@@ -320,7 +320,20 @@ public final class ELFFile {
         for range in ranges {
             try budget.spend(range.size, at: range.offset)
             let bytes = try source.bytes(at: range.offset, count: range.size, "note segment")
-            result += try ELFNote.parseAll(bytes, format: format, baseOffset: range.offset, alignment: range.align == 8 ? 8 : 4)
+            let alignment = range.align == 8 ? 8 : 4
+            do {
+                result += try ELFNote.parseAll(bytes, format: format, baseOffset: range.offset, alignment: alignment)
+            } catch where alignment == 8 {
+                // mold 1.x puts the 8-aligned .note.gnu.property and the 4-aligned build ID and
+                // ABI tag into one PT_NOTE with p_align 8, so stepping by 8 lands inside the ABI
+                // tag. Read such a segment with 4-byte steps, which is the same for the
+                // property note (12 + "GNU\0" and its descriptor are multiples of 8); if that
+                // fails too, the error is the one for the declared alignment.
+                guard let notes = try? ELFNote.parseAll(bytes, format: format, baseOffset: range.offset, alignment: 4) else {
+                    throw error
+                }
+                result += notes
+            }
         }
         return result
     }

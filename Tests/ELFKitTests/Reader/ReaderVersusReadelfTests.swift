@@ -72,7 +72,10 @@ import Testing
         // reader walks PT_NOTE. Compare as multisets of (owner, size).
         let notes = try file.notes()
         let ours = notes.map { "\($0.name)/\($0.descriptor.count)" }.sorted()
-        let theirs = facts.notes.map { "\($0.0)/\($0.1)" }.sorted()
+        var theirs = facts.notes.map { "\($0.0)/\($0.1)" }.sorted()
+        // gold's version note (.note.gnu.gold-version, GNU type 9) is a section outside every
+        // PT_NOTE (not allocated): readelf lists it, the reader's walk of PT_NOTE does not.
+        if subject.path.hasSuffix("/hello-gold"), let index = theirs.firstIndex(of: "GNU/9") { theirs.remove(at: index) }
         #expect(ours == theirs)
 
         // Section names resolve for files with a section table.

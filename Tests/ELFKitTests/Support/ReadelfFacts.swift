@@ -54,7 +54,7 @@ struct ReadelfFacts {
                 else if let v = value(after: "[Requesting program interpreter:") { interpreter = String(v.dropLast()) }
                 else if !trimmed.hasPrefix("Type ") {
                     // TYPE OFFSET VADDR PADDR FILESZ MEMSZ FLG ALIGN; FLG is 3 columns ("R E").
-                    if let match = line.firstMatch(of: /^\s+(\S+)\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x[0-9a-f]+ (...) 0x[0-9a-f]+$/) {
+                    if let match = line.firstMatch(of: /^\s+(\S+)\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x[0-9a-f]+ (...) (?:0x[0-9a-f]+|0)$/) {
                         segmentTypes.append(String(match.1))
                         segmentFlags.append(String(match.2))
                     } else {
@@ -116,6 +116,6 @@ struct ReadelfFacts {
     /// readelf's Machine: text for the architectures in TestBinaries.
     static let machines: [String: UInt16] = [
         "Advanced Micro Devices X86-64": 62, "Intel 80386": 3, "AArch64": 183, "ARM": 40, "RISC-V": 243,
-        "IBM S/390": 22, "PowerPC64": 21, "MIPS R3000": 8,
+        "IBM S/390": 22, "PowerPC64": 21, "MIPS R3000": 8, "PowerPC": 20, "LoongArch": 258,
     ]
 }

@@ -26,14 +26,18 @@ struct MissingTool: Error, CustomStringConvertible {
 }
 
 /// One row of TestBinaries/manifest.tsv: the path (relative to TestBinaries), the
-/// architecture, the kind, how to run it (`qemu`: "native" or the qemu-ARCH-static that
-/// runs it, with `sysroot`, "-" for native), what it prints, notes.
+/// architecture, the kind, how to run it (`qemu`: "native", "none" when nothing here can, or
+/// the qemu-ARCH-static that runs it, with `sysroot`, "-" for native or static), what it
+/// prints, notes.
 struct Subject: CustomStringConvertible, Sendable {
     let path, arch, kind, qemu, sysroot, expectedStdout, notes: String
 
     var url: URL { Repo.testBinaries.appendingPathComponent(path) }
     var description: String { path }
     var isNative: Bool { qemu == "native" }
+    /// False for qemu "none": a dynamic program of an architecture whose C library is not
+    /// installed (the zig-built ones), judged by tools instead of run.
+    var isRunnable: Bool { qemu != "none" }
     /// Subjects without section headers carry "-noshdr" in their name (hello-noshdr, libcounter-noshdr.so).
     var hasSectionHeaders: Bool { !path.contains("-noshdr") }
 
