@@ -260,7 +260,8 @@ final class LinkerScriptShapeTests: XCTestCase {
     /// PT_PHDR follows; the program runs and prints its note.
     func testProgramHeaderTableMovesWhenNothingAfterItCan() throws {
         let box = try ScratchDirectory("phtmove")
-        forEachArch { arch in
+        // No mips64el/interp-note: GNU ld's n64 script has no .interp line to put the note after.
+        forEachArch(E2E.architectures.filter { $0 != "mips64el" }) { arch in
             let ctx = "\(arch)/interp-note"
             let subject = try Subject.named("\(arch)/interp-note")
             let program = try box.copy("\(arch)/interp-note", into: try box.dir(arch))

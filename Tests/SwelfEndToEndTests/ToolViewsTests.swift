@@ -101,7 +101,8 @@ final class ToolViewsTests: XCTestCase {
     }
 
     func testVersionViewListsTheLibmNeed() throws {
-        forEachArch { arch in
+        // No powerpc/weakcos: its libm traps under qemu-ppc (scripts/build-test-binaries, case 3).
+        forEachArch(E2E.architectures.filter { $0 != "powerpc" }) { arch in
             let v = try ReadelfView.versions(try Subject.named("\(arch)/weakcos").url)
             XCTAssertTrue(v.needs.contains("Version: 1 File: libm.so.6 Cnt: 1"), "[\(arch)] \(v.needs)")
             XCTAssertTrue(v.needs.contains { $0.hasPrefix("Version: 1 File: libc.so.6") }, "[\(arch)] \(v.needs)")
