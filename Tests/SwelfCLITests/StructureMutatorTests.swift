@@ -187,7 +187,13 @@ import Testing
         if command.inPlace {
             // A file the edit failed on is left exactly as it was.
             var cache: [String: ELFFieldEditor] = [:]
-            for (mutant, copy) in zip(batch, files) where stderr.contains("swelf: \(copy): ") {
+            // A failure is a line "swelf: FILE: reason"; "swelf: FILE: warning: ..." is an edit
+            // that was made (a mutated e_shnum leaves bytes after the image: an overlay, kept).
+            let failed = Set(stderr.split(separator: "\n").compactMap { line -> Substring? in
+                guard line.hasPrefix("swelf: "), !line.contains(": warning: ") else { return nil }
+                return line
+            })
+            for (mutant, copy) in zip(batch, files) where failed.contains(where: { $0.hasPrefix("swelf: \(copy): ") }) {
                 if try [UInt8](Data(contentsOf: URL(fileURLWithPath: copy))) != expectedBytes(mutant, cache: &cache) {
                     tally.fail(Failure(command: command.name, mutant: URL(fileURLWithPath: mutant.path).lastPathComponent,
                                        what: "the edit failed but changed the file"))
