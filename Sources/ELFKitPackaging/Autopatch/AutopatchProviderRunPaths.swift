@@ -37,15 +37,19 @@ extension AutopatchPlanner {
         var queued: Set<String> = []
         var visited = visited
         var read: Set<String> = []
-        func follow(_ path: String) {
-            guard read.insert(path).inserted, let file = try? fileSystem.open(path),
-                  let dynamic = (try? file.dynamic()) ?? nil,
-                  let list = ((try? dynamic.runpath()) ?? nil) ?? ((try? dynamic.rpath()) ?? nil) else { return }
-            for entry in list.split(separator: ":").map(String.init) where entry.hasPrefix("/") && !entry.contains("$") {
+        func enqueue(_ list: String?) {
+            for entry in (list ?? "").split(separator: ":").map(String.init) where entry.hasPrefix("/") && !entry.contains("$") {
                 if queued.insert(entry).inserted { queue.append(entry) }
             }
         }
-        libraries.forEach(follow)
+        func follow(_ path: String) {
+            guard read.insert(path).inserted else { return }
+            enqueue(AutopatchPlanner.runPath(of: path, in: fileSystem))
+        }
+        // The tree's libraries are read in parallel (thousands of files, each opened and
+        // its dynamic section parsed), their entries then queued in the libraries' order.
+        let lists = Overlap.map(count: libraries.count, jobs: options.jobs) { AutopatchPlanner.runPath(of: libraries[$0], in: fileSystem) }
+        for (path, list) in zip(libraries, lists) where read.insert(path).inserted { enqueue(list) }
         var found: [(name: String, candidate: Candidate)] = []
         var next = 0
         while next < queue.count {
@@ -60,6 +64,13 @@ extension AutopatchPlanner {
             }
         }
         return found
+    }
+
+    /// The DT_RUNPATH of the ELF file at `path`, else its DT_RPATH; nil when it has
+    /// neither or cannot be read.
+    static func runPath(of path: String, in fileSystem: LoaderFileSystem) -> String? {
+        guard let file = try? fileSystem.open(path), let dynamic = (try? file.dynamic()) ?? nil else { return nil }
+        return ((try? dynamic.runpath()) ?? nil) ?? ((try? dynamic.rpath()) ?? nil)
     }
 
     /// The entries of `directory` (not `.` and `..`) in byte order of their names, as
