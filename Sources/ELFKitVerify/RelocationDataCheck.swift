@@ -87,18 +87,21 @@ package struct RelocationDataCheck {
             return "relocation: the byte at \(at) changed, in a string outside every allocated, non-executable, uncompressed PROGBITS section"
         }
         let string = Array(original[start ..< end])
-        let mapped = rewritten(string)
+        let mapped = rewritten(string, slashes: false)
         guard mapped != string else {
             return "relocation: the string at 0x\(String(start, radix: 16)) changed, but it held no old prefix where a path starts"
         }
         guard mapped.count <= string.count else {
             return "relocation: the string at 0x\(String(start, radix: 16)) would need \(mapped.count) bytes, more than its \(string.count)"
         }
-        let expected = mapped + [UInt8](repeating: 0, count: string.count - mapped.count)
-        for position in 0 ..< expected.count where edited[start + position] != expected[position] {
-            return "relocation: the byte at 0x\(String(start + position, radix: 16)) is 0x\(String(edited[start + position], radix: 16)), where the mapped string followed by NULs has 0x\(String(expected[position], radix: 16))"
-        }
-        return nil
+        // Two forms are allowed: the mapped string then NULs to the old end, or (a string
+        // whose length the code knows) each new prefix followed by extra '/' to keep the length.
+        let nulPadded = mapped + [UInt8](repeating: 0, count: string.count - mapped.count)
+        let slashPadded = rewritten(string, slashes: true)
+        let now = Array(edited[start ..< end])
+        if now == nulPadded || (slashPadded.count == string.count && now == slashPadded) { return nil }
+        let position = (0 ..< nulPadded.count).first { now[$0] != nulPadded[$0] } ?? 0
+        return "relocation: the byte at 0x\(String(start + position, radix: 16)) is 0x\(String(now[position], radix: 16)), where the mapped string followed by NULs has 0x\(String(nulPadded[position], radix: 16)) (and the string is not the slash-padded form either)"
     }
 
     static func separates(_ byte: UInt8) -> Bool {
@@ -106,8 +109,9 @@ package struct RelocationDataCheck {
         [0x3a, 0x3d, 0x3b, 0x2c, 0x22, 0x27, 0x20, 0x09, 0x0a, 0x0d].contains(byte)
     }
 
-    /// `string` with each old prefix replaced where a path starts.
-    func rewritten(_ string: [UInt8]) -> [UInt8] {
+    /// `string` with each old prefix replaced where a path starts; with `slashes`, each new
+    /// prefix shorter than its old one is followed by that many extra '/'.
+    func rewritten(_ string: [UInt8], slashes: Bool) -> [UInt8] {
         var out: [UInt8] = []
         var i = 0
         candidates: while i < string.count {
@@ -118,6 +122,9 @@ package struct RelocationDataCheck {
                     let next = i + pair.old.count
                     guard next == string.count || string[next] == 0x2f || RelocationDataCheck.separates(string[next]) else { continue }
                     out.append(contentsOf: pair.new)
+                    if slashes && pair.new.count < pair.old.count {
+                        out.append(contentsOf: [UInt8](repeating: 0x2f, count: pair.old.count - pair.new.count))
+                    }
                     i = next
                     continue candidates
                 }

@@ -93,7 +93,13 @@ package struct RelocationMap: Sendable {
     /// false (a run-path entry, an interpreter), else also after each separator (a data
     /// or text string). nil when nothing matched; else the new string and where (indices
     /// of `string`) each OLD was found.
-    package func apply(to string: ArraySlice<UInt8>, anywhere: Bool) -> (result: [UInt8], offsets: [Int])? {
+    ///
+    /// `padWithSlashes`: a NEW shorter than its OLD is followed by as many extra `/` as it
+    /// is shorter (`/opt/x` for `/build/xyz`: `/opt/x////`), so that the string keeps its
+    /// length: the kernel and every path function read repeated slashes as one, and a
+    /// string whose length is compiled into the code (a C++ `std::string` literal, a Go
+    /// string) stays whole (see `RelocationPlanner`).
+    package func apply(to string: ArraySlice<UInt8>, anywhere: Bool, padWithSlashes: Bool = false) -> (result: [UInt8], offsets: [Int])? {
         var result: [UInt8] = []
         var position = string.startIndex
         var offsets: [Int] = []
@@ -102,6 +108,9 @@ package struct RelocationMap: Sendable {
             if string[position] == UInt8(ascii: "/"), let pair = match(in: string, at: position, anywhere: anywhere) {
                 result += string[copiedUpTo ..< position]
                 result += pair.new
+                if padWithSlashes && pair.new.count < pair.old.count {
+                    result += [UInt8](repeating: UInt8(ascii: "/"), count: pair.old.count - pair.new.count)
+                }
                 offsets.append(position)
                 position += pair.old.count
                 copiedUpTo = position

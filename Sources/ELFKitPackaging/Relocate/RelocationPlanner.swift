@@ -20,6 +20,9 @@ package struct RelocationSite: Sendable {
     package var after: [UInt8]
     /// Why the site is not rewritten (and so its file is not written); nil when it is.
     package var refusal: String?
+    /// How a shorter data string keeps its room: NULs after it (`nul`), or extra `/` after
+    /// each new prefix (`slash`, same length); nil when it did not shrink.
+    package var padding: String?
 }
 
 /// What `swelf relocate` does to one file: its sites and the changes they make.
@@ -62,8 +65,14 @@ package struct RelocationFilePlan: Sendable {
 /// rewritten in place: NEW no longer than OLD, NUL-padded at the end of that C string
 /// (conda's binary mode); a longer result is refused, naming file, section and offset:
 /// the string cannot grow without moving whatever follows it, and code holds its address.
-/// A Go program's strings carry their lengths (no NUL ends them), so there only a
-/// same-length NEW is taken.
+/// A string whose length is compiled into the code is not ended by its NUL: a C++
+/// `std::string` built from a literal (GCC folds `strlen` of a literal at -O2, and
+/// `operator""s` takes the length as a constant at every level), a Go string. NUL padding
+/// would leave such a string its old length, with NULs inside: `dir + "/data"` then names
+/// `dir` alone for every C function (tesseract-ocr 4239 under conda). So in a file that
+/// needs a C++ standard library (libstdc++, libc++) or is a Go program, a shorter NEW is
+/// padded with extra `/` instead (`RelocationMap.apply(padWithSlashes:)`): the string
+/// keeps its length and names the same directory.
 ///
 /// Text files (not ELF, no NUL in the first block): OLD replaced everywhere it starts a
 /// path (`RelocationMap.apply(anywhere: true)`). Symbolic links: an absolute target
@@ -170,7 +179,9 @@ package struct RelocationPlanner: Sendable {
             throw RelocationError(path: path, "\(error)")
         }
         let isGo = (try? GoBuildInfo.read(from: file)) != nil
-        planData(file, bytes, excluding: engineRanges, isGo: isGo, into: &plan)
+        let needed = (try? file.dynamic()?.needed()) ?? []
+        let cxx = needed.contains { $0.hasPrefix("libstdc++.so") || $0.hasPrefix("libc++.so") }
+        planData(file, bytes, excluding: engineRanges, keepLength: isGo || cxx, into: &plan)
         return plan.sites.isEmpty ? nil : plan
     }
 
@@ -216,7 +227,7 @@ package struct RelocationPlanner: Sendable {
 
     /// The data strings: each C string of an eligible section that holds OLD where a path
     /// may start.
-    func planData(_ file: ELFFile, _ bytes: [UInt8], excluding engineRanges: [Range<UInt64>], isGo: Bool,
+    func planData(_ file: ELFFile, _ bytes: [UInt8], excluding engineRanges: [Range<UInt64>], keepLength: Bool,
                   into plan: inout RelocationFilePlan) {
         let names = file.sectionNames()
         let fileSize = UInt64(bytes.count)
@@ -245,15 +256,18 @@ package struct RelocationPlanner: Sendable {
             }
             for (stringStart, stringEnd) in strings.sorted(by: { $0.key < $1.key }) {
                 let old = bytes[stringStart ..< stringEnd]
-                guard let new = map.apply(to: old, anywhere: true)?.result else { continue }
+                guard let new = map.apply(to: old, anywhere: true, padWithSlashes: keepLength)?.result else { continue }
                 var site = RelocationSite(kind: .data, section: name, offset: UInt64(stringStart), before: Array(old), after: new)
+                if new.count < old.count {
+                    site.padding = "nul"
+                } else if keepLength, let unpadded = map.apply(to: old, anywhere: true)?.result, unpadded.count < old.count {
+                    site.padding = "slash"
+                }
                 let where_ = "\(plan.path): \(name) at offset 0x\(String(stringStart, radix: 16))"
                 if stringEnd == end {
                     site.refusal = "\(where_): the string holding the old prefix has no NUL before the section ends, so its end is unknown"
                 } else if new.count > old.count {
                     site.refusal = "\(where_): the new string is \(new.count) bytes, \(new.count - old.count) longer than the \(old.count) the file has room for (a data string cannot grow in place)"
-                } else if isGo && new.count != old.count {
-                    site.refusal = "\(where_): a Go program's strings carry their length, so only a new prefix of the same length can be written"
                 }
                 if site.refusal == nil {
                     plan.dataPatches.append((UInt64(stringStart), new + [UInt8](repeating: 0, count: old.count - new.count)))

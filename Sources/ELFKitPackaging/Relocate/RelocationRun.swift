@@ -115,6 +115,7 @@ package struct RelocationRun: Sendable {
                 if let section = site.section { line += " \(section)" }
                 if let offset = site.offset { line += " at 0x\(String(offset, radix: 16))" }
                 line += ": \(RelocationRun.show(site.before)) -> \(RelocationRun.show(site.after))"
+                if site.padding == "slash" { line += " (same length, padded with /)" }
                 if site.refusal != nil { line += " (refused)" }
                 out += line + "\n"
             }
@@ -149,7 +150,7 @@ package struct RelocationRun: Sendable {
                     .object([("kind", .string(site.kind.rawValue)), ("section", .optional(site.section)),
                              ("offset", site.offset.map { .int(Int64($0)) } ?? .null),
                              ("before", .bytes(site.before)), ("after", .bytes(site.after)),
-                             ("refused", .optional(site.refusal))])
+                             ("padding", .optional(site.padding)), ("refused", .optional(site.refusal))])
                 })),
             ])
         }
