@@ -72,20 +72,22 @@ package struct RelocationDataCheck {
     func judgeString(containing index: Int, _ sections: [SectionHeader]) -> String? {
         let at = "0x" + String(index, radix: 16)
         guard original[index] != 0 else { return "relocation: the byte at \(at) was a string's terminating NUL and changed" }
-        var start = index
-        while start > 0 && original[start - 1] != 0 { start -= 1 }
-        var end = index
-        while end < original.count && original[end] != 0 { end += 1 }
-        guard end < original.count else { return "relocation: the byte at \(at) changed, and no NUL ends the string holding it" }
-        let eligible = sections.contains { section in
+        // The section holding the byte: a string never starts before its section (the
+        // bytes before may be another section's, code without a NUL) nor ends after it.
+        let size = UInt64(original.count)
+        guard let section = sections.first(where: { section in
             section.type == .progbits && section.flags.contains(.alloc) && !section.flags.contains(.execInstr)
-                && section.flags.rawValue & 0x800 == 0
-                && UInt64(start) >= section.offset && section.offset <= UInt64(original.count)
-                && UInt64(end) <= section.offset + min(section.size, UInt64(original.count) - section.offset)
+                && section.flags.rawValue & 0x800 == 0 && section.offset <= size && section.size <= size - section.offset
+                && UInt64(index) >= section.offset && UInt64(index) < section.offset + section.size
+        }) else {
+            return "relocation: the byte at \(at) changed, outside every allocated, non-executable, uncompressed PROGBITS section"
         }
-        guard eligible else {
-            return "relocation: the byte at \(at) changed, in a string outside every allocated, non-executable, uncompressed PROGBITS section"
-        }
+        let low = Int(section.offset), high = Int(section.offset + section.size)
+        var start = index
+        while start > low && original[start - 1] != 0 { start -= 1 }
+        var end = index
+        while end < high && original[end] != 0 { end += 1 }
+        guard end < high else { return "relocation: the byte at \(at) changed, and no NUL ends the string holding it inside its section" }
         let string = Array(original[start ..< end])
         let mapped = rewritten(string, slashes: false)
         guard mapped != string else {
