@@ -145,7 +145,7 @@ package struct RelocationRun: Sendable {
             let error = outcome.failed[file.path] ?? file.sites.compactMap(\.refusal).first
             return JSONEnvelope.entry(file: .string(file.path), ok: error == nil, error: error, [
                 ("kind", .string(file.kind.rawValue)),
-                ("changed", .bool(writtenPaths.contains(file.path) && !dryRun)),
+                ("changed", .bool(writtenPaths.contains(file.path))),
                 ("sites", .array(file.sites.map { site in
                     .object([("kind", .string(site.kind.rawValue)), ("section", .optional(site.section)),
                              ("offset", site.offset.map { .int(Int64($0)) } ?? .null),
