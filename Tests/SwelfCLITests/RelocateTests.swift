@@ -277,6 +277,29 @@ import Testing
         #expect((cxx["sites"] as? [[String: Any]])?.first?["padding"] as? String == "slash")
     }
 
+    /// What nothing rewrites is listed as left, with its reason, and is all a search for
+    /// OLD finds afterwards: a program built with -g in OLD/src (its DWARF names the build
+    /// directory, never loaded) and a binary file that is not ELF.
+    @Test func leftoversAreListedAndAreAllThatRemains() throws {
+        let tree = try Self.build(purpose: "left")
+        try FileManager.default.createDirectory(atPath: tree.old + "/src", withIntermediateDirectories: true)
+        try "#include <stdio.h>\nint main(void) { puts(PREFIX \"/share\"); return 0; }\n"
+            .write(toFile: tree.old + "/src/dbg.c", atomically: true, encoding: .utf8)
+        let compiled = try ChildProcess.run("/bin/sh", ["-c", "cd '\(tree.old)/src' && gcc -g -O2 -DPREFIX='\"\(tree.old)\"' -o ../bin/dbg dbg.c"])
+        try #require(compiled.status == 0, "\(compiled)")
+        try (Data([0, 1, 2]) + Data((tree.old + "/x").utf8) + Data([0])).write(to: URL(fileURLWithPath: tree.old + "/blob.bin"))
+        let new = tree.scratch.path("n")
+        let result = try Swelf.run(["relocate", tree.old, new, tree.old])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.contains("\(tree.old)/bin/dbg: left: 1 occurrence(s) in .debug_line_str: not loaded"), "\(result.stdout)")
+        #expect(result.stdout.contains("\(tree.old)/blob.bin: left: 1 occurrence(s) in a file that is neither ELF nor text"), "\(result.stdout)")
+        #expect(result.stdout.hasSuffix(", 0 refused, 2 left\n"), "\(result.stdout)")
+        try FileManager.default.moveItem(atPath: tree.old, toPath: new)
+        #expect(try Self.filesHolding(tree.old, under: new) == ["bin/dbg", "blob.bin"])
+        let dbg = try ChildProcess.run(new + "/bin/dbg", [])
+        #expect(dbg.stdout == new + "/share\n", "\(dbg)")
+    }
+
     /// Bad input: each refused with one line on stderr, nothing written.
     @Test func badInputIsRefusedWithOneLine() throws {
         let tree = try Self.build(purpose: "bad-input")

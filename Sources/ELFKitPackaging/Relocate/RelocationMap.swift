@@ -125,6 +125,18 @@ package struct RelocationMap: Sendable {
         return (result, offsets)
     }
 
+    /// How many times any OLD occurs in `bytes`.
+    package func count(in bytes: UnsafeRawBufferPointer) -> Int {
+        pairs.reduce(0) { total, pair in
+            var count = 0, from = 0
+            while let hit = RelocationMap.find(pair.old, in: bytes, from: from) {
+                count += 1
+                from = hit + 1
+            }
+            return total + count
+        }
+    }
+
     /// Whether `bytes` hold any OLD at all: the fast test that lets a file be skipped.
     package func occurs(in bytes: UnsafeRawBufferPointer) -> Bool {
         pairs.contains { pair in RelocationMap.find(pair.old, in: bytes, from: 0) != nil }

@@ -9,6 +9,9 @@ import ELFKitCore
 package struct RelocationSite: Sendable {
     package enum Kind: String, Sendable {
         case runPath = "run_path", interpreter, needed, soname, data, text, symlink
+        /// OLD found where nothing rewrites it (debug information, code, a binary that is
+        /// not ELF): reported with the reason, never written, never a refusal.
+        case left
     }
     package var kind: Kind
     /// The section of a data string (by its name in the section name table).
@@ -23,11 +26,25 @@ package struct RelocationSite: Sendable {
     /// How a shorter data string keeps its room: NULs after it (`nul`), or extra `/` after
     /// each new prefix (`slash`, same length); nil when it did not shrink.
     package var padding: String?
+    /// For a `left` site: how many occurrences, where, and why they stay.
+    package var left: String?
+
+    package init(kind: Kind, section: String? = nil, offset: UInt64? = nil, before: [UInt8], after: [UInt8],
+                 refusal: String? = nil, padding: String? = nil, left: String? = nil) {
+        self.kind = kind
+        self.section = section
+        self.offset = offset
+        self.before = before
+        self.after = after
+        self.refusal = refusal
+        self.padding = padding
+        self.left = left
+    }
 }
 
 /// What `swelf relocate` does to one file: its sites and the changes they make.
 package struct RelocationFilePlan: Sendable {
-    package enum FileKind: String, Sendable { case elf, text, symlink }
+    package enum FileKind: String, Sendable { case elf, text, symlink, other }
     package var path: String
     package var kind: FileKind
     package var sites: [RelocationSite] = []
@@ -51,7 +68,7 @@ package struct RelocationFilePlan: Sendable {
     /// A site was refused: the file is left as it is.
     package var isRefused: Bool { sites.contains { $0.refusal != nil } }
     /// Something to write.
-    package var changes: Bool { !isRefused && sites.contains { $0.refusal == nil } }
+    package var changes: Bool { !isRefused && sites.contains { $0.refusal == nil && $0.kind != .left } }
 }
 
 /// Finds the sites of one file (`plan(path:)`). It reads the file once: mapped, searched
@@ -114,7 +131,13 @@ package struct RelocationPlanner: Sendable {
         if size >= 4, bytes[0] == 0x7f, bytes[1] == UInt8(ascii: "E"), bytes[2] == UInt8(ascii: "L"), bytes[3] == UInt8(ascii: "F") {
             return try planELF(path, Array(bytes))
         }
-        guard !bytes[..<min(size, RelocationPlanner.textProbe)].contains(0) else { return nil }
+        guard !bytes[..<min(size, RelocationPlanner.textProbe)].contains(0) else {
+            // Neither ELF nor text (an archive, an image, compiled Python): OLD stays, said so.
+            var plan = RelocationFilePlan(path: path, kind: .other)
+            plan.sites = [RelocationSite(kind: .left, before: [], after: [],
+                                         left: "\(map.count(in: bytes)) occurrence(s) in a file that is neither ELF nor text: left as it is")]
+            return plan
+        }
         return planText(path, Array(bytes))
     }
 
@@ -163,7 +186,7 @@ package struct RelocationPlanner: Sendable {
         var engineRanges: [Range<UInt64>] = []
         do {
             if let interp = file.firstSegment(.interp) {
-                engineRanges.append(interp.offset ..< interp.offset &+ interp.fileSize)
+                engineRanges.append(RelocationPlanner.range(interp.offset, interp.fileSize))
                 if let old = try file.rawInterpreter(), let new = map.apply(to: old[...], anywhere: false)?.result {
                     plan.request.interpreter = new
                     plan.sites.append(RelocationSite(kind: .interpreter, before: old, after: new))
@@ -171,7 +194,7 @@ package struct RelocationPlanner: Sendable {
             }
             if let dynamic = try file.dynamic() {
                 if let offset = dynamic.stringTableOffset {
-                    engineRanges.append(offset ..< offset &+ dynamic.stringTableSize)
+                    engineRanges.append(RelocationPlanner.range(offset, dynamic.stringTableSize))
                 }
                 try planDynamic(dynamic, into: &plan)
             }
@@ -182,6 +205,7 @@ package struct RelocationPlanner: Sendable {
         let needed = (try? file.dynamic()?.needed()) ?? []
         let cxx = needed.contains { $0.hasPrefix("libstdc++.so") || $0.hasPrefix("libc++.so") }
         planData(file, bytes, excluding: engineRanges, keepLength: isGo || cxx, into: &plan)
+        planLeftovers(file, bytes, excluding: engineRanges, into: &plan)
         return plan.sites.isEmpty ? nil : plan
     }
 
@@ -274,6 +298,63 @@ package struct RelocationPlanner: Sendable {
                 }
                 plan.sites.append(site)
             }
+        }
+    }
+}
+
+extension RelocationPlanner {
+    /// `start ..< start + length`, clamped where the sum would overflow (a malformed header).
+    static func range(_ start: UInt64, _ length: UInt64) -> Range<UInt64> {
+        let (end, overflow) = start.addingReportingOverflow(length)
+        return start ..< (overflow ? UInt64.max : end)
+    }
+
+    /// The occurrences of OLD in an ELF file that no site covers (outside the data strings
+    /// and the engine's PT_INTERP and dynamic string table), one `left` site per section
+    /// with the count and the reason, so that a search for OLD after the relocation finds
+    /// only what the report says stays.
+    func planLeftovers(_ file: ELFFile, _ bytes: [UInt8], excluding engineRanges: [Range<UInt64>],
+                       into plan: inout RelocationFilePlan) {
+        var covered = engineRanges
+        for site in plan.sites where site.kind == .data {
+            if let offset = site.offset { covered.append(RelocationPlanner.range(offset, UInt64(site.before.count))) }
+        }
+        let names = file.sectionNames()
+        var counts: [Int: Int] = [:]   // section index (-1: none) -> occurrences
+        bytes.withUnsafeBytes { whole in
+            for pair in map.pairs {
+                var from = 0
+                while let hit = RelocationMap.find(pair.old, in: whole, from: from) {
+                    from = hit + 1
+                    let offset = UInt64(hit)
+                    guard !covered.contains(where: { $0.contains(offset) }) else { continue }
+                    let index = file.sectionHeaders.firstIndex { section in
+                        section.type != .nobits && section.type != .null && section.size > 0
+                            && offset >= section.offset && offset - section.offset < section.size
+                    } ?? -1
+                    counts[index, default: 0] += 1
+                }
+            }
+        }
+        for (index, count) in counts.sorted(by: { $0.key < $1.key }) {
+            let name = index >= 0 && index < names.count ? names[index] ?? "section \(index)" : (index >= 0 ? "section \(index)" : nil)
+            var reason = "outside every section"
+            if index >= 0 {
+                let section = file.sectionHeaders[index]
+                if !section.flags.contains(.alloc) {
+                    reason = "not loaded (debug information, symbol or file names, comments): never read at run time"
+                } else if section.flags.contains(.execInstr) {
+                    reason = "in executable code"
+                } else if section.flags.rawValue & RelocationPlanner.compressedFlag != 0 {
+                    reason = "in a compressed section"
+                } else if section.type != .progbits {
+                    reason = "in a section of type 0x\(String(section.type.rawValue, radix: 16)), not string data"
+                } else {
+                    reason = "not where a path starts (no separator before it, or not followed by '/' or the end)"
+                }
+            }
+            plan.sites.append(RelocationSite(kind: .left, section: name, before: [], after: [],
+                                             left: "\(count) occurrence(s)\(name.map { " in \($0)" } ?? ""): \(reason)"))
         }
     }
 }

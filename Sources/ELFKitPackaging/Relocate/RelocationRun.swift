@@ -111,6 +111,10 @@ package struct RelocationRun: Sendable {
         var out = ""
         for file in files {
             for site in file.sites {
+                if let left = site.left {
+                    out += "\(file.path): left: \(left)\n"
+                    continue
+                }
                 var line = "\(file.path): \(site.kind.rawValue)"
                 if let section = site.section { line += " \(section)" }
                 if let offset = site.offset { line += " at 0x\(String(offset, radix: 16))" }
@@ -126,11 +130,13 @@ package struct RelocationRun: Sendable {
     /// The last line: files scanned, changed, sites, refused (and failures when any).
     package func summaryLine(dryRun: Bool, outcome: Outcome = Outcome()) -> String {
         let changed = written(outcome).count
-        let sites = files.reduce(0) { $0 + $1.sites.count }
+        let sites = files.reduce(0) { $0 + $1.sites.filter { $0.kind != .left }.count }
+        let left = files.reduce(0) { $0 + $1.sites.filter { $0.kind == .left }.count }
         let refusedFiles = files.filter(\.isRefused).count
         var line = "relocate: \(scanned) files scanned, \(changed) \(dryRun ? "to change" : "changed"), \(sites) sites, "
             + "\(refusals.count) refused"
         if refusedFiles > 0 { line += " (in \(refusedFiles) file\(refusedFiles == 1 ? "" : "s"))" }
+        if left > 0 { line += ", \(left) left" }
         if !outcome.failed.isEmpty || !outcome.notWritten.isEmpty {
             line += ", \(outcome.failed.count) failed, \(outcome.notWritten.count) not written"
         }
@@ -150,7 +156,8 @@ package struct RelocationRun: Sendable {
                     .object([("kind", .string(site.kind.rawValue)), ("section", .optional(site.section)),
                              ("offset", site.offset.map { .int(Int64($0)) } ?? .null),
                              ("before", .bytes(site.before)), ("after", .bytes(site.after)),
-                             ("padding", .optional(site.padding)), ("refused", .optional(site.refusal))])
+                             ("padding", .optional(site.padding)), ("refused", .optional(site.refusal)),
+                             ("left", .optional(site.left))])
                 })),
             ])
         }
@@ -158,7 +165,8 @@ package struct RelocationRun: Sendable {
             ("files", .array(entries)),
             ("dry_run", .bool(dryRun)),
             ("summary", .object([("scanned", .int(Int64(scanned))), ("changed", .int(Int64(writtenPaths.count))),
-                                 ("sites", .int(Int64(files.reduce(0) { $0 + $1.sites.count }))),
+                                 ("sites", .int(Int64(files.reduce(0) { $0 + $1.sites.filter { $0.kind != .left }.count }))),
+                                 ("left", .int(Int64(files.reduce(0) { $0 + $1.sites.filter { $0.kind == .left }.count }))),
                                  ("refused", .int(Int64(refusals.count))), ("failed", .int(Int64(outcome.failed.count))),
                                  ("not_written", .int(Int64(outcome.notWritten.count)))])),
             ("warnings", .array(warnings.map(JSON.string))),
