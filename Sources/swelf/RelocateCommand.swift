@@ -17,6 +17,13 @@ struct RelocateCommand {
     let terminal: Terminal
     let options: RelocateCommandOptions
 
+    /// One error line for `path`: its name first unless the message already says it.
+    func fail(_ path: String, _ error: RewriteError, _ outcome: inout RelocationRun.Outcome) {
+        let message = "\(error)"
+        if message.contains(path) { terminal.error(message) } else { terminal.error(message, file: BytePath(path)) }
+        outcome.failed[path] = message.contains(path) ? message : "\(path): \(message)"
+    }
+
     func run() -> ExitCode {
         let jobs = options.jobs ?? Overlap.processorCount
         let pairs = options.map.pairs.map { (old: $0.old, new: $0.new) }
@@ -39,8 +46,7 @@ struct RelocateCommand {
             }
             for (index, result) in checks.enumerated() {
                 if case .failure(let error) = result {
-                    terminal.error("\(error)")
-                    outcome.failed[files[index].path] = "\(error)"
+                    fail(files[index].path, error, &outcome)
                     failed = true
                 }
             }
@@ -57,8 +63,7 @@ struct RelocateCommand {
                         do {
                             try makeRewriter().repoint(link: link.path, to: link.newTarget ?? [])
                         } catch {
-                            terminal.error("\(error)")
-                            outcome.failed[link.path] = "\(error)"
+                            fail(link.path, error, &outcome)
                             failed = true
                         }
                     }
@@ -98,8 +103,7 @@ struct RelocateCommand {
                     edits.append(edit)
                     editFiles.append(chunk[index])
                 case .failure(let error):
-                    terminal.error("\(error)")
-                    outcome.failed[chunk[index].path] = "\(error)"
+                    fail(chunk[index].path, error, &outcome)
                     succeeded = false
                 }
             }
@@ -110,8 +114,7 @@ struct RelocateCommand {
             }
             for (index, error) in makeRewriter().commitRelocations(edits).enumerated() {
                 if let error {
-                    terminal.error("\(error)")
-                    outcome.failed[editFiles[index].path] = "\(error)"
+                    fail(editFiles[index].path, error, &outcome)
                     succeeded = false
                 }
             }
