@@ -221,7 +221,10 @@ import Testing
         #expect(result.stderr.contains("\(tree.old)/lib/libgreet.so: .rodata at offset 0x"), "\(result.stderr)")
         #expect(try Tree.snapshot(tree.old) == original)
 
-        let going = try Swelf.run(["relocate", "--keep-going", tree.old, new, tree.old])
+        // Named through a link to the tree (walked, as find -H does).
+        let link = tree.scratch.path("current")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: tree.old)
+        let going = try Swelf.run(["relocate", "--keep-going", tree.old, new, link])
         #expect(going.status == 1, "\(going)")
         let now = try Tree.snapshot(tree.old)
         for name in ["bin/app", "bin/cxxapp", "lib/libgreet.so", "share/app/data"] { #expect(now[name] == original[name], "\(name)") }

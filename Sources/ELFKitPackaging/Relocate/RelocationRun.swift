@@ -35,6 +35,12 @@ package struct RelocationRun: Sendable {
                 run.errors.append("\(path): cannot stat: \(String(cString: strerror(errno)))")
                 return
             }
+            // A PATH that is a link to a directory (`/opt/app -> app-1.2`) is walked, as
+            // `find -H` does: the user named the tree through it. Links inside are not.
+            var target = stat()
+            if top && (status.st_mode & S_IFMT) == S_IFLNK && stat(path, &target) == 0 && (target.st_mode & S_IFMT) == S_IFDIR {
+                status = target
+            }
             switch status.st_mode & S_IFMT {
             case S_IFDIR:
                 guard let directory = opendir(path) else {
