@@ -303,6 +303,48 @@ import Testing
         #expect(dbg.stdout == new + "/share\n", "\(dbg)")
     }
 
+    /// The matching rule, case by case (written from the README's rule, not the code).
+    @Test func prefixMatchesOnlyWhereAPathStarts() throws {
+        let map = try RelocationMap([(Array("/opt/a".utf8), Array("/n".utf8))])
+        func apply(_ text: String, anywhere: Bool = true) -> String? {
+            map.apply(to: Array(text.utf8)[...], anywhere: anywhere).map { String(decoding: $0.result, as: UTF8.self) }
+        }
+        #expect(apply("/opt/a") == "/n")
+        #expect(apply("/opt/a/lib") == "/n/lib")
+        #expect(apply("/opt/ab/lib") == nil)
+        #expect(apply("/x/opt/a/lib") == nil)
+        #expect(apply("PATH=/opt/a/bin:/opt/a/sbin") == "PATH=/n/bin:/n/sbin")
+        #expect(apply("-I/opt/a/include") == nil)   // after a letter: not a path start
+        #expect(apply("'/opt/a/x' \"/opt/a/y\"\n/opt/a;/opt/a,/opt/a\t/opt/a") == "'/n/x' \"/n/y\"\n/n;/n,/n\t/n")
+        #expect(apply("/opt/a:/usr/lib", anywhere: false) == "/n:/usr/lib")
+        #expect(apply("x:/opt/a", anywhere: false) == nil)
+        #expect(map.apply(to: Array("/opt/a/lib".utf8)[...], anywhere: true, padWithSlashes: true)
+                    .map { String(decoding: $0.result, as: UTF8.self) } == "/n/////lib")   // 4 extra, then the original /
+        // The longest OLD wins where both match (they cannot be path prefixes of each other).
+        let two = try RelocationMap([(Array("/opt/a".utf8), Array("/1".utf8)), (Array("/opt/abc".utf8), Array("/2".utf8))])
+        #expect(two.apply(to: Array("/opt/abc/x:/opt/a/y".utf8)[...], anywhere: true).map { String(decoding: $0.result, as: UTF8.self) }
+                == "/2/x:/1/y")
+    }
+
+    /// The planner's rule and the verifier's, two implementations, agree on random strings
+    /// built from prefixes, separators and path pieces (either padding): a disagreement
+    /// would be a file the verifier refuses, or worse, accepts wrongly.
+    @Test func plannerAndVerifierAgreeOnRandomStrings() throws {
+        let pairs: [(old: [UInt8], new: [UInt8])] = [(Array("/opt/pkg".utf8), Array("/n".utf8)), (Array("/build/x".utf8), Array("/build/yy".utf8))]
+        let map = try RelocationMap(pairs)
+        let check = RelocationDataCheck(original: [], edited: [], pairs: map.pairs.map { (old: $0.old, new: $0.new) })
+        let pieces = ["/opt/pkg", "/build/x", "/opt/pkgs", "/lib", "a", ":", "=", ";", " ", "\"", "'", ",", "/", "x/opt/pkg", "-L"]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0 ..< 5000 {
+            let string = (0 ..< Int.random(in: 1 ... 8, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
+            let bytes = Array(string.utf8)
+            for slashes in [false, true] {
+                let planned = map.apply(to: bytes[...], anywhere: true, padWithSlashes: slashes)?.result ?? bytes
+                #expect(planned == check.rewritten(bytes, slashes: slashes), "\(string) slashes: \(slashes)")
+            }
+        }
+    }
+
     /// Bad input: each refused with one line on stderr, nothing written.
     @Test func badInputIsRefusedWithOneLine() throws {
         let tree = try Self.build(purpose: "bad-input")
