@@ -257,8 +257,8 @@ extension HelpText {
     independent check (every changed byte is a mapped string, NUL-padded; nothing else
     changed), the dynamic strings by the engine's verifier. A refused site, an
     unreadable or read-only file writes nothing, unless --keep-going. Directory links
-    are not followed; a hard-linked file is written once (its other names keep the old
-    content).
+    are not followed; a hard-linked file is written once, its other names in the tree
+    then linked to the new file.
 
     Options:
       --map OLD=NEW                a prefix and its replacement (repeatable; no OLD may

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import ELFKit
 
 /// `swelf relocate OLD NEW PATH...`: plans every file under PATH (`RelocationRun`:
@@ -54,7 +59,7 @@ struct RelocateCommand {
                 outcome.notWritten = Set(due.map(\.path).filter { outcome.failed[$0] == nil })
             } else {
                 let writable = files.filter { outcome.failed[$0.path] == nil }
-                if !write(writable, pairs: pairs, jobs: jobs, makeRewriter: makeRewriter, outcome: &outcome) { failed = true }
+                if !write(writable, pairs: pairs, jobs: jobs, hardLinks: run.hardLinks, makeRewriter: makeRewriter, outcome: &outcome) { failed = true }
                 let links = due.filter { $0.kind == .symlink }
                 if failed && !options.keepGoing {
                     outcome.notWritten.formUnion(links.map(\.path))
@@ -78,9 +83,35 @@ struct RelocateCommand {
         return failed ? .failure : .success
     }
 
+    /// Makes `name` (a hard link of `file` before its write) a name of the new `file`: a
+    /// link made beside it under a temporary name, renamed over it, the directory synced.
+    /// Returns false, with one error line, when that failed (`file` stays written).
+    func relink(_ name: String, to file: String, _ outcome: inout RelocationRun.Outcome) -> Bool {
+        let directory = name.lastIndex(of: "/").map { String(name[..<$0]) } ?? "."
+        let temporary = (directory.isEmpty ? "" : directory) + "/.swelf-link-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+        var code: Int32 = 0
+        if link(file, temporary) != 0 {
+            code = errno
+        } else if rename(temporary, name) != 0 {
+            code = errno
+            unlink(temporary)
+        } else {
+            let descriptor = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if descriptor >= 0 {
+                _ = fsync(descriptor)
+                close(descriptor)
+            }
+        }
+        guard code != 0 else { return true }
+        let message = "\(name): a hard link of \(file), which was relocated; this name still holds the old content: \(String(cString: strerror(code)))"
+        terminal.error(message)
+        outcome.failed[name] = message
+        return false
+    }
+
     /// Prepares (verified, written to a temporary file beside each) and commits `files`,
     /// chunk by chunk. Returns false when a file failed.
-    func write(_ files: [RelocationFilePlan], pairs: [(old: [UInt8], new: [UInt8])], jobs: Int,
+    func write(_ files: [RelocationFilePlan], pairs: [(old: [UInt8], new: [UInt8])], jobs: Int, hardLinks: [String: [String]],
                makeRewriter: @escaping @Sendable () -> Rewriter, outcome: inout RelocationRun.Outcome) -> Bool {
         let part = Swelf.batchSize()
         var succeeded = true
@@ -116,6 +147,10 @@ struct RelocateCommand {
                 if let error {
                     fail(editFiles[index].path, error, &outcome)
                     succeeded = false
+                } else {
+                    for name in hardLinks[editFiles[index].path] ?? [] where !relink(name, to: editFiles[index].path, &outcome) {
+                        succeeded = false
+                    }
                 }
             }
             if !succeeded && !options.keepGoing {

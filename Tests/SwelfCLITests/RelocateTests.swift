@@ -160,6 +160,8 @@ import Testing
         let before = try Self.run(tree, "app", root: tree.old)
         #expect(before.stdout == "\(tree.old)/etc/greet.conf|\(tree.old)/share/app/data|PATH=\(tree.old)/bin:\(tree.old)/sbin|hello data\n",
                 "\(before)")
+        // A second name of the program (a hard link): written once, both names the new file.
+        try #require(link(tree.old + "/bin/app", tree.old + "/bin/app-hard") == 0)
         let result = try Swelf.run(["relocate", tree.old, new, tree.old])
         #expect(result.status == 0, "\(result)")
         let changed = tree.cxx ? 6 : 5
@@ -178,6 +180,8 @@ import Testing
                 == "prefix=\(new)\nlibdir=${prefix}/lib\nLibs: -L${libdir} -lgreet\n")
         var status = stat()
         #expect(stat(new + "/bin/run.sh", &status) == 0 && status.st_mode & 0o777 == 0o755)
+        var hard = stat()
+        #expect(stat(new + "/bin/app", &status) == 0 && stat(new + "/bin/app-hard", &hard) == 0 && status.st_ino == hard.st_ino)
         if tree.cxx {
             // Both std::strings keep their compiled-in length (slash padding) and read the file.
             let length = (tree.old + "/share/app").utf8.count

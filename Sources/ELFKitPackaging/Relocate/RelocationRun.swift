@@ -11,7 +11,8 @@ import ELFKitCore
 /// The walk uses `lstat` alone: a symbolic link is a site to re-point, never followed (a
 /// link to a directory outside the tree must not lead the relocation there), and a FIFO,
 /// socket or device inside the tree is left alone unopened. A file reached by several
-/// names (hard links) is planned once, through its first name.
+/// names (hard links) is planned once, through its first name; its other names are linked
+/// to the new file after the write (`hardLinks`).
 package struct RelocationRun: Sendable {
     /// The files with at least one site (changed, or refused), in walk order.
     package var files: [RelocationFilePlan] = []
@@ -20,6 +21,9 @@ package struct RelocationRun: Sendable {
     /// One line per file or PATH that could not be examined.
     package var errors: [String] = []
     package var warnings: [String] = []
+    /// The other names, inside the PATHs, of a file reached by several hard links, by the
+    /// name it is planned and written through: linked to the new file once it is written.
+    package var hardLinks: [String: [String]] = [:]
 
     package init() {}
 
@@ -58,7 +62,10 @@ package struct RelocationRun: Sendable {
                 let identity = [UInt64(status.st_dev), UInt64(status.st_ino)]
                 if status.st_nlink > 1 {
                     if let first = firstName[identity] {
-                        run.warnings.append("\(path): a hard link of \(first), which is relocated through that name; this name keeps the old content if it changes")
+                        // Written once, through the first name; this one is linked to the
+                        // new file after (names outside the PATHs, such as a package
+                        // cache's, keep the old content: the write makes a new inode).
+                        run.hardLinks[first, default: []].append(path)
                         return
                     }
                     firstName[identity] = path
