@@ -129,7 +129,7 @@ package struct RelocationPlanner: Sendable {
         // The fast path of almost every file of a tree: no OLD, nothing more read.
         guard map.occurs(in: bytes) else { return nil }
         if size >= 4, bytes[0] == 0x7f, bytes[1] == UInt8(ascii: "E"), bytes[2] == UInt8(ascii: "L"), bytes[3] == UInt8(ascii: "F") {
-            return try planELF(path, Array(bytes))
+            return try planELF(path, bytes)
         }
         guard !bytes[..<min(size, RelocationPlanner.textProbe)].contains(0) else {
             // Neither ELF nor text (an archive, an image, compiled Python): OLD stays, said so.
@@ -176,9 +176,11 @@ package struct RelocationPlanner: Sendable {
         return plan
     }
 
-    func planELF(_ path: String, _ bytes: [UInt8]) throws(RelocationError) -> RelocationFilePlan? {
+    /// `bytes` is the file as mapped: read in place (no copy of a large program is made),
+    /// and valid only during the call, so nothing read from it outlives it but copies.
+    func planELF(_ path: String, _ bytes: UnsafeRawBufferPointer) throws(RelocationError) -> RelocationFilePlan? {
         let file: ELFFile
-        do { file = try ELFFile(source: MemoryByteSource(bytes)) } catch {
+        do { file = try ELFFile(source: MappedByteSource(bytes)) } catch {
             throw RelocationError(path: path, "not a valid ELF file: \(error)")
         }
         var plan = RelocationFilePlan(path: path, kind: .elf)
@@ -251,7 +253,7 @@ package struct RelocationPlanner: Sendable {
 
     /// The data strings: each C string of an eligible section that holds OLD where a path
     /// may start.
-    func planData(_ file: ELFFile, _ bytes: [UInt8], excluding engineRanges: [Range<UInt64>], keepLength: Bool,
+    func planData(_ file: ELFFile, _ bytes: UnsafeRawBufferPointer, excluding engineRanges: [Range<UInt64>], keepLength: Bool,
                   into plan: inout RelocationFilePlan) {
         let names = file.sectionNames()
         let fileSize = UInt64(bytes.count)
@@ -265,8 +267,8 @@ package struct RelocationPlanner: Sendable {
             let start = Int(section.offset), end = Int(section.offset + section.size)
             // The C strings holding a hit, by their start, each rewritten once.
             var strings: [Int: Int] = [:]
-            bytes.withUnsafeBytes { whole in
-                let window = UnsafeRawBufferPointer(rebasing: whole[start ..< end])
+            do {
+                let window = UnsafeRawBufferPointer(rebasing: bytes[start ..< end])
                 for pair in map.pairs {
                     var from = 0
                     while let hit = RelocationMap.find(pair.old, in: window, from: from) {
@@ -279,12 +281,12 @@ package struct RelocationPlanner: Sendable {
                 }
             }
             for (stringStart, stringEnd) in strings.sorted(by: { $0.key < $1.key }) {
-                let old = bytes[stringStart ..< stringEnd]
-                guard let new = map.apply(to: old, anywhere: true, padWithSlashes: keepLength)?.result else { continue }
-                var site = RelocationSite(kind: .data, section: name, offset: UInt64(stringStart), before: Array(old), after: new)
+                let old = Array(bytes[stringStart ..< stringEnd])
+                guard let new = map.apply(to: old[...], anywhere: true, padWithSlashes: keepLength)?.result else { continue }
+                var site = RelocationSite(kind: .data, section: name, offset: UInt64(stringStart), before: old, after: new)
                 if new.count < old.count {
                     site.padding = "nul"
-                } else if keepLength, let unpadded = map.apply(to: old, anywhere: true)?.result, unpadded.count < old.count {
+                } else if keepLength, let unpadded = map.apply(to: old[...], anywhere: true)?.result, unpadded.count < old.count {
                     site.padding = "slash"
                 }
                 let where_ = "\(plan.path): \(name) at offset 0x\(String(stringStart, radix: 16))"
@@ -313,7 +315,7 @@ extension RelocationPlanner {
     /// and the engine's PT_INTERP and dynamic string table), one `left` site per section
     /// with the count and the reason, so that a search for OLD after the relocation finds
     /// only what the report says stays.
-    func planLeftovers(_ file: ELFFile, _ bytes: [UInt8], excluding engineRanges: [Range<UInt64>],
+    func planLeftovers(_ file: ELFFile, _ bytes: UnsafeRawBufferPointer, excluding engineRanges: [Range<UInt64>],
                        into plan: inout RelocationFilePlan) {
         var covered = engineRanges
         for site in plan.sites where site.kind == .data {
@@ -321,7 +323,8 @@ extension RelocationPlanner {
         }
         let names = file.sectionNames()
         var counts: [Int: Int] = [:]   // section index (-1: none) -> occurrences
-        bytes.withUnsafeBytes { whole in
+        do {
+            let whole = bytes
             for pair in map.pairs {
                 var from = 0
                 while let hit = RelocationMap.find(pair.old, in: whole, from: from) {
@@ -356,6 +359,21 @@ extension RelocationPlanner {
             plan.sites.append(RelocationSite(kind: .left, section: name, before: [], after: [],
                                              left: "\(count) occurrence(s)\(name.map { " in \($0)" } ?? ""): \(reason)"))
         }
+    }
+}
+
+/// A mapped file as a `ByteSource`: the reader reads it in place. Valid only while the
+/// mapping lives (`RelocationPlanner.plan(path:)` unmaps it when it returns).
+final class MappedByteSource: ByteSource {
+    let bytes: UnsafeRawBufferPointer
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+    var size: UInt64 { UInt64(bytes.count) }
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(ELFError) {
+        guard Checked.fits(start: offset, length: UInt64(buffer.count), within: size) else {
+            throw ELFError(.truncated, "read of \(buffer.count) bytes past the end of the data", offset: offset)
+        }
+        guard !buffer.isEmpty else { return }
+        buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[Int(offset) ..< Int(offset) + buffer.count]))
     }
 }
 
