@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import ELFKitCore
 
 /// Judges the data-string part of a relocation (`swelf relocate`) from the original bytes,
@@ -18,92 +13,114 @@ import ELFKitCore
 /// whitespace, and when it is followed by the end of the string, `/` or one of those.
 package struct RelocationDataCheck {
     /// The original file.
-    let original: [UInt8]
+    let original: any ByteSource
     /// The file with its data strings rewritten (same size).
-    let edited: [UInt8]
+    let edited: any ByteSource
     /// (old, new) prefixes, as the request gives them.
     let pairs: [(old: [UInt8], new: [UInt8])]
 
-    package init(original: [UInt8], edited: [UInt8], pairs: [(old: [UInt8], new: [UInt8])]) {
+    /// The check of `edited` against `original`, both read a block at a time (memory
+    /// stays bounded whatever the file's size).
+    package init(original: any ByteSource, edited: any ByteSource, pairs: [(old: [UInt8], new: [UInt8])]) {
         self.original = original
         self.edited = edited
         self.pairs = pairs
     }
 
-    /// One line per problem; empty when the edit is exactly the mapped strings.
-    package func problems() -> [String] {
-        guard original.count == edited.count else {
-            return ["relocation: the edited image has \(edited.count) bytes, the original \(original.count): data strings never change the size"]
-        }
-        let sections: [SectionHeader]
-        do { sections = try ELFFile(source: MemoryByteSource(original)).sectionHeaders } catch {
-            return ["relocation: the original cannot be read as ELF: \(error)"]
-        }
-        var found: [String] = []
-        original.withUnsafeBytes { before in
-            edited.withUnsafeBytes { after in
-                var offset = 0
-                let block = 4096
-                while offset < original.count {
-                    // Equal blocks are skipped with memcmp; a differing one is walked.
-                    let count = min(block, original.count - offset)
-                    if memcmp(before.baseAddress! + offset, after.baseAddress! + offset, count) == 0 {
-                        offset += count
-                        continue
-                    }
-                    var index = offset
-                    while index < offset + count && before[index] == after[index] { index += 1 }
-                    if let problem = judgeString(containing: index, sections) {
-                        found.append(problem)
-                        return
-                    }
-                    // Go on after the string's NUL (it is equal, or the next round says so).
-                    var end = index
-                    while before[end] != 0 { end += 1 }
-                    offset = end
-                }
-            }
-        }
-        return found
+    /// The check of two images in memory.
+    package init(original: [UInt8], edited: [UInt8], pairs: [(old: [UInt8], new: [UInt8])]) {
+        self.init(original: MemoryByteSource(original), edited: MemoryByteSource(edited), pairs: pairs)
     }
 
-    /// The string of the original holding the changed byte at `index`: nil when it was
-    /// rewritten exactly as the map says, else why not.
-    func judgeString(containing index: Int, _ sections: [SectionHeader]) -> String? {
+    /// The block compared at once.
+    static let block = 64 << 10
+
+    /// One line per problem; empty when the edit is exactly the mapped strings.
+    package func problems() -> [String] {
+        guard original.size == edited.size else {
+            return ["relocation: the edited image has \(edited.size) bytes, the original \(original.size): data strings never change the size"]
+        }
+        let sections: [SectionHeader]
+        do { sections = try ELFFile(source: original).sectionHeaders } catch {
+            return ["relocation: the original cannot be read as ELF: \(error)"]
+        }
+        let size = original.size
+        var offset: UInt64 = 0
+        do {
+            while offset < size {
+                let count = Int(min(UInt64(RelocationDataCheck.block), size - offset))
+                let before = try original.readBytes(at: offset, count: count)
+                let after = try edited.readBytes(at: offset, count: count)
+                // Equal blocks (nearly all) are compared by the standard library at once.
+                guard before != after, let first = (0 ..< count).first(where: { before[$0] != after[$0] }) else {
+                    offset += UInt64(count)
+                    continue
+                }
+                switch try judgeString(containing: offset + UInt64(first), sections) {
+                case .failure(let problem): return [problem.message]
+                // Go on at the string's NUL (equal, or the next round says so).
+                case .success(let end): offset = end
+                }
+            }
+        } catch {
+            return ["relocation: the images cannot be read: \(error)"]
+        }
+        return []
+    }
+
+    struct Problem: Error { let message: String }
+
+    /// The string of the original holding the changed byte at `index`: where it ends (its
+    /// NUL) when it was rewritten exactly as the map says, else why not.
+    func judgeString(containing index: UInt64, _ sections: [SectionHeader]) throws(ELFError) -> Result<UInt64, Problem> {
         let at = "0x" + String(index, radix: 16)
-        guard original[index] != 0 else { return "relocation: the byte at \(at) was a string's terminating NUL and changed" }
+        func fail(_ message: String) -> Result<UInt64, Problem> { .failure(Problem(message: "relocation: " + message)) }
+        guard try original.readBytes(at: index, count: 1)[0] != 0 else { return fail("the byte at \(at) was a string's terminating NUL and changed") }
         // The section holding the byte: a string never starts before its section (the
         // bytes before may be another section's, code without a NUL) nor ends after it.
-        let size = UInt64(original.count)
+        let size = original.size
         guard let section = sections.first(where: { section in
             section.type == .progbits && section.flags.contains(.alloc) && !section.flags.contains(.execInstr)
                 && section.flags.rawValue & 0x800 == 0 && section.offset <= size && section.size <= size - section.offset
-                && UInt64(index) >= section.offset && UInt64(index) < section.offset + section.size
+                && index >= section.offset && index - section.offset < section.size
         }) else {
-            return "relocation: the byte at \(at) changed, outside every allocated, non-executable, uncompressed PROGBITS section"
+            return fail("the byte at \(at) changed, outside every allocated, non-executable, uncompressed PROGBITS section")
         }
-        let low = Int(section.offset), high = Int(section.offset + section.size)
+        let low = section.offset, high = section.offset + section.size
+        // Back to the byte after a NUL (or the section's start), a chunk at a time.
         var start = index
-        while start > low && original[start - 1] != 0 { start -= 1 }
+        scanBack: while start > low {
+            let from = max(low, start >= 4096 ? start - 4096 : 0)
+            let chunk = try original.readBytes(at: from, count: Int(start - from))
+            if let nul = chunk.lastIndex(of: 0) {
+                start = from + UInt64(nul) + 1
+                break scanBack
+            }
+            start = from
+        }
         var end = index
-        while end < high && original[end] != 0 { end += 1 }
-        guard end < high else { return "relocation: the byte at \(at) changed, and no NUL ends the string holding it inside its section" }
-        let string = Array(original[start ..< end])
+        scanForward: while end < high {
+            let chunk = try original.readBytes(at: end, count: Int(min(4096, high - end)))
+            if let nul = chunk.firstIndex(of: 0) {
+                end += UInt64(nul)
+                break scanForward
+            }
+            end += UInt64(chunk.count)
+        }
+        guard end < high else { return fail("the byte at \(at) changed, and no NUL ends the string holding it inside its section") }
+        let string = try original.readBytes(at: start, count: Int(end - start))
         let mapped = rewritten(string, slashes: false)
-        guard mapped != string else {
-            return "relocation: the string at 0x\(String(start, radix: 16)) changed, but it held no old prefix where a path starts"
-        }
-        guard mapped.count <= string.count else {
-            return "relocation: the string at 0x\(String(start, radix: 16)) would need \(mapped.count) bytes, more than its \(string.count)"
-        }
+        let where_ = "0x" + String(start, radix: 16)
+        guard mapped != string else { return fail("the string at \(where_) changed, but it held no old prefix where a path starts") }
+        guard mapped.count <= string.count else { return fail("the string at \(where_) would need \(mapped.count) bytes, more than its \(string.count)") }
         // Two forms are allowed: the mapped string then NULs to the old end, or (a string
         // whose length the code knows) each new prefix followed by extra '/' to keep the length.
         let nulPadded = mapped + [UInt8](repeating: 0, count: string.count - mapped.count)
         let slashPadded = rewritten(string, slashes: true)
-        let now = Array(edited[start ..< end])
-        if now == nulPadded || (slashPadded.count == string.count && now == slashPadded) { return nil }
+        let now = try edited.readBytes(at: start, count: string.count)
+        if now == nulPadded || (slashPadded.count == string.count && now == slashPadded) { return .success(end) }
         let position = (0 ..< nulPadded.count).first { now[$0] != nulPadded[$0] } ?? 0
-        return "relocation: the byte at 0x\(String(start + position, radix: 16)) is 0x\(String(now[position], radix: 16)), where the mapped string followed by NULs has 0x\(String(nulPadded[position], radix: 16)) (and the string is not the slash-padded form either)"
+        return fail("the byte at 0x\(String(start + UInt64(position), radix: 16)) is 0x\(String(now[position], radix: 16)), where the mapped string followed by NULs has 0x\(String(nulPadded[position], radix: 16)) (and the string is not the slash-padded form either)")
     }
 
     static func separates(_ byte: UInt8) -> Bool {

@@ -14,8 +14,9 @@ extension Rewriter {
     /// Prepares the relocation of an ELF file: `dataPatches` (data strings rewritten in
     /// place, same size) and `request` (the dynamic strings, for the rewrite engine).
     ///
-    /// How the two are combined, and why so: the file is read whole and the data patches
-    /// are applied to that copy first, giving an intermediate image M of the same size.
+    /// How the two are combined, and why so: the data patches are applied to the file
+    /// first (a view through them, `PlannedByteSource`), giving an intermediate image M of
+    /// the same size.
     /// `RelocationDataCheck` judges M against the original (every changed byte is a mapped
     /// string, NUL-padded; nothing else moved). The engine then plans `request` on M, as if
     /// M were the file on disk, and `EditCheck` (the independent verifier) judges the
@@ -34,24 +35,27 @@ extension Rewriter {
             let input = try writer.resolve(BytePath(path), reading: true)
             return try writer.withLockedFile(at: input, exclusive: true, wait: false, holding: { locked in
                 let source: FileByteSource = locked.source
-                let original = try source.readBytes(at: 0, count: Int(source.size))
-                var intermediate = original
+                // The data patches as a plan over the original, read through lazily: no copy
+                // of the file is held (a 200 MB program costs a few blocks of memory).
+                var dataPlan = RewritePlan(originalSize: source.size)
                 for patch in dataPatches {
-                    guard patch.offset <= UInt64(original.count), UInt64(patch.bytes.count) <= UInt64(original.count) - patch.offset else {
+                    guard patch.offset <= source.size, UInt64(patch.bytes.count) <= source.size - patch.offset else {
                         throw ELFError(.invalid, "a data string patch lies outside the file", offset: patch.offset)
                     }
-                    intermediate.replaceSubrange(Int(patch.offset) ..< Int(patch.offset) + patch.bytes.count, with: patch.bytes)
+                    dataPlan.patches.append(RewritePlan.Patch(offset: patch.offset, bytes: patch.bytes))
                 }
-                let dataProblems = RelocationDataCheck(original: original, edited: intermediate, pairs: pairs).problems()
+                dataPlan.patches.sort { $0.offset < $1.offset }
+                let intermediate = PlannedByteSource(base: source, plan: dataPlan)
+                let dataProblems = RelocationDataCheck(original: source, edited: intermediate, pairs: pairs).problems()
                 if !dataProblems.isEmpty {
                     throw VerificationFailures(failures: dataProblems.map { .change(VerificationProblem(.image, $0)) })
                 }
-                let middle = try ELFFile(source: MemoryByteSource(intermediate))
-                var enginePlan = RewritePlan(originalSize: UInt64(intermediate.count))
+                let middle = try ELFFile(source: intermediate)
+                var enginePlan = RewritePlan(originalSize: source.size)
                 if !request.isEmpty {
                     enginePlan = try plan(file: middle, request: request)
                     let failures = EditCheck(original: middle, request: request)
-                        .problems(edited: try ELFFile(source: PlannedByteSource(base: MemoryByteSource(intermediate), plan: enginePlan)))
+                        .problems(edited: try ELFFile(source: PlannedByteSource(base: intermediate, plan: enginePlan)))
                     if !failures.isEmpty { throw VerificationFailures(failures: failures) }
                 }
                 // The combined plan over the original: data patches, then the engine's.
@@ -67,7 +71,7 @@ extension Rewriter {
                     }
                 }
                 combined.patches = (combined.patches + data).sorted { $0.offset < $1.offset }
-                let image = PlannedByteSource(base: MemoryByteSource(intermediate), plan: enginePlan)
+                let image = PlannedByteSource(base: intermediate, plan: enginePlan)
                 let sameImage = { (written: FileByteSource) throws in
                     let failures = WrittenEqualsVerifiedImage(image: image, written: written).problems()
                     if !failures.isEmpty { throw VerificationFailures(failures: failures) }
