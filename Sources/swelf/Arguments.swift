@@ -60,6 +60,7 @@ enum Command {
     case bundle(BundleOptions)
     case portability(DoctorOptions)
     case autopatch(AutopatchCommandOptions)
+    case relocate(RelocateCommandOptions)
 }
 
 /// Reads an option value the way patchelf does: `@FILE` stands for the contents of FILE.
@@ -127,6 +128,8 @@ struct ArgumentParser {
                 return try parseBundle(Array(arguments.dropFirst())).map(Command.bundle) ?? .help(.bundle)
             case "autopatch":
                 return try parseAutopatch(Array(arguments.dropFirst())).map(Command.autopatch) ?? .help(.autopatch)
+            case "relocate":
+                return try parseRelocate(Array(arguments.dropFirst())).map(Command.relocate) ?? .help(.relocate)
             case "portability":
                 let options = try parseDoctor(Array(arguments.dropFirst()), name: "portability")
                 return options.map(Command.portability) ?? .help(.portability)
@@ -144,7 +147,7 @@ struct ArgumentParser {
     }
 
     /// The commands a misspelt first word is matched against.
-    static let commandNames = ["show", "verify", "doctor", "ldd", "bundle", "portability", "autopatch", "help"]
+    static let commandNames = ["show", "verify", "doctor", "ldd", "bundle", "portability", "autopatch", "relocate", "help"]
 
     /// The command `word` is a misspelling of: a lowercase word, not an existing file, at
     /// most two edits from a command's name (the nearest; the first listed on a tie).

@@ -1,7 +1,7 @@
 /// What `swelf help COMMAND` and `swelf COMMAND --help` describe: one command, or
 /// (`patch`) the print and edit options of a call without a command.
 enum HelpTopic: String, CaseIterable {
-    case patch, show, verify, doctor, ldd, bundle, portability, autopatch
+    case patch, show, verify, doctor, ldd, bundle, portability, autopatch, relocate
 }
 
 /// One page per command: synopsis, options, examples, exit status. The full list of
@@ -17,6 +17,7 @@ extension HelpText {
         case .bundle: return bundle
         case .portability: return portability
         case .autopatch: return autopatch
+        case .relocate: return relocate
         }
     }
 
@@ -230,6 +231,53 @@ extension HelpText {
     Exit status: 0 the bundle was written and would start, 1 it was not written (the
     reasons on stderr) or would not start on its target (unless --allow-broken),
     64 usage error.
+
+    """
+
+    static let relocate = """
+    Usage: swelf relocate [--dry-run] [--json] [--keep-going] [--allow-read-only]
+                          [-j N] OLD NEW PATH...
+           swelf relocate --map OLD=NEW [--map OLD=NEW]... [OPTION]... PATH...
+
+    Move an installed tree from the prefix OLD to NEW. Every file under PATH that holds
+    OLD where a path starts (OLD at the start of a string or after one of : = ; , '
+    " or whitespace, and followed by /, the end or such a separator):
+      ELF files  run-path entries, the interpreter, DT_NEEDED paths and the soname are
+                 rewritten by the rewrite engine (a longer NEW grows safely); C strings
+                 in loaded, non-executable data sections (.rodata, .data) are rewritten
+                 in place, a shorter result padded with NULs at the end of that string.
+                 A longer data string, a string without a NUL in its section, or a
+                 shorter one in a Go program is refused, naming the file, section and
+                 offset, and that file is not written.
+      text files (not ELF, no NUL in the first 8 KiB: scripts, .pc, .la, .cmake) get
+                 OLD replaced, keeping owner and mode; a #! line over 255 bytes is
+                 reported.
+      symbolic links whose absolute target starts with OLD are re-pointed.
+    Each file is written once, atomically, verified first: the data strings by an
+    independent check (every changed byte is a mapped string, NUL-padded; nothing else
+    changed), the dynamic strings by the engine's verifier. A refused site, an
+    unreadable or read-only file writes nothing, unless --keep-going. Directory links
+    are not followed; a hard-linked file is written once, its other names in the tree
+    then linked to the new file.
+
+    Options:
+      --map OLD=NEW                a prefix and its replacement (repeatable; no OLD may
+                                   be a path prefix of another)
+      -n, --dry-run                list every site; write nothing
+      --json                       the sites and the outcome as one JSON document
+      --keep-going                 write every file that can be written; exit 1 at the end
+      --allow-read-only            replace files whose mode forbids writing them
+      -j N, --jobs N               files worked on at once (default: one per processor)
+
+    Output: one line per site, FILE: KIND [SECTION] [at 0xOFFSET]: BEFORE -> AFTER,
+    then a summary: files scanned, changed, sites, refused.
+
+    Examples:
+      swelf relocate --dry-run /build/placehold_placehold /opt/app /opt/app
+      swelf relocate --map /build/a=/opt/a --map /build/b=/opt/b tree
+
+    Exit status: 0 every site relocated, 1 a site refused or a file not written (the
+    reasons on stderr), 64 usage error (a bad map among them).
 
     """
 

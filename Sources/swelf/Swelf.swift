@@ -65,6 +65,8 @@ struct Swelf {
             return PortabilityCommand(terminal: terminal, options: options).run()
         case .autopatch(let options):
             return AutopatchCommand(terminal: terminal, options: options).run()
+        case .relocate(let options):
+            return RelocateCommand(terminal: terminal, options: options).run()
         }
     }
 
@@ -281,6 +283,7 @@ enum HelpText {
                         [--plugin FILE:DIR]... [--update] [--allow-broken] [--json] PROGRAM_OR_DIR...
            swelf portability [--floor LIMITS] [--root DIR] [--env NAME=VALUE]... [--json] FILE|DIR...
            swelf autopatch [--dry-run] [--libs DIR]... [--interpreter PATH] [--keep-going] PATH...
+           swelf relocate [--dry-run] [--keep-going] [--json] OLD NEW PATH...
            swelf help [COMMAND]
 
     Inspect and rewrite the dynamic-linking information of ELF files. Options and output
@@ -424,8 +427,11 @@ enum HelpText {
       autopatch PATH...            fix a prebuilt tree: every ELF file's interpreter and the
                                    smallest run path that finds its libraries ($ORIGIN in
                                    the tree), one verified edit per file (autopatch --help)
+      relocate OLD NEW PATH...     move an installed tree to another prefix: run paths,
+                                   interpreters, C strings in data, text files and links,
+                                   each file verified and replaced at once (relocate --help)
       help COMMAND, COMMAND --help one command's page (COMMAND: show, verify, doctor,
-                                   ldd, bundle, portability, autopatch, or patch for the
+                                   ldd, bundle, portability, autopatch, relocate, or patch for the
                                    options above)
 
     The commands' options that take a value may also be written with an equals

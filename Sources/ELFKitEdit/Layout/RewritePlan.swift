@@ -7,6 +7,10 @@ package struct RewritePlan: Sendable {
     package struct Patch: Sendable {
         package var offset: UInt64
         package var bytes: [UInt8]
+        package init(offset: UInt64, bytes: [UInt8]) {
+            self.offset = offset
+            self.bytes = bytes
+        }
     }
 
     /// A table that moved, for the verifier and `--debug`.
@@ -42,7 +46,7 @@ package struct RewritePlan: Sendable {
         package var patches: [Patch] = []
     }
 
-    init(originalSize: UInt64) {
+    package init(originalSize: UInt64) {
         self.originalSize = originalSize
         keptPrefix = originalSize
         appendOffset = originalSize

@@ -18,14 +18,14 @@ _swelf() {
     local command=${words[0]##*/}
     local sub=
     if [[ $command != patchelf && $cword -gt 1 ]]; then
-        case ${words[1]} in show|verify|doctor|ldd|bundle|portability|autopatch) sub=${words[1]} ;; esac
+        case ${words[1]} in show|verify|doctor|ldd|bundle|portability|autopatch|relocate) sub=${words[1]} ;; esac
     fi
     case $prev in
         --set-interpreter|--interpreter|--output|-o|--rename-dynamic-symbols|--root|--policy|--plugin|--libs|--paths|--runtime-dependencies|--append-rpaths)
             COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --set-os-abi)
             COMPREPLY=($(compgen -W "sysv hp-ux netbsd linux gnu hurd solaris aix irix freebsd tru64 openbsd openvms" -- "$cur")); return ;;
-        --set-soname|--set-rpath|--add-rpath|--allowed-rpath-prefixes|--add-needed|--remove-needed|--replace-needed|--clear-symbol-version|--page-size|--jobs|-j|--env|--ignore-missing)
+        --set-soname|--set-rpath|--add-rpath|--allowed-rpath-prefixes|--add-needed|--remove-needed|--replace-needed|--clear-symbol-version|--page-size|--jobs|-j|--env|--ignore-missing|--map)
             return ;;
         --overlay)
             COMPREPLY=($(compgen -W "end keep-offset" -- "$cur")); return ;;
@@ -40,12 +40,13 @@ _swelf() {
             bundle) COMPREPLY=($(compgen -W "--output --policy --include-libstdcxx --root --env --interpreter --plugin --update --allow-broken --json --quiet --verbose --help" -- "$cur")) ;;
             portability) COMPREPLY=($(compgen -W "--floor --root --env --json --quiet --verbose --help" -- "$cur")) ;;
             autopatch) COMPREPLY=($(compgen -W "--dry-run --paths --libs --interpreter --ignore-missing --no-recurse --absolute --keep-existing --keep-libc --ignore-existing --extra-args --runtime-dependencies --append-rpaths --root --keep-going --allow-read-only --jobs --json --quiet --verbose --help" -- "$cur")) ;;
+            relocate) COMPREPLY=($(compgen -W "--map --dry-run --keep-going --allow-read-only --jobs --json --quiet --verbose --help" -- "$cur")) ;;
             *) COMPREPLY=($(compgen -W "$patch_options" -- "$cur")) ;;
         esac
         return
     fi
     if [[ $command != patchelf && $cword -eq 1 ]]; then
-        COMPREPLY=($(compgen -W "show verify doctor ldd bundle portability autopatch help" -- "$cur") $(compgen -f -- "$cur"))
+        COMPREPLY=($(compgen -W "show verify doctor ldd bundle portability autopatch relocate help" -- "$cur") $(compgen -f -- "$cur"))
         return
     fi
     COMPREPLY=($(compgen -f -- "$cur"))

@@ -1,6 +1,6 @@
 # fish completion for swelf (and for swelf installed as patchelf: patchelf.fish sources this)
 for cmd in swelf patchelf
-    set -l patch "__fish_use_subcommand; or not __fish_seen_subcommand_from show verify doctor ldd bundle portability autopatch help"
+    set -l patch "__fish_use_subcommand; or not __fish_seen_subcommand_from show verify doctor ldd bundle portability autopatch relocate help"
     if test $cmd = patchelf
         set patch "true"
     else
@@ -10,7 +10,7 @@ for cmd in swelf patchelf
         complete -c swelf -n __fish_use_subcommand -a ldd -d 'resolved libraries and the rule that found each'
         complete -c swelf -n __fish_use_subcommand -a bundle -d 'copy programs and their private libraries into a relocatable tree'
         complete -c swelf -n __fish_use_subcommand -a help -d "one command's page"
-        complete -c swelf -n '__fish_seen_subcommand_from show verify doctor ldd bundle portability autopatch' -l json -d 'JSON output'
+        complete -c swelf -n '__fish_seen_subcommand_from show verify doctor ldd bundle portability autopatch relocate' -l json -d 'JSON output'
         complete -c swelf -n '__fish_seen_subcommand_from ldd' -l tree -d 'the dependencies as a tree'
         complete -c swelf -s q -l quiet -d 'errors only: no output, no warning, no progress line'
         complete -c swelf -s v -l verbose -d 'every warning on its own line'
@@ -25,6 +25,12 @@ for cmd in swelf patchelf
         complete -c swelf -n '__fish_seen_subcommand_from doctor ldd bundle portability' -l env -x -d 'assume NAME=VALUE'
         complete -c swelf -n __fish_use_subcommand -a portability -d 'oldest glibc/libstdc++/libgcc_s it runs on, and why'
         complete -c swelf -n __fish_use_subcommand -a autopatch -d 'fix the interpreter and run paths of a prebuilt tree'
+        complete -c swelf -n __fish_use_subcommand -a relocate -d 'move an installed tree to another prefix'
+        complete -c swelf -n '__fish_seen_subcommand_from relocate' -l map -x -d 'a prefix and its replacement: OLD=NEW'
+        complete -c swelf -n '__fish_seen_subcommand_from relocate' -s n -l dry-run -d 'list every site, write nothing'
+        complete -c swelf -n '__fish_seen_subcommand_from relocate' -l keep-going -d 'write every file that can be written'
+        complete -c swelf -n '__fish_seen_subcommand_from relocate' -l allow-read-only -d 'replace files their user may not write'
+        complete -c swelf -n '__fish_seen_subcommand_from relocate' -s j -l jobs -x -d 'files worked on at once'
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l dry-run -d 'print the plan, write nothing'
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l paths -r -F -d 'a tree or file to patch'
         complete -c swelf -n '__fish_seen_subcommand_from autopatch' -l libs -r -a '(__fish_complete_directories)' -d 'providers directly in DIR'
