@@ -211,13 +211,37 @@ struct AutopatchCommand {
 
         init(_ edits: [Rewriter.Prepared]) { self.edits = edits }
 
+        /// Threads that drop committed edits at once: each mostly waits for the device.
+        static let releasingThreads = 8
+
         /// Commits the edits (each file's error, nil where it was replaced) and drops them.
+        ///
+        /// Dropping an edit closes the replaced file's last descriptor, and the kernel frees
+        /// its blocks then; on a file system mounted with `discard` (ext4 here) each free
+        /// waits for the device to discard them. One after another those waits were 3.4 s
+        /// of the 20,000-file benchmark tree and the pipeline's longest step, so the edits
+        /// are dropped from several threads, whose waits overlap.
         func commitAndRelease(with rewriter: Rewriter) -> [RewriteError?] {
             guard !edits.isEmpty else { return [] }
             let errors = rewriter.commit(edits)
+            let count = min(CommittingEdits.releasingThreads, edits.count)
+            let shares = (0 ..< count).map { share in
+                ReleasedShare(stride(from: share, to: edits.count, by: count).map { edits[$0] })
+            }
             edits = []
+            _ = Overlap.map(count: count, jobs: count) { shares[$0].release() }
             return errors
         }
+    }
+
+    /// Some committed edits, dropped by one of the releasing threads.
+    /// `@unchecked Sendable`: each share is released by exactly one thread.
+    final class ReleasedShare: @unchecked Sendable {
+        private var edits: [Rewriter.Prepared]
+
+        init(_ edits: [Rewriter.Prepared]) { self.edits = edits }
+
+        func release() { edits = [] }
     }
 
     /// A maker of the rewriter of one edit: a Rewriter is not Sendable, so each thread

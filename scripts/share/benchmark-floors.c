@@ -21,7 +21,8 @@
 //       each chunk on as many threads as there are processors (Overlap.processorCount),
 //       then committed as AtomicFileWriter.commit does: one syncfs, an fsync of each new
 //       file, each linked under a temporary name and renamed over its file, then one
-//       fsync per directory. With --barriers, a chunk is made durable by two syncfs
+//       fsync per directory; the replaced files are closed on 8 threads, as swelf
+//       releases its committed edits (each close may wait for the device's discard). With --barriers, a chunk is made durable by two syncfs
 //       calls instead, one before its renames and one after (no fsync of each file or
 //       directory): what the commit costs when the kernel's syncfs reports write errors
 #define _GNU_SOURCE
@@ -211,6 +212,27 @@ static void *tree_worker(void *argument) {
     }
 }
 
+// As AutopatchCommand.CommittingEdits.releasingThreads.
+#define CLOSERS 8
+struct closer { struct tree_file *files; int first, end; };
+
+static void *closer_run(void *argument) {
+    struct closer *closer = argument;
+    for (int i = closer->first; i < closer->end; i += CLOSERS) close(closer->files[i].input);
+    return NULL;
+}
+
+static void close_inputs(struct tree_file *files, int start, int end) {
+    struct closer closers[CLOSERS];
+    pthread_t threads[CLOSERS];
+    int started = 0;
+    for (int t = 0; t < CLOSERS && start + t < end; t++, started++) {
+        closers[t] = (struct closer){ files, start + t, end };
+        if (pthread_create(&threads[t], NULL, closer_run, &closers[t]) != 0) fail("pthread_create", "closing");
+    }
+    for (int t = 0; t < started; t++) pthread_join(threads[t], NULL);
+}
+
 static int tree(int count, char **directories, long grow, int durable, int barriers) {
     for (int i = 0; i < count; i++) walk(directories[i]);
     struct rlimit limit;
@@ -246,8 +268,12 @@ static int tree(int count, char **directories, long grow, int durable, int barri
             if (linkat(AT_FDCWD, proc, file->directory, file->name, AT_SYMLINK_FOLLOW) != 0) fail("linkat beside", file->path);
             if (renameat(file->directory, file->name, file->directory, strrchr(file->path, '/') + 1) != 0) fail("rename", file->path);
             close(file->output);
-            close(file->input);
         }
+        // The replaced files' last descriptors are closed on CLOSERS threads, as swelf
+        // releases its committed edits: the kernel frees a replaced file's blocks at that
+        // close, and on a file system mounted with `discard` each close waits for the
+        // device; one after another, those waits were a third of this program's time.
+        close_inputs(files, start, end);
         // One fsync per directory of the chunk: the walk keeps a directory's files
         // together, so a directory is a run of consecutive files.
         for (int i = start; i < end; i++) {
