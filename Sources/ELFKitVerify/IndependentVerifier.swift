@@ -133,6 +133,7 @@ public struct IndependentVerifier {
             try ResolutionCacheCheck(context: context).run(&problems)
             try UnaccountedBytesCheck(context: context).run(&problems)
             try OverlayCheck(context: context).run(&problems)
+            try PyInstallerWindowCheck(context: context).run(&problems)
         } catch {
             problems.append(VerificationProblem(.header, "verification could not read a file: \(error)"))
         }
