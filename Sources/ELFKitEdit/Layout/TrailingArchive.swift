@@ -24,10 +24,11 @@ struct TrailingArchive {
     let index: Int
     let header: SectionHeader
 
-    /// The archive of `file`, when it is laid out as objcopy lays it out: a `pydata`
-    /// section that is not loaded, ends with a cookie whose package length is the
-    /// section's size, and is followed only by sections that are not loaded and by the
-    /// section header table (no segment, header table or loaded section after its start).
+    /// The archive of `file`, when it is laid out as objcopy lays it out, or as an earlier
+    /// edit left it: a `pydata` section that is not loaded, ends with a cookie whose
+    /// package length is the section's size, and is followed only by sections that are not
+    /// loaded and possibly the section header table (no segment, program header table or
+    /// loaded section after its start, nothing across it).
     init?(file: ELFFile) {
         guard let (index, header) = file.section(named: "pydata"), header.hasFileData, !header.flags.contains(.alloc),
               header.size >= Self.cookieSize, let end = header.fileEnd, end <= file.source.size,
@@ -47,18 +48,21 @@ struct TrailingArchive {
             guard let sectionEnd = section.fileEnd else { return nil }
             guard sectionEnd <= start || section.offset >= end && !section.flags.contains(.alloc) else { return nil }
         }
+        // The section header table after the archive (objcopy's layout) or before it (an
+        // edit of swelf's moved the archive to the end earlier), never across it.
         let shoff = file.header.sectionHeaderOffset
-        guard shoff >= end else { return nil }
+        let tableSize = UInt64(file.sectionHeaders.count) * format.sectionHeaderSize
+        guard shoff >= end || shoff <= start && tableSize <= start - shoff else { return nil }
         self.file = file
         self.index = index
         self.header = header
     }
 
-    /// The plan of `request` with the archive moved to the end of the file; nil when the
-    /// edited image does not keep the archive's start (a rebuilt segment of swelf's own
-    /// reaching into it), when the planner would move bytes of its own after the image,
-    /// or when the result does not have the section header table after the archive's
-    /// old start. The caller then keeps its ordinary plan.
+    /// The plan of `request` with the archive moved to the end of the file: `planImage`
+    /// plans the image without the archive (`SplicedByteSource`), and the archive follows
+    /// that image as the plan's tail, its header pointing there. Nil when that plan appends
+    /// nothing or moves a tail of its own, or its section header table is not where the
+    /// archive's header can be rewritten; the caller then keeps its ordinary plan.
     func plan(planImage: (ELFFile) throws(EditError) -> RewritePlan) throws(EditError) -> RewritePlan? {
         let start = header.offset, length = header.size
         let spliced: SplicedByteSource
@@ -68,31 +72,34 @@ struct TrailingArchive {
             image = try ELFFile(source: spliced)
         } catch { throw .format(error) }
         let inner = try planImage(image)
-        guard inner.tail == nil, inner.keptPrefix >= start, !inner.appended.isEmpty else { return nil }
+        guard inner.tail == nil, !inner.appended.isEmpty else { return nil }
+        // The original's bytes are kept up to the archive, or up to a segment of swelf's own
+        // that the edit rebuilds (the image without the archive is the original up there).
+        let kept = min(inner.keptPrefix, start)
         let imageEnd = inner.imageSize
         let planned = PlannedByteSource(base: spliced, plan: inner)
         var plan = RewritePlan(originalSize: file.source.size)
-        plan.keptPrefix = start
-        plan.appendOffset = start
+        plan.keptPrefix = kept
+        plan.appendOffset = kept
         plan.patches = inner.patches.compactMap { patch in
-            guard patch.offset < start else { return nil }
-            let kept = min(UInt64(patch.bytes.count), start - patch.offset)
-            return RewritePlan.Patch(offset: patch.offset, bytes: Array(patch.bytes[..<Int(kept)]))
+            guard patch.offset < kept else { return nil }
+            let count = min(UInt64(patch.bytes.count), kept - patch.offset)
+            return RewritePlan.Patch(offset: patch.offset, bytes: Array(patch.bytes[..<Int(count)]))
         }
         do {
             // What follows the archive's old place in the edited image: the section-name
             // table, the old section header table, swelf's new content and new table.
-            plan.appended = try planned.readBytes(at: start, count: Int(imageEnd - start))
+            plan.appended = try planned.readBytes(at: kept, count: Int(imageEnd - kept))
             let edited = try ELFFile(source: planned)
             let entry = edited.header.sectionHeaderOffset.addingReportingOverflow(UInt64(index) * file.format.sectionHeaderSize)
-            guard edited.sectionHeaders.count == file.sectionHeaders.count, !entry.overflow, entry.partialValue >= start,
+            guard edited.sectionHeaders.count == file.sectionHeaders.count, !entry.overflow, entry.partialValue >= kept,
                   Checked.fits(start: entry.partialValue, length: file.format.sectionHeaderSize, within: imageEnd)
             else { return nil }
             var moved = header
             moved.offset = imageEnd
             var encoder = ByteEncoder(format: file.format)
             try moved.encode(into: &encoder)
-            let at = Int(entry.partialValue - start)
+            let at = Int(entry.partialValue - kept)
             plan.appended.replaceSubrange(at ..< at + encoder.bytes.count, with: encoder.bytes)
             // Bytes here that nothing describes (the old section header table, padding)
             // came from `length` bytes further on in the original: zeroed, so that the
@@ -107,8 +114,14 @@ struct TrailingArchive {
             for (other, section) in edited.sectionHeaders.enumerated() where other != index && section.hasFileData {
                 cover(section.offset, section.size)
             }
-            for position in start ..< imageEnd where !covered.contains(where: { $0.contains(position) }) {
-                plan.appended[Int(position - start)] = 0
+            var position = kept
+            for range in covered.sorted(by: { $0.lowerBound < $1.lowerBound }) + [imageEnd ..< imageEnd] {
+                if range.lowerBound > position {
+                    let gap = Int(position - kept) ..< Int(min(range.lowerBound, imageEnd) - kept)
+                    plan.appended.replaceSubrange(gap, with: repeatElement(0, count: gap.count))
+                }
+                position = max(position, range.upperBound)
+                if position >= imageEnd { break }
             }
         } catch { throw .format(error) }
         plan.tail = RewritePlan.MovedTail(sourceOffset: start, offset: imageEnd, length: length)
@@ -120,8 +133,9 @@ struct TrailingArchive {
 }
 
 /// `file` without the bytes of section `index`, as the planner reads it: everything after
-/// the section moves down by its size, the headers say so (`e_shoff`, the `sh_offset` of
-/// the sections after it), and the section itself is empty at its old start.
+/// the section moves down by its size, the headers say so (`e_shoff` when the table
+/// followed it, the `sh_offset` of the sections after it), and the section itself is
+/// empty at its old start.
 final class SplicedByteSource: ByteSource {
     let base: any ByteSource
     let cut: Range<UInt64>
@@ -137,7 +151,7 @@ final class SplicedByteSource: ByteSource {
         cut = section.offset ..< section.offset + length
         size = file.source.size - length
         var header = file.header
-        header.sectionHeaderOffset -= length
+        if header.sectionHeaderOffset >= cut.upperBound { header.sectionHeaderOffset -= length }
         var patches = [RewritePlan.Patch(offset: 0, bytes: try header.encode())]
         var encoder = ByteEncoder(format: file.format)
         for (other, var entry) in file.sectionHeaders.enumerated() {

@@ -184,6 +184,20 @@ import Testing
         let accepted = try Self.problems(file, plan, Self.growing)
         #expect(accepted.isEmpty, "\(accepted)")
 
+        // A second growing edit of the result (its table now before the archive): the
+        // archive ends the file again, and swelf's segment is rebuilt, not added to.
+        let once = try ELFFile(source: MemoryByteSource(try edited.source.readBytes(at: 0, count: Int(plan.newSize))))
+        var longer = Self.growing
+        longer.runPath = .set(Array(("/srv/" + String(repeating: "longer/", count: 60)).utf8))
+        let again = try Rewriter().plan(file: once, request: longer)
+        let twice = try ELFFile(source: PlannedByteSource(base: once.source, plan: again))
+        #expect(try #require(again.tail).sourceOffset == moved.offset)
+        let archiveAgain = try #require(twice.section(named: "pydata")).header
+        #expect(try PyInstallerWindowCheck.packageStart(in: twice) == archiveAgain.offset)
+        #expect(archiveAgain.offset + archiveAgain.size == again.newSize)
+        #expect(again.newSize < plan.newSize + 4096, "the second edit added a segment instead of rebuilding swelf's")
+        #expect(try Self.problems(once, again, longer).isEmpty)
+
         // The archive left in place, the new content after it.
         let outcome = try DynamicEditor(file: file).apply(Self.growing)
         let unmoved = try LayoutPlanner(file: file, outcome: outcome).plan()
