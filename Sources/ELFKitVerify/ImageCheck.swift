@@ -150,9 +150,13 @@ struct ImageCheck {
 
     private func checkPermissions(_ problems: inout [VerificationProblem]) {
         func report(_ message: String) { problems.append(VerificationProblem(.permissions, message)) }
-        // Where the original maps memory, the edited file maps it with no more rights.
+        // Where the original maps memory, the edited file maps it with no more rights (the
+        // old bytes of a moved .dynamic that PT_GNU_RELRO no longer starts with are in a
+        // page the loader still protects: RelroShift).
+        let relroGaps = RelroShift.gaps(original: context.original, edited: context.edited) ?? []
         for piece in context.oldMap.pieces {
             for now in context.newMap.pieces(from: piece.start, to: piece.end) where !now.flags.isSubset(of: piece.flags) {
+                if relroGaps.contains(where: { $0.start <= now.start && now.end <= $0.end }) { continue }
                 report("address 0x\(hex(now.start)) was \(describe(piece.flags)) and is now \(describe(now.flags))")
                 return
             }

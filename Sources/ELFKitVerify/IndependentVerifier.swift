@@ -133,6 +133,7 @@ public struct IndependentVerifier {
             try ResolutionCacheCheck(context: context).run(&problems)
             try UnaccountedBytesCheck(context: context).run(&problems)
             try OverlayCheck(context: context).run(&problems)
+            try PyInstallerWindowCheck(context: context).run(&problems)
         } catch {
             problems.append(VerificationProblem(.header, "verification could not read a file: \(error)"))
         }
@@ -308,6 +309,8 @@ public struct IndependentVerifier {
         // Headers no edit moves.
         let fixed: [SegmentType] = [.tls, .gnuRelRO, .gnuEHFrame, .armExidx, .shlib]
         for type in fixed where type != .armExidx || original.header.machine == .arm {
+            // PT_GNU_RELRO may start past a moved .dynamic's old bytes (RelroShift).
+            if type == .gnuRelRO && RelroShift.gaps(original: original, edited: edited) != nil { continue }
             if headers(original, type) != headers(edited, type) { report("\(type) changed") }
         }
         // PT_PHDR describes the table as it now is (if it described it before: a quirk the

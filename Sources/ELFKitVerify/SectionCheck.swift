@@ -15,6 +15,14 @@ struct SectionCheck {
         let newDynamic = try context.edited.dynamic()
 
         let namesIndex = context.original.sectionNameTableIndex
+        // The original's `pydata` (PyInstaller's archive, not loaded) when the edited file
+        // has it elsewhere: its index, old end and size, and its new offset.
+        let movedArchive: (index: Int, end: UInt64, size: UInt64, offset: UInt64)? = names.firstIndex { $0 == "pydata" }.flatMap { index in
+            let before = old[index]
+            guard index < new.count, !before.flags.contains(.alloc), before.type != .nobits, new[index].offset != before.offset,
+                  let end = before.fileEnd else { return nil }
+            return (index, end, before.size, new[index].offset)
+        }
         for index in 1 ..< old.count {
             if index == context.droppedSectionIndex {
                 // Gone with the last place, or an empty SHT_NULL header in the middle.
@@ -46,6 +54,16 @@ struct SectionCheck {
                     expected.link = 0
                     expected.info = 0
                     expected.entrySize = 0
+                }
+            }
+            // PyInstaller's archive may move to the end of the file (only its offset
+            // changes; its bytes are compared below, its cookie by PyInstallerWindowCheck),
+            // and the sections that are not loaded and followed it then move down by its size.
+            if let archive = movedArchive, !before.flags.contains(.alloc), before.type != .nobits {
+                if index == archive.index {
+                    expected.offset = archive.offset
+                } else if before.offset >= archive.end {
+                    expected.offset = before.offset - archive.size
                 }
             }
             if after != expected {

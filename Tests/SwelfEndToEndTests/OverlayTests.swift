@@ -4,7 +4,7 @@ import XCTest
 /// Issue 21, "trailing data kept" (docs/overlay-design.md §11–§12): programs that carry a
 /// payload after their ELF image and find it the way bun ≤ 1.3.11, deno's d3n0l4nd trailer
 /// (24 and 40 bytes), libsui ≤ 0.12, Nuitka onefile, AppImage's runtime and PyInstaller
-/// 4.0–4.2's bounded scan do (TestBinaries/src/overlay/*.c, built here with gcc and
+/// 4.0–4.2's bounded scan do (the archive in section `pydata`; TestBinaries/src/overlay/*.c, built here with gcc and
 /// aarch64-linux-gnu-gcc by TestBinaries/src/overlay/build-fixture, which appends each
 /// payload as the tool does). Every growing edit must leave a program that still prints its
 /// payload, or be refused before writing (the file unchanged, one line naming the format).
@@ -32,7 +32,7 @@ final class OverlayTests: EndToEndTestCase {
     static let builder = Repo.root.appendingPathComponent("TestBinaries/src/overlay/build-fixture").path
 
     /// Formats whose programs must run after every growing edit.
-    static let kept = ["bun-old", "deno-24", "deno-40", "libsui", "nuitka", "appimage", "unknown"]
+    static let kept = ["bun-old", "deno-24", "deno-40", "libsui", "nuitka", "appimage", "unknown", "pyinstaller-window"]
 
     func run(_ program: URL, on target: Target) throws -> ProcessResult {
         if let sysroot = target.sysroot {
@@ -69,14 +69,15 @@ final class OverlayTests: EndToEndTestCase {
 
     /// Every fixture × every growing edit on both architectures: the output prints the
     /// payload, its overlay is the file's tail byte for byte (deno's trailer aside, whose
-    /// positions move), an unknown overlay gets one warning line; UPX is refused before
-    /// writing, naming UPX.
+    /// positions move), an unknown overlay gets one warning line, PyInstaller 4.0–4.2's
+    /// archive ends the file (its cookie within the 4184 bytes those bootloaders search);
+    /// UPX is refused before writing, naming UPX.
     func testGrowingEditsKeepTheTrailingPayload() throws {
         let box = try ScratchDirectory("overlay")
         for target in Self.targets {
             let directory = try box.dir(target.name)
             let edits = try growingEdits(target, in: directory)
-            for format in Self.kept + ["upx", "pyinstaller-window"] {
+            for format in Self.kept + ["upx"] {
                 let (fixture, expected) = try build(format, target, in: directory)
                 let original = try bytes(fixture)
                 for (name, edit) in edits {
@@ -95,17 +96,15 @@ final class OverlayTests: EndToEndTestCase {
                     }
                     XCTAssertEqual(result.status, 0, "[\(context)] swelf failed: \(result)")
                     let ran = try run(output, on: target)
-                    if format == "pyinstaller-window" {
-                        // Bootloaders before PyInstaller 4.3 search only the last 4184 bytes; the
-                        // edit cannot keep the cookie there, and 4.3+ cannot be told apart: a warning.
-                        XCTAssertTrue(ran.stdout.contains(expected) || (stderrLines.count == 1 && result.stderr.contains("PyInstaller")),
-                                      "[\(context)] neither runs nor warns naming PyInstaller: \(result) / \(ran)")
-                        continue
-                    }
                     XCTAssertEqual(ran.stdout.trimmingCharacters(in: .newlines), expected, "[\(context)] the edited program lost its payload: \(ran)")
                     let edited = try bytes(output)
                     XCTAssertGreaterThan(edited.count, original.count, "[\(context)] the edit did not grow the file: no overlay was moved")
-                    if !format.hasPrefix("deno") {
+                    if format == "pyinstaller-window" {
+                        // Bootloaders before PyInstaller 4.3 search only the last 4184 bytes:
+                        // the archive (section pydata, its cookie last) now ends the file.
+                        let cookie = try cookieEnd(of: fixture)
+                        XCTAssertEqual(edited.suffix(88), original[cookie - 88 ..< cookie], "[\(context)] the archive's cookie does not end the file")
+                    } else if !format.hasPrefix("deno") {
                         let tail = original.suffix(64)
                         XCTAssertEqual(edited.suffix(64), tail, "[\(context)] the file's last bytes are not the original's")
                     }
@@ -122,6 +121,43 @@ final class OverlayTests: EndToEndTestCase {
                     XCTAssertEqual(verified.status, 0, "[\(context)] swelf verify: \(verified)")
                 }
             }
+        }
+    }
+
+    /// Where the `pydata` section of `program` ends (readelf's view): its cookie's end.
+    func cookieEnd(of program: URL) throws -> Int {
+        let sections = try runTool("/usr/bin/readelf", ["-SW", program.path]).stdout
+        let line = try XCTUnwrap(sections.split(separator: "\n").first { $0.contains(" pydata ") }, "no pydata in \(sections)")
+        let fields = line.split(separator: " ").map(String.init)
+        let at = try XCTUnwrap(fields.firstIndex(of: "pydata"))
+        // Name, type, address, offset, size.
+        return try XCTUnwrap(Int(fields[at + 3], radix: 16)) + XCTUnwrap(Int(fields[at + 4], radix: 16))
+    }
+
+    /// A PyInstaller 4.0–4.2 program with bytes after its image: its archive cannot end the
+    /// file while those bytes stay the tail, so every growing edit is refused before
+    /// writing, in one line naming PyInstaller and the bootloaders' 4184-byte search; the
+    /// file is unchanged and still runs.
+    func testPyInstallerWindowWithAnOverlayIsRefused() throws {
+        let box = try ScratchDirectory("overlay-pyinstaller")
+        for target in Self.targets {
+            let directory = try box.dir(target.name)
+            let (fixture, expected) = try build("pyinstaller-window", target, in: directory)
+            let handle = try FileHandle(forWritingTo: fixture)
+            handle.seekToEndOfFile()
+            handle.write(Data("a signature after the image".utf8))
+            try handle.close()
+            XCTAssertEqual(try run(fixture, on: target).stdout.trimmingCharacters(in: .newlines), expected, "[\(target.name)] the fixture with its tail")
+            let original = try bytes(fixture)
+            for (name, edit) in try growingEdits(target, in: directory) {
+                let context = "\(target.name) \(name)"
+                let result = try swelf(edit + [fixture.path])
+                XCTAssertNotEqual(result.status, 0, "[\(context)] the edit was made: \(result)")
+                XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, "[\(context)] the refusal is not one line: \(result.stderr)")
+                XCTAssertTrue(result.stderr.contains("PyInstaller") && result.stderr.contains("4184"), "[\(context)] \(result.stderr)")
+                XCTAssertEqual(try bytes(fixture), original, "[\(context)] the refused file changed")
+            }
+            XCTAssertEqual(try run(fixture, on: target).stdout.trimmingCharacters(in: .newlines), expected, "[\(target.name)] after the refusals")
         }
     }
 

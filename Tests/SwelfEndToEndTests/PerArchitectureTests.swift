@@ -168,7 +168,7 @@ final class PerArchitectureTests: EndToEndTestCase {
             if subject.isRunnable {
                 try assertRuns(stripped, like: subject, ctx + " + strip")
             } else {
-                try assertJudged(stripped, like: subject, ctx + " + strip", allowing: E2E.relroAfterStrip)
+                try assertJudged(stripped, like: subject, ctx + " + strip")
             }
         }
     }
@@ -185,7 +185,7 @@ final class PerArchitectureTests: EndToEndTestCase {
             XCTAssertTrue(s.status == 0 && s.stderr.isEmpty, "[\(ctx)] strip complained:\n\(s.summary)")
             try assertCleanOutput(staged.program, ctx)
             guard staged.subject.isRunnable else {
-                return try assertJudged(staged.program, like: staged.subject, ctx, allowing: E2E.relroAfterStrip)
+                return try assertJudged(staged.program, like: staged.subject, ctx)
             }
             try assertRuns(staged.program, like: staged.subject, expecting: "libctor constructor ran\n" + staged.subject.expectedStdout, ctx)
         }

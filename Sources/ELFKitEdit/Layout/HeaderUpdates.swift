@@ -21,7 +21,8 @@ extension PlanInput {
         // matched against the original values (never against headers already updated).
         // Headers that describe memory, not a table (PT_GNU_RELRO, PT_TLS, PT_GNU_EH_FRAME,
         // …), stay: a PT_GNU_RELRO that covered only .dynamic must keep protecting the
-        // original pages, not jump to the moved copy.
+        // original pages, not jump to the moved copy (one that began with .dynamic starts
+        // at the next section, in the same page: relroAfterMovedDynamic).
         let tableHeaders: Set<SegmentType> = [.interp, .dynamic, .note, .gnuProperty, .mipsReginfo, .mipsABIFlags]
         for (index, segment) in programHeaders.enumerated() where tableHeaders.contains(segment.type) {
             guard let end = segment.fileEnd,
@@ -39,6 +40,7 @@ extension PlanInput {
                 headers[index].memorySize = placed.size
             }
         }
+        relroAfterMovedDynamic(&headers, placements: placements, log: &log)
         if let stack = outcome.executableStack {
             if let index = headers.firstIndex(where: { $0.type == .gnuStack }) {
                 if stack { headers[index].flags.insert(.execute) } else { headers[index].flags.remove(.execute) }
@@ -103,6 +105,40 @@ extension PlanInput {
         }
         tables.programHeaders = headers  // e_phnum (or section 0's sh_info): encodeHeaderCounts
         return tables
+    }
+
+    /// A PT_GNU_RELRO that began with `.dynamic` (lld's layout, and zig's) begins, once
+    /// `.dynamic` moved out, at the first section left in it, and still ends where it ended.
+    /// binutils `strip` and `objcopy` rebuild the header from the first section inside it
+    /// and its p_memsz (`assign_file_positions_for_non_load_sections`): left as it was, the
+    /// header they write starts at that section and runs p_memsz past it, beyond its
+    /// PT_LOAD. The bytes it no longer covers are the old `.dynamic`'s, cleared and read by
+    /// nothing, and the loader protects whole pages (`_dl_protect_relro` rounds the start
+    /// down), so with that section in the old start's 4 KiB page every page stays
+    /// protected; otherwise the header stays as it was.
+    func relroAfterMovedDynamic(_ headers: inout [ProgramHeader], placements: [FileObject.Kind: FileObject],
+                                log: inout [String]) {
+        guard let old = catalog.object(.dynamic), let placed = placements[.dynamic], placed.address != old.address else { return }
+        let oldEnd = old.address &+ old.size
+        for index in headers.indices where headers[index].type == .gnuRelRO && headers[index].virtualAddress == old.address {
+            let relro = headers[index]
+            let (end, overflow) = relro.virtualAddress.addingReportingOverflow(relro.memorySize)
+            guard !overflow else { continue }
+            // The first section in it after .dynamic; none may overlap .dynamic's old bytes.
+            let inside = file.sectionHeaders.dropFirst().filter {
+                $0.flags.contains(.alloc) && $0.size > 0 && $0.type != .dynamic && $0.address < end && $0.address &+ $0.size > relro.virtualAddress
+            }
+            // Only within the old start's 4 KiB page: the loader then protects the same pages.
+            guard !inside.contains(where: { $0.address < oldEnd }), let first = inside.map(\.address).min(),
+                  first & ~0xfff <= relro.virtualAddress else { continue }
+            let delta = first - relro.virtualAddress
+            headers[index].offset = relro.offset &+ delta
+            headers[index].virtualAddress = first
+            headers[index].physicalAddress = relro.physicalAddress &+ delta
+            headers[index].fileSize = relro.fileSize > delta ? relro.fileSize - delta : 0
+            headers[index].memorySize = relro.memorySize - delta
+            log.append("PT_GNU_RELRO starts at 0x\(hex(first)), its first section after the moved .dynamic (binutils strip rebuilds it from there)")
+        }
     }
 
     /// A moved interpreter takes PT_INTERP with it, and PT_INTERP then describes the new

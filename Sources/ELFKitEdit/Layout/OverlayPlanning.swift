@@ -23,9 +23,22 @@ package enum OverlayPlanning {
         } catch let error as ELFError { throw .format(error) } catch let error as EditError { throw error } catch {
             throw .refused(EditRefusal(.internalError, "\(error)"))
         }
-        var plan = try planKeeping(overlay, file: file, request: request, log: &log)
-        if plan.newSize > file.source.size, let warning = boundedCookieWarning(file, newSize: plan.newSize) {
-            plan.warnings.append(warning)
+        let plan = try planKeeping(overlay, file: file, request: request, log: &log)
+        guard plan.newSize > file.source.size else { return plan }
+        // A PyInstaller archive that ends the image: the new content goes where it was and
+        // the archive after it (TrailingArchive), in either overlay mode (there is no
+        // overlay to keep in place).
+        if overlay == nil, let archive = TrailingArchive(file: file) {
+            var innerLog: [String] = []
+            if let moved = try archive.plan(planImage: { (image: ELFFile) throws(EditError) -> RewritePlan in
+                try planImage(image, request: request, sectionTableLast: false, log: &innerLog)
+            }) {
+                log = moved.log
+                return moved
+            }
+        }
+        if let reason = boundedCookieProblem(file, newSize: plan.newSize) {
+            throw .refused(EditRefusal(.overlay, reason))
         }
         return plan
     }
@@ -74,11 +87,12 @@ package enum OverlayPlanning {
     }
 
     /// PyInstaller's archive cookie in a `pydata` section within the last 4096 + 88 bytes of
-    /// the file, pushed further from the end by the growth: bootloaders before PyInstaller
-    /// 4.3 (pyinstaller PR #5511) search only that window and will not find it; 4.3 and
-    /// later scan the whole file. The two cannot be told apart from the file, and refusing
-    /// would refuse every PyInstaller program, so it is a warning (§10, "bounded scan").
-    private static func boundedCookieWarning(_ file: ELFFile, newSize: UInt64) -> String? {
+    /// the file, pushed further from the end by the growth, when the archive cannot be moved
+    /// to the end (bytes follow the image, or sections that are loaded follow the archive):
+    /// bootloaders of PyInstaller 4.0–4.2 search only that window and would not start; 4.3
+    /// and later (pyinstaller PR #5511) scan the whole file. The two cannot be told apart
+    /// from the file, so the edit is refused (§10, "bounded scan").
+    private static func boundedCookieProblem(_ file: ELFFile, newSize: UInt64) -> String? {
         let window: UInt64 = 4096 + 88
         let size = file.source.size
         guard let pydata = file.section(named: "pydata")?.header, pydata.type != .nobits,
@@ -90,7 +104,7 @@ package enum OverlayPlanning {
         else { return nil }
         let cookie = size - UInt64(tail.count) + UInt64(index)
         guard cookie >= pydata.offset, newSize - cookie > window else { return nil }
-        return "PyInstaller onefile: the archive cookie is now \(newSize - cookie) bytes before the end of the file; bootloaders of PyInstaller 4.2 and earlier search only the last \(window) and will not start (4.3 and later search the whole file)"
+        return "PyInstaller onefile (archive in section pydata): the edit would leave its cookie \(newSize - cookie) bytes before the end of the file, and bootloaders of PyInstaller 4.0-4.2 search only the last \(window); swelf moves the archive to the end only when it ends the ELF image"
     }
 
     /// `--overlay keep-offset` (§12.4): new content after the overlay. Readers that look at

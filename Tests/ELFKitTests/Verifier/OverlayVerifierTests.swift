@@ -145,6 +145,92 @@ import Testing
         }
     }
 
+    /// x86_64/hello with PyInstaller's archive added as objcopy adds it (section `pydata`
+    /// before `.shstrtab` and the section header table, its 88-byte cookie last), then
+    /// `tail` appended.
+    static func pyInstaller(tail: [UInt8] = []) throws -> ELFFile {
+        let directory = try TemporaryDirectory()
+        let program = directory.path + "/program", archive = directory.path + "/archive"
+        try Data(try Subject.named("x86_64/hello").contents()).write(to: URL(fileURLWithPath: program))
+        let package = Array("the package of a PyInstaller program".utf8)
+        var cookie = [0x4d, 0x45, 0x49, 0o14, 0o13, 0o12, 0o13, 0o16] as [UInt8]
+        let length = UInt32(package.count + 88)
+        cookie += [UInt8(length >> 24), UInt8(truncatingIfNeeded: length >> 16), UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length)]
+        cookie += [UInt8](repeating: 0, count: 88 - cookie.count)
+        try Data(package + cookie).write(to: URL(fileURLWithPath: archive))
+        let objcopy = try ChildProcess.run("objcopy", ["--add-section", "pydata=" + archive, program])
+        #expect(objcopy.status == 0, "\(objcopy)")
+        let contents = [UInt8](try Data(contentsOf: URL(fileURLWithPath: program)))
+        return try ELFFile(source: MemoryByteSource(contents + tail))
+    }
+
+    /// PyInstaller 4.0–4.2 bootloaders find the cookie only in the last 4096 + 88 bytes: a
+    /// growing edit moves the archive to the end of the file (its cookie ends it), and the
+    /// verifier accepts that. Sabotages: the planner's layout without the move (the new
+    /// content after the archive, what swelf wrote before) and one archive byte changed
+    /// are rejected.
+    @Test func pyInstallerArchiveMovesToTheEndAndIsChecked() throws {
+        let file = try Self.pyInstaller()
+        let pydata = try #require(file.section(named: "pydata")).header
+        #expect(try PyInstallerWindowCheck.packageStart(in: file) == pydata.offset)
+        let plan = try Rewriter().plan(file: file, request: Self.growing)
+        let moved = try #require(plan.tail)
+        #expect(moved.sourceOffset == pydata.offset && moved.length == pydata.size)
+        #expect(plan.newSize == moved.offset + moved.length)
+        #expect(plan.newSize < file.source.size + 2 * 4096, "the archive was copied, not moved")
+        let edited = try ELFFile(source: PlannedByteSource(base: file.source, plan: plan))
+        #expect(try #require(edited.section(named: "pydata")).header.offset == moved.offset)
+        #expect(try PyInstallerWindowCheck.packageStart(in: edited) == moved.offset)
+        let accepted = try Self.problems(file, plan, Self.growing)
+        #expect(accepted.isEmpty, "\(accepted)")
+
+        // A second growing edit of the result (its table now before the archive): the
+        // archive ends the file again, and swelf's segment is rebuilt, not added to.
+        let once = try ELFFile(source: MemoryByteSource(try edited.source.readBytes(at: 0, count: Int(plan.newSize))))
+        var longer = Self.growing
+        longer.runPath = .set(Array(("/srv/" + String(repeating: "longer/", count: 60)).utf8))
+        let again = try Rewriter().plan(file: once, request: longer)
+        let twice = try ELFFile(source: PlannedByteSource(base: once.source, plan: again))
+        #expect(try #require(again.tail).sourceOffset == moved.offset)
+        let archiveAgain = try #require(twice.section(named: "pydata")).header
+        #expect(try PyInstallerWindowCheck.packageStart(in: twice) == archiveAgain.offset)
+        #expect(archiveAgain.offset + archiveAgain.size == again.newSize)
+        #expect(again.newSize < plan.newSize + 4096, "the second edit added a segment instead of rebuilding swelf's")
+        #expect(try Self.problems(once, again, longer).isEmpty)
+
+        // The archive left in place, the new content after it.
+        let outcome = try DynamicEditor(file: file).apply(Self.growing)
+        let unmoved = try LayoutPlanner(file: file, outcome: outcome).plan()
+        #expect(unmoved.newSize - (pydata.offset + pydata.size) > PyInstallerWindowCheck.window)
+        let problems = try Self.problems(file, unmoved, Self.growing)
+        #expect(problems.contains { $0.check == .sections && $0.message.contains("PyInstaller 4.0–4.2") }, "\(problems)")
+
+        // One byte of the moved archive changed.
+        var corrupt = plan
+        corrupt.tail!.patches.append(RewritePlan.Patch(offset: moved.offset + 3, bytes: [0x21]))
+        #expect(try Self.problems(file, corrupt, Self.growing).contains { $0.check == .sections && $0.message.contains("pydata") })
+    }
+
+    /// An archive that does not end the image (bytes follow it) cannot be moved to the end
+    /// while those bytes stay the file's tail: the edit is refused before anything is
+    /// written, naming PyInstaller and the reason.
+    @Test func pyInstallerArchiveFollowedByAnOverlayIsRefused() throws {
+        let file = try Self.pyInstaller(tail: Array("sixteen bytes...".utf8))
+        #expect(try PyInstallerWindowCheck.packageStart(in: file) != nil)
+        do {
+            let plan = try Rewriter().plan(file: file, request: Self.growing)
+            Issue.record("planned: \(plan.log)")
+        } catch {
+            guard case .refused(let refusal) = error else { Issue.record("\(error)"); return }
+            #expect(refusal.kind == .overlay)
+            #expect(refusal.detail.contains("PyInstaller") && refusal.detail.contains("4.0-4.2") && !refusal.detail.contains("\n"))
+        }
+        // An edit that fits in place is not refused: nothing moves.
+        var inPlace = EditRequest()
+        inPlace.executableStack = true
+        #expect(try Rewriter().plan(file: file, request: inPlace).newSize == file.source.size)
+    }
+
     /// Hostile extents: a segment or the section header table reaching past 2^64 is a
     /// format error naming an offset, never a trap, in the planner and in the verifier.
     @Test func imageEndOverflowIsAnErrorNotATrap() throws {
