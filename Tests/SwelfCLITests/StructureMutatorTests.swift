@@ -20,6 +20,14 @@ import Testing
 /// SWELF_MUTATOR_FILES (default 2400, about 108,000 pairs) and SWELF_MUTATOR_SEED scale
 /// and vary the run.
 @Suite struct StructureMutatorTests {
+    /// The swelf the mutants go through: the one LargeInputTests runs, the release build
+    /// users run when scripts/test names it (`$SWELF_LARGE_INPUT_BINARY`), else the debug
+    /// build. Both keep Swift's overflow and bounds traps (the sources have no `assert`,
+    /// the one check a release build drops), so a trap is found by either; the release
+    /// build starts and reads a file 4-5 times faster, and these 8,300 calls were the
+    /// Swift Testing run's largest share of the machine (435 s on two workers, and 254 s
+    /// for the 171 calls on the large fixtures).
+    static let binary: String? = LargeInputTests.binary
     static let defaultFiles = 2400
     static let memoryLimitKiB = 1_048_576
     static let secondsPerCall = 10
@@ -99,7 +107,7 @@ import Testing
     /// One call under the limits; nil when it stayed within them (exit 0 or 1, lines on
     /// stderr each starting with "swelf: "), else what went wrong.
     static func call(_ arguments: [String], seconds: Int = secondsPerCall, memoryKiB: Int = memoryLimitKiB,
-                     binary: String? = Swelf.path) throws -> (problem: String?, stderr: String) {
+                     binary: String? = StructureMutatorTests.binary) throws -> (problem: String?, stderr: String) {
         guard let swelf = binary else { throw Swelf.NotBuilt() }
         let script = "ulimit -v \(memoryKiB); exec timeout -s KILL \(seconds) \"$0\" \"$@\""
         let result = try ChildProcess.run("/bin/bash", ["-c", script, swelf] + arguments)
@@ -272,7 +280,7 @@ import Testing
 
         let seconds = Date().timeIntervalSince(started)
         print("structure mutator: \(mutants.count) files from \(Subject.all.count) subjects x \(commands.count) commands: "
-              + "\(tally.pairs) (file, command) pairs in \(tally.calls) calls, \(tally.failures.count) failures, "
+              + "\(tally.pairs) (file, command) pairs in \(tally.calls) calls of \(StructureMutatorTests.binary ?? "?"), \(tally.failures.count) failures, "
               + "\(modified.count) modified inputs; \(Int(seconds)) s (\(Int(generated.timeIntervalSince(started))) s generating), seed \(seed)")
         for failure in tally.failures.prefix(40) { print("structure mutator failure: \(failure)") }
         #expect(tally.failures.isEmpty, "\(tally.failures.count) failures; first: \(tally.failures.prefix(5)); inputs kept in .build/mutator-failures")
@@ -357,7 +365,7 @@ import Testing
             try? FileManager.default.removeItem(at: work)
         }
         let modified = try mutants.filter { try [UInt8](Data(contentsOf: URL(fileURLWithPath: $0.path))) != written[$0.path] }
-        print("structure mutator, large fixtures: \(mutants.count) files x \(commands.count) commands, \(failures.count) failures, "
+        print("structure mutator, large fixtures: \(mutants.count) files x \(commands.count) commands of \(StructureMutatorTests.binary ?? "?"), \(failures.count) failures, "
               + "\(modified.count) modified inputs; \(Int(Date().timeIntervalSince(started))) s")
         #expect(failures.isEmpty, "\(failures.prefix(10).joined(separator: "\n"))")
         #expect(modified.isEmpty)
