@@ -60,10 +60,23 @@ enum LargeFixtures {
     }
 
     /// The directory for `name` under `key`, made by `make` unless a previous run left it
-    /// complete (a `done` file, written last).
+    /// complete (a `done` file, written last). Made under an exclusive lock on
+    /// `<name>.lock` beside it: LargeInputTests and StructureMutatorTests ask for the same
+    /// fixtures at the same time (and two test processes may), and without the lock the
+    /// second would delete the directory the first is building.
     static func cached(_ name: String, key: String, _ make: (URL) throws -> Void) throws -> URL {
         let directory = root.appendingPathComponent("\(name)-\(key)")
         let done = directory.appendingPathComponent("done")
+        if FileManager.default.fileExists(atPath: done.path) { return directory }
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        // flock: a lock of the open file description, so two threads of one process, each
+        // with its own descriptor, wait for each other too.
+        let lock = open(root.appendingPathComponent("\(name).lock").path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard lock >= 0 else { throw GenerationFailed(what: "cannot open \(name).lock: errno \(errno)") }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw GenerationFailed(what: "cannot lock \(name).lock: errno \(errno)") }
+        }
         if FileManager.default.fileExists(atPath: done.path) { return directory }
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
