@@ -71,6 +71,15 @@ struct WrittenEqualsVerifiedImage {
     let image: any ByteSource
     let written: any ByteSource
 
+    /// The writer's last check before a rename (`AtomicFileWriter.prepare`'s `check`): the
+    /// written file must be `image`, every byte, else the differences are thrown.
+    static func check(against image: any ByteSource) -> (FileByteSource) throws -> Void {
+        { written in
+            let failures = WrittenEqualsVerifiedImage(image: image, written: written).problems()
+            if !failures.isEmpty { throw VerificationFailures(failures: failures) }
+        }
+    }
+
     func problems() -> [VerificationFailure] {
         guard written.size == image.size else {
             return [.writtenFileDiffers(offset: nil, expectedSize: image.size, actualSize: written.size)]

@@ -72,12 +72,8 @@ extension Rewriter {
                 }
                 combined.patches = (combined.patches + data).sorted { $0.offset < $1.offset }
                 let image = PlannedByteSource(base: intermediate, plan: enginePlan)
-                let sameImage = { (written: FileByteSource) throws in
-                    let failures = WrittenEqualsVerifiedImage(image: image, written: written).problems()
-                    if !failures.isEmpty { throw VerificationFailures(failures: failures) }
-                }
                 let pending = try writer.prepare(plan: combined, input: source, to: input.path, resolved: input,
-                                                 verifyPlan: {}, check: sameImage)
+                                                 verifyPlan: {}, check: WrittenEqualsVerifiedImage.check(against: image))
                 pending?.keepLocked = locked
                 return Prepared(result: Result(changed: !combined.isEmpty, plan: combined), input: input, request: request,
                                 destination: input, pending: pending)
@@ -99,13 +95,8 @@ extension Rewriter {
                 plan.keptPrefix = 0
                 plan.appendOffset = 0
                 plan.appended = content
-                let expected = MemoryByteSource(content)
-                let same = { (written: FileByteSource) throws in
-                    let failures = WrittenEqualsVerifiedImage(image: expected, written: written).problems()
-                    if !failures.isEmpty { throw VerificationFailures(failures: failures) }
-                }
                 let pending = try writer.prepare(plan: plan, input: source, to: input.path, resolved: input,
-                                                 verifyPlan: {}, check: same)
+                                                 verifyPlan: {}, check: WrittenEqualsVerifiedImage.check(against: MemoryByteSource(content)))
                 pending?.keepLocked = locked
                 return Prepared(result: Result(changed: true, plan: plan), input: input, request: EditRequest(),
                                 destination: input, pending: pending)
@@ -119,17 +110,9 @@ extension Rewriter {
     /// the commit is an error, not edited again (`commit` would redo only the engine's
     /// request and lose the data strings).
     package func commitRelocations(_ batch: [Prepared]) -> [RewriteError?] {
-        let waiting = batch.indices.filter { batch[$0].pending != nil }
-        let outcomes = writer.commit(waiting.map { batch[$0].pending! })
-        var errors = [RewriteError?](repeating: nil, count: batch.count)
-        for (position, index) in waiting.enumerated() {
-            guard let error = outcomes[position] else { continue }
-            let path = batch[index].input.path.description
-            errors[index] = error is TargetReplaced
-                ? .fileSystem(WriteError("\(path) was replaced by another process while it was relocated; left alone"))
-                : RewriteError(error, path: path)
+        commit(batch) { edit in
+            .fileSystem(WriteError("\(edit.input.path.description) was replaced by another process while it was relocated; left alone"))
         }
-        return errors
     }
 
     /// Re-points the symbolic link `path` at `target`: a new link made beside it under a

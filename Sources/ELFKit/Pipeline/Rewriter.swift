@@ -257,21 +257,25 @@ public struct Rewriter {
     /// - Returns: each file's error, in the order of `batch`; nil where the file was
     ///   replaced or had nothing to change.
     public func commit(_ batch: [Prepared]) -> [RewriteError?] {
+        commit(batch) { edit in
+            do {
+                _ = try rewrite(input: edit.input, request: edit.request, destination: edit.destination)
+                return nil
+            } catch {
+                return RewriteError(error, path: edit.input.path.description)
+            }
+        }
+    }
+
+    /// `commit`, with `replaced` deciding the outcome of an edit whose file another
+    /// program renamed over the path between its prepare and the commit.
+    func commit(_ batch: [Prepared], replaced: (Prepared) -> RewriteError?) -> [RewriteError?] {
         let waiting = batch.indices.filter { batch[$0].pending != nil }
         let outcomes = writer.commit(waiting.map { batch[$0].pending! })
         var errors = [RewriteError?](repeating: nil, count: batch.count)
         for (position, index) in waiting.enumerated() {
             guard let error = outcomes[position] else { continue }
-            let path = batch[index].input.path.description
-            if error is TargetReplaced {
-                do {
-                    _ = try rewrite(input: batch[index].input, request: batch[index].request, destination: batch[index].destination)
-                } catch {
-                    errors[index] = RewriteError(error, path: path)
-                }
-            } else {
-                errors[index] = RewriteError(error, path: path)
-            }
+            errors[index] = error is TargetReplaced ? replaced(batch[index]) : RewriteError(error, path: batch[index].input.path.description)
         }
         return errors
     }
@@ -294,12 +298,8 @@ public struct Rewriter {
            let content = try ContentDigest.wholeContent(of: source), ContentDigest(of: content) == original {
             // The content the plan was verified on: the written file must be that image.
             let image = PlannedByteSource(base: MemoryByteSource(content), plan: checked.result.plan)
-            let sameImage = { (written: FileByteSource) throws in
-                let failures = WrittenEqualsVerifiedImage(image: image, written: written).problems()
-                if !failures.isEmpty { throw VerificationFailures(failures: failures) }
-            }
             return (checked.result, try writer.prepare(plan: checked.result.plan, input: source, to: destination.path, resolved: destination,
-                                                       verifyPlan: {}, check: sameImage), true)
+                                                       verifyPlan: {}, check: WrittenEqualsVerifiedImage.check(against: image)), true)
         }
         let file = try ELFFile(source: source)
         let plan = try planExplaining(file: file, request: request)
