@@ -11,7 +11,7 @@ import ELFKit
 /// then one summary line.
 ///
 /// Without `--keep-going` a plan with any error writes nothing, and so does a file that
-/// fails to be written: files are prepared and committed in chunks of `chunkSize()` (each
+/// fails to be written: files are prepared and committed in chunks of `Swelf.chunkSize()` (each
 /// prepared edit holds descriptors until its commit), so a tree of more than one chunk is
 /// first checked whole (`Rewriter.check`: planned and verified in memory, its writability
 /// checked, nothing written or held) before the first chunk is written. What only a write
@@ -88,16 +88,6 @@ struct AutopatchCommand {
         return request
     }
 
-    /// Files per chunk of prepared edits: `Swelf.batchSize()` (bounded by the descriptor
-    /// limit), or `SWELF_AUTOPATCH_CHUNK` when set to a number from 1 up. That variable is
-    /// a test hook (a tree of a few files then spans several chunks), not an option.
-    static func chunkSize(alive: Int = 1) -> Int {
-        if let text = getenv("SWELF_AUTOPATCH_CHUNK").map({ String(cString: $0) }), let size = Int(text), size > 0 {
-            return size
-        }
-        return Swelf.batchSize(alive: alive)
-    }
-
     /// One of the two things a pipeline step does at once.
     enum ChunkStep: Sendable {
         /// The previous chunk committed: each file's error, nil where it was replaced.
@@ -114,7 +104,7 @@ struct AutopatchCommand {
     func write(_ files: [AutopatchPlan.FilePlan], hardLinks: [String: [String]], outcome: inout AutopatchPlan.Outcome) -> Bool {
         let jobs = options.jobs ?? Overlap.processorCount
         // Two chunks hold their descriptors at once (the pipeline below).
-        let part = AutopatchCommand.chunkSize(alive: 2)
+        let part = Swelf.chunkSize(alive: 2)
         let rewriter = rewriterMaker()
         let (pageSize, keepOldBytes) = (options.pageSize, options.keepOldBytes)
         func fail(_ path: String, _ error: RewriteError) {
@@ -264,7 +254,7 @@ struct AutopatchCommand {
     func check(_ files: [AutopatchPlan.FilePlan], keeping budget: Int,
                outcome: inout AutopatchPlan.Outcome) -> (passed: Bool, checked: [String: CheckedEdit]) {
         let jobs = options.jobs ?? Overlap.processorCount
-        let chunk = AutopatchCommand.chunkSize()
+        let chunk = Swelf.chunkSize()
         let rewriter = rewriterMaker()
         let (pageSize, keepOldBytes) = (options.pageSize, options.keepOldBytes)
         let progress = ProgressLine(terminal: terminal, label: "autopatch: checking", total: files.count)

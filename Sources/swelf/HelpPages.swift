@@ -235,8 +235,8 @@ extension HelpText {
     """
 
     static let relocate = """
-    Usage: swelf relocate [--dry-run] [--json] [--keep-going] [--allow-read-only]
-                          [-j N] OLD NEW PATH...
+    Usage: swelf relocate [--origin] [--dry-run] [--json] [--keep-going]
+                          [--allow-read-only] [-j N] OLD NEW PATH...
            swelf relocate --map OLD=NEW [--map OLD=NEW]... [OPTION]... PATH...
 
     Move an installed tree from the prefix OLD to NEW. Every file under PATH that holds
@@ -245,24 +245,29 @@ extension HelpText {
       ELF files  run-path entries, the interpreter, DT_NEEDED paths and the soname are
                  rewritten by the rewrite engine (a longer NEW grows safely); C strings
                  in loaded, non-executable data sections (.rodata, .data) are rewritten
-                 in place, a shorter result padded with NULs at the end of that string.
-                 A longer data string, a string without a NUL in its section, or a
-                 shorter one in a Go program is refused, naming the file, section and
-                 offset, and that file is not written.
+                 in place, a shorter result padded with NULs at the end of that string
+                 (with extra / to the same length in a C++ or Go program, whose string
+                 lengths are compiled in). A longer data string or a string without a
+                 NUL in its section is refused, naming the file, section and offset, and
+                 that file is not written.
       text files (not ELF, no NUL in the first 8 KiB: scripts, .pc, .la, .cmake) get
                  OLD replaced, keeping owner and mode; a #! line over 255 bytes is
                  reported.
       symbolic links whose absolute target starts with OLD are re-pointed.
     Each file is written once, atomically, verified first: the data strings by an
-    independent check (every changed byte is a mapped string, NUL-padded; nothing else
+    independent check (every changed byte is a mapped string, padded; nothing else
     changed), the dynamic strings by the engine's verifier. A refused site, an
-    unreadable or read-only file writes nothing, unless --keep-going. Directory links
-    are not followed; a hard-linked file is written once, its other names in the tree
-    then linked to the new file.
+    unreadable, read-only or busy file, or a file the verifier refuses writes nothing,
+    unless --keep-going (a tree larger than one batch is checked whole before the first
+    write). Directory links are not followed; a hard-linked file is written once, its
+    other names in the tree then linked to the new file.
 
     Options:
       --map OLD=NEW                a prefix and its replacement (repeatable; no OLD may
                                    be a path prefix of another)
+      --origin                     write run-path entries that lead into the moved tree
+                                   relative to the file ($ORIGIN/../lib), for files
+                                   under OLD or NEW
       -n, --dry-run                list every site; write nothing
       --json                       the sites and the outcome as one JSON document
       --keep-going                 write every file that can be written; exit 1 at the end

@@ -8,11 +8,13 @@ struct RelocateCommandOptions {
     var json = false
     var keepGoing = false
     var allowReadOnly = false
+    /// Run-path entries sent into the moved tree become `$ORIGIN`-relative.
+    var origin = false
     var jobs: Int?
 }
 
 extension ArgumentParser {
-    /// `relocate [--map OLD=NEW]... [--dry-run] [--json] [--keep-going] [-j N] [OLD NEW] PATH...`:
+    /// `relocate [--map OLD=NEW]... [--origin] [--dry-run] [--json] [--keep-going] [-j N] [OLD NEW] PATH...`:
     /// without `--map` the first two plain values are OLD and NEW. nil means `--help`. A
     /// bad map (OLD empty or `/`, NEW with a NUL, one OLD a path prefix of another) is a
     /// usage error of one line.
@@ -32,6 +34,7 @@ extension ArgumentParser {
             case "--dry-run", "-n": options.dryRun = true
             case "--json": options.json = true
             case "--keep-going": options.keepGoing = true
+            case "--origin": options.origin = true
             case "--allow-read-only": options.allowReadOnly = true
             case "-j", "--jobs":
                 let text = try tokens.textValue(of: option, at: position, command: "relocate", allowsEmpty: false)

@@ -14,9 +14,12 @@ import ELFKit
 /// A refused site, a file that could not be read, or a file that may not be written
 /// (all found before the first write) writes nothing, unless `--keep-going`, which writes
 /// every other file. Files are prepared and committed in chunks (each prepared edit
-/// holds descriptors until its commit); within a chunk a failure abandons the whole
-/// chunk, so a tree of one chunk is all or nothing. A failure that only writing shows
-/// (the verifier refusing a file, a full disk) in a later chunk leaves earlier chunks
+/// holds descriptors until its commit), so a tree of more than one chunk is first checked
+/// whole (`Rewriter.checkRelocation`: every ELF file's data strings and engine plan
+/// verified, holding nothing): a file the verifier refuses, or one another swelf is
+/// editing, stops the run before the first chunk is written. Within a chunk a failure
+/// abandons the whole chunk. What only the write itself can show (a full disk, a file
+/// replaced between the check and its chunk) in a later chunk leaves earlier chunks
 /// written: the report names them (`failed`, `not written`).
 struct RelocateCommand {
     let terminal: Terminal
@@ -32,7 +35,7 @@ struct RelocateCommand {
     func run() -> ExitCode {
         let jobs = options.jobs ?? Overlap.processorCount
         let pairs = options.map.pairs.map { (old: $0.old, new: $0.new) }
-        let run = RelocationRun.plan(paths: options.paths, map: options.map, jobs: jobs)
+        let run = RelocationRun.plan(paths: options.paths, map: options.map, origin: options.origin, jobs: jobs)
         if !options.json { terminal.standardOutput.write(run.text()) }
         for warning in run.warnings { terminal.warning(warning) }
         for error in run.errors { terminal.error(error) }
@@ -109,21 +112,72 @@ struct RelocateCommand {
         return false
     }
 
+    /// The memory the check pass may spend keeping checked plans for the prepare (the
+    /// engine's plans, a few KiB per file; a data-only relocation keeps almost nothing).
+    static let checkedPlanBudget = 256 << 20
+
+    /// Checks every ELF file of `files` without writing or holding anything
+    /// (`Rewriter.checkRelocation`), `jobs` at a time. Returns false when one failed (one
+    /// line each, its path in `outcome.failed`), and the checked edits, by path, of as
+    /// many files as `checkedPlanBudget` bytes of plans allow.
+    func check(_ files: [RelocationFilePlan], pairs: [(old: [UInt8], new: [UInt8])], jobs: Int,
+               makeRewriter: @escaping @Sendable () -> Rewriter,
+               outcome: inout RelocationRun.Outcome) -> (passed: Bool, checked: [String: CheckedEdit]) {
+        let elf = files.filter { $0.newText == nil }
+        let results = Overlap.map(count: elf.count, jobs: jobs) { index in
+            Result { () throws(RewriteError) -> CheckedEdit in
+                try makeRewriter().checkRelocation(path: elf[index].path, dataPatches: elf[index].dataPatches,
+                                                   pairs: pairs, request: elf[index].request)
+            }
+        }
+        var passed = true
+        var kept: [String: CheckedEdit] = [:]
+        var spent = 0
+        for (index, result) in results.enumerated() {
+            switch result {
+            case .success(let edit):
+                guard edit.retainedBytes > 0, spent + edit.retainedBytes <= RelocateCommand.checkedPlanBudget else { continue }
+                spent += edit.retainedBytes
+                kept[elf[index].path] = edit
+            case .failure(let error):
+                fail(elf[index].path, error, &outcome)
+                passed = false
+            }
+        }
+        return (passed, kept)
+    }
+
     /// Prepares (verified, written to a temporary file beside each) and commits `files`,
-    /// chunk by chunk. Returns false when a file failed.
+    /// chunk by chunk, after checking them whole when they span more than one. Returns
+    /// false when a file failed.
     func write(_ files: [RelocationFilePlan], pairs: [(old: [UInt8], new: [UInt8])], jobs: Int, hardLinks: [String: [String]],
                makeRewriter: @escaping @Sendable () -> Rewriter, outcome: inout RelocationRun.Outcome) -> Bool {
-        let part = Swelf.batchSize()
+        let part = Swelf.chunkSize()
+        var files = files
         var succeeded = true
+        var checked: [String: CheckedEdit] = [:]
+        if files.count > part {
+            let (passed, edits) = check(files, pairs: pairs, jobs: jobs, makeRewriter: makeRewriter, outcome: &outcome)
+            checked = edits
+            if !passed {
+                succeeded = false
+                guard options.keepGoing else {
+                    outcome.notWritten.formUnion(files.map(\.path).filter { outcome.failed[$0] == nil })
+                    return false
+                }
+                files = files.filter { outcome.failed[$0.path] == nil }
+            }
+        }
         var start = 0
         while start < files.count {
             let chunk = Array(files[start ..< min(files.count, start + part)])
+            let chunkChecked = chunk.map { checked.removeValue(forKey: $0.path) }
             let prepared = Overlap.map(count: chunk.count, jobs: jobs) { index in
                 Result { () throws(RewriteError) -> Rewriter.Prepared in
                     let file = chunk[index]
                     if let text = file.newText { return try makeRewriter().prepareReplacement(path: file.path, content: text) }
                     return try makeRewriter().prepareRelocation(path: file.path, dataPatches: file.dataPatches,
-                                                                pairs: pairs, request: file.request)
+                                                                pairs: pairs, request: file.request, checked: chunkChecked[index])
                 }
             }
             var edits: [Rewriter.Prepared] = []

@@ -224,6 +224,17 @@ struct Swelf {
         return max(8, min(512, (available - 32) / (5 * max(1, alive))))
     }
 
+    /// Files per chunk of a tree command's prepared edits (`autopatch`, `relocate`):
+    /// `batchSize(alive:)`, or `SWELF_CHUNK` when set to a number from 1 up. That
+    /// variable is a test hook (a tree of a few files then spans several chunks), not an
+    /// option.
+    static func chunkSize(alive: Int = 1) -> Int {
+        if let text = getenv("SWELF_CHUNK").map({ String(cString: $0) }), let size = Int(text), size > 0 {
+            return size
+        }
+        return batchSize(alive: alive)
+    }
+
     /// What became of one file: its printed output and messages (when they were captured
     /// to be printed in order), whether it failed, and the edit waiting for its commit.
     struct FileOutcome: Sendable {

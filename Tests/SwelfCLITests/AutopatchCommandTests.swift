@@ -290,7 +290,7 @@ import Testing
         #expect(try Self.snapshot(t) == after)
     }
 
-    /// A tree of 20 programs written in chunks of 4 (SWELF_AUTOPATCH_CHUNK, the test hook)
+    /// A tree of 20 programs written in chunks of 4 (SWELF_CHUNK, the test hook)
     /// where the 15th, p15, may not be written (mode 0444, swelf run as its owner): without
     /// --keep-going no file changes, although chunks 1 to 3 precede the failure (every
     /// file is checked before the first chunk is written); with it the 19 others are
@@ -305,7 +305,7 @@ import Testing
         }
         try FileManager.default.removeItem(atPath: t + "/bin/app")
         try #require(chmod(t + "/bin/p15", 0o444) == 0)
-        let chunked = ["SWELF_AUTOPATCH_CHUNK": "4"]
+        let chunked = ["SWELF_CHUNK": "4"]
         let before = try Self.snapshot(t)
         let stopped = try Self.runAsOwner(t, ["autopatch", "-j", "2", t], environment: chunked)
         #expect(stopped.status == 1)

@@ -59,6 +59,9 @@ package struct RelocationFilePlan: Sendable {
     package var newTarget: [UInt8]?
     /// Messages that do not stop the file (a shebang longer than the kernel reads).
     package var warnings: [String] = []
+    /// `--origin` left a run-path entry absolute: the file lies under no OLD and no NEW,
+    /// so where it will be is unknown (one warning for the run counts these).
+    package var originKeptAbsolute = false
 
     package init(path: String, kind: FileKind) {
         self.path = path
@@ -96,8 +99,13 @@ package struct RelocationFilePlan: Sendable {
 /// starting with OLD is re-pointed.
 package struct RelocationPlanner: Sendable {
     package let map: RelocationMap
+    /// `--origin`: run-path entries sent into the moved tree are written `$ORIGIN`-relative.
+    package let origin: OriginRelativePath?
 
-    package init(map: RelocationMap) { self.map = map }
+    package init(map: RelocationMap, origin: Bool = false) {
+        self.map = map
+        self.origin = origin ? OriginRelativePath(map: map) : nil
+    }
 
     /// The block a file is judged text or binary by: a NUL in it means binary (as git and
     /// grep decide).
@@ -221,8 +229,19 @@ package struct RelocationPlanner: Sendable {
         if let value = runPathValue {
             let old = try dynamic.rawString(at: value)
             var changed = false
+            // With --origin, where the file will be, found once (nil: it stays absolute).
+            var directory: [UInt8]??
+            let path = plan.path
             let entries = old.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false).map { entry -> [UInt8] in
-                guard let new = map.apply(to: entry, anywhere: false)?.result else { return Array(entry) }
+                guard var new = map.apply(to: entry, anywhere: false)?.result else { return Array(entry) }
+                if let origin {
+                    if directory == nil { directory = .some(origin.directoryAfterMove(of: path)) }
+                    if let after = directory ?? nil, let relative = origin.entry(new, mappedFrom: entry, directory: after) {
+                        new = relative
+                    } else {
+                        plan.originKeptAbsolute = true
+                    }
+                }
                 changed = true
                 plan.sites.append(RelocationSite(kind: .runPath, before: Array(entry), after: new))
                 return new

@@ -28,7 +28,7 @@ package struct RelocationRun: Sendable {
     package init() {}
 
     /// Walks `paths` and plans each entry, `jobs` at a time.
-    package static func plan(paths: [String], map: RelocationMap, jobs: Int) -> RelocationRun {
+    package static func plan(paths: [String], map: RelocationMap, origin: Bool = false, jobs: Int) -> RelocationRun {
         var run = RelocationRun()
         var entries: [String] = []
         var seen: Set<[UInt64]> = []
@@ -82,7 +82,7 @@ package struct RelocationRun: Sendable {
         }
         for path in paths { visit(path, top: true) }
         run.scanned = entries.count
-        let planner = RelocationPlanner(map: map)
+        let planner = RelocationPlanner(map: map, origin: origin)
         let paths = entries
         let results = Overlap.map(count: paths.count, jobs: jobs) { index in
             Result { () throws(RelocationError) -> RelocationFilePlan? in try planner.plan(path: paths[index]) }
@@ -95,6 +95,11 @@ package struct RelocationRun: Sendable {
             case .success(nil): break
             case .failure(let error): run.errors.append(error.description)
             }
+        }
+        let absolute = run.files.filter(\.originKeptAbsolute)
+        if let first = absolute.first {
+            run.warnings.append("--origin: \(absolute.count) file\(absolute.count == 1 ? "" : "s") (\(first.path) first) lie under no OLD "
+                + "and no NEW, so where they will be is unknown: their run paths stay absolute")
         }
         return run
     }

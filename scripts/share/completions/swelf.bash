@@ -40,7 +40,7 @@ _swelf() {
             bundle) COMPREPLY=($(compgen -W "--output --policy --include-libstdcxx --root --env --interpreter --plugin --update --allow-broken --json --quiet --verbose --help" -- "$cur")) ;;
             portability) COMPREPLY=($(compgen -W "--floor --root --env --json --quiet --verbose --help" -- "$cur")) ;;
             autopatch) COMPREPLY=($(compgen -W "--dry-run --paths --libs --interpreter --ignore-missing --no-recurse --absolute --keep-existing --keep-libc --ignore-existing --extra-args --runtime-dependencies --append-rpaths --root --keep-going --allow-read-only --jobs --json --quiet --verbose --help" -- "$cur")) ;;
-            relocate) COMPREPLY=($(compgen -W "--map --dry-run --keep-going --allow-read-only --jobs --json --quiet --verbose --help" -- "$cur")) ;;
+            relocate) COMPREPLY=($(compgen -W "--map --origin --dry-run --keep-going --allow-read-only --jobs --json --quiet --verbose --help" -- "$cur")) ;;
             *) COMPREPLY=($(compgen -W "$patch_options" -- "$cur")) ;;
         esac
         return

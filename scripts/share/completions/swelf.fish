@@ -27,6 +27,7 @@ for cmd in swelf patchelf
         complete -c swelf -n __fish_use_subcommand -a autopatch -d 'fix the interpreter and run paths of a prebuilt tree'
         complete -c swelf -n __fish_use_subcommand -a relocate -d 'move an installed tree to another prefix'
         complete -c swelf -n '__fish_seen_subcommand_from relocate' -l map -x -d 'a prefix and its replacement: OLD=NEW'
+        complete -c swelf -n '__fish_seen_subcommand_from relocate' -l origin -d 'run paths into the moved tree relative to each file'
         complete -c swelf -n '__fish_seen_subcommand_from relocate' -s n -l dry-run -d 'list every site, write nothing'
         complete -c swelf -n '__fish_seen_subcommand_from relocate' -l keep-going -d 'write every file that can be written'
         complete -c swelf -n '__fish_seen_subcommand_from relocate' -l allow-read-only -d 'replace files their user may not write'
