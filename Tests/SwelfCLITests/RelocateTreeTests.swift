@@ -44,6 +44,13 @@ import Testing
             #expect(after[String(program.dropFirst(tree.old.count + 1))] != before[String(program.dropFirst(tree.old.count + 1))])
             #expect(try RelocateTests.readelfRunPath(program) == new + "/lib")
         }
+        // Written from the checked plans (data strings and run path): moved, they run.
+        try FileManager.default.moveItem(atPath: tree.old, toPath: new)
+        for program in ["p01", "p12"] {
+            let run = try tree.run(program, root: new)
+            #expect(run.status == 0 && run.stdout == "\(new)/etc/greet.conf|\(new)/share/app/data|PATH=\(new)/bin:\(new)/sbin|hello data\n",
+                    "\(run)")
+        }
     }
 
     /// --origin, relocated before the move (the files under OLD) and after it (under

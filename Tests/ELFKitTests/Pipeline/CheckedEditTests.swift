@@ -72,6 +72,31 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == freshEdit(of: library))
     }
 
+    /// `checkRelocation` then `prepareRelocation(checked:)`: the checked engine plan is
+    /// written only while the file is the content checked, and the result is the file a
+    /// relocation prepared on its own makes.
+    @Test(arguments: [false, true])
+    func aRelocationIsWrittenFromItsCheckedPlanOnlyWhileTheFileIsUnchanged(changeAByte: Bool) throws {
+        let (directory, path) = try scratchCopy(of: "x86_64/hello", purpose: "checked-relocation")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let comment = try #require(ELFFile(path: path).section(named: ".comment")?.header)
+        let rewriter = Rewriter(durable: false)
+        let checked = try rewriter.checkRelocation(path: path, dataPatches: [], pairs: [], request: Self.request)
+        #expect(checked.original != nil && checked.result.changed)
+        var contents = try Data(contentsOf: URL(fileURLWithPath: path))
+        if changeAByte {
+            contents[Int(comment.offset + 1)] ^= 0x20
+            let handle = try #require(FileHandle(forWritingAtPath: path))
+            try handle.seek(toOffset: comment.offset + 1)
+            try handle.write(contentsOf: [contents[Int(comment.offset + 1)]])
+            try handle.close()
+        }
+        let prepared = try rewriter.prepareRelocation(path: path, dataPatches: [], pairs: [], request: Self.request, checked: checked)
+        #expect(prepared.wroteCheckedPlan == !changeAByte)
+        #expect(rewriter.commitRelocations([prepared]).allSatisfy { $0 == nil })
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == freshEdit(of: contents))
+    }
+
     /// A source of any size whose bytes must not be read.
     final class Unreadable: ByteSource {
         let size: UInt64
