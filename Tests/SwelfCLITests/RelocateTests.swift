@@ -509,6 +509,46 @@ import Testing
         #expect(now == original)
     }
 
+    /// The verifier's Go rule, judged on a real Go program: the planner's patches (one per
+    /// occurrence of OLD, the packed constant and the -X string) pass; NUL padding, a
+    /// slash too few, and a changed byte of the Go string packed before the constant fail.
+    @Test func dataVerifierJudgesGoStringsPerOccurrence() throws {
+        guard Self.toolsPresent("gcc") else {
+            Issue.record("go missing: run scripts/install-test-deps")
+            return
+        }
+        let tree = try Self.build(purpose: "go-verifier", go: true)
+        let path = tree.old + "/bin/goapp"
+        let new = tree.scratch.path("n")
+        let map = try RelocationMap([(Array(tree.old.utf8), Array(new.utf8))])
+        let plan = try #require(try RelocationPlanner(map: map).plan(path: path))
+        let original = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let old = Array(tree.old.utf8)
+        // Each patch is at an occurrence of OLD (a plain search), in OLD's bytes alone.
+        #expect(plan.dataPatches.count == 2)
+        for patch in plan.dataPatches {
+            #expect(Array(original[Int(patch.offset) ..< Int(patch.offset) + old.count]) == old && patch.bytes.count == old.count)
+        }
+        func applied(_ patches: [(offset: UInt64, bytes: [UInt8])]) -> [UInt8] {
+            var bytes = original
+            for patch in patches { bytes.replaceSubrange(Int(patch.offset) ..< Int(patch.offset) + patch.bytes.count, with: patch.bytes) }
+            return bytes
+        }
+        let pairs = map.pairs.map { (old: $0.old, new: $0.new) }
+        #expect(RelocationDataCheck(original: original, edited: applied(plan.dataPatches), pairs: pairs).problems() == [])
+
+        let constant = try #require(Data(original).range(of: Data((tree.old + "/share/app/data").utf8))).lowerBound
+        let slashes = [UInt8](repeating: UInt8(ascii: "/"), count: old.count - new.utf8.count)
+        var sabotages: [(String, [(offset: UInt64, bytes: [UInt8])])] = [
+            ("NUL padding", [(UInt64(constant), Array(new.utf8) + [UInt8](repeating: 0, count: old.count - new.utf8.count))]),
+            ("a slash too few", [(UInt64(constant), Array(new.utf8) + slashes.dropLast() + [UInt8(ascii: "s")])]),
+        ]
+        sabotages.append(("the string before", [(UInt64(constant - 1), [UInt8(ascii: "x")] + Array(new.utf8) + slashes)]))
+        for (name, patches) in sabotages {
+            #expect(!RelocationDataCheck(original: original, edited: applied(patches), pairs: pairs).problems().isEmpty, "\(name)")
+        }
+    }
+
     /// The data-string verifier, judged on a real binary: the planner's patches pass; one
     /// byte changed outside a site, a wrong padding byte, a string without OLD changed,
     /// and a NUL terminator overwritten each fail. And through the pipeline: a bad patch
