@@ -11,6 +11,12 @@ import ELFKitCore
 /// other reports rather than one both make. The rule (from issue 22 and the README):
 /// an old prefix counts at the start of the string or after one of `: = ; , ' "` or
 /// whitespace, and when it is followed by the end of the string, `/` or one of those.
+///
+/// In a Go program (one with Go build information) strings are packed with no NUL between
+/// them, so the rule there is per occurrence: every byte that differs lies in an old
+/// prefix, in such a section, followed by `/`, a separator, a NUL or the section's end,
+/// and that prefix now reads as its new one followed by as many `/` as it is shorter
+/// (the same length: a Go string's length is in the code). NULs are never accepted there.
 package struct RelocationDataCheck {
     /// The original file.
     let original: any ByteSource
@@ -41,7 +47,12 @@ package struct RelocationDataCheck {
             return ["relocation: the edited image has \(edited.size) bytes, the original \(original.size): data strings never change the size"]
         }
         let sections: [SectionHeader]
-        do { sections = try ELFFile(source: original).sectionHeaders } catch {
+        let isGo: Bool
+        do {
+            let file = try ELFFile(source: original)
+            sections = file.sectionHeaders
+            isGo = (try? GoBuildInfo.read(from: file)) != nil
+        } catch {
             return ["relocation: the original cannot be read as ELF: \(error)"]
         }
         let size = original.size
@@ -56,7 +67,8 @@ package struct RelocationDataCheck {
                     offset += UInt64(count)
                     continue
                 }
-                switch try judgeString(containing: offset + UInt64(first), sections) {
+                let index = offset + UInt64(first)
+                switch try isGo ? judgeOccurrence(containing: index, sections) : judgeString(containing: index, sections) {
                 case .failure(let problem): return [problem.message]
                 // Go on at the string's NUL (equal, or the next round says so).
                 case .success(let end): offset = end
@@ -78,12 +90,7 @@ package struct RelocationDataCheck {
         guard try original.readBytes(at: index, count: 1)[0] != 0 else { return fail("the byte at \(at) was a string's terminating NUL and changed") }
         // The section holding the byte: a string never starts before its section (the
         // bytes before may be another section's, code without a NUL) nor ends after it.
-        let size = original.size
-        guard let section = sections.first(where: { section in
-            section.type == .progbits && section.flags.contains(.alloc) && !section.flags.contains(.execInstr)
-                && section.flags.rawValue & 0x800 == 0 && section.offset <= size && section.size <= size - section.offset
-                && index >= section.offset && index - section.offset < section.size
-        }) else {
+        guard let section = eligibleSection(holding: index, sections) else {
             return fail("the byte at \(at) changed, outside every allocated, non-executable, uncompressed PROGBITS section")
         }
         let low = section.offset, high = section.offset + section.size
@@ -121,6 +128,44 @@ package struct RelocationDataCheck {
         if now == nulPadded || (slashPadded.count == string.count && now == slashPadded) { return .success(end) }
         let position = (0 ..< nulPadded.count).first { now[$0] != nulPadded[$0] } ?? 0
         return fail("the byte at 0x\(String(start + UInt64(position), radix: 16)) is 0x\(String(now[position], radix: 16)), where the mapped string followed by NULs has 0x\(String(nulPadded[position], radix: 16)) (and the string is not the slash-padded form either)")
+    }
+
+    /// The section (allocated, non-executable, uncompressed PROGBITS) holding `index`.
+    func eligibleSection(holding index: UInt64, _ sections: [SectionHeader]) -> SectionHeader? {
+        let size = original.size
+        return sections.first { section in
+            section.type == .progbits && section.flags.contains(.alloc) && !section.flags.contains(.execInstr)
+                && section.flags.rawValue & 0x800 == 0 && section.offset <= size && section.size <= size - section.offset
+                && index >= section.offset && index - section.offset < section.size
+        }
+    }
+
+    /// A Go program: the old prefix of the original holding the changed byte at `index`
+    /// (followed by a path end), when it now reads as its new prefix slash-padded to the
+    /// same length: where it ends; else why not.
+    func judgeOccurrence(containing index: UInt64, _ sections: [SectionHeader]) throws(ELFError) -> Result<UInt64, Problem> {
+        let at = "0x" + String(index, radix: 16)
+        guard let section = eligibleSection(holding: index, sections) else {
+            return .failure(Problem(message: "relocation: the byte at \(at) changed, outside every allocated, non-executable, uncompressed PROGBITS section"))
+        }
+        let low = section.offset, high = section.offset + section.size
+        for pair in pairs where !pair.old.isEmpty && pair.new.count <= pair.old.count {
+            let length = UInt64(pair.old.count)
+            // Every start from which this prefix would cover `index`, inside the section.
+            var start = index >= low + length - 1 ? index - (length - 1) : low
+            while start <= index && start + length <= high {
+                defer { start += 1 }
+                guard try original.readBytes(at: start, count: pair.old.count) == pair.old else { continue }
+                let next = start + length
+                if next < high {
+                    let byte = try original.readBytes(at: next, count: 1)[0]
+                    guard byte == 0 || byte == 0x2f || RelocationDataCheck.separates(byte) else { continue }
+                }
+                let expected = pair.new + [UInt8](repeating: 0x2f, count: pair.old.count - pair.new.count)
+                if try edited.readBytes(at: start, count: pair.old.count) == expected { return .success(next) }
+            }
+        }
+        return .failure(Problem(message: "relocation: the byte at \(at) of a Go program changed, and it is not in an old prefix (followed by '/', a separator, a NUL or the section's end) now reading as its new prefix slash-padded to the same length"))
     }
 
     static func separates(_ byte: UInt8) -> Bool {

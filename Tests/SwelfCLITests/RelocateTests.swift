@@ -14,7 +14,11 @@ import Testing
 ///                              "PATH=OLD/bin:OLD/sbin"; prints them and the data file
 ///     OLD/bin/cxxapp           C++ -O2: a std::string from a literal and an operator""s
 ///                              literal holding OLD/share/app; reads OLD/share/app/data
-///                              through each (x86_64 only: no aarch64 g++ here)
+///                              through each
+///     OLD/bin/goapp            Go (CGO_ENABLED=0, when asked for): const dataDir
+///                              "OLD/share/app/data" (packed among the other Go strings,
+///                              no NUL before or after it) and -X main.prefix=OLD; prints
+///                              len(dataDir) (compiled in), both, and the data file
 ///     OLD/bin/run.sh           #! script: exec $RUN_UNDER OLD/bin/app
 ///     OLD/lib/libgreet.so      C library: "OLD/etc/greet.conf"
 ///     OLD/lib/libgreet.so.1 -> OLD/lib/libgreet.so   (absolute link)
@@ -28,7 +32,8 @@ import Testing
         let old: String
         /// The emulator for another architecture, empty natively.
         let runUnder: [String]
-        let cxx: Bool
+        /// Whether OLD/bin/goapp was built.
+        let go: Bool
 
         func run(_ program: String, root: String) throws -> ProcessResult {
             let path = root + "/bin/" + program
@@ -58,8 +63,23 @@ import Testing
     static let aarch64Sysroot = "/usr/aarch64-linux-gnu"
     static let qemu = "/usr/bin/qemu-aarch64-static"
 
-    /// Builds the tree at `scratch/build_placehold…/prefix` with `compiler`.
-    static func build(compiler: String = "gcc", purpose: String) throws -> Tree {
+    /// Go's build cache and module path, shared by every tree and kept between runs: the
+    /// standard library is compiled once per GOARCH (about a minute cold), then a tree's
+    /// program takes a few seconds. Set with HOME, so nothing is read from or written to
+    /// the user's (CI runs as root, without network: GOPROXY=off).
+    static let goHome = Repo.root.appendingPathComponent(".build/relocate-go").path
+    /// One go build at a time: the second waits for the first to fill the cache instead of
+    /// compiling the same standard library beside it on the same cores.
+    static let goLock = NSLock()
+
+    /// The C++ compiler beside `compiler`, and Go's name for its architecture.
+    static func companions(_ compiler: String) -> (cxx: String, goarch: String) {
+        compiler == "gcc" ? ("g++", "amd64") : ("aarch64-linux-gnu-g++", "arm64")
+    }
+
+    /// Builds the tree at `scratch/build_placehold…/prefix` with `compiler` (and its g++,
+    /// and go for its architecture when `go`).
+    static func build(compiler: String = "gcc", purpose: String, go: Bool = false) throws -> Tree {
         let scratch = try ScratchDirectory("relocate-\(purpose)")
         let old = scratch.path("build_placehold_placehold_placehold_placehold_placehold/prefix")
         for directory in ["src", "build_placehold_placehold_placehold_placehold_placehold/prefix/bin",
@@ -101,16 +121,53 @@ import Testing
             """.write(toFile: src + "/cxxapp.cc", atomically: true, encoding: .utf8)
         let prefix = "-DPREFIX=\"\(old)\""
         let lib = old + "/lib"
-        let cxx = compiler == "gcc"
+        let (cxx, goarch) = companions(compiler)
         var commands: [(String, [String])] = [
             (compiler, ["-shared", "-fPIC", "-O2", prefix, "-o", lib + "/libgreet.so", src + "/greet.c", "-Wl,-soname,libgreet.so"]),
             (compiler, ["-O2", prefix, "-DDATA_DIR=\"\(old)/share/app/data\"", "-o", old + "/bin/app", src + "/app.c",
                         "-L" + lib, "-lgreet", "-Wl,-rpath," + lib]),
         ]
-        if cxx { commands.append(("g++", ["-O2", prefix, "-o", old + "/bin/cxxapp", src + "/cxxapp.cc"])) }
+        commands.append((cxx, ["-O2", prefix, "-o", old + "/bin/cxxapp", src + "/cxxapp.cc"]))
         for (tool, arguments) in commands {
             let result = try ChildProcess.run(tool, arguments)
             try #require(result.status == 0, "\(tool) \(arguments.joined(separator: " ")): \(result.stderr)")
+        }
+        if go {
+            // Its own directory: go refuses a package beside C files when cgo is off.
+            try FileManager.default.createDirectory(atPath: src + "/go", withIntermediateDirectories: true)
+            try """
+                package main
+
+                import (
+                \t"fmt"
+                \t"os"
+                )
+
+                const dataDir = "\(old)/share/app/data"
+
+                var prefix = "unset"
+
+                func main() {
+                \tdata, err := os.ReadFile(dataDir)
+                \tfmt.Printf("%d %s|%s|", len(dataDir), dataDir, prefix)
+                \tif err != nil {
+                \t\tfmt.Println("cannot open")
+                \t\tos.Exit(1)
+                \t}
+                \tfmt.Print(string(data))
+                }
+
+                """.write(toFile: src + "/go/main.go", atomically: true, encoding: .utf8)
+            try "module example.com/goapp\n\ngo 1.18\n".write(toFile: src + "/go/go.mod", atomically: true, encoding: .utf8)
+            let tool = try #require(ChildProcess.path("go"), "go not found: run scripts/install-test-deps")
+            let environment = ["HOME": goHome, "GOCACHE": goHome + "/cache", "GOPATH": goHome + "/path", "GOFLAGS": "-buildvcs=false",
+                               "GO111MODULE": "on", "GOPROXY": "off", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0",
+                               "GOOS": "linux", "GOARCH": goarch]
+            let arguments = ["build", "-trimpath", "-ldflags", "-X main.prefix=\(old)", "-o", old + "/bin/goapp", "."]
+            let result = try goLock.withLock {
+                try ChildProcess.run(tool, arguments, cwd: URL(fileURLWithPath: src + "/go"), environment: environment)
+            }
+            try #require(result.status == 0, "go \(arguments.joined(separator: " ")): \(result.stderr)")
         }
         try "#!/bin/sh\nexec $RUN_UNDER \(old)/bin/app \"$@\"\n".write(toFile: old + "/bin/run.sh", atomically: true, encoding: .utf8)
         try #require(chmod(old + "/bin/run.sh", 0o755) == 0)
@@ -119,7 +176,7 @@ import Testing
         try "hello data\n".write(toFile: old + "/share/app/data", atomically: true, encoding: .utf8)
         try FileManager.default.createSymbolicLink(atPath: lib + "/libgreet.so.1", withDestinationPath: lib + "/libgreet.so")
         let runUnder = compiler == "gcc" ? [] : [qemu, "-L", aarch64Sysroot]
-        return Tree(scratch: scratch, old: old, runUnder: runUnder, cxx: cxx)
+        return Tree(scratch: scratch, old: old, runUnder: runUnder, go: go)
     }
 
     static func readelfRunPath(_ path: String) throws -> String {
@@ -142,20 +199,35 @@ import Testing
     }
 
     static func toolsPresent(_ compiler: String) -> Bool {
-        compiler == "gcc" || (FileManager.default.isExecutableFile(atPath: "/usr/bin/" + compiler)
-            && FileManager.default.isExecutableFile(atPath: qemu))
+        ChildProcess.path("go") != nil && (compiler == "gcc" || (FileManager.default.isExecutableFile(atPath: "/usr/bin/" + compiler)
+            && FileManager.default.isExecutableFile(atPath: "/usr/bin/" + companions(compiler).cxx)
+            && FileManager.default.isExecutableFile(atPath: qemu)))
+    }
+
+    /// `new` followed by as many `/` as it is shorter than `old`: the slash-padded prefix
+    /// the README promises for a C++ or Go file (each string keeps its length).
+    static func padded(_ new: String, to old: String) -> String {
+        new + String(repeating: "/", count: max(0, old.utf8.count - new.utf8.count))
+    }
+
+    /// What goapp prints when its tree is at `root` and its strings name `strings` (the
+    /// same bytes, or the slash-padded form): the compiled-in length, the two paths and
+    /// the data file.
+    static func goOutput(_ tree: Tree, strings: String) -> String {
+        "\((tree.old + "/share/app/data").utf8.count) \(strings)/share/app/data|\(strings)|hello data\n"
     }
 
     /// To a shorter prefix, then the tree moved there: every program runs from the new
     /// place, finds its library by the new run path and its data by the new strings; the
-    /// script, the .pc file and the link name the new place; OLD is found nowhere.
+    /// script, the .pc file and the link name the new place; OLD is found nowhere. The C++
+    /// and Go programs' strings keep their compiled-in lengths (slash padding).
     @Test(arguments: ["gcc", "aarch64-linux-gnu-gcc"])
     func shorterPrefixRunsAtTheNewPlace(compiler: String) throws {
         guard Self.toolsPresent(compiler) else {
-            Issue.record("\(compiler) or \(Self.qemu) missing: run scripts/install-test-deps")
+            Issue.record("\(compiler), its g++, go or \(Self.qemu) missing: run scripts/install-test-deps")
             return
         }
-        let tree = try Self.build(compiler: compiler, purpose: "shorter")
+        let tree = try Self.build(compiler: compiler, purpose: "shorter", go: true)
         let new = tree.scratch.path("n")
         let before = try Self.run(tree, "app", root: tree.old)
         #expect(before.stdout == "\(tree.old)/etc/greet.conf|\(tree.old)/share/app/data|PATH=\(tree.old)/bin:\(tree.old)/sbin|hello data\n",
@@ -164,9 +236,10 @@ import Testing
         try #require(link(tree.old + "/bin/app", tree.old + "/bin/app-hard") == 0)
         let result = try Swelf.run(["relocate", tree.old, new, tree.old])
         #expect(result.status == 0, "\(result)")
-        let changed = tree.cxx ? 6 : 5
-        #expect(result.stdout.hasSuffix("relocate: \(tree.cxx ? 7 : 6) files scanned, \(changed) changed, \(tree.cxx ? 8 : 7) sites, 0 refused\n"),
-                "\(result.stdout)")
+        // Files: app (its hard link counted once), cxxapp, goapp, libgreet.so, its link, run.sh,
+        // greet.pc, data (no OLD); sites: app 3, cxxapp 1, goapp 2 (the constant and the -X
+        // string), one in each other file.
+        #expect(result.stdout.hasSuffix("relocate: 8 files scanned, 7 changed, 10 sites, 0 refused\n"), "\(result.stdout)")
         // Moved: the old place no longer exists, so nothing can still be found there.
         try FileManager.default.moveItem(atPath: tree.old, toPath: new)
         let after = try tree.run("app", root: new)
@@ -182,12 +255,14 @@ import Testing
         #expect(stat(new + "/bin/run.sh", &status) == 0 && status.st_mode & 0o777 == 0o755)
         var hard = stat()
         #expect(stat(new + "/bin/app", &status) == 0 && stat(new + "/bin/app-hard", &hard) == 0 && status.st_ino == hard.st_ino)
-        if tree.cxx {
-            // Both std::strings keep their compiled-in length (slash padding) and read the file.
-            let length = (tree.old + "/share/app").utf8.count
-            let cxx = try tree.run("cxxapp", root: new)
-            #expect(cxx.stdout == "\(length) \(length) hello data|hello data\n", "\(cxx)")
-        }
+        // Both std::strings keep their compiled-in length (slash padding) and read the file.
+        let length = (tree.old + "/share/app").utf8.count
+        let cxx = try tree.run("cxxapp", root: new)
+        #expect(cxx.stdout == "\(length) \(length) hello data|hello data\n", "\(cxx)")
+        // Go's strings, the packed constant too, name the new place slash-padded to their
+        // lengths, and the program reads its data there.
+        let go = try tree.run("goapp", root: new)
+        #expect(go.status == 0 && go.stdout == Self.goOutput(tree, strings: Self.padded(new, to: tree.old)), "\(go)")
         #expect(try Self.filesHolding(tree.old, under: new) == [])
     }
 
@@ -213,8 +288,15 @@ import Testing
     /// To a longer prefix: the data strings cannot grow, so the run is refused naming each
     /// file, section and offset, and nothing at all is written; with --keep-going every
     /// other file (text, link) is relocated and the refused ones are left as they were.
-    @Test func longerPrefixIsRefusedAndWritesNothing() throws {
-        let tree = try Self.build(purpose: "longer")
+    /// A Go string cannot grow either: its constant is named by its own offset, though no
+    /// NUL is before or after it.
+    @Test(arguments: ["gcc", "aarch64-linux-gnu-gcc"])
+    func longerPrefixIsRefusedAndWritesNothing(compiler: String) throws {
+        guard Self.toolsPresent(compiler) else {
+            Issue.record("\(compiler), its g++, go or \(Self.qemu) missing: run scripts/install-test-deps")
+            return
+        }
+        let tree = try Self.build(compiler: compiler, purpose: "longer", go: true)
         let new = tree.scratch.path("a_much_longer_prefix_than_the_placeholder_was_when_it_was_built/x/y")
         let original = try Tree.snapshot(tree.old)
         let result = try Swelf.run(["relocate", tree.old, new, tree.old])
@@ -223,7 +305,13 @@ import Testing
         let offset = try #require(bytes.range(of: Data((tree.old + "/share/app/data").utf8))).lowerBound
         #expect(result.stderr.contains("\(tree.old)/bin/app: .rodata at offset 0x\(String(offset, radix: 16)): the new string is"), "\(result.stderr)")
         #expect(result.stderr.contains("\(tree.old)/lib/libgreet.so: .rodata at offset 0x"), "\(result.stderr)")
+        let go = try Data(contentsOf: URL(fileURLWithPath: tree.old + "/bin/goapp"))
+        let constant = try #require(go.range(of: Data((tree.old + "/share/app/data").utf8))).lowerBound
+        #expect(go[constant - 1] != 0 && go[constant + (tree.old + "/share/app/data").utf8.count] != 0, "the constant is not packed")
+        #expect(result.stderr.contains("\(tree.old)/bin/goapp: .rodata at offset 0x\(String(constant, radix: 16)): "), "\(result.stderr)")
         #expect(try Tree.snapshot(tree.old) == original)
+        // Nothing written, so every program still runs where it was built.
+        #expect(try tree.run("goapp", root: tree.old).stdout == Self.goOutput(tree, strings: tree.old))
 
         // Named through a link to the tree (walked, as find -H does).
         let link = tree.scratch.path("current")
@@ -231,23 +319,41 @@ import Testing
         let going = try Swelf.run(["relocate", "--keep-going", tree.old, new, link])
         #expect(going.status == 1, "\(going)")
         let now = try Tree.snapshot(tree.old)
-        for name in ["bin/app", "bin/cxxapp", "lib/libgreet.so", "share/app/data"] { #expect(now[name] == original[name], "\(name)") }
+        for name in ["bin/app", "bin/cxxapp", "bin/goapp", "lib/libgreet.so", "share/app/data"] { #expect(now[name] == original[name], "\(name)") }
         #expect(now["lib/libgreet.so.1"] == "-> \(new)/lib/libgreet.so")
         #expect(try String(contentsOfFile: tree.old + "/bin/run.sh", encoding: .utf8) == "#!/bin/sh\nexec $RUN_UNDER \(new)/bin/app \"$@\"\n")
     }
 
-    /// A→B→A with B as long as A: every file comes back byte for byte (the engine rewrites
-    /// the run path in place, the data strings keep their length), modes and links too.
-    @Test func sameLengthRoundTripIsByteIdentical() throws {
-        let tree = try Self.build(purpose: "round-trip")
+    /// A→B→A with B as long as A: every program runs at B, and every file comes back byte
+    /// for byte (the engine rewrites the run path in place, the data strings, C++'s and
+    /// Go's too, keep their length), modes and links too.
+    @Test(arguments: ["gcc", "aarch64-linux-gnu-gcc"])
+    func sameLengthRoundTripIsByteIdentical(compiler: String) throws {
+        guard Self.toolsPresent(compiler) else {
+            Issue.record("\(compiler), its g++, go or \(Self.qemu) missing: run scripts/install-test-deps")
+            return
+        }
+        let tree = try Self.build(compiler: compiler, purpose: "round-trip", go: true)
         let same = tree.old.replacingOccurrences(of: "build_placehold", with: "BUILD_PLACEHOLD")
         #expect(same.utf8.count == tree.old.utf8.count)
         let original = try Tree.snapshot(tree.old)
         let there = try Swelf.run(["relocate", tree.old, same, tree.old])
         #expect(there.status == 0, "\(there)")
+        #expect(there.stdout.hasSuffix("relocate: 8 files scanned, 7 changed, 10 sites, 0 refused\n"), "\(there.stdout)")
         let middle = try Tree.snapshot(tree.old)
         #expect(middle != original)
         #expect(try Self.filesHolding(tree.old, under: tree.old) == [])
+        // At B (the parent renamed, so the old place is gone meanwhile), every program runs.
+        let oldParent = (tree.old as NSString).deletingLastPathComponent, sameParent = (same as NSString).deletingLastPathComponent
+        try FileManager.default.moveItem(atPath: oldParent, toPath: sameParent)
+        let app = try tree.run("app", root: same)
+        #expect(app.status == 0 && app.stdout == "\(same)/etc/greet.conf|\(same)/share/app/data|PATH=\(same)/bin:\(same)/sbin|hello data\n",
+                "\(app)")
+        let length = (tree.old + "/share/app").utf8.count
+        #expect(try tree.run("cxxapp", root: same).stdout == "\(length) \(length) hello data|hello data\n")
+        let go = try tree.run("goapp", root: same)
+        #expect(go.status == 0 && go.stdout == Self.goOutput(tree, strings: same), "\(go)")
+        try FileManager.default.moveItem(atPath: sameParent, toPath: oldParent)
         let back = try Swelf.run(["relocate", same, tree.old, tree.old])
         #expect(back.status == 0, "\(back)")
         #expect(try Tree.snapshot(tree.old) == original)
@@ -401,6 +507,46 @@ import Testing
         var now = try Tree.snapshot(tree.old)
         now["lib/pkgconfig/greet.pc"] = original["lib/pkgconfig/greet.pc"]   // its mode, for the non-root case
         #expect(now == original)
+    }
+
+    /// The verifier's Go rule, judged on a real Go program: the planner's patches (one per
+    /// occurrence of OLD, the packed constant and the -X string) pass; NUL padding, a
+    /// slash too few, and a changed byte of the Go string packed before the constant fail.
+    @Test func dataVerifierJudgesGoStringsPerOccurrence() throws {
+        guard Self.toolsPresent("gcc") else {
+            Issue.record("go missing: run scripts/install-test-deps")
+            return
+        }
+        let tree = try Self.build(purpose: "go-verifier", go: true)
+        let path = tree.old + "/bin/goapp"
+        let new = tree.scratch.path("n")
+        let map = try RelocationMap([(Array(tree.old.utf8), Array(new.utf8))])
+        let plan = try #require(try RelocationPlanner(map: map).plan(path: path))
+        let original = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let old = Array(tree.old.utf8)
+        // Each patch is at an occurrence of OLD (a plain search), in OLD's bytes alone.
+        #expect(plan.dataPatches.count == 2)
+        for patch in plan.dataPatches {
+            #expect(Array(original[Int(patch.offset) ..< Int(patch.offset) + old.count]) == old && patch.bytes.count == old.count)
+        }
+        func applied(_ patches: [(offset: UInt64, bytes: [UInt8])]) -> [UInt8] {
+            var bytes = original
+            for patch in patches { bytes.replaceSubrange(Int(patch.offset) ..< Int(patch.offset) + patch.bytes.count, with: patch.bytes) }
+            return bytes
+        }
+        let pairs = map.pairs.map { (old: $0.old, new: $0.new) }
+        #expect(RelocationDataCheck(original: original, edited: applied(plan.dataPatches), pairs: pairs).problems() == [])
+
+        let constant = try #require(Data(original).range(of: Data((tree.old + "/share/app/data").utf8))).lowerBound
+        let slashes = [UInt8](repeating: UInt8(ascii: "/"), count: old.count - new.utf8.count)
+        var sabotages: [(String, [(offset: UInt64, bytes: [UInt8])])] = [
+            ("NUL padding", [(UInt64(constant), Array(new.utf8) + [UInt8](repeating: 0, count: old.count - new.utf8.count))]),
+            ("a slash too few", [(UInt64(constant), Array(new.utf8) + slashes.dropLast() + [UInt8(ascii: "s")])]),
+        ]
+        sabotages.append(("the string before", [(UInt64(constant - 1), [UInt8(ascii: "x")] + Array(new.utf8) + slashes)]))
+        for (name, patches) in sabotages {
+            #expect(!RelocationDataCheck(original: original, edited: applied(patches), pairs: pairs).problems().isEmpty, "\(name)")
+        }
     }
 
     /// The data-string verifier, judged on a real binary: the planner's patches pass; one

@@ -94,6 +94,14 @@ package struct RelocationFilePlan: Sendable {
 /// padded with extra `/` instead (`RelocationMap.apply(padWithSlashes:)`): the string
 /// keeps its length and names the same directory.
 ///
+/// A Go program's strings have no NUL and no separator between them either: the linker
+/// packs every string constant back to back (`go:string.*`), so OLD at the start of a Go
+/// string follows the last byte of another (`…methodOLD/share`), and a C string there
+/// runs over many Go strings. In a Go program each occurrence of OLD followed by a path
+/// end (`/`, a separator, a NUL, the section's end) is therefore a site of its own: OLD's
+/// bytes alone become NEW and its slash padding, nothing around them changes, and a
+/// longer NEW is refused at that occurrence's offset (`planPackedStrings`).
+///
 /// Text files (not ELF, no NUL in the first block): OLD replaced everywhere it starts a
 /// path (`RelocationMap.apply(anywhere: true)`). Symbolic links: an absolute target
 /// starting with OLD is re-pointed.
@@ -214,7 +222,7 @@ package struct RelocationPlanner: Sendable {
         let isGo = (try? GoBuildInfo.read(from: file)) != nil
         let needed = (try? file.dynamic()?.needed()) ?? []
         let cxx = needed.contains { $0.hasPrefix("libstdc++.so") || $0.hasPrefix("libc++.so") }
-        planData(file, bytes, excluding: engineRanges, keepLength: isGo || cxx, into: &plan)
+        planData(file, bytes, excluding: engineRanges, keepLength: isGo || cxx, packed: isGo, into: &plan)
         planLeftovers(file, bytes, excluding: engineRanges, into: &plan)
         return plan.sites.isEmpty ? nil : plan
     }
@@ -271,9 +279,9 @@ package struct RelocationPlanner: Sendable {
     static let compressedFlag: UInt64 = 0x800
 
     /// The data strings: each C string of an eligible section that holds OLD where a path
-    /// may start.
+    /// may start; with `packed` (a Go program), each occurrence of OLD instead.
     func planData(_ file: ELFFile, _ bytes: UnsafeRawBufferPointer, excluding engineRanges: [Range<UInt64>], keepLength: Bool,
-                  into plan: inout RelocationFilePlan) {
+                  packed: Bool, into plan: inout RelocationFilePlan) {
         let names = file.sectionNames()
         let fileSize = UInt64(bytes.count)
         for (index, section) in file.sectionHeaders.enumerated() {
@@ -284,6 +292,10 @@ package struct RelocationPlanner: Sendable {
             guard !engineRanges.contains(where: { $0.overlaps(range) }) else { continue }
             let name = index < names.count ? names[index] ?? "section \(index)" : "section \(index)"
             let start = Int(section.offset), end = Int(section.offset + section.size)
+            if packed {
+                planPackedStrings(bytes, start ..< end, section: name, into: &plan)
+                continue
+            }
             // The C strings holding a hit, by their start, each rewritten once.
             var strings: [Int: Int] = [:]
             do {
@@ -324,6 +336,43 @@ package struct RelocationPlanner: Sendable {
 }
 
 extension RelocationPlanner {
+    /// The data sites of a section whose strings are packed with no NUL between them (a
+    /// Go program's): each occurrence of an OLD followed by a path end is rewritten to NEW
+    /// and as many `/` as NEW is shorter, in OLD's bytes alone. Where a Go string starts is
+    /// not in the bytes (its address and length are in the code), so a hit after any byte
+    /// counts; one not followed by a path end (OLD then a letter: another path, or the
+    /// next string packed right after) is left, and `planLeftovers` says so.
+    func planPackedStrings(_ bytes: UnsafeRawBufferPointer, _ section: Range<Int>, section name: String,
+                           into plan: inout RelocationFilePlan) {
+        let window = UnsafeRawBufferPointer(rebasing: bytes[section])
+        var claimed: [Range<Int>] = []
+        var sites: [(RelocationSite, [UInt8]?)] = []
+        // Longest OLD first (the map's order): a shorter one inside it is the same place.
+        for pair in map.pairs {
+            var from = 0
+            while let hit = RelocationMap.find(pair.old, in: window, from: from) {
+                from = hit + 1
+                let occurrence = section.lowerBound + hit ..< section.lowerBound + hit + pair.old.count
+                guard occurrence.upperBound == section.upperBound || bytes[occurrence.upperBound] == 0
+                        || RelocationMap.endsPrefix(bytes[occurrence.upperBound]),
+                      !claimed.contains(where: { $0.overlaps(occurrence) }) else { continue }
+                claimed.append(occurrence)
+                let shorter = max(0, pair.old.count - pair.new.count)
+                let after = pair.new + [UInt8](repeating: UInt8(ascii: "/"), count: shorter)
+                var site = RelocationSite(kind: .data, section: name, offset: UInt64(occurrence.lowerBound), before: pair.old, after: after,
+                                          padding: shorter > 0 ? "slash" : nil)
+                if after.count > pair.old.count {
+                    site.refusal = "\(plan.path): \(name) at offset 0x\(String(occurrence.lowerBound, radix: 16)): the new prefix is \(after.count) bytes, \(after.count - pair.old.count) longer than the \(pair.old.count) of a Go string that cannot grow in place (its length is in the code, and other strings follow it)"
+                }
+                sites.append((site, site.refusal == nil ? after : nil))
+            }
+        }
+        for (site, patch) in sites.sorted(by: { $0.0.offset ?? 0 < $1.0.offset ?? 0 }) {
+            if let patch, let offset = site.offset { plan.dataPatches.append((offset, patch)) }
+            plan.sites.append(site)
+        }
+    }
+
     /// `start ..< start + length`, clamped where the sum would overflow (a malformed header).
     static func range(_ start: UInt64, _ length: UInt64) -> Range<UInt64> {
         let (end, overflow) = start.addingReportingOverflow(length)
