@@ -12,7 +12,8 @@ import ELFKitCore
 /// an old prefix counts at the start of the string or after one of `: = ; , ' "` or
 /// whitespace, and when it is followed by the end of the string, `/` or one of those.
 ///
-/// In a Go program (one with Go build information) strings are packed with no NUL between
+/// In a Go or Rust program (`PackedStrings`: Go build information, or rustc's line in
+/// `.comment`) strings are packed with no NUL between
 /// them, so the rule there is per occurrence: every byte that differs lies in an old
 /// prefix, in such a section, followed by `/`, a separator, a NUL or the section's end,
 /// and that prefix now reads as its new one followed by as many `/` as it is shorter
@@ -47,11 +48,11 @@ package struct RelocationDataCheck {
             return ["relocation: the edited image has \(edited.size) bytes, the original \(original.size): data strings never change the size"]
         }
         let sections: [SectionHeader]
-        let isGo: Bool
+        let packed: Bool
         do {
             let file = try ELFFile(source: original)
             sections = file.sectionHeaders
-            isGo = (try? GoBuildInfo.read(from: file)) != nil
+            packed = PackedStrings.language(of: file) != nil
         } catch {
             return ["relocation: the original cannot be read as ELF: \(error)"]
         }
@@ -68,7 +69,7 @@ package struct RelocationDataCheck {
                     continue
                 }
                 let index = offset + UInt64(first)
-                switch try isGo ? judgeOccurrence(containing: index, sections) : judgeString(containing: index, sections) {
+                switch try packed ? judgeOccurrence(containing: index, sections) : judgeString(containing: index, sections) {
                 case .failure(let problem): return [problem.message]
                 // Go on at the string's NUL (equal, or the next round says so).
                 case .success(let end): offset = end
@@ -140,7 +141,7 @@ package struct RelocationDataCheck {
         }
     }
 
-    /// A Go program: the old prefix of the original holding the changed byte at `index`
+    /// A Go or Rust program: the old prefix of the original holding the changed byte at `index`
     /// (followed by a path end), when it now reads as its new prefix slash-padded to the
     /// same length: where it ends; else why not.
     func judgeOccurrence(containing index: UInt64, _ sections: [SectionHeader]) throws(ELFError) -> Result<UInt64, Problem> {
@@ -165,7 +166,7 @@ package struct RelocationDataCheck {
                 if try edited.readBytes(at: start, count: pair.old.count) == expected { return .success(next) }
             }
         }
-        return .failure(Problem(message: "relocation: the byte at \(at) of a Go program changed, and it is not in an old prefix (followed by '/', a separator, a NUL or the section's end) now reading as its new prefix slash-padded to the same length"))
+        return .failure(Problem(message: "relocation: the byte at \(at) of a Go or Rust program changed, and it is not in an old prefix (followed by '/', a separator, a NUL or the section's end) now reading as its new prefix slash-padded to the same length"))
     }
 
     static func separates(_ byte: UInt8) -> Bool {

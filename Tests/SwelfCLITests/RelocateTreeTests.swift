@@ -102,6 +102,67 @@ import Testing
         #expect(try RelocateTests.readelfRunPath(staged + "/bin/app") == tree.scratch.path("n") + "/lib")
     }
 
+    /// The Rust compilers here: Debian's (scripts/install-test-deps; 1.63 writes no
+    /// `rustc version` comment, so it is recognised by its standard library) and a
+    /// rustup one on PATH (recent: recognised by its comment).
+    static var rustCompilers: [String] {
+        var found: [String] = []
+        for candidate in ["/usr/bin/rustc", ChildProcess.path("rustc"), "/root/.cargo/bin/rustc"].compactMap({ $0 })
+            where FileManager.default.isExecutableFile(atPath: candidate) {
+            let real = (try? FileManager.default.destinationOfSymbolicLink(atPath: candidate)) ?? candidate
+            if !found.contains(where: { $0 == candidate || $0 == real }) { found.append(candidate) }
+        }
+        return found
+    }
+
+    /// A Rust program's string literals are packed like Go's (`OLD` then `OLD/share/app/data`
+    /// back to back): to a shorter prefix each occurrence is slash-padded to the same
+    /// length and the program, moved, reads its data; to a longer one the run is refused
+    /// at the occurrence's offset and nothing is written.
+    @Test func rustStringsKeepTheirLength() throws {
+        let compilers = Self.rustCompilers
+        guard !compilers.isEmpty else {
+            Issue.record("rustc missing: run scripts/install-test-deps")
+            return
+        }
+        for (index, rustc) in compilers.enumerated() {
+            let tree = try RelocateTests.build(purpose: "rust-\(index)")
+            let source = tree.scratch.path("src/rsapp.rs")
+            try """
+                use std::fs;
+                const DATA: &str = "\(tree.old)/share/app/data";
+                fn main() {
+                    let prefix = "\(tree.old)";
+                    let text = fs::read_to_string(DATA).unwrap_or_else(|_| "cannot open\\n".to_string());
+                    print!("{} {}|{}|{}", DATA.len(), DATA, prefix, text);
+                }
+
+                """.write(toFile: source, atomically: true, encoding: .utf8)
+            let built = try ChildProcess.run(rustc, ["-O", "-o", tree.old + "/bin/rsapp", source])
+            try #require(built.status == 0, "\(rustc): \(built.stderr)")
+            let length = (tree.old + "/share/app/data").utf8.count
+            let program = try Data(contentsOf: URL(fileURLWithPath: tree.old + "/bin/rsapp"))
+            // Packed: the data path follows the prefix with no NUL between them.
+            let packed = try #require(program.range(of: Data((tree.old + tree.old + "/share/app/data").utf8)), "\(rustc): not packed")
+
+            let longer = tree.scratch.path("a_much_longer_prefix_than_the_placeholder_was_when_it_was_built/x/y")
+            let before = try RelocateTests.Tree.snapshot(tree.old)
+            let refused = try Swelf.run(["relocate", tree.old, longer, tree.old])
+            #expect(refused.status == 1, "\(refused)")
+            #expect(refused.stderr.contains("\(tree.old)/bin/rsapp: .rodata at offset 0x\(String(packed.lowerBound, radix: 16)): ")
+                    && refused.stderr.contains("Rust string"), "\(rustc): \(refused.stderr)")
+            #expect(try RelocateTests.Tree.snapshot(tree.old) == before)
+
+            let new = tree.scratch.path("n")
+            let result = try Swelf.run(["relocate", tree.old, new, tree.old])
+            #expect(result.status == 0, "\(rustc): \(result)")
+            try FileManager.default.moveItem(atPath: tree.old, toPath: new)
+            let padded = RelocateTests.padded(new, to: tree.old)
+            let run = try ChildProcess.run(new + "/bin/rsapp", [])
+            #expect(run.status == 0 && run.stdout == "\(length) \(padded)/share/app/data|\(padded)|hello data\n", "\(rustc): \(run)")
+        }
+    }
+
     /// The relative path itself, against cases worked out by hand.
     @Test(arguments: [
         ("/opt/x/lib", "/opt/x/bin", "/opt/x", "$ORIGIN/../lib"),

@@ -87,10 +87,10 @@ package struct RelocationFilePlan: Sendable {
 /// the string cannot grow without moving whatever follows it, and code holds its address.
 /// A string whose length is compiled into the code is not ended by its NUL: a C++
 /// `std::string` built from a literal (GCC folds `strlen` of a literal at -O2, and
-/// `operator""s` takes the length as a constant at every level), a Go string. NUL padding
+/// `operator""s` takes the length as a constant at every level), a Go or Rust string. NUL padding
 /// would leave such a string its old length, with NULs inside: `dir + "/data"` then names
 /// `dir` alone for every C function (tesseract-ocr 4239 under conda). So in a file that
-/// needs a C++ standard library (libstdc++, libc++) or is a Go program, a shorter NEW is
+/// needs a C++ standard library (libstdc++, libc++) or is a Go or Rust program, a shorter NEW is
 /// padded with extra `/` instead (`RelocationMap.apply(padWithSlashes:)`): the string
 /// keeps its length and names the same directory.
 ///
@@ -100,7 +100,9 @@ package struct RelocationFilePlan: Sendable {
 /// runs over many Go strings. In a Go program each occurrence of OLD followed by a path
 /// end (`/`, a separator, a NUL, the section's end) is therefore a site of its own: OLD's
 /// bytes alone become NEW and its slash padding, nothing around them changes, and a
-/// longer NEW is refused at that occurrence's offset (`planPackedStrings`).
+/// longer NEW is refused at that occurrence's offset (`planPackedStrings`). rustc merges
+/// its `&str` literals the same way (`…/prefix/build/prefix/share/app/data/rustc/…` in
+/// one program), so a Rust program (`PackedStrings`) gets the same rule.
 ///
 /// Text files (not ELF, no NUL in the first block): OLD replaced everywhere it starts a
 /// path (`RelocationMap.apply(anywhere: true)`). Symbolic links: an absolute target
@@ -219,10 +221,10 @@ package struct RelocationPlanner: Sendable {
         } catch {
             throw RelocationError(path: path, "\(error)")
         }
-        let isGo = (try? GoBuildInfo.read(from: file)) != nil
+        let packed = PackedStrings.language(of: file)
         let needed = (try? file.dynamic()?.needed()) ?? []
         let cxx = needed.contains { $0.hasPrefix("libstdc++.so") || $0.hasPrefix("libc++.so") }
-        planData(file, bytes, excluding: engineRanges, keepLength: isGo || cxx, packed: isGo, into: &plan)
+        planData(file, bytes, excluding: engineRanges, keepLength: packed != nil || cxx, packed: packed, into: &plan)
         planLeftovers(file, bytes, excluding: engineRanges, into: &plan)
         return plan.sites.isEmpty ? nil : plan
     }
@@ -279,9 +281,9 @@ package struct RelocationPlanner: Sendable {
     static let compressedFlag: UInt64 = 0x800
 
     /// The data strings: each C string of an eligible section that holds OLD where a path
-    /// may start; with `packed` (a Go program), each occurrence of OLD instead.
+    /// may start; with `packed` (a Go or Rust program), each occurrence of OLD instead.
     func planData(_ file: ELFFile, _ bytes: UnsafeRawBufferPointer, excluding engineRanges: [Range<UInt64>], keepLength: Bool,
-                  packed: Bool, into plan: inout RelocationFilePlan) {
+                  packed: PackedStrings?, into plan: inout RelocationFilePlan) {
         let names = file.sectionNames()
         let fileSize = UInt64(bytes.count)
         for (index, section) in file.sectionHeaders.enumerated() {
@@ -292,8 +294,8 @@ package struct RelocationPlanner: Sendable {
             guard !engineRanges.contains(where: { $0.overlaps(range) }) else { continue }
             let name = index < names.count ? names[index] ?? "section \(index)" : "section \(index)"
             let start = Int(section.offset), end = Int(section.offset + section.size)
-            if packed {
-                planPackedStrings(bytes, start ..< end, section: name, into: &plan)
+            if let packed {
+                planPackedStrings(bytes, start ..< end, section: name, language: packed, into: &plan)
                 continue
             }
             // The C strings holding a hit, by their start, each rewritten once.
@@ -337,13 +339,14 @@ package struct RelocationPlanner: Sendable {
 
 extension RelocationPlanner {
     /// The data sites of a section whose strings are packed with no NUL between them (a
-    /// Go program's): each occurrence of an OLD followed by a path end is rewritten to NEW
-    /// and as many `/` as NEW is shorter, in OLD's bytes alone. Where a Go string starts is
+    /// Go or Rust program's, `PackedStrings`): each occurrence of an OLD followed by a
+    /// path end is rewritten to NEW and as many `/` as NEW is shorter, in OLD's bytes
+    /// alone. Where a Go string starts is
     /// not in the bytes (its address and length are in the code), so a hit after any byte
     /// counts; one not followed by a path end (OLD then a letter: another path, or the
     /// next string packed right after) is left, and `planLeftovers` says so.
     func planPackedStrings(_ bytes: UnsafeRawBufferPointer, _ section: Range<Int>, section name: String,
-                           into plan: inout RelocationFilePlan) {
+                           language: PackedStrings, into plan: inout RelocationFilePlan) {
         let window = UnsafeRawBufferPointer(rebasing: bytes[section])
         var claimed: [Range<Int>] = []
         var sites: [(RelocationSite, [UInt8]?)] = []
@@ -362,7 +365,7 @@ extension RelocationPlanner {
                 var site = RelocationSite(kind: .data, section: name, offset: UInt64(occurrence.lowerBound), before: pair.old, after: after,
                                           padding: shorter > 0 ? "slash" : nil)
                 if after.count > pair.old.count {
-                    site.refusal = "\(plan.path): \(name) at offset 0x\(String(occurrence.lowerBound, radix: 16)): the new prefix is \(after.count) bytes, \(after.count - pair.old.count) longer than the \(pair.old.count) of a Go string that cannot grow in place (its length is in the code, and other strings follow it)"
+                    site.refusal = "\(plan.path): \(name) at offset 0x\(String(occurrence.lowerBound, radix: 16)): the new prefix is \(after.count) bytes, \(after.count - pair.old.count) longer than the \(pair.old.count) of a \(language.rawValue) string that cannot grow in place (its length is in the code, and other strings follow it)"
                 }
                 sites.append((site, site.refusal == nil ? after : nil))
             }
