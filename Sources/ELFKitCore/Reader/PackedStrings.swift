@@ -9,12 +9,12 @@
 /// about 1.73, or, for older releases (Debian's 1.63 writes none), by the name
 /// `RUST_BACKTRACE` in its loaded data, which the standard library's panic handler reads
 /// in every program linked with it, stripped or not.
-public enum PackedStrings: String, Sendable {
+package enum PackedStrings: String, Sendable {
     case go = "Go", rust = "Rust"
 
     /// The language of `file` whose strings are packed, or nil for C-like data. A
     /// malformed section counts as absent.
-    public static func language(of file: ELFFile) -> PackedStrings? {
+    package static func language(of file: ELFFile) -> PackedStrings? {
         if (try? GoBuildInfo.read(from: file)) != nil { return .go }
         if let comment = file.section(named: ".comment")?.header, comment.type != .nobits, comment.size <= 1 << 16,
            let bytes = try? file.source.bytes(at: comment.offset, count: comment.size, ".comment") {
