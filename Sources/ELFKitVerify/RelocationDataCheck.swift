@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import ELFKitCore
 
 /// Judges the data-string part of a relocation (`swelf relocate`) from the original bytes,
@@ -63,8 +68,10 @@ package struct RelocationDataCheck {
                 let count = Int(min(UInt64(RelocationDataCheck.block), size - offset))
                 let before = try original.readBytes(at: offset, count: count)
                 let after = try edited.readBytes(at: offset, count: count)
-                // Equal blocks (nearly all) are compared by the standard library at once.
-                guard before != after, let first = (0 ..< count).first(where: { before[$0] != after[$0] }) else {
+                // Equal blocks (nearly all) are compared by memcmp at once: Array's == goes a
+                // byte at a time (15 % of the CPU of relocating the Swift toolchain, perf).
+                let same = before.withUnsafeBytes { b in after.withUnsafeBytes { a in memcmp(b.baseAddress!, a.baseAddress!, count) == 0 } }
+                guard !same, let first = (0 ..< count).first(where: { before[$0] != after[$0] }) else {
                     offset += UInt64(count)
                     continue
                 }
