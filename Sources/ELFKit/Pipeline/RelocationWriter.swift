@@ -44,6 +44,25 @@ extension Rewriter {
                 // The data patches as a plan over the original, read through lazily: no copy
                 // of the file is held (a 200 MB program costs a few blocks of memory).
                 let dataPlan = try Rewriter.dataPlan(dataPatches, originalSize: source.size)
+                if request.isEmpty {
+                    // Data strings alone (most files of a large prefix: source paths in
+                    // .rodata). The written file itself is what the data check judges,
+                    // against the original: one read of each, where judging the image first
+                    // and then comparing the written file with it read a large program four
+                    // times. The writer against the plan first (every patch is in the
+                    // written file: a missing one would pass the data check as unchanged).
+                    let pending = try writer.prepare(plan: dataPlan, input: source, to: input.path, resolved: input, verifyPlan: {}) { written in
+                        var failures = WrittenImageCheck(plan: dataPlan, written: written).problems()
+                        if failures.isEmpty {
+                            failures = RelocationDataCheck(original: source, edited: written, pairs: pairs).problems()
+                                .map { .change(VerificationProblem(.image, $0)) }
+                        }
+                        if !failures.isEmpty { throw VerificationFailures(failures: failures) }
+                    }
+                    pending?.keepLocked = locked
+                    return Prepared(result: Result(changed: !dataPlan.isEmpty, plan: dataPlan), input: input, request: request,
+                                    destination: input, pending: pending)
+                }
                 var original: any ByteSource = source
                 let enginePlan: RewritePlan
                 var wroteChecked = false
@@ -87,7 +106,9 @@ extension Rewriter {
             let input = try writer.resolve(BytePath(path), reading: true)
             let edit = try writer.withLockedFile(at: input, exclusive: false, wait: false, holding: { locked in
                 let source: FileByteSource = locked.source
-                let content = try ContentDigest.wholeContent(of: source)
+                // Nothing to keep for data strings alone: their prepare judges the written
+                // file directly, so the file is not read whole and digested here.
+                let content = request.isEmpty ? nil : try ContentDigest.wholeContent(of: source)
                 let original: any ByteSource = content.map(MemoryByteSource.init) ?? source
                 let dataPlan = try Rewriter.dataPlan(dataPatches, originalSize: original.size)
                 var enginePlan = try verifiedEnginePlan(original: original, dataPlan: dataPlan, pairs: pairs, request: request)
