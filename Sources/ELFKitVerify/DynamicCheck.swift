@@ -17,7 +17,7 @@ struct DynamicCheck {
         }
         guard let expected = context.expected else { return }
         try checkEntries(expected, new, &problems)
-        let oldSymbols = try SymbolList(file: original, dynamic: old, tables: context.oldTables)
+        let oldSymbols = try context.originalSymbols.get { try SymbolList(file: original, dynamic: old, tables: context.oldTables) }
         let newSymbols = try SymbolList(file: edited, dynamic: new, tables: context.newTables)
         try checkSymbols(oldSymbols, newSymbols, old, new, expected, &problems)
         try checkVersionTables(old, new, expected, &problems)
@@ -221,9 +221,14 @@ struct SymbolList {
         let entrySize = region.size / count
         guard entrySize >= file.format.symbolSize else { throw ELFError(.invalid, "DT_SYMENT is smaller than a symbol", value: entrySize) }
         let raw = try file.bytes(atAddress: region.address, length: region.size, ".dynsym")
+        // One decoder over the table, moved to each entry (entrySize >= symbolSize and
+        // count * entrySize <= region.size: every symbol is inside `raw`), not an array per
+        // symbol.
+        var decoder = ByteDecoder(raw, format: file.format, baseOffset: 0)
+        symbols.reserveCapacity(Int(count))
+        names.reserveCapacity(Int(count))
         for index in 0 ..< Int(count) {
-            var decoder = ByteDecoder(Array(raw[index * Int(entrySize) ..< index * Int(entrySize) + Int(file.format.symbolSize)]),
-                                      format: file.format, baseOffset: 0)
+            decoder.position = index * Int(entrySize)
             let symbol = try ELFSymbol.decode(&decoder)
             symbols.append(symbol)
             names.append((try? dynamic.rawString(at: UInt64(symbol.nameOffset))) ?? Array("<bad name 0x\(hex(UInt64(symbol.nameOffset)))>".utf8))

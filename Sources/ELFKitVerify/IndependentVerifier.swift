@@ -152,6 +152,8 @@ public struct IndependentVerifier {
         let oldMap: MemoryMap
         let newMap: MemoryMap
         let resolutionCache: ResolutionCacheExpectation
+        /// The original's dynamic symbols, read once for the checks that need them.
+        let originalSymbols = OriginalSymbols()
 
         /// The edited file's section count: one fewer when a dropped note's header was
         /// the last (else it is an SHT_NULL header), one more for a new note.
@@ -192,6 +194,20 @@ public struct IndependentVerifier {
                 else { return false }
                 return mark == IndependentVerifier.appendedSegmentMark
             }
+        }
+    }
+
+    /// The original's `SymbolList`, made by the first check that asks (OldBytes and
+    /// DynamicCheck both read every symbol and its name; the same file read the same way
+    /// gives the same list, and an error is thrown again to each asker until one succeeds).
+    final class OriginalSymbols {
+        private var list: SymbolList?
+
+        func get(_ make: () throws -> SymbolList) throws -> SymbolList {
+            if let list { return list }
+            let made = try make()
+            list = made
+            return made
         }
     }
 

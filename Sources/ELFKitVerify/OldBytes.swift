@@ -70,7 +70,9 @@ struct OldBytes {
             guard let string = try? oldDynamic.rawString(at: offset) else { return }
             named.append((old.address &+ offset, old.address &+ offset &+ UInt64(string.count) &+ 1))
         }
-        let symbols = try SymbolList(file: context.original, dynamic: oldDynamic, tables: context.oldTables)
+        let symbols = try context.originalSymbols.get {
+            try SymbolList(file: context.original, dynamic: oldDynamic, tables: context.oldTables)
+        }
         for symbol in symbols.symbols { name(UInt64(symbol.nameOffset)) }
         let oldVersions = VersionTables(file: context.original, dynamic: oldDynamic)
         for need in try oldVersions.needs() {

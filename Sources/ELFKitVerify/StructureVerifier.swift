@@ -270,6 +270,7 @@ public struct StructureVerifier {
         let addressTags: [DynamicTag] = [.strtab, .symtab, .hash, .gnuHash, .versym, .verneed, .verdef, .rela, .rel,
                                          .jmpRel, .relr, .initArray, .finiArray, .preinitArray, .initFunction, .finiFunction]
         var ranks: [DynamicTag: Int] = [:]
+        ranks.reserveCapacity(dynamic.entries.count)
         let rankedEntries = dynamic.entries.map { entry -> (DynamicEntry, Int) in
             defer { ranks[entry.tag, default: 0] += 1 }
             return (entry, ranks[entry.tag, default: 0])

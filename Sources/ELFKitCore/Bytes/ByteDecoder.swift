@@ -65,12 +65,9 @@ package struct ByteEncoder {
     }
 
     package mutating func write<T: FixedWidthInteger & UnsignedInteger>(_ value: T) {
-        let width = MemoryLayout<T>.size
-        if format.isBigEndian {
-            for i in (0 ..< width).reversed() { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * i))) }
-        } else {
-            for i in 0 ..< width { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * i))) }
-        }
+        // The value's bytes in the file's order, appended at once (a byte at a time was
+        // 150 instructions per field on the planner's header tables).
+        withUnsafeBytes(of: format.isBigEndian ? value.bigEndian : value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
     package mutating func writeU8(_ value: UInt8) { bytes.append(value) }

@@ -177,15 +177,33 @@ public struct DynamicSection {
         // offset < size and [tableOffset, tableOffset + size) is inside a PT_LOAD's file image.
         var position = tableOffset + offset
         let limit = tableOffset + stringTableSize
+        // A chunk at a time through a buffer on the stack, so that a string costs one array,
+        // its own: the planner and the verifier read some 90 strings per small file, and a
+        // new array per chunk was a third of their cost.
         var result: [UInt8] = []
+        var failure: ELFError?
+        let source = image.source
         while position < limit {
-            let chunk = try image.source.bytes(at: position, count: min(256, limit - position), ".dynstr")
-            if let nul = chunk.firstIndex(of: 0) {
-                result += chunk[..<nul]
-                return result
+            let count = Int(min(256, limit - position))
+            guard Checked.fits(start: position, length: UInt64(count), within: source.size) else {
+                throw ELFError(.truncated, ".dynstr of 0x\(hex(UInt64(count))) bytes extends past the end of the file (size 0x\(hex(source.size)))",
+                               offset: position)
             }
-            result += chunk
-            position += UInt64(chunk.count)
+            let ended = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { buffer -> Bool in
+                let chunk = UnsafeMutableBufferPointer(rebasing: buffer[..<count])
+                do throws(ELFError) {
+                    try source.read(at: position, into: UnsafeMutableRawBufferPointer(chunk))
+                } catch {
+                    failure = error
+                    return true
+                }
+                let nul = chunk.firstIndex(of: 0)
+                result.append(contentsOf: UnsafeBufferPointer(rebasing: chunk[..<(nul ?? count)]))
+                return nul != nil
+            }
+            if let failure { throw failure }
+            if ended { return result }
+            position += UInt64(count)
         }
         throw ELFError(.invalid, "string at .dynstr offset 0x\(hex(offset)) is not NUL-terminated", offset: tableOffset + offset)
     }

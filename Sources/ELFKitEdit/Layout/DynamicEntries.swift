@@ -53,7 +53,7 @@ extension PlanInput {
             }
             resolved.append(DynamicEntry(tag: planned.tag, value: value))
         }
-        var encoder = ByteEncoder(format: format)
+        var encoder = ByteEncoder(format: format, capacity: (resolved.count + 1) * Int(format.dynamicEntrySize))
         for entry in resolved { try entry.encode(into: &encoder) }
         // The DT_NULL, unless the entries fill every slot of a .dynamic that stays (only an
         // unchanged list can: a longer one moves).

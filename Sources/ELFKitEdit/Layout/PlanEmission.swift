@@ -92,7 +92,7 @@ extension PlanInput {
             log.append("section-name table moved to offset 0x\(hex(offset))")
         }
         let tableOffset = offset + UInt64(bytes.count)
-        var sections = ByteEncoder(format: format)
+        var sections = ByteEncoder(format: format, capacity: sectionHeaders.count * Int(format.sectionHeaderSize))
         for section in sectionHeaders { try section.encode(into: &sections) }
         bytes += sections.bytes
         log.append("section header table moved to offset 0x\(hex(tableOffset))")
@@ -105,7 +105,7 @@ extension PlanInput {
     private func writeHeaders(_ header: FileHeader, _ decided: DecidedLayout, trailer: SectionTableTrailer?,
                               into patches: inout PatchList) throws -> [UInt8] {
         try patches.add(0, header.encode())
-        var encoder = ByteEncoder(format: format)
+        var encoder = ByteEncoder(format: format, capacity: decided.tables.programHeaders.count * Int(format.programHeaderSize))
         for segment in decided.tables.programHeaders { try segment.encode(into: &encoder) }
         var appendedContent = decided.segments.segmentContent
         if let placed = decided.segments.tablePlacement, let segment = decided.segments.newSegment {
@@ -117,7 +117,7 @@ extension PlanInput {
         }
         let sectionHeaders = decided.tables.sectionHeaders
         if !sectionHeaders.isEmpty && trailer == nil {
-            var sections = ByteEncoder(format: format)
+            var sections = ByteEncoder(format: format, capacity: sectionHeaders.count * Int(format.sectionHeaderSize))
             for section in sectionHeaders { try section.encode(into: &sections) }
             // A dropped last entry leaves zeros, not a stale header, after the table.
             let dropped = (file.sectionHeaders.count - sectionHeaders.count) * Int(format.sectionHeaderSize)
